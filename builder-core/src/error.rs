@@ -1,0 +1,34 @@
+//! The crate's error type.
+
+use crate::context::ContextError;
+use crate::exec::ExecError;
+use crate::layer::LayerError;
+use crate::oci::OciError;
+use crate::plan::PlanError;
+use crate::store::StoreError;
+
+/// Everything that can make a build, pull or push fail.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The plan is not well formed.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Reading or writing an OCI structure failed.
+    #[error(transparent)]
+    Oci(#[from] OciError),
+    /// Writing or unpacking a layer failed.
+    #[error(transparent)]
+    Layer(#[from] LayerError),
+    /// Reading the build context failed.
+    #[error(transparent)]
+    Context(#[from] ContextError),
+    /// Running a step failed.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+}
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

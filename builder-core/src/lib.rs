@@ -1,0 +1,24 @@
+//! The mkimage build engine.
+//!
+//! A [`Plan`](plan::Plan) describes a build as stages of steps. The engine executes it:
+//! files come from a build [`context`], each step that changes files becomes a [`layer`],
+//! other steps edit the image config ([`oci`]), `RUN` steps run in a sandbox ([`exec`]),
+//! and the result is kept in a content-addressed [`store`] or written out as an OCI or
+//! docker archive. Progress is reported through [`Events`]; the engine never prints.
+
+#![deny(missing_docs)]
+
+pub mod context;
+pub mod digest;
+mod error;
+pub mod events;
+pub mod exec;
+pub mod layer;
+pub mod oci;
+pub mod plan;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use events::{Events, NoEvents, StepRef, Stream, TaskRef};
+pub use oci_spec;
+pub use plan::{Plan, Stage, Step};
