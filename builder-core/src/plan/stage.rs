@@ -268,9 +268,10 @@ mod tests {
     #[test]
     fn forward_references_are_rejected() {
         let plan = Plan {
-            stages: vec![
-                stage(Base::Stage(0), vec![Op::Cmd(Command::Exec(vec!["x".into()]))]),
-            ],
+            stages: vec![stage(
+                Base::Stage(0),
+                vec![Op::Cmd(Command::Exec(vec!["x".into()]))],
+            )],
             target: 0,
         };
         assert_eq!(
