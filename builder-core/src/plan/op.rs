@@ -162,8 +162,8 @@ pub enum Mount {
         id: String,
         /// How concurrent builds share it.
         sharing: Sharing,
-        /// Where its initial content comes from, when not empty.
-        from: Source,
+        /// Where its initial content comes from when it is created; `None` starts it empty.
+        from: Option<Source>,
         /// The path inside `from`.
         source: String,
         /// Mounted read-only.
@@ -351,7 +351,8 @@ impl Op {
                 .mounts
                 .iter()
                 .filter_map(|mount| match mount {
-                    Mount::Bind { from, .. } | Mount::Cache { from, .. } => Some(from),
+                    Mount::Bind { from, .. } => Some(from),
+                    Mount::Cache { from, .. } => from.as_ref(),
                     _ => None,
                 })
                 .collect(),

@@ -200,8 +200,12 @@ impl Stage {
                 Op::Copy(copy) => copy.from.renumber(new_index),
                 Op::Run(run) => {
                     for mount in &mut run.mounts {
-                        if let Mount::Bind { from, .. } | Mount::Cache { from, .. } = mount {
-                            from.renumber(new_index);
+                        match mount {
+                            Mount::Bind { from, .. }
+                            | Mount::Cache {
+                                from: Some(from), ..
+                            } => from.renumber(new_index),
+                            _ => {}
                         }
                     }
                 }
@@ -263,6 +267,25 @@ mod tests {
         assert_eq!(pruned.target, 2);
         assert_eq!(pruned.stages[1].base, Base::Stage(0));
         assert_eq!(pruned.stages[2].dependencies(), vec![1]);
+    }
+
+    #[test]
+    fn only_cache_mounts_with_a_source_are_dependencies() {
+        let cache = |from| Mount::Cache {
+            target: "/c".into(),
+            id: "c".into(),
+            sharing: crate::plan::Sharing::Shared,
+            from,
+            source: "/".into(),
+            readonly: false,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+        };
+        let mut run = crate::plan::Run::new(Command::Shell("true".into()));
+        run.mounts = vec![cache(None), cache(Some(Source::Stage(0)))];
+        let with_cache = stage(Base::Scratch, vec![Op::Run(run)]);
+        assert_eq!(with_cache.dependencies(), vec![0]);
     }
 
     #[test]
