@@ -90,6 +90,11 @@ pub struct Run {
     /// The build arguments in effect, given to the command as environment variables but not
     /// kept in the image config. Part of the cache key.
     pub env: Vec<KeyValue>,
+    /// Proxy settings from the build arguments (`HTTP_PROXY` and `http_proxy`, …), given to
+    /// the command as environment variables. As in Docker, not part of the cache key, so a
+    /// different proxy does not rebuild the step.
+    #[serde(default)]
+    pub proxy_env: Vec<KeyValue>,
 }
 
 impl Run {
@@ -102,6 +107,7 @@ impl Run {
             network: Network::Default,
             security: Security::Sandbox,
             env: Vec::new(),
+            proxy_env: Vec::new(),
         }
     }
 }
