@@ -7,6 +7,27 @@
 
 #![deny(missing_docs)]
 
+// Semantic helpers for lowering; they are used once `lower` is in.
+#[allow(dead_code)]
+mod args;
+#[allow(dead_code)]
+mod chmod;
+#[allow(dead_code)]
+mod duration;
 mod expand;
+#[allow(dead_code)]
+mod expose;
+#[allow(dead_code)]
+mod healthcheck;
+#[allow(dead_code)]
+mod mount;
+#[allow(dead_code)]
+mod platform;
+#[allow(dead_code)]
+mod sandbox;
+#[allow(dead_code)]
+mod signal;
+#[allow(dead_code)]
+mod slash_path;
 
 pub use expand::{Env, ExpandError, Expanded, Expander, Vars};
