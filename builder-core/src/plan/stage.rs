@@ -95,6 +95,12 @@ pub enum PlanError {
         /// How many stages there are.
         count: usize,
     },
+    /// Stages read from each other in a circle.
+    #[error("stage {stage} depends on itself through its sources")]
+    Cycle {
+        /// A stage on the circle.
+        stage: usize,
+    },
     /// A stage refers to itself or to a later stage.
     #[error("stage {stage} refers to stage {refers_to}, which is not an earlier stage")]
     ForwardReference {
@@ -143,6 +149,53 @@ impl Plan {
             pending.extend(self.stages[index].dependencies());
         }
         (0..needed.len()).filter(|&i| needed[i]).collect()
+    }
+
+    /// Orders the stages so that each comes after the stages it reads from, keeping the
+    /// declared order where it can, and renumbers the references. A Dockerfile may
+    /// `COPY --from` a stage declared further down; after this the plan validates.
+    ///
+    /// # Errors
+    /// [`PlanError::Cycle`] when stages read from each other in a circle, and
+    /// [`PlanError::NoSuchTarget`] for a reference to a stage that does not exist.
+    pub fn sort_stages(self) -> Result<Plan, PlanError> {
+        let count = self.stages.len();
+        let deps: Vec<Vec<usize>> = self.stages.iter().map(Stage::dependencies).collect();
+        if let Some(&missing) = deps.iter().flatten().find(|&&dep| dep >= count) {
+            return Err(PlanError::NoSuchTarget {
+                target: missing,
+                count,
+            });
+        }
+        // Repeatedly take the first stage whose dependencies are all placed.
+        let mut new_index = vec![usize::MAX; count];
+        let mut order = Vec::with_capacity(count);
+        while order.len() < count {
+            let next = (0..count).find(|&i| {
+                new_index[i] == usize::MAX && deps[i].iter().all(|&d| new_index[d] != usize::MAX)
+            });
+            let Some(next) = next else {
+                let stage = (0..count)
+                    .find(|&i| new_index[i] == usize::MAX)
+                    .expect("some stage is not placed yet");
+                return Err(PlanError::Cycle { stage });
+            };
+            new_index[next] = order.len();
+            order.push(next);
+        }
+        let mut stages: Vec<Option<Stage>> = self.stages.into_iter().map(Some).collect();
+        let stages = order
+            .iter()
+            .map(|&old| {
+                let mut stage = stages[old].take().expect("each stage is placed once");
+                stage.renumber(&new_index);
+                stage
+            })
+            .collect();
+        Ok(Plan {
+            stages,
+            target: new_index.get(self.target).copied().unwrap_or(self.target),
+        })
     }
 
     /// Drops every stage the target does not need and renumbers the references.
@@ -286,6 +339,32 @@ mod tests {
         run.mounts = vec![cache(None), cache(Some(Source::Stage(0)))];
         let with_cache = stage(Base::Scratch, vec![Op::Run(run)]);
         assert_eq!(with_cache.dependencies(), vec![0]);
+    }
+
+    #[test]
+    fn sorting_puts_sources_first() {
+        let plan = Plan {
+            stages: vec![
+                stage(Base::Scratch, vec![copy_from(Source::Stage(2))]),
+                stage(Base::Scratch, vec![]),
+                stage(Base::Stage(1), vec![]),
+            ],
+            target: 0,
+        };
+        let sorted = plan.sort_stages().unwrap();
+        assert_eq!(sorted.target, 2);
+        assert_eq!(sorted.stages[1].base, Base::Stage(0));
+        assert_eq!(sorted.stages[2].dependencies(), vec![1]);
+        sorted.validate().unwrap();
+
+        let cycle = Plan {
+            stages: vec![
+                stage(Base::Scratch, vec![copy_from(Source::Stage(1))]),
+                stage(Base::Scratch, vec![copy_from(Source::Stage(0))]),
+            ],
+            target: 1,
+        };
+        assert_eq!(cycle.sort_stages(), Err(PlanError::Cycle { stage: 0 }));
     }
 
     #[test]
