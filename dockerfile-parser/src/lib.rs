@@ -7,27 +7,27 @@
 
 #![deny(missing_docs)]
 
-// Semantic helpers for lowering; they are used once `lower` is in.
-#[allow(dead_code)]
 mod args;
-#[allow(dead_code)]
 mod chmod;
-#[allow(dead_code)]
 mod duration;
 mod expand;
-#[allow(dead_code)]
 mod expose;
-#[allow(dead_code)]
 mod healthcheck;
-#[allow(dead_code)]
+mod lower;
 mod mount;
-#[allow(dead_code)]
 mod platform;
-#[allow(dead_code)]
 mod sandbox;
-#[allow(dead_code)]
 mod signal;
-#[allow(dead_code)]
 mod slash_path;
+mod suggest;
 
+pub use chmod::ChmodError;
+pub use duration::DurationError;
 pub use expand::{Env, ExpandError, Expanded, Expander, Vars};
+pub use expose::ExposeError;
+pub use healthcheck::HealthcheckError;
+pub use lower::{BaseImage, LowerError, LowerOptions, Lowered, Warning};
+pub use mount::MountError;
+pub use platform::PlatformError;
+pub use sandbox::SandboxError;
+pub use signal::SignalError;

@@ -118,12 +118,8 @@ const MOUNT_TYPES: &[&str] = &["bind", "cache", "tmpfs", "secret", "ssh"];
 
 /// `: did you mean `x`?` when a candidate is close to `word`.
 fn suggestion(word: &str, candidates: &[&str]) -> String {
-    candidates
-        .iter()
-        .map(|candidate| (strsim::damerau_levenshtein(word, candidate), candidate))
-        .filter(|(distance, candidate)| *distance <= 2 && *distance < candidate.len())
-        .min()
-        .map(|(_, candidate)| format!(": did you mean `{candidate}`?"))
+    crate::suggest::closest(word, candidates)
+        .map(|candidate| format!(": did you mean `{candidate}`?"))
         .unwrap_or_default()
 }
 

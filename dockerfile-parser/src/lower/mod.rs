@@ -1,0 +1,427 @@
+//! Lowering: a parsed Dockerfile to a build [`Plan`].
+//!
+//! Lowering walks the instructions in order as BuildKit's dispatcher does: the `ARG`s
+//! before the first `FROM` make the global scope (with the predefined platform
+//! arguments), each `FROM` starts a stage from `scratch`, an image or an earlier stage,
+//! and each instruction becomes a step with its words expanded where Docker expands them
+//! (see [`crate::Expander`]). Stage references (`FROM stage`, `COPY --from`,
+//! `RUN --mount=…,from=`) become indexes; the stages are then ordered so that sources come
+//! first, and the plan is pruned to what the target needs.
+//!
+//! The base image's environment matters to expansion (`ENV PATH=$PATH:/x`) and its
+//! `ONBUILD` triggers run at the start of the stage, but the parser does no I/O: a caller
+//! that has resolved the images passes them in [`LowerOptions::base_images`]. Without
+//! them, an image's environment is taken as empty except for Docker's default `PATH`, and
+//! every variable that then expands as unset is reported in a warning.
+
+mod copy;
+mod error;
+mod flags;
+mod heredoc;
+pub(crate) mod instr;
+mod run;
+mod source;
+mod stage;
+
+use std::collections::BTreeMap;
+
+use mkimage_core::plan::{Base, KeyValue, Plan, PlanError, Platform, Span, Stage};
+use serde::{Deserialize, Serialize};
+
+pub use error::LowerError;
+use flags::{Flags, Kind};
+use instr::Instr;
+use stage::{StageLowerer, arguments, expand_error};
+
+use crate::args::{Args, Scope};
+use crate::expand::{ExpandError, Expander};
+use crate::platform::parse_platform;
+use crate::suggest;
+
+/// The instructions a Dockerfile may hold, in upper case.
+const INSTRUCTIONS: &[&str] = &[
+    "ADD",
+    "ARG",
+    "CMD",
+    "COPY",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "FROM",
+    "HEALTHCHECK",
+    "LABEL",
+    "MAINTAINER",
+    "ONBUILD",
+    "RUN",
+    "SHELL",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+];
+
+/// Stage names BuildKit reserves.
+const RESERVED_STAGE_NAMES: &[&str] = &["context", "scratch"];
+
+/// What lowering needs besides the Dockerfile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LowerOptions {
+    /// `--build-arg` values.
+    pub build_args: BTreeMap<String, String>,
+    /// The stage to build (`--target`); the last stage when `None`.
+    pub target: Option<String>,
+    /// The platform the image is built for (`TARGETPLATFORM`).
+    pub target_platform: Platform,
+    /// The platform the build runs on (`BUILDPLATFORM`).
+    pub build_platform: Platform,
+    /// What is known of base images, by the reference written in `FROM` (after
+    /// expansion). An image not listed is taken to have no environment but Docker's
+    /// default `PATH`, and no `ONBUILD` triggers.
+    pub base_images: BTreeMap<String, BaseImage>,
+}
+
+impl LowerOptions {
+    /// Options for building on and for `platform`, with no build arguments, the last stage
+    /// as target and no base image known.
+    pub fn new(platform: Platform) -> Self {
+        Self {
+            build_args: BTreeMap::new(),
+            target: None,
+            target_platform: platform.clone(),
+            build_platform: platform,
+            base_images: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for LowerOptions {
+    /// [`LowerOptions::new`] for the host's platform.
+    fn default() -> Self {
+        Self::new(Platform::host())
+    }
+}
+
+/// The parts of a base image's config that lowering uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseImage {
+    /// The config's `Env`, in order.
+    pub env: Vec<KeyValue>,
+    /// The config's `OnBuild` triggers.
+    pub onbuild: Vec<String>,
+}
+
+/// A lowered Dockerfile: the plan and what the user should know about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lowered {
+    /// The plan, pruned to the target.
+    pub plan: Plan,
+    /// Warnings, in the order they were found.
+    pub warnings: Vec<Warning>,
+}
+
+/// Something worth telling the user that does not stop the build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    /// Where.
+    pub span: Span,
+    /// What, in one sentence.
+    pub message: String,
+}
+
+/// What every stage's lowering shares.
+pub(crate) struct Context<'a> {
+    expander: Expander,
+    args: &'a Args,
+    /// The stage names (lowercase) in declaration order.
+    names: Vec<Option<String>>,
+}
+
+impl Context<'_> {
+    /// The stage whose name is `name`, ignoring case.
+    fn stage_named(&self, name: &str) -> Option<usize> {
+        let name = name.to_ascii_lowercase();
+        self.names
+            .iter()
+            .rposition(|stage| stage.as_deref() == Some(name.as_str()))
+    }
+}
+
+/// A `FROM` line, read but not expanded.
+struct From<'a> {
+    instr: &'a Instr,
+    base: &'a str,
+    name: Option<String>,
+    platform: Option<String>,
+}
+
+/// Lowers instructions (with the Dockerfile's escape character) to a plan.
+// Reached from the public `lower` once the AST is on main; until then only from tests.
+#[allow(dead_code)]
+pub(crate) fn lower_instructions(
+    instructions: &[Instr],
+    escape: char,
+    options: &LowerOptions,
+) -> Result<Lowered, LowerError> {
+    let mut globals = Vec::new();
+    let mut stages: Vec<(&Instr, Vec<&Instr>)> = Vec::new();
+    for instr in instructions {
+        let name = instr.name();
+        if !INSTRUCTIONS.contains(&name.as_str()) {
+            return Err(unknown_instruction(instr));
+        }
+        match (name.as_str(), stages.last_mut()) {
+            ("FROM", _) => stages.push((instr, Vec::new())),
+            (_, Some((_, body))) => body.push(instr),
+            ("ARG", None) => globals.push(instr),
+            (_, None) => {
+                return Err(LowerError::BeforeFrom {
+                    span: instr.span,
+                    keyword: name,
+                });
+            }
+        }
+    }
+    if stages.is_empty() {
+        let span = instructions
+            .last()
+            .map_or(Span { line: 1, col: 1 }, |i| i.span);
+        return Err(LowerError::NoStage { span });
+    }
+    let froms = stages
+        .iter()
+        .map(|(instr, _)| read_from(instr))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_stage_names(&froms)?;
+
+    let target_name = match &options.target {
+        Some(target) => target.to_ascii_lowercase(),
+        None => froms
+            .last()
+            .and_then(|f| f.name.clone())
+            .unwrap_or_default(),
+    };
+    let expander = Expander::new(escape);
+    let mut args = Args::new(
+        options.build_args.clone(),
+        &options.target_platform,
+        &options.build_platform,
+        &target_name,
+    );
+    for instr in &globals {
+        declare_globals(&mut args, instr, expander)?;
+    }
+    let context = Context {
+        expander,
+        args: &args,
+        names: froms.iter().map(|from| from.name.clone()).collect(),
+    };
+
+    let mut warnings = Vec::new();
+    let mut lowered: Vec<stage::Lowered> = Vec::with_capacity(stages.len());
+    for (index, (from, (_, body))) in froms.iter().zip(&stages).enumerate() {
+        let stage = lower_stage(&context, options, from, &froms[..index], &lowered, body)?;
+        warnings.extend(stage.1);
+        lowered.push(stage.0);
+    }
+
+    let target = match &options.target {
+        None => lowered.len() - 1,
+        Some(target) => context.stage_named(target).ok_or_else(|| {
+            let names: Vec<String> = context.names.iter().flatten().cloned().collect();
+            LowerError::UnknownTarget {
+                target: target.clone(),
+                suggestion: suggest::closest(target, &names),
+                names,
+            }
+        })?,
+    };
+    let plan = Plan {
+        stages: lowered.into_iter().map(|stage| stage.stage).collect(),
+        target,
+    };
+    let plan = plan.sort_stages().map_err(|error| match error {
+        PlanError::Cycle { stage } => LowerError::Cycle {
+            span: froms[stage].instr.span,
+            stage: froms[stage]
+                .name
+                .clone()
+                .unwrap_or_else(|| stage.to_string()),
+        },
+        source => LowerError::Plan { source },
+    })?;
+    let plan = plan.prune().map_err(|source| LowerError::Plan { source })?;
+    Ok(Lowered { plan, warnings })
+}
+
+/// `FROM [--platform=…] base [AS name]`.
+fn read_from(instr: &Instr) -> Result<From<'_>, LowerError> {
+    let (base, name) = match instr.args.as_slice() {
+        [base] => (base, None),
+        [base, as_word, name] if as_word.eq_ignore_ascii_case("AS") => (base, Some(name)),
+        _ => {
+            return Err(arguments(
+                instr,
+                "takes an image and optionally `AS name`: `FROM image [AS name]`",
+            ));
+        }
+    };
+    let flags = Flags::parse(instr, &[("platform", Kind::String)])?;
+    let name = match name {
+        None => None,
+        Some(name) => {
+            let lower = name.to_ascii_lowercase();
+            let valid = lower.starts_with(|c: char| c.is_ascii_lowercase())
+                && lower
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c));
+            if !valid {
+                return Err(LowerError::StageName {
+                    span: instr.span,
+                    name: name.clone(),
+                });
+            }
+            Some(lower)
+        }
+    };
+    Ok(From {
+        instr,
+        base,
+        name,
+        platform: flags.string("platform").map(str::to_owned),
+    })
+}
+
+fn check_stage_names(froms: &[From<'_>]) -> Result<(), LowerError> {
+    for (index, from) in froms.iter().enumerate() {
+        let Some(name) = &from.name else { continue };
+        if RESERVED_STAGE_NAMES.contains(&name.as_str()) {
+            return Err(LowerError::ReservedStage {
+                span: from.instr.span,
+                name: name.clone(),
+            });
+        }
+        if let Some(first) = froms[..index]
+            .iter()
+            .find(|f| f.name.as_ref() == Some(name))
+        {
+            return Err(LowerError::DuplicateStage {
+                span: from.instr.span,
+                name: name.clone(),
+                first_line: first.instr.span.line,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Declares the `ARG`s of one instruction before the first `FROM`.
+fn declare_globals(args: &mut Args, instr: &Instr, expander: Expander) -> Result<(), LowerError> {
+    if instr.args.is_empty() {
+        return Err(arguments(instr, "requires at least one argument"));
+    }
+    for arg in &instr.args {
+        let (key, default) = match arg.split_once('=') {
+            Some((key, value)) => (key, Some(value)),
+            None => (arg.as_str(), None),
+        };
+        if key.is_empty() {
+            return Err(arguments(instr, "names cannot be blank"));
+        }
+        let mut expand =
+            |text: &str, scope: &Scope| expander.word(text, scope).map(|expanded| expanded.value);
+        args.declare_global(key, default, &mut expand)
+            .map_err(|source: ExpandError| expand_error(instr.span, arg, source))?;
+    }
+    Ok(())
+}
+
+/// Lowers the stage that `from` starts, after the stages `lowered` before it.
+fn lower_stage(
+    context: &Context<'_>,
+    options: &LowerOptions,
+    from: &From<'_>,
+    earlier: &[From<'_>],
+    lowered: &[stage::Lowered],
+    body: &[&Instr],
+) -> Result<(stage::Lowered, Vec<Warning>), LowerError> {
+    let span = from.instr.span;
+    let globals = context.args.globals();
+    let base = context
+        .expander
+        .word(from.base, globals)
+        .map_err(|source| expand_error(span, from.base, source))?
+        .value;
+    if base.is_empty() {
+        return Err(LowerError::BlankBase {
+            span,
+            text: from.base.to_owned(),
+        });
+    }
+    let platform = match &from.platform {
+        None => None,
+        Some(raw) => {
+            let value = context
+                .expander
+                .word(raw, globals)
+                .map_err(|source| expand_error(span, raw, source))?
+                .value;
+            Some(
+                parse_platform(&value, &options.build_platform)
+                    .map_err(|source| LowerError::Platform { span, source })?,
+            )
+        }
+    };
+    // `FROM name` refers to an earlier stage only, by its exact (lowercase) name.
+    let base_stage = earlier
+        .iter()
+        .rposition(|f| f.name.as_deref() == Some(base.as_str()));
+    let (base, scope, unknown_base, platform) = match base_stage {
+        Some(index) => {
+            let parent = &lowered[index];
+            (
+                Base::Stage(index),
+                parent.scope.clone(),
+                parent.unknown_base.clone(),
+                parent.stage.platform.clone(),
+            )
+        }
+        None if base == "scratch" => (Base::Scratch, Scope::from_image_env(&[]), None, platform),
+        None => match options.base_images.get(&base) {
+            Some(image) => (
+                Base::Image(base),
+                Scope::from_image_env(&image.env),
+                None,
+                platform,
+            ),
+            None => (
+                Base::Image(base.clone()),
+                Scope::from_image_env(&[]),
+                Some(base),
+                platform,
+            ),
+        },
+    };
+    let mut lowerer = StageLowerer::new(context, scope, unknown_base);
+    for instr in body {
+        lowerer.instruction(instr)?;
+    }
+    Ok(lowerer.finish(Stage {
+        name: from.name.clone(),
+        base,
+        platform,
+        steps: Vec::new(),
+        span,
+    }))
+}
+
+/// The error for a keyword that is no instruction.
+fn unknown_instruction(instr: &Instr) -> LowerError {
+    LowerError::UnknownInstruction {
+        span: instr.span,
+        keyword: instr.keyword.clone(),
+        suggestion: suggest::closest(&instr.keyword, INSTRUCTIONS),
+    }
+}
+
+#[cfg(test)]
+mod tests;
