@@ -29,6 +29,11 @@ impl<W> HashingWriter<W> {
         self.written
     }
 
+    /// The wrapped writer. Bytes written through it directly are not hashed.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
     /// The writer, the digest of everything written and its size.
     pub fn finish(self) -> (W, Digest, u64) {
         (self.inner, digest_of(self.hasher), self.written)

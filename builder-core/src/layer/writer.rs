@@ -1,0 +1,427 @@
+//! The deterministic layer writer: entries → tar → compressor → sink, with the `diff_id`
+//! and the `digest` computed as the bytes flow past.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use oci_spec::image::{Digest, MediaType};
+
+use crate::digest::HashingWriter;
+
+use super::compressor::Compressor;
+use super::entry::WHITEOUT_PREFIX;
+use super::header::{self, BLOCK, Fields, typeflag};
+use super::{Compression, Content, Entry, EntryKind, LayerError, LayerPath};
+
+/// The size of the buffer file content is streamed through.
+const COPY_BUFFER: usize = 64 * 1024;
+
+/// How a layer is written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LayerOptions {
+    /// The blob's compression.
+    pub compression: Compression,
+    /// `SOURCE_DATE_EPOCH`: mtimes later than this are clamped to it.
+    pub source_date_epoch: Option<i64>,
+    /// Compression threads; `None` uses every available core. The blob is the same for
+    /// every thread count.
+    pub threads: Option<usize>,
+}
+
+/// What a written layer is known by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenLayer {
+    /// The SHA-256 of the uncompressed tar.
+    pub diff_id: Digest,
+    /// The SHA-256 of the blob (the compressed tar).
+    pub digest: Digest,
+    /// The blob's size in bytes.
+    pub size: u64,
+    /// The size of the uncompressed tar in bytes.
+    pub tar_size: u64,
+    /// The blob's media type.
+    pub media_type: MediaType,
+}
+
+/// Writes a layer blob to a sink, one entry at a time, in one pass.
+///
+/// Entries must come in [`Entry::tar_path`] order, each path once; [`write_layer`]
+/// sorts them first. The same entries with the same options always give the same bytes:
+/// USTAR headers with fixed fields, no user or group names, no access or change times,
+/// PAX records only for values USTAR cannot hold.
+pub struct LayerWriter<W: Write> {
+    tar: HashingWriter<Compressor<W>>,
+    media_type: MediaType,
+    source_date_epoch: Option<i64>,
+    last: Option<LayerPath>,
+    /// Hard link targets that sort after their link; they must not appear later.
+    forward_links: HashSet<LayerPath>,
+    header: Vec<u8>,
+    buffer: Box<[u8]>,
+}
+
+impl<W: Write> LayerWriter<W> {
+    /// A writer of a layer to `sink`.
+    pub fn new(sink: W, options: &LayerOptions) -> Self {
+        let threads = options.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        Self {
+            tar: HashingWriter::new(Compressor::new(sink, options.compression, threads)),
+            media_type: options.compression.media_type(),
+            source_date_epoch: options.source_date_epoch,
+            last: None,
+            forward_links: HashSet::new(),
+            header: Vec::with_capacity(3 * BLOCK),
+            buffer: vec![0; COPY_BUFFER].into_boxed_slice(),
+        }
+    }
+
+    /// Appends one entry.
+    ///
+    /// # Errors
+    ///
+    /// [`LayerError::Unsorted`] for an entry out of order or repeated,
+    /// [`LayerError::ReservedName`] for a name starting with `.wh.`,
+    /// [`LayerError::HardLinkBeforeTarget`] for a path that an earlier hard link pointed
+    /// forward to, [`LayerError::ReadContent`] or [`LayerError::ContentChanged`] when a
+    /// host file cannot be read whole, [`LayerError::WriteBlob`] when the sink fails.
+    pub fn append(&mut self, entry: &Entry) -> Result<(), LayerError> {
+        let tar_path = entry.tar_path();
+        if let Some(last) = &self.last
+            && tar_path <= *last
+        {
+            return Err(LayerError::Unsorted {
+                path: tar_path.to_string(),
+                previous: last.to_string(),
+            });
+        }
+        let marker = matches!(entry.kind, EntryKind::Whiteout | EntryKind::Opaque);
+        if !marker && entry.path.file_name().starts_with(WHITEOUT_PREFIX) {
+            return Err(LayerError::ReservedName {
+                path: entry.path.to_string(),
+            });
+        }
+        if self.forward_links.remove(&tar_path) {
+            return Err(LayerError::HardLinkBeforeTarget {
+                path: tar_path.to_string(),
+            });
+        }
+        if let EntryKind::HardLink(target) = &entry.kind {
+            if *target == entry.path {
+                return Err(LayerError::HardLinkBeforeTarget {
+                    path: target.to_string(),
+                });
+            }
+            if *target > entry.path {
+                self.forward_links.insert(target.clone());
+            }
+        }
+
+        let mut name = tar_path.as_bytes().to_vec();
+        let mut file = None;
+        let (typeflag, size, link, dev): (u8, u64, &[u8], (u32, u32)) = match &entry.kind {
+            EntryKind::File(Content::Bytes(bytes)) => {
+                (typeflag::FILE, bytes.len() as u64, b"", (0, 0))
+            }
+            EntryKind::File(Content::Host(path)) => {
+                let (opened, size) = open_content(path)?;
+                file = Some((opened, path.as_path()));
+                (typeflag::FILE, size, b"", (0, 0))
+            }
+            EntryKind::Dir => {
+                name.push(b'/');
+                (typeflag::DIR, 0, b"", (0, 0))
+            }
+            EntryKind::Symlink(target) => {
+                (typeflag::SYMLINK, 0, target.as_os_str().as_bytes(), (0, 0))
+            }
+            EntryKind::HardLink(target) => (typeflag::HARD_LINK, 0, target.as_bytes(), (0, 0)),
+            EntryKind::CharDevice { major, minor } => (typeflag::CHAR, 0, b"", (*major, *minor)),
+            EntryKind::BlockDevice { major, minor } => (typeflag::BLOCK, 0, b"", (*major, *minor)),
+            EntryKind::Fifo => (typeflag::FIFO, 0, b"", (0, 0)),
+            EntryKind::Whiteout | EntryKind::Opaque => (typeflag::FILE, 0, b"", (0, 0)),
+        };
+        let mtime = match self.source_date_epoch {
+            Some(epoch) => entry.mtime.min(epoch),
+            None => entry.mtime,
+        };
+
+        self.header.clear();
+        header::encode(
+            &Fields {
+                name: &name,
+                typeflag,
+                mode: entry.mode,
+                uid: entry.uid,
+                gid: entry.gid,
+                size,
+                mtime,
+                link,
+                dev,
+                xattrs: &entry.xattrs,
+            },
+            &mut self.header,
+        )?;
+        let write = |source| LayerError::WriteBlob { source };
+        self.tar.get_mut().entry_boundary(size).map_err(write)?;
+        self.tar.write_all(&self.header).map_err(write)?;
+        match (&entry.kind, file) {
+            (EntryKind::File(Content::Bytes(bytes)), _) => {
+                self.tar.write_all(bytes).map_err(write)?;
+            }
+            (_, Some((mut opened, path))) => self.copy_content(&mut opened, path, size)?,
+            _ => {}
+        }
+        let pad = header::padding(size);
+        self.tar.write_all(&[0; BLOCK][..pad]).map_err(write)?;
+        self.last = Some(tar_path);
+        Ok(())
+    }
+
+    /// Copies exactly `size` bytes of `file` into the tar.
+    fn copy_content(&mut self, file: &mut File, path: &Path, size: u64) -> Result<(), LayerError> {
+        let mut left = size;
+        while left > 0 {
+            let want = self
+                .buffer
+                .len()
+                .min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = match file.read(&mut self.buffer[..want]) {
+                Ok(0) => {
+                    return Err(LayerError::ContentChanged {
+                        path: path.to_owned(),
+                    });
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(LayerError::ReadContent {
+                        path: path.to_owned(),
+                        source,
+                    });
+                }
+            };
+            self.tar
+                .write_all(&self.buffer[..n])
+                .map_err(|source| LayerError::WriteBlob { source })?;
+            left -= n as u64;
+        }
+        Ok(())
+    }
+
+    /// Ends the tar and returns the sink with what the layer is known by.
+    ///
+    /// # Errors
+    ///
+    /// [`LayerError::WriteBlob`] when the sink fails.
+    pub fn finish(mut self) -> Result<(W, WrittenLayer), LayerError> {
+        self.tar
+            .write_all(&[0; 2 * BLOCK])
+            .map_err(|source| LayerError::WriteBlob { source })?;
+        let (compressor, diff_id, tar_size) = self.tar.finish();
+        let (sink, digest, size) = compressor.finish((diff_id.clone(), tar_size))?;
+        Ok((
+            sink,
+            WrittenLayer {
+                diff_id,
+                digest,
+                size,
+                tar_size,
+                media_type: self.media_type,
+            },
+        ))
+    }
+}
+
+/// Opens a host file for its content without following a symlink, with its size.
+fn open_content(path: &Path) -> Result<(File, u64), LayerError> {
+    let read = |source| LayerError::ReadContent {
+        path: path.to_owned(),
+        source,
+    };
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(read)?;
+    let metadata = file.metadata().map_err(read)?;
+    if !metadata.is_file() {
+        return Err(LayerError::NotRegularFile {
+            path: path.to_owned(),
+        });
+    }
+    Ok((file, metadata.len()))
+}
+
+/// Writes `entries` as one layer to `sink`: sorts them, makes the first path of each hard
+/// link group (in layer order) hold the content and the others link to it, then writes.
+///
+/// # Errors
+///
+/// [`LayerError::DuplicatePath`] when two entries have the same tar path, and the errors
+/// of [`LayerWriter::append`] and [`LayerWriter::finish`].
+pub fn write_layer<W: Write>(
+    sink: W,
+    mut entries: Vec<Entry>,
+    options: &LayerOptions,
+) -> Result<(W, WrittenLayer), LayerError> {
+    let mut keyed: Vec<(LayerPath, Entry)> = entries
+        .drain(..)
+        .map(|entry| (entry.tar_path(), entry))
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    if let Some(pair) = keyed.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        return Err(LayerError::DuplicatePath {
+            path: pair[0].0.to_string(),
+        });
+    }
+    let mut entries: Vec<Entry> = keyed.into_iter().map(|(_, entry)| entry).collect();
+    order_hard_links(&mut entries);
+    let mut writer = LayerWriter::new(sink, options);
+    for entry in &entries {
+        writer.append(entry)?;
+    }
+    writer.finish()
+}
+
+/// Within each group of hard links to a file of this layer, moves the content to the
+/// group's first path in layer order and points the others at it, so that a link never
+/// comes before its target. `entries` are sorted.
+fn order_hard_links(entries: &mut [Entry]) {
+    let index: HashMap<LayerPath, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| (entry.path.clone(), i))
+        .collect();
+    // The file of this layer each link leads to, following chains of links.
+    let root_of = |mut i: usize| {
+        for _ in 0..entries.len() {
+            match &entries[i].kind {
+                EntryKind::HardLink(target) => match index.get(target) {
+                    Some(&next) => i = next,
+                    None => return None,
+                },
+                EntryKind::File(_) => return Some(i),
+                _ => return None,
+            }
+        }
+        None
+    };
+    let mut groups: HashMap<usize, usize> = HashMap::new(); // root → first member
+    let mut member_root = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        if matches!(entry.kind, EntryKind::HardLink(_))
+            && let Some(root) = root_of(i)
+        {
+            member_root.push((i, root));
+            let first = groups.entry(root).or_insert(root);
+            *first = (*first).min(i);
+        }
+    }
+    for (&root, &first) in &groups {
+        if first != root {
+            let content = std::mem::replace(
+                &mut entries[root].kind,
+                EntryKind::HardLink(entries[first].path.clone()),
+            );
+            entries[first].kind = content;
+        }
+    }
+    for (i, root) in member_root {
+        let first = groups[&root];
+        if i != first {
+            entries[i].kind = EntryKind::HardLink(entries[first].path.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> LayerPath {
+        LayerPath::new(s).expect("valid test path")
+    }
+
+    fn file(path: &str, bytes: &[u8]) -> Entry {
+        Entry::new(p(path), EntryKind::File(Content::Bytes(bytes.to_vec())))
+    }
+
+    fn plain() -> LayerOptions {
+        LayerOptions {
+            compression: Compression::Uncompressed,
+            ..LayerOptions::default()
+        }
+    }
+
+    #[test]
+    fn refuses_unsorted_entries() -> Result<(), LayerError> {
+        let mut writer = LayerWriter::new(Vec::new(), &plain());
+        writer.append(&file("b", b"1"))?;
+        let err = writer.append(&file("a", b"2")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "layer entry `a` comes after `b`; entries must be sorted"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_whiteout_names() {
+        let mut writer = LayerWriter::new(Vec::new(), &plain());
+        let err = writer.append(&file("etc/.wh.passwd", b"")).unwrap_err();
+        assert!(matches!(err, LayerError::ReservedName { .. }));
+    }
+
+    #[test]
+    fn hard_link_content_moves_to_first_path() -> Result<(), LayerError> {
+        let entries = vec![
+            file("b", b"data"),
+            Entry::new(p("a"), EntryKind::HardLink(p("b"))),
+            Entry::new(p("c"), EntryKind::HardLink(p("b"))),
+        ];
+        let mut sorted = entries;
+        sorted.sort_by(|x, y| x.path.cmp(&y.path));
+        order_hard_links(&mut sorted);
+        assert_eq!(
+            sorted[0].kind,
+            EntryKind::File(Content::Bytes(b"data".to_vec()))
+        );
+        assert_eq!(sorted[1].kind, EntryKind::HardLink(p("a")));
+        assert_eq!(sorted[2].kind, EntryKind::HardLink(p("a")));
+        Ok(())
+    }
+
+    #[test]
+    fn clamps_mtime_to_source_date_epoch() -> Result<(), LayerError> {
+        let options = LayerOptions {
+            source_date_epoch: Some(100),
+            ..plain()
+        };
+        let (tar, _) = write_layer(
+            Vec::new(),
+            vec![
+                file("new", b"").with_mtime(5000),
+                file("old", b"").with_mtime(50),
+            ],
+            &options,
+        )?;
+        assert_eq!(&tar[136..148], b"00000000144\0");
+        assert_eq!(&tar[BLOCK + 136..BLOCK + 148], b"00000000062\0");
+        Ok(())
+    }
+
+    #[test]
+    fn uncompressed_digest_is_diff_id() -> Result<(), LayerError> {
+        let (tar, written) = write_layer(Vec::new(), vec![file("a", b"x")], &plain())?;
+        assert_eq!(written.digest, written.diff_id);
+        assert_eq!(written.diff_id, crate::digest::sha256(&tar));
+        assert_eq!(written.size, 4 * BLOCK as u64);
+        Ok(())
+    }
+}

@@ -1,0 +1,59 @@
+//! Layers checked with real tools: GNU tar, gzip, zstd, sha256sum, overlayfs.
+
+mod write;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// Runs `program` with `args`, feeding `stdin`, and returns its stdout; fails naming the
+/// Debian package when the program is missing.
+pub fn run(program: &str, package: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("`{program}` is needed (Debian package `{package}`): {e}"));
+    let mut input = child.stdin.take().expect("stdin is piped");
+    let stdin = stdin.to_vec();
+    let feeder = std::thread::spawn(move || input.write_all(&stdin));
+    let out = child.wait_with_output().expect("wait for the child");
+    feeder.join().expect("feeder thread").expect("write stdin");
+    assert!(
+        out.status.success(),
+        "`{program} {}` failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// `sha256:<hex>` of `bytes`, computed by `sha256sum`.
+pub fn sha256sum(bytes: &[u8]) -> String {
+    let out = run("sha256sum", "coreutils", &["-"], bytes);
+    let hex = String::from_utf8(out).expect("sha256sum prints ASCII");
+    format!(
+        "sha256:{}",
+        hex.split_whitespace().next().expect("a digest")
+    )
+}
+
+/// The listing of `tar -tv --numeric-owner --full-time` of a plain tar.
+pub fn tar_listing(tar: &[u8]) -> String {
+    let out = run(
+        "tar",
+        "tar",
+        &["-tv", "--numeric-owner", "--full-time", "-f", "-"],
+        tar,
+    );
+    String::from_utf8(out).expect("tar lists UTF-8 names here")
+}
+
+/// Writes `content` to `root/rel`, creating parents.
+pub fn write_file(root: &Path, rel: &str, content: &[u8]) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("create parents");
+    std::fs::write(path, content).expect("write a test file");
+}

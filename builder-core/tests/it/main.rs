@@ -1,0 +1,3 @@
+//! mkimage-core's integration tests, one module per area.
+
+mod layer;
