@@ -6,6 +6,7 @@ use crate::layer::LayerError;
 use crate::oci::OciError;
 use crate::plan::PlanError;
 use crate::store::StoreError;
+use crate::user::UserError;
 
 /// Everything that can make a build, pull or push fail.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,9 @@ pub enum Error {
     /// Running a step failed.
     #[error(transparent)]
     Exec(#[from] ExecError),
+    /// A user or group could not be resolved.
+    #[error(transparent)]
+    User(#[from] UserError),
 }
 
 /// A `Result` whose error is [`Error`].

@@ -17,6 +17,7 @@ pub mod layer;
 pub mod oci;
 pub mod plan;
 pub mod store;
+pub mod user;
 
 pub use error::{Error, Result};
 pub use events::{Events, NoEvents, StepRef, Stream, TaskRef};
