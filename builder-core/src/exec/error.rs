@@ -1,5 +1,353 @@
 //! Errors of the `exec` module.
 
-/// What can fail in the `exec` module.
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitStatus;
+
+/// What can fail in the `exec` module. A command that runs and exits with a non-zero
+/// status is not an error here: [`Sandbox::run`](super::Sandbox::run) returns its status.
 #[derive(Debug, thiserror::Error)]
-pub enum ExecError {}
+pub enum ExecError {
+    /// The spec has no program.
+    #[error("the command is empty")]
+    EmptyCommand,
+    /// A string of the spec contains a NUL byte.
+    #[error("the {what} `{value}` contains a NUL byte")]
+    NulByte {
+        /// Which string.
+        what: &'static str,
+        /// The string, with NUL shown as `\0`.
+        value: String,
+    },
+    /// A path of the spec must be absolute.
+    #[error("the {what} `{path}` is not an absolute path")]
+    NotAbsolute {
+        /// Which path.
+        what: &'static str,
+        /// The path.
+        path: String,
+    },
+    /// A mount target is the root directory.
+    #[error("the mount target `{target}` is the root directory")]
+    MountOnRoot {
+        /// The target.
+        target: String,
+    },
+    /// A `/dev/pipes/` file name is not a plain file name.
+    #[error("the pipe file name `{name}` is not a file name")]
+    PipeFileName {
+        /// The name.
+        name: String,
+    },
+    /// A uid or gid of the spec is `4294967295`, which means "unchanged" to the kernel.
+    #[error("the id `{id}` is reserved")]
+    ReservedId {
+        /// The id.
+        id: u32,
+    },
+    /// The spec asks for a uid that the rootless user namespace does not map.
+    #[error(
+        "uid `{id}` does not exist in the rootless sandbox: give the user subordinate ids in /etc/subuid and install newuidmap (package `uidmap`)"
+    )]
+    UnmappedUid {
+        /// The uid.
+        id: u32,
+    },
+    /// The spec asks for a gid that the rootless user namespace does not map.
+    #[error(
+        "gid `{id}` does not exist in the rootless sandbox: give the user subordinate ids in /etc/subgid and install newgidmap (package `uidmap`)"
+    )]
+    UnmappedGid {
+        /// The gid.
+        id: u32,
+    },
+    /// Reading a host configuration file failed.
+    #[error("failed to read `{}`", path.display())]
+    ReadHostFile {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Creating the sandbox's scratch directory failed.
+    #[error("failed to create the sandbox's scratch directory in `{}`", path.display())]
+    CreateScratch {
+        /// The parent directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Opening a layer directory failed.
+    #[error("failed to open the layer directory `{}`", path.display())]
+    OpenLayer {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Looking a path up in the root filesystem failed.
+    #[error("failed to inspect `{}` in the root filesystem", path.display())]
+    InspectRootfs {
+        /// The host path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A bind mount's source cannot be inspected (it is missing, most likely).
+    #[error("failed to inspect the bind mount source `{}`", path.display())]
+    InspectBindSource {
+        /// The host path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A mount target runs through a non-directory of the image.
+    #[error(
+        "mount target `{target}` needs a directory at `{path}`, but the image has a file there"
+    )]
+    MountTargetNotDirectory {
+        /// The target as given.
+        target: String,
+        /// The component that is not a directory.
+        path: String,
+    },
+    /// A mount target runs through a symlink loop.
+    #[error("too many levels of symbolic links resolving `{target}` in the root filesystem")]
+    SymlinkLoop {
+        /// The target as given.
+        target: String,
+    },
+    /// Creating a pipe or socket for the sandbox failed.
+    #[error("failed to create the sandbox's pipes")]
+    CreatePipes {
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Installing the interrupt handler failed.
+    #[error("failed to install the interrupt handler")]
+    InstallSignalHandler {
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Creating the sandbox's init process failed.
+    #[error("failed to start the sandbox process")]
+    StartSandbox {
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Writing a user-namespace map failed.
+    #[error("failed to write `{}`", path.display())]
+    MapIds {
+        /// The map file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// `newuidmap` or `newgidmap` could not be run.
+    #[error("failed to run `{}`", program.display())]
+    RunIdHelper {
+        /// The program.
+        program: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// `newuidmap` or `newgidmap` failed.
+    #[error("`{}` failed ({status}): {stderr}", program.display())]
+    IdHelperFailed {
+        /// The program.
+        program: PathBuf,
+        /// Its exit status.
+        status: ExitStatus,
+        /// What it printed.
+        stderr: String,
+    },
+    /// Talking to the sandbox over its socket failed.
+    #[error("failed to communicate with the sandbox")]
+    Communicate {
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Reading the command's output failed.
+    #[error("failed to read the command's output")]
+    ReadOutput {
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Waiting for the sandbox failed.
+    #[error("failed to wait for the sandbox")]
+    Wait {
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The sandbox's init ended without reporting the command's end.
+    #[error("the sandbox's init process ended unexpectedly ({status})")]
+    SandboxDied {
+        /// Init's status.
+        status: ExitStatus,
+    },
+    /// The run was interrupted by a signal to the builder; the sandbox was killed.
+    #[error("interrupted by signal {signal}")]
+    Interrupted {
+        /// The signal number (`SIGINT` is 2, `SIGTERM` 15).
+        signal: i32,
+    },
+    /// Making the sandbox's mounts private failed.
+    #[error("failed to make the sandbox's mounts private")]
+    MakeMountsPrivate {
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A mount in the sandbox failed.
+    #[error("failed to mount `{what}` on `{target}`")]
+    Mount {
+        /// What was mounted.
+        what: String,
+        /// Where, as the sandbox sees it.
+        target: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Creating a mount point failed.
+    #[error("failed to create the mount point `{path}`")]
+    CreateMountPoint {
+        /// The path, as the sandbox sees it.
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Copying a directory's owner, mode and times to its stub failed.
+    #[error("failed to copy the metadata of `{path}` to its stub")]
+    CopyMetadata {
+        /// The path, as the sandbox sees it.
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Writing a file for the sandbox (a secret, a pipe file, a copy of a host file)
+    /// failed.
+    #[error("failed to write `{path}` for the sandbox")]
+    WriteFile {
+        /// The file, as the sandbox sees it (or the host file copied).
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Preparing a bind mount of a host path failed.
+    #[error("failed to prepare the bind mount of `{source_path}`")]
+    PrepareBind {
+        /// The host path.
+        source_path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// `pivot_root` into the root filesystem failed.
+    #[error("failed to pivot into the root filesystem")]
+    PivotRoot {
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Setting the host name failed.
+    #[error("failed to set the hostname `{hostname}`")]
+    SetHostname {
+        /// The host name.
+        hostname: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Bringing up loopback in the private network namespace failed.
+    #[error("failed to bring up the loopback interface")]
+    LoopbackUp {
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Dropping capabilities failed.
+    #[error("failed to drop capabilities")]
+    DropCapabilities {
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Creating the working directory failed.
+    #[error("failed to create the working directory `{path}`")]
+    CreateWorkdir {
+        /// The directory (a component of the working directory).
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Forking the command process failed.
+    #[error("failed to fork the command process")]
+    SpawnCommand {
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Connecting the command's standard streams failed.
+    #[error("failed to connect the command's standard streams")]
+    RedirectStdio {
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Entering the working directory failed.
+    #[error("failed to enter the working directory `{path}`")]
+    EnterWorkdir {
+        /// The directory.
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Switching to the user failed.
+    #[error("failed to switch to uid `{uid}` and gid `{gid}`")]
+    SwitchUser {
+        /// The uid.
+        uid: u32,
+        /// The gid.
+        gid: u32,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The program could not be executed.
+    #[error("failed to execute `{program}`")]
+    Execute {
+        /// The program as given.
+        program: String,
+        /// The cause (`No such file or directory` when it is not in `PATH`).
+        #[source]
+        source: io::Error,
+    },
+    /// Removing a mount point created in a plain-directory root failed.
+    #[error("failed to remove the mount point `{}` after the run", path.display())]
+    RemoveMountPoint {
+        /// The host path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}

@@ -1,5 +1,115 @@
 //! Running `RUN` steps in a sandbox (Linux namespaces) over an image's filesystem.
+//!
+//! A [`SandboxSpec`] says what to run (argv, environment, working directory, user,
+//! hostname, network, mounts) over which [`Rootfs`]; [`Sandbox::run`] runs it, streams
+//! its output to a callback as it comes, and returns the command's exit status. A
+//! non-zero status is not an error: the caller decides what it means.
+//!
+//! ```no_run
+//! use mkimage_core::exec::{Rootfs, Sandbox, SandboxSpec};
+//! use mkimage_core::Stream;
+//!
+//! let rootfs = Rootfs::Overlay {
+//!     lower: vec!["/var/lib/mkimage/layers/base".into()],
+//!     upper: "/tmp/step/upper".into(),
+//!     work: "/tmp/step/work".into(),
+//! };
+//! let spec = SandboxSpec::builder(rootfs, vec!["sh".into(), "-c".into(), "echo hi".into()])
+//!     .env(["PATH=/usr/bin:/bin"])
+//!     .build()?;
+//! let status = Sandbox::native().run(&spec, |stream, bytes| {
+//!     if stream == Stream::Stdout {
+//!         assert_eq!(bytes, b"hi\n");
+//!     }
+//! })?;
+//! assert!(status.success());
+//! # Ok::<(), mkimage_core::exec::ExecError>(())
+//! ```
+//!
+//! # Design
+//! The parent `clone`s init with new mount, pid, UTS and IPC namespaces (network for
+//! `--network=none`, user when not root), so init is pid 1 of the sandbox. Init waits for
+//! the parent's `Start` (sent once the user namespace is mapped), builds the filesystem
+//! (see `rootfs.rs`), forks the command process, then reaps every child and forwards
+//! signals until the command ends, reports the status, and exits; its exit makes the kernel
+//! kill everything left in the pid namespace. The two sides talk through the typed
+//! messages of `protocol.rs`.
+//!
+//! The builder is multi-threaded, and a process cloned from one thread of a multi-threaded
+//! process may only do async-signal-safe work until `execve`: locks held by other threads
+//! (the allocator's among them) stay held forever in the child. So the parent prepares a
+//! *setup program* (`setup.rs`): every step, with every path as a C string and every
+//! descriptor open. The child only walks it, making system calls directly through `rustix`
+//! (no C-library state) and never allocating; a failure travels back as "step N failed
+//! with errno E", which the parent turns into a typed [`ExecError`] naming the step.
+//!
+//! Nothing outlives a run: every mount happens in the private mount namespace (the overlay
+//! included), so it goes away with the last process; init has `PR_SET_PDEATHSIG` so it
+//! dies with the parent; `SIGINT`, `SIGTERM` and `SIGHUP` during a run kill init and make
+//! the run return [`ExecError::Interrupted`] (`interrupt.rs`).
 
+mod child;
 mod error;
+mod interrupt;
+mod namespaces;
+mod parent;
+mod protocol;
+mod rootfs;
+mod setup;
+mod spec;
+mod sys;
+
+use std::path::PathBuf;
+use std::process::ExitStatus;
 
 pub use error::ExecError;
+pub use spec::{DEFAULT_PATH, Mount, Rootfs, SandboxSpec, SandboxSpecBuilder};
+
+use crate::events::Stream;
+
+/// Runs sandboxed commands.
+#[derive(Debug, Clone, Default)]
+pub struct Sandbox {
+    scratch_dir: Option<PathBuf>,
+}
+
+impl Sandbox {
+    /// A sandbox made by mkimage itself with Linux namespaces.
+    pub fn native() -> Self {
+        Sandbox { scratch_dir: None }
+    }
+
+    /// Sets where each run makes its scratch directory (an empty directory, removed after
+    /// the run, that its private tmpfs is mounted on inside the sandbox's mount namespace);
+    /// the default is the system's temporary directory.
+    pub fn scratch_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.scratch_dir = Some(dir.into());
+        self
+    }
+
+    /// Runs `spec` and returns the command's exit status; `output` receives the command's
+    /// standard output and error as they come.
+    ///
+    /// # Errors
+    /// The sandbox could not be set up (each [`ExecError`] names the step), the program
+    /// could not be executed, or the run was interrupted.
+    pub fn run(
+        &self,
+        spec: &SandboxSpec,
+        mut output: impl FnMut(Stream, &[u8]),
+    ) -> Result<ExitStatus, ExecError> {
+        let scratch_dir = self.scratch_dir.clone().unwrap_or_else(std::env::temp_dir);
+        parent::run(spec, &scratch_dir, &mut output)
+    }
+}
+
+/// The prefix of the overlayfs attributes in an upper directory written by a sandbox of
+/// this process: `trusted.overlay.` as root, `user.overlay.` in a rootless user namespace.
+/// An opaque directory carries `<prefix>opaque` = `y`.
+pub fn overlay_xattr_prefix() -> &'static str {
+    if sys::effective_ids().0 == 0 {
+        "trusted.overlay."
+    } else {
+        "user.overlay."
+    }
+}

@@ -1,3 +1,8 @@
 //! mkimage-core's integration tests, one module per area.
 
+// Helpers outside `#[test]` functions panic on setup failures, like the tests themselves.
+#![allow(clippy::unwrap_used)]
+
+mod busybox;
+mod exec;
 mod layer;

@@ -1,0 +1,362 @@
+//! The parent's side of a run: prepare the setup program, clone init, map ids, stream the
+//! output, wait, clean up.
+
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::ExitStatus;
+
+use super::child;
+use super::error::ExecError;
+use super::interrupt::InterruptGuard;
+use super::namespaces::{self, IdMapping};
+use super::protocol::Message;
+use super::rootfs::{FilesystemPlan, MountContext};
+use super::setup::{Setup, Step, c_string};
+use super::spec::SandboxSpec;
+use super::sys;
+use crate::events::Stream;
+use crate::plan::{Network, Security};
+
+/// Size of the buffer the output is read through.
+const OUTPUT_BUFFER: usize = 64 * 1024;
+
+/// Runs `spec` natively and returns the command's exit status.
+pub(crate) fn run(
+    spec: &SandboxSpec,
+    scratch_dir: &Path,
+    output: &mut dyn FnMut(Stream, &[u8]),
+) -> Result<ExitStatus, ExecError> {
+    let mapping = IdMapping::detect()?;
+    check_ids(spec, &mapping)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("mkimage-sandbox-")
+        .tempdir_in(scratch_dir)
+        .map_err(|source| ExecError::CreateScratch {
+            path: scratch_dir.to_owned(),
+            source,
+        })?;
+    let context = MountContext {
+        user_namespace: mapping.user_namespace(),
+        tty_group_mapped: mapping.maps_gid(5),
+    };
+    let pipes = |source| ExecError::CreatePipes { source };
+    let (stdout_read, stdout_write) = sys::pipe().map_err(pipes)?;
+    let (stderr_read, stderr_write) = sys::pipe().map_err(pipes)?;
+    let (socket, child_socket) = sys::message_socket_pair().map_err(pipes)?;
+    let fds = Fds {
+        stdout_read,
+        stdout_write,
+        stderr_read,
+        stderr_write,
+        socket,
+        child_socket,
+    };
+    let first_layer_fd = fds.max_child_fd() + 1;
+    let plan = FilesystemPlan::new(spec, scratch.path(), context, first_layer_fd)?;
+    let cleanup = plan.cleanup;
+    let result = run_planned(spec, &mapping, plan.steps, plan.slots, fds, output);
+    let undone = cleanup.undo();
+    let status = result?;
+    undone?;
+    Ok(status)
+}
+
+fn check_ids(spec: &SandboxSpec, mapping: &IdMapping) -> Result<(), ExecError> {
+    for id in [spec.uid, spec.gid].iter().chain(&spec.groups) {
+        if *id == u32::MAX {
+            return Err(ExecError::ReservedId { id: *id });
+        }
+    }
+    if !mapping.maps_uid(spec.uid) {
+        return Err(ExecError::UnmappedUid { id: spec.uid });
+    }
+    if let Some(&gid) = [spec.gid]
+        .iter()
+        .chain(&spec.groups)
+        .find(|&&gid| !mapping.maps_gid(gid))
+    {
+        return Err(ExecError::UnmappedGid { id: gid });
+    }
+    Ok(())
+}
+
+/// The pipes and the socket of one run.
+struct Fds {
+    stdout_read: OwnedFd,
+    stdout_write: OwnedFd,
+    stderr_read: OwnedFd,
+    stderr_write: OwnedFd,
+    socket: OwnedFd,
+    child_socket: OwnedFd,
+}
+
+impl Fds {
+    /// The highest descriptor the child keeps.
+    fn max_child_fd(&self) -> RawFd {
+        [&self.stdout_write, &self.stderr_write, &self.child_socket]
+            .map(AsRawFd::as_raw_fd)
+            .into_iter()
+            .max()
+            .unwrap_or(2)
+    }
+}
+
+fn run_planned(
+    spec: &SandboxSpec,
+    mapping: &IdMapping,
+    mut steps: Vec<Step>,
+    slots: usize,
+    fds: Fds,
+    output: &mut dyn FnMut(Stream, &[u8]),
+) -> Result<ExitStatus, ExecError> {
+    let Fds {
+        stdout_read,
+        stdout_write,
+        stderr_read,
+        stderr_write,
+        socket,
+        child_socket,
+    } = fds;
+    process_steps(
+        spec,
+        mapping,
+        &mut steps,
+        stdout_write.as_raw_fd(),
+        stderr_write.as_raw_fd(),
+    );
+    let mut keep_fds: Vec<RawFd> = [&child_socket, &stdout_write, &stderr_write]
+        .into_iter()
+        .map(AsRawFd::as_raw_fd)
+        .collect();
+    keep_fds.sort_unstable();
+    let mut setup = Setup {
+        steps,
+        slots,
+        candidates: candidates(spec),
+        program: spec.argv[0].clone(),
+        argv: spec.argv.iter().map(|arg| c_string(arg.as_str())).collect(),
+        env: spec.env.iter().map(|var| c_string(var.as_str())).collect(),
+        argv_ptrs: Vec::new(),
+        env_ptrs: Vec::new(),
+        socket: child_socket.as_raw_fd(),
+        keep_fds,
+        output_fds: [stdout_write.as_raw_fd(), stderr_write.as_raw_fd()],
+    };
+    setup.finish_pointers();
+    let mut slot_fds: Vec<RawFd> = vec![-1; setup.slots];
+    let interrupt = InterruptGuard::new()?;
+
+    let flags = namespaces::clone_flags(spec.network, mapping);
+    let mask = sys::block_all_signals();
+    // SAFETY: the child runs only `child::init`, which keeps to the child-side contract
+    // (no allocation, no locks, ends in `execve` or `_exit`).
+    let forked = unsafe { sys::clone_process(flags) };
+    let pid = match forked {
+        Ok(sys::Forked::Child) => child::init(&setup, &mut slot_fds),
+        Ok(sys::Forked::Parent(pid)) => {
+            sys::restore_signal_mask(&mask);
+            pid
+        }
+        Err(source) => {
+            sys::restore_signal_mask(&mask);
+            return Err(ExecError::StartSandbox { source });
+        }
+    };
+    let mut init = InitGuard { pid, reaped: false };
+    drop((stdout_write, stderr_write, child_socket));
+
+    mapping.apply(pid)?;
+    sys::send_message(socket.as_raw_fd(), Message::Start).map_err(|errno| {
+        ExecError::Communicate {
+            source: std::io::Error::from_raw_os_error(errno),
+        }
+    })?;
+
+    let report = stream(
+        &setup,
+        &socket,
+        [stdout_read, stderr_read],
+        &interrupt,
+        pid,
+        output,
+    )?;
+    let init_status = sys::wait_for(pid).map_err(|source| ExecError::Wait { source })?;
+    init.reaped = true;
+    if let Some(signal) = report.interrupted {
+        return Err(ExecError::Interrupted { signal });
+    }
+    if let Some(error) = report.failure {
+        return Err(error);
+    }
+    match report.exited {
+        Some(status) => Ok(ExitStatus::from_raw(status)),
+        None => Err(ExecError::SandboxDied {
+            status: ExitStatus::from_raw(init_status),
+        }),
+    }
+}
+
+/// Adds the steps that follow the filesystem: identity, network, working directory, the
+/// fork, and the command process's own steps.
+fn process_steps(
+    spec: &SandboxSpec,
+    mapping: &IdMapping,
+    steps: &mut Vec<Step>,
+    stdout: RawFd,
+    stderr: RawFd,
+) {
+    steps.push(Step::SetHostname {
+        name: c_string(spec.hostname.as_str()),
+    });
+    if spec.network == Network::None {
+        steps.push(Step::LoopbackUp);
+    }
+    let mut path = String::new();
+    for component in spec
+        .cwd
+        .split('/')
+        .filter(|component| !component.is_empty())
+    {
+        path.push('/');
+        path.push_str(component);
+        steps.push(Step::MakeOwnedDir {
+            path: c_string(path.as_str()),
+            uid: spec.uid,
+            gid: spec.gid,
+            shown: path.clone(),
+        });
+    }
+    if spec.security == Security::Sandbox {
+        steps.push(Step::DropCapabilities {
+            keep: namespaces::DEFAULT_CAPABILITIES,
+        });
+    }
+    steps.push(Step::SpawnCommand);
+    steps.push(Step::RedirectStdio { stdout, stderr });
+    steps.push(Step::CloseOtherFds);
+    steps.push(Step::ChangeDir {
+        path: c_string(spec.cwd.as_str()),
+        shown: spec.cwd.clone(),
+    });
+    steps.push(Step::SetIds {
+        uid: spec.uid,
+        gid: spec.gid,
+        groups: sys::gids(&spec.groups),
+        set_groups: mapping.allows_setgroups(),
+    });
+}
+
+/// The paths `execve` is tried on: the program itself when it has a `/`, else each
+/// directory of `PATH` (an empty entry is the working directory, as in `execvp`).
+fn candidates(spec: &SandboxSpec) -> Vec<std::ffi::CString> {
+    let program = &spec.argv[0];
+    if program.contains('/') {
+        return vec![c_string(program.as_str())];
+    }
+    spec.search_path()
+        .split(':')
+        .map(|dir| match dir {
+            "" => c_string(program.as_str()),
+            dir => c_string(format!("{}/{program}", dir.trim_end_matches('/'))),
+        })
+        .collect()
+}
+
+/// Kills and reaps init if the run is left early (an error, a panic in the output
+/// callback), so no sandbox outlives its run.
+struct InitGuard {
+    pid: i32,
+    reaped: bool,
+}
+
+impl Drop for InitGuard {
+    fn drop(&mut self) {
+        if !self.reaped {
+            let _ = sys::kill(self.pid, libc::SIGKILL);
+            let _ = sys::wait_for(self.pid);
+        }
+    }
+}
+
+/// What the sandbox reported.
+#[derive(Default)]
+struct Report {
+    failure: Option<ExecError>,
+    exited: Option<i32>,
+    interrupted: Option<i32>,
+}
+
+/// Forwards the output until both pipes and the socket are closed, collecting messages;
+/// kills init on an interrupt.
+fn stream(
+    setup: &Setup,
+    socket: &OwnedFd,
+    outputs: [OwnedFd; 2],
+    interrupt: &InterruptGuard,
+    pid: i32,
+    output: &mut dyn FnMut(Stream, &[u8]),
+) -> Result<Report, ExecError> {
+    let mut report = Report::default();
+    let mut outputs = outputs.map(Some);
+    let mut socket_open = true;
+    let mut watch_interrupt = true;
+    let mut buf = vec![0u8; OUTPUT_BUFFER];
+    while socket_open || outputs.iter().any(Option::is_some) {
+        let fds = [
+            outputs[0].as_ref().map(AsFd::as_fd),
+            outputs[1].as_ref().map(AsFd::as_fd),
+            socket_open.then(|| socket.as_fd()),
+            watch_interrupt.then(|| interrupt.fd()),
+        ];
+        let ready = sys::poll_readable(&fds).map_err(|source| ExecError::Communicate { source })?;
+        if ready[3]
+            && let Some(signal) = interrupt.signal()
+        {
+            report.interrupted = Some(signal);
+            // Init is pid 1 of the sandbox: its death kills every process in it.
+            let _ = sys::kill(pid, libc::SIGKILL);
+            watch_interrupt = false;
+        }
+        if ready[2] {
+            match sys::receive_message(socket.as_raw_fd()) {
+                Ok(None) => socket_open = false,
+                Ok(Some(Message::SetupFailed { step, errno })) => {
+                    let error = usize::try_from(step)
+                        .ok()
+                        .and_then(|step| setup.steps.get(step))
+                        .map(|step| step.error(errno))
+                        .unwrap_or_else(|| ExecError::Communicate {
+                            source: std::io::Error::from_raw_os_error(errno),
+                        });
+                    report.failure.get_or_insert(error);
+                }
+                Ok(Some(Message::ExecFailed { errno })) => {
+                    report.failure.get_or_insert(ExecError::Execute {
+                        program: setup.program.clone(),
+                        source: std::io::Error::from_raw_os_error(errno),
+                    });
+                }
+                Ok(Some(Message::Exited { status })) => report.exited = Some(status),
+                Ok(Some(Message::Start)) | Err(_) => {
+                    // Init never sends `Start`; a garbled packet means the same: stop trusting
+                    // the socket and let init's end decide.
+                    socket_open = false;
+                }
+            }
+        }
+        for (index, stream) in [Stream::Stdout, Stream::Stderr].into_iter().enumerate() {
+            if !ready[index] {
+                continue;
+            }
+            let Some(fd) = &outputs[index] else { continue };
+            let len = sys::read(fd, &mut buf).map_err(|source| ExecError::ReadOutput { source })?;
+            if len == 0 {
+                outputs[index] = None;
+            } else {
+                output(stream, &buf[..len]);
+            }
+        }
+    }
+    Ok(report)
+}

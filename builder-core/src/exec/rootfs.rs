@@ -1,0 +1,875 @@
+//! The sandbox's filesystem: the root mount, mount points, `/proc`, `/dev`, and extra
+//! mounts, as setup steps.
+//!
+//! # Keeping mount points out of the layer
+//! Every mount needs an existing mount point. Creating a missing one in the overlay would
+//! put it in the upper directory, that is, in the step's layer. Instead the parent looks
+//! each target up in the image's layers (following symlinks inside the image, honouring
+//! whiteouts and opaque directories) before the run. What is missing is created in a
+//! *stub layer*: a directory on a tmpfs private to the sandbox's mount namespace, stacked
+//! as the topmost lower layer. Directories that exist in the image and lead to a missing
+//! entry are repeated in the stub with the owner, mode and times of the image's
+//! directory, so the merged view, and a copy-up if the command writes there, is exactly
+//! what it would be without the stub. Mounting never writes to the overlay, so the upper
+//! directory only ever holds the command's own changes. The stub vanishes with the mount
+//! namespace.
+//!
+//! A plain-directory root has no layer to hide things in: missing mount points are made
+//! in the directory before the run and removed after it, and the times of the directories
+//! that received them are put back.
+//!
+//! Host files (devices, bind sources, the copies of `/etc/resolv.conf` and `/etc/hosts`,
+//! secrets) are cloned into detached mounts before `pivot_root` and attached after it, so
+//! every target is resolved inside the new root and a symlink in the image can never point
+//! a mount at a host path.
+
+use std::collections::{HashSet, VecDeque};
+use std::ffi::CString;
+use std::fs;
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use rustix::mount::MountFlags;
+
+use super::error::ExecError;
+use super::setup::{Step, c_string};
+use super::spec::{Mount, Rootfs, SandboxSpec};
+
+/// Mount points are resolved through at most this many symbolic links, as the kernel does.
+const MAX_SYMLINKS: usize = 40;
+
+/// Host devices bound into the sandbox's `/dev`.
+const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/// What a mount point must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File,
+}
+
+/// The image's layers as the parent sees them, top first.
+struct LayerStack {
+    layers: Vec<PathBuf>,
+    opaque_xattr: &'static str,
+}
+
+/// What a path is in the merged view of a [`LayerStack`].
+enum Entry {
+    Missing,
+    /// A directory; the path of its topmost copy.
+    Dir(PathBuf),
+    Symlink(PathBuf),
+    Other,
+}
+
+impl LayerStack {
+    /// Looks `components` (a path without symlinks up to its last component) up with
+    /// overlayfs's rules.
+    fn lookup(&self, components: &[String]) -> Result<Entry, ExecError> {
+        let mut dirs = self.layers.clone();
+        let mut entry = Entry::Dir(PathBuf::new());
+        for name in components {
+            let mut next = Vec::new();
+            entry = Entry::Missing;
+            for dir in &dirs {
+                let path = dir.join(name);
+                let meta = match fs::symlink_metadata(&path) {
+                    Ok(meta) => meta,
+                    Err(error) if is_absent(&error) => continue,
+                    Err(source) => return Err(ExecError::InspectRootfs { path, source }),
+                };
+                let file_type = meta.file_type();
+                // A whiteout hides the name in every layer below.
+                if file_type.is_char_device() && meta.rdev() == 0 {
+                    break;
+                }
+                if file_type.is_dir() {
+                    if next.is_empty() {
+                        entry = Entry::Dir(path.clone());
+                    }
+                    let opaque = super::sys::has_opaque_xattr(&path, self.opaque_xattr);
+                    next.push(path);
+                    if opaque {
+                        break;
+                    }
+                    continue;
+                }
+                // A non-directory hides everything below it; below a directory it is hidden.
+                if next.is_empty() {
+                    entry = if file_type.is_symlink() {
+                        let target =
+                            fs::read_link(&path).map_err(|source| ExecError::InspectRootfs {
+                                path: path.clone(),
+                                source,
+                            })?;
+                        Entry::Symlink(target)
+                    } else {
+                        Entry::Other
+                    };
+                }
+                break;
+            }
+            if !matches!(entry, Entry::Dir(_)) {
+                return Ok(entry);
+            }
+            dirs = next;
+        }
+        Ok(entry)
+    }
+}
+
+fn is_absent(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
+}
+
+/// A mount point resolved in the image.
+#[derive(Debug)]
+struct MountPoint {
+    /// The path without symlinks, as components.
+    components: Vec<String>,
+    /// How many leading components exist in the image as directories (or, for the last,
+    /// as anything); the rest are missing and get created.
+    existing: usize,
+    /// For each existing directory component, its topmost copy in the layers.
+    sources: Vec<PathBuf>,
+    /// Components from this index on lie inside an earlier mount and are created after
+    /// `pivot_root`; `components.len()` when none does.
+    inside_mount: usize,
+}
+
+impl MountPoint {
+    fn path(&self, len: usize) -> String {
+        let mut path = String::new();
+        for component in &self.components[..len] {
+            path.push('/');
+            path.push_str(component);
+        }
+        if path.is_empty() {
+            path.push('/');
+        }
+        path
+    }
+}
+
+/// Resolves `target` in the image, following symlinks in the image.
+fn resolve(
+    stack: &LayerStack,
+    target: &str,
+    mounted: &[Vec<String>],
+) -> Result<MountPoint, ExecError> {
+    let mut pending: VecDeque<String> = split(target).into();
+    let mut components: Vec<String> = Vec::new();
+    let mut sources: Vec<PathBuf> = Vec::new();
+    let mut missing: Option<usize> = None;
+    let mut inside_mount: Option<usize> = None;
+    let mut links = 0;
+    while let Some(name) = pending.pop_front() {
+        if name == ".." {
+            // Only reachable through a symlink's target while everything so far exists.
+            if missing.is_none() && inside_mount.is_none() {
+                components.pop();
+                sources.pop();
+            }
+            continue;
+        }
+        components.push(name);
+        if missing.is_some() || inside_mount.is_some() {
+            continue;
+        }
+        if mounted.contains(&components) {
+            inside_mount = Some(components.len());
+            continue;
+        }
+        match stack.lookup(&components)? {
+            Entry::Dir(source) => sources.push(source),
+            Entry::Missing => missing = Some(components.len() - 1),
+            Entry::Symlink(link) => {
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Err(ExecError::SymlinkLoop {
+                        target: target.to_owned(),
+                    });
+                }
+                components.pop();
+                let link = link.to_string_lossy().into_owned();
+                if link.starts_with('/') {
+                    components.clear();
+                    sources.clear();
+                }
+                for component in split(&link).into_iter().rev() {
+                    pending.push_front(component);
+                }
+            }
+            Entry::Other if pending.is_empty() => sources.push(PathBuf::new()),
+            Entry::Other => {
+                return Err(ExecError::MountTargetNotDirectory {
+                    target: target.to_owned(),
+                    path: format!("/{}", components.join("/")),
+                });
+            }
+        }
+    }
+    let len = components.len();
+    Ok(MountPoint {
+        existing: missing.or(inside_mount).unwrap_or(len),
+        inside_mount: inside_mount.unwrap_or(len),
+        components,
+        sources,
+    })
+}
+
+/// The components of a path, without empty ones and `.`.
+fn split(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|component| !component.is_empty() && *component != ".")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What the parent must undo after a run over a plain directory.
+#[derive(Debug, Default)]
+pub(crate) struct PlainCleanup {
+    /// Entries created for mount points, deepest first.
+    created: Vec<PathBuf>,
+    /// Directories that received them, with their access and modification times.
+    touched: Vec<(PathBuf, fs::Metadata)>,
+}
+
+impl PlainCleanup {
+    /// Removes the created mount points and puts the directories' times back.
+    ///
+    /// # Errors
+    /// The first removal or time change that fails.
+    pub(crate) fn undo(&self) -> Result<(), ExecError> {
+        for path in &self.created {
+            let result = match fs::symlink_metadata(path) {
+                Ok(meta) if meta.is_dir() => fs::remove_dir(path),
+                Ok(_) => fs::remove_file(path),
+                Err(error) if is_absent(&error) => Ok(()),
+                Err(error) => Err(error),
+            };
+            result.map_err(|source| ExecError::RemoveMountPoint {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        for (dir, meta) in &self.touched {
+            let times = fs::FileTimes::new()
+                .set_accessed(meta.accessed().unwrap_or(std::time::SystemTime::UNIX_EPOCH))
+                .set_modified(meta.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH));
+            fs::File::open(dir)
+                .and_then(|file| file.set_times(times))
+                .map_err(|source| ExecError::RemoveMountPoint {
+                    path: dir.clone(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// How the sandbox's identity affects mounts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MountContext {
+    /// Inside a user namespace (rootless).
+    pub(crate) user_namespace: bool,
+    /// Group 5 (`tty`) is mapped, so devpts can use it.
+    pub(crate) tty_group_mapped: bool,
+}
+
+/// Builds the filesystem part of the setup program.
+pub(crate) struct FilesystemPlan<'a> {
+    spec: &'a SandboxSpec,
+    scratch: PathBuf,
+    context: MountContext,
+    /// The steps, in order.
+    pub(crate) steps: Vec<Step>,
+    /// Detached-mount slots used.
+    pub(crate) slots: usize,
+    /// The descriptor number of the first layer opened by the child; the next ones follow.
+    first_layer_fd: std::os::fd::RawFd,
+    layer_fds: std::os::fd::RawFd,
+    /// What to undo after a plain-directory run.
+    pub(crate) cleanup: PlainCleanup,
+}
+
+impl<'a> FilesystemPlan<'a> {
+    /// Plans the filesystem of `spec`, using the (empty, host) directory `scratch` as the
+    /// mount point of the sandbox's private tmpfs. Layers are opened in the child as
+    /// descriptors `first_layer_fd`, `first_layer_fd + 1`, …: numbers above every
+    /// descriptor the child keeps.
+    ///
+    /// # Errors
+    /// A layer that cannot be opened or inspected, a mount target that cannot be resolved.
+    pub(crate) fn new(
+        spec: &'a SandboxSpec,
+        scratch: &Path,
+        context: MountContext,
+        first_layer_fd: std::os::fd::RawFd,
+    ) -> Result<Self, ExecError> {
+        let mut plan = FilesystemPlan {
+            spec,
+            scratch: scratch.to_owned(),
+            context,
+            steps: Vec::new(),
+            slots: 0,
+            first_layer_fd,
+            layer_fds: 0,
+            cleanup: PlainCleanup::default(),
+        };
+        plan.build()?;
+        Ok(plan)
+    }
+
+    fn scratch_path(&self, name: &str) -> PathBuf {
+        self.scratch.join(name)
+    }
+
+    fn c_path(path: &Path) -> CString {
+        c_string(path.as_os_str().as_encoded_bytes())
+    }
+
+    fn slot(&mut self) -> usize {
+        self.slots += 1;
+        self.slots - 1
+    }
+
+    fn build(&mut self) -> Result<(), ExecError> {
+        let spec = self.spec;
+        let root = self.scratch_path("root");
+        let stub = self.scratch_path("stub");
+        let files = self.scratch_path("files");
+        let pipes = self.scratch_path("pipes");
+
+        self.steps.push(Step::MakePrivate);
+        self.steps.push(Step::Mount {
+            source: c"tmpfs".to_owned(),
+            target: Self::c_path(&self.scratch),
+            fstype: c"tmpfs".to_owned(),
+            flags: MountFlags::NOSUID | MountFlags::NODEV,
+            data: Some(c"mode=700".to_owned()),
+            what: "tmpfs".to_owned(),
+            shown: self.scratch.display().to_string(),
+        });
+        for dir in [&root, &stub, &files, &pipes] {
+            self.steps.push(Step::MakeDir {
+                path: Self::c_path(dir),
+                mode: 0o755,
+                shown: dir.display().to_string(),
+            });
+        }
+
+        // Resolve every mount point in the image, in mount order.
+        let (stack, base) = match &spec.rootfs {
+            Rootfs::Overlay { lower, upper, .. } => {
+                let mut layers = vec![upper.clone()];
+                layers.extend(lower.iter().cloned());
+                let stack = LayerStack {
+                    layers,
+                    opaque_xattr: if self.context.user_namespace {
+                        "user.overlay.opaque"
+                    } else {
+                        "trusted.overlay.opaque"
+                    },
+                };
+                (stack, stub.clone())
+            }
+            Rootfs::Directory(dir) => (
+                LayerStack {
+                    layers: vec![dir.clone()],
+                    opaque_xattr: "trusted.overlay.opaque",
+                },
+                dir.clone(),
+            ),
+        };
+        let mut mounted: Vec<Vec<String>> = Vec::new();
+        let mut targets: Vec<(MountPoint, Kind)> = Vec::new();
+        let mut wanted: Vec<(String, Kind, bool)> = vec![
+            ("/proc".to_owned(), Kind::Dir, true),
+            ("/dev".to_owned(), Kind::Dir, true),
+            ("/etc/resolv.conf".to_owned(), Kind::File, false),
+            ("/etc/hosts".to_owned(), Kind::File, false),
+        ];
+        for mount in &spec.mounts {
+            let (kind, covers) = match mount {
+                Mount::Bind { source, .. } => {
+                    let is_dir = fs::metadata(source)
+                        .map_err(|error| ExecError::InspectBindSource {
+                            path: source.clone(),
+                            source: error,
+                        })?
+                        .is_dir();
+                    if is_dir {
+                        (Kind::Dir, true)
+                    } else {
+                        (Kind::File, false)
+                    }
+                }
+                Mount::Tmpfs { .. } => (Kind::Dir, true),
+                Mount::File { .. } => (Kind::File, false),
+            };
+            wanted.push((mount.target().to_owned(), kind, covers));
+        }
+        for (target, kind, covers) in wanted {
+            let point = resolve(&stack, &target, &mounted)?;
+            if covers {
+                mounted.push(point.components.clone());
+            }
+            targets.push((point, kind));
+        }
+
+        // Create what is missing: in the stub layer, or in the plain directory.
+        let overlay = matches!(spec.rootfs, Rootfs::Overlay { .. });
+        let mut made: HashSet<Vec<String>> = HashSet::new();
+        for (point, kind) in &targets {
+            let end = point.inside_mount.min(point.components.len());
+            if point.existing >= end {
+                continue;
+            }
+            for len in 1..=end {
+                let prefix = point.components[..len].to_vec();
+                if made.contains(&prefix) {
+                    continue;
+                }
+                let exists = len <= point.existing;
+                if exists && !overlay {
+                    continue;
+                }
+                made.insert(prefix);
+                let path = base.join(point.components[..len].join("/"));
+                let shown = point.path(len);
+                let is_last = len == point.components.len();
+                let this_kind = if is_last { *kind } else { Kind::Dir };
+                if exists {
+                    // Only directories are repeated in the stub; an existing final
+                    // non-directory needs nothing.
+                    let source = point.sources.get(len - 1).cloned().unwrap_or_default();
+                    if source.as_os_str().is_empty() {
+                        continue;
+                    }
+                    self.steps.push(Step::MakeDir {
+                        path: Self::c_path(&path),
+                        mode: 0o755,
+                        shown: shown.clone(),
+                    });
+                    self.steps.push(Step::CopyMetadata {
+                        from: Self::c_path(&source),
+                        to: Self::c_path(&path),
+                        shown,
+                    });
+                    continue;
+                }
+                if !overlay {
+                    if len == point.existing + 1 {
+                        let parent = path.parent().map(Path::to_owned).unwrap_or_default();
+                        let meta =
+                            fs::metadata(&parent).map_err(|source| ExecError::InspectRootfs {
+                                path: parent.clone(),
+                                source,
+                            })?;
+                        self.cleanup.touched.push((parent, meta));
+                    }
+                    self.cleanup.created.insert(0, path.clone());
+                }
+                self.steps.push(match this_kind {
+                    Kind::Dir => Step::MakeDir {
+                        path: Self::c_path(&path),
+                        mode: 0o755,
+                        shown,
+                    },
+                    Kind::File => Step::MakeFile {
+                        path: Self::c_path(&path),
+                        mode: 0o644,
+                        shown,
+                    },
+                });
+            }
+        }
+        // Restore parents deepest-last so a directory's time is set after its children's.
+        self.cleanup.touched.reverse();
+
+        // Files on the scratch tmpfs.
+        let resolv = files.join("resolv.conf");
+        let hosts = files.join("hosts");
+        for (from, to) in [("/etc/resolv.conf", &resolv), ("/etc/hosts", &hosts)] {
+            self.steps.push(Step::CopyFile {
+                from: c_string(from),
+                to: Self::c_path(to),
+                shown: from.to_owned(),
+            });
+        }
+        for (index, mount) in spec.mounts.iter().enumerate() {
+            if let Mount::File {
+                content,
+                mode,
+                uid,
+                gid,
+                target,
+            } = mount
+            {
+                let path = files.join(format!("file-{index}"));
+                self.steps.push(Step::WriteFile {
+                    path: Self::c_path(&path),
+                    content: content.clone(),
+                    mode: *mode,
+                    uid: *uid,
+                    gid: *gid,
+                    shown: target.clone(),
+                });
+            }
+        }
+        for file in &spec.pipe_files {
+            let path = pipes.join(&file.name);
+            self.steps.push(Step::WriteFile {
+                path: Self::c_path(&path),
+                content: file.content.clone(),
+                mode: file.mode,
+                uid: 0,
+                gid: 0,
+                shown: format!("/dev/pipes/{}", file.name),
+            });
+        }
+
+        // The root.
+        match &spec.rootfs {
+            Rootfs::Overlay { lower, upper, work } => {
+                let mut open = |path: &Path| -> Result<String, ExecError> {
+                    fs::metadata(path).map_err(|source| ExecError::OpenLayer {
+                        path: path.to_owned(),
+                        source,
+                    })?;
+                    let fd = self.first_layer_fd + self.layer_fds;
+                    self.layer_fds += 1;
+                    self.steps.push(Step::OpenPath {
+                        path: Self::c_path(path),
+                        fd,
+                        shown: path.display().to_string(),
+                    });
+                    Ok(format!("/proc/self/fd/{fd}"))
+                };
+                // Layers are named through descriptors: short, and free of the `:` and `,`
+                // that the option string cannot carry.
+                let mut lowers = vec![stub.display().to_string()];
+                for dir in lower {
+                    lowers.push(open(dir)?);
+                }
+                let mut data = format!(
+                    "lowerdir={},upperdir={},workdir={}",
+                    lowers.join(":"),
+                    open(upper)?,
+                    open(work)?
+                );
+                if self.context.user_namespace {
+                    // Opaque directories and the like as `user.overlay.*` attributes:
+                    // `trusted.*` needs real root.
+                    data.push_str(",userxattr");
+                } else {
+                    // Renaming a directory copies it instead of recording a redirect, and
+                    // no metadata-only copy-up: the upper directory stays a plain change set.
+                    data.push_str(",redirect_dir=off,metacopy=off,index=off");
+                }
+                self.steps.push(Step::Mount {
+                    source: c"overlay".to_owned(),
+                    target: Self::c_path(&root),
+                    fstype: c"overlay".to_owned(),
+                    flags: MountFlags::empty(),
+                    data: Some(c_string(data)),
+                    what: "overlay".to_owned(),
+                    shown: "/".to_owned(),
+                });
+            }
+            Rootfs::Directory(dir) => self.steps.push(Step::Bind {
+                source: Self::c_path(dir),
+                target: Self::c_path(&root),
+                shown: dir.display().to_string(),
+            }),
+        }
+
+        // Host mounts to attach after pivot_root.
+        let mut attach: Vec<(usize, CString, String, String)> = Vec::new();
+        for device in DEVICES {
+            let source = format!("/dev/{device}");
+            let slot = self.clone_mount(&source, false, false);
+            attach.push((slot, c_string(source.clone()), source.clone(), source));
+        }
+        let dns = [
+            (&resolv, &targets[2].0, "/etc/resolv.conf"),
+            (&hosts, &targets[3].0, "/etc/hosts"),
+        ];
+        let mut dns_attach = Vec::new();
+        for (source, point, name) in dns {
+            let slot = self.clone_mount(&source.display().to_string(), false, false);
+            let target = point.path(point.components.len());
+            dns_attach.push((slot, c_string(target.clone()), name.to_owned(), target));
+        }
+        let pipes_slot = if spec.pipe_files.is_empty() {
+            None
+        } else {
+            Some(self.clone_mount(&pipes.display().to_string(), false, true))
+        };
+        let mut user_slots = Vec::new();
+        for (index, mount) in spec.mounts.iter().enumerate() {
+            user_slots.push(match mount {
+                Mount::Bind {
+                    source, readonly, ..
+                } => Some(self.clone_mount(&source.display().to_string(), true, *readonly)),
+                Mount::File { .. } => {
+                    let path = files.join(format!("file-{index}"));
+                    Some(self.clone_mount(&path.display().to_string(), false, true))
+                }
+                Mount::Tmpfs { .. } => None,
+            });
+        }
+
+        self.steps.push(Step::PivotRoot {
+            root: Self::c_path(&root),
+        });
+
+        // /proc and /dev.
+        self.mount_fs(
+            "proc",
+            "/proc",
+            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+            None,
+        );
+        self.mount_fs(
+            "tmpfs",
+            "/dev",
+            MountFlags::NOSUID | MountFlags::STRICTATIME,
+            Some("mode=755,size=65536k"),
+        );
+        for (slot, target, what, shown) in attach {
+            self.steps.push(Step::MakeFile {
+                path: target.clone(),
+                mode: 0o644,
+                shown: shown.clone(),
+            });
+            self.steps.push(Step::AttachMount {
+                slot,
+                target,
+                what,
+                shown,
+            });
+        }
+        self.make_dir("/dev/pts");
+        let devpts = if self.context.tty_group_mapped {
+            "newinstance,ptmxmode=0666,mode=0620,gid=5"
+        } else {
+            "newinstance,ptmxmode=0666,mode=0620"
+        };
+        self.mount_fs(
+            "devpts",
+            "/dev/pts",
+            MountFlags::NOSUID | MountFlags::NOEXEC,
+            Some(devpts),
+        );
+        self.make_dir("/dev/shm");
+        self.mount_fs(
+            "tmpfs",
+            "/dev/shm",
+            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+            Some("mode=1777,size=65536k"),
+        );
+        for (target, path) in [
+            ("pts/ptmx", "/dev/ptmx"),
+            ("/proc/self/fd", "/dev/fd"),
+            ("/proc/self/fd/0", "/dev/stdin"),
+            ("/proc/self/fd/1", "/dev/stdout"),
+            ("/proc/self/fd/2", "/dev/stderr"),
+        ] {
+            self.steps.push(Step::Symlink {
+                target: c_string(target),
+                path: c_string(path),
+                shown: path.to_owned(),
+            });
+        }
+        if let Some(slot) = pipes_slot {
+            self.make_dir("/dev/pipes");
+            self.steps.push(Step::AttachMount {
+                slot,
+                target: c"/dev/pipes".to_owned(),
+                what: "/dev/pipes".to_owned(),
+                shown: "/dev/pipes".to_owned(),
+            });
+        }
+        for (slot, target, what, shown) in dns_attach {
+            self.steps.push(Step::AttachMount {
+                slot,
+                target,
+                what,
+                shown,
+            });
+        }
+
+        // Extra mounts, in order.
+        for ((mount, slot), (point, kind)) in spec
+            .mounts
+            .iter()
+            .zip(user_slots)
+            .zip(targets.iter().skip(4))
+        {
+            for len in point.inside_mount + 1..=point.components.len() {
+                let shown = point.path(len);
+                let path = c_string(shown.clone());
+                let is_last = len == point.components.len();
+                self.steps.push(if is_last && *kind == Kind::File {
+                    Step::MakeFile {
+                        path,
+                        mode: 0o644,
+                        shown,
+                    }
+                } else {
+                    Step::MakeDir {
+                        path,
+                        mode: 0o755,
+                        shown,
+                    }
+                });
+            }
+            let target = point.path(point.components.len());
+            match (mount, slot) {
+                (Mount::Tmpfs { size, .. }, _) => {
+                    let data = match size {
+                        Some(size) => format!("mode=1777,size={size}"),
+                        None => "mode=1777".to_owned(),
+                    };
+                    self.mount_fs(
+                        "tmpfs",
+                        &target,
+                        MountFlags::NOSUID | MountFlags::NODEV,
+                        Some(&data),
+                    );
+                }
+                (Mount::Bind { source, .. }, Some(slot)) => self.steps.push(Step::AttachMount {
+                    slot,
+                    target: c_string(target.clone()),
+                    what: source.display().to_string(),
+                    shown: target,
+                }),
+                (_, Some(slot)) => self.steps.push(Step::AttachMount {
+                    slot,
+                    target: c_string(target.clone()),
+                    what: "file".to_owned(),
+                    shown: target,
+                }),
+                (_, None) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn clone_mount(&mut self, source: &str, recursive: bool, readonly: bool) -> usize {
+        let slot = self.slot();
+        self.steps.push(Step::CloneMount {
+            source: c_string(source),
+            slot,
+            recursive,
+            readonly,
+            shown: source.to_owned(),
+        });
+        slot
+    }
+
+    fn make_dir(&mut self, path: &str) {
+        self.steps.push(Step::MakeDir {
+            path: c_string(path),
+            mode: 0o755,
+            shown: path.to_owned(),
+        });
+    }
+
+    fn mount_fs(&mut self, fstype: &str, target: &str, flags: MountFlags, data: Option<&str>) {
+        self.steps.push(Step::Mount {
+            source: c_string(fstype),
+            target: c_string(target),
+            fstype: c_string(fstype),
+            flags,
+            data: data.map(c_string),
+            what: fstype.to_owned(),
+            shown: target.to_owned(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn stack(layers: &[&Path]) -> LayerStack {
+        LayerStack {
+            layers: layers.iter().map(|layer| layer.to_path_buf()).collect(),
+            opaque_xattr: "user.overlay.opaque",
+        }
+    }
+
+    #[test]
+    fn resolve_follows_symlinks_inside_the_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path().join("top");
+        let bottom = dir.path().join("bottom");
+        fs::create_dir_all(top.join("etc")).unwrap();
+        fs::create_dir_all(bottom.join("run/systemd")).unwrap();
+        fs::create_dir_all(bottom.join("var")).unwrap();
+        symlink(
+            "../run/systemd/resolve/stub-resolv.conf",
+            top.join("etc/resolv.conf"),
+        )
+        .unwrap();
+        symlink("/run", bottom.join("var/run")).unwrap();
+        let stack = stack(&[&top, &bottom]);
+
+        let point = resolve(&stack, "/etc/resolv.conf", &[]).unwrap();
+        assert_eq!(
+            point.components,
+            ["run", "systemd", "resolve", "stub-resolv.conf"]
+        );
+        assert_eq!(point.existing, 2);
+        assert_eq!(
+            point.sources,
+            [bottom.join("run"), bottom.join("run/systemd")]
+        );
+
+        let point = resolve(&stack, "/var/run/x", &[]).unwrap();
+        assert_eq!(point.components, ["run", "x"]);
+        assert_eq!(point.existing, 1);
+    }
+
+    #[test]
+    fn resolve_honours_whiteouts_and_mounts() {
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path().join("top");
+        let bottom = dir.path().join("bottom");
+        fs::create_dir_all(&top).unwrap();
+        fs::create_dir_all(bottom.join("proc")).unwrap();
+        fs::create_dir_all(bottom.join("cache/a")).unwrap();
+        // A file in the top layer hides the directory of the same name below it.
+        fs::write(top.join("proc"), "").unwrap();
+        let stack = stack(&[&top, &bottom]);
+        let err = resolve(&stack, "/proc/x", &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "mount target `/proc/x` needs a directory at `/proc`, but the image has a file there"
+        );
+        let mounted = vec![vec!["cache".to_owned()]];
+        let point = resolve(&stack, "/cache/a/b", &mounted).unwrap();
+        assert_eq!((point.existing, point.inside_mount), (1, 1));
+    }
+
+    #[test]
+    fn resolve_stops_symlink_loops() {
+        let dir = tempfile::tempdir().unwrap();
+        symlink("b", dir.path().join("a")).unwrap();
+        symlink("a", dir.path().join("b")).unwrap();
+        let err = resolve(&stack(&[dir.path()]), "/a/x", &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "too many levels of symbolic links resolving `/a/x` in the root filesystem"
+        );
+    }
+}

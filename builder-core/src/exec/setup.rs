@@ -1,0 +1,255 @@
+//! The setup program: the steps the sandbox's processes carry out, prepared by the parent.
+//!
+//! The parent turns a [`SandboxSpec`](super::SandboxSpec) into a [`Setup`] before `clone`:
+//! every path and string is already a C string, every descriptor already open. The child
+//! only walks the list (see `child.rs`), so it never allocates; when a step fails it
+//! reports the step's index and `errno`, and the parent, which holds the same list, turns
+//! that into an [`ExecError`] that says what was being done.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::RawFd;
+
+use rustix::mount::MountFlags;
+
+use super::error::ExecError;
+
+/// One step of the setup program.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Make every mount private to the new mount namespace.
+    MakePrivate,
+    /// `mount(source, target, fstype, flags, data)`.
+    Mount {
+        source: CString,
+        target: CString,
+        fstype: CString,
+        flags: MountFlags,
+        data: Option<CString>,
+        /// What is mounted, for messages (`overlay`, `proc`, `tmpfs`).
+        what: String,
+        /// Where, as the sandbox sees it.
+        shown: String,
+    },
+    /// A recursive bind mount with `mount(2)` (the plain-directory root).
+    Bind {
+        source: CString,
+        target: CString,
+        shown: String,
+    },
+    /// Open a host path as an `O_PATH` descriptor numbered `fd` (an overlay layer, named
+    /// as `/proc/self/fd/<fd>`: overlayfs only takes paths of this mount namespace, so the
+    /// parent cannot open them).
+    OpenPath {
+        path: CString,
+        fd: RawFd,
+        shown: String,
+    },
+    /// Create a directory (an existing one is fine).
+    MakeDir {
+        path: CString,
+        mode: u32,
+        shown: String,
+    },
+    /// Create an empty file (an existing one is fine).
+    MakeFile {
+        path: CString,
+        mode: u32,
+        shown: String,
+    },
+    /// Give a stub directory the owner, mode and times of the image's directory.
+    CopyMetadata {
+        from: CString,
+        to: CString,
+        shown: String,
+    },
+    /// Copy a host file into the sandbox's scratch tmpfs.
+    CopyFile {
+        from: CString,
+        to: CString,
+        shown: String,
+    },
+    /// Write a file with exact content, mode and owner into the scratch tmpfs.
+    WriteFile {
+        path: CString,
+        content: Vec<u8>,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        shown: String,
+    },
+    /// Create a symbolic link.
+    Symlink {
+        target: CString,
+        path: CString,
+        shown: String,
+    },
+    /// Clone the mount at `source` into detached mount slot `slot`.
+    CloneMount {
+        source: CString,
+        slot: usize,
+        recursive: bool,
+        readonly: bool,
+        shown: String,
+    },
+    /// Attach the detached mount in `slot` at `target`.
+    AttachMount {
+        slot: usize,
+        target: CString,
+        what: String,
+        shown: String,
+    },
+    /// Make `root` the root directory (`pivot_root`) and detach the old root.
+    PivotRoot { root: CString },
+    /// Set the host name.
+    SetHostname { name: CString },
+    /// Bring up the loopback interface.
+    LoopbackUp,
+    /// Drop the capabilities not in `keep` from the bounding set.
+    DropCapabilities { keep: u64 },
+    /// Create one component of the working directory, owned by the user when created.
+    MakeOwnedDir {
+        path: CString,
+        uid: u32,
+        gid: u32,
+        shown: String,
+    },
+    /// Init forks the command process here; the steps after it run in that process.
+    SpawnCommand,
+    /// Connect the standard streams: `/dev/null`, the output pipes.
+    RedirectStdio { stdout: RawFd, stderr: RawFd },
+    /// Mark every other descriptor close-on-exec.
+    CloseOtherFds,
+    /// Enter the working directory.
+    ChangeDir { path: CString, shown: String },
+    /// Switch to the user.
+    SetIds {
+        uid: u32,
+        gid: u32,
+        groups: Vec<rustix::fs::Gid>,
+        set_groups: bool,
+    },
+}
+
+impl Step {
+    /// The error for this step failing with `errno`.
+    pub(crate) fn error(&self, errno: i32) -> ExecError {
+        let source = io::Error::from_raw_os_error(errno);
+        match self {
+            Step::MakePrivate => ExecError::MakeMountsPrivate { source },
+            Step::OpenPath { shown, .. } => ExecError::OpenLayer {
+                path: shown.into(),
+                source,
+            },
+            Step::Mount { what, shown, .. } => ExecError::Mount {
+                what: what.clone(),
+                target: shown.clone(),
+                source,
+            },
+            Step::Bind { shown, .. } => ExecError::Mount {
+                what: shown.clone(),
+                target: "/".to_owned(),
+                source,
+            },
+            Step::MakeDir { shown, .. } | Step::MakeFile { shown, .. } => {
+                ExecError::CreateMountPoint {
+                    path: shown.clone(),
+                    source,
+                }
+            }
+            Step::CopyMetadata { shown, .. } => ExecError::CopyMetadata {
+                path: shown.clone(),
+                source,
+            },
+            Step::CopyFile { shown, .. } | Step::WriteFile { shown, .. } => ExecError::WriteFile {
+                path: shown.clone(),
+                source,
+            },
+            Step::Symlink { shown, .. } => ExecError::CreateMountPoint {
+                path: shown.clone(),
+                source,
+            },
+            Step::CloneMount { shown, .. } => ExecError::PrepareBind {
+                source_path: shown.clone(),
+                source,
+            },
+            Step::AttachMount { what, shown, .. } => ExecError::Mount {
+                what: what.clone(),
+                target: shown.clone(),
+                source,
+            },
+            Step::PivotRoot { .. } => ExecError::PivotRoot { source },
+            Step::SetHostname { name } => ExecError::SetHostname {
+                hostname: name.to_string_lossy().into_owned(),
+                source,
+            },
+            Step::LoopbackUp => ExecError::LoopbackUp { source },
+            Step::DropCapabilities { .. } => ExecError::DropCapabilities { source },
+            Step::MakeOwnedDir { shown, .. } => ExecError::CreateWorkdir {
+                path: shown.clone(),
+                source,
+            },
+            Step::SpawnCommand => ExecError::SpawnCommand { source },
+            Step::RedirectStdio { .. } | Step::CloseOtherFds => ExecError::RedirectStdio { source },
+            Step::ChangeDir { shown, .. } => ExecError::EnterWorkdir {
+                path: shown.clone(),
+                source,
+            },
+            Step::SetIds { uid, gid, .. } => ExecError::SwitchUser {
+                uid: *uid,
+                gid: *gid,
+                source,
+            },
+        }
+    }
+}
+
+/// Everything the sandbox's processes need, prepared by the parent.
+#[derive(Debug)]
+pub(crate) struct Setup {
+    /// The steps; init runs those before [`Step::SpawnCommand`], the command process those
+    /// after it.
+    pub(crate) steps: Vec<Step>,
+    /// How many detached-mount slots the steps use.
+    pub(crate) slots: usize,
+    /// Absolute paths to try `execve` on, in order (the `PATH` search, done in advance).
+    pub(crate) candidates: Vec<CString>,
+    /// The program as the user gave it, for messages.
+    pub(crate) program: String,
+    /// The arguments and the environment; the pointer arrays point into them.
+    pub(crate) argv: Vec<CString>,
+    pub(crate) env: Vec<CString>,
+    pub(crate) argv_ptrs: Vec<*const libc::c_char>,
+    pub(crate) env_ptrs: Vec<*const libc::c_char>,
+    /// The child's end of the message socket.
+    pub(crate) socket: RawFd,
+    /// The descriptors init keeps open (sorted): the socket and the output pipes' write
+    /// ends.
+    pub(crate) keep_fds: Vec<RawFd>,
+    /// The write ends of the output pipes, which init closes once the command runs.
+    pub(crate) output_fds: [RawFd; 2],
+}
+
+impl Setup {
+    /// Fills the pointer arrays for `execve` from `argv` and `env`.
+    pub(crate) fn finish_pointers(&mut self) {
+        self.argv_ptrs = self.argv.iter().map(|arg| arg.as_ptr()).collect();
+        self.argv_ptrs.push(std::ptr::null());
+        self.env_ptrs = self.env.iter().map(|var| var.as_ptr()).collect();
+        self.env_ptrs.push(std::ptr::null());
+    }
+
+    /// The index of [`Step::SpawnCommand`].
+    pub(crate) fn spawn_index(&self) -> usize {
+        self.steps
+            .iter()
+            .position(|step| matches!(step, Step::SpawnCommand))
+            .unwrap_or(self.steps.len())
+    }
+}
+
+/// A C string from text checked for NUL bytes by `SandboxSpecBuilder::build` or made by
+/// the parent from such text.
+pub(crate) fn c_string(text: impl Into<Vec<u8>>) -> CString {
+    CString::new(text).expect("the spec was checked for NUL bytes")
+}

@@ -1,0 +1,653 @@
+//! The sandbox: real namespaces, mounts and processes over a busybox root filesystem.
+//!
+//! These tests need root (or, for the rootless ones, `setpriv` and unprivileged user
+//! namespaces) and the Debian package `busybox-static`.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus};
+use std::time::{Duration, Instant};
+
+use mkimage_core::Stream;
+use mkimage_core::exec::{ExecError, Mount, Rootfs, Sandbox, SandboxSpec, SandboxSpecBuilder};
+use mkimage_core::plan::Network;
+use tempfile::TempDir;
+
+use crate::busybox;
+
+/// A busybox lower layer with empty upper and work directories.
+struct Overlay {
+    dir: TempDir,
+}
+
+impl Overlay {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        busybox::rootfs(&dir.path().join("lower"));
+        fs::create_dir(dir.path().join("upper")).unwrap();
+        fs::create_dir(dir.path().join("work")).unwrap();
+        Overlay { dir }
+    }
+
+    fn lower(&self) -> PathBuf {
+        self.dir.path().join("lower")
+    }
+
+    fn upper(&self) -> PathBuf {
+        self.dir.path().join("upper")
+    }
+
+    fn rootfs(&self) -> Rootfs {
+        Rootfs::Overlay {
+            lower: vec![self.lower()],
+            upper: self.upper(),
+            work: self.dir.path().join("work"),
+        }
+    }
+
+    fn spec(&self, script: &str) -> SandboxSpecBuilder {
+        sh(self.rootfs(), script)
+    }
+
+    /// Every path in the upper directory, relative, sorted.
+    fn upper_listing(&self) -> BTreeSet<String> {
+        listing(&self.upper())
+    }
+}
+
+fn sh(rootfs: Rootfs, script: &str) -> SandboxSpecBuilder {
+    SandboxSpec::builder(rootfs, vec!["/bin/sh".into(), "-c".into(), script.into()])
+        .env(["PATH=/bin"])
+}
+
+fn listing(dir: &Path) -> BTreeSet<String> {
+    walk(dir)
+        .into_iter()
+        .map(|path| path.strip_prefix(dir).unwrap().display().to_string())
+        .collect()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        paths.push(path.clone());
+        if fs::symlink_metadata(&path).unwrap().is_dir() {
+            paths.extend(walk(&path));
+        }
+    }
+    paths
+}
+
+/// What a run gave.
+struct Output {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(spec: SandboxSpecBuilder) -> Result<Output, ExecError> {
+    let spec = spec.build()?;
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let status = Sandbox::native().run(&spec, |stream, bytes| match stream {
+        Stream::Stdout => stdout.extend_from_slice(bytes),
+        Stream::Stderr => stderr.extend_from_slice(bytes),
+    })?;
+    Ok(Output {
+        status,
+        stdout: String::from_utf8(stdout).unwrap(),
+        stderr: String::from_utf8(stderr).unwrap(),
+    })
+}
+
+/// Runs a script that must succeed and returns its standard output.
+fn stdout_of(spec: SandboxSpecBuilder) -> String {
+    let output = run(spec).unwrap();
+    assert!(
+        output.status.success(),
+        "{}: {}",
+        output.status,
+        output.stderr
+    );
+    output.stdout
+}
+
+#[test]
+fn output_streams_and_exit_code() {
+    let overlay = Overlay::new();
+    let output = run(overlay.spec("echo out; echo err >&2; echo more; exit 3")).unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(output.stdout, "out\nmore\n");
+    assert_eq!(output.stderr, "err\n");
+}
+
+#[test]
+fn output_arrives_while_the_command_runs() {
+    let overlay = Overlay::new();
+    let spec = overlay
+        .spec("echo first; sleep 1; echo second")
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let mut arrivals = Vec::new();
+    let status = Sandbox::native()
+        .run(&spec, |_, bytes| {
+            arrivals.push((start.elapsed(), bytes.to_vec()))
+        })
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(arrivals.len(), 2, "{arrivals:?}");
+    assert!(
+        arrivals[1].0 - arrivals[0].0 >= Duration::from_millis(800),
+        "{arrivals:?}"
+    );
+}
+
+#[test]
+fn killed_command_reports_the_signal() {
+    let overlay = Overlay::new();
+    let output = run(overlay.spec("kill -9 $$")).unwrap();
+    assert_eq!(output.status.signal(), Some(9));
+}
+
+#[test]
+fn exec_form_searches_path_and_reports_missing_programs() {
+    let overlay = Overlay::new();
+    let spec = SandboxSpec::builder(overlay.rootfs(), vec!["echo".into(), "a  b".into()])
+        .env(["PATH=/nope:/bin"]);
+    assert_eq!(stdout_of(spec), "a  b\n");
+    let spec = SandboxSpec::builder(overlay.rootfs(), vec!["nope".into()]).env(["PATH=/bin"]);
+    let err = run(spec).err().unwrap();
+    assert_eq!(err.to_string(), "failed to execute `nope`");
+    assert_eq!(
+        std::error::Error::source(&err).unwrap().to_string(),
+        "No such file or directory (os error 2)"
+    );
+}
+
+#[test]
+fn env_and_working_directory() {
+    let overlay = Overlay::new();
+    let spec = overlay
+        .spec("echo \"$GREETING\"; pwd; env | sort")
+        .env(["GREETING=hello world", "EMPTY="])
+        .cwd("/work/dir")
+        .user(1000, 1000, vec![]);
+    assert_eq!(
+        stdout_of(spec),
+        "hello world\n/work/dir\nEMPTY=\nGREETING=hello world\nPATH=/bin\nPWD=/work/dir\nSHLVL=1\n"
+    );
+    // The missing working directory was created, owned by the user.
+    let meta = fs::metadata(overlay.upper().join("work/dir")).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o7777),
+        (1000, 1000, 0o755)
+    );
+}
+
+#[test]
+fn user_groups_and_hostname() {
+    let overlay = Overlay::new();
+    let spec = overlay
+        .spec("id; hostname")
+        .user(1000, 1000, vec![10])
+        .hostname("builder");
+    assert_eq!(
+        stdout_of(spec),
+        "uid=1000(app) gid=1000(app) groups=10(wheel)\nbuilder\n"
+    );
+    let spec = overlay.spec("id -u; id -g").user(4242, 4343, vec![]);
+    assert_eq!(stdout_of(spec), "4242\n4343\n");
+}
+
+#[test]
+fn pid_one_is_init_and_dev_is_minimal() {
+    let overlay = Overlay::new();
+    let out = stdout_of(overlay.spec("echo $$; ls /dev; ls /dev/pts; readlink /dev/ptmx; readlink /dev/fd; echo x > /dev/null; head -c 4 /dev/zero | od -An -tx1"));
+    assert_eq!(
+        out,
+        "2\nfd\nfull\nnull\nptmx\npts\nrandom\nshm\nstderr\nstdin\nstdout\ntty\nurandom\nzero\nptmx\npts/ptmx\n/proc/self/fd\n 00 00 00 00\n"
+    );
+    let out = stdout_of(
+        overlay.spec("ls /proc/1/ >/dev/null && echo proc ok; cat /proc/self/status | grep ^NSpid"),
+    );
+    assert!(out.starts_with("proc ok\nNSpid:\t"), "{out}");
+}
+
+#[test]
+fn stdin_is_empty() {
+    let overlay = Overlay::new();
+    assert_eq!(stdout_of(overlay.spec("cat; echo done")), "done\n");
+}
+
+fn interfaces(out: &str) -> Vec<String> {
+    out.lines()
+        .skip(2)
+        .filter_map(|line| line.split(':').next())
+        .map(|name| name.trim().to_owned())
+        .collect()
+}
+
+#[test]
+fn network_none_has_only_loopback_up() {
+    let overlay = Overlay::new();
+    let out = stdout_of(overlay.spec("cat /proc/net/dev").network(Network::None));
+    assert_eq!(interfaces(&out), ["lo"]);
+    let out = stdout_of(overlay.spec("ip -o link show lo").network(Network::None));
+    assert!(
+        out.contains(",UP,") || out.contains("<LOOPBACK,UP"),
+        "{out}"
+    );
+    let out = stdout_of(
+        overlay
+            .spec("ping -c 1 -W 1 127.0.0.1 >/dev/null && echo reachable")
+            .network(Network::None),
+    );
+    assert_eq!(out, "reachable\n");
+}
+
+#[test]
+fn network_default_is_the_hosts() {
+    let overlay = Overlay::new();
+    let host = interfaces(&fs::read_to_string("/proc/net/dev").unwrap());
+    let out = stdout_of(overlay.spec("cat /proc/net/dev"));
+    assert_eq!(interfaces(&out), host);
+    assert!(host.len() > 1, "the host has only loopback: {host:?}");
+}
+
+#[test]
+fn upper_holds_exactly_the_changes() {
+    let overlay = Overlay::new();
+    fs::write(overlay.lower().join("etc/motd"), "old\n").unwrap();
+    fs::create_dir_all(overlay.lower().join("data/sub")).unwrap();
+    fs::write(overlay.lower().join("data/old"), "x").unwrap();
+    fs::write(overlay.lower().join("data/sub/f"), "x").unwrap();
+    fs::create_dir_all(overlay.lower().join("gone")).unwrap();
+    let script = "echo new > /new; echo changed > /etc/motd; rm /data/old; \
+                  rm -r /gone; mkdir /gone; touch /gone/fresh; \
+                  cat /etc/resolv.conf /etc/hosts > /dev/null; ls / > /dev/null";
+    stdout_of(overlay.spec(script));
+    assert_eq!(
+        overlay.upper_listing(),
+        [
+            "data",
+            "data/old",
+            "etc",
+            "etc/motd",
+            "gone",
+            "gone/fresh",
+            "new"
+        ]
+        .map(String::from)
+        .into()
+    );
+    let whiteout = fs::symlink_metadata(overlay.upper().join("data/old")).unwrap();
+    assert!(whiteout.file_type().is_char_device() && whiteout.rdev() == 0);
+    assert_eq!(
+        fs::read_to_string(overlay.upper().join("etc/motd")).unwrap(),
+        "changed\n"
+    );
+    assert_eq!(
+        opaque(&overlay.upper().join("gone")).as_deref(),
+        Some(&b"y"[..])
+    );
+    assert_eq!(opaque(&overlay.upper().join("data")), None);
+}
+
+fn opaque(path: &Path) -> Option<Vec<u8>> {
+    let name = format!("{}opaque", mkimage_core::exec::overlay_xattr_prefix());
+    let output = Command::new("getfattr")
+        .args(["--only-values", "-h", "-n", &name])
+        .arg(path)
+        .output()
+        .expect("getfattr (Debian package `attr`)");
+    output.status.success().then_some(output.stdout)
+}
+
+#[test]
+fn copied_up_directories_keep_the_images_metadata() {
+    // `/etc` exists in the image and receives the `resolv.conf` mount point in the stub
+    // layer: a file created in `/etc` must copy up the image's `/etc`, not the stub's.
+    let overlay = Overlay::new();
+    let etc = overlay.lower().join("etc");
+    fs::set_permissions(&etc, fs::Permissions::from_mode(0o750)).unwrap();
+    std::os::unix::fs::chown(&etc, Some(12), Some(34)).unwrap();
+    let out = stdout_of(overlay.spec("stat -c '%a %u %g' /etc; touch /etc/new"));
+    assert_eq!(out, "750 12 34\n");
+    let meta = fs::metadata(overlay.upper().join("etc")).unwrap();
+    assert_eq!(
+        (meta.mode() & 0o7777, meta.uid(), meta.gid()),
+        (0o750, 12, 34)
+    );
+}
+
+#[test]
+fn resolv_conf_and_hosts_come_from_the_host() {
+    let overlay = Overlay::new();
+    let out = stdout_of(overlay.spec("cat /etc/hosts; echo '1.2.3.4 extra' >> /etc/hosts"));
+    assert_eq!(out, fs::read_to_string("/etc/hosts").unwrap());
+    assert!(!fs::read_to_string("/etc/hosts").unwrap().contains("extra"));
+    let out = stdout_of(overlay.spec("cat /etc/resolv.conf"));
+    assert_eq!(
+        out,
+        fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+    );
+    assert!(
+        overlay.upper_listing().is_empty(),
+        "{:?}",
+        overlay.upper_listing()
+    );
+}
+
+#[test]
+fn resolv_conf_symlink_in_the_image_is_followed() {
+    let overlay = Overlay::new();
+    std::os::unix::fs::symlink(
+        "../run/resolvconf/resolv.conf",
+        overlay.lower().join("etc/resolv.conf"),
+    )
+    .unwrap();
+    let out = stdout_of(overlay.spec("cat /etc/resolv.conf; ls -d /run/resolvconf"));
+    let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    assert_eq!(out, format!("{host}/run/resolvconf\n"));
+    assert!(overlay.upper_listing().is_empty());
+}
+
+#[test]
+fn bind_tmpfs_and_file_mounts() {
+    let overlay = Overlay::new();
+    let host = tempfile::tempdir().unwrap();
+    fs::write(host.path().join("in"), "from host\n").unwrap();
+    let readonly = tempfile::tempdir().unwrap();
+    fs::write(readonly.path().join("ro"), "ro\n").unwrap();
+    let spec = overlay
+        .spec(
+            "cat /mnt/rw/in; echo written > /mnt/rw/out; \
+             cat /mnt/ro/ro; touch /mnt/ro/x 2>/dev/null || echo read-only; \
+             echo t > /scratch/t && cat /scratch/t; df -k /scratch | tail -1 | awk '{print $2}'; \
+             stat -c '%a %u %g' /run/secrets/token; cat /run/secrets/token",
+        )
+        .mount(Mount::Bind {
+            source: host.path().to_owned(),
+            target: "/mnt/rw".into(),
+            readonly: false,
+        })
+        .mount(Mount::Bind {
+            source: readonly.path().to_owned(),
+            target: "/mnt/ro".into(),
+            readonly: true,
+        })
+        .mount(Mount::Tmpfs {
+            target: "/scratch".into(),
+            size: Some(1024 * 1024),
+        })
+        .mount(Mount::File {
+            target: "/run/secrets/token".into(),
+            content: b"s3cret".to_vec(),
+            mode: 0o400,
+            uid: 1000,
+            gid: 10,
+        });
+    assert_eq!(
+        stdout_of(spec),
+        "from host\nro\nread-only\nt\n1024\n400 1000 10\ns3cret"
+    );
+    assert_eq!(
+        fs::read_to_string(host.path().join("out")).unwrap(),
+        "written\n"
+    );
+    assert!(
+        overlay.upper_listing().is_empty(),
+        "{:?}",
+        overlay.upper_listing()
+    );
+}
+
+#[test]
+fn pipe_files_are_read_only_scripts() {
+    let overlay = Overlay::new();
+    let spec = overlay
+        .spec("sh /dev/pipes/EOF; /dev/pipes/EOF; echo x > /dev/pipes/EOF || echo read-only")
+        .pipe_file("EOF", "#!/bin/sh\necho from heredoc\n", 0o755);
+    let output = run(spec).unwrap();
+    assert_eq!(output.stdout, "from heredoc\nfrom heredoc\nread-only\n");
+}
+
+#[test]
+fn orphans_are_reaped() {
+    // The subshell exits at once; its `sleep` is orphaned to init, exits after 0.2s and must
+    // be reaped: no zombie may be left while the command still runs.
+    let overlay = Overlay::new();
+    let out = stdout_of(overlay.spec("(sleep 0.2 &); sleep 1; cat /proc/[0-9]*/stat"));
+    let states: Vec<&str> = out
+        .lines()
+        .filter_map(|line| line.rsplit(')').next()?.split_whitespace().next())
+        .collect();
+    assert!(!states.is_empty());
+    assert!(!states.contains(&"Z"), "{out}");
+}
+
+/// Processes whose environment holds `marker`.
+fn processes_with(marker: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(environ) = fs::read(entry.path().join("environ"))
+            && environ
+                .split(|&byte| byte == 0)
+                .any(|var| var == marker.as_bytes())
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+fn marker() -> String {
+    format!(
+        "MKIMAGE_TEST_MARKER={}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+fn mountinfo() -> String {
+    fs::read_to_string("/proc/self/mountinfo").unwrap()
+}
+
+#[test]
+fn nothing_is_left_behind() {
+    let overlay = Overlay::new();
+    let marker = marker();
+    let before = mountinfo();
+    let spec = overlay
+        .spec("sleep 1000 & (sleep 1000 &) ; setsid sleep 1000 & echo started")
+        .env([marker.clone()])
+        .mount(Mount::Tmpfs {
+            target: "/scratch".into(),
+            size: None,
+        })
+        .network(Network::None);
+    let scratch = tempfile::tempdir().unwrap();
+    let spec = spec.build().unwrap();
+    let mut stdout = Vec::new();
+    let status = Sandbox::native()
+        .scratch_dir(scratch.path())
+        .run(&spec, |_, bytes| stdout.extend_from_slice(bytes))
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(stdout, b"started\n");
+    assert_eq!(processes_with(&marker), Vec::<u32>::new());
+    assert_eq!(mountinfo(), before);
+    assert_eq!(listing(scratch.path()), BTreeSet::new());
+}
+
+#[test]
+fn setup_failures_name_the_step() {
+    let overlay = Overlay::new();
+    let spec = overlay.spec("true").mount(Mount::Bind {
+        source: "/nonexistent/source".into(),
+        target: "/mnt".into(),
+        readonly: true,
+    });
+    let err = run(spec).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "failed to inspect the bind mount source `/nonexistent/source`"
+    );
+
+    let spec = overlay.spec("true").mount(Mount::Tmpfs {
+        target: "/etc/passwd/x".into(),
+        size: None,
+    });
+    let err = run(spec).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "mount target `/etc/passwd/x` needs a directory at `/etc/passwd`, but the image has a file there"
+    );
+
+    let spec = overlay.spec("true").cwd("/etc/passwd");
+    let err = run(spec).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "failed to enter the working directory `/etc/passwd`"
+    );
+
+    let broken = Rootfs::Overlay {
+        lower: vec![overlay.lower()],
+        upper: overlay.upper(),
+        work: "/nonexistent/work".into(),
+    };
+    let err = run(sh(broken, "true")).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "failed to open the layer directory `/nonexistent/work`"
+    );
+}
+
+#[test]
+fn plain_directory_root_is_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    busybox::rootfs(&root);
+    let times = |path: &Path| {
+        let meta = fs::metadata(path).unwrap();
+        (meta.mtime(), meta.mtime_nsec())
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    let (root_before, etc_before) = (times(&root), times(&root.join("etc")));
+    let before = listing(&root);
+    let spec = sh(
+        Rootfs::Directory(root.clone()),
+        "touch /tmp/made; ls /proc/1 >/dev/null; cat /etc/hosts >/dev/null",
+    )
+    .mount(Mount::Tmpfs {
+        target: "/cache/deep".into(),
+        size: None,
+    });
+    stdout_of(spec);
+    let mut expected = before;
+    expected.insert("tmp/made".into());
+    assert_eq!(listing(&root), expected);
+    assert_eq!(times(&root), root_before);
+    assert_eq!(times(&root.join("etc")), etc_before);
+}
+
+/// The test binary, run again as a helper process: `test` is the name of an ignored test
+/// that does the work when `MKIMAGE_TEST_HELPER` is set.
+fn helper(test: &str) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args([
+            "--ignored",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            test,
+        ])
+        .env("MKIMAGE_TEST_HELPER", "1");
+    command
+}
+
+fn is_helper() -> bool {
+    std::env::var_os("MKIMAGE_TEST_HELPER").is_some()
+}
+
+/// Helper: runs a long sandbox over `MKIMAGE_TEST_ROOT` with the marker from
+/// `MKIMAGE_TEST_MARKER_VAR`, and prints how the run ended.
+#[test]
+#[ignore = "helper of interrupt_kills_the_sandbox"]
+fn helper_long_run() {
+    if !is_helper() {
+        return;
+    }
+    let root = PathBuf::from(std::env::var("MKIMAGE_TEST_ROOT").unwrap());
+    let marker = std::env::var("MKIMAGE_TEST_MARKER_VAR").unwrap();
+    let spec = sh(Rootfs::Directory(root), "sleep 1000 & sleep 1000").env([marker]);
+    match run(spec) {
+        Ok(output) => println!("RESULT finished {}", output.status),
+        Err(error) => println!("RESULT {error}"),
+    }
+}
+
+fn interrupt_kills_the_sandbox(signal: i32) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    busybox::rootfs(&root);
+    let marker = marker();
+    let before = mountinfo();
+    let child = helper("exec::helper_long_run")
+        .env("MKIMAGE_TEST_ROOT", &root)
+        .env("MKIMAGE_TEST_MARKER_VAR", &marker)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while processes_with(&marker).len() < 2 {
+        assert!(Instant::now() < deadline, "the sandbox did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = i32::try_from(child.id()).unwrap();
+    assert_eq!(
+        Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .unwrap()
+            .code(),
+        Some(0)
+    );
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("RESULT interrupted by signal {signal}")),
+        "{stdout}"
+    );
+    assert_eq!(processes_with(&marker), Vec::<u32>::new());
+    assert_eq!(mountinfo(), before);
+    assert_eq!(listing(&root), {
+        let fresh = dir.path().join("fresh");
+        busybox::rootfs(&fresh);
+        listing(&fresh)
+    });
+}
+
+#[test]
+fn sigint_kills_the_sandbox() {
+    interrupt_kills_the_sandbox(2);
+}
+
+#[test]
+fn sigterm_kills_the_sandbox() {
+    interrupt_kills_the_sandbox(15);
+}
