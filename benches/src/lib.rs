@@ -1,3 +1,50 @@
 //! Shared helpers for mkimage's criterion benchmarks (context generators, fixtures).
 
 #![deny(missing_docs)]
+
+use std::fs;
+use std::io;
+use std::path::Path;
+
+/// Fills `dir` with a deterministic context of `files` files of `size` bytes each, of
+/// pseudo-random (incompressible) content, 1000 files per sub-directory
+/// (`d000/f000000.bin`, …), every mtime set to 1700000000. Files already of the right
+/// size are kept, so a second call is cheap.
+///
+/// # Errors
+///
+/// When a file cannot be written.
+pub fn incompressible_context(dir: &Path, files: usize, size: usize) -> io::Result<()> {
+    let epoch = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    for i in 0..files {
+        let sub = dir.join(format!("d{:03}", i / 1000));
+        let path = sub.join(format!("f{i:06}.bin"));
+        if fs::metadata(&path).is_ok_and(|m| m.len() == size as u64) {
+            continue;
+        }
+        fs::create_dir_all(&sub)?;
+        fs::write(&path, noise(i as u64, size))?;
+        fs::File::options()
+            .write(true)
+            .open(&path)?
+            .set_modified(epoch)?;
+    }
+    for k in 0..files.div_ceil(1000) {
+        fs::File::open(dir.join(format!("d{k:03}")))?.set_modified(epoch)?;
+    }
+    Ok(())
+}
+
+/// `len` pseudo-random bytes from `seed` (xorshift64).
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}

@@ -97,4 +97,49 @@ pub enum LayerError {
         /// The media type.
         media_type: String,
     },
+    /// Walking a host directory or reading a path's metadata failed.
+    #[error("failed to read `{}` while listing a directory for a layer", path.display())]
+    ScanHost {
+        /// The host path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A layer tar is malformed or could not be read.
+    #[error("failed to read a layer tar")]
+    ReadTar {
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A tar entry's name or hard link target leaves the root.
+    #[error("layer entry `{path}` leaves the root")]
+    UnsafeTarPath {
+        /// The name or link target, lossily decoded.
+        path: String,
+    },
+    /// A tar entry is of a type a layer cannot hold.
+    #[error("layer entry `{path}` has unsupported type `{kind}`")]
+    UnknownEntryType {
+        /// The entry's name.
+        path: String,
+        /// The tar type.
+        kind: String,
+    },
+    /// A tar entry's owner or group id does not fit in 32 bits.
+    #[error("layer entry `{path}` has an owner or group id above 2^32")]
+    IdOutOfRange {
+        /// The entry's name.
+        path: String,
+    },
+    /// Writing a path of a layer into the root directory failed.
+    #[error("failed to unpack `{path}`")]
+    Unpack {
+        /// The path in the layer (or the root directory).
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
 }

@@ -27,11 +27,18 @@ mod compressor;
 mod entry;
 mod error;
 mod header;
+mod host;
+mod list;
 mod path;
+mod root;
+mod unpack;
 mod writer;
 
 pub use compression::{Codec, Compression, decompress};
 pub use entry::{Content, Entry, EntryKind};
 pub use error::LayerError;
+pub use host::{OverlayXattrs, dir_entries, overlay_diff};
+pub use list::list;
 pub use path::LayerPath;
+pub use unpack::{SkipReason, Skipped, Unpacked, unpack};
 pub use writer::{LayerOptions, LayerWriter, WrittenLayer, write_layer};

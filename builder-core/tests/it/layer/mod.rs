@@ -1,5 +1,6 @@
 //! Layers checked with real tools: GNU tar, gzip, zstd, sha256sum, overlayfs.
 
+mod unpack;
 mod write;
 
 use std::io::Write;
@@ -56,4 +57,57 @@ pub fn write_file(root: &Path, rel: &str, content: &[u8]) {
     let path = root.join(rel);
     std::fs::create_dir_all(path.parent().expect("a parent")).expect("create parents");
     std::fs::write(path, content).expect("write a test file");
+}
+
+/// One line per path under `root`: path, type, mode, owner, size, mtime (seconds), link
+/// count, link target, content digest and xattrs; what a layer must preserve.
+pub fn describe_tree(root: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut lines = Vec::new();
+    for item in walkdir::WalkDir::new(root).min_depth(1).sort_by_file_name() {
+        let item = item.expect("walk the tree");
+        let meta = item.metadata().expect("lstat");
+        let rel = item.path().strip_prefix(root).expect("under root");
+        let ft = meta.file_type();
+        let extra = if ft.is_symlink() {
+            format!(
+                "-> {}",
+                std::fs::read_link(item.path()).expect("readlink").display()
+            )
+        } else if ft.is_file() {
+            sha256sum(&std::fs::read(item.path()).expect("read"))
+        } else {
+            String::new()
+        };
+        let mut xattrs: Vec<String> = xattr::list(item.path())
+            .map(|names| {
+                names
+                    .filter(|n| !n.to_string_lossy().starts_with("security.selinux"))
+                    .map(|n| {
+                        let v = xattr::get(item.path(), &n)
+                            .ok()
+                            .flatten()
+                            .unwrap_or_default();
+                        format!("{}={}", n.to_string_lossy(), String::from_utf8_lossy(&v))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        xattrs.sort();
+        let size = if ft.is_dir() { 0 } else { meta.size() };
+        lines.push(format!(
+            "{} {:o} {}:{} size={} mtime={} nlink={} rdev={} {} {}",
+            rel.display(),
+            meta.mode(),
+            meta.uid(),
+            meta.gid(),
+            size,
+            meta.mtime(),
+            if ft.is_dir() { 0 } else { meta.nlink() },
+            meta.rdev(),
+            extra,
+            xattrs.join(",")
+        ));
+    }
+    lines
 }

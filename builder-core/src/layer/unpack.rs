@@ -1,0 +1,363 @@
+//! Unpacking layers into a directory (a rootfs), one after the other.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use oci_spec::image::Digest;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps};
+
+use crate::digest::HashingReader;
+
+use super::list::decode;
+use super::root::{self, Root};
+use super::{Entry, EntryKind, LayerError, LayerPath};
+
+/// What unpacking a layer did not apply, and the layer's `diff_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unpacked {
+    /// The SHA-256 of the tar as read, to check against the image config's `diff_ids`.
+    pub diff_id: Digest,
+    /// What was left out, in tar order.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Something of a layer that was not applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The entry's path.
+    pub path: LayerPath,
+    /// What was not applied.
+    pub what: SkipReason,
+}
+
+/// Why part of an entry was not applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// A device node, which only root may create.
+    DeviceNode,
+    /// The owner, which the caller may not set.
+    Ownership,
+    /// An extended attribute that the file system or the caller's rights refused.
+    Xattr(String),
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.what {
+            SkipReason::DeviceNode => write!(f, "device node `{}` not created", self.path),
+            SkipReason::Ownership => write!(f, "owner of `{}` not set", self.path),
+            SkipReason::Xattr(name) => write!(f, "xattr `{name}` of `{}` not set", self.path),
+        }
+    }
+}
+
+/// Applies the layer tar `tar` (already decompressed) to the directory `root`, over the
+/// layers unpacked there before.
+///
+/// A whiteout removes the path from below; an opaque marker empties its directory of
+/// what lower layers put there; an entry replaces whatever was at its path (a file by a
+/// directory and the reverse), except that a directory over a directory keeps the
+/// content. Paths are resolved inside `root` as if chrooted, so no symlink, whatever the
+/// layer puts in it, leads a write outside. Owners are set when running as root and
+/// device nodes made only then; what could not be applied is returned, not an error.
+/// Directory modes and mtimes are applied last, so a read-only directory still receives
+/// its content.
+///
+/// # Errors
+///
+/// [`LayerError::ReadTar`] for a malformed tar, [`LayerError::UnsafeTarPath`] for a name or
+/// hard link target that leaves the root, [`LayerError::Unpack`] when a path cannot be
+/// written.
+pub fn unpack<R: Read>(tar: R, root: &Path) -> Result<Unpacked, LayerError> {
+    let root_dir = Root::open(root).map_err(|source| LayerError::Unpack {
+        path: root.display().to_string(),
+        source,
+    })?;
+    let mut unpacker = Unpacker {
+        root: root_dir,
+        is_root: rustix::process::geteuid().is_root(),
+        written: HashSet::new(),
+        dirs: BTreeMap::new(),
+        skipped: Vec::new(),
+    };
+    let mut archive = tar::Archive::new(HashingReader::new(tar));
+    let read_tar = |source| LayerError::ReadTar { source };
+    for item in archive.entries().map_err(read_tar)? {
+        let mut item = item.map_err(read_tar)?;
+        let Some(entry) = decode(&mut item)? else {
+            continue;
+        };
+        unpacker
+            .apply(&entry, &mut item)
+            .map_err(|source| LayerError::Unpack {
+                path: entry.path.to_string(),
+                source,
+            })?;
+    }
+    unpacker.finish_dirs()?;
+    // Hash the end-of-archive blocks and any padding after them too.
+    let mut rest = archive.into_inner();
+    io::copy(&mut rest, &mut io::sink()).map_err(read_tar)?;
+    let (_, diff_id, _) = rest.finish();
+    Ok(Unpacked {
+        diff_id,
+        skipped: unpacker.skipped,
+    })
+}
+
+struct Unpacker {
+    root: Root,
+    is_root: bool,
+    /// The paths this layer has written: opaque markers and whiteouts, which hide what is
+    /// below, leave them alone.
+    written: HashSet<LayerPath>,
+    /// Directories whose mode and mtime are applied at the end.
+    dirs: BTreeMap<LayerPath, (u32, i64)>,
+    skipped: Vec<Skipped>,
+}
+
+impl Unpacker {
+    fn apply(&mut self, entry: &Entry<u64>, data: &mut impl Read) -> io::Result<()> {
+        let path = &entry.path;
+        let name = path.file_name();
+        match &entry.kind {
+            EntryKind::Whiteout => {
+                if self.written.contains(path) {
+                    return Ok(());
+                }
+                match self.root.dir(path.parent().as_ref(), false) {
+                    Ok(parent) => root::remove(&parent, name)?,
+                    // Nothing below to hide.
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                        ) => {}
+                    Err(e) => return Err(e),
+                }
+                self.forget_dirs(path);
+                return Ok(());
+            }
+            EntryKind::Opaque => {
+                let dir = self.root.dir(Some(path), true)?;
+                let written = &self.written;
+                root::clear(&dir, |child| written.contains(&path.join_name(child)))?;
+                return Ok(());
+            }
+            _ => {}
+        }
+
+        let parent = self.root.dir(path.parent().as_ref(), true)?;
+        let existing = root::type_at(&parent, name)?;
+        if !(entry.kind == EntryKind::Dir && existing == Some(FileType::Directory)) {
+            root::remove(&parent, name)?;
+            self.forget_dirs(path);
+        }
+        self.written.insert(path.clone());
+        let mode = Mode::from_raw_mode(entry.mode & 0o7777);
+        match &entry.kind {
+            EntryKind::File(_) => {
+                let fd = rustix::fs::openat(
+                    &parent,
+                    name,
+                    OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o600),
+                )?;
+                let mut file = File::from(fd);
+                io::copy(data, &mut file)?;
+                let fd = OwnedFd::from(file);
+                self.own(
+                    path,
+                    rustix::fs::fchown(&fd, Some(uid(entry)), Some(gid(entry))),
+                )?;
+                rustix::fs::fchmod(&fd, mode)?;
+                self.set_xattrs(entry, |name, value| {
+                    rustix::fs::fsetxattr(&fd, name, value, rustix::fs::XattrFlags::empty())
+                });
+                rustix::fs::futimens(&fd, &times(entry.mtime))?;
+            }
+            EntryKind::Dir => {
+                if existing != Some(FileType::Directory) {
+                    rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(0o700))?;
+                }
+                let fd = root::open_child_dir(&parent, name)?;
+                self.own(
+                    path,
+                    rustix::fs::fchown(&fd, Some(uid(entry)), Some(gid(entry))),
+                )?;
+                self.set_xattrs(entry, |name, value| {
+                    rustix::fs::fsetxattr(&fd, name, value, rustix::fs::XattrFlags::empty())
+                });
+                self.dirs.insert(path.clone(), (entry.mode, entry.mtime));
+            }
+            EntryKind::Symlink(target) => {
+                rustix::fs::symlinkat(target.as_path(), &parent, name)?;
+                self.own_at(&parent, entry)?;
+                // `lsetxattr` through the parent's descriptor: the last component, the
+                // link itself, is not followed.
+                let link = Path::new("/proc/self/fd")
+                    .join(rustix::fd::AsRawFd::as_raw_fd(&parent).to_string())
+                    .join(path.as_path().file_name().unwrap_or_default());
+                self.set_xattrs(entry, |name, value| {
+                    rustix::fs::lsetxattr(&link, name, value, rustix::fs::XattrFlags::empty())
+                });
+                self.set_times_at(&parent, name, entry.mtime)?;
+            }
+            EntryKind::HardLink(target) => {
+                let target_dir = self.root.dir(target.parent().as_ref(), false)?;
+                rustix::fs::linkat(
+                    &target_dir,
+                    target.file_name(),
+                    &parent,
+                    name,
+                    AtFlags::empty(),
+                )?;
+            }
+            EntryKind::CharDevice { major, minor } | EntryKind::BlockDevice { major, minor } => {
+                if !self.is_root {
+                    self.written.remove(path);
+                    self.skip(path, SkipReason::DeviceNode);
+                    return Ok(());
+                }
+                let kind = if matches!(entry.kind, EntryKind::CharDevice { .. }) {
+                    FileType::CharacterDevice
+                } else {
+                    FileType::BlockDevice
+                };
+                let dev = rustix::fs::makedev(*major, *minor);
+                rustix::fs::mknodat(&parent, name, kind, Mode::from_raw_mode(0o600), dev)?;
+                self.finish_node(&parent, entry, mode)?;
+            }
+            EntryKind::Fifo => {
+                rustix::fs::mknodat(&parent, name, FileType::Fifo, Mode::from_raw_mode(0o600), 0)?;
+                self.finish_node(&parent, entry, mode)?;
+            }
+            // Applied above.
+            EntryKind::Whiteout | EntryKind::Opaque => {}
+        }
+        Ok(())
+    }
+
+    /// Owner, mode, xattrs and mtime of a device node or fifo just made in `parent`.
+    fn finish_node(&mut self, parent: &OwnedFd, entry: &Entry<u64>, mode: Mode) -> io::Result<()> {
+        let name = entry.path.file_name();
+        self.own_at(parent, entry)?;
+        // Not a symlink: it was just made, so following the name is safe.
+        rustix::fs::chmodat(parent, name, mode, AtFlags::empty())?;
+        self.set_times_at(parent, name, entry.mtime)
+    }
+
+    fn own_at(&mut self, parent: &OwnedFd, entry: &Entry<u64>) -> io::Result<()> {
+        let result = rustix::fs::chownat(
+            parent,
+            entry.path.file_name(),
+            Some(uid(entry)),
+            Some(gid(entry)),
+            AtFlags::SYMLINK_NOFOLLOW,
+        );
+        self.own(&entry.path, result)
+    }
+
+    /// Takes the result of a `chown`: when not root, or when the owner cannot be mapped
+    /// (a user namespace), the owner is skipped rather than failing.
+    fn own(&mut self, path: &LayerPath, result: rustix::io::Result<()>) -> io::Result<()> {
+        if !self.is_root {
+            self.skip(path, SkipReason::Ownership);
+            return Ok(());
+        }
+        match result {
+            Ok(()) => Ok(()),
+            Err(rustix::io::Errno::INVAL | rustix::io::Errno::PERM) => {
+                self.skip(path, SkipReason::Ownership);
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn set_xattrs(
+        &mut self,
+        entry: &Entry<u64>,
+        mut set: impl FnMut(&str, &[u8]) -> rustix::io::Result<()>,
+    ) {
+        for (name, value) in &entry.xattrs {
+            if set(name, value).is_err() {
+                self.skip(&entry.path, SkipReason::Xattr(name.clone()));
+            }
+        }
+    }
+
+    fn set_times_at(&self, parent: &OwnedFd, name: &[u8], mtime: i64) -> io::Result<()> {
+        Ok(rustix::fs::utimensat(
+            parent,
+            name,
+            &times(mtime),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?)
+    }
+
+    fn skip(&mut self, path: &LayerPath, what: SkipReason) {
+        self.skipped.push(Skipped {
+            path: path.clone(),
+            what,
+        });
+    }
+
+    /// Drops the deferred directory metadata of `path` and everything below it.
+    fn forget_dirs(&mut self, path: &LayerPath) {
+        let below: Vec<LayerPath> = self
+            .dirs
+            .range(path.clone()..)
+            .take_while(|(p, _)| p.starts_with(path))
+            .map(|(p, _)| p.clone())
+            .collect();
+        for p in below {
+            self.dirs.remove(&p);
+        }
+    }
+
+    /// Applies the deferred modes and mtimes, deepest directories first.
+    fn finish_dirs(&mut self) -> Result<(), LayerError> {
+        for (path, (mode, mtime)) in self.dirs.iter().rev() {
+            let apply = || -> io::Result<()> {
+                let parent = self.root.dir(path.parent().as_ref(), false)?;
+                let fd = root::open_child_dir(&parent, path.file_name())?;
+                rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode & 0o7777))?;
+                rustix::fs::futimens(&fd, &times(*mtime))?;
+                Ok(())
+            };
+            apply().map_err(|source| LayerError::Unpack {
+                path: path.to_string(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn uid(entry: &Entry<u64>) -> rustix::fs::Uid {
+    rustix::fs::Uid::from_raw(entry.uid)
+}
+
+fn gid(entry: &Entry<u64>) -> rustix::fs::Gid {
+    rustix::fs::Gid::from_raw(entry.gid)
+}
+
+fn times(mtime: i64) -> Timestamps {
+    let at = Timespec {
+        tv_sec: mtime,
+        tv_nsec: 0,
+    };
+    Timestamps {
+        last_access: at,
+        last_modification: at,
+    }
+}

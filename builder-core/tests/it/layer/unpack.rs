@@ -1,0 +1,291 @@
+//! Listing and unpacking layers: round trips, whiteouts, hostile tars.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::Command;
+
+use mkimage_core::layer::{
+    Compression, Content, Entry, EntryKind, LayerError, LayerOptions, LayerPath, LayerWriter,
+    decompress, dir_entries, list, unpack, write_layer,
+};
+
+use super::{describe_tree, write_file};
+
+fn p(s: &str) -> LayerPath {
+    LayerPath::new(s).expect("a valid test path")
+}
+
+fn sh(script: &str) {
+    let status = Command::new("sh")
+        .args(["-ec", script])
+        .status()
+        .expect("run sh");
+    assert!(status.success(), "`{script}` failed");
+}
+
+fn bytes(path: &str, content: &str) -> Entry {
+    Entry::new(
+        p(path),
+        EntryKind::File(Content::Bytes(content.as_bytes().to_vec())),
+    )
+}
+
+fn dir(path: &str) -> Entry {
+    Entry::new(p(path), EntryKind::Dir)
+}
+
+fn tar_of(entries: Vec<Entry>) -> Vec<u8> {
+    let options = LayerOptions {
+        compression: Compression::Uncompressed,
+        ..LayerOptions::default()
+    };
+    write_layer(Vec::new(), entries, &options)
+        .expect("write the layer")
+        .0
+}
+
+/// The paths under `root`, `/`-terminated for directories, with file contents.
+fn paths(root: &Path) -> Vec<String> {
+    walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|item| {
+            let item = item.expect("walk");
+            let rel = item
+                .path()
+                .strip_prefix(root)
+                .expect("under root")
+                .display()
+                .to_string();
+            if item.file_type().is_dir() {
+                format!("{rel}/")
+            } else {
+                let content = std::fs::read_to_string(item.path()).unwrap_or_default();
+                format!("{rel}={content}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn round_trip_preserves_the_tree() {
+    let host = tempfile::tempdir().unwrap();
+    let h = host.path();
+    write_file(h, "app/file", b"content\n");
+    write_file(h, "app/suid", b"#!/bin/sh\n");
+    let long = format!("app/{}", "long-name-".repeat(20));
+    write_file(h, &long, b"long\n");
+    sh(&format!(
+        "cd {root}
+         chmod 0640 app/file; chmod 4755 app/suid; chmod 0750 app
+         chown 1000:1001 app/file; chown 1000:1000 app
+         ln app/file app/hard
+         ln -s file app/link
+         ln -s ../../../../etc/passwd app/dangling
+         mkfifo app/fifo
+         mknod app/null c 1 3
+         mkdir -p empty/nested
+         setfattr -n user.note -v hello app/file
+         find . -depth -exec touch -h -d @1600000000 {{}} +",
+        root = h.display()
+    ));
+    let entries = dir_entries(h).unwrap();
+    let options = LayerOptions {
+        compression: Compression::Gzip { level: 6 },
+        ..LayerOptions::default()
+    };
+    let (blob, written) = write_layer(Vec::new(), entries.clone(), &options).unwrap();
+
+    let listed = list(decompress(&blob[..], Some(written.media_type.as_ref())).unwrap()).unwrap();
+    let listed_paths: Vec<&LayerPath> = listed.iter().map(|e| &e.path).collect();
+    let mut expected: Vec<&LayerPath> = entries.iter().map(|e| &e.path).collect();
+    expected.sort();
+    assert_eq!(listed_paths, expected);
+    let file = listed.iter().find(|e| e.path == p("app/file")).unwrap();
+    assert_eq!(file.kind, EntryKind::File(8));
+    assert_eq!((file.mode, file.uid, file.gid), (0o640, 1000, 1001));
+    assert_eq!(file.xattrs.get("user.note"), Some(&b"hello".to_vec()));
+
+    let root = tempfile::tempdir().unwrap();
+    let unpacked = unpack(decompress(&blob[..], None).unwrap(), root.path()).unwrap();
+    assert_eq!(unpacked.diff_id, written.diff_id);
+    assert_eq!(
+        unpacked.skipped,
+        vec![],
+        "running as root, nothing is skipped"
+    );
+    assert_eq!(describe_tree(root.path()), describe_tree(h));
+    let hard = std::fs::metadata(root.path().join("app/hard")).unwrap();
+    let file = std::fs::metadata(root.path().join("app/file")).unwrap();
+    assert_eq!(hard.ino(), file.ino());
+}
+
+#[test]
+fn whiteouts_and_opaque_dirs_apply_over_lower_layers() {
+    let lower = tar_of(vec![
+        dir("etc"),
+        bytes("etc/keep", "k"),
+        bytes("etc/gone", "g"),
+        dir("var"),
+        dir("var/cache"),
+        bytes("var/cache/old", "o"),
+        dir("var/cache/sub"),
+        bytes("var/cache/sub/old2", "o2"),
+        bytes("swap", "was a file"),
+        dir("tree"),
+        bytes("tree/x", "x"),
+    ]);
+    let upper = tar_of(vec![
+        Entry::new(p("etc/gone"), EntryKind::Whiteout),
+        Entry::new(p("nothing/here"), EntryKind::Whiteout),
+        dir("var/cache"),
+        Entry::new(p("var/cache"), EntryKind::Opaque),
+        // Sorts before the opaque marker: it must survive it.
+        bytes("var/cache/-new", "n"),
+        bytes("var/cache/new", "n2"),
+        dir("swap"),
+        bytes("swap/inner", "now a dir"),
+        bytes("tree", "now a file"),
+    ]);
+    let root = tempfile::tempdir().unwrap();
+    unpack(&lower[..], root.path()).unwrap();
+    unpack(&upper[..], root.path()).unwrap();
+    assert_eq!(
+        paths(root.path()),
+        [
+            "etc/",
+            "etc/keep=k",
+            "swap/",
+            "swap/inner=now a dir",
+            "tree=now a file",
+            "var/",
+            "var/cache/",
+            "var/cache/-new=n",
+            "var/cache/new=n2",
+        ]
+    );
+}
+
+/// One record of [`raw_tar`]: name, type flag, link target, data.
+type Record<'a> = (&'a str, u8, &'a str, &'a str);
+
+/// A minimal USTAR tar of `(name, typeflag, link, data)` records, written by hand so that
+/// it can hold what our writer refuses.
+fn raw_tar(records: &[Record<'_>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, typeflag, link, data) in records {
+        let mut block = [0u8; 512];
+        block[..name.len()].copy_from_slice(name.as_bytes());
+        block[100..108].copy_from_slice(b"0000644\0");
+        block[108..116].copy_from_slice(b"0000000\0");
+        block[116..124].copy_from_slice(b"0000000\0");
+        block[124..136].copy_from_slice(format!("{:011o}\0", data.len()).as_bytes());
+        block[136..148].copy_from_slice(b"00000000000\0");
+        block[156] = *typeflag;
+        block[157..157 + link.len()].copy_from_slice(link.as_bytes());
+        block[257..265].copy_from_slice(b"ustar\x0000");
+        block[148..156].fill(b' ');
+        let sum: u32 = block.iter().map(|b| u32::from(*b)).sum();
+        block[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        out.extend_from_slice(&block);
+        out.extend_from_slice(data.as_bytes());
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.resize(out.len() + 1024, 0);
+    out
+}
+
+fn is_empty(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .expect("read a test dir")
+        .next()
+        .is_none()
+}
+
+#[test]
+fn symlinks_cannot_lead_writes_out_of_the_root() {
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().display().to_string();
+    let depth = "../".repeat(20);
+    let mut writer = LayerWriter::new(
+        Vec::new(),
+        &LayerOptions {
+            compression: Compression::Uncompressed,
+            ..LayerOptions::default()
+        },
+    );
+    for entry in [
+        Entry::new(p("abs"), EntryKind::Symlink(target.clone().into())),
+        bytes("abs/pwned", "x"),
+        Entry::new(
+            p("rel"),
+            EntryKind::Symlink(format!("{depth}{target}").into()),
+        ),
+        bytes("rel/pwned", "x"),
+    ] {
+        writer.append(&entry).unwrap();
+    }
+    let (tar, _) = writer.finish().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    // Either refused or contained; in both cases nothing lands outside.
+    let result = unpack(&tar[..], root.path());
+    assert!(is_empty(outside.path()), "{result:?}");
+    if result.is_ok() {
+        let inside = root
+            .path()
+            .join(target.trim_start_matches('/'))
+            .join("pwned");
+        assert_eq!(std::fs::read_to_string(inside).unwrap(), "x");
+    }
+
+    // A file replaced by a symlink to the outside is not written through either.
+    let tar = raw_tar(&[("f", b'2', &target, ""), ("f", b'0', "", "data")]);
+    unpack(&tar[..], root.path()).unwrap();
+    assert!(is_empty(outside.path()));
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("f")).unwrap(),
+        "data"
+    );
+}
+
+#[test]
+fn parent_paths_and_absolute_hard_links_are_refused() {
+    let outside = tempfile::tempdir().unwrap();
+    let base = tempfile::tempdir().unwrap();
+    let root = base.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let cases: [(&[Record<'_>], &str); 4] = [
+        (
+            &[("../escape", b'0', "", "x")],
+            "layer entry `../escape` leaves the root",
+        ),
+        (
+            &[("a/../../escape", b'0', "", "x")],
+            "layer entry `a/../../escape` leaves the root",
+        ),
+        (
+            &[("h", b'1', "/etc/passwd", "")],
+            "layer entry `/etc/passwd` leaves the root",
+        ),
+        (
+            &[("h", b'1', "../../etc/passwd", "")],
+            "layer entry `../../etc/passwd` leaves the root",
+        ),
+    ];
+    for (records, message) in cases {
+        let err = unpack(&raw_tar(records)[..], &root).unwrap_err();
+        assert!(matches!(err, LayerError::UnsafeTarPath { .. }));
+        assert_eq!(err.to_string(), message);
+    }
+    assert!(!base.path().join("escape").exists());
+    assert!(is_empty(&root));
+    assert!(is_empty(outside.path()));
+
+    // A hard link through a symlink resolves inside the root, never to the host's file.
+    let tar = raw_tar(&[("s", b'2', "/etc", ""), ("h", b'1', "s/passwd", "")]);
+    let _ = unpack(&tar[..], &root);
+    if let Ok(meta) = std::fs::metadata(root.join("h")) {
+        assert_ne!(meta.ino(), std::fs::metadata("/etc/passwd").unwrap().ino());
+    }
+}
