@@ -193,8 +193,9 @@ pub(crate) fn lower_instructions(
         .collect::<Result<Vec<_>, _>>()?;
     check_stage_names(&froms)?;
 
+    // `TARGETSTAGE` is the target as given.
     let target_name = match &options.target {
-        Some(target) => target.to_ascii_lowercase(),
+        Some(target) => target.clone(),
         None => froms
             .last()
             .and_then(|f| f.name.clone())

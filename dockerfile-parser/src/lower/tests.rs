@@ -287,6 +287,23 @@ fn target_prunes_unneeded_stages() {
 }
 
 #[test]
+fn targetstage_is_the_target_as_given() {
+    let lines = Lines::default()
+        .i("FROM", &["scratch", "AS", "build"])
+        .i("ARG", &["TARGETSTAGE"])
+        .pairs("ENV", &[("STAGE", "$TARGETSTAGE")]);
+    let env = |target: Option<&str>| {
+        let options = LowerOptions {
+            target: target.map(str::to_owned),
+            ..options()
+        };
+        ops(&lines.lower(&options).unwrap().plan, 0)
+    };
+    assert_eq!(env(Some("BUILD")), [Op::Env(vec![kv("STAGE", "BUILD")])]);
+    assert_eq!(env(None), [Op::Env(vec![kv("STAGE", "build")])]);
+}
+
+#[test]
 fn stage_name_errors() {
     assert_eq!(
         Lines::default().i("FROM", &["scratch", "AS", "1x"]).error(),
