@@ -1,5 +1,17 @@
 //! Instructions as lowering reads them: keyword, flags, arguments and heredocs, before
 //! any expansion.
+//!
+//! The parser's AST is mapped to this model; it holds what `mkimage parse --json` shows:
+//! - `args`, split as Docker's own parser splits them: `FROM` and `EXPOSE` whitespace-split
+//!   words; `ADD`, `COPY` and `VOLUME` the JSON array's strings or whitespace-split words;
+//!   `RUN`, `CMD`, `ENTRYPOINT` and `SHELL` the JSON array's strings (`json_form`) or one
+//!   string holding the rest of the logical line; `USER`, `WORKDIR`, `MAINTAINER` and
+//!   `STOPSIGNAL` one string; `ARG` quote-aware words with the quotes kept; `HEALTHCHECK`
+//!   the type word (`CMD`, `NONE`), then the command as for `CMD`; `ONBUILD` nothing (the
+//!   trigger is in `sub`);
+//! - `pairs` for `ENV` and `LABEL`, with the raw value (the legacy `ENV k v` form gives
+//!   the rest of the line as the value);
+//! - heredoc markers stay in `args` (`<<EOF`), their bodies are in `heredocs`.
 
 use mkimage_core::plan::Span;
 
