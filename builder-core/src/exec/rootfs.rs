@@ -626,17 +626,24 @@ impl<'a> FilesystemPlan<'a> {
             });
         }
 
+        // /proc before `pivot_root`: in a user namespace the kernel only allows a new proc
+        // mount while a fully visible one exists in the mount namespace, and the host's
+        // goes away with the old root. The path was resolved inside the image.
+        let proc = &targets[0].0;
+        self.steps.push(Step::Mount {
+            source: c"proc".to_owned(),
+            target: Self::c_path(&root.join(proc.components.join("/"))),
+            fstype: c"proc".to_owned(),
+            flags: MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+            data: None,
+            what: "proc".to_owned(),
+            shown: proc.path(proc.components.len()),
+        });
         self.steps.push(Step::PivotRoot {
             root: Self::c_path(&root),
         });
 
-        // /proc and /dev.
-        self.mount_fs(
-            "proc",
-            "/proc",
-            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
-            None,
-        );
+        // /dev.
         self.mount_fs(
             "tmpfs",
             "/dev",

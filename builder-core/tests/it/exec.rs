@@ -651,3 +651,157 @@ fn sigint_kills_the_sandbox() {
 fn sigterm_kills_the_sandbox() {
     interrupt_kills_the_sandbox(15);
 }
+
+/// The uid and gid the rootless tests run as (`nobody`).
+const ROOTLESS_ID: u32 = 65534;
+
+/// Helper: run as an unprivileged user by `rootless_sandbox_works`, over the overlay in
+/// `MKIMAGE_TEST_ROOT` (`lower`, `upper`, `work`, owned by that user).
+#[test]
+#[ignore = "helper of rootless_sandbox_works"]
+fn helper_rootless() {
+    if !is_helper() {
+        return;
+    }
+    assert_ne!(effective_uid(), 0, "the helper must not run as root");
+    let dir = PathBuf::from(std::env::var("MKIMAGE_TEST_ROOT").unwrap());
+    let rootfs = Rootfs::Overlay {
+        lower: vec![dir.join("lower")],
+        upper: dir.join("upper"),
+        work: dir.join("work"),
+    };
+    let marker = marker();
+    let before = mountinfo();
+    let script = "id; cat /proc/self/uid_map; hostname; ls /dev | wc -l; \
+                  echo new > /new; rm /etc/group; rm -r /gone; mkdir /gone; touch /gone/fresh; \
+                  cat /scratch/../run/secrets/s; sleep 1000 &";
+    let spec = sh(rootfs.clone(), script)
+        .env([marker.clone()])
+        .hostname("rootless")
+        .network(Network::None)
+        .mount(Mount::Tmpfs {
+            target: "/scratch".into(),
+            size: None,
+        })
+        .mount(Mount::File {
+            target: "/run/secrets/s".into(),
+            content: b"secret\n".to_vec(),
+            mode: 0o400,
+            uid: 0,
+            gid: 0,
+        });
+    let out = stdout_of(spec);
+    // With subordinate ids for the user (and newuidmap), they follow root in the map;
+    // without, only root is mapped and `setgroups` is denied (no supplementary groups).
+    let subordinate = fs::read_to_string("/etc/subuid")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| {
+            let mut fields = line.split(':');
+            let owner = fields.next()?;
+            if owner != "nobody" && owner != ROOTLESS_ID.to_string() {
+                return None;
+            }
+            let start: u32 = fields.next()?.parse().ok()?;
+            let count: u32 = fields.next()?.parse().ok()?;
+            Some((start, count))
+        })
+        .filter(|_| Path::new("/usr/bin/newuidmap").exists());
+    let expected = match subordinate {
+        None => format!(
+            "uid=0(root) gid=0(root)\n         0      {ROOTLESS_ID}          1\nrootless\n13\nsecret\n"
+        ),
+        Some((start, count)) => format!(
+            "uid=0(root) gid=0(root)\n         0      {ROOTLESS_ID}          1\n         1 {start:>10} {count:>10}\nrootless\n13\nsecret\n"
+        ),
+    };
+    assert_eq!(out, expected);
+    let upper = dir.join("upper");
+    assert_eq!(
+        listing(&upper),
+        ["etc", "etc/group", "gone", "gone/fresh", "new"]
+            .map(String::from)
+            .into()
+    );
+    let whiteout = fs::symlink_metadata(upper.join("etc/group")).unwrap();
+    assert!(whiteout.file_type().is_char_device() && whiteout.rdev() == 0);
+    assert_eq!(mkimage_core::exec::overlay_xattr_prefix(), "user.overlay.");
+    assert_eq!(opaque(&upper.join("gone")).as_deref(), Some(&b"y"[..]));
+    assert_eq!(processes_with(&marker), Vec::<u32>::new());
+    assert_eq!(mountinfo(), before);
+
+    let result = run(sh(
+        rootfs,
+        "id -u; id -g; id -G; touch /tmp/made; stat -c %u /tmp/made",
+    )
+    .user(1000, 1000, vec![10]));
+    if subordinate.is_some() {
+        let output = result.unwrap();
+        assert_eq!(
+            output.stdout, "1000\n1000\n1000 10\n1000\n",
+            "{}",
+            output.stderr
+        );
+    } else {
+        // Only root is mapped: another user is refused up front.
+        let err = result.err().unwrap();
+        assert!(
+            err.to_string()
+                .starts_with("uid `1000` does not exist in the rootless sandbox"),
+            "{err}"
+        );
+    }
+    println!("ROOTLESS OK");
+}
+
+fn effective_uid() -> u32 {
+    fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1)?.parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn rootless_sandbox_works() {
+    let dir = tempfile::tempdir().unwrap();
+    busybox::rootfs(&dir.path().join("lower"));
+    fs::create_dir_all(dir.path().join("lower/gone")).unwrap();
+    fs::write(dir.path().join("lower/gone/old"), "x").unwrap();
+    fs::create_dir(dir.path().join("upper")).unwrap();
+    fs::create_dir(dir.path().join("work")).unwrap();
+    // The test binary may live where the user cannot read it: run a copy.
+    let binary = dir.path().join("it");
+    fs::copy(std::env::current_exe().unwrap(), &binary).unwrap();
+    let status = Command::new("chown")
+        .args(["-R", "-h", &format!("{ROOTLESS_ID}:{ROOTLESS_ID}")])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let output = Command::new("setpriv")
+        .args([
+            &format!("--reuid={ROOTLESS_ID}"),
+            &format!("--regid={ROOTLESS_ID}"),
+            "--clear-groups",
+        ])
+        .arg(&binary)
+        .args([
+            "--ignored",
+            "--exact",
+            "--nocapture",
+            "exec::helper_rootless",
+        ])
+        .env("MKIMAGE_TEST_HELPER", "1")
+        .env("MKIMAGE_TEST_ROOT", dir.path())
+        .output()
+        .expect("setpriv (Debian package `util-linux`)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("ROOTLESS OK"),
+        "{stdout}\n{stderr}"
+    );
+}
