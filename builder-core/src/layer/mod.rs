@@ -31,6 +31,7 @@ mod host;
 mod list;
 mod path;
 mod root;
+mod snapshot;
 mod unpack;
 mod writer;
 
@@ -40,5 +41,6 @@ pub use error::LayerError;
 pub use host::{OverlayXattrs, dir_entries, overlay_diff};
 pub use list::list;
 pub use path::LayerPath;
+pub use snapshot::Snapshot;
 pub use unpack::{SkipReason, Skipped, Unpacked, unpack};
 pub use writer::{LayerOptions, LayerWriter, WrittenLayer, write_layer};

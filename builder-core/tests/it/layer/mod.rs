@@ -1,5 +1,6 @@
 //! Layers checked with real tools: GNU tar, gzip, zstd, sha256sum, overlayfs.
 
+mod diff;
 mod unpack;
 mod write;
 
