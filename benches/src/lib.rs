@@ -48,3 +48,32 @@ fn noise(seed: u64, len: usize) -> Vec<u8> {
     out.truncate(len);
     out
 }
+
+/// Writes a minimal root filesystem into `dir` from the host's static busybox
+/// (`/bin/busybox`, Debian package `busybox-static`): the binary in `/bin` with a symlink
+/// per applet, and `/etc/passwd` and `/etc/group` with root.
+///
+/// # Errors
+///
+/// When busybox cannot list its applets or a file cannot be written.
+pub fn busybox_rootfs(dir: &Path) -> io::Result<()> {
+    let list = std::process::Command::new("/bin/busybox")
+        .arg("--list")
+        .output()?;
+    if !list.status.success() {
+        return Err(io::Error::other(
+            "`/bin/busybox --list` failed: install the Debian package `busybox-static`",
+        ));
+    }
+    let bin = dir.join("bin");
+    fs::create_dir_all(&bin)?;
+    fs::copy("/bin/busybox", bin.join("busybox"))?;
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            std::os::unix::fs::symlink("busybox", bin.join(applet))?;
+        }
+    }
+    fs::create_dir_all(dir.join("etc"))?;
+    fs::write(dir.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")?;
+    fs::write(dir.join("etc/group"), "root:x:0:\n")
+}
