@@ -341,6 +341,28 @@ pub enum ExecError {
         #[source]
         source: io::Error,
     },
+    /// The OCI runtime was asked for while running rootless.
+    #[error("the runtime `{}` can only be used as root", program.display())]
+    RuntimeNeedsRoot {
+        /// The runtime.
+        program: PathBuf,
+    },
+    /// The runtime-spec configuration could not be built.
+    #[error("failed to build the OCI runtime configuration")]
+    BuildRuntimeConfig {
+        /// The cause.
+        #[source]
+        source: oci_spec::OciSpecError,
+    },
+    /// Writing the runtime-spec `config.json` failed.
+    #[error("failed to write `{}`", path.display())]
+    WriteRuntimeConfig {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: oci_spec::OciSpecError,
+    },
     /// Removing a mount point created in a plain-directory root failed.
     #[error("failed to remove the mount point `{}` after the run", path.display())]
     RemoveMountPoint {

@@ -55,6 +55,7 @@ mod namespaces;
 mod parent;
 mod protocol;
 mod rootfs;
+mod runc;
 mod setup;
 mod spec;
 mod sys;
@@ -71,12 +72,23 @@ use crate::events::Stream;
 #[derive(Debug, Clone, Default)]
 pub struct Sandbox {
     scratch_dir: Option<PathBuf>,
+    runc: Option<PathBuf>,
 }
 
 impl Sandbox {
     /// A sandbox made by mkimage itself with Linux namespaces.
     pub fn native() -> Self {
-        Sandbox { scratch_dir: None }
+        Sandbox::default()
+    }
+
+    /// A sandbox made by the OCI runtime `runc` (a path, or a name looked up in the
+    /// default `PATH`) from a runtime-spec `config.json` generated from the same spec. The
+    /// root filesystem is prepared as for the native sandbox. Needs root.
+    pub fn runc(program: impl Into<PathBuf>) -> Self {
+        Sandbox {
+            scratch_dir: None,
+            runc: Some(program.into()),
+        }
     }
 
     /// Sets where each run makes its scratch directory (an empty directory, removed after
@@ -99,7 +111,10 @@ impl Sandbox {
         mut output: impl FnMut(Stream, &[u8]),
     ) -> Result<ExitStatus, ExecError> {
         let scratch_dir = self.scratch_dir.clone().unwrap_or_else(std::env::temp_dir);
-        parent::run(spec, &scratch_dir, &mut output)
+        match &self.runc {
+            Some(program) => runc::run(program, spec, &scratch_dir, &mut output),
+            None => parent::run(spec, &scratch_dir, &mut output),
+        }
     }
 }
 

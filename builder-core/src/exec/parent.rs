@@ -1,6 +1,7 @@
 //! The parent's side of a run: prepare the setup program, clone init, map ids, stream the
 //! output, wait, clean up.
 
+use std::ffi::CString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -29,40 +30,60 @@ pub(crate) fn run(
 ) -> Result<ExitStatus, ExecError> {
     let mapping = IdMapping::detect()?;
     check_ids(spec, &mapping)?;
-    let scratch = tempfile::Builder::new()
-        .prefix("mkimage-sandbox-")
-        .tempdir_in(scratch_dir)
-        .map_err(|source| ExecError::CreateScratch {
-            path: scratch_dir.to_owned(),
-            source,
-        })?;
+    let scratch = scratch(scratch_dir)?;
     let context = MountContext {
         user_namespace: mapping.user_namespace(),
         tty_group_mapped: mapping.maps_gid(5),
     };
-    let pipes = |source| ExecError::CreatePipes { source };
-    let (stdout_read, stdout_write) = sys::pipe().map_err(pipes)?;
-    let (stderr_read, stderr_write) = sys::pipe().map_err(pipes)?;
-    let (socket, child_socket) = sys::message_socket_pair().map_err(pipes)?;
-    let fds = Fds {
-        stdout_read,
-        stdout_write,
-        stderr_read,
-        stderr_write,
-        socket,
-        child_socket,
-    };
-    let first_layer_fd = fds.max_child_fd() + 1;
-    let plan = FilesystemPlan::new(spec, scratch.path(), context, first_layer_fd)?;
+    let fds = Fds::new()?;
+    let plan = FilesystemPlan::new(spec, scratch.path(), context, fds.max_child_fd() + 1, false)?;
     let cleanup = plan.cleanup;
-    let result = run_planned(spec, &mapping, plan.steps, plan.slots, fds, output);
+    let mut steps = plan.steps;
+    identity_steps(spec, &mut steps);
+    let launch = Launch {
+        steps,
+        slots: plan.slots,
+        flags: namespaces::clone_flags(spec.network, &mapping),
+        argv: spec.argv.clone(),
+        env: spec.env.clone(),
+        candidates: candidates(&spec.argv[0], spec.search_path()),
+        command_steps: vec![
+            Step::ChangeDir {
+                path: c_string(spec.cwd.as_str()),
+                shown: spec.cwd.clone(),
+            },
+            Step::SetIds {
+                uid: spec.uid,
+                gid: spec.gid,
+                groups: sys::gids(&spec.groups),
+                set_groups: mapping.allows_setgroups(),
+            },
+        ],
+    };
+    // Init is pid 1 of the sandbox: its death kills every process in it.
+    let mut kill_init = |pid| {
+        let _ = sys::kill(pid, libc::SIGKILL);
+    };
+    let result = launch.run(fds, &mapping, &mut kill_init, output);
     let undone = cleanup.undo();
     let status = result?;
     undone?;
     Ok(status)
 }
 
-fn check_ids(spec: &SandboxSpec, mapping: &IdMapping) -> Result<(), ExecError> {
+/// A fresh scratch directory in `dir`, removed when dropped.
+pub(crate) fn scratch(dir: &Path) -> Result<tempfile::TempDir, ExecError> {
+    tempfile::Builder::new()
+        .prefix("mkimage-sandbox-")
+        .tempdir_in(dir)
+        .map_err(|source| ExecError::CreateScratch {
+            path: dir.to_owned(),
+            source,
+        })
+}
+
+/// Checks that the spec's ids exist in the sandbox.
+pub(crate) fn check_ids(spec: &SandboxSpec, mapping: &IdMapping) -> Result<(), ExecError> {
     for id in [spec.uid, spec.gid].iter().chain(&spec.groups) {
         if *id == u32::MAX {
             return Err(ExecError::ReservedId { id: *id });
@@ -82,7 +103,7 @@ fn check_ids(spec: &SandboxSpec, mapping: &IdMapping) -> Result<(), ExecError> {
 }
 
 /// The pipes and the socket of one run.
-struct Fds {
+pub(crate) struct Fds {
     stdout_read: OwnedFd,
     stdout_write: OwnedFd,
     stderr_read: OwnedFd,
@@ -92,8 +113,27 @@ struct Fds {
 }
 
 impl Fds {
+    /// New pipes and socket.
+    ///
+    /// # Errors
+    /// The process is out of descriptors.
+    pub(crate) fn new() -> Result<Self, ExecError> {
+        let pipes = |source| ExecError::CreatePipes { source };
+        let (stdout_read, stdout_write) = sys::pipe().map_err(pipes)?;
+        let (stderr_read, stderr_write) = sys::pipe().map_err(pipes)?;
+        let (socket, child_socket) = sys::message_socket_pair().map_err(pipes)?;
+        Ok(Fds {
+            stdout_read,
+            stdout_write,
+            stderr_read,
+            stderr_write,
+            socket,
+            child_socket,
+        })
+    }
+
     /// The highest descriptor the child keeps.
-    fn max_child_fd(&self) -> RawFd {
+    pub(crate) fn max_child_fd(&self) -> RawFd {
         [&self.stdout_write, &self.stderr_write, &self.child_socket]
             .map(AsRawFd::as_raw_fd)
             .into_iter()
@@ -102,110 +142,126 @@ impl Fds {
     }
 }
 
-fn run_planned(
-    spec: &SandboxSpec,
-    mapping: &IdMapping,
-    mut steps: Vec<Step>,
-    slots: usize,
-    fds: Fds,
-    output: &mut dyn FnMut(Stream, &[u8]),
-) -> Result<ExitStatus, ExecError> {
-    let Fds {
-        stdout_read,
-        stdout_write,
-        stderr_read,
-        stderr_write,
-        socket,
-        child_socket,
-    } = fds;
-    process_steps(
-        spec,
-        mapping,
-        &mut steps,
-        stdout_write.as_raw_fd(),
-        stderr_write.as_raw_fd(),
-    );
-    let mut keep_fds: Vec<RawFd> = [&child_socket, &stdout_write, &stderr_write]
-        .into_iter()
-        .map(AsRawFd::as_raw_fd)
-        .collect();
-    keep_fds.sort_unstable();
-    let mut setup = Setup {
-        steps,
-        slots,
-        candidates: candidates(spec),
-        program: spec.argv[0].clone(),
-        argv: spec.argv.iter().map(|arg| c_string(arg.as_str())).collect(),
-        env: spec.env.iter().map(|var| c_string(var.as_str())).collect(),
-        argv_ptrs: Vec::new(),
-        env_ptrs: Vec::new(),
-        socket: child_socket.as_raw_fd(),
-        keep_fds,
-        output_fds: [stdout_write.as_raw_fd(), stderr_write.as_raw_fd()],
-    };
-    setup.finish_pointers();
-    let mut slot_fds: Vec<RawFd> = vec![-1; setup.slots];
-    let interrupt = InterruptGuard::new()?;
+/// A prepared run: init's steps, then the command.
+pub(crate) struct Launch {
+    /// Init's steps, before the fork.
+    pub(crate) steps: Vec<Step>,
+    /// Detached-mount slots the steps use.
+    pub(crate) slots: usize,
+    /// The `clone` namespace flags.
+    pub(crate) flags: libc::c_int,
+    /// The command.
+    pub(crate) argv: Vec<String>,
+    /// Its environment.
+    pub(crate) env: Vec<String>,
+    /// The paths `execve` is tried on.
+    pub(crate) candidates: Vec<CString>,
+    /// The command process's steps after its standard streams are connected.
+    pub(crate) command_steps: Vec<Step>,
+}
 
-    let flags = namespaces::clone_flags(spec.network, mapping);
-    let mask = sys::block_all_signals();
-    // SAFETY: the child runs only `child::init`, which keeps to the child-side contract
-    // (no allocation, no locks, ends in `execve` or `_exit`).
-    let forked = unsafe { sys::clone_process(flags) };
-    let pid = match forked {
-        Ok(sys::Forked::Child) => child::init(&setup, &mut slot_fds),
-        Ok(sys::Forked::Parent(pid)) => {
-            sys::restore_signal_mask(&mask);
-            pid
-        }
-        Err(source) => {
-            sys::restore_signal_mask(&mask);
-            return Err(ExecError::StartSandbox { source });
-        }
-    };
-    let mut init = InitGuard { pid, reaped: false };
-    drop((stdout_write, stderr_write, child_socket));
+impl Launch {
+    /// Clones init, maps ids, streams the output and returns the command's status.
+    /// `on_interrupt` gets init's pid when `SIGINT`, `SIGTERM` or `SIGHUP` arrives, and must
+    /// make every process of the run end.
+    pub(crate) fn run(
+        self,
+        fds: Fds,
+        mapping: &IdMapping,
+        on_interrupt: &mut dyn FnMut(i32),
+        output: &mut dyn FnMut(Stream, &[u8]),
+    ) -> Result<ExitStatus, ExecError> {
+        let Fds {
+            stdout_read,
+            stdout_write,
+            stderr_read,
+            stderr_write,
+            socket,
+            child_socket,
+        } = fds;
+        let mut steps = self.steps;
+        steps.push(Step::SpawnCommand);
+        steps.push(Step::RedirectStdio {
+            stdout: stdout_write.as_raw_fd(),
+            stderr: stderr_write.as_raw_fd(),
+        });
+        steps.push(Step::CloseOtherFds);
+        steps.extend(self.command_steps);
+        let mut keep_fds: Vec<RawFd> = [&child_socket, &stdout_write, &stderr_write]
+            .into_iter()
+            .map(AsRawFd::as_raw_fd)
+            .collect();
+        keep_fds.sort_unstable();
+        let mut setup = Setup {
+            steps,
+            slots: self.slots,
+            candidates: self.candidates,
+            program: self.argv[0].clone(),
+            argv: self.argv.iter().map(|arg| c_string(arg.as_str())).collect(),
+            env: self.env.iter().map(|var| c_string(var.as_str())).collect(),
+            argv_ptrs: Vec::new(),
+            env_ptrs: Vec::new(),
+            socket: child_socket.as_raw_fd(),
+            keep_fds,
+            output_fds: [stdout_write.as_raw_fd(), stderr_write.as_raw_fd()],
+        };
+        setup.finish_pointers();
+        let mut slot_fds: Vec<RawFd> = vec![-1; setup.slots];
+        let interrupt = InterruptGuard::new()?;
 
-    mapping.apply(pid)?;
-    sys::send_message(socket.as_raw_fd(), Message::Start).map_err(|errno| {
-        ExecError::Communicate {
-            source: std::io::Error::from_raw_os_error(errno),
-        }
-    })?;
+        let mask = sys::block_all_signals();
+        // SAFETY: the child runs only `child::init`, which keeps to the child-side contract
+        // (no allocation, no locks, ends in `execve` or `_exit`).
+        let forked = unsafe { sys::clone_process(self.flags) };
+        let pid = match forked {
+            Ok(sys::Forked::Child) => child::init(&setup, &mut slot_fds),
+            Ok(sys::Forked::Parent(pid)) => {
+                sys::restore_signal_mask(&mask);
+                pid
+            }
+            Err(source) => {
+                sys::restore_signal_mask(&mask);
+                return Err(ExecError::StartSandbox { source });
+            }
+        };
+        let mut init = InitGuard { pid, reaped: false };
+        drop((stdout_write, stderr_write, child_socket));
 
-    let report = stream(
-        &setup,
-        &socket,
-        [stdout_read, stderr_read],
-        &interrupt,
-        pid,
-        output,
-    )?;
-    let init_status = sys::wait_for(pid).map_err(|source| ExecError::Wait { source })?;
-    init.reaped = true;
-    if let Some(signal) = report.interrupted {
-        return Err(ExecError::Interrupted { signal });
-    }
-    if let Some(error) = report.failure {
-        return Err(error);
-    }
-    match report.exited {
-        Some(status) => Ok(ExitStatus::from_raw(status)),
-        None => Err(ExecError::SandboxDied {
-            status: ExitStatus::from_raw(init_status),
-        }),
+        mapping.apply(pid)?;
+        sys::send_message(socket.as_raw_fd(), Message::Start).map_err(|errno| {
+            ExecError::Communicate {
+                source: std::io::Error::from_raw_os_error(errno),
+            }
+        })?;
+
+        let report = stream(
+            &setup,
+            &socket,
+            [stdout_read, stderr_read],
+            &interrupt,
+            &mut || on_interrupt(pid),
+            output,
+        )?;
+        let init_status = sys::wait_for(pid).map_err(|source| ExecError::Wait { source })?;
+        init.reaped = true;
+        if let Some(signal) = report.interrupted {
+            return Err(ExecError::Interrupted { signal });
+        }
+        if let Some(error) = report.failure {
+            return Err(error);
+        }
+        match report.exited {
+            Some(status) => Ok(ExitStatus::from_raw(status)),
+            None => Err(ExecError::SandboxDied {
+                status: ExitStatus::from_raw(init_status),
+            }),
+        }
     }
 }
 
-/// Adds the steps that follow the filesystem: identity, network, working directory, the
-/// fork, and the command process's own steps.
-fn process_steps(
-    spec: &SandboxSpec,
-    mapping: &IdMapping,
-    steps: &mut Vec<Step>,
-    stdout: RawFd,
-    stderr: RawFd,
-) {
+/// Adds init's steps that follow the filesystem: host name, network, working directory,
+/// capabilities.
+fn identity_steps(spec: &SandboxSpec, steps: &mut Vec<Step>) {
     steps.push(Step::SetHostname {
         name: c_string(spec.hostname.as_str()),
     });
@@ -232,32 +288,18 @@ fn process_steps(
             keep: namespaces::DEFAULT_CAPABILITIES,
         });
     }
-    steps.push(Step::SpawnCommand);
-    steps.push(Step::RedirectStdio { stdout, stderr });
-    steps.push(Step::CloseOtherFds);
-    steps.push(Step::ChangeDir {
-        path: c_string(spec.cwd.as_str()),
-        shown: spec.cwd.clone(),
-    });
-    steps.push(Step::SetIds {
-        uid: spec.uid,
-        gid: spec.gid,
-        groups: sys::gids(&spec.groups),
-        set_groups: mapping.allows_setgroups(),
-    });
 }
 
 /// The paths `execve` is tried on: the program itself when it has a `/`, else each
-/// directory of `PATH` (an empty entry is the working directory, as in `execvp`).
-fn candidates(spec: &SandboxSpec) -> Vec<std::ffi::CString> {
-    let program = &spec.argv[0];
+/// directory of `search_path` (an empty entry is the working directory, as in `execvp`).
+pub(crate) fn candidates(program: &str, search_path: &str) -> Vec<CString> {
     if program.contains('/') {
-        return vec![c_string(program.as_str())];
+        return vec![c_string(program)];
     }
-    spec.search_path()
+    search_path
         .split(':')
         .map(|dir| match dir {
-            "" => c_string(program.as_str()),
+            "" => c_string(program),
             dir => c_string(format!("{}/{program}", dir.trim_end_matches('/'))),
         })
         .collect()
@@ -294,7 +336,7 @@ fn stream(
     socket: &OwnedFd,
     outputs: [OwnedFd; 2],
     interrupt: &InterruptGuard,
-    pid: i32,
+    on_interrupt: &mut dyn FnMut(),
     output: &mut dyn FnMut(Stream, &[u8]),
 ) -> Result<Report, ExecError> {
     let mut report = Report::default();
@@ -314,8 +356,7 @@ fn stream(
             && let Some(signal) = interrupt.signal()
         {
             report.interrupted = Some(signal);
-            // Init is pid 1 of the sandbox: its death kills every process in it.
-            let _ = sys::kill(pid, libc::SIGKILL);
+            on_interrupt();
             watch_interrupt = false;
         }
         if ready[2] {

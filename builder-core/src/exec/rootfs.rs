@@ -296,6 +296,11 @@ pub(crate) struct FilesystemPlan<'a> {
     layer_fds: std::os::fd::RawFd,
     /// What to undo after a plain-directory run.
     pub(crate) cleanup: PlainCleanup,
+    /// Stop once the root is mounted: an OCI runtime makes the rest of the filesystem.
+    for_runtime: bool,
+    /// The resolved sandbox paths of `/proc`, `/dev`, `/etc/resolv.conf`, `/etc/hosts`,
+    /// each extra mount's target in order, and, for a runtime, `/sys`.
+    pub(crate) resolved: Vec<String>,
 }
 
 impl<'a> FilesystemPlan<'a> {
@@ -311,6 +316,7 @@ impl<'a> FilesystemPlan<'a> {
         scratch: &Path,
         context: MountContext,
         first_layer_fd: std::os::fd::RawFd,
+        for_runtime: bool,
     ) -> Result<Self, ExecError> {
         let mut plan = FilesystemPlan {
             spec,
@@ -320,13 +326,17 @@ impl<'a> FilesystemPlan<'a> {
             slots: 0,
             first_layer_fd,
             layer_fds: 0,
+            for_runtime,
+            resolved: Vec::new(),
             cleanup: PlainCleanup::default(),
         };
         plan.build()?;
         Ok(plan)
     }
 
-    fn scratch_path(&self, name: &str) -> PathBuf {
+    /// Where the root is mounted, and where the scratch tmpfs holds the copies of
+    /// `resolv.conf` and `hosts`, the extra mounts' files (`file-<index>`) and the pipe files.
+    pub(crate) fn scratch_path(&self, name: &str) -> PathBuf {
         self.scratch.join(name)
     }
 
@@ -415,11 +425,16 @@ impl<'a> FilesystemPlan<'a> {
             };
             wanted.push((mount.target().to_owned(), kind, covers));
         }
+        if self.for_runtime {
+            // The runtime mounts sysfs there.
+            wanted.push(("/sys".to_owned(), Kind::Dir, true));
+        }
         for (target, kind, covers) in wanted {
             let point = resolve(&stack, &target, &mounted)?;
             if covers {
                 mounted.push(point.components.clone());
             }
+            self.resolved.push(point.path(point.components.len()));
             targets.push((point, kind));
         }
 
@@ -588,6 +603,10 @@ impl<'a> FilesystemPlan<'a> {
                 target: Self::c_path(&root),
                 shown: dir.display().to_string(),
             }),
+        }
+
+        if self.for_runtime {
+            return Ok(());
         }
 
         // Host mounts to attach after pivot_root.

@@ -805,3 +805,69 @@ fn rootless_sandbox_works() {
         "{stdout}\n{stderr}"
     );
 }
+
+/// runc from the Debian package `runc`.
+fn runc() -> Sandbox {
+    assert!(
+        Path::new("/usr/sbin/runc").exists(),
+        "runc is missing: install the Debian package `runc`"
+    );
+    Sandbox::runc("runc")
+}
+
+#[test]
+fn runc_runtime_runs_the_same_spec() {
+    let overlay = Overlay::new();
+    let host = tempfile::tempdir().unwrap();
+    let marker = marker();
+    let before = mountinfo();
+    let spec = overlay
+        .spec(
+            "echo out; echo err >&2; id; hostname; cat /proc/net/dev | tail -n +3 | cut -d: -f1; \
+             cat /run/secrets/s; echo new > /tmp/new; cat /mnt/in; sleep 1000 & exit 7",
+        )
+        .env([marker.clone()])
+        .user(1000, 1000, vec![10])
+        .hostname("via-runc")
+        .network(Network::None)
+        .mount(Mount::Bind {
+            source: host.path().to_owned(),
+            target: "/mnt".into(),
+            readonly: true,
+        })
+        .mount(Mount::File {
+            target: "/run/secrets/s".into(),
+            content: b"secret\n".to_vec(),
+            mode: 0o444,
+            uid: 0,
+            gid: 0,
+        })
+        .build()
+        .unwrap();
+    fs::write(host.path().join("in"), "bound\n").unwrap();
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let status = runc()
+        .run(&spec, |stream, bytes| match stream {
+            Stream::Stdout => stdout.extend_from_slice(bytes),
+            Stream::Stderr => stderr.extend_from_slice(bytes),
+        })
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8(stdout).unwrap(),
+        String::from_utf8(stderr).unwrap(),
+    );
+    assert_eq!(status.code(), Some(7), "{stderr}");
+    assert_eq!(
+        stdout,
+        "out\nuid=1000(app) gid=1000(app) groups=10(wheel)\nvia-runc\n    lo\nsecret\nbound\n"
+    );
+    assert!(stderr.starts_with("err\n"), "{stderr}");
+    // Nothing of the sandbox's own mount points is in the upper directory.
+    assert_eq!(
+        overlay.upper_listing(),
+        ["tmp", "tmp/new"].map(String::from).into()
+    );
+    assert_eq!(processes_with(&marker), Vec::<u32>::new());
+    assert_eq!(mountinfo(), before);
+}

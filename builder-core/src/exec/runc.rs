@@ -1,0 +1,310 @@
+//! Running a spec through an OCI runtime (`runc`) instead of the native sandbox.
+//!
+//! The root filesystem is prepared exactly as for the native sandbox, stub layer included,
+//! inside a private mount namespace: init gets only a new mount namespace, mounts the
+//! overlay (or binds the directory) on the scratch tmpfs, and its command process executes
+//! `runc run` on a bundle whose `config.json`, generated with `oci-spec`, names that
+//! mount as the root and lists `/proc`, `/dev`, the copies of `resolv.conf` and `hosts`
+//! and the extra mounts. runc makes the container's own namespaces below it. When the run
+//! ends or is interrupted, `runc delete --force` removes the container.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+
+use oci_spec::runtime::{
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespace, LinuxNamespaceBuilder,
+    LinuxNamespaceType, Mount as OciMount, MountBuilder, ProcessBuilder, RootBuilder, Spec,
+    UserBuilder, get_default_mounts,
+};
+
+use super::error::ExecError;
+use super::namespaces::IdMapping;
+use super::parent::{self, Fds, Launch};
+use super::rootfs::{FilesystemPlan, MountContext};
+use super::spec::{DEFAULT_PATH, Mount, SandboxSpec};
+use super::sys;
+use crate::events::Stream;
+use crate::plan::{Network, Security};
+
+/// Runs `spec` with the runc binary `runc` and returns the command's exit status.
+pub(crate) fn run(
+    runc: &Path,
+    spec: &SandboxSpec,
+    scratch_dir: &Path,
+    output: &mut dyn FnMut(Stream, &[u8]),
+) -> Result<ExitStatus, ExecError> {
+    let mapping = IdMapping::detect()?;
+    if mapping.user_namespace() {
+        return Err(ExecError::RuntimeNeedsRoot {
+            program: runc.to_owned(),
+        });
+    }
+    parent::check_ids(spec, &mapping)?;
+    let scratch = parent::scratch(scratch_dir)?;
+    let bundle = parent::scratch(scratch_dir)?;
+    let context = MountContext {
+        user_namespace: false,
+        tty_group_mapped: true,
+    };
+    let fds = Fds::new()?;
+    let plan = FilesystemPlan::new(spec, scratch.path(), context, fds.max_child_fd() + 1, true)?;
+    let config = config(spec, &plan)?;
+    let config_path = bundle.path().join("config.json");
+    config
+        .save(&config_path)
+        .map_err(|source| ExecError::WriteRuntimeConfig {
+            path: config_path.clone(),
+            source,
+        })?;
+    let state = bundle.path().join("state");
+    let id = bundle
+        .path()
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "mkimage".to_owned());
+    let runc_text = runc.display().to_string();
+    let state_text = state.display().to_string();
+    let bundle_text = bundle.path().display().to_string();
+    let launch = Launch {
+        steps: plan.steps,
+        slots: plan.slots,
+        flags: libc::CLONE_NEWNS,
+        argv: [
+            runc_text.as_str(),
+            "--root",
+            &state_text,
+            "run",
+            "--bundle",
+            &bundle_text,
+            &id,
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        env: vec![format!("PATH={DEFAULT_PATH}")],
+        candidates: parent::candidates(&runc_text, DEFAULT_PATH),
+        command_steps: Vec::new(),
+    };
+    let delete = || {
+        // Removes the container whatever its state; a container that already ended is
+        // gone and this fails harmlessly.
+        let _ = Command::new(runc)
+            .args(["--root", &state_text, "delete", "--force", &id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    };
+    let mut on_interrupt = |pid| {
+        delete();
+        let _ = sys::kill(pid, libc::SIGKILL);
+    };
+    let result = launch.run(fds, &mapping, &mut on_interrupt, output);
+    delete();
+    let undone = plan.cleanup.undo();
+    let status = result?;
+    undone?;
+    Ok(status)
+}
+
+/// The runtime-spec `config.json` for `spec` over the root prepared by `plan`.
+fn config(spec: &SandboxSpec, plan: &FilesystemPlan<'_>) -> Result<Spec, ExecError> {
+    let invalid = |source| ExecError::BuildRuntimeConfig { source };
+    let capabilities: HashSet<Capability> = match spec.security {
+        Security::Sandbox => DEFAULT_CAPABILITIES.into_iter().collect(),
+        Security::Insecure => ALL_CAPABILITIES.into_iter().collect(),
+    };
+    let capabilities = LinuxCapabilitiesBuilder::default()
+        .bounding(capabilities.clone())
+        .effective(capabilities.clone())
+        .permitted(capabilities)
+        .build()
+        .map_err(invalid)?;
+    let user = UserBuilder::default()
+        .uid(spec.uid)
+        .gid(spec.gid)
+        .additional_gids(spec.groups.clone())
+        .build()
+        .map_err(invalid)?;
+    let process = ProcessBuilder::default()
+        .args(spec.argv.clone())
+        .env(spec.env.clone())
+        .cwd(spec.cwd.clone())
+        .user(user)
+        .capabilities(capabilities)
+        .no_new_privileges(false)
+        .build()
+        .map_err(invalid)?;
+    let root = RootBuilder::default()
+        .path(plan.scratch_path("root"))
+        .readonly(false)
+        .build()
+        .map_err(invalid)?;
+
+    let resolved = |index: usize| PathBuf::from(&plan.resolved[index]);
+    let mut mounts: Vec<OciMount> = get_default_mounts()
+        .into_iter()
+        .filter(|mount| {
+            // cgroups are the runtime's business; a build step gets none, as in the native
+            // sandbox.
+            mount.destination() != Path::new("/sys/fs/cgroup")
+        })
+        .map(|mut mount| {
+            if mount.destination() == Path::new("/proc") {
+                mount.set_destination(resolved(0));
+            } else if mount.destination() == Path::new("/dev") {
+                mount.set_destination(resolved(1));
+            } else if mount.destination() == Path::new("/sys") {
+                mount.set_destination(resolved(plan.resolved.len() - 1));
+            }
+            mount
+        })
+        .collect();
+    let files = plan.scratch_path("files");
+    mounts.push(bind(files.join("resolv.conf"), resolved(2), false)?);
+    mounts.push(bind(files.join("hosts"), resolved(3), false)?);
+    if !spec.pipe_files.is_empty() {
+        mounts.push(bind(plan.scratch_path("pipes"), "/dev/pipes".into(), true)?);
+    }
+    for (index, mount) in spec.mounts.iter().enumerate() {
+        let target = resolved(4 + index);
+        mounts.push(match mount {
+            Mount::Bind {
+                source, readonly, ..
+            } => bind(source.clone(), target, *readonly)?,
+            Mount::File { .. } => bind(files.join(format!("file-{index}")), target, true)?,
+            Mount::Tmpfs { size, .. } => {
+                let mut options = vec![
+                    "nosuid".to_owned(),
+                    "nodev".to_owned(),
+                    "mode=1777".to_owned(),
+                ];
+                if let Some(size) = size {
+                    options.push(format!("size={size}"));
+                }
+                MountBuilder::default()
+                    .destination(target)
+                    .typ("tmpfs")
+                    .source("tmpfs")
+                    .options(options)
+                    .build()
+                    .map_err(invalid)?
+            }
+        });
+    }
+
+    let mut namespaces: Vec<LinuxNamespace> = Vec::new();
+    let mut kinds = vec![
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+    ];
+    if spec.network == Network::None {
+        kinds.push(LinuxNamespaceType::Network);
+    }
+    for kind in kinds {
+        namespaces.push(
+            LinuxNamespaceBuilder::default()
+                .typ(kind)
+                .build()
+                .map_err(invalid)?,
+        );
+    }
+    let mut linux = LinuxBuilder::default().namespaces(namespaces);
+    if let Some(defaults) = Spec::default().linux() {
+        if let Some(masked) = defaults.masked_paths() {
+            linux = linux.masked_paths(masked.clone());
+        }
+        if let Some(readonly) = defaults.readonly_paths() {
+            linux = linux.readonly_paths(readonly.clone());
+        }
+    }
+    let linux = linux.build().map_err(invalid)?;
+
+    let mut config = Spec::default();
+    config.set_hostname(Some(spec.hostname.clone()));
+    config.set_process(Some(process));
+    config.set_root(Some(root));
+    config.set_mounts(Some(mounts));
+    config.set_linux(Some(linux));
+    Ok(config)
+}
+
+fn bind(source: PathBuf, destination: PathBuf, readonly: bool) -> Result<OciMount, ExecError> {
+    let options = if readonly {
+        vec!["rbind", "ro"]
+    } else {
+        vec!["rbind", "rw"]
+    };
+    MountBuilder::default()
+        .destination(destination)
+        .typ("bind")
+        .source(source)
+        .options(options.into_iter().map(str::to_owned).collect::<Vec<_>>())
+        .build()
+        .map_err(|source| ExecError::BuildRuntimeConfig { source })
+}
+
+/// Docker's default capabilities, as in the native sandbox.
+const DEFAULT_CAPABILITIES: [Capability; 14] = [
+    Capability::Chown,
+    Capability::DacOverride,
+    Capability::Fowner,
+    Capability::Fsetid,
+    Capability::Kill,
+    Capability::Setgid,
+    Capability::Setuid,
+    Capability::Setpcap,
+    Capability::NetBindService,
+    Capability::NetRaw,
+    Capability::SysChroot,
+    Capability::Mknod,
+    Capability::AuditWrite,
+    Capability::Setfcap,
+];
+
+/// Every capability, for `--security=insecure`.
+const ALL_CAPABILITIES: [Capability; 41] = [
+    Capability::Chown,
+    Capability::DacOverride,
+    Capability::DacReadSearch,
+    Capability::Fowner,
+    Capability::Fsetid,
+    Capability::Kill,
+    Capability::Setgid,
+    Capability::Setuid,
+    Capability::Setpcap,
+    Capability::LinuxImmutable,
+    Capability::NetBindService,
+    Capability::NetBroadcast,
+    Capability::NetAdmin,
+    Capability::NetRaw,
+    Capability::IpcLock,
+    Capability::IpcOwner,
+    Capability::SysModule,
+    Capability::SysRawio,
+    Capability::SysChroot,
+    Capability::SysPtrace,
+    Capability::SysPacct,
+    Capability::SysAdmin,
+    Capability::SysBoot,
+    Capability::SysNice,
+    Capability::SysResource,
+    Capability::SysTime,
+    Capability::SysTtyConfig,
+    Capability::Mknod,
+    Capability::Lease,
+    Capability::AuditWrite,
+    Capability::AuditControl,
+    Capability::Setfcap,
+    Capability::MacOverride,
+    Capability::MacAdmin,
+    Capability::Syslog,
+    Capability::WakeAlarm,
+    Capability::BlockSuspend,
+    Capability::AuditRead,
+    Capability::Perfmon,
+    Capability::Bpf,
+    Capability::CheckpointRestore,
+];
