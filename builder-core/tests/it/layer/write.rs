@@ -1,9 +1,10 @@
 //! The layer writer: determinism, digests and tar contents checked with real tools.
 
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 
 use mkimage_core::layer::{
-    Compression, Content, Entry, EntryKind, LayerOptions, LayerPath, write_layer,
+    Compression, Content, Entry, EntryKind, LayerOptions, LayerPath, decompress, write_layer,
 };
 
 use super::{run, sha256sum, tar_listing, write_file};
@@ -123,7 +124,20 @@ fn digests_match_independent_tools() {
         "application/vnd.oci.image.layer.v1.tar+gzip"
     );
 
+    let mut decoded = Vec::new();
+    decompress(&gz[..], None)
+        .unwrap()
+        .read_to_end(&mut decoded)
+        .unwrap();
+    assert!(decoded == tar, "gzip members decode to the tar");
+
     let (zst, zstd) = write(entries, Compression::Zstd { level: 3 }, 2);
+    let mut decoded = Vec::new();
+    decompress(&zst[..], Some(zstd.media_type.as_ref()))
+        .unwrap()
+        .read_to_end(&mut decoded)
+        .unwrap();
+    assert!(decoded == tar, "zstd frames decode to the tar");
     assert_eq!(zstd.digest.to_string(), sha256sum(&zst));
     assert_eq!(run("zstd", "zstd", &["-dc"], &zst), tar);
     assert_eq!(zstd.diff_id, plain.diff_id);
