@@ -8,6 +8,7 @@
 
 #![deny(missing_docs)]
 
+pub mod cache;
 pub mod context;
 pub mod digest;
 mod error;
