@@ -573,3 +573,119 @@ fn onbuild_records_the_trigger_text() {
         "2:9: `FROM` is not allowed as an `ONBUILD` trigger"
     );
 }
+
+#[test]
+fn config_instructions() {
+    use mkimage_core::plan::{Healthcheck, HealthcheckOptions};
+    let plan = Lines::default()
+        .i("FROM", &["scratch"])
+        .i("ARG", &["P=9000 9001/udp", "SIG=quit"])
+        .i("EXPOSE", &["443", "$P", "80", "80/tcp"])
+        .json("VOLUME", &["/data", "$SIG"])
+        .i("STOPSIGNAL", &["SIG$SIG"])
+        .add(
+            "HEALTHCHECK",
+            &["--interval=10s", "--retries=2"],
+            &["CMD", "curl -f http://localhost/"],
+        )
+        .add("HEALTHCHECK", &["--bogus"], &["NONE"])
+        .json("SHELL", &["/bin/bash", "-c"])
+        .i("MAINTAINER", &["me <me@example.com>"])
+        .plan();
+    assert_eq!(
+        ops(&plan, 0),
+        [
+            // Docker sorts the words as written, so `$P` comes first.
+            Op::Expose(vec![
+                "9000/tcp".into(),
+                "9001/udp".into(),
+                "443/tcp".into(),
+                "80/tcp".into()
+            ]),
+            Op::Volume(vec!["/data".into(), "quit".into()]),
+            Op::StopSignal("SIGquit".into()),
+            Op::Healthcheck(Healthcheck::Check {
+                test: Command::Shell("curl -f http://localhost/".into()),
+                options: HealthcheckOptions {
+                    interval: Some(10_000_000_000),
+                    retries: Some(2),
+                    ..HealthcheckOptions::default()
+                }
+            }),
+            Op::Healthcheck(Healthcheck::None),
+            Op::Shell(vec!["/bin/bash".into(), "-c".into()]),
+            Op::Maintainer("me <me@example.com>".into()),
+        ]
+    );
+    let texts: Vec<&str> = plan.stages[0]
+        .steps
+        .iter()
+        .map(|step| step.meta.text.as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "EXPOSE 9000/tcp 9001/udp 443/tcp 80/tcp",
+            "VOLUME /data quit",
+            "STOPSIGNAL SIGquit",
+            "HEALTHCHECK --interval=10s --retries=2 CMD curl -f http://localhost/",
+            "HEALTHCHECK NONE",
+            "SHELL [\"/bin/bash\",\"-c\"]",
+            "MAINTAINER me <me@example.com>",
+        ]
+    );
+}
+
+#[test]
+fn config_instruction_errors() {
+    let error = |lines: Lines| lines.error();
+    let stage = || Lines::default().i("FROM", &["scratch"]);
+    assert_eq!(
+        error(stage().i("SHELL", &["/bin/sh -c"])),
+        "2:1: `SHELL` requires its arguments in JSON form: `SHELL [\"executable\", \"parameters\"]`"
+    );
+    assert_eq!(
+        error(stage().i("HEALTHCHECK", &["CMD"])),
+        "2:1: `HEALTHCHECK` requires a command after `CMD`"
+    );
+    assert_eq!(
+        error(stage().i("HEALTHCHECK", &["RUN", "x"])),
+        "2:1: `HEALTHCHECK` takes `NONE` or options and `CMD` followed by a command"
+    );
+    assert_eq!(
+        error(stage().i("HEALTHCHECK", &["NONE", "x"])),
+        "2:1: `HEALTHCHECK` takes no arguments after `NONE`"
+    );
+    assert_eq!(
+        error(stage().i("ARG", &["E="]).json("VOLUME", &["$E"])),
+        "3:1: `VOLUME` cannot take an empty path"
+    );
+    assert_eq!(
+        error(stage().i("WORKDIR", &["/a", "/b"])),
+        "2:1: `WORKDIR` requires exactly one argument"
+    );
+    assert_eq!(
+        error(stage().add("USER", &["--x"], &["me"])),
+        "2:1: unknown flag `--x` for `USER`"
+    );
+    assert_eq!(
+        error(stage().i("COPY", &["only"])),
+        "2:1: `COPY` requires at least two arguments: one or more sources and a destination"
+    );
+    assert_eq!(
+        error(stage().i("ARG", &["=x"])),
+        "2:1: `ARG` names cannot be blank"
+    );
+    assert_eq!(
+        error(stage().add("RUN", &["--network=bridge"], &["x"])),
+        "2:1: invalid `RUN` option"
+    );
+    assert_eq!(
+        error(stage().add("RUN", &["--mount=type=cahce"], &["x"])),
+        "2:1: invalid `--mount`"
+    );
+    assert_eq!(
+        error(stage().add("FROM", &["--platform=$NOPE"], &["scratch"])),
+        "2:1: invalid `--platform`"
+    );
+}
