@@ -1,5 +1,102 @@
 //! Errors of the `context` module.
 
+use std::io;
+use std::path::PathBuf;
+
+use crate::layer::LayerError;
+
 /// What can fail in the `context` module.
+///
+/// Errors about a `COPY`/`ADD` source name the source as written, so that the caller can
+/// put the Dockerfile line in front.
 #[derive(Debug, thiserror::Error)]
-pub enum ContextError {}
+pub enum ContextError {
+    /// The context directory cannot be opened.
+    #[error("failed to open the build context `{}`", path.display())]
+    OpenContext {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A file or directory of the context cannot be read.
+    #[error("failed to read `{}` from the build context", path.display())]
+    ReadContext {
+        /// The host path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A tar stream of the context cannot be extracted.
+    #[error("failed to extract the build context from a tar stream")]
+    ExtractContext {
+        /// The cause.
+        #[source]
+        source: LayerError,
+    },
+    /// The ignore file cannot be read.
+    #[error("failed to read the ignore file `{}`", path.display())]
+    ReadIgnoreFile {
+        /// The ignore file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A line of the ignore file is not a valid pattern.
+    #[error("`{}` has an invalid pattern `{pattern}`", path.display())]
+    IgnorePattern {
+        /// The ignore file.
+        path: PathBuf,
+        /// The pattern.
+        pattern: String,
+    },
+    /// An `--exclude` value is not a valid pattern.
+    #[error("invalid `--exclude` pattern `{pattern}`")]
+    ExcludePattern {
+        /// The pattern.
+        pattern: String,
+    },
+    /// A source holds a malformed wildcard.
+    #[error("source `{source_path}` has an invalid wildcard pattern")]
+    SourcePattern {
+        /// The source as written.
+        source_path: String,
+    },
+    /// A source matches nothing in the context (or only what `.dockerignore` excludes).
+    #[error("source `{source_path}` matches no file in the build context")]
+    SourceNotFound {
+        /// The source as written.
+        source_path: String,
+    },
+    /// A source climbs above the context root with `..`.
+    #[error("source `{source_path}` leaves the build context")]
+    SourceEscapes {
+        /// The source as written.
+        source_path: String,
+    },
+    /// A symlink on the way to a source points out of the context.
+    #[error("source `{source_path}` leaves the build context through the symlink `{link}`")]
+    SymlinkEscapes {
+        /// The source as written.
+        source_path: String,
+        /// The symlink, relative to the context root.
+        link: String,
+    },
+    /// Symlinks on the way to a source form a loop or a chain too long to follow.
+    #[error("source `{source_path}` leads through too many symlinks")]
+    SymlinkLoop {
+        /// The source as written.
+        source_path: String,
+    },
+    /// Several sources are copied to a destination that is not a directory.
+    #[error(
+        "copying more than one source needs a destination directory ending in `/`, not `{dest}`"
+    )]
+    DestNotDir {
+        /// The destination as written.
+        dest: String,
+    },
+}

@@ -1,5 +1,184 @@
-//! The build context: walking it, `.dockerignore`, and content digests of its files.
+//! The build context: `.dockerignore`, the sources a `COPY`/`ADD` selects, and content
+//! digests of what it selects.
+//!
+//! A [`Context`] is a host directory (given, or [extracted](extract) from a tar stream)
+//! with the [`Patterns`] of its ignore file. [`Context::select`] resolves the sources of
+//! one `COPY`/`ADD` into a [`Selection`]: entries in layer order with their metadata,
+//! paths relative to the destination. [`Selection::place`] maps them to image paths for a
+//! [`Destination`].
+//!
+//! ```
+//! use mkimage_core::context::{Context, Destination, SelectOptions};
+//!
+//! let dir = tempfile::tempdir()?;
+//! std::fs::create_dir(dir.path().join("src"))?;
+//! std::fs::write(dir.path().join("src/main.rs"), "fn main() {}\n")?;
+//! std::fs::write(dir.path().join("src/notes.md"), "draft\n")?;
+//! std::fs::write(dir.path().join(".dockerignore"), "**/*.md\n")?;
+//!
+//! let context = Context::open(dir.path(), None)?;
+//! let selection = context.select(&["src"], &SelectOptions::default())?;
+//! let dest = Destination::new("app/", "/srv");
+//! let entries = selection.place(&dest, false)?;
+//! let paths: Vec<String> = entries.iter().map(|e| e.path.to_string()).collect();
+//! assert_eq!(paths, ["srv/app/main.rs"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
+mod dest;
 mod error;
+mod glob;
+mod patterns;
+mod select;
+mod walk;
 
+use std::fs::{self, Metadata};
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+pub use dest::Destination;
 pub use error::ContextError;
+pub use patterns::Patterns;
+pub use select::{Matched, SelectOptions, Selection};
+
+use crate::layer::{self, LayerPath};
+
+/// The name of the ignore file at the context root.
+pub const IGNORE_FILE: &str = ".dockerignore";
+
+/// A build context: a host directory and what its ignore file excludes.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// Canonical, so that absolute symlink targets can be compared with it.
+    root: PathBuf,
+    ignore: Patterns,
+    ignore_file: Option<PathBuf>,
+}
+
+/// A regular file of the context: where it is, and what identifies its content on the
+/// host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostFile {
+    /// The path relative to the context root.
+    pub source: LayerPath,
+    /// Size in bytes.
+    pub size: u64,
+    /// Device number; with the inode number, what hard links of one file share.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// Number of hard links.
+    pub nlink: u64,
+    /// Modification time in nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// Status change time in nanoseconds since the epoch.
+    pub ctime_ns: i64,
+}
+
+impl HostFile {
+    fn new(source: LayerPath, metadata: &Metadata) -> HostFile {
+        HostFile {
+            source,
+            size: metadata.size(),
+            dev: metadata.dev(),
+            ino: metadata.ino(),
+            nlink: metadata.nlink(),
+            mtime_ns: metadata.mtime() * 1_000_000_000 + metadata.mtime_nsec(),
+            ctime_ns: metadata.ctime() * 1_000_000_000 + metadata.ctime_nsec(),
+        }
+    }
+}
+
+impl Context {
+    /// Opens the context directory `dir`. Its ignore patterns come from
+    /// `<dockerfile>.dockerignore` when that file exists next to the Dockerfile (which may
+    /// lie outside the context), else from `.dockerignore` at the root, else there are
+    /// none. Pass `None` for a Dockerfile that is not a file (read from stdin).
+    ///
+    /// # Errors
+    ///
+    /// [`ContextError::OpenContext`] when `dir` is not a readable directory,
+    /// [`ContextError::ReadIgnoreFile`] and [`ContextError::IgnorePattern`] for the
+    /// ignore file.
+    pub fn open(dir: impl AsRef<Path>, dockerfile: Option<&Path>) -> Result<Context, ContextError> {
+        let dir = dir.as_ref();
+        let open_err = |source| ContextError::OpenContext {
+            path: dir.to_owned(),
+            source,
+        };
+        let root = fs::canonicalize(dir).map_err(open_err)?;
+        if !fs::metadata(&root).map_err(open_err)?.is_dir() {
+            return Err(open_err(io::Error::from(io::ErrorKind::NotADirectory)));
+        }
+        let beside = dockerfile.map(|dockerfile| {
+            let mut name = dockerfile.as_os_str().to_owned();
+            name.push(IGNORE_FILE);
+            PathBuf::from(name)
+        });
+        let candidates = beside.into_iter().chain([root.join(IGNORE_FILE)]);
+        let mut found = None;
+        for path in candidates {
+            match fs::read(&path) {
+                Ok(bytes) => {
+                    found = Some((path, bytes));
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => return Err(ContextError::ReadIgnoreFile { path, source }),
+            }
+        }
+        let (ignore, ignore_file) = match found {
+            Some((path, bytes)) => {
+                let text = String::from_utf8_lossy(&bytes);
+                let ignore = Patterns::parse_ignore_file(&text).map_err(|bad| {
+                    ContextError::IgnorePattern {
+                        path: path.clone(),
+                        pattern: bad.0,
+                    }
+                })?;
+                (ignore, Some(path))
+            }
+            None => (Patterns::default(), None),
+        };
+        Ok(Context {
+            root,
+            ignore,
+            ignore_file,
+        })
+    }
+
+    /// The context directory, canonical.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// What the ignore file excludes.
+    pub fn ignore(&self) -> &Patterns {
+        &self.ignore
+    }
+
+    /// The ignore file in use, if any.
+    pub fn ignore_file(&self) -> Option<&Path> {
+        self.ignore_file.as_deref()
+    }
+}
+
+/// Extracts a context sent as a tar stream (`mkimage build -`), plain or compressed with
+/// gzip or zstd, into the directory `dir`, which the caller provides (empty)
+/// and then [opens](Context::open).
+///
+/// No entry is written outside `dir`, whatever its name, hard link or the symlinks before
+/// it say. Owners are kept only when running as root. As in a layer, a `.wh.` name is a
+/// whiteout and removes an earlier entry of the same stream.
+///
+/// # Errors
+///
+/// [`ContextError::ExtractContext`] for a malformed stream, an entry that leaves `dir` or
+/// a file that cannot be written.
+pub fn extract(tar: impl Read, dir: &Path) -> Result<(), ContextError> {
+    let extract_err = |source| ContextError::ExtractContext { source };
+    let tar = layer::decompress(tar, None).map_err(extract_err)?;
+    layer::unpack(tar, dir).map_err(extract_err)?;
+    Ok(())
+}

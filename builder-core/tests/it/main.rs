@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod busybox;
+mod context;
 mod exec;
 mod layer;

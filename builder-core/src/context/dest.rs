@@ -1,0 +1,141 @@
+//! Where a `COPY`/`ADD` puts what it selected: Docker's destination rules.
+
+use std::path::PathBuf;
+
+use super::patterns::clean;
+use super::{ContextError, HostFile, Selection};
+use crate::layer::{Content, Entry, EntryKind, LayerPath};
+
+/// The destination of a `COPY`/`ADD` in the image, resolved against the working
+/// directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    written: String,
+    /// `None`: the image root.
+    path: Option<LayerPath>,
+    dir: bool,
+}
+
+impl Destination {
+    /// The destination `dest` as written in the step. A relative one is taken from
+    /// `workdir` (the stage's `WORKDIR`, `/` by default); `..` stops at the image root.
+    /// A destination ending in `/` (or `/.`, or `.`) names a directory.
+    pub fn new(dest: &str, workdir: &str) -> Destination {
+        let dir = dest.ends_with('/') || dest.ends_with("/.") || dest == "." || dest.is_empty();
+        let absolute = if dest.starts_with('/') {
+            dest.to_owned()
+        } else {
+            format!("/{workdir}/{dest}")
+        };
+        let cleaned = clean(&absolute);
+        Destination {
+            written: dest.to_owned(),
+            path: LayerPath::new(&cleaned).ok(),
+            dir,
+        }
+    }
+
+    /// The destination's path in the image, `None` for the root.
+    pub fn path(&self) -> Option<&LayerPath> {
+        self.path.as_ref()
+    }
+
+    /// Whether the destination as written names a directory (or is the root).
+    pub fn is_dir(&self) -> bool {
+        self.dir || self.path.is_none()
+    }
+}
+
+impl Selection {
+    /// The selected entries at their paths in the image, in layer order, each regular
+    /// file read from the context when the layer is written.
+    ///
+    /// `exists_as_dir` says whether the destination already is a directory in the image
+    /// below. A single file (matched without wildcards and without `--parents`) copied to
+    /// a destination that is not a directory becomes that path; everything else goes
+    /// below the destination. The caller creates the destination directory and its
+    /// missing parents, and applies `--chown`, `--chmod` and mtime clamping.
+    ///
+    /// # Errors
+    ///
+    /// [`ContextError::DestNotDir`] when more than one path was matched and the
+    /// destination is not a directory.
+    pub fn place(
+        &self,
+        dest: &Destination,
+        exists_as_dir: bool,
+    ) -> Result<Vec<Entry>, ContextError> {
+        let into_dir = dest.is_dir() || exists_as_dir;
+        if self.matches.len() > 1 && !into_dir {
+            return Err(ContextError::DestNotDir {
+                dest: dest.written.clone(),
+            });
+        }
+        let as_file = !into_dir && self.matches.len() == 1 && !self.matches[0].is_dir;
+        let at = |path: &LayerPath| -> LayerPath {
+            match (as_file, dest.path()) {
+                (true, Some(dest)) => dest.clone(),
+                (_, Some(dest)) => LayerPath::new(dest.as_path().join(path.as_path()))
+                    .expect("two normalized paths join into one"),
+                (_, None) => path.clone(),
+            }
+        };
+        Ok(self
+            .entries
+            .iter()
+            .map(|entry| {
+                let kind = match &entry.kind {
+                    EntryKind::File(HostFile { source, .. }) => {
+                        EntryKind::File(Content::Host(self.root().join(source.as_path())))
+                    }
+                    EntryKind::HardLink(target) => EntryKind::HardLink(at(target)),
+                    EntryKind::Dir => EntryKind::Dir,
+                    EntryKind::Symlink(target) => EntryKind::Symlink(PathBuf::from(target)),
+                    EntryKind::CharDevice { major, minor } => EntryKind::CharDevice {
+                        major: *major,
+                        minor: *minor,
+                    },
+                    EntryKind::BlockDevice { major, minor } => EntryKind::BlockDevice {
+                        major: *major,
+                        minor: *minor,
+                    },
+                    EntryKind::Fifo => EntryKind::Fifo,
+                    EntryKind::Whiteout => EntryKind::Whiteout,
+                    EntryKind::Opaque => EntryKind::Opaque,
+                };
+                Entry {
+                    path: at(&entry.path),
+                    kind,
+                    mode: entry.mode,
+                    uid: entry.uid,
+                    gid: entry.gid,
+                    mtime: entry.mtime,
+                    xattrs: entry.xattrs.clone(),
+                }
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_against_the_workdir() {
+        let cases = [
+            ("/app/", "/", Some("app"), true),
+            ("app", "/srv", Some("srv/app"), false),
+            ("./", "/srv", Some("srv"), true),
+            (".", "/srv", Some("srv"), true),
+            ("../../../x", "/srv", Some("x"), false),
+            ("/", "/srv", None, true),
+            ("sub/.", "/", Some("sub"), true),
+        ];
+        for (dest, workdir, path, dir) in cases {
+            let d = Destination::new(dest, workdir);
+            assert_eq!(d.path().map(ToString::to_string).as_deref(), path, "{dest}");
+            assert_eq!(d.is_dir(), dir, "{dest}");
+        }
+    }
+}

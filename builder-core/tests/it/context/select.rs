@@ -1,0 +1,314 @@
+//! Selecting `COPY`/`ADD` sources: wildcards, directories, `--exclude`, `--parents`,
+//! escapes, symlinks, hard links, destinations, tar contexts.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::process::{Command, Stdio};
+
+use mkimage_core::context::{self, Context, ContextError, Destination, SelectOptions};
+use mkimage_core::layer::{Content, EntryKind};
+
+use super::{link, listing, select, write};
+
+fn tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "a.txt", "a");
+    write(root, "b.txt", "b");
+    write(root, "c.md", "c");
+    write(root, "src/main.rs", "main");
+    write(root, "src/lib/mod.rs", "lib");
+    write(root, "src/lib/util.rs", "util");
+    write(root, "src/bin/mod.rs", "bin");
+    write(root, "src/bin/notes.md", "notes");
+    write(root, "docs/guide/intro.md", "intro");
+    dir
+}
+
+#[test]
+fn wildcards_select_matching_paths() {
+    let dir = tree();
+    assert_eq!(select(dir.path(), &["*.txt"]), ["a.txt", "b.txt"]);
+    assert_eq!(
+        select(dir.path(), &["[ab].txt", "?.md"]),
+        ["a.txt", "b.txt", "c.md"]
+    );
+    // Each component may be a wildcard; a file match keeps only its name.
+    assert_eq!(
+        select(dir.path(), &["src/*/mod.rs"]),
+        ["mod.rs (from src/lib/mod.rs)"],
+        "two matches with one name: the later one wins"
+    );
+    assert_eq!(select(dir.path(), &["[^a-b].*"]), ["c.md"]);
+}
+
+#[test]
+fn directory_source_means_its_contents() {
+    let dir = tree();
+    assert_eq!(
+        select(dir.path(), &["src"]),
+        [
+            "bin/",
+            "bin/mod.rs (from src/bin/mod.rs)",
+            "bin/notes.md (from src/bin/notes.md)",
+            "lib/",
+            "lib/mod.rs (from src/lib/mod.rs)",
+            "lib/util.rs (from src/lib/util.rs)",
+            "main.rs (from src/main.rs)",
+        ]
+    );
+    // A leading `/` is the context root; `.` and `./x/..` too.
+    assert_eq!(
+        select(dir.path(), &["/src/lib"]),
+        select(dir.path(), &["./src/x/../lib/"])
+    );
+    assert_eq!(select(dir.path(), &["/"]), select(dir.path(), &["."]));
+    assert_eq!(select(dir.path(), &["."]).len(), 14);
+}
+
+#[test]
+fn exclude_applies_to_names_and_below_directories() {
+    let dir = tree();
+    let context = Context::open(dir.path(), None).unwrap();
+    let options = SelectOptions {
+        exclude: vec!["*.md".into(), "lib".into(), "**/notes.md".into()],
+        parents: false,
+    };
+    let selection = context.select(&["*", "src"], &options).unwrap();
+    assert_eq!(
+        listing(&selection),
+        [
+            "a.txt",
+            "b.txt",
+            "bin/",
+            "bin/mod.rs (from src/bin/mod.rs)",
+            "guide/",
+            "guide/intro.md (from docs/guide/intro.md)",
+            "main.rs (from src/main.rs)",
+        ],
+        "patterns are anchored at each match: `*.md` drops `c.md`, not `docs/guide/intro.md`"
+    );
+}
+
+#[test]
+fn parents_keeps_the_matched_paths() {
+    let dir = tree();
+    let context = Context::open(dir.path(), None).unwrap();
+    let options = SelectOptions {
+        exclude: Vec::new(),
+        parents: true,
+    };
+    let selection = context
+        .select(&["src/*/mod.rs", "docs/./guide"], &options)
+        .unwrap();
+    assert_eq!(
+        listing(&selection),
+        [
+            "guide/",
+            "guide/intro.md (from docs/guide/intro.md)",
+            "src/",
+            "src/bin/",
+            "src/bin/mod.rs",
+            "src/lib/",
+            "src/lib/mod.rs",
+        ]
+    );
+}
+
+#[test]
+fn sources_that_leave_the_context_are_errors() {
+    let outside = tempfile::tempdir().unwrap();
+    write(outside.path(), "secret", "s");
+    let dir = tree();
+    let root = dir.path();
+    link(root, "out-abs", outside.path().to_str().unwrap());
+    link(root, "out-rel", "../..");
+    link(root, "src/up", "../../x");
+    let context = Context::open(root, None).unwrap();
+    let err = |source: &str| {
+        context
+            .select(&[source], &SelectOptions::default())
+            .unwrap_err()
+    };
+    assert_eq!(
+        err("../a.txt").to_string(),
+        "source `../a.txt` leaves the build context"
+    );
+    assert!(matches!(
+        err("src/../../a.txt"),
+        ContextError::SourceEscapes { .. }
+    ));
+    assert_eq!(
+        err("out-abs/secret").to_string(),
+        "source `out-abs/secret` leaves the build context through the symlink `out-abs`"
+    );
+    assert!(matches!(
+        err("out-rel"),
+        ContextError::SymlinkEscapes { .. }
+    ));
+    assert_eq!(
+        err("src/up").to_string(),
+        "source `src/up` leaves the build context through the symlink `src/up`"
+    );
+    assert_eq!(
+        err("nope/*.txt").to_string(),
+        "source `nope/*.txt` matches no file in the build context"
+    );
+    assert_eq!(
+        err("src/[").to_string(),
+        "source `src/[` has an invalid wildcard pattern"
+    );
+    link(root, "loop", "loop");
+    assert!(matches!(err("loop"), ContextError::SymlinkLoop { .. }));
+}
+
+#[test]
+fn symlinks_to_sources_are_followed_inside_the_context() {
+    let dir = tree();
+    let root = dir.path();
+    link(root, "lib", "src/lib");
+    link(root, "first", "a.txt");
+    let absolute = fs::canonicalize(root).unwrap().join("b.txt");
+    link(root, "second", absolute.to_str().unwrap());
+    assert_eq!(
+        select(root, &["lib/mod.rs", "first", "second"]),
+        [
+            "first (from a.txt)",
+            "mod.rs (from src/lib/mod.rs)",
+            "second (from b.txt)"
+        ]
+    );
+    assert_eq!(
+        select(root, &["lib"]),
+        [
+            "mod.rs (from src/lib/mod.rs)",
+            "util.rs (from src/lib/util.rs)"
+        ]
+    );
+}
+
+#[test]
+fn symlinks_and_hard_links_inside_a_tree_are_preserved() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "app/data", "shared");
+    fs::hard_link(root.join("app/data"), root.join("app/same")).unwrap();
+    // Not followed, even when pointing out of the context: a link is copied as a link.
+    link(root, "app/etc", "/etc");
+    link(root, "app/rel", "data");
+    let context = Context::open(root, None).unwrap();
+    let selection = context.select(&["app"], &SelectOptions::default()).unwrap();
+    assert_eq!(
+        listing(&selection),
+        [
+            "data (from app/data)",
+            "etc -> /etc",
+            "rel -> data",
+            "same => data"
+        ]
+    );
+    let EntryKind::File(file) = &selection.entries[0].kind else {
+        panic!("`data` is a file");
+    };
+    let meta = fs::metadata(root.join("app/data")).unwrap();
+    assert_eq!(
+        (file.dev, file.ino, file.nlink),
+        (meta.dev(), meta.ino(), 2)
+    );
+    assert_eq!(file.size, 6);
+    assert_eq!(selection.entries[0].mode, meta.mode() & 0o7777);
+    assert_eq!(
+        file.mtime_ns,
+        meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
+    );
+}
+
+#[test]
+fn place_follows_docker_destination_rules() {
+    let dir = tree();
+    let context = Context::open(dir.path(), None).unwrap();
+    let root = fs::canonicalize(dir.path()).unwrap();
+    let placed = |sources: &[&str], dest: &str, exists_as_dir: bool| {
+        let selection = context.select(sources, &SelectOptions::default())?;
+        let entries = selection.place(&Destination::new(dest, "/work"), exists_as_dir)?;
+        Ok::<_, ContextError>(
+            entries
+                .iter()
+                .map(|e| e.path.to_string())
+                .collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(placed(&["a.txt"], "/x", false).unwrap(), ["x"]);
+    assert_eq!(placed(&["a.txt"], "/x/", false).unwrap(), ["x/a.txt"]);
+    assert_eq!(placed(&["a.txt"], "/x", true).unwrap(), ["x/a.txt"]);
+    assert_eq!(placed(&["a.txt"], "rel", false).unwrap(), ["work/rel"]);
+    assert_eq!(placed(&["a.txt"], ".", false).unwrap(), ["work/a.txt"]);
+    assert_eq!(
+        placed(&["src/lib"], "/lib", false).unwrap(),
+        ["lib/mod.rs", "lib/util.rs"]
+    );
+    assert_eq!(
+        placed(&["*.txt"], "/x", false).unwrap_err().to_string(),
+        "copying more than one source needs a destination directory ending in `/`, not `/x`"
+    );
+    assert_eq!(
+        placed(&["a.txt", "b.txt"], "/x/", false).unwrap(),
+        ["x/a.txt", "x/b.txt"]
+    );
+    let selection = context
+        .select(&["a.txt"], &SelectOptions::default())
+        .unwrap();
+    let entries = selection.place(&Destination::new("/", "/"), false).unwrap();
+    assert_eq!(
+        entries[0].kind,
+        EntryKind::File(Content::Host(root.join("a.txt")))
+    );
+}
+
+#[test]
+fn context_from_a_tar_stream() {
+    let dir = tree();
+    let root = dir.path();
+    write(root, ".dockerignore", "*.md\n");
+    link(root, "src/link", "main.rs");
+    // GNU tar writes the stream, gzip-compressed, as `docker build -` would receive it.
+    let out = Command::new("tar")
+        .args(["-czf", "-", "-C"])
+        .arg(root)
+        .arg(".")
+        .output()
+        .expect("`tar` is needed (Debian package `tar`)");
+    assert!(out.status.success());
+    let extracted = tempfile::tempdir().unwrap();
+    context::extract(out.stdout.as_slice(), extracted.path()).unwrap();
+    let from_tar = Context::open(extracted.path(), None).unwrap();
+    let from_dir = Context::open(root, None).unwrap();
+    let sel = |c: &Context| listing(&c.select(&["."], &SelectOptions::default()).unwrap());
+    assert_eq!(sel(&from_tar), sel(&from_dir));
+    assert!(sel(&from_tar).contains(&"src/link -> main.rs".to_owned()));
+}
+
+#[test]
+fn tar_entries_that_escape_are_refused() {
+    // Python's tarfile writes a name GNU tar would refuse to create.
+    let script = "import io, sys, tarfile\n\
+        t = tarfile.open(fileobj=sys.stdout.buffer, mode='w|')\n\
+        i = tarfile.TarInfo('../evil'); i.size = 4\n\
+        t.addfile(i, io.BytesIO(b'evil')); t.close()\n";
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("`python3` is needed (Debian package `python3`)");
+    child.stdin.take().unwrap().write_all(b"").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let parent = tempfile::tempdir().unwrap();
+    let target = parent.path().join("ctx");
+    fs::create_dir(&target).unwrap();
+    let err = context::extract(out.stdout.as_slice(), &target).unwrap_err();
+    assert!(matches!(err, ContextError::ExtractContext { .. }), "{err}");
+    assert!(!parent.path().join("evil").exists());
+}
