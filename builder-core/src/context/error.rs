@@ -91,6 +91,15 @@ pub enum ContextError {
         /// The source as written.
         source_path: String,
     },
+    /// The file of remembered content digests cannot be written.
+    #[error("failed to write the file hashes of the build context to `{}`", path.display())]
+    WriteFileHashes {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
     /// Several sources are copied to a destination that is not a directory.
     #[error(
         "copying more than one source needs a destination directory ending in `/`, not `{dest}`"

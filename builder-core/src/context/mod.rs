@@ -5,7 +5,8 @@
 //! with the [`Patterns`] of its ignore file. [`Context::select`] resolves the sources of
 //! one `COPY`/`ADD` into a [`Selection`]: entries in layer order with their metadata,
 //! paths relative to the destination. [`Selection::place`] maps them to image paths for a
-//! [`Destination`].
+//! [`Destination`]. [`Selection::digest`] gives the content digest of a selection for
+//! cache keys, reading only the files whose metadata [`FileHashes`] does not know.
 //!
 //! ```
 //! use mkimage_core::context::{Context, Destination, SelectOptions};
@@ -26,8 +27,10 @@
 //! ```
 
 mod dest;
+mod digest;
 mod error;
 mod glob;
+mod hashes;
 mod patterns;
 mod select;
 mod walk;
@@ -39,6 +42,7 @@ use std::path::{Path, PathBuf};
 
 pub use dest::Destination;
 pub use error::ContextError;
+pub use hashes::FileHashes;
 pub use patterns::Patterns;
 pub use select::{Matched, SelectOptions, Selection};
 

@@ -1,5 +1,6 @@
 //! The build context on real trees: `.dockerignore`, source selection, digests.
 
+mod digest;
 mod ignore;
 mod select;
 
