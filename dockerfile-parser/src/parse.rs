@@ -1,0 +1,132 @@
+//! Parsing a whole Dockerfile: logical lines, instructions, heredoc bodies.
+
+use crate::ast::{Arguments, Dockerfile, Heredoc, Instruction, Keyword, ParseWarning};
+use crate::error::ParseError;
+use crate::grammar::{LineParser, heredoc_markers};
+use crate::lines::{Logical, Source, trim_newline};
+use crate::span::Position;
+
+/// Parses a Dockerfile.
+///
+/// Unknown instructions are kept (as [`Keyword::Unknown`]); lowering rejects them.
+///
+/// # Errors
+///
+/// A [`ParseError`] for text Docker's parser would refuse: a bad directive, a JSON array
+/// of something other than strings, a flag or argument an instruction does not take, a
+/// heredoc without its delimiter line, or a file without instructions.
+///
+/// # Example
+///
+/// ```
+/// use mkimage_dockerfile::{Arguments, Keyword, parse};
+///
+/// let dockerfile = parse("FROM alpine\nrun --network=none echo hi\n")?;
+/// let run = &dockerfile.instructions[1];
+/// assert_eq!(run.kind, Keyword::Run);
+/// assert_eq!(run.keyword, "run");
+/// assert_eq!(run.flags[0].to_string(), "--network=none");
+/// assert_eq!(run.args, Arguments::Text("echo hi".into()));
+/// # Ok::<(), mkimage_dockerfile::ParseError>(())
+/// ```
+pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
+    let mut source = Source::new(text);
+    let mut instructions = Vec::new();
+    let mut warnings = Vec::new();
+    while let Some(mut logical) = source.logical()? {
+        if let Some(line) = logical.empty_continuation {
+            warnings.push(ParseWarning {
+                line,
+                message: "empty continuation line: Docker will make this an error, remove the \
+                          blank line or the escape character before it"
+                    .to_owned(),
+            });
+        }
+        let parser = LineParser {
+            logical: &logical,
+            escape: source.escape(),
+        };
+        let mut instruction = parser.instruction(0)?;
+        let heredocs = read_heredocs(&mut source, &logical, &instruction)?;
+        if !heredocs.is_empty() {
+            logical.end_line = source.lines_read();
+            set_end_line(&mut instruction, logical.end_line);
+            match &mut instruction.args {
+                Arguments::Trigger(sub) => sub.heredocs = heredocs,
+                _ => instruction.heredocs = heredocs,
+            }
+        }
+        instructions.push(instruction);
+    }
+    if instructions.is_empty() {
+        return Err(ParseError::NoInstructions {
+            at: Position {
+                line: source.lines_read().max(1),
+                col: 1,
+            },
+        });
+    }
+    Ok(Dockerfile {
+        directives: source.finish(),
+        instructions,
+        warnings,
+    })
+}
+
+/// Whether heredocs are looked for: in `RUN`, `COPY` and `ADD` (also as an `ONBUILD`
+/// trigger) in shell form.
+fn takes_heredocs(instruction: &Instruction) -> bool {
+    let instruction = instruction.sub().unwrap_or(instruction);
+    matches!(
+        instruction.kind,
+        Keyword::Run | Keyword::Copy | Keyword::Add
+    ) && !instruction.json_form()
+}
+
+/// Reads the bodies of the heredocs the instruction's line opens, from the lines after it.
+fn read_heredocs(
+    source: &mut Source<'_>,
+    logical: &Logical,
+    instruction: &Instruction,
+) -> Result<Vec<Heredoc>, ParseError> {
+    if !takes_heredocs(instruction) || !logical.text.contains("<<") {
+        return Ok(Vec::new());
+    }
+    let mut heredocs = Vec::new();
+    for marker in heredoc_markers(&logical.text) {
+        let mut content = String::new();
+        let mut terminated = false;
+        while let Some((_, raw)) = source.physical() {
+            let mut candidate = trim_newline(raw);
+            if marker.chomp {
+                candidate = candidate.trim_start_matches('\t');
+            }
+            if candidate == marker.name {
+                terminated = true;
+                break;
+            }
+            content.push_str(raw);
+        }
+        if !terminated {
+            return Err(ParseError::UnterminatedHeredoc {
+                at: logical.position(marker.at),
+                name: marker.name,
+            });
+        }
+        heredocs.push(Heredoc {
+            name: marker.name,
+            content,
+            expand: marker.expand,
+            chomp: marker.chomp,
+            fd: marker.fd,
+        });
+    }
+    Ok(heredocs)
+}
+
+fn set_end_line(instruction: &mut Instruction, end_line: usize) {
+    instruction.span.end_line = end_line;
+    if let Arguments::Trigger(sub) = &mut instruction.args {
+        set_end_line(sub, end_line);
+    }
+}
