@@ -1,5 +1,7 @@
 //! Command-line arguments.
 
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
 
 /// Build OCI container images from Dockerfiles, without a daemon.
@@ -16,4 +18,17 @@ pub struct Args {
 pub enum Command {
     /// Print the version.
     Version,
+    /// Parse a Dockerfile and print its instructions.
+    Parse(ParseArgs),
+}
+
+/// `mkimage parse`.
+#[derive(Debug, clap::Args)]
+pub struct ParseArgs {
+    /// The Dockerfile to read; `-` reads standard input.
+    #[arg(short = 'f', long = "file", default_value = "Dockerfile")]
+    pub file: PathBuf,
+    /// Print the instructions as parsed, before expansion, as one JSON document.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -1,6 +1,8 @@
 //! `mkimage`: build OCI container images from Dockerfiles, without a daemon.
 
 mod args;
+mod located;
+mod parse;
 mod render;
 
 use std::process::ExitCode;
@@ -23,8 +25,9 @@ fn main() -> ExitCode {
 fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Version => {
-            render::line(&format!("mkimage {}", env!("CARGO_PKG_VERSION")));
+            render::line(&format!("mkimage {}", env!("CARGO_PKG_VERSION")))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Parse(args) => parse::run(&args),
     }
 }

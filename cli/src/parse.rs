@@ -1,0 +1,133 @@
+//! `mkimage parse`: read a Dockerfile and print its instructions, as normalized Dockerfile
+//! text or as JSON.
+
+use std::io::Read as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use mkimage_dockerfile::{Arguments, Instruction};
+
+use crate::args::ParseArgs;
+use crate::located::Located;
+use crate::render;
+
+/// The largest Dockerfile read, so that a wrong path (a device, a huge file) fails fast.
+const MAX_DOCKERFILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Runs `mkimage parse`.
+pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
+    let (name, text) = read_dockerfile(&args.file)?;
+    let dockerfile = mkimage_dockerfile::parse(&text).map_err(|error| {
+        let at = error.position();
+        Located::new(&name, &text, at.line, at.col, error.message())
+    })?;
+    for warning in &dockerfile.warnings {
+        render::warning(&format!("{name}:{}: {}", warning.line, warning.message));
+    }
+    if args.json {
+        let json = serde_json::to_string_pretty(&dockerfile).context("failed to write JSON")?;
+        render::line(&json)?;
+    } else {
+        for instruction in &dockerfile.instructions {
+            render::line(&normalized(instruction))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the Dockerfile at `path` (`-`: standard input); returns the name to show and the text.
+fn read_dockerfile(path: &Path) -> anyhow::Result<(String, String)> {
+    let mut bytes = Vec::new();
+    let name = if path == Path::new("-") {
+        std::io::stdin()
+            .take(MAX_DOCKERFILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .context("failed to read the Dockerfile from standard input")?;
+        "<stdin>".to_owned()
+    } else {
+        std::fs::File::open(path)
+            .and_then(|file| file.take(MAX_DOCKERFILE_BYTES + 1).read_to_end(&mut bytes))
+            .with_context(|| format!("failed to read `{}`", path.display()))?;
+        path.display().to_string()
+    };
+    if bytes.len() as u64 > MAX_DOCKERFILE_BYTES {
+        anyhow::bail!(
+            "`{name}` is larger than {MAX_DOCKERFILE_BYTES} bytes: it is not a Dockerfile"
+        );
+    }
+    let text = String::from_utf8(bytes).with_context(|| format!("`{name}` is not UTF-8 text"))?;
+    Ok((name, text))
+}
+
+/// The instruction as Dockerfile text: the keyword in upper case, the flags, the
+/// arguments, then any heredoc bodies with their delimiters.
+fn normalized(instruction: &Instruction) -> String {
+    let mut text = line(instruction);
+    for heredoc in &instruction.heredocs {
+        text.push('\n');
+        text.push_str(&heredoc.content);
+        text.push_str(&heredoc.name);
+    }
+    if let Some(sub) = instruction.sub() {
+        for heredoc in &sub.heredocs {
+            text.push('\n');
+            text.push_str(&heredoc.content);
+            text.push_str(&heredoc.name);
+        }
+    }
+    text
+}
+
+/// The instruction's line, without heredoc bodies.
+fn line(instruction: &Instruction) -> String {
+    let keyword = match instruction.kind.as_str() {
+        "" => return instruction.original.trim().to_owned(),
+        keyword => keyword,
+    };
+    let mut parts = vec![keyword.to_owned()];
+    parts.extend(
+        instruction
+            .flags
+            .iter()
+            .map(|flag| quoted(&flag.to_string())),
+    );
+    match &instruction.args {
+        Arguments::None => {}
+        Arguments::Words(words) => parts.extend(words.iter().cloned()),
+        Arguments::Exec(strings) => parts.push(json_array(strings)),
+        Arguments::Text(text) => parts.push(text.clone()),
+        Arguments::Pairs(pairs) => parts.extend(pairs.iter().map(|pair| {
+            let sep = if pair.legacy { " " } else { "=" };
+            format!("{}{sep}{}", pair.key, pair.value)
+        })),
+        Arguments::Healthcheck { kind, command } => {
+            parts.push(kind.to_ascii_uppercase());
+            match &**command {
+                Arguments::Exec(strings) => parts.push(json_array(strings)),
+                Arguments::Text(text) => parts.push(text.clone()),
+                _ => {}
+            }
+        }
+        Arguments::Trigger(sub) => parts.push(line(sub)),
+    }
+    parts.join(" ")
+}
+
+/// A flag as a word that reads back the same: quoted when it holds blanks or quotes.
+fn quoted(word: &str) -> String {
+    if !word.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '\\') {
+        return word.to_owned();
+    }
+    let escaped = word.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("\"{escaped}\"")
+}
+
+/// A JSON array of strings, written as Dockerfiles usually write it: `["a", "b"]`.
+fn json_array(strings: &[String]) -> String {
+    let items: Vec<String> = strings
+        .iter()
+        .map(|s| serde_json::Value::String(s.clone()).to_string())
+        .collect();
+    format!("[{}]", items.join(", "))
+}
