@@ -29,13 +29,13 @@ pub enum ParseError {
         at: Position,
     },
     /// An instruction that requires arguments it was not given, or got too many.
-    #[error("{at}: expected {expected} after `{keyword}`")]
+    #[error("{at}: expected {expected}")]
     Arguments {
         /// Where the missing or extra argument is.
         at: Position,
         /// The instruction, in upper case.
         keyword: &'static str,
-        /// What it takes (`an image and optionally \`AS name\``).
+        /// What it takes, naming the instruction (`a user after \`USER\``).
         expected: &'static str,
     },
     /// A JSON array that holds something other than strings.

@@ -97,26 +97,42 @@ pub(crate) fn instruction(
     match (&instruction.kind, &instruction.args) {
         (Keyword::Unknown, _) => return Ok(()),
         (Keyword::Add | Keyword::Copy, _) if words.len() < 2 => {
-            return Err(arguments("at least one source and a destination"));
+            return Err(arguments(if instruction.kind == Keyword::Add {
+                "at least one source and a destination after `ADD`"
+            } else {
+                "at least one source and a destination after `COPY`"
+            }));
         }
         (Keyword::From, _) => {
             let as_ok = words.len() == 3 && words[1].eq_ignore_ascii_case("as");
             if words.len() != 1 && !as_ok {
-                return Err(arguments("an image and optionally `AS name`"));
+                return Err(arguments("an image and optionally `AS name` after `FROM`"));
             }
         }
-        (Keyword::Maintainer, Arguments::None) => return Err(arguments("a name")),
-        (Keyword::User, Arguments::None) => return Err(arguments("a user")),
-        (Keyword::Workdir, Arguments::None) => return Err(arguments("a path")),
-        (Keyword::Stopsignal, Arguments::None) => return Err(arguments("a signal")),
-        (Keyword::Expose, Arguments::None) => return Err(arguments("at least one port")),
-        (Keyword::Volume, Arguments::None) => return Err(arguments("at least one path")),
-        (Keyword::Arg, Arguments::None | Arguments::Words(_)) if words.is_empty() => {
-            return Err(arguments("at least one name"));
+        (Keyword::Maintainer, Arguments::None) => {
+            return Err(arguments("a name after `MAINTAINER`"));
         }
-        (Keyword::Onbuild, Arguments::None) => return Err(arguments("an instruction")),
+        (Keyword::User, Arguments::None) => return Err(arguments("a user after `USER`")),
+        (Keyword::Workdir, Arguments::None) => return Err(arguments("a path after `WORKDIR`")),
+        (Keyword::Stopsignal, Arguments::None) => {
+            return Err(arguments("a signal after `STOPSIGNAL`"));
+        }
+        (Keyword::Expose, Arguments::None) => {
+            return Err(arguments("at least one port after `EXPOSE`"));
+        }
+        (Keyword::Volume, Arguments::None) => {
+            return Err(arguments("at least one path after `VOLUME`"));
+        }
+        (Keyword::Arg, Arguments::None | Arguments::Words(_)) if words.is_empty() => {
+            return Err(arguments("at least one name after `ARG`"));
+        }
+        (Keyword::Onbuild, Arguments::None) => {
+            return Err(arguments("an instruction after `ONBUILD`"));
+        }
         (Keyword::Healthcheck, Arguments::None) => {
-            return Err(arguments("`NONE`, or `CMD` and a command"));
+            return Err(arguments(
+                "`NONE`, or `CMD` and a command, after `HEALTHCHECK`",
+            ));
         }
         (Keyword::Healthcheck, Arguments::Healthcheck { kind, command })
             if kind.eq_ignore_ascii_case("NONE") =>
@@ -126,7 +142,7 @@ pub(crate) fn instruction(
                 return Err(ParseError::Arguments {
                     at: args_at,
                     keyword,
-                    expected: "nothing after `NONE`",
+                    expected: "nothing after `HEALTHCHECK NONE`",
                 });
             }
             return Ok(());
@@ -135,7 +151,13 @@ pub(crate) fn instruction(
     }
     flags(instruction)?;
     match (&instruction.kind, &instruction.args) {
-        (Keyword::Env | Keyword::Label, Arguments::None) => Err(arguments("`key=value` pairs")),
+        (Keyword::Env | Keyword::Label, Arguments::None) => {
+            Err(arguments(if instruction.kind == Keyword::Env {
+                "`key=value` pairs after `ENV`"
+            } else {
+                "`key=value` pairs after `LABEL`"
+            }))
+        }
         (Keyword::Env | Keyword::Label, Arguments::Pairs(pairs)) => {
             match pairs.iter().position(|pair| pair.key.is_empty()) {
                 Some(_) => Err(ParseError::BlankName {
@@ -167,10 +189,10 @@ pub(crate) fn instruction(
             Ok(())
         }
         (Keyword::Volume, _) if words.iter().any(|word| word.trim().is_empty()) => {
-            Err(arguments("paths that are not empty"))
+            Err(arguments("paths that are not empty after `VOLUME`"))
         }
         (Keyword::Shell, Arguments::Exec(strings)) if strings.is_empty() => {
-            Err(arguments("a shell and its arguments"))
+            Err(arguments("a shell and its arguments after `SHELL`"))
         }
         (Keyword::Shell, Arguments::Exec(_)) => Ok(()),
         (Keyword::Shell, _) => Err(ParseError::ShellNotJson { at: args_at }),
@@ -187,7 +209,7 @@ pub(crate) fn instruction(
                 _ => false,
             };
             if empty {
-                return Err(arguments("a command after `CMD`"));
+                return Err(arguments("a command after `HEALTHCHECK CMD`"));
             }
             Ok(())
         }

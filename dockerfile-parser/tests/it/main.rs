@@ -1,0 +1,3 @@
+//! Integration tests of the Dockerfile frontend, one module per area.
+
+mod parse;

@@ -1,0 +1,64 @@
+//! Golden tests of the parser: each folder of `fixtures/parser/` holds a `Dockerfile` and
+//! the `parse.json` that `mkimage parse --json` must print for it; each folder of
+//! `fixtures/parser-errors/` a `Dockerfile` and the `error.txt` its parse must fail with.
+//! `SNAPSHOTS=overwrite cargo test` rewrites the expectations.
+
+use std::path::{Path, PathBuf};
+
+use snapbox::data::DataFormat;
+use snapbox::{Assert, Data};
+
+fn cases(folder: &str) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(folder);
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|error| panic!("failed to list `{}`: {error}", root.display()))
+        .map(|entry| entry.expect("a readable directory entry").path())
+        .filter(|path| path.is_dir())
+        .collect();
+    cases.sort();
+    cases
+}
+
+fn dockerfile(case: &Path) -> String {
+    let path = case.join("Dockerfile");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("failed to read `{}`: {error}", path.display()))
+}
+
+fn assert() -> Assert {
+    Assert::new().action_env(snapbox::assert::DEFAULT_ACTION_ENV)
+}
+
+#[test]
+fn fixtures_parse_to_their_json() {
+    let cases = cases("parser");
+    assert!(cases.len() >= 30, "only {} parser fixtures", cases.len());
+    for case in cases {
+        let parsed = mkimage_dockerfile::parse(&dockerfile(&case))
+            .unwrap_or_else(|error| panic!("{}: {error}", case.display()));
+        let json = serde_json::to_string_pretty(&parsed).expect("a parse serializes") + "\n";
+        assert().eq(
+            Data::text(json).raw(),
+            // Read as text: a JSON comparison would normalize `\r\n` inside strings.
+            Data::read_from(&case.join("parse.json"), Some(DataFormat::Text)).raw(),
+        );
+    }
+}
+
+#[test]
+fn error_fixtures_fail_with_their_message() {
+    let cases = cases("parser-errors");
+    assert!(cases.len() >= 40, "only {} error fixtures", cases.len());
+    for case in cases {
+        let error = match mkimage_dockerfile::parse(&dockerfile(&case)) {
+            Ok(_) => panic!("{}: parsed, but should fail", case.display()),
+            Err(error) => error.to_string() + "\n",
+        };
+        assert().eq(
+            Data::text(error).raw(),
+            Data::read_from(&case.join("error.txt"), Some(DataFormat::Text)).raw(),
+        );
+    }
+}
