@@ -1,0 +1,3 @@
+//! Integration tests of the `mkimage` binary, one module per subcommand.
+
+mod parse;

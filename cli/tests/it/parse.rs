@@ -1,0 +1,180 @@
+//! `mkimage parse`, run as a user runs it.
+
+use std::path::{Path, PathBuf};
+
+use snapbox::cmd::Command;
+use snapbox::data::DataFormat;
+use snapbox::{Data, IntoData as _, str};
+
+fn mkimage() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_mkimage"))
+}
+
+fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(path)
+}
+
+/// A temporary directory holding `Dockerfile` with `text`.
+fn dockerfile(text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(dir.path().join("Dockerfile"), text).expect("writing the Dockerfile");
+    dir
+}
+
+#[test]
+fn prints_normalized_instructions_and_warnings() {
+    let dir = dockerfile(
+        "# syntax=docker/dockerfile:1\n\
+         from  alpine as base\n\
+         run --mount=type=cache,target=/c \\\n\
+         \n\
+         \x20   apk add curl\n\
+         copy --chown=\"a b\" <<EOF /etc/motd\n\
+         hello\n\
+         EOF\n\
+         env LEGACY some value\n\
+         cmd [ \"sh\",\"-c\" ]\n\
+         onbuild run make\n\
+         healthcheck --retries=3 cmd true\n",
+    );
+    mkimage()
+        .arg("parse")
+        .current_dir(dir.path())
+        .assert()
+        .success()
+        .stdout_eq(str![[r#"
+FROM alpine as base
+RUN --mount=type=cache,target=/c apk add curl
+COPY "--chown=a b" <<EOF /etc/motd
+hello
+EOF
+ENV LEGACY some value
+CMD ["sh", "-c"]
+ONBUILD RUN make
+HEALTHCHECK --retries=3 CMD true
+
+"#]])
+        .stderr_eq(str![[r#"
+warning: Dockerfile:4: empty continuation line: Docker will make this an error, remove the blank line or the escape character before it
+
+"#]]);
+}
+
+#[test]
+fn json_is_the_parse_as_the_library_gives_it() {
+    let case = fixture("parser/heredoc");
+    mkimage()
+        .args(["parse", "--json", "-f"])
+        .arg(case.join("Dockerfile"))
+        .assert()
+        .success()
+        .stdout_eq(Data::read_from(&case.join("parse.json"), Some(DataFormat::Text)).raw())
+        .stderr_eq("");
+}
+
+#[test]
+fn reads_standard_input() {
+    mkimage()
+        .args(["parse", "-f", "-", "--json"])
+        .stdin("FROM scratch\nLABEL a=b\n")
+        .assert()
+        .success()
+        .stdout_eq(
+            str![[r#"
+{
+  "directives": {
+    "escape": "\\",
+    "syntax": null,
+    "check": null
+  },
+  "warnings": [],
+  "instructions": [
+    {
+      "keyword": "FROM",
+      "line": 1,
+      "end_line": 1,
+      "flags": [],
+      "args": [
+        "scratch"
+      ],
+      "json_form": false,
+      "heredocs": [],
+      "original": "FROM scratch",
+      "sub": null
+    },
+    {
+      "keyword": "LABEL",
+      "line": 2,
+      "end_line": 2,
+      "flags": [],
+      "args": [
+        {
+          "key": "a",
+          "value": "b",
+          "sep": "="
+        }
+      ],
+      "json_form": false,
+      "heredocs": [],
+      "original": "LABEL a=b",
+      "sub": null
+    }
+  ]
+}
+
+"#]]
+            .raw(),
+        );
+}
+
+#[test]
+fn error_shows_file_line_column_and_caret() {
+    let dir = dockerfile("FROM alpine\n\tCMD [\"echo\", 1]\n");
+    mkimage()
+        .args(["parse", "-f", "Dockerfile"])
+        .current_dir(dir.path())
+        .assert()
+        .failure()
+        .stdout_eq("")
+        .stderr_eq(str![[r#"
+error: Dockerfile:2:15: expected a JSON string array or a command: a JSON array may hold only strings
+  |
+2 | 	CMD ["echo", 1]
+  | 	             ^
+
+"#]]);
+}
+
+#[test]
+fn error_on_a_continued_line_points_into_it() {
+    let case = fixture("parser-errors/error-after-continuation");
+    mkimage()
+        .args(["parse", "-f"])
+        .arg(case.join("Dockerfile"))
+        .assert()
+        .failure()
+        .stderr_eq(str![[r#"
+error: [..]Dockerfile:5:5: unknown flag `--bogus` for `RUN`
+  |
+5 |     --bogus echo
+  |     ^
+
+"#]]);
+}
+
+#[test]
+fn missing_file_is_an_error() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    mkimage()
+        .args(["parse", "-f", "nope"])
+        .current_dir(dir.path())
+        .assert()
+        .failure()
+        .stderr_eq(str![[r#"
+error: failed to read `nope`
+caused by: No such file or directory (os error 2)
+
+"#]]);
+}
