@@ -35,6 +35,43 @@ pub fn incompressible_context(dir: &Path, files: usize, size: usize) -> io::Resu
     Ok(())
 }
 
+/// Fills `dir` with a deterministic context of `files` files of `size` bytes each spread
+/// evenly over `dirs` sub-directories (`d000/f000000.bin`, …), of pseudo-random
+/// (incompressible) content derived from `seed`, every mtime set to 1700000000. Files
+/// already of the right size are kept, so a second call is cheap: give each seed its own
+/// `dir`.
+///
+/// # Errors
+///
+/// When a file cannot be written.
+pub fn seeded_context(
+    dir: &Path,
+    files: usize,
+    dirs: usize,
+    size: usize,
+    seed: u64,
+) -> io::Result<()> {
+    let epoch = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    let per_dir = files.div_ceil(dirs.max(1));
+    for i in 0..files {
+        let sub = dir.join(format!("d{:03}", i / per_dir));
+        let path = sub.join(format!("f{i:06}.bin"));
+        if fs::metadata(&path).is_ok_and(|m| m.len() == size as u64) {
+            continue;
+        }
+        fs::create_dir_all(&sub)?;
+        fs::write(&path, noise(seed ^ i as u64, size))?;
+        fs::File::options()
+            .write(true)
+            .open(&path)?
+            .set_modified(epoch)?;
+    }
+    for k in 0..files.div_ceil(per_dir) {
+        fs::File::open(dir.join(format!("d{k:03}")))?.set_modified(epoch)?;
+    }
+    Ok(())
+}
+
 /// `len` pseudo-random bytes from `seed` (xorshift64).
 fn noise(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
