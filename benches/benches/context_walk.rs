@@ -36,7 +36,7 @@ fn context() -> (PathBuf, usize) {
 /// What a rebuild does to key `COPY . /app`: the digest, and the hashes saved.
 fn rebuild(dir: &Path, hashes: &FileHashes) {
     let context = Context::open(dir, None).expect("open the context");
-    let selection = context
+    let mut selection = context
         .select(&["."], &SelectOptions::default())
         .expect("select the context");
     selection.digest(hashes).expect("digest the selection");

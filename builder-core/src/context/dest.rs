@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use super::patterns::clean;
-use super::{ContextError, HostFile, Selection};
+use super::walk::xattrs_of;
+use super::{ContextError, Selection};
 use crate::layer::{Content, Entry, EntryKind, LayerPath};
 
 /// The destination of a `COPY`/`ADD` in the image, resolved against the working
@@ -59,7 +60,8 @@ impl Selection {
     /// # Errors
     ///
     /// [`ContextError::DestNotDir`] when more than one path was matched and the
-    /// destination is not a directory.
+    /// destination is not a directory, [`ContextError::ReadContext`] when the xattrs of a
+    /// file cannot be read.
     pub fn place(
         &self,
         dest: &Destination,
@@ -80,13 +82,17 @@ impl Selection {
                 (_, None) => path.clone(),
             }
         };
-        Ok(self
-            .entries
+        self.entries
             .iter()
             .map(|entry| {
+                let mut xattrs = entry.xattrs.clone();
                 let kind = match &entry.kind {
-                    EntryKind::File(HostFile { source, .. }) => {
-                        EntryKind::File(Content::Host(self.root().join(source.as_path())))
+                    EntryKind::File(file) => {
+                        let host = self.root().join(file.source.as_path());
+                        if !file.xattrs_read {
+                            xattrs = xattrs_of(&host)?;
+                        }
+                        EntryKind::File(Content::Host(host))
                     }
                     EntryKind::HardLink(target) => EntryKind::HardLink(at(target)),
                     EntryKind::Dir => EntryKind::Dir,
@@ -103,17 +109,17 @@ impl Selection {
                     EntryKind::Whiteout => EntryKind::Whiteout,
                     EntryKind::Opaque => EntryKind::Opaque,
                 };
-                Entry {
+                Ok(Entry {
                     path: at(&entry.path),
                     kind,
                     mode: entry.mode,
                     uid: entry.uid,
                     gid: entry.gid,
                     mtime: entry.mtime,
-                    xattrs: entry.xattrs.clone(),
-                }
+                    xattrs,
+                })
             })
-            .collect())
+            .collect()
     }
 }
 

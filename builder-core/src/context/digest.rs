@@ -18,6 +18,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -25,7 +26,8 @@ use oci_spec::image::{Digest, Sha256Digest};
 use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 
-use super::hashes::{RACY_WINDOW_NS, Record, Stamp};
+use super::hashes::{RACY_WINDOW_NS, Record, Stamp, Xattrs};
+use super::walk::xattrs_of;
 use super::{ContextError, FileHashes, HostFile, Selection};
 use crate::layer::{Entry, EntryKind, LayerPath};
 
@@ -35,12 +37,13 @@ const VERSION_TAG: &[u8] = b"mkimage-context-v1";
 impl Selection {
     /// The content digest of the selection (see the [module](self) docs), reading only
     /// the files whose metadata `hashes` does not know, and recording their digests there
-    /// for [`FileHashes::save`].
+    /// for [`FileHashes::save`]. Fills in the xattrs of regular files (see
+    /// [`HostFile::xattrs_read`]).
     ///
     /// # Errors
     ///
     /// [`ContextError::ReadContext`] when a file cannot be read.
-    pub fn digest(&self, hashes: &FileHashes) -> Result<Digest, ContextError> {
+    pub fn digest(&mut self, hashes: &FileHashes) -> Result<Digest, ContextError> {
         let contents = self.contents(hashes)?;
         let mut stack: Vec<(Option<&LayerPath>, Encoder)> = vec![(None, Encoder::root())];
         let mut next_content = contents.iter();
@@ -103,76 +106,102 @@ impl Selection {
             .into())
     }
 
-    /// The content digest of each regular file of the selection, in order: recorded ones
-    /// from `hashes`, the others read in parallel and recorded.
-    fn contents(&self, hashes: &FileHashes) -> Result<Vec<[u8; 32]>, ContextError> {
-        let files: Vec<&Entry<HostFile>> = self
-            .entries
-            .iter()
-            .filter(|e| matches!(e.kind, EntryKind::File(_)))
-            .collect();
-        let mut contents = Vec::with_capacity(files.len());
+    /// The content digest of each regular file of the selection, in order, with the
+    /// entries' xattrs filled in: recorded ones from `hashes`, the others read in
+    /// parallel and recorded.
+    fn contents(&mut self, hashes: &FileHashes) -> Result<Vec<[u8; 32]>, ContextError> {
+        let mut contents = Vec::new();
+        // The index in `contents` and in `entries` of each file to read, its stamp.
         let mut misses = Vec::new();
-        for (i, entry) in files.iter().enumerate() {
-            let EntryKind::File(file) = &entry.kind else {
-                unreachable!("filtered above");
+        let mut cursor = 0;
+        for (index, entry) in self.entries.iter_mut().enumerate() {
+            let EntryKind::File(file) = &mut entry.kind else {
+                continue;
             };
             let stamp = Stamp::of(file, entry.mode);
-            match hashes.get(file.source.as_bytes(), &stamp) {
-                Some(digest) => contents.push(digest),
+            match hashes.get(file.source.as_bytes(), &stamp, &mut cursor) {
+                Some((digest, xattrs)) => {
+                    contents.push(digest);
+                    entry.xattrs = xattrs;
+                    file.xattrs_read = true;
+                }
                 None => {
+                    misses.push((contents.len(), index, stamp));
                     contents.push([0; 32]);
-                    misses.push((i, file, stamp));
                 }
             }
         }
         let started = now_ns();
-        let computed: Vec<(usize, [u8; 32], bool)> = misses
+        let (root, entries) = (self.root(), &self.entries);
+        let computed: Vec<Hashed> = misses
             .par_iter()
-            .map(|(i, file, stamp)| {
-                let (digest, stable) = self.hash_file(file, stamp, started)?;
-                Ok((*i, digest, stable))
+            .map(|&(_, index, stamp)| {
+                let EntryKind::File(file) = &entries[index].kind else {
+                    unreachable!("misses are regular files");
+                };
+                hash_file(root, file, &stamp, started)
             })
             .collect::<Result<_, ContextError>>()?;
         let mut record = Vec::new();
-        for ((i, digest, stable), (_, file, stamp)) in computed.into_iter().zip(&misses) {
-            contents[i] = digest;
-            if stable {
+        for ((content, index, stamp), hashed) in misses.into_iter().zip(computed) {
+            contents[content] = hashed.digest;
+            let entry = &mut self.entries[index];
+            let EntryKind::File(file) = &mut entry.kind else {
+                unreachable!("misses are regular files");
+            };
+            if hashed.stable {
                 record.push(Record {
                     path: file.source.as_bytes().to_vec(),
-                    stamp: *stamp,
-                    digest,
+                    stamp,
+                    digest: hashed.digest,
+                    xattrs: hashed.xattrs.clone(),
                 });
             }
+            entry.xattrs = hashed.xattrs;
+            file.xattrs_read = true;
         }
         hashes.add(record);
         Ok(contents)
     }
+}
 
-    /// The SHA-256 of a file's content, and whether it may be recorded: the file opened
-    /// is the one walked, it did not change while read, and its ctime is not racy.
-    fn hash_file(
-        &self,
-        file: &HostFile,
-        stamp: &Stamp,
-        started: i64,
-    ) -> Result<([u8; 32], bool), ContextError> {
-        let path = self.root().join(file.source.as_path());
-        let read_err = |source| ContextError::ReadContext {
-            path: path.clone(),
-            source,
-        };
-        let mut handle = File::open(&path).map_err(read_err)?;
-        let mut hasher = Sha256::new();
-        io::copy(&mut handle, &mut hasher).map_err(read_err)?;
-        let after = handle.metadata().map_err(read_err)?;
-        let unchanged = after.ino() == stamp.ino
-            && after.size() == stamp.size
-            && after.mtime() * 1_000_000_000 + after.mtime_nsec() == stamp.mtime_ns
-            && after.ctime() * 1_000_000_000 + after.ctime_nsec() == stamp.ctime_ns;
-        let settled = stamp.ctime_ns < started - RACY_WINDOW_NS;
-        Ok((hasher.finalize().into(), unchanged && settled))
-    }
+/// A file just read.
+struct Hashed {
+    digest: [u8; 32],
+    xattrs: Xattrs,
+    /// Whether it may be recorded: the file opened is the one walked, it did not change
+    /// while read, and its ctime is not racy.
+    stable: bool,
+}
+
+/// Reads the context file `file` under `root`: the SHA-256 of its content and its xattrs.
+fn hash_file(
+    root: &Path,
+    file: &HostFile,
+    stamp: &Stamp,
+    started: i64,
+) -> Result<Hashed, ContextError> {
+    let path = root.join(file.source.as_path());
+    let read_err = |source| ContextError::ReadContext {
+        path: path.clone(),
+        source,
+    };
+    let mut handle = File::open(&path).map_err(read_err)?;
+    let mut hasher = Sha256::new();
+    io::copy(&mut handle, &mut hasher).map_err(read_err)?;
+    let xattrs = xattrs_of(&path)?;
+    // Last, so that a change to the content or the xattrs shows in the ctime.
+    let after = handle.metadata().map_err(read_err)?;
+    let unchanged = after.ino() == stamp.ino
+        && after.size() == stamp.size
+        && after.mtime() * 1_000_000_000 + after.mtime_nsec() == stamp.mtime_ns
+        && after.ctime() * 1_000_000_000 + after.ctime_nsec() == stamp.ctime_ns;
+    let settled = stamp.ctime_ns < started - RACY_WINDOW_NS;
+    Ok(Hashed {
+        digest: hasher.finalize().into(),
+        xattrs,
+        stable: unchanged && settled,
+    })
 }
 
 /// Finishes the innermost directory and adds its digest to its parent.

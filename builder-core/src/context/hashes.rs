@@ -2,10 +2,11 @@
 //! an unchanged file is never read twice.
 //!
 //! A record maps a file's path in the context to its size, mtime and ctime (in
-//! nanoseconds), inode number and permission bits, and the SHA-256 of its content. A file
-//! whose metadata equals its record's has that digest; ctime changes with every write,
-//! `chmod`, `chown` or rename and cannot be set by a process, so an edit that restores
-//! size and mtime is still noticed. A file whose ctime is less than a second (`RACY_WINDOW_NS`)
+//! nanoseconds), inode number and permission bits, and the SHA-256 of its content and its
+//! xattrs. A file whose metadata equals its record's has that digest and those xattrs;
+//! ctime changes with every write, `chmod`, `chown`, xattr change or rename and cannot be
+//! set by a process, so an edit that restores size and mtime is still noticed. Keeping
+//! the xattrs spares a `listxattr` per file, which would cost as much as the walk. A file whose ctime is less than a second (`RACY_WINDOW_NS`)
 //! older than the moment its hashing began is not recorded: a write within the same
 //! timestamp tick could go unseen ("racy" entries, as git calls them); it is hashed again
 //! next time.
@@ -16,17 +17,22 @@
 //!
 //! ```text
 //! magic "mkimage-file-hashes\0" (20 bytes)  version u32  count u32
-//! count × { path_len u32  path  size u64  mtime_ns i64  ctime_ns i64  ino u64  mode u32  sha256 [32] }
+//! count × { path_len u32  path  size u64  mtime_ns i64  ctime_ns i64  ino u64  mode u32  sha256 [32]
+//!           xattr_count u32  xattr_count × { name_len u32  name  value_len u32  value } }
 //! sha256 of everything above (32 bytes)
 //! ```
 //!
-//! Records are sorted by path, so a lookup is a binary search over offsets computed at
-//! load time, with no allocation per record. Fixed-width fields need no parser (JSON or
+//! Records are sorted by path in layer order, the order in which a selection looks them
+//! up, so a lookup is mostly a comparison with the record after the last one found (a
+//! binary search otherwise) over offsets computed at load time, with no allocation per
+//! record. Fixed-width fields need no parser (JSON or
 //! bincode of a map would allocate a key per record and cost more than the walk it
 //! serves), and the trailing SHA-256 (about a millisecond for 20,000 records) turns a
 //! truncated or corrupt file into a cold start instead of wrong digests. The file is
 //! written whole to a temporary file, synced and renamed over the old one.
 
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -37,9 +43,9 @@ use sha2::{Digest as _, Sha256};
 use super::{ContextError, HostFile};
 
 const MAGIC: &[u8; 20] = b"mkimage-file-hashes\0";
-const VERSION: u32 = 1;
-/// Bytes of a record after its path.
-const FIXED: usize = 8 + 8 + 8 + 8 + 4 + 32;
+const VERSION: u32 = 2;
+/// Bytes of a record after its path, up to its xattrs.
+const FIXED: usize = 8 + 8 + 8 + 8 + 4 + 32 + 4;
 
 /// How much older than the start of its hashing a file's ctime must be for its digest to
 /// be recorded: well above the timestamp tick of Linux file systems.
@@ -74,7 +80,11 @@ pub(crate) struct Record {
     pub path: Vec<u8>,
     pub stamp: Stamp,
     pub digest: [u8; 32],
+    pub xattrs: Xattrs,
 }
+
+/// Extended attributes by name.
+pub(crate) type Xattrs = BTreeMap<String, Vec<u8>>;
 
 /// Content digests of one context's files, loaded from and saved to a file the caller
 /// names (one per context). Safe to share between threads.
@@ -123,14 +133,26 @@ impl FileHashes {
         self.records.is_empty()
     }
 
-    /// The recorded digest of the file at `path` if `stamp` is what was recorded.
-    pub(crate) fn get(&self, path: &[u8], stamp: &Stamp) -> Option<[u8; 32]> {
-        let at = self
-            .records
-            .binary_search_by(|&offset| self.path_at(offset).cmp(path))
-            .ok()?;
-        let (found, digest) = self.fields_at(self.records[at]);
-        (found == *stamp).then_some(digest)
+    /// The recorded content digest and xattrs of the file at `path` if `stamp` is what
+    /// was recorded. `cursor` is where to look first, and is left after the record
+    /// found: files looked up in layer order are found one after the other, without a
+    /// search.
+    pub(crate) fn get(
+        &self,
+        path: &[u8],
+        stamp: &Stamp,
+        cursor: &mut usize,
+    ) -> Option<([u8; 32], Xattrs)> {
+        let at = match self.records.get(*cursor) {
+            Some(&offset) if self.path_at(offset) == path => *cursor,
+            _ => self
+                .records
+                .binary_search_by(|&offset| layer_order(self.path_at(offset), path))
+                .ok()?,
+        };
+        *cursor = at + 1;
+        let (found, digest, xattrs) = self.fields_at(self.records[at]);
+        (found == *stamp).then_some((digest, xattrs))
     }
 
     /// Records digests computed for files of the context.
@@ -163,7 +185,7 @@ impl FileHashes {
         if added.is_empty() {
             return Ok(());
         }
-        added.sort_by(|a, b| a.path.cmp(&b.path));
+        added.sort_by(|a, b| layer_order(&a.path, &b.path));
         // Of two digests of one path (two selections of it), keep the later.
         added.dedup_by(|later, earlier| {
             if later.path == earlier.path {
@@ -185,22 +207,30 @@ impl FileHashes {
                 (None, None) => break,
                 (Some(_), None) => true,
                 (None, Some(_)) => false,
-                (Some(&&offset), Some(added)) => match self.path_at(offset).cmp(&added.path) {
-                    std::cmp::Ordering::Less => true,
-                    std::cmp::Ordering::Equal => {
-                        old.next();
-                        false
+                (Some(&&offset), Some(added)) => {
+                    match layer_order(self.path_at(offset), &added.path) {
+                        Ordering::Less => true,
+                        Ordering::Equal => {
+                            old.next();
+                            false
+                        }
+                        Ordering::Greater => false,
                     }
-                    std::cmp::Ordering::Greater => false,
-                },
+                }
             };
             if take_old {
                 let offset = *old.next().expect("peeked");
-                let (stamp, digest) = self.fields_at(offset);
-                encode(&mut out, self.path_at(offset), &stamp, &digest);
+                let (stamp, digest, xattrs) = self.fields_at(offset);
+                encode(&mut out, self.path_at(offset), &stamp, &digest, &xattrs);
             } else {
                 let record = new.next().expect("peeked");
-                encode(&mut out, &record.path, &record.stamp, &record.digest);
+                encode(
+                    &mut out,
+                    &record.path,
+                    &record.stamp,
+                    &record.digest,
+                    &record.xattrs,
+                );
             }
             count += 1;
         }
@@ -218,7 +248,7 @@ impl FileHashes {
         &self.bytes[offset + 4..offset + 4 + len]
     }
 
-    fn fields_at(&self, offset: usize) -> (Stamp, [u8; 32]) {
+    fn fields_at(&self, offset: usize) -> (Stamp, [u8; 32], Xattrs) {
         let at = offset + 4 + u32_at(&self.bytes, offset) as usize;
         let b = &self.bytes;
         let stamp = Stamp {
@@ -231,20 +261,61 @@ impl FileHashes {
         let digest = b[at + 36..at + 68]
             .try_into()
             .expect("a record was bounds-checked when loaded");
-        (stamp, digest)
+        let mut xattrs = Xattrs::new();
+        let count_at = at + 68;
+        let mut next = count_at + 4;
+        for _ in 0..u32_at(b, count_at) {
+            let (name, after_name) = chunk_at(b, next);
+            let (value, after_value) = chunk_at(b, after_name);
+            let name = std::str::from_utf8(name).expect("names were checked when loaded");
+            xattrs.insert(name.to_owned(), value.to_vec());
+            next = after_value;
+        }
+        (stamp, digest, xattrs)
     }
 }
 
-fn encode(out: &mut Vec<u8>, path: &[u8], stamp: &Stamp, digest: &[u8; 32]) {
-    let len = u32::try_from(path.len()).expect("a path is shorter than 4 GiB");
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(path);
+fn encode(out: &mut Vec<u8>, path: &[u8], stamp: &Stamp, digest: &[u8; 32], xattrs: &Xattrs) {
+    put_chunk(out, path);
     out.extend_from_slice(&stamp.size.to_le_bytes());
     out.extend_from_slice(&stamp.mtime_ns.to_le_bytes());
     out.extend_from_slice(&stamp.ctime_ns.to_le_bytes());
     out.extend_from_slice(&stamp.ino.to_le_bytes());
     out.extend_from_slice(&stamp.mode.to_le_bytes());
     out.extend_from_slice(digest);
+    let count = u32::try_from(xattrs.len()).expect("fewer than 2^32 xattrs");
+    out.extend_from_slice(&count.to_le_bytes());
+    for (name, value) in xattrs {
+        put_chunk(out, name.as_bytes());
+        put_chunk(out, value);
+    }
+}
+
+/// Writes `bytes` with their length in front.
+fn put_chunk(out: &mut Vec<u8>, bytes: &[u8]) {
+    let len = u32::try_from(bytes.len()).expect("a path or xattr is shorter than 4 GiB");
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// The length-prefixed bytes at `at`, and where they end.
+fn chunk_at(bytes: &[u8], at: usize) -> (&[u8], usize) {
+    let len = u32_at(bytes, at) as usize;
+    (&bytes[at + 4..at + 4 + len], at + 4 + len)
+}
+
+/// Where the length-prefixed bytes at `at` end, `None` past `bytes`.
+fn checked_chunk(bytes: &[u8], at: usize) -> Option<(&[u8], usize)> {
+    let len = u32_at(bytes.get(at..at.checked_add(4)?)?, 0) as usize;
+    let end = at.checked_add(4)?.checked_add(len)?;
+    Some((bytes.get(at + 4..end)?, end))
+}
+
+/// The order of paths in a layer (a `/` sorts before every other byte), which is the
+/// order of a selection's entries.
+fn layer_order(a: &[u8], b: &[u8]) -> Ordering {
+    let key = |b: &u8| if *b == b'/' { 0 } else { u16::from(*b) + 1 };
+    a.iter().map(key).cmp(b.iter().map(key))
 }
 
 fn u32_at(bytes: &[u8], at: usize) -> u32 {
@@ -273,18 +344,20 @@ fn read(file: &Path) -> Option<(Vec<u8>, Vec<usize>)> {
     let mut at = 28;
     let mut previous: Option<&[u8]> = None;
     for _ in 0..count {
-        let len = u32_at(body.get(at..at + 4)?, 0) as usize;
-        let end = at.checked_add(4 + len + FIXED)?;
-        if end > body.len() {
-            return None;
-        }
-        let path = &body[at + 4..at + 4 + len];
-        if previous.is_some_and(|p| p >= path) {
+        let record = at;
+        let (path, end) = checked_chunk(body, at)?;
+        if previous.is_some_and(|p| layer_order(p, path).is_ge()) {
             return None;
         }
         previous = Some(path);
-        records.push(at);
-        at = end;
+        at = end.checked_add(FIXED)?;
+        let xattrs = u32_at(body.get(at - 4..at)?, 0);
+        for _ in 0..xattrs {
+            let (name, end) = checked_chunk(body, at)?;
+            std::str::from_utf8(name).ok()?;
+            (_, at) = checked_chunk(body, end)?;
+        }
+        records.push(record);
     }
     if at != body.len() {
         return None;
@@ -319,11 +392,20 @@ mod tests {
     }
 
     fn record(path: &[u8], size: u64, byte: u8) -> Record {
+        let mut xattrs = Xattrs::new();
+        if byte.is_multiple_of(2) {
+            xattrs.insert("user.n".to_owned(), vec![byte; usize::from(byte)]);
+        }
         Record {
             path: path.to_vec(),
             stamp: stamp(size),
             digest: [byte; 32],
+            xattrs,
         }
+    }
+
+    fn got(record: &Record) -> Option<([u8; 32], Xattrs)> {
+        Some((record.digest, record.xattrs.clone()))
     }
 
     #[test]
@@ -336,16 +418,28 @@ mod tests {
         hashes.save()?;
         let hashes = FileHashes::load(&file);
         assert_eq!(hashes.len(), 2);
-        assert_eq!(hashes.get(b"a", &stamp(1)), Some([1; 32]));
-        assert_eq!(hashes.get(b"a", &stamp(9)), None);
-        assert_eq!(hashes.get(b"c", &stamp(1)), None);
+        assert_eq!(
+            hashes.get(b"a", &stamp(1), &mut 0),
+            got(&record(b"a", 1, 1))
+        );
+        assert_eq!(hashes.get(b"a", &stamp(9), &mut 0), None);
+        assert_eq!(hashes.get(b"c", &stamp(1), &mut 0), None);
         hashes.add(vec![record(b"c", 3, 3), record(b"a", 4, 4)]);
         hashes.save()?;
         let hashes = FileHashes::load(&file);
         assert_eq!(hashes.len(), 3);
-        assert_eq!(hashes.get(b"a", &stamp(4)), Some([4; 32]));
-        assert_eq!(hashes.get(b"b", &stamp(2)), Some([2; 32]));
-        assert_eq!(hashes.get(b"c", &stamp(3)), Some([3; 32]));
+        assert_eq!(
+            hashes.get(b"a", &stamp(4), &mut 0),
+            got(&record(b"a", 4, 4))
+        );
+        assert_eq!(
+            hashes.get(b"b", &stamp(2), &mut 2),
+            got(&record(b"b", 2, 2))
+        );
+        assert_eq!(
+            hashes.get(b"c", &stamp(3), &mut 2),
+            got(&record(b"c", 3, 3))
+        );
         Ok(())
     }
 

@@ -78,6 +78,11 @@ pub struct HostFile {
     pub mtime_ns: i64,
     /// Status change time in nanoseconds since the epoch.
     pub ctime_ns: i64,
+    /// Whether the entry's `xattrs` are the file's. A walk leaves them unread, as a
+    /// `listxattr` per file would cost as much as the walk itself: [`Selection::digest`]
+    /// fills them in (from [`FileHashes`] when the file is unchanged) and
+    /// [`Selection::place`] reads those still missing.
+    pub xattrs_read: bool,
 }
 
 impl HostFile {
@@ -90,6 +95,7 @@ impl HostFile {
             nlink: metadata.nlink(),
             mtime_ns: metadata.mtime() * 1_000_000_000 + metadata.mtime_nsec(),
             ctime_ns: metadata.ctime() * 1_000_000_000 + metadata.ctime_nsec(),
+            xattrs_read: false,
         }
     }
 }

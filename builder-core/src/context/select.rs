@@ -38,7 +38,7 @@ pub struct Selection {
     root: PathBuf,
     /// The selected entries in layer order, each path once, relative to the destination
     /// directory. A regular file that is a hard link of an earlier selected file is a
-    /// [`EntryKind::HardLink`] to that file's path. Xattrs are not read.
+    /// [`EntryKind::HardLink`] to that file's path.
     pub entries: Vec<Entry<HostFile>>,
     /// What each source matched, in the order of the sources.
     pub matches: Vec<Matched>,
@@ -130,17 +130,16 @@ impl Context {
                         if let Some(dir) = self.resolve(source, &written[..depth])? {
                             let path = LayerPath::new(written[parsed.pivot..depth].join("/"))
                                 .expect("components of a parsed source are plain names");
-                            entries.push(walk::entry(path, EntryKind::Dir, &dir.metadata));
+                            let host = self.host(dir.path.as_ref());
+                            entries.push(walk::entry(path, EntryKind::Dir, &dir.metadata, &host)?);
                         }
                     }
                 }
                 if is_dir {
                     if let Some(dest) = &dest {
-                        entries.push(walk::entry(
-                            dest.clone(),
-                            EntryKind::Dir,
-                            &resolved.metadata,
-                        ));
+                        let host = self.host(resolved.path.as_ref());
+                        let metadata = &resolved.metadata;
+                        entries.push(walk::entry(dest.clone(), EntryKind::Dir, metadata, &host)?);
                     }
                     let (_, ignore_state) = match &resolved.path {
                         Some(path) => self.ignore.state_of(&lossy(path.as_bytes())),
@@ -155,14 +154,9 @@ impl Context {
                     entries.extend(walker.walk(dir, offset)?);
                 } else if let (Some(real), Some(dest)) = (resolved.path.clone(), dest) {
                     // Always so: only the root lacks a path, and it is a directory.
-                    let host_dir = self.root.join(
-                        real.parent()
-                            .map(|p| p.as_path().to_owned())
-                            .unwrap_or_default(),
-                    );
-                    let name = real.file_name().to_vec();
-                    if let Some(kind) = walk::kind(&host_dir, &name, real, &resolved.metadata)? {
-                        entries.push(walk::entry(dest, kind, &resolved.metadata));
+                    let host = self.host(Some(&real));
+                    if let Some(kind) = walk::kind(&host, real, &resolved.metadata)? {
+                        entries.push(walk::entry(dest, kind, &resolved.metadata, &host)?);
                     }
                 }
                 matches.push(Matched {
@@ -203,10 +197,7 @@ impl Context {
                 if !dir.metadata.is_dir() {
                     continue;
                 }
-                let host = match &dir.path {
-                    Some(path) => self.root.join(path.as_path()),
-                    None => self.root.clone(),
-                };
+                let host = self.host(dir.path.as_ref());
                 let mut names = Vec::new();
                 let read_err = |source| ContextError::ReadContext {
                     path: host.clone(),
@@ -235,6 +226,14 @@ impl Context {
             }
         }
         Ok(found)
+    }
+
+    /// The host path of `path` in the context (`None`: the root).
+    fn host(&self, path: Option<&LayerPath>) -> PathBuf {
+        match path {
+            Some(path) => self.root.join(path.as_path()),
+            None => self.root.clone(),
+        }
     }
 
     /// Resolves `components` (plain names, no `.` or `..`) inside the context, following
@@ -375,15 +374,21 @@ impl Selection {
     /// Sorts `entries`, keeps the last of those with one path, and turns repeated inodes
     /// into hard links.
     fn new(root: PathBuf, mut entries: Vec<Entry<HostFile>>, matches: Vec<Matched>) -> Selection {
-        // Stable: of entries with equal paths, the later source's comes last.
-        entries.sort_by(|a, b| a.path.cmp(&b.path));
-        let mut deduped: Vec<Entry<HostFile>> = Vec::with_capacity(entries.len());
-        for entry in entries {
-            match deduped.last_mut() {
-                Some(last) if last.path == entry.path => *last = entry,
-                _ => deduped.push(entry),
+        // One source (a directory) walked in layer order is already sorted, once.
+        let mut deduped = if entries.is_sorted_by(|a, b| a.path < b.path) {
+            entries
+        } else {
+            // Stable: of entries with equal paths, the later source's comes last.
+            entries.sort_by(|a, b| a.path.cmp(&b.path));
+            let mut deduped: Vec<Entry<HostFile>> = Vec::with_capacity(entries.len());
+            for entry in entries {
+                match deduped.last_mut() {
+                    Some(last) if last.path == entry.path => *last = entry,
+                    _ => deduped.push(entry),
+                }
             }
-        }
+            deduped
+        };
         let mut inodes: HashMap<(u64, u64), LayerPath> = HashMap::new();
         for entry in &mut deduped {
             let EntryKind::File(file) = &entry.kind else {

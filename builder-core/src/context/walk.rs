@@ -10,12 +10,13 @@ use std::borrow::Cow;
 use std::fs::{self, Metadata};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
 
+use super::hashes::Xattrs;
 use super::{ContextError, HostFile, Patterns};
-use crate::layer::{Entry, EntryKind, LayerPath};
+use crate::layer::{Entry, EntryKind, LayerPath, read_xattrs};
 
 /// The filters of a walk: `.dockerignore` on paths relative to the context root,
 /// `--exclude` on paths relative to the directory walked.
@@ -88,6 +89,7 @@ impl Walker<'_> {
         let mut items = Vec::with_capacity(children.len());
         let mut jobs = Vec::new();
         for (name, metadata) in children {
+            let child_host = host.join(&name);
             let name = name.as_bytes();
             let source = LayerPath::child(dir.source.as_ref(), name);
             let source_str = lossy(source.as_bytes());
@@ -122,7 +124,7 @@ impl Walker<'_> {
                     continue;
                 }
                 let dest = LayerPath::child(dir.dest.as_ref(), name);
-                let entry = entry(dest.clone(), EntryKind::Dir, &metadata);
+                let entry = entry(dest.clone(), EntryKind::Dir, &metadata, &child_host)?;
                 items.push(Item::Dir(entry, ignored || excluded, jobs.len()));
                 jobs.push(Job {
                     dir: Dir {
@@ -138,10 +140,10 @@ impl Walker<'_> {
                 continue;
             }
             let dest = LayerPath::child(dir.dest.as_ref(), name);
-            let Some(kind) = kind(&host, name, source, &metadata)? else {
+            let Some(kind) = kind(&child_host, source, &metadata)? else {
                 continue;
             };
-            items.push(Item::Leaf(entry(dest, kind, &metadata)));
+            items.push(Item::Leaf(entry(dest, kind, &metadata, &child_host)?));
         }
 
         let mut results: Vec<Result<Vec<Entry<HostFile>>, ContextError>> = jobs
@@ -167,28 +169,42 @@ impl Walker<'_> {
     }
 }
 
-/// An entry with the metadata of `metadata`, without xattrs.
+/// An entry at `path` with the metadata of `metadata` and, unless it is a regular file
+/// (see [`HostFile::xattrs_read`]), the xattrs of the host path `host` (but
+/// `security.selinux`, a label of the host).
 pub(crate) fn entry(
     path: LayerPath,
     kind: EntryKind<HostFile>,
     metadata: &Metadata,
-) -> Entry<HostFile> {
-    Entry {
+    host: &Path,
+) -> Result<Entry<HostFile>, ContextError> {
+    let xattrs = match kind {
+        EntryKind::File(_) => Default::default(),
+        _ => xattrs_of(host)?,
+    };
+    Ok(Entry {
         path,
         kind,
         mode: metadata.mode() & 0o7777,
         uid: metadata.uid(),
         gid: metadata.gid(),
         mtime: metadata.mtime(),
-        xattrs: Default::default(),
-    }
+        xattrs,
+    })
 }
 
-/// What the path `source`, named `name` in the host directory `dir`, is; `None` for a
-/// socket, which a layer cannot hold.
+/// The xattrs of `host` that belong in a layer.
+pub(crate) fn xattrs_of(host: &Path) -> Result<Xattrs, ContextError> {
+    read_xattrs(host, None).map_err(|source| ContextError::ReadContext {
+        path: host.to_owned(),
+        source,
+    })
+}
+
+/// What the path `source`, at `host` on the host, is; `None` for a socket, which a layer
+/// cannot hold.
 pub(crate) fn kind(
-    dir: &Path,
-    name: &[u8],
+    host: &Path,
     source: LayerPath,
     metadata: &Metadata,
 ) -> Result<Option<EntryKind<HostFile>>, ContextError> {
@@ -200,9 +216,10 @@ pub(crate) fn kind(
     } else if file_type.is_dir() {
         EntryKind::Dir
     } else if file_type.is_symlink() {
-        let host: PathBuf = dir.join(std::ffi::OsStr::from_bytes(name));
-        let target = fs::read_link(&host)
-            .map_err(|source| ContextError::ReadContext { path: host, source })?;
+        let target = fs::read_link(host).map_err(|source| ContextError::ReadContext {
+            path: host.to_owned(),
+            source,
+        })?;
         EntryKind::Symlink(target)
     } else if file_type.is_char_device() {
         EntryKind::CharDevice { major, minor }

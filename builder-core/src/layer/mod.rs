@@ -38,6 +38,7 @@ mod writer;
 pub use compression::{Codec, Compression, decompress};
 pub use entry::{Content, Entry, EntryKind};
 pub use error::LayerError;
+pub(crate) use host::read_xattrs;
 pub use host::{OverlayXattrs, dir_entries, overlay_diff};
 pub use list::list;
 pub use path::LayerPath;

@@ -19,7 +19,7 @@ fn digest_of(root: &Path, sources: &[&str]) -> Digest {
 
 fn digest_with(root: &Path, sources: &[&str], hashes: &FileHashes) -> Digest {
     let context = Context::open(root, None).unwrap();
-    let selection = context.select(sources, &SelectOptions::default()).unwrap();
+    let mut selection = context.select(sources, &SelectOptions::default()).unwrap();
     selection.digest(hashes).unwrap()
 }
 
@@ -71,6 +71,8 @@ fn digest_changes_with_content_mode_owner_and_the_file_set() {
     changed("owner", &mut seen);
     std::os::unix::fs::lchown(root.join("app/lib"), Some(1234), None).unwrap();
     changed("owner of a directory", &mut seen);
+    xattr::set(root.join("app/main.rs"), "user.mkimage.test", b"1").unwrap();
+    changed("an xattr", &mut seen);
     write(root, "app/new.rs", "");
     changed("a new empty file", &mut seen);
     fs::remove_file(root.join("app/README.md")).unwrap();
@@ -167,6 +169,8 @@ fn file_hashes_spare_reading_unchanged_files() {
     let root = dir.path();
     let cache = tempfile::tempdir().unwrap();
     let file = cache.path().join("hashes");
+    // Recorded with the digest: a warm digest without them would differ.
+    xattr::set(root.join("app/main.rs"), "user.mkimage.test", b"kept").unwrap();
     settle();
     let events = watch(root);
 

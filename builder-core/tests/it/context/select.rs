@@ -6,8 +6,10 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::process::{Command, Stdio};
 
-use mkimage_core::context::{self, Context, ContextError, Destination, SelectOptions};
-use mkimage_core::layer::{Content, EntryKind};
+use mkimage_core::context::{
+    self, Context, ContextError, Destination, FileHashes, HostFile, SelectOptions,
+};
+use mkimage_core::layer::{Content, Entry, EntryKind};
 
 use super::{link, listing, select, write};
 
@@ -222,6 +224,33 @@ fn symlinks_and_hard_links_inside_a_tree_are_preserved() {
         file.mtime_ns,
         meta.mtime() * 1_000_000_000 + meta.mtime_nsec()
     );
+}
+
+#[test]
+fn xattrs_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "bin/tool", "#!/bin/sh\n");
+    xattr::set(root.join("bin/tool"), "user.origin", b"ctx").unwrap();
+    xattr::set(root.join("bin"), "user.dir", b"d").unwrap();
+    let context = Context::open(root, None).unwrap();
+    let origin = |entry: &Entry<HostFile>| entry.xattrs.get("user.origin").cloned();
+    for sources in [&["bin/tool"][..], &["."][..]] {
+        // A walk leaves the xattrs of regular files to the digest or the placement.
+        let mut selection = context.select(sources, &SelectOptions::default()).unwrap();
+        assert_eq!(origin(selection.entries.last().unwrap()), None);
+        let placed = selection.place(&Destination::new("/", "/"), true).unwrap();
+        let tool = placed.last().unwrap();
+        assert_eq!(
+            tool.xattrs.get("user.origin").unwrap(),
+            b"ctx",
+            "{sources:?}"
+        );
+        selection.digest(&FileHashes::in_memory()).unwrap();
+        assert_eq!(origin(selection.entries.last().unwrap()).unwrap(), b"ctx");
+    }
+    let selection = context.select(&["."], &SelectOptions::default()).unwrap();
+    assert_eq!(selection.entries[0].xattrs.get("user.dir").unwrap(), b"d");
 }
 
 #[test]
