@@ -184,7 +184,22 @@ impl LineParser<'_> {
                     }),
                 }
             }
-            Keyword::Onbuild => Arguments::Trigger(Box::new(self.instruction(at)?)),
+            Keyword::Onbuild => {
+                // The trigger is checked before it is parsed, so that `ONBUILD ONBUILD …`
+                // cannot nest: a trigger is never itself an `ONBUILD`.
+                crate::validate::flags(Keyword::Onbuild, &split.flags)?;
+                let trigger = self.split(at);
+                if matches!(
+                    trigger.kind,
+                    Keyword::Onbuild | Keyword::From | Keyword::Maintainer
+                ) {
+                    return Err(ParseError::OnbuildTrigger {
+                        at: self.position(trigger.at),
+                        keyword: trigger.keyword,
+                    });
+                }
+                Arguments::Trigger(Box::new(self.instruction(at)?))
+            }
             Keyword::Unknown => Arguments::None,
         })
     }

@@ -16,6 +16,8 @@
 //! - inside a continuation, comment lines are dropped and so are blank lines (with a
 //!   warning: Docker means to make them errors).
 
+use std::cell::Cell;
+
 use crate::directives::{DirectiveReader, Directives};
 use crate::error::ParseError;
 use crate::span::Position;
@@ -39,6 +41,10 @@ pub(crate) struct Logical {
     pub(crate) end_line: usize,
     /// The first blank line inside the continuation, if any.
     pub(crate) empty_continuation: Option<usize>,
+    /// The last position looked up: (byte offset, its column). Positions are mostly asked
+    /// for in increasing order, and counting characters on from the last one keeps a
+    /// line with many flags linear rather than quadratic.
+    cursor: Cell<(usize, Position)>,
 }
 
 /// A piece of a logical line taken from one physical line.
@@ -106,6 +112,7 @@ impl<'a> Source<'a> {
                 segments: Vec::new(),
                 end_line: number,
                 empty_continuation: None,
+                cursor: Cell::new((0, Position::default())),
             };
             logical.push(token, number, indent);
             while !end {
@@ -142,26 +149,33 @@ impl Logical {
 
     /// The physical position of byte `offset` of the logical line.
     pub(crate) fn position(&self, offset: usize) -> Position {
-        let offset = offset.min(self.text.len());
-        let segment = self
-            .segments
-            .iter()
-            .rev()
-            .find(|segment| segment.offset <= offset)
-            .copied()
-            .unwrap_or(Segment {
-                offset: 0,
-                line: self.end_line,
-                col: 0,
-            });
-        let before = self
-            .text
-            .get(segment.offset..offset)
-            .map_or(0, |text| text.chars().count());
-        Position {
-            line: segment.line,
-            col: segment.col + before + 1,
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
         }
+        let index = self
+            .segments
+            .partition_point(|segment| segment.offset <= offset)
+            .saturating_sub(1);
+        let Some(segment) = self.segments.get(index) else {
+            return Position {
+                line: self.end_line,
+                col: 1,
+            };
+        };
+        let (cached, at) = self.cursor.get();
+        let (from, col) = if cached <= offset && cached >= segment.offset && at.line == segment.line
+        {
+            (cached, at.col)
+        } else {
+            (segment.offset, segment.col + 1)
+        };
+        let position = Position {
+            line: segment.line,
+            col: col + self.text[from..offset].chars().count(),
+        };
+        self.cursor.set((offset, position));
+        position
     }
 }
 

@@ -130,3 +130,47 @@ fn set_end_line(instruction: &mut Instruction, end_line: usize) {
         set_end_line(sub, end_line);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ast::Arguments;
+
+    #[test]
+    fn nested_onbuild_fails_without_recursing() {
+        let text = format!("FROM a\n{}RUN x\n", "ONBUILD ".repeat(100_000));
+        let error = parse(&text).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "2:9: `ONBUILD` is not allowed as an `ONBUILD` trigger: expected another instruction"
+        );
+    }
+
+    #[test]
+    fn deeply_nested_json_is_an_error_not_a_stack_overflow() {
+        let text = format!("CMD {}\n", "[".repeat(100_000));
+        let error = parse(&text).unwrap_err();
+        assert_eq!(error.position(), Position { line: 1, col: 69 });
+    }
+
+    #[test]
+    fn a_line_of_many_flags_parses_in_linear_time() {
+        // Quadratic column lookups would take minutes here.
+        let text = format!(
+            "RUN {}true\n",
+            "--mount=type=tmpfs,target=/é ".repeat(50_000)
+        );
+        let dockerfile = parse(&text).unwrap();
+        let run = &dockerfile.instructions[0];
+        assert_eq!(run.flags.len(), 50_000);
+        assert_eq!(run.flags[49_999].span.col, 5 + 49_999 * 29);
+        assert_eq!(run.args, Arguments::Text("true".into()));
+    }
+
+    #[test]
+    fn many_continuation_lines() {
+        let text = format!("RUN a \\\n{}b\n", "--x \\\n".repeat(50_000));
+        let dockerfile = parse(&text).unwrap();
+        assert_eq!(dockerfile.instructions[0].span.end_line, 50_002);
+    }
+}

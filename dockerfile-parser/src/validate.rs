@@ -4,7 +4,7 @@
 //! Checks that need expanded values (a platform, a port, a duration, a mount's options)
 //! belong to lowering.
 
-use crate::ast::{Arguments, Instruction, Keyword};
+use crate::ast::{Arguments, Flag, Instruction, Keyword};
 use crate::error::ParseError;
 use crate::grammar::{LineParser, Split, heredoc_marker};
 use crate::suggest;
@@ -149,7 +149,7 @@ pub(crate) fn instruction(
         }
         _ => {}
     }
-    flags(instruction)?;
+    flags(instruction.kind, &instruction.flags)?;
     match (&instruction.kind, &instruction.args) {
         (Keyword::Env | Keyword::Label, Arguments::None) => {
             Err(arguments(if instruction.kind == Keyword::Env {
@@ -213,27 +213,18 @@ pub(crate) fn instruction(
             }
             Ok(())
         }
-        (Keyword::Onbuild, Arguments::Trigger(sub)) => match sub.kind {
-            Keyword::Onbuild | Keyword::From | Keyword::Maintainer => {
-                Err(ParseError::OnbuildTrigger {
-                    at: sub.span.start(),
-                    keyword: sub.keyword.clone(),
-                })
-            }
-            _ => Ok(()),
-        },
         _ => Ok(()),
     }
 }
 
 /// Checks flags against the instruction's [`Keyword::flags`], as BuildKit's flag parser.
-fn flags(instruction: &Instruction) -> Result<(), ParseError> {
-    let Some(specs) = instruction.kind.flags() else {
+pub(crate) fn flags(kind: Keyword, flags: &[Flag]) -> Result<(), ParseError> {
+    let Some(specs) = kind.flags() else {
         return Ok(());
     };
-    let keyword = instruction.kind.as_str();
+    let keyword = kind.as_str();
     let mut seen: Vec<&str> = Vec::new();
-    for flag in &instruction.flags {
+    for flag in flags {
         let at = flag.span.start();
         let invalid = |expected| ParseError::InvalidFlag {
             at,
