@@ -130,6 +130,12 @@ pub enum ParseError {
         /// The instruction, in upper case.
         keyword: &'static str,
     },
+    /// The parser's recursion guard found too little stack left to go on.
+    #[error("{at}: the parser ran out of stack space on this line")]
+    StackExhausted {
+        /// Where the line being read starts.
+        at: Position,
+    },
     /// A heredoc whose delimiter line never comes.
     #[error("{at}: unterminated heredoc: expected a line `{name}` before the end of the file")]
     UnterminatedHeredoc {
@@ -164,6 +170,7 @@ impl ParseError {
             | ParseError::OnbuildTrigger { at, .. }
             | ParseError::HealthcheckType { at, .. }
             | ParseError::HeredocDestination { at, .. }
+            | ParseError::StackExhausted { at }
             | ParseError::UnterminatedHeredoc { at, .. } => *at,
         }
     }

@@ -21,9 +21,11 @@ struct DockerfileParser;
 /// never a string, so the answer is known without it: this bounds the parser's recursion.
 const MAX_JSON_DEPTH: usize = 64;
 
-/// Parses `rule` over `input`, for a rule that accepts any input.
-fn parse_total(rule: Rule, input: &str) -> Pairs<'_, Rule> {
-    DockerfileParser::parse(rule, input).expect("the rule accepts any text")
+/// Parses `rule` over `input`, for a rule that accepts any text. It can still fail when
+/// pest's guard finds too little stack left (a caller on a small thread stack); that is
+/// reported at `at` rather than treated as impossible.
+fn parse_total(rule: Rule, input: &str, at: Position) -> Result<Pairs<'_, Rule>, ParseError> {
+    DockerfileParser::parse(rule, input).map_err(|_| ParseError::StackExhausted { at })
 }
 
 /// Reads the instructions of one logical line.
@@ -59,7 +61,7 @@ impl LineParser<'_> {
 
     /// Parses the instruction that starts at byte `start` of the logical line.
     pub(crate) fn instruction(&self, start: usize) -> Result<Instruction, ParseError> {
-        let split = self.split(start);
+        let split = self.split(start)?;
         let args = self.arguments(&split)?;
         let text = &self.logical.text[start..];
         let instruction = Instruction {
@@ -80,7 +82,7 @@ impl LineParser<'_> {
     }
 
     /// Splits the keyword and flags from the arguments.
-    fn split(&self, start: usize) -> Split {
+    fn split(&self, start: usize) -> Result<Split, ParseError> {
         let text = &self.logical.text[start..];
         let trimmed = text.trim_start();
         let base = start + text.len() - trimmed.len();
@@ -96,7 +98,7 @@ impl LineParser<'_> {
             flags: Vec::new(),
             args: (base + trimmed.len(), String::new()),
         };
-        let instruction = parse_total(Rule::instruction, &input)
+        let instruction = parse_total(Rule::instruction, &input, self.position(base))?
             .next()
             .expect("the instruction rule yields one pair");
         let mut rest_at = None;
@@ -143,7 +145,7 @@ impl LineParser<'_> {
                 _ => {}
             }
         }
-        split
+        Ok(split)
     }
 
     /// Reads the argument text by the rule for the keyword.
@@ -155,17 +157,19 @@ impl LineParser<'_> {
         Ok(match split.kind {
             Keyword::Add | Keyword::Copy | Keyword::Volume => match self.json(at, text)? {
                 Some(strings) => Arguments::Exec(strings),
-                None => Arguments::Words(blank_words(text)),
+                None => Arguments::Words(blank_words(text, self.position(at))?),
             },
             Keyword::Run | Keyword::Cmd | Keyword::Entrypoint | Keyword::Shell => {
                 self.maybe_json(at, text)?
             }
-            Keyword::From | Keyword::Expose => Arguments::Words(blank_words(text)),
+            Keyword::From | Keyword::Expose => {
+                Arguments::Words(blank_words(text, self.position(at))?)
+            }
             Keyword::Maintainer | Keyword::User | Keyword::Workdir | Keyword::Stopsignal => {
                 Arguments::Text(text.to_owned())
             }
             Keyword::Arg => Arguments::Words(
-                self.pair_words(text)
+                self.pair_words(at, text)?
                     .into_iter()
                     .map(|(_, word)| word)
                     .collect(),
@@ -188,7 +192,7 @@ impl LineParser<'_> {
                 // The trigger is checked before it is parsed, so that `ONBUILD ONBUILD …`
                 // cannot nest: a trigger is never itself an `ONBUILD`.
                 crate::validate::flags(Keyword::Onbuild, &split.flags)?;
-                let trigger = self.split(at);
+                let trigger = self.split(at)?;
                 if matches!(
                     trigger.kind,
                     Keyword::Onbuild | Keyword::From | Keyword::Maintainer
@@ -246,13 +250,17 @@ impl LineParser<'_> {
 
     /// Quote-aware words with their byte offsets in the logical line, quotes and escapes
     /// kept; an escape character at the very end is dropped.
-    pub(crate) fn pair_words(&self, text: &str) -> Vec<(usize, String)> {
+    pub(crate) fn pair_words(
+        &self,
+        at: usize,
+        text: &str,
+    ) -> Result<Vec<(usize, String)>, ParseError> {
         let input = format!("{}{text}", self.escape);
         let shift = self.escape.len_utf8();
-        let words = parse_total(Rule::pair_words, &input)
+        let words = parse_total(Rule::pair_words, &input, self.position(at))?
             .next()
             .expect("the pair_words rule yields one pair");
-        words
+        Ok(words
             .into_inner()
             .filter(|word| word.as_rule() == Rule::pair_word)
             .filter_map(|word| {
@@ -266,13 +274,13 @@ impl LineParser<'_> {
                 }
                 (!text.is_empty()).then(|| (word.as_span().start() - shift, text.to_owned()))
             })
-            .collect()
+            .collect())
     }
 
     /// `ENV` and `LABEL`: `key=value` words, or the legacy `key value`.
     fn pairs(&self, split: &Split, at: usize, text: &str) -> Result<Arguments, ParseError> {
         let keyword = split.kind.as_str();
-        let words = self.pair_words(text);
+        let words = self.pair_words(at, text)?;
         let Some((_, first)) = words.first() else {
             return Ok(Arguments::None);
         };
@@ -317,12 +325,12 @@ pub(crate) fn is_blank(c: char) -> bool {
 }
 
 /// Whitespace-delimited words.
-pub(crate) fn blank_words(text: &str) -> Vec<String> {
-    parse_total(Rule::blank_words, text)
+pub(crate) fn blank_words(text: &str, at: Position) -> Result<Vec<String>, ParseError> {
+    Ok(parse_total(Rule::blank_words, text, at)?
         .flatten()
         .filter(|pair| pair.as_rule() == Rule::blank_word)
         .map(|pair| pair.as_str().to_owned())
-        .collect()
+        .collect())
 }
 
 /// A flag word with its quotes removed and escapes applied.
@@ -553,8 +561,9 @@ mod tests {
 
     #[test]
     fn blank_words_split_on_ascii_blanks_only() {
-        assert_eq!(blank_words("a \t b\u{a0}c"), ["a", "b\u{a0}c"]);
-        assert_eq!(blank_words(""), Vec::<String>::new());
+        let at = Position::default();
+        assert_eq!(blank_words("a \t b\u{a0}c", at).unwrap(), ["a", "b\u{a0}c"]);
+        assert_eq!(blank_words("", at).unwrap(), Vec::<String>::new());
     }
 
     #[test]

@@ -168,6 +168,25 @@ mod tests {
     }
 
     #[test]
+    fn a_small_stack_gives_an_error_not_a_panic() {
+        // pest refuses to recurse with less than 64 KiB of stack left.
+        let result = std::thread::Builder::new()
+            .stack_size(72 * 1024)
+            .spawn(|| parse("FROM a\nRUN --mount=type=cache,target=/x make\n").map(drop))
+            .unwrap()
+            .join()
+            .expect("parse does not panic");
+        // How much stack a parse takes depends on the build; without a panic, either
+        // outcome is right.
+        if let Err(error) = result {
+            assert_eq!(
+                error.to_string(),
+                "1:1: the parser ran out of stack space on this line"
+            );
+        }
+    }
+
+    #[test]
     fn many_continuation_lines() {
         let text = format!("RUN a \\\n{}b\n", "--x \\\n".repeat(50_000));
         let dockerfile = parse(&text).unwrap();

@@ -66,7 +66,8 @@ const HEALTHCHECK: &[FlagSpec] = &[
 
 impl Keyword {
     /// The flags the instruction takes; `None` when Docker does not check its flags at
-    /// all (`ARG`, `STOPSIGNAL` and unknown instructions accept and ignore any).
+    /// all (`ARG`, `STOPSIGNAL` and unknown instructions accept and ignore any, and so
+    /// does `HEALTHCHECK NONE`).
     pub fn flags(self) -> Option<&'static [FlagSpec]> {
         match self {
             Keyword::Add => Some(ADD),
@@ -168,7 +169,7 @@ pub(crate) fn instruction(
             }
         }
         (Keyword::Arg, _) => {
-            for (at, word) in parser.pair_words(&split.args.1) {
+            for (at, word) in parser.pair_words(split.args.0, &split.args.1)? {
                 if word.starts_with('=') {
                     return Err(ParseError::BlankName {
                         at: parser.position(split.args.0 + at),
