@@ -151,7 +151,12 @@ impl Context {
                         dest,
                         ignore_state,
                     };
-                    entries.extend(walker.walk(dir, offset)?);
+                    let walked = walker.walk(dir, offset)?;
+                    if entries.is_empty() {
+                        entries = walked;
+                    } else {
+                        entries.extend(walked);
+                    }
                 } else if let (Some(real), Some(dest)) = (resolved.path.clone(), dest) {
                     // Always so: only the root lacks a path, and it is a directory.
                     let host = self.host(Some(&real));

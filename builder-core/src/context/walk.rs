@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::fs::{self, Metadata};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
@@ -77,19 +77,25 @@ impl Walker<'_> {
         }
         children.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
 
-        enum Item {
-            Leaf(Entry<HostFile>),
-            /// A directory entry, whether it is excluded itself, and its walk job.
-            Dir(Entry<HostFile>, bool, usize),
-        }
         struct Job {
+            /// Where the directory's entry is in `out`.
+            at: usize,
+            /// Whether the directory is excluded itself.
+            filtered: bool,
             dir: Dir,
             exclude_state: Vec<bool>,
         }
-        let mut items = Vec::with_capacity(children.len());
+        // The children in order; the contents of directories are spliced in after.
+        let mut out = Vec::with_capacity(children.len());
         let mut jobs = Vec::new();
         for (name, metadata) in children {
-            let child_host = host.join(&name);
+            // A regular file needs no host path here (its xattrs are read with its
+            // content): spare the allocation for each of them.
+            let child_host = if metadata.is_file() {
+                PathBuf::new()
+            } else {
+                host.join(&name)
+            };
             let name = name.as_bytes();
             let source = LayerPath::child(dir.source.as_ref(), name);
             let source_str = lossy(source.as_bytes());
@@ -124,16 +130,17 @@ impl Walker<'_> {
                     continue;
                 }
                 let dest = LayerPath::child(dir.dest.as_ref(), name);
-                let entry = entry(dest.clone(), EntryKind::Dir, &metadata, &child_host)?;
-                items.push(Item::Dir(entry, ignored || excluded, jobs.len()));
                 jobs.push(Job {
+                    at: out.len(),
+                    filtered: ignored || excluded,
                     dir: Dir {
                         source: Some(source),
-                        dest: Some(dest),
+                        dest: Some(dest.clone()),
                         ignore_state,
                     },
                     exclude_state: child_exclude_state,
                 });
+                out.push(entry(dest, EntryKind::Dir, &metadata, &child_host)?);
                 continue;
             }
             if ignored || excluded {
@@ -143,29 +150,35 @@ impl Walker<'_> {
             let Some(kind) = kind(&child_host, source, &metadata)? else {
                 continue;
             };
-            items.push(Item::Leaf(entry(dest, kind, &metadata, &child_host)?));
+            out.push(entry(dest, kind, &metadata, &child_host)?);
+        }
+        if jobs.is_empty() {
+            return Ok(out);
         }
 
-        let mut results: Vec<Result<Vec<Entry<HostFile>>, ContextError>> = jobs
+        let places: Vec<(usize, bool)> = jobs.iter().map(|j| (j.at, j.filtered)).collect();
+        let results: Vec<Result<Vec<Entry<HostFile>>, ContextError>> = jobs
             .into_par_iter()
             .map(|job| self.walk_dir(job.dir, job.exclude_state, exclude_from))
             .collect();
-        let mut out = Vec::with_capacity(items.len());
-        for item in items {
-            match item {
-                Item::Leaf(entry) => out.push(entry),
-                Item::Dir(entry, filtered, job) => {
-                    let below = std::mem::replace(&mut results[job], Ok(Vec::new()))?;
-                    // An excluded directory appears only as the parent of what a `!`
-                    // pattern brought back.
-                    if !filtered || !below.is_empty() {
-                        out.push(entry);
-                        out.extend(below);
-                    }
-                }
+        let below_len: usize = results.iter().map(|r| r.as_ref().map_or(0, Vec::len)).sum();
+        let mut merged = Vec::with_capacity(out.len() + below_len);
+        let mut walked = places.into_iter().zip(results).peekable();
+        for (at, entry) in out.into_iter().enumerate() {
+            let Some(((_, filtered), below)) = walked.next_if(|((job_at, _), _)| *job_at == at)
+            else {
+                merged.push(entry);
+                continue;
+            };
+            let below = below?;
+            // An excluded directory appears only as the parent of what a `!` pattern
+            // brought back.
+            if !filtered || !below.is_empty() {
+                merged.push(entry);
+                merged.extend(below);
             }
         }
-        Ok(out)
+        Ok(merged)
     }
 }
 

@@ -341,3 +341,16 @@ fn tar_entries_that_escape_are_refused() {
     assert!(matches!(err, ContextError::ExtractContext { .. }), "{err}");
     assert!(!parent.path().join("evil").exists());
 }
+
+#[test]
+fn context_must_be_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "file", "x");
+    for path in [dir.path().join("file"), dir.path().join("missing")] {
+        let err = Context::open(&path, None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("failed to open the build context `{}`", path.display())
+        );
+    }
+}
