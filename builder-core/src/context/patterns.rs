@@ -466,6 +466,17 @@ mod tests {
     }
 
     #[test]
+    fn leading_slash_anchors_at_the_root_like_any_pattern() -> Result<(), BadPattern> {
+        let patterns = Patterns::parse_ignore_file("/a.txt\n/dir/*.md\n!/dir/keep.md\n")?;
+        assert!(patterns.matches("a.txt"));
+        assert!(!patterns.matches("sub/a.txt"));
+        assert!(patterns.matches("dir/x.md"));
+        assert!(!patterns.matches("dir/keep.md"));
+        assert!(!patterns.matches("other/dir/x.md"));
+        Ok(())
+    }
+
+    #[test]
     fn rejects_bad_patterns() {
         for bad in ["[", "a[b", "!", "x\\", "[z-a]"] {
             assert_eq!(
