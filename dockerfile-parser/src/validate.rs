@@ -124,6 +124,9 @@ pub(crate) fn instruction(
         (Keyword::Volume, Arguments::None) => {
             return Err(arguments("at least one path after `VOLUME`"));
         }
+        (Keyword::Volume, Arguments::Exec(paths)) if paths.is_empty() => {
+            return Err(arguments("at least one path after `VOLUME`"));
+        }
         (Keyword::Arg, Arguments::None | Arguments::Words(_)) if words.is_empty() => {
             return Err(arguments("at least one name after `ARG`"));
         }
