@@ -234,6 +234,14 @@ impl LineParser<'_> {
             .next()
             .and_then(|args| args.into_inner().next())
             .expect("json_args holds one array");
+        // Go's decoder fails on a number too large for a float64, and Docker then reads
+        // the text as shell form, whatever else the array holds.
+        if array.clone().into_inner().flatten().any(|value| {
+            value.as_rule() == Rule::json_number
+                && value.as_str().parse::<f64>().is_ok_and(f64::is_infinite)
+        }) {
+            return Ok(None);
+        }
         let mut strings = Vec::new();
         for value in array.into_inner() {
             match value.as_rule() {
