@@ -59,8 +59,24 @@ impl LineParser<'_> {
         }
     }
 
-    /// Parses the instruction that starts at byte `start` of the logical line.
+    /// Parses the instruction that starts at byte `start` of the logical line, and checks
+    /// it as BuildKit checks an instruction before building.
     pub(crate) fn instruction(&self, start: usize) -> Result<Instruction, ParseError> {
+        let (split, instruction) = self.read(start)?;
+        crate::validate::instruction(self, &split, &instruction)?;
+        Ok(instruction)
+    }
+
+    /// Parses an `ONBUILD` trigger. BuildKit checks only its keyword when it builds the
+    /// Dockerfile; the rest of the trigger is checked when an image built `FROM` this one
+    /// runs it. So only what Docker's line parser itself rejects (a JSON array of
+    /// non-strings, `ENV` without a value) fails here.
+    fn trigger(&self, start: usize) -> Result<Instruction, ParseError> {
+        self.read(start).map(|(_, instruction)| instruction)
+    }
+
+    /// Reads the instruction that starts at byte `start` of the logical line.
+    fn read(&self, start: usize) -> Result<(Split, Instruction), ParseError> {
         let split = self.split(start)?;
         let args = self.arguments(&split)?;
         let text = &self.logical.text[start..];
@@ -77,8 +93,7 @@ impl LineParser<'_> {
                 text.trim().to_owned()
             },
         };
-        crate::validate::instruction(self, &split, &instruction)?;
-        Ok(instruction)
+        Ok((split, instruction))
     }
 
     /// Splits the keyword and flags from the arguments.
@@ -202,7 +217,7 @@ impl LineParser<'_> {
                         keyword: trigger.keyword,
                     });
                 }
-                Arguments::Trigger(Box::new(self.instruction(at)?))
+                Arguments::Trigger(Box::new(self.trigger(at)?))
             }
             Keyword::Unknown => Arguments::None,
         })
