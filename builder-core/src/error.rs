@@ -5,6 +5,7 @@ use crate::exec::ExecError;
 use crate::layer::LayerError;
 use crate::oci::OciError;
 use crate::plan::PlanError;
+use crate::registry::ParseReferenceError;
 use crate::store::StoreError;
 use crate::user::UserError;
 
@@ -14,6 +15,9 @@ pub enum Error {
     /// The plan is not well formed.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// An image reference is not valid.
+    #[error(transparent)]
+    Reference(#[from] ParseReferenceError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

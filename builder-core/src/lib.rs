@@ -3,8 +3,8 @@
 //! A [`Plan`](plan::Plan) describes a build as stages of steps. The engine executes it:
 //! files come from a build [`context`], each step that changes files becomes a [`layer`],
 //! other steps edit the image config ([`oci`]), `RUN` steps run in a sandbox ([`exec`]),
-//! and the result is kept in a content-addressed [`store`] or written out as an OCI or
-//! docker archive. Progress is reported through [`Events`]; the engine never prints.
+//! and the result is kept in a content-addressed [`store`] under a
+//! [`Reference`](registry::Reference), or written out as an OCI or docker archive. Progress is reported through [`Events`]; the engine never prints.
 
 #![deny(missing_docs)]
 
@@ -17,6 +17,7 @@ pub mod exec;
 pub mod layer;
 pub mod oci;
 pub mod plan;
+pub mod registry;
 pub mod store;
 pub mod user;
 

@@ -1,0 +1,5 @@
+//! Registries: image references.
+
+mod reference;
+
+pub use reference::{ParseReferenceError, Reference};
