@@ -7,3 +7,4 @@ mod busybox;
 mod context;
 mod exec;
 mod layer;
+mod store;

@@ -1,0 +1,186 @@
+//! Garbage collection: remove blobs nothing references, and stray temps.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::{self, Read};
+use std::path::Path;
+
+use oci_spec::image::Digest;
+
+use super::atomic::{TEMP_PREFIX, sync_dir};
+use super::blobs::JSON_LIMIT;
+use super::records::RecordRoots;
+use super::refs::has_links;
+use super::{Store, StoreError};
+
+/// What [`Store::prune`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Blobs removed.
+    pub blobs: Vec<Digest>,
+    /// Their total size in bytes.
+    pub bytes: u64,
+    /// Temps and scratch directories left by processes that are gone.
+    pub temps: usize,
+    /// Records that could not be read (they read as missing anyway).
+    pub records: usize,
+}
+
+impl Store {
+    /// Removes every blob that no image of the index and no record references, and every
+    /// temp left behind by an interrupted process.
+    ///
+    /// An image keeps its manifest, config and layers; an index keeps its manifests; a
+    /// record keeps the blobs it declared and, for a manifest or index among them, what
+    /// those reference. Prune waits until every [`Lease`](super::Lease) is released and
+    /// holds the index lock, so no writer runs while it sweeps: do not call it while
+    /// holding a lease or a [`BlobWriter`](super::BlobWriter) yourself.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::ParseBlob`] when a manifest or index cannot be read (nothing is
+    /// removed then), and the file system errors of listing and removing.
+    pub fn prune(&self) -> Result<Pruned, StoreError> {
+        let _gc = self.lock_exclusive("gc")?;
+        let _index = self.lock_exclusive("index")?;
+        let mut pruned = Pruned::default();
+
+        let mut queue: Vec<(Digest, Option<String>)> = self
+            .read_index()?
+            .manifests()
+            .iter()
+            .map(|d| (d.digest().clone(), Some(d.media_type().to_string())))
+            .collect();
+        let records = self.root.join("records");
+        for namespace in list_dir(&records)? {
+            if !namespace.is_dir() {
+                continue;
+            }
+            for file in list_dir(&namespace)? {
+                if is_temp(&file) {
+                    remove(&file)?;
+                    pruned.temps += 1;
+                    continue;
+                }
+                let roots = fs::read(&file)
+                    .ok()
+                    .and_then(|bytes| serde_json::from_slice::<RecordRoots>(&bytes).ok());
+                match roots {
+                    Some(record) => queue.extend(record.roots.into_iter().map(|d| (d, None))),
+                    None => {
+                        remove(&file)?;
+                        pruned.records += 1;
+                    }
+                }
+            }
+        }
+
+        let mut live: HashSet<Digest> = HashSet::new();
+        while let Some((digest, media_type)) = queue.pop() {
+            if !self.has_blob(&digest) || !live.insert(digest.clone()) {
+                continue;
+            }
+            let links = match media_type {
+                Some(media_type) if has_links(&media_type) => Some(self.read_node(&digest)?),
+                Some(_) => None,
+                // A record's root of unknown type: follow it if it reads as a manifest or
+                // an index; anything else is a leaf.
+                None if self.looks_like_json(&digest) => self
+                    .read_node(&digest)
+                    .ok()
+                    .filter(|node| node.media_type.as_deref().is_some_and(has_links)),
+                None => None,
+            };
+            if let Some(node) = links {
+                queue.extend(node.links().map(|link| (link.digest, link.media_type)));
+            }
+        }
+
+        let blobs = self.root.join("blobs");
+        for algorithm_dir in list_dir(&blobs)? {
+            let algorithm = file_name(&algorithm_dir);
+            for blob in list_dir(&algorithm_dir)? {
+                let Ok(digest) = Digest::try_from(format!("{algorithm}:{}", file_name(&blob)))
+                else {
+                    continue;
+                };
+                if live.contains(&digest) {
+                    continue;
+                }
+                let size = fs::metadata(&blob).map(|m| m.len()).unwrap_or(0);
+                remove(&blob)?;
+                pruned.bytes += size;
+                pruned.blobs.push(digest);
+            }
+            sync_dir(&algorithm_dir).map_err(|source| StoreError::Remove {
+                path: algorithm_dir.clone(),
+                source,
+            })?;
+        }
+        pruned.blobs.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
+
+        // No lease is held, so nothing under tmp/ is in use.
+        for temp in list_dir(&self.tmp_root())? {
+            remove(&temp)?;
+            pruned.temps += 1;
+        }
+        for file in list_dir(&self.root)? {
+            if is_temp(&file) {
+                remove(&file)?;
+                pruned.temps += 1;
+            }
+        }
+        Ok(pruned)
+    }
+
+    /// Whether a blob is small enough to be a JSON document and starts like one.
+    fn looks_like_json(&self, digest: &Digest) -> bool {
+        let Ok(mut file) = self.open_blob(digest) else {
+            return false;
+        };
+        let small = file.metadata().is_ok_and(|m| m.len() <= JSON_LIMIT);
+        let mut first = [0_u8; 1];
+        small && file.read_exact(&mut first).is_ok() && first[0] == b'{'
+    }
+}
+
+fn is_temp(path: &Path) -> bool {
+    file_name(path).starts_with(TEMP_PREFIX)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The paths in `dir`, sorted.
+fn list_dir(dir: &Path) -> Result<Vec<std::path::PathBuf>, StoreError> {
+    let list = |source| StoreError::ListDir {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut paths = Vec::new();
+    for dirent in fs::read_dir(dir).map_err(list)? {
+        paths.push(dirent.map_err(list)?.path());
+    }
+    paths.sort();
+    Ok(paths)
+}
+
+/// Removes a file or a directory tree; one already gone is fine.
+fn remove(path: &Path) -> Result<(), StoreError> {
+    let result = match fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StoreError::Remove {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
