@@ -191,8 +191,13 @@ impl LineParser<'_> {
             ),
             Keyword::Env | Keyword::Label => self.pairs(split, at, text)?,
             Keyword::Healthcheck => {
-                let kind_len = text.find(char::is_whitespace).unwrap_or(text.len());
-                let command = text[kind_len..].trim_start();
+                // Docker splits the type word off byte by byte at ASCII white space: a
+                // type followed by U+00A0 keeps part of it and is never `CMD` or `NONE`.
+                let kind_len = text
+                    .find(|c: char| c.is_ascii_whitespace() || c == '\u{0B}')
+                    .unwrap_or(text.len());
+                let command = text[kind_len..]
+                    .trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '\u{0B}');
                 let command_at = at + text.len() - command.len();
                 Arguments::Healthcheck {
                     kind: text[..kind_len].to_owned(),
