@@ -463,12 +463,55 @@ pub(crate) fn heredoc_markers(line: &str) -> Vec<Marker> {
     words
         .flatten()
         .filter(|pair| pair.as_rule() == Rule::shell_word)
-        .filter_map(|word| {
-            let mut marker = heredoc_marker(word.as_str())?;
-            marker.at = word.as_span().start();
+        .flat_map(lexed_words)
+        .filter_map(|(at, word)| {
+            let mut marker = heredoc_marker(word)?;
+            marker.at = at;
             Some(marker)
         })
         .collect()
+}
+
+/// The words BuildKit's lexer makes of one `shell_word`, with their byte offsets.
+///
+/// The lexer shares one word buffer with the nested reading of an expansion that has a
+/// modifier (`${A:-x}`, `${A/x/y}`, also inside double quotes), and that reading clears
+/// it: the word loses what came before such a part. The expansion itself then reads back
+/// as written and is split at white space like an expanded variable.
+fn lexed_words<'i>(word: PestPair<'i, Rule>) -> Vec<(usize, &'i str)> {
+    let text = word.as_str();
+    let base = word.as_span().start();
+    let mut words = Vec::new();
+    let mut start = 0;
+    for part in word.into_inner() {
+        let resets = part
+            .clone()
+            .into_inner()
+            .flatten()
+            .any(|pair| matches!(pair.as_rule(), Rule::param_mod | Rule::param_repl));
+        if !resets {
+            continue;
+        }
+        start = part.as_span().start() - base;
+        if part.as_rule() == Rule::shell_param {
+            let end = part.as_span().end() - base;
+            let mut pieces = Vec::new();
+            let mut at = start;
+            for chunk in text[start..end].split_inclusive(char::is_whitespace) {
+                let piece = chunk.trim_end_matches(char::is_whitespace);
+                if !piece.is_empty() {
+                    pieces.push((at, piece));
+                }
+                at += chunk.len();
+            }
+            if let Some(((last, _), complete)) = pieces.split_last() {
+                words.extend(complete.iter().map(|&(at, piece)| (base + at, piece)));
+                start = *last;
+            }
+        }
+    }
+    words.push((base + start, &text[start..]));
+    words
 }
 
 /// Reads one word as a heredoc marker (`<<EOF`, `<<-"EOF"`, `3<<EOF`).
@@ -496,6 +539,9 @@ pub(crate) fn heredoc_marker(word: &str) -> Option<Marker> {
     for part in name.into_inner() {
         match part.as_rule() {
             Rule::name_plain => value.push_str(part.as_str()),
+            // Unquoted, an expansion is split at white space: the name is then two words.
+            Rule::name_param if part.as_str().contains(char::is_whitespace) => return None,
+            Rule::name_param => value.push_str(part.as_str()),
             Rule::name_escaped => value.push_str(part.into_inner().as_str()),
             Rule::name_squote => {
                 quoted = true;
@@ -558,6 +604,14 @@ mod tests {
         assert_eq!(marker("a<<EOF"), None);
         assert_eq!(marker("<<<EOF"), None);
         assert_eq!(marker("<<EOF<x"), None);
+        assert_eq!(marker("<<EOF${"), None);
+        assert_eq!(marker("<<\"${A:-\""), None);
+        assert_eq!(marker("<<${A:-a b}"), None);
+        assert_eq!(marker("<<$${}"), Some(("$${}".into(), true, false, 0)));
+        assert_eq!(
+            marker("<<\"${A:-a b}\""),
+            Some(("${A:-a b}".into(), false, false, 0))
+        );
     }
 
     #[test]
@@ -571,6 +625,19 @@ mod tests {
         assert_eq!(names("RUN echo '<<EOF'"), Vec::<String>::new());
         assert_eq!(names("RUN echo 'open <<EOF"), Vec::<String>::new());
         assert_eq!(names("RUN cat<<EOF"), Vec::<String>::new());
+        // An invalid expansion anywhere leaves the line without heredocs.
+        assert_eq!(names("RUN <<EOF echo ${"), Vec::<String>::new());
+        assert_eq!(names("RUN <<EOF echo \"${#A[@]}\""), Vec::<String>::new());
+        assert_eq!(names("RUN <<EOF echo ${A:#x}"), Vec::<String>::new());
+        assert_eq!(names("RUN <<EOF echo ${A/x"), Vec::<String>::new());
+        assert_eq!(
+            names("RUN <<EOF echo '${' ${A:x} ${A//x/y} $ ${1} ${@}"),
+            ["EOF"]
+        );
+        // An expansion with a modifier drops what its word held before it, and splits.
+        assert_eq!(names("RUN <<EOF${A:-x} 3<<B"), ["B"]);
+        assert_eq!(names("RUN x\"${A:-y}\"<<C"), Vec::<String>::new());
+        assert_eq!(names("RUN ${A:- <<D x}"), ["D"]);
     }
 
     #[test]
