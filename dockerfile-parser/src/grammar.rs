@@ -638,6 +638,10 @@ mod tests {
         assert_eq!(names("RUN <<EOF${A:-x} 3<<B"), ["B"]);
         assert_eq!(names("RUN x\"${A:-y}\"<<C"), Vec::<String>::new());
         assert_eq!(names("RUN ${A:- <<D x}"), ["D"]);
+        // Unclosed quotes inside nested expansions fail at once rather than being read
+        // again as text, which took time exponential in the depth.
+        let nested = format!("RUN <<EOF {}", "\"${A:-'".repeat(40));
+        assert_eq!(names(&nested), Vec::<String>::new());
     }
 
     #[test]
