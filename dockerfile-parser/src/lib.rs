@@ -47,7 +47,7 @@ pub use error::ParseError;
 pub use expand::{Env, ExpandError, Expanded, Expander, Vars};
 pub use expose::ExposeError;
 pub use healthcheck::HealthcheckError;
-pub use lower::{BaseImage, LowerError, LowerOptions, Lowered, Warning};
+pub use lower::{BaseImage, LowerError, LowerOptions, Lowered, Warning, lower};
 pub use mount::MountError;
 pub use parse::parse;
 pub use platform::PlatformError;

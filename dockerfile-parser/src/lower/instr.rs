@@ -77,3 +77,41 @@ impl Heredoc {
             .collect()
     }
 }
+
+impl From<&crate::ast::Instruction> for Instr {
+    fn from(instruction: &crate::ast::Instruction) -> Self {
+        use crate::ast::Arguments;
+        let mut instr = Instr {
+            keyword: instruction.keyword.clone(),
+            span: instruction.span.into(),
+            flags: instruction.flags.iter().map(ToString::to_string).collect(),
+            json_form: instruction.json_form(),
+            heredocs: instruction
+                .heredocs
+                .iter()
+                .map(|heredoc| Heredoc {
+                    name: heredoc.name.clone(),
+                    content: heredoc.content.clone(),
+                    expand: heredoc.expand,
+                    chomp: heredoc.chomp,
+                })
+                .collect(),
+            original: instruction.original.clone(),
+            ..Instr::default()
+        };
+        match &instruction.args {
+            Arguments::Pairs(pairs) => {
+                instr.pairs = pairs
+                    .iter()
+                    .map(|pair| Pair {
+                        key: pair.key.clone(),
+                        value: pair.value.clone(),
+                    })
+                    .collect();
+            }
+            Arguments::Trigger(sub) => instr.sub = Some(Box::new(Instr::from(&**sub))),
+            args => instr.args = args.strings().into_iter().map(str::to_owned).collect(),
+        }
+        instr
+    }
+}

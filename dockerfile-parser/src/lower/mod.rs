@@ -154,9 +154,31 @@ struct From<'a> {
     platform: Option<String>,
 }
 
+/// Lowers a parsed Dockerfile to a build plan, pruned to the target stage.
+///
+/// # Errors
+/// The first problem found, with its line and column: an unknown instruction, an
+/// instruction before the first `FROM`, a malformed flag or argument, a word that does
+/// not expand, a stage reference that names nothing, a cycle between stages, an unknown
+/// `--target`.
+///
+/// ```
+/// use mkimage_dockerfile::{LowerOptions, lower, parse};
+///
+/// let dockerfile = parse("ARG TAG=3.20\nFROM alpine:$TAG\nRUN echo hi\n")?;
+/// let lowered = lower(&dockerfile, &LowerOptions::new("linux/amd64".parse()?))?;
+/// assert_eq!(lowered.plan.stages[0].steps[0].meta.text, "RUN echo hi");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn lower(
+    dockerfile: &crate::Dockerfile,
+    options: &LowerOptions,
+) -> Result<Lowered, LowerError> {
+    let instructions: Vec<Instr> = dockerfile.instructions.iter().map(Instr::from).collect();
+    lower_instructions(&instructions, dockerfile.directives.escape, options)
+}
+
 /// Lowers instructions (with the Dockerfile's escape character) to a plan.
-// Reached from the public `lower` once the AST is on main; until then only from tests.
-#[allow(dead_code)]
 pub(crate) fn lower_instructions(
     instructions: &[Instr],
     escape: char,

@@ -1,3 +1,4 @@
 //! Integration tests of the Dockerfile frontend, one module per area.
 
 mod parse;
+mod plan;
