@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use mkimage_dockerfile::{Arguments, Instruction};
+use mkimage_dockerfile::{Arguments, Instruction, LowerOptions};
 
 use crate::args::ParseArgs;
 use crate::located::Located;
@@ -25,7 +25,14 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
     for warning in &dockerfile.warnings {
         render::warning(&format!("{name}:{}: {}", warning.line, warning.message));
     }
-    if args.json {
+    if args.plan {
+        let lowered = lower(&name, &text, &dockerfile, args)?;
+        for warning in &lowered.warnings {
+            render::warning(&format!("{name}:{}: {}", warning.span, warning.message));
+        }
+        let json = serde_json::to_string_pretty(&lowered.plan).context("failed to write JSON")?;
+        render::line(&json)?;
+    } else if args.json {
         let json = serde_json::to_string_pretty(&dockerfile).context("failed to write JSON")?;
         render::line(&json)?;
     } else {
@@ -34,6 +41,47 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Lowers the parsed Dockerfile with the build arguments and target of `args`, for the
+/// host's platform.
+fn lower(
+    name: &str,
+    text: &str,
+    dockerfile: &mkimage_dockerfile::Dockerfile,
+    args: &ParseArgs,
+) -> anyhow::Result<mkimage_dockerfile::Lowered> {
+    let mut options = LowerOptions {
+        target: args.target.clone(),
+        ..LowerOptions::default()
+    };
+    for build_arg in &args.build_args {
+        match build_arg.split_once('=') {
+            Some((key, value)) => {
+                options.build_args.insert(key.to_owned(), value.to_owned());
+            }
+            // As docker does: `--build-arg KEY` takes `KEY` from the environment.
+            None => {
+                if let Ok(value) = std::env::var(build_arg) {
+                    options.build_args.insert(build_arg.clone(), value);
+                }
+            }
+        }
+    }
+    mkimage_dockerfile::lower(dockerfile, &options).map_err(|error| match error.span() {
+        Some(span) => {
+            let prefix = format!("{span}: ");
+            let message = error.to_string();
+            let mut message = message.strip_prefix(&prefix).unwrap_or(&message).to_owned();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            Located::new(name, text, span.line, span.col, message).into()
+        }
+        None => anyhow::Error::new(error),
+    })
 }
 
 /// Reads the Dockerfile at `path` (`-`: standard input); returns the name to show and the text.

@@ -178,3 +178,61 @@ caused by: No such file or directory (os error 2)
 
 "#]]);
 }
+
+#[test]
+fn plan_is_the_golden_plan_for_the_same_options() {
+    // The golden plans are made for linux/amd64; only run the comparison there.
+    if mkimage_core::plan::Platform::host().to_string() != "linux/amd64" {
+        return;
+    }
+    let case = fixture("plan/target-prune");
+    mkimage()
+        .args(["parse", "--plan", "--target", "BUILD", "-f"])
+        .arg(case.join("Dockerfile"))
+        .assert()
+        .success()
+        .stdout_eq(Data::read_from(&case.join("plan.json"), None).raw());
+}
+
+#[test]
+fn plan_takes_build_args_from_the_flag_and_the_environment() {
+    let dir = dockerfile("FROM scratch\nARG A B C\nENV X=$A/$B/[$C]\n");
+    mkimage()
+        .args(["parse", "--plan", "--build-arg", "A=1", "--build-arg", "B"])
+        .args(["--build-arg", "C"])
+        .env("B", "from-env")
+        .env_remove("C")
+        .current_dir(dir.path())
+        .assert()
+        .success()
+        .stdout_eq(str![[r#"
+...
+          "op": {
+            "env": [
+              {
+                "key": "X",
+                "value": "1/from-env/[]"
+              }
+            ]
+          },
+...
+"#]]);
+}
+
+#[test]
+fn plan_error_shows_file_line_column_and_caret() {
+    let dir = dockerfile("FROM scratch\nWORKDIR ${DIR:=/app}\n");
+    mkimage()
+        .args(["parse", "--plan"])
+        .current_dir(dir.path())
+        .assert()
+        .failure()
+        .stdout_eq("")
+        .stderr_eq(str![[r#"
+error: Dockerfile:2:1: failed to expand `${DIR:=/app}`: unsupported modifier `:=` in `${DIR:=…}`: a Dockerfile cannot assign variables, use `ARG` or `ENV`
+  |
+2 | WORKDIR ${DIR:=/app}
+  | ^
+
+"#]]);
+}
