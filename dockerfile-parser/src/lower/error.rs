@@ -245,6 +245,17 @@ pub enum LowerError {
         #[source]
         source: ChmodError,
     },
+    /// An `ONBUILD` trigger of the base that does not parse.
+    #[error("{span}: invalid `ONBUILD` trigger `{trigger}` of the base")]
+    Trigger {
+        /// The `FROM` that runs the trigger.
+        span: Span,
+        /// The trigger's text.
+        trigger: String,
+        /// Why.
+        #[source]
+        source: crate::ParseError,
+    },
     /// The plan is not well formed (a bug in lowering, reported rather than hidden).
     #[error("the lowered plan is not well formed")]
     Plan {
@@ -299,7 +310,8 @@ impl LowerError {
             | LowerError::Healthcheck { span, .. }
             | LowerError::Expose { span, .. }
             | LowerError::Signal { span, .. }
-            | LowerError::Chmod { span, .. } => Some(*span),
+            | LowerError::Chmod { span, .. }
+            | LowerError::Trigger { span, .. } => Some(*span),
             LowerError::UnknownTarget { .. } | LowerError::Plan { .. } => None,
         }
     }

@@ -25,7 +25,7 @@ mod stage;
 
 use std::collections::BTreeMap;
 
-use mkimage_core::plan::{Base, KeyValue, Plan, PlanError, Platform, Span, Stage};
+use mkimage_core::plan::{Base, KeyValue, Op, Plan, PlanError, Platform, Span, Stage};
 use serde::{Deserialize, Serialize};
 
 pub use error::LowerError;
@@ -398,33 +398,55 @@ fn lower_stage(
     let base_stage = earlier
         .iter()
         .rposition(|f| f.name.as_deref() == Some(base.as_str()));
-    let (base, scope, unknown_base, platform) = match base_stage {
+    // The base's ONBUILD triggers run first, as if written at the top of the stage.
+    let (base, scope, unknown_base, platform, triggers) = match base_stage {
         Some(index) => {
             let parent = &lowered[index];
+            let triggers = parent
+                .stage
+                .steps
+                .iter()
+                .filter_map(|step| match &step.op {
+                    Op::Onbuild(trigger) => Some(trigger.clone()),
+                    _ => None,
+                })
+                .collect();
             (
                 Base::Stage(index),
                 parent.scope.clone(),
                 parent.unknown_base.clone(),
                 parent.stage.platform.clone(),
+                triggers,
             )
         }
-        None if base == "scratch" => (Base::Scratch, Scope::from_image_env(&[]), None, platform),
+        None if base == "scratch" => (
+            Base::Scratch,
+            Scope::from_image_env(&[]),
+            None,
+            platform,
+            Vec::new(),
+        ),
         None => match options.base_images.get(&base) {
             Some(image) => (
                 Base::Image(base),
                 Scope::from_image_env(&image.env),
                 None,
                 platform,
+                image.onbuild.clone(),
             ),
             None => (
                 Base::Image(base.clone()),
                 Scope::from_image_env(&[]),
                 Some(base),
                 platform,
+                Vec::new(),
             ),
         },
     };
     let mut lowerer = StageLowerer::new(context, scope, unknown_base);
+    for trigger in &triggers {
+        lower_trigger(&mut lowerer, trigger, span)?;
+    }
     for instr in body {
         lowerer.instruction(instr)?;
     }
@@ -435,6 +457,33 @@ fn lower_stage(
         steps: Vec::new(),
         span,
     }))
+}
+
+/// Parses an `ONBUILD` trigger of the base (as Docker does, on its own with the default
+/// escape character) and lowers it in the stage, at the stage's `FROM`.
+fn lower_trigger(
+    lowerer: &mut StageLowerer<'_>,
+    trigger: &str,
+    span: Span,
+) -> Result<(), LowerError> {
+    let error = |source| LowerError::Trigger {
+        span,
+        trigger: trigger.to_owned(),
+        source,
+    };
+    let parsed = crate::parse(trigger).map_err(error)?;
+    for instruction in &parsed.instructions {
+        let mut instr = Instr::from(instruction);
+        instr.span = span;
+        if matches!(instr.name().as_str(), "ONBUILD" | "FROM" | "MAINTAINER") {
+            return Err(LowerError::OnbuildTrigger {
+                span,
+                keyword: instr.name(),
+            });
+        }
+        lowerer.instruction(&instr)?;
+    }
+    Ok(())
 }
 
 /// The error for a keyword that is no instruction.

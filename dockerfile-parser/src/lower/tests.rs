@@ -689,3 +689,34 @@ fn config_instruction_errors() {
         "2:1: invalid `--platform`"
     );
 }
+
+#[test]
+fn base_image_triggers_run_first() {
+    let mut options = options();
+    options.base_images.insert(
+        "builder:1".into(),
+        BaseImage {
+            env: vec![kv("SRC", "/src")],
+            onbuild: vec!["COPY . $SRC".into(), "RUN make".into()],
+        },
+    );
+    let lines = Lines::default()
+        .i("FROM", &["scratch"])
+        .i("FROM", &["builder:1"])
+        .i("RUN", &["true"]);
+    let plan = lines.lower(&options).unwrap().plan;
+    let texts: Vec<_> = plan.stages[0]
+        .steps
+        .iter()
+        .map(|step| (step.meta.span.line, step.meta.text.as_str()))
+        .collect();
+    assert_eq!(
+        texts,
+        [(2, "COPY . /src"), (2, "RUN make"), (3, "RUN true")]
+    );
+    options.base_images.get_mut("builder:1").unwrap().onbuild = vec!["FROM x".into()];
+    assert_eq!(
+        lines.lower(&options).unwrap_err().to_string(),
+        "2:1: `FROM` is not allowed as an `ONBUILD` trigger"
+    );
+}
