@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use mkimage_dockerfile::{Arguments, Instruction, LowerOptions};
+use mkimage_dockerfile::{Arguments, Flag, Instruction, LowerOptions};
 
 use crate::args::ParseArgs;
 use crate::located::Located;
@@ -36,8 +36,14 @@ pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
         let json = serde_json::to_string_pretty(&dockerfile).context("failed to write JSON")?;
         render::line(&json)?;
     } else {
+        let escape = dockerfile.directives.escape;
+        // The text keeps arguments as written, so it means the same only with the same
+        // escape character.
+        if escape != '\\' {
+            render::line(&format!("# escape={escape}"))?;
+        }
         for instruction in &dockerfile.instructions {
-            render::line(&normalized(instruction))?;
+            render::line(&normalized(instruction, escape))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -110,8 +116,8 @@ fn read_dockerfile(path: &Path) -> anyhow::Result<(String, String)> {
 
 /// The instruction as Dockerfile text: the keyword in upper case, the flags, the
 /// arguments, then any heredoc bodies with their delimiters.
-fn normalized(instruction: &Instruction) -> String {
-    let mut text = line(instruction);
+fn normalized(instruction: &Instruction, escape: char) -> String {
+    let mut text = line(instruction, escape);
     for heredoc in &instruction.heredocs {
         text.push('\n');
         text.push_str(&heredoc.content);
@@ -128,18 +134,25 @@ fn normalized(instruction: &Instruction) -> String {
 }
 
 /// The instruction's line, without heredoc bodies.
-fn line(instruction: &Instruction) -> String {
+fn line(instruction: &Instruction, escape: char) -> String {
     let keyword = match instruction.kind.as_str() {
         "" => return instruction.original.trim().to_owned(),
         keyword => keyword,
     };
     let mut parts = vec![keyword.to_owned()];
-    parts.extend(
-        instruction
-            .flags
-            .iter()
-            .map(|flag| quoted(&flag.to_string())),
-    );
+    parts.extend(instruction.flags.iter().map(|flag| flag_word(flag, escape)));
+    let args = arguments(instruction, escape);
+    // Arguments that start like a flag were written after `--`, which ended the flags.
+    if args.first().is_some_and(|arg| arg.starts_with("--")) {
+        parts.push("--".to_owned());
+    }
+    parts.extend(args);
+    parts.join(" ")
+}
+
+/// The instruction's arguments as words of its line.
+fn arguments(instruction: &Instruction, escape: char) -> Vec<String> {
+    let mut parts = Vec::new();
     match &instruction.args {
         Arguments::None => {}
         Arguments::Words(words) => parts.extend(words.iter().cloned()),
@@ -157,18 +170,36 @@ fn line(instruction: &Instruction) -> String {
                 _ => {}
             }
         }
-        Arguments::Trigger(sub) => parts.push(line(sub)),
+        Arguments::Trigger(sub) => parts.push(line(sub, escape)),
     }
-    parts.join(" ")
+    parts
 }
 
-/// A flag as a word that reads back the same: quoted when it holds blanks or quotes.
-fn quoted(word: &str) -> String {
-    if !word.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '\\') {
+/// A flag as a word that reads back the same: `--name=value`, with the name and the value
+/// quoted when needed (a word is a flag only when it starts with `--`).
+fn flag_word(flag: &Flag, escape: char) -> String {
+    let name = quoted(&flag.name, escape);
+    match &flag.value {
+        Some(value) => format!("--{name}={}", quoted(value, escape)),
+        None => format!("--{name}"),
+    }
+}
+
+/// `word`, in double quotes when it holds blanks, quotes or the escape character, which
+/// then escapes `"` and itself.
+fn quoted(word: &str, escape: char) -> String {
+    if !word.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == escape) {
         return word.to_owned();
     }
-    let escaped = word.replace('\\', "\\\\").replace('"', "\\\"");
-    format!("\"{escaped}\"")
+    let mut quoted = String::from('"');
+    for c in word.chars() {
+        if c == '"' || c == escape {
+            quoted.push(escape);
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// A JSON array of strings, written as Dockerfiles usually write it: `["a", "b"]`.

@@ -47,7 +47,7 @@ fn prints_normalized_instructions_and_warnings() {
         .stdout_eq(str![[r#"
 FROM alpine as base
 RUN --mount=type=cache,target=/c apk add curl
-COPY "--chown=a b" <<EOF /etc/motd
+COPY --chown="a b" <<EOF /etc/motd
 hello
 EOF
 ENV LEGACY some value
@@ -235,4 +235,72 @@ error: Dockerfile:2:1: failed to expand `${DIR:=/app}`: unsupported modifier `:=
   | ^
 
 "#]]);
+}
+
+/// The instructions of `mkimage parse --json` without what normalizing changes: lines,
+/// the text as written, and the case of keywords and of the `HEALTHCHECK` type.
+fn meaning(json: &[u8]) -> serde_json::Value {
+    fn instruction(value: &mut serde_json::Value) {
+        let object = value.as_object_mut().expect("an instruction is an object");
+        for key in ["line", "end_line", "original"] {
+            object.remove(key);
+        }
+        let keyword = object["keyword"]
+            .as_str()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        if let Some(kind) = object["args"]
+            .get_mut(0)
+            .filter(|_| keyword == "HEALTHCHECK")
+        {
+            *kind = kind.as_str().unwrap_or("").to_ascii_uppercase().into();
+        }
+        object.insert("keyword".into(), keyword.into());
+        if let Some(sub) = object.get_mut("sub").filter(|sub| !sub.is_null()) {
+            instruction(sub);
+        }
+    }
+    let mut parsed: serde_json::Value = serde_json::from_slice(json).expect("parse --json is JSON");
+    let mut instructions = parsed["instructions"].take();
+    for value in instructions
+        .as_array_mut()
+        .expect("instructions is an array")
+    {
+        instruction(value);
+    }
+    instructions
+}
+
+#[test]
+fn normalized_text_parses_back_to_the_same_instructions() {
+    let root = fixture("parser");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("the parser fixtures")
+        .map(|entry| entry.expect("a directory entry").path())
+        .filter(|path| path.is_dir())
+        .map(|path| path.join("Dockerfile"))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 30, "only {} parser fixtures", cases.len());
+    for case in cases {
+        let run = |args: &[&str], stdin: Vec<u8>| {
+            let output = mkimage()
+                .args(["parse", "-f", "-"])
+                .args(args)
+                .stdin(stdin)
+                .output()
+                .expect("mkimage runs");
+            assert!(output.status.success(), "{}: {output:?}", case.display());
+            output.stdout
+        };
+        let text = std::fs::read(&case).expect("the fixture's Dockerfile");
+        let normalized = run(&[], text.clone());
+        assert_eq!(
+            meaning(&run(&["--json"], normalized.clone())),
+            meaning(&run(&["--json"], text)),
+            "{} normalized as:\n{}",
+            case.display(),
+            String::from_utf8_lossy(&normalized)
+        );
+    }
 }
