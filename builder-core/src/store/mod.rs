@@ -41,7 +41,7 @@ mod tags;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-pub use blobs::BlobWriter;
+pub use blobs::{BlobWriter, JSON_LIMIT};
 pub use error::StoreError;
 pub use gc::Pruned;
 pub use images::ImageSummary;

@@ -10,12 +10,10 @@ use std::io;
 
 use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageIndexBuilder, MediaType};
 
+use crate::oci::REF_NAME;
 use crate::registry::Reference;
 
 use super::{Store, StoreError, atomic};
-
-/// The annotation holding an image's name in an OCI image layout.
-pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 /// One entry of the store's index: an image and its name, if it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +116,19 @@ impl Store {
             if let Some(before) = before {
                 keep_untagged(entries, before.descriptor);
             }
+            Ok(())
+        })
+    }
+
+    /// Records `image` in the index without a name, unless it is there already (tagged
+    /// or not): an image built or loaded without a tag, listed as `<none>`.
+    ///
+    /// # Errors
+    ///
+    /// The errors of reading and writing the index.
+    pub fn add_image(&self, image: &Descriptor) -> Result<(), StoreError> {
+        self.update_index(|entries| {
+            keep_untagged(entries, plain(image));
             Ok(())
         })
     }

@@ -7,4 +7,5 @@ mod busybox;
 mod context;
 mod exec;
 mod layer;
+mod oci;
 mod store;

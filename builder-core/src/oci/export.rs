@@ -1,0 +1,246 @@
+//! Writing images from the store as an OCI image-layout tarball or a docker archive.
+//!
+//! Both formats are one tar stream, written in one pass with blobs streamed from the
+//! store. The tar is deterministic: entries sorted by path, mode 0644 (0755 for
+//! directories), owner 0:0, mtime 0, no user names. The docker format is an OCI layout
+//! too, plus docker's `manifest.json` (as `docker save` writes since Docker 25), so
+//! OCI tools and `docker load`/`podman load` read the same file.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+
+use oci_spec::image::{
+    Descriptor, Digest, ImageIndex, ImageIndexBuilder, ImageManifest, MediaType,
+};
+use serde::Serialize;
+
+use crate::plan::Platform;
+use crate::registry::Reference;
+use crate::store::Store;
+
+use super::{Image, OciError, canonical_json, media_type};
+
+/// The annotation naming an image in an OCI image layout.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// The annotation containerd (and `docker load`) reads an image's full name from.
+pub const CONTAINERD_NAME: &str = "io.containerd.image.name";
+
+/// The kind of archive [`write_archive`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveFormat {
+    /// An OCI image layout (`oci-layout`, `index.json`, `blobs/`); each name in the
+    /// `org.opencontainers.image.ref.name` annotation.
+    Oci,
+    /// An OCI image layout that is also a docker archive: `manifest.json` with
+    /// `Config`, `RepoTags` and `Layers` pointing into `blobs/`, and each name in both
+    /// the `org.opencontainers.image.ref.name` and `io.containerd.image.name` annotations.
+    Docker,
+}
+
+/// An image to write, with the names it gets in the archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveImage {
+    /// The image's manifest or index, in the store.
+    pub descriptor: Descriptor,
+    /// Its names; none leaves it unnamed.
+    pub names: Vec<Reference>,
+}
+
+/// One entry of docker's `manifest.json`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DockerEntry {
+    config: String,
+    repo_tags: Vec<String>,
+    layers: Vec<String>,
+}
+
+/// Writes `images` from `store` to `sink` as one archive of `format`. For the docker
+/// format, an image that is an index appears in `manifest.json` by its manifest for
+/// `platform`.
+///
+/// # Errors
+///
+/// [`OciError::WriteArchive`] when the sink fails, and the errors of reading the images
+/// from the store.
+pub fn write_archive<W: Write>(
+    store: &Store,
+    images: &[ArchiveImage],
+    format: ArchiveFormat,
+    platform: &Platform,
+    sink: W,
+) -> crate::Result<W> {
+    let mut blobs: BTreeMap<String, Digest> = BTreeMap::new();
+    for image in images {
+        collect(store, &image.descriptor, &mut blobs)?;
+    }
+
+    let mut manifests = Vec::new();
+    for image in images {
+        if image.names.is_empty() {
+            manifests.push(image.descriptor.clone());
+        }
+        for name in &image.names {
+            let mut annotations = std::collections::HashMap::new();
+            annotations.insert(REF_NAME.to_owned(), name.to_string());
+            if format == ArchiveFormat::Docker {
+                annotations.insert(CONTAINERD_NAME.to_owned(), name.to_string());
+            }
+            let mut descriptor = image.descriptor.clone();
+            descriptor.set_annotations(Some(annotations));
+            manifests.push(descriptor);
+        }
+    }
+    let index: ImageIndex = ImageIndexBuilder::default()
+        .schema_version(2_u32)
+        .media_type(MediaType::ImageIndex)
+        .manifests(manifests)
+        .build()
+        .expect("an index with schema version and manifests is complete");
+    let encode = |what| move |source| OciError::Encode { what, source };
+    let mut small: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    small.insert(
+        "index.json".to_owned(),
+        canonical_json(&index).map_err(encode("index"))?,
+    );
+    small.insert(
+        "oci-layout".to_owned(),
+        br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec(),
+    );
+    if format == ArchiveFormat::Docker {
+        let mut entries = Vec::new();
+        for image in images {
+            let loaded = Image::load(store, &image.descriptor, platform)?;
+            entries.push(DockerEntry {
+                config: blob_path(loaded.config_descriptor().digest()),
+                repo_tags: image
+                    .names
+                    .iter()
+                    .filter(|name| name.tag().is_some() && name.digest().is_none())
+                    .map(Reference::familiar)
+                    .collect(),
+                layers: loaded
+                    .layers()
+                    .iter()
+                    .map(|l| blob_path(l.digest()))
+                    .collect(),
+            });
+        }
+        small.insert(
+            "manifest.json".to_owned(),
+            serde_json::to_vec(&entries).map_err(encode("manifest"))?,
+        );
+    }
+
+    let write = |source| OciError::WriteArchive { source };
+    let mut tar = tar::Builder::new(sink);
+    let mut dirs: Vec<String> = vec!["blobs/".to_owned()];
+    for path in blobs.keys() {
+        let dir = path[..=path.rfind('/').expect("blob paths have a directory")].to_owned();
+        if dirs.last() != Some(&dir) {
+            dirs.push(dir);
+        }
+    }
+    for dir in &dirs {
+        append(&mut tar, dir, tar::EntryType::Directory, 0, io::empty()).map_err(write)?;
+    }
+    for (path, digest) in &blobs {
+        let file = store.open_blob(digest)?;
+        let size = file
+            .metadata()
+            .map_err(|source| crate::store::StoreError::ReadBlob {
+                digest: digest.clone(),
+                source,
+            })?
+            .len();
+        append(
+            &mut tar,
+            path,
+            tar::EntryType::Regular,
+            size,
+            file.take(size),
+        )
+        .map_err(write)?;
+    }
+    for (path, bytes) in &small {
+        append(
+            &mut tar,
+            path,
+            tar::EntryType::Regular,
+            bytes.len() as u64,
+            &bytes[..],
+        )
+        .map_err(write)?;
+    }
+    Ok(tar.into_inner().map_err(write)?)
+}
+
+/// The path of a blob in an image layout.
+fn blob_path(digest: &Digest) -> String {
+    format!("blobs/{}/{}", digest.algorithm(), digest.digest())
+}
+
+/// Adds the blobs of the image `descriptor` names to `blobs`: an index with the
+/// manifests of it that the store has, a manifest with its config and layers.
+fn collect(
+    store: &Store,
+    descriptor: &Descriptor,
+    blobs: &mut BTreeMap<String, Digest>,
+) -> crate::Result<()> {
+    let digest = descriptor.digest();
+    let kind = descriptor.media_type().to_string();
+    let bytes = store.read_blob(digest)?;
+    blobs.insert(blob_path(digest), digest.clone());
+    let parse = |what, source| OciError::ParseBlob {
+        what,
+        digest: digest.clone(),
+        source,
+    };
+    if media_type::is_index(&kind) {
+        let index: ImageIndex = serde_json::from_slice(&bytes).map_err(|e| parse("index", e))?;
+        for child in index.manifests() {
+            if store.has_blob(child.digest()) {
+                collect(store, child, blobs)?;
+            }
+        }
+    } else if media_type::is_manifest(&kind) {
+        let manifest: ImageManifest =
+            serde_json::from_slice(&bytes).map_err(|e| parse("manifest", e))?;
+        for blob in std::iter::once(manifest.config()).chain(manifest.layers()) {
+            // Fails now, before anything is written, when a blob is missing.
+            store.blob_size(blob.digest())?;
+            blobs.insert(blob_path(blob.digest()), blob.digest().clone());
+        }
+    } else {
+        return Err(OciError::NotAnImage {
+            digest: digest.clone(),
+            media_type: kind,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Appends one entry with fixed metadata.
+fn append<W: Write>(
+    tar: &mut tar::Builder<W>,
+    path: &str,
+    kind: tar::EntryType,
+    size: u64,
+    data: impl Read,
+) -> io::Result<()> {
+    let mut header = tar::Header::new_ustar();
+    header.set_path(path)?;
+    header.set_entry_type(kind);
+    header.set_size(size);
+    header.set_mode(if kind == tar::EntryType::Directory {
+        0o755
+    } else {
+        0o644
+    });
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(0);
+    header.set_cksum();
+    tar.append(&header, data)
+}

@@ -1,0 +1,81 @@
+//! Building and storing image manifests.
+
+use oci_spec::image::{
+    Arch, Descriptor, ImageManifest, ImageManifestBuilder, MediaType, Os, PlatformBuilder,
+};
+
+use crate::store::Store;
+
+use super::{ImageConfig, OciError, canonical_json};
+
+/// An OCI image manifest for a config and its layers, bottom first.
+pub fn image_manifest(config: Descriptor, layers: Vec<Descriptor>) -> ImageManifest {
+    ImageManifestBuilder::default()
+        .schema_version(2_u32)
+        .media_type(MediaType::ImageManifest)
+        .config(config)
+        .layers(layers)
+        .build()
+        .expect("a manifest with schema version, config and layers is complete")
+}
+
+/// Writes `config` and a manifest for it and `layers` (already in the store) into the
+/// store; returns the manifest's descriptor, with the config's platform.
+///
+/// The JSON is canonical (sorted keys, compact), so equal images get equal digests.
+///
+/// # Errors
+///
+/// [`OciError::Encode`] when the config cannot be encoded, and the store's errors.
+pub fn write_image(
+    store: &Store,
+    config: &ImageConfig,
+    layers: &[Descriptor],
+) -> crate::Result<Descriptor> {
+    let config_bytes = canonical_json(config).map_err(|source| OciError::Encode {
+        what: "config",
+        source,
+    })?;
+    let config_digest = store.put_blob(&config_bytes)?;
+    store_manifest(
+        store,
+        Descriptor::new(
+            MediaType::ImageConfig,
+            config_bytes.len() as u64,
+            config_digest,
+        ),
+        layers.to_vec(),
+        config,
+    )
+}
+
+/// Writes a manifest for the config blob `config` (whose content is `parsed`) and
+/// `layers` into the store; returns its descriptor, with the config's platform.
+pub(super) fn store_manifest(
+    store: &Store,
+    config: Descriptor,
+    layers: Vec<Descriptor>,
+    parsed: &ImageConfig,
+) -> crate::Result<Descriptor> {
+    let manifest = image_manifest(config, layers);
+    let bytes = canonical_json(&manifest).map_err(|source| OciError::Encode {
+        what: "manifest",
+        source,
+    })?;
+    let digest = store.put_blob(&bytes)?;
+    let mut descriptor = Descriptor::new(MediaType::ImageManifest, bytes.len() as u64, digest);
+    if !parsed.os.is_empty() && !parsed.architecture.is_empty() {
+        let mut platform = PlatformBuilder::default()
+            .os(Os::from(parsed.os.as_str()))
+            .architecture(Arch::from(parsed.architecture.as_str()));
+        if let Some(variant) = &parsed.variant {
+            platform = platform.variant(variant.clone());
+        }
+        descriptor.set_platform(Some(
+            platform
+                .build()
+                .expect("a platform with os and architecture is complete"),
+        ));
+    }
+    Ok(descriptor)
+}
