@@ -8,6 +8,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "mkimage", version)]
 pub struct Args {
+    /// The store's directory [default: `$XDG_DATA_HOME/mkimage`, else
+    /// `~/.local/share/mkimage`].
+    #[arg(long, global = true, env = "MKIMAGE_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -20,6 +24,105 @@ pub enum Command {
     Version,
     /// Parse a Dockerfile and print its instructions.
     Parse(ParseArgs),
+    /// List the images in the store.
+    Images(ImagesArgs),
+    /// Show images' config, manifest and layers as JSON.
+    Inspect(InspectArgs),
+    /// Show the history of an image.
+    History(HistoryArgs),
+    /// Give an image another name.
+    Tag(TagArgs),
+    /// Remove images (their blobs go at the next prune).
+    Rmi(RmiArgs),
+    /// Write images to an OCI or docker archive.
+    Save(SaveArgs),
+    /// Read images from an OCI or docker archive into the store.
+    Load(LoadArgs),
+    /// Remove untagged images, unreferenced blobs and leftovers of interrupted runs.
+    Prune,
+}
+
+/// `mkimage images`.
+#[derive(Debug, clap::Args)]
+pub struct ImagesArgs {
+    /// Print only image ids.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Print full ids.
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+/// `mkimage inspect`.
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// Images: names, ids or digests.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+/// `mkimage history`.
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// The image: a name, id or digest.
+    pub image: String,
+    /// Print commands and ids in full.
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+/// `mkimage tag`.
+#[derive(Debug, clap::Args)]
+pub struct TagArgs {
+    /// The image: a name, id or digest.
+    pub source: String,
+    /// The new name, `[REGISTRY/]REPOSITORY[:TAG]`.
+    pub target: String,
+}
+
+/// `mkimage rmi`.
+#[derive(Debug, clap::Args)]
+pub struct RmiArgs {
+    /// Images: names, ids or digests.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// Remove an image given by id even when it has several names.
+    #[arg(short, long)]
+    pub force: bool,
+}
+
+/// `mkimage save`.
+#[derive(Debug, clap::Args)]
+pub struct SaveArgs {
+    /// The archive to write.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// `docker`: a docker archive that is also an OCI layout; `oci`: an OCI layout.
+    #[arg(long, value_enum, default_value_t = SaveFormat::Docker)]
+    pub format: SaveFormat,
+    /// Images: names, ids or digests.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+/// The archive formats of `mkimage save`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SaveFormat {
+    /// An OCI image-layout tarball.
+    Oci,
+    /// A docker archive (`docker load`, `podman load`) that is also an OCI layout.
+    Docker,
+}
+
+/// `mkimage load`.
+#[derive(Debug, clap::Args)]
+pub struct LoadArgs {
+    /// The archive to read: an OCI image layout or a docker archive.
+    #[arg(short, long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Print nothing.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// `mkimage parse`.

@@ -1,9 +1,19 @@
 //! `mkimage`: build OCI container images from Dockerfiles, without a daemon.
 
 mod args;
+mod history;
+mod human;
+mod images;
+mod inspect;
+mod load;
 mod located;
 mod parse;
+mod prune;
 mod render;
+mod rmi;
+mod save;
+mod store;
+mod tag;
 
 use std::process::ExitCode;
 
@@ -28,6 +38,14 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             render::line(&format!("mkimage {}", env!("CARGO_PKG_VERSION")))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Parse(args) => parse::run(&args),
+        Command::Parse(parse) => parse::run(&parse),
+        Command::Images(images) => images::run(&store::open(args.root.as_deref())?, &images),
+        Command::Inspect(inspect) => inspect::run(&store::open(args.root.as_deref())?, &inspect),
+        Command::History(history) => history::run(&store::open(args.root.as_deref())?, &history),
+        Command::Tag(tag) => tag::run(&store::open(args.root.as_deref())?, &tag),
+        Command::Rmi(rmi) => rmi::run(&store::open(args.root.as_deref())?, &rmi),
+        Command::Save(save) => save::run(&store::open(args.root.as_deref())?, &save),
+        Command::Load(load) => load::run(&store::open(args.root.as_deref())?, &load),
+        Command::Prune => prune::run(&store::open(args.root.as_deref())?),
     }
 }

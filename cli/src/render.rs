@@ -14,6 +14,55 @@ pub fn line(text: &str) -> std::io::Result<()> {
     writeln!(std::io::stdout().lock(), "{text}")
 }
 
+/// Prints rows as columns aligned like docker's tables: each column as wide as its
+/// widest cell plus three spaces and at least ten, the last one unpadded.
+///
+/// # Errors
+///
+/// When stdout cannot be written.
+pub fn table(rows: &[Vec<String>]) -> std::io::Result<()> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|row| row.get(c))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    for row in rows {
+        let mut text = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            text.push_str(cell);
+            if c + 1 < row.len() {
+                let pad = (widths[c] + 3).max(10) - cell.chars().count();
+                text.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        writeln!(out, "{}", text.trim_end())?;
+    }
+    Ok(())
+}
+
+/// Prints a JSON value indented by four spaces, as docker's `inspect` does.
+///
+/// # Errors
+///
+/// When stdout cannot be written.
+pub fn json(value: &serde_json::Value) -> std::io::Result<()> {
+    use serde::Serialize as _;
+    let mut bytes = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut bytes, formatter);
+    value
+        .serialize(&mut serializer)
+        .map_err(std::io::Error::other)?;
+    bytes.push(b'\n');
+    std::io::stdout().lock().write_all(&bytes)
+}
+
 /// Prints a warning to stderr.
 pub fn warning(text: &str) {
     eprintln!("warning: {text}");

@@ -1,3 +1,5 @@
 //! Integration tests of the `mkimage` binary, one module per subcommand.
 
+mod archive;
 mod parse;
+mod store;

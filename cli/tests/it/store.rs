@@ -1,0 +1,297 @@
+//! The store commands (`images`, `tag`, `rmi`, `inspect`, `history`, `prune`) run as a
+//! user runs them, on a store filled through the library.
+
+use std::path::Path;
+use std::process::Output;
+
+use mkimage_core::layer::{Compression, Content, Entry, EntryKind, LayerOptions, LayerPath};
+use mkimage_core::oci::{History, ImageConfig, RootFs, RunConfig, write_image};
+use mkimage_core::oci_spec::image::Descriptor;
+use mkimage_core::store::Store;
+
+/// Runs `mkimage --root ROOT ARGS…`.
+pub fn mkimage(root: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mkimage"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .output()
+        .expect("run mkimage")
+}
+
+/// Stdout of a run that must succeed.
+pub fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "mkimage failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}
+
+/// An image with one file `/greeting` holding `text`, created three hours ago.
+pub fn image(store: &Store, text: &str) -> Descriptor {
+    let entry = Entry::new(
+        LayerPath::new("greeting").expect("a valid path"),
+        EntryKind::File(Content::Bytes(text.as_bytes().to_vec())),
+    )
+    .with_mode(0o644);
+    let options = LayerOptions {
+        compression: Compression::Gzip { level: 6 },
+        ..LayerOptions::default()
+    };
+    let (blob, layer) =
+        mkimage_core::layer::write_layer(store.begin_blob().expect("blob"), vec![entry], &options)
+            .expect("write layer");
+    blob.commit_verified(&layer.digest).expect("commit layer");
+    let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
+    let created =
+        (now - chrono::Duration::hours(3)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let config = ImageConfig {
+        created: Some(created.clone()),
+        architecture: "amd64".into(),
+        os: "linux".into(),
+        config: RunConfig {
+            cmd: Some(vec!["/bin/sh".into()]),
+            ..RunConfig::default()
+        },
+        rootfs: RootFs {
+            diff_ids: vec![layer.diff_id.clone()],
+            ..RootFs::default()
+        },
+        history: vec![
+            History {
+                created: Some(created.clone()),
+                created_by: Some(format!("COPY greeting / # {text}")),
+                ..History::default()
+            },
+            History {
+                created: Some(created),
+                created_by: Some(
+                    "/bin/sh -c #(nop)  CMD [\"/bin/sh\"] and a long tail that gets cut".into(),
+                ),
+                empty_layer: true,
+                ..History::default()
+            },
+        ],
+        ..ImageConfig::default()
+    };
+    write_image(
+        store,
+        &config,
+        &[Descriptor::new(layer.media_type, layer.size, layer.digest)],
+    )
+    .expect("write image")
+}
+
+fn short(descriptor: &Descriptor) -> String {
+    descriptor.digest().digest()[..12].to_owned()
+}
+
+/// The lines of `text`, each split into its words.
+fn words(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .map(|line| line.split_whitespace().map(str::to_owned).collect())
+        .collect()
+}
+
+/// Stderr of a run that must fail.
+pub fn failure(output: &Output) -> String {
+    assert!(!output.status.success(), "mkimage succeeded");
+    String::from_utf8(output.stderr.clone()).expect("UTF-8 output")
+}
+
+#[test]
+fn images_tag_and_rmi_follow_docker() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let store = Store::open(root).unwrap();
+    let (one, two) = (image(&store, "one"), image(&store, "two"));
+    store.add_image(&one).unwrap();
+    store.add_image(&two).unwrap();
+    let size = mkimage_core::store::Store::images(&store).unwrap()[0].size;
+    assert!(size < 1000, "a small image: {size}");
+    let size = format!("{size}B");
+    let (id1, id2) = (short(&one), short(&two));
+    let (first, second) = if one.digest().as_ref() < two.digest().as_ref() {
+        (&id1, &id2)
+    } else {
+        (&id2, &id1)
+    };
+
+    let listed = stdout(&mkimage(root, &["images"]));
+    assert_eq!(
+        listed.lines().next().unwrap(),
+        "REPOSITORY   TAG       IMAGE ID       CREATED       SIZE"
+    );
+    assert_eq!(
+        words(&listed)[1..],
+        [
+            ["<none>", "<none>", first, "3", "hours", "ago", &size],
+            ["<none>", "<none>", second, "3", "hours", "ago", &size],
+        ]
+    );
+
+    // By digest, id and name; a second name; moving a name leaves `<none>`.
+    assert_eq!(
+        stdout(&mkimage(root, &["tag", one.digest().as_ref(), "app:1"])),
+        ""
+    );
+    assert_eq!(
+        stdout(&mkimage(root, &["tag", "app:1", "localhost:5000/team/app"])),
+        ""
+    );
+    assert_eq!(stdout(&mkimage(root, &["tag", &id2, "app:1"])), "");
+    let listed = stdout(&mkimage(root, &["images"]));
+    assert_eq!(
+        words(&listed)[1..],
+        [
+            ["app", "1", &id2, "3", "hours", "ago", &size],
+            [
+                "localhost:5000/team/app",
+                "latest",
+                &id1,
+                "3",
+                "hours",
+                "ago",
+                &size
+            ],
+        ]
+    );
+    let quiet = stdout(&mkimage(root, &["images", "-q"]));
+    assert_eq!(quiet, format!("{id2}\n{id1}\n"));
+
+    assert_eq!(
+        failure(&mkimage(root, &["tag", "app:1", "Bad/Name"])),
+        "error: invalid reference `Bad/Name`: repository name `Name` must be lowercase\n"
+    );
+    assert_eq!(
+        failure(&mkimage(root, &["tag", "app:2", "x"])),
+        "error: no such image `app:2`\n"
+    );
+
+    // rmi: a missing name fails without stopping the others.
+    let out = mkimage(
+        root,
+        &["rmi", "nothing", "localhost:5000/team/app", "app:1"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: no such image `nothing`\n"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "Untagged: localhost:5000/team/app:latest\nDeleted: {}\nUntagged: app:1\nDeleted: {}\n",
+            one.digest(),
+            two.digest()
+        )
+    );
+    assert!(!out.status.success());
+    assert_eq!(
+        stdout(&mkimage(root, &["images"])),
+        "REPOSITORY   TAG       IMAGE ID   CREATED   SIZE\n"
+    );
+}
+
+#[test]
+fn inspect_and_history_show_the_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let store = Store::open(root).unwrap();
+    let one = image(&store, "one");
+    store.tag(&"app:1".parse().unwrap(), &one).unwrap();
+    let image = mkimage_core::oci::Image::load(&store, &one, &mkimage_core::plan::Platform::host())
+        .unwrap();
+
+    let inspected: serde_json::Value =
+        serde_json::from_str(&stdout(&mkimage(root, &["inspect", "app:1"]))).unwrap();
+    let inspected = &inspected[0];
+    assert_eq!(inspected["Id"], one.digest().to_string());
+    assert_eq!(inspected["RepoTags"], serde_json::json!(["app:1"]));
+    assert_eq!(
+        inspected["ConfigDigest"],
+        image.config_descriptor().digest().to_string()
+    );
+    assert_eq!(
+        inspected["Config"]["config"]["Cmd"],
+        serde_json::json!(["/bin/sh"])
+    );
+    assert_eq!(
+        inspected["Layers"][0]["DiffId"],
+        image.diff_ids()[0].to_string()
+    );
+    assert_eq!(
+        inspected["Layers"][0]["Digest"],
+        image.layers()[0].digest().to_string()
+    );
+    assert_eq!(
+        inspected["Manifest"]["config"]["digest"],
+        image.config_descriptor().digest().to_string()
+    );
+    assert_eq!(
+        failure(&mkimage(root, &["inspect", "app:1", "app:2"])),
+        "error: no such image `app:2`\n"
+    );
+
+    let history = stdout(&mkimage(root, &["history", "app:1"]));
+    let layer = image.layers()[0].size();
+    assert_eq!(
+        history,
+        format!(
+            "IMAGE          CREATED       CREATED BY                                      SIZE      COMMENT\n\
+             {}   3 hours ago   /bin/sh -c #(nop)  CMD [\"/bin/sh\"] and a lon…   0B\n\
+             <missing>      3 hours ago   COPY greeting / # one                           {layer}B\n",
+            short(&one)
+        )
+    );
+}
+
+#[test]
+fn prune_removes_untagged_images_and_their_blobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let store = Store::open(root).unwrap();
+    let (one, two) = (image(&store, "one"), image(&store, "two"));
+    store.tag(&"app:1".parse().unwrap(), &one).unwrap();
+    store.add_image(&two).unwrap();
+    let pruned = stdout(&mkimage(root, &["prune"]));
+    let lines: Vec<&str> = pruned.lines().collect();
+    assert_eq!(
+        lines[..3],
+        ["Deleted Images:", &format!("deleted: {}", two.digest()), ""]
+    );
+    assert!(lines[3].starts_with("Total reclaimed space: "), "{pruned}");
+    assert!(store.has_blob(one.digest()));
+    assert!(!store.has_blob(two.digest()));
+    assert_eq!(
+        stdout(&mkimage(root, &["prune"])),
+        "Total reclaimed space: 0B\n"
+    );
+}
+
+#[test]
+fn four_processes_tag_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let store = Store::open(root).unwrap();
+    let one = image(&store, "one");
+    store.tag(&"base".parse().unwrap(), &one).unwrap();
+    let script = r#"for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do "$0" --root "$1" tag base "p$2-$i" || exit 1; done"#;
+    let children: Vec<_> = (0..4)
+        .map(|p| {
+            std::process::Command::new("sh")
+                .args(["-c", script, env!("CARGO_BIN_EXE_mkimage")])
+                .arg(root)
+                .arg(p.to_string())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let names = store.tags().unwrap();
+    assert_eq!(names.len(), 4 * 15 + 1);
+    assert!(names.iter().all(|t| t.descriptor.digest() == one.digest()));
+}
