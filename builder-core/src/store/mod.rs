@@ -26,6 +26,28 @@
 //! so that prune does not see its blobs as garbage), and prune takes it exclusively, so
 //! it waits for running writers and no writer starts while it sweeps.
 //!
+//! ```
+//! use std::io::Write as _;
+//! use mkimage_core::oci_spec::image::{Descriptor, MediaType};
+//! use mkimage_core::store::Store;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::open(dir.path())?;
+//! let lease = store.lease()?; // keeps prune away until the image is tagged
+//! let mut blob = store.begin_blob()?;
+//! blob.write_all(br#"{"schemaVersion":2}"#)?;
+//! let (digest, size) = blob.commit()?;
+//! let image = Descriptor::new(MediaType::ImageManifest, size, digest.clone());
+//! store.tag(&"app:1".parse()?, &image)?;
+//! drop(lease);
+//! assert_eq!(store.find_image("app:1")?.digest(), &digest);
+//!
+//! let cache = store.records("cache")?;
+//! cache.put("step-key", &"layer info", &[digest])?; // the record keeps the blob from prune
+//! assert_eq!(cache.get::<String>("step-key")?.as_deref(), Some("layer info"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! [OCI image layout]: https://github.com/opencontainers/image-spec/blob/main/image-layout.md
 
 mod atomic;
