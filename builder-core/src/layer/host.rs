@@ -19,7 +19,7 @@ pub enum OverlayXattrs {
 }
 
 impl OverlayXattrs {
-    fn prefix(self) -> &'static str {
+    pub(crate) fn prefix(self) -> &'static str {
         match self {
             OverlayXattrs::Trusted => "trusted.overlay.",
             OverlayXattrs::User => "user.overlay.",

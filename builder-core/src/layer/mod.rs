@@ -43,5 +43,5 @@ pub use host::{OverlayXattrs, dir_entries, overlay_diff};
 pub use list::list;
 pub use path::LayerPath;
 pub use snapshot::Snapshot;
-pub use unpack::{SkipReason, Skipped, Unpacked, unpack};
+pub use unpack::{OverlayFormat, SkipReason, Skipped, Unpacked, unpack, unpack_overlay};
 pub use writer::{LayerOptions, LayerWriter, WrittenLayer, write_layer};

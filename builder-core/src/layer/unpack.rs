@@ -5,7 +5,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use oci_spec::image::Digest;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps};
@@ -14,7 +14,18 @@ use crate::digest::HashingReader;
 
 use super::list::decode;
 use super::root::{self, Root};
-use super::{Entry, EntryKind, LayerError, LayerPath};
+use super::{Entry, EntryKind, LayerError, LayerPath, OverlayXattrs};
+
+/// How [`unpack_overlay`] writes a layer: as one lower directory of an overlay mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverlayFormat {
+    /// The namespace of the attribute that marks an opaque directory: the one the overlay
+    /// mount that stacks the directory reads.
+    pub xattrs: OverlayXattrs,
+    /// The directories of the layers below, top first, in the same format: a hard link to
+    /// a file of a lower layer becomes a copy of it (a link cannot cross directories).
+    pub lower: Vec<PathBuf>,
+}
 
 /// What unpacking a layer did not apply, and the layer's `diff_id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,13 +84,53 @@ impl fmt::Display for Skipped {
 /// hard link target that leaves the root, [`LayerError::Unpack`] when a path cannot be
 /// written.
 pub fn unpack<R: Read>(tar: R, root: &Path) -> Result<Unpacked, LayerError> {
-    let root_dir = Root::open(root).map_err(|source| LayerError::Unpack {
-        path: root.display().to_string(),
-        source,
-    })?;
+    unpack_with(tar, root, None)
+}
+
+/// Writes the layer tar `tar` (already decompressed) into the empty directory `root` in
+/// overlayfs's format, so that `root` can be stacked as a lower directory over the
+/// directories of the layers below: a whiteout becomes a character device 0/0, an opaque
+/// marker the attribute `<ns>.overlay.opaque` = `y` on its directory. Everything else is
+/// as for [`unpack`]; overlay attributes carried by the tar itself are dropped, so a layer
+/// cannot hide paths other than through whiteouts.
+///
+/// # Errors
+///
+/// As [`unpack`].
+pub fn unpack_overlay<R: Read>(
+    tar: R,
+    root: &Path,
+    format: &OverlayFormat,
+) -> Result<Unpacked, LayerError> {
+    unpack_with(tar, root, Some(format))
+}
+
+fn unpack_with<R: Read>(
+    tar: R,
+    root: &Path,
+    format: Option<&OverlayFormat>,
+) -> Result<Unpacked, LayerError> {
+    let open = |path: &Path| {
+        Root::open(path).map_err(|source| LayerError::Unpack {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    let overlay = match format {
+        Some(format) => Some(Overlay {
+            prefix: format.xattrs.prefix(),
+            lower: format
+                .lower
+                .iter()
+                .map(|dir| open(dir))
+                .collect::<Result<_, _>>()?,
+        }),
+        None => None,
+    };
     let mut unpacker = Unpacker {
-        root: root_dir,
+        root: open(root)?,
         is_root: rustix::process::geteuid().is_root(),
+        overlay,
         written: HashSet::new(),
         dirs: BTreeMap::new(),
         skipped: Vec::new(),
@@ -109,9 +160,18 @@ pub fn unpack<R: Read>(tar: R, root: &Path) -> Result<Unpacked, LayerError> {
     })
 }
 
+/// The overlay format's settings, with the lower directories open.
+struct Overlay {
+    /// `trusted.overlay.` or `user.overlay.`.
+    prefix: &'static str,
+    /// The layers below, top first.
+    lower: Vec<Root>,
+}
+
 struct Unpacker {
     root: Root,
     is_root: bool,
+    overlay: Option<Overlay>,
     /// The paths this layer has written: opaque markers and whiteouts, which hide what is
     /// below, leave them alone.
     written: HashSet<LayerPath>,
@@ -125,6 +185,33 @@ impl Unpacker {
         let path = &entry.path;
         let name = path.file_name();
         match &entry.kind {
+            EntryKind::Whiteout if self.overlay.is_some() => {
+                if self.written.contains(path) {
+                    return Ok(());
+                }
+                let parent = self.root.dir(path.parent().as_ref(), true)?;
+                root::remove(&parent, name)?;
+                self.forget_dirs(path);
+                rustix::fs::mknodat(
+                    &parent,
+                    name,
+                    FileType::CharacterDevice,
+                    Mode::empty(),
+                    rustix::fs::makedev(0, 0),
+                )?;
+                return Ok(());
+            }
+            EntryKind::Opaque if self.overlay.is_some() => {
+                let dir = self.root.dir(Some(path), true)?;
+                let prefix = self.overlay.as_ref().map_or("", |o| o.prefix);
+                rustix::fs::fsetxattr(
+                    &dir,
+                    format!("{prefix}opaque"),
+                    b"y",
+                    rustix::fs::XattrFlags::empty(),
+                )?;
+                return Ok(());
+            }
             EntryKind::Whiteout => {
                 if self.written.contains(path) {
                     return Ok(());
@@ -212,14 +299,24 @@ impl Unpacker {
                 self.set_times_at(&parent, name, entry.mtime)?;
             }
             EntryKind::HardLink(target) => {
-                let target_dir = self.root.dir(target.parent().as_ref(), false)?;
-                rustix::fs::linkat(
-                    &target_dir,
-                    target.file_name(),
-                    &parent,
-                    name,
-                    AtFlags::empty(),
-                )?;
+                let linked =
+                    self.root
+                        .dir(target.parent().as_ref(), false)
+                        .and_then(|target_dir| {
+                            Ok(rustix::fs::linkat(
+                                &target_dir,
+                                target.file_name(),
+                                &parent,
+                                name,
+                                AtFlags::empty(),
+                            )?)
+                        });
+                match linked {
+                    Err(e) if e.kind() == io::ErrorKind::NotFound && self.overlay.is_some() => {
+                        self.copy_from_lower(target, &parent, name)?;
+                    }
+                    other => other?,
+                }
             }
             EntryKind::CharDevice { major, minor } | EntryKind::BlockDevice { major, minor } => {
                 if !self.is_root {
@@ -244,6 +341,53 @@ impl Unpacker {
             EntryKind::Whiteout | EntryKind::Opaque => {}
         }
         Ok(())
+    }
+
+    /// Makes `name` in `parent` a copy of the regular file `target` of the topmost lower
+    /// layer that has it: a hard link to a lower layer's file, in the overlay format.
+    fn copy_from_lower(
+        &mut self,
+        target: &LayerPath,
+        parent: &OwnedFd,
+        name: &[u8],
+    ) -> io::Result<()> {
+        let lower = self.overlay.as_ref().map_or(&[][..], |o| &o.lower[..]);
+        for layer in lower {
+            let dir = match layer.dir(target.parent().as_ref(), false) {
+                Ok(dir) => dir,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let source = match rustix::fs::openat(&dir, target.file_name(), flags, Mode::empty()) {
+                Ok(fd) => fd,
+                Err(rustix::io::Errno::NOENT) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let stat = rustix::fs::fstat(&source)?;
+            if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+                return Err(io::Error::from(io::ErrorKind::InvalidInput));
+            }
+            let copy = rustix::fs::openat(
+                parent,
+                name,
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o600),
+            )?;
+            let mut out = File::from(copy);
+            io::copy(&mut File::from(source), &mut out)?;
+            let fd = OwnedFd::from(out);
+            let owner = rustix::fs::fchown(
+                &fd,
+                Some(rustix::fs::Uid::from_raw(stat.st_uid)),
+                Some(rustix::fs::Gid::from_raw(stat.st_gid)),
+            );
+            self.own(target, owner)?;
+            rustix::fs::fchmod(&fd, Mode::from_raw_mode(stat.st_mode & 0o7777))?;
+            rustix::fs::futimens(&fd, &times(stat.st_mtime))?;
+            return Ok(());
+        }
+        Err(io::Error::from(io::ErrorKind::NotFound))
     }
 
     /// Owner, mode, xattrs and mtime of a device node or fifo just made in `parent`.
@@ -289,6 +433,11 @@ impl Unpacker {
         mut set: impl FnMut(&str, &[u8]) -> rustix::io::Result<()>,
     ) {
         for (name, value) in &entry.xattrs {
+            if let Some(overlay) = &self.overlay
+                && name.starts_with(overlay.prefix)
+            {
+                continue;
+            }
             if set(name, value).is_err() {
                 self.skip(&entry.path, SkipReason::Xattr(name.clone()));
             }
