@@ -6,6 +6,7 @@ use crate::layer::LayerError;
 use crate::oci::OciError;
 use crate::plan::PlanError;
 use crate::registry::ParseReferenceError;
+use crate::rootfs::RootfsError;
 use crate::store::StoreError;
 use crate::user::UserError;
 
@@ -33,6 +34,9 @@ pub enum Error {
     /// Running a step failed.
     #[error(transparent)]
     Exec(#[from] ExecError),
+    /// Unpacking an image's layers for a sandbox failed.
+    #[error(transparent)]
+    Rootfs(#[from] RootfsError),
     /// A user or group could not be resolved.
     #[error(transparent)]
     User(#[from] UserError),

@@ -18,7 +18,10 @@ pub mod layer;
 pub mod oci;
 pub mod plan;
 pub mod registry;
+pub mod rootfs;
 pub mod store;
+#[cfg(feature = "testutil")]
+pub mod testutil;
 pub mod user;
 
 pub use error::{Error, Result};

@@ -24,11 +24,14 @@ pub struct Pruned {
     pub temps: usize,
     /// Records that could not be read (they read as missing anyway).
     pub records: usize,
+    /// Unpacked layer directories whose layers are gone (see [`crate::rootfs`]).
+    pub unpacked: usize,
 }
 
 impl Store {
-    /// Removes every blob that no image of the index and no record references, and every
-    /// temp left behind by an interrupted process.
+    /// Removes every blob that no image of the index and no record references, every
+    /// unpacked layer directory whose blobs are gone, and every temp left behind by an
+    /// interrupted process.
     ///
     /// An image keeps its manifest, config and layers; an index keeps its manifests; a
     /// record keeps the blobs it declared and, for a manifest or index among them, what
@@ -118,6 +121,7 @@ impl Store {
             })?;
         }
         pruned.blobs.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
+        pruned.unpacked = crate::rootfs::sweep(self)?;
 
         // No lease is held, so nothing under tmp/ is in use.
         for temp in list_dir(&self.tmp_root())? {

@@ -8,4 +8,5 @@ mod context;
 mod exec;
 mod layer;
 mod oci;
+mod run_rootfs;
 mod store;

@@ -1,0 +1,253 @@
+//! Unpacked image layers kept in the store, the lower directories of a `RUN` sandbox.
+//!
+//! Each layer of an image is unpacked once, on its own, into a directory in overlayfs's
+//! format ([`unpack_overlay`]): whiteouts are character devices 0/0 and opaque
+//! directories carry the overlay's `opaque` attribute, so the directories of an image's
+//! layers stacked as lower directories of an overlay mount give its filesystem.
+//!
+//! ```text
+//! <store>/data/rootfs/<ns>/<chain id hex>/diff     the layer, in overlay format
+//! <store>/data/rootfs/<ns>/<chain id hex>/layers   the chain's layer blobs, bottom first
+//! ```
+//!
+//! A directory is keyed by the layer's [chain id] (its `diff_id` and those of the layers
+//! below), so every image that shares the chain shares the directory, and a hard link to
+//! a file of a lower layer, which the overlay format cannot hold, is the same copy for all
+//! of them. `<ns>` is `trusted` or `user`, the attribute namespace of the overlay mounts
+//! made by this process (root or a user namespace), which read only their own.
+//!
+//! A directory is made atomically: unpacked into a temp beside it, then renamed. When two
+//! builds unpack the same layer at once, the second rename fails and its copy is dropped.
+//! Nothing is renamed before its `diff_id` was checked. Every user holds a store
+//! [`Lease`](crate::store::Lease), so [`Store::prune`] (which runs with no lease held)
+//! never removes a directory in use; it removes the directories whose layer blobs are no
+//! longer all in the store, and temps left by killed processes.
+//!
+//! [chain id]: https://github.com/opencontainers/image-spec/blob/main/config.md#layer-chainid
+
+mod error;
+mod sweep;
+
+use std::fs;
+use std::io::{self, BufReader};
+use std::path::{Path, PathBuf};
+
+use oci_spec::image::{Descriptor, Digest};
+
+pub use error::RootfsError;
+pub(crate) use sweep::sweep;
+
+use crate::digest::sha256;
+use crate::events::{Events, TaskRef};
+use crate::exec::overlay_xattr_prefix;
+use crate::layer::{OverlayFormat, OverlayXattrs, decompress, unpack_overlay};
+use crate::store::Store;
+
+/// The prefix of temps in the rootfs directory; [`sweep`] removes them.
+const TEMP_PREFIX: &str = ".tmp-";
+
+/// The [chain ids] of layers with these `diff_id`s, bottom first.
+///
+/// [chain ids]: https://github.com/opencontainers/image-spec/blob/main/config.md#layer-chainid
+pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
+    let mut chain: Vec<Digest> = Vec::with_capacity(diff_ids.len());
+    for diff_id in diff_ids {
+        let id = match chain.last() {
+            None => diff_id.clone(),
+            Some(below) => sha256(format!("{below} {diff_id}").as_bytes()),
+        };
+        chain.push(id);
+    }
+    chain
+}
+
+/// The unpacked layers of a store, for the overlay namespace of this process.
+#[derive(Debug, Clone)]
+pub struct LayerDirs {
+    store: Store,
+    dir: PathBuf,
+    xattrs: OverlayXattrs,
+}
+
+impl LayerDirs {
+    /// The unpacked layers kept in `store`.
+    ///
+    /// # Errors
+    ///
+    /// [`RootfsError::Store`] when the directory cannot be created.
+    pub fn open(store: &Store) -> Result<LayerDirs, RootfsError> {
+        let xattrs = if overlay_xattr_prefix().starts_with("trusted.") {
+            OverlayXattrs::Trusted
+        } else {
+            OverlayXattrs::User
+        };
+        let dir = namespace_dir(&store.path_for("rootfs")?, xattrs);
+        fs::create_dir_all(&dir).map_err(|source| RootfsError::WriteDir {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(LayerDirs {
+            store: store.clone(),
+            dir,
+            xattrs,
+        })
+    }
+
+    /// The attribute namespace of the directories (that of the overlay mounts this
+    /// process makes).
+    pub fn xattrs(&self) -> OverlayXattrs {
+        self.xattrs
+    }
+
+    /// The directories of an image's layers (`layers` from its manifest, `diff_ids` from
+    /// its config, both bottom first), unpacking those not unpacked yet; returned top
+    /// first, as overlay lower directories are given. The caller holds a store lease for
+    /// as long as it uses them.
+    ///
+    /// # Errors
+    ///
+    /// [`RootfsError::LayerCount`] when the lists differ in length,
+    /// [`RootfsError::DiffIdMismatch`] when a layer is not what the config says, and the
+    /// errors of reading and unpacking a layer.
+    pub fn prepare(
+        &self,
+        layers: &[Descriptor],
+        diff_ids: &[Digest],
+        events: &dyn Events,
+    ) -> Result<Vec<PathBuf>, RootfsError> {
+        if layers.len() != diff_ids.len() {
+            return Err(RootfsError::LayerCount {
+                layers: layers.len(),
+                diff_ids: diff_ids.len(),
+            });
+        }
+        let mut dirs: Vec<PathBuf> = Vec::with_capacity(layers.len());
+        for (index, chain_id) in chain_ids(diff_ids).iter().enumerate() {
+            let dir = self.dir.join(chain_id.digest());
+            if !dir.is_dir() {
+                let lower: Vec<PathBuf> = dirs.iter().rev().cloned().collect();
+                self.unpack(&layers[..=index], &diff_ids[index], &dir, lower, events)?;
+            }
+            dirs.push(dir.join("diff"));
+        }
+        dirs.reverse();
+        Ok(dirs)
+    }
+
+    /// Unpacks the top layer of `chain` into `dir`, through a temp renamed into place.
+    fn unpack(
+        &self,
+        chain: &[Descriptor],
+        diff_id: &Digest,
+        dir: &Path,
+        lower: Vec<PathBuf>,
+        events: &dyn Events,
+    ) -> Result<(), RootfsError> {
+        let layer = chain.last().expect("a chain has at least its own layer");
+        let digest = layer.digest();
+        let write = |path: &Path| {
+            let path = path.to_owned();
+            move |source| RootfsError::WriteDir { path, source }
+        };
+        let temp = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempdir_in(&self.dir)
+            .map_err(write(&self.dir))?;
+        let diff = temp.path().join("diff");
+        fs::create_dir(&diff).map_err(write(&diff))?;
+
+        let task = TaskRef {
+            label: format!("unpack {}", short(digest)),
+        };
+        events.task_started(&task, Some(layer.size()));
+        let blob = BufReader::with_capacity(64 * 1024, self.store.open_blob(digest)?);
+        let unpack_err = |source| RootfsError::Unpack {
+            digest: digest.to_string(),
+            source,
+        };
+        let tar =
+            decompress(blob, Some(layer.media_type().to_string().as_str())).map_err(unpack_err)?;
+        let format = OverlayFormat {
+            xattrs: self.xattrs,
+            lower,
+        };
+        let unpacked = unpack_overlay(tar, &diff, &format).map_err(unpack_err)?;
+        events.task_finished(&task);
+        if unpacked.diff_id != *diff_id {
+            return Err(RootfsError::DiffIdMismatch {
+                digest: digest.to_string(),
+                expected: diff_id.to_string(),
+                actual: unpacked.diff_id.to_string(),
+            });
+        }
+        let blobs: Vec<String> = chain.iter().map(|l| l.digest().to_string()).collect();
+        let list = temp.path().join("layers");
+        let json = serde_json::to_vec(&blobs).expect("a list of strings encodes as JSON");
+        fs::write(&list, json).map_err(write(&list))?;
+        // Make the content durable before the rename publishes it.
+        let sync = fs::File::open(temp.path())
+            .and_then(|file| Ok(rustix::fs::syncfs(file)?))
+            .map_err(write(temp.path()));
+        sync?;
+
+        let temp_path = temp.keep();
+        match fs::rename(&temp_path, dir) {
+            Ok(()) => Ok(()),
+            // Another build unpacked the same layer first: use its copy.
+            Err(_) if dir.is_dir() => remove_tree(&temp_path).map_err(write(&temp_path)),
+            Err(source) => {
+                let _ = remove_tree(&temp_path);
+                Err(RootfsError::WriteDir {
+                    path: dir.to_owned(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+/// `<rootfs>/trusted` or `<rootfs>/user`.
+fn namespace_dir(rootfs: &Path, xattrs: OverlayXattrs) -> PathBuf {
+    rootfs.join(match xattrs {
+        OverlayXattrs::Trusted => "trusted",
+        OverlayXattrs::User => "user",
+    })
+}
+
+/// `sha256:0123456789ab`, for progress.
+fn short(digest: &Digest) -> String {
+    let hex = digest.digest();
+    format!("{}:{}", digest.algorithm(), &hex[..hex.len().min(12)])
+}
+
+/// Removes a directory tree, making directories writable first where a non-root owner
+/// needs that (an image may hold read-only directories).
+pub(crate) fn remove_tree(path: &Path) -> io::Result<()> {
+    match fs::remove_dir_all(path) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            use std::os::unix::fs::PermissionsExt as _;
+            for entry in walkdir::WalkDir::new(path).follow_links(false) {
+                let entry = entry.map_err(io::Error::from)?;
+                if entry.file_type().is_dir() {
+                    fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o700))?;
+                }
+            }
+            fs::remove_dir_all(path)
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_ids_follow_the_image_spec() {
+        let a = sha256(b"a");
+        let b = sha256(b"b");
+        let ids = chain_ids(&[a.clone(), b.clone()]);
+        assert_eq!(ids[0], a);
+        assert_eq!(ids[1], sha256(format!("{a} {b}").as_bytes()));
+    }
+}

@@ -1,0 +1,65 @@
+//! Removing unpacked layers that no blob of the store backs any more.
+
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use oci_spec::image::Digest;
+
+use super::{TEMP_PREFIX, remove_tree};
+use crate::store::{Store, StoreError};
+
+/// Removes every unpacked layer directory of `store` whose chain has a layer blob that is
+/// no longer in the store, and every temp; returns how many it removed. Called by
+/// [`Store::prune`] after it swept the blobs, while it holds the store exclusively.
+pub(crate) fn sweep(store: &Store) -> Result<usize, StoreError> {
+    let rootfs = store.root().join("data").join("rootfs");
+    let mut removed = 0;
+    for namespace in list(&rootfs)? {
+        for dir in list(&namespace)? {
+            let name = dir.file_name().unwrap_or_default().to_string_lossy();
+            let keep = !name.starts_with(TEMP_PREFIX) && chain_present(store, &dir);
+            if !keep {
+                remove_tree(&dir).map_err(|source| StoreError::Remove {
+                    path: dir.clone(),
+                    source,
+                })?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Whether every layer blob listed in `<dir>/layers` is in the store.
+fn chain_present(store: &Store, dir: &Path) -> bool {
+    let Ok(bytes) = fs::read(dir.join("layers")) else {
+        return false;
+    };
+    let Ok(blobs) = serde_json::from_slice::<Vec<Digest>>(&bytes) else {
+        return false;
+    };
+    blobs.iter().all(|digest| store.has_blob(digest))
+}
+
+/// The directories in `dir` (none when it does not exist).
+fn list(dir: &Path) -> Result<Vec<std::path::PathBuf>, StoreError> {
+    let err = |source| StoreError::ListDir {
+        path: dir.to_owned(),
+        source,
+    };
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(err(e)),
+    };
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(err)?;
+        if entry.file_type().map_err(err)?.is_dir() {
+            dirs.push(entry.path());
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}
