@@ -1,5 +1,6 @@
 //! The crate's error type.
 
+use crate::add::ArchiveError;
 use crate::context::ContextError;
 use crate::exec::ExecError;
 use crate::layer::LayerError;
@@ -37,6 +38,9 @@ pub enum Error {
     /// Unpacking an image's layers for a sandbox failed.
     #[error(transparent)]
     Rootfs(#[from] RootfsError),
+    /// An `ADD` archive could not be recognized or extracted.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
     /// A user or group could not be resolved.
     #[error(transparent)]
     User(#[from] UserError),

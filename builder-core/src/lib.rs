@@ -8,6 +8,7 @@
 
 #![deny(missing_docs)]
 
+pub mod add;
 pub mod cache;
 pub mod context;
 pub mod digest;

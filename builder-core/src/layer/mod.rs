@@ -40,6 +40,7 @@ pub use entry::{Content, Entry, EntryKind};
 pub use error::LayerError;
 pub(crate) use host::read_xattrs;
 pub use host::{OverlayXattrs, dir_entries, overlay_diff};
+pub(crate) use list::decode;
 pub use list::list;
 pub use path::LayerPath;
 pub use snapshot::Snapshot;
