@@ -8,6 +8,7 @@ use crate::oci::OciError;
 use crate::plan::PlanError;
 use crate::registry::ParseReferenceError;
 use crate::rootfs::RootfsError;
+use crate::run::RunError;
 use crate::store::StoreError;
 use crate::user::UserError;
 
@@ -35,6 +36,9 @@ pub enum Error {
     /// Running a step failed.
     #[error(transparent)]
     Exec(#[from] ExecError),
+    /// A `RUN` step failed.
+    #[error(transparent)]
+    Run(#[from] RunError),
     /// Unpacking an image's layers for a sandbox failed.
     #[error(transparent)]
     Rootfs(#[from] RootfsError),

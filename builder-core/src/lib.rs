@@ -20,6 +20,7 @@ pub mod oci;
 pub mod plan;
 pub mod registry;
 pub mod rootfs;
+pub mod run;
 pub mod store;
 #[cfg(feature = "testutil")]
 pub mod testutil;

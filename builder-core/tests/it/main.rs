@@ -9,5 +9,6 @@ mod context;
 mod exec;
 mod layer;
 mod oci;
+mod run;
 mod run_rootfs;
 mod store;

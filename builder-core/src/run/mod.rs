@@ -1,0 +1,337 @@
+//! `RUN` steps: a command run in a sandbox over the image's filesystem, its changes
+//! captured as a layer.
+//!
+//! A [`Runner`] holds what stays the same for every step of a build (the store, the
+//! sandbox, how layers are written, the secrets given to the build); [`Runner::run`] runs
+//! one [`RunInput`] and returns the layer it wrote, or `None` when the command changed
+//! nothing.
+//!
+//! # How a step runs
+//! The parent image's layers are unpacked once into the store ([`crate::rootfs`]) and
+//! stacked read-only as the lower directories of an overlay mount whose upper directory
+//! is a fresh scratch directory of the store; after the command, the upper directory holds
+//! exactly its changes ([`overlay_diff`]). Where the kernel refuses the overlay mount, the
+//! layers are unpacked into one scratch directory, its metadata recorded ([`Snapshot`]),
+//! and the command runs in it directly; the changes are then found by comparing.
+//! `/etc/resolv.conf`, `/etc/hosts` and mount targets are bound in by the sandbox and
+//! never reach the layer.
+//!
+//! The command gets the image's `ENV` and the build arguments in effect, runs as the
+//! image's `USER` (resolved in the image's `/etc/passwd` and `/etc/group`) in its
+//! `WORKDIR` (created if missing); the shell form runs through the image's `SHELL`. Its
+//! output streams to [`Events::step_output`] as it comes. A non-zero exit is
+//! [`RunError::Failed`], with the last lines of the output; nothing is written to the
+//! store then.
+
+mod error;
+mod image_file;
+mod mounts;
+mod output;
+mod parents;
+mod process;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use oci_spec::image::{Descriptor, Digest};
+
+pub use error::RunError;
+pub use mounts::StepInputs;
+
+use crate::events::{Events, StepRef, Stream};
+use crate::exec::{ExecError, Rootfs, Sandbox, SandboxSpec};
+use crate::layer::{
+    LayerOptions, OverlayXattrs, Snapshot, WrittenLayer, decompress, overlay_diff, unpack,
+    write_layer,
+};
+use crate::oci::RunConfig;
+use crate::plan::Run;
+use crate::rootfs::LayerDirs;
+use crate::store::{ScratchDir, Store};
+use crate::user::resolve;
+
+/// How the step's filesystem is made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RootfsMode {
+    /// An overlay over the unpacked layers, or a copy where overlayfs is unavailable.
+    #[default]
+    Auto,
+    /// Always an overlay mount (fails where the kernel refuses it).
+    Overlay,
+    /// Always a copy of the layers and a snapshot diff.
+    Copy,
+}
+
+/// Set once an overlay mount failed in this process: later steps go straight to the copy.
+static OVERLAY_UNAVAILABLE: AtomicBool = AtomicBool::new(false);
+
+/// One `RUN` step to run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunInput<'a> {
+    /// The parent image's layers, bottom first (from its manifest).
+    pub layers: &'a [Descriptor],
+    /// Their `diff_id`s, bottom first (from its config).
+    pub diff_ids: &'a [Digest],
+    /// The parent image's run config: `Env`, `User`, `WorkingDir`, `Shell`.
+    pub config: &'a RunConfig,
+    /// The step.
+    pub run: &'a Run,
+}
+
+/// Runs `RUN` steps against one store.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    store: Store,
+    sandbox: Sandbox,
+    layer: LayerOptions,
+    mode: RootfsMode,
+    inputs: StepInputs,
+    hostname: String,
+}
+
+/// What the sandbox runs over, with what must live until the layer is written.
+struct Prepared {
+    rootfs: Rootfs,
+    /// The layer directories (top first) or the copy, to read `/etc/passwd` from.
+    layers: Vec<PathBuf>,
+    /// How the changes are found afterwards.
+    capture: Capture,
+    scratch: ScratchDir,
+}
+
+/// How a step's changes are found.
+enum Capture {
+    /// Read from the overlay's upper directory.
+    Upper {
+        upper: PathBuf,
+        xattrs: OverlayXattrs,
+    },
+    /// Compared with the snapshot of the copy taken before the run.
+    Snapshot { root: PathBuf, before: Snapshot },
+}
+
+impl Runner {
+    /// A runner for `store` with the native sandbox, default layer options (gzip),
+    /// [`RootfsMode::Auto`] and no secrets.
+    pub fn new(store: &Store) -> Runner {
+        Runner {
+            store: store.clone(),
+            sandbox: Sandbox::native(),
+            layer: LayerOptions::default(),
+            mode: RootfsMode::Auto,
+            inputs: StepInputs::default(),
+            hostname: "buildkitsandbox".to_owned(),
+        }
+    }
+
+    /// Uses `sandbox` (for example [`Sandbox::runc`]).
+    pub fn sandbox(mut self, sandbox: Sandbox) -> Runner {
+        self.sandbox = sandbox;
+        self
+    }
+
+    /// Writes layers with these options (compression, `SOURCE_DATE_EPOCH` clamping).
+    pub fn layer_options(mut self, options: LayerOptions) -> Runner {
+        self.layer = options;
+        self
+    }
+
+    /// Chooses how the step's filesystem is made.
+    pub fn rootfs_mode(mut self, mode: RootfsMode) -> Runner {
+        self.mode = mode;
+        self
+    }
+
+    /// Gives the steps secrets, SSH agents and the build context (`--secret`, `--ssh`,
+    /// `--mount=type=bind`).
+    pub fn inputs(mut self, inputs: StepInputs) -> Runner {
+        self.inputs = inputs;
+        self
+    }
+
+    /// Runs one step; returns its layer, written to the store, or `None` when the command
+    /// changed no file. `step` names the step in the events.
+    ///
+    /// # Errors
+    ///
+    /// [`RunError::Failed`] or [`RunError::Killed`] when the command fails, and the errors
+    /// of preparing the filesystem, the sandbox and the layer. Nothing is left in the
+    /// store but unpacked base layers.
+    pub fn run(
+        &self,
+        input: &RunInput<'_>,
+        step: &StepRef,
+        events: &dyn Events,
+    ) -> Result<Option<WrittenLayer>, RunError> {
+        let _lease = self.store.lease()?;
+        let overlay = match self.mode {
+            RootfsMode::Overlay => true,
+            RootfsMode::Copy => false,
+            RootfsMode::Auto => !OVERLAY_UNAVAILABLE.load(Ordering::Relaxed),
+        };
+        if overlay {
+            let prepared = self.prepare_overlay(input, events)?;
+            match self.execute(input, prepared, step, events) {
+                Err(RunError::Exec(ExecError::Mount { what, .. }))
+                    if what == "overlay" && self.mode == RootfsMode::Auto =>
+                {
+                    OVERLAY_UNAVAILABLE.store(true, Ordering::Relaxed);
+                    events
+                        .warning("overlayfs is unavailable: RUN steps run in a copy of the image");
+                }
+                other => return other,
+            }
+        }
+        let prepared = self.prepare_copy(input)?;
+        self.execute(input, prepared, step, events)
+    }
+
+    /// An overlay over the unpacked layers, with a fresh upper directory.
+    fn prepare_overlay(
+        &self,
+        input: &RunInput<'_>,
+        events: &dyn Events,
+    ) -> Result<Prepared, RunError> {
+        let dirs = LayerDirs::open(&self.store)?;
+        let layers = dirs.prepare(input.layers, input.diff_ids, events)?;
+        let scratch = self.store.temp_dir()?;
+        let upper = scratch.path().join("upper");
+        let work = scratch.path().join("work");
+        for dir in [&upper, &work] {
+            std::fs::create_dir(dir).map_err(|source| RunError::Prepare {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        Ok(Prepared {
+            rootfs: Rootfs::Overlay {
+                lower: layers.clone(),
+                upper: upper.clone(),
+                work,
+            },
+            layers,
+            capture: Capture::Upper {
+                upper,
+                xattrs: dirs.xattrs(),
+            },
+            scratch,
+        })
+    }
+
+    /// The layers unpacked into one directory, with a snapshot of it.
+    fn prepare_copy(&self, input: &RunInput<'_>) -> Result<Prepared, RunError> {
+        let scratch = self.store.temp_dir()?;
+        let root = scratch.path().join("rootfs");
+        std::fs::create_dir(&root).map_err(|source| RunError::Prepare {
+            path: root.clone(),
+            source,
+        })?;
+        for layer in input.layers {
+            let unpack_err = |source| crate::rootfs::RootfsError::Unpack {
+                digest: layer.digest().to_string(),
+                source,
+            };
+            let blob =
+                std::io::BufReader::with_capacity(64 * 1024, self.store.open_blob(layer.digest())?);
+            let tar = decompress(blob, Some(layer.media_type().to_string().as_str()))
+                .map_err(unpack_err)?;
+            unpack(tar, &root).map_err(unpack_err)?;
+        }
+        let before = Snapshot::capture(&root)?;
+        Ok(Prepared {
+            rootfs: Rootfs::Directory(root.clone()),
+            layers: vec![root.clone()],
+            capture: Capture::Snapshot { root, before },
+            scratch,
+        })
+    }
+
+    /// Runs the command over `prepared` and writes its changes as a layer.
+    fn execute(
+        &self,
+        input: &RunInput<'_>,
+        prepared: Prepared,
+        step: &StepRef,
+        events: &dyn Events,
+    ) -> Result<Option<WrittenLayer>, RunError> {
+        let config = input.config;
+        let read = |path: &str| {
+            image_file::read(&prepared.layers, path).map_err(|source| RunError::ReadImageFile {
+                path: format!("/{path}"),
+                source,
+            })
+        };
+        let user_spec = config
+            .user
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .unwrap_or("0");
+        let user = resolve(
+            user_spec,
+            read("etc/passwd")?.as_deref(),
+            read("etc/group")?.as_deref(),
+        )?;
+        let argv = process::argv(config, input.run);
+        let command = process::shown(&argv);
+        let cwd = config
+            .working_dir
+            .as_deref()
+            .filter(|dir| !dir.is_empty())
+            .unwrap_or("/");
+        let mut builder = SandboxSpec::builder(prepared.rootfs.clone(), argv)
+            .env(process::env(config, input.run, &user.home))
+            .cwd(cwd)
+            .user(user.uid, user.gid, user.groups.clone())
+            .hostname(self.hostname.clone())
+            .network(input.run.network)
+            .security(input.run.security);
+        for file in &input.run.files {
+            builder = builder.pipe_file(file.name.clone(), file.content.clone(), 0o755);
+        }
+        let mounts = mounts::resolve(&self.store, &self.inputs, input.run)?;
+        builder = mounts.apply(builder);
+        let spec = builder.build()?;
+
+        let mut tail = output::Tail::default();
+        let sandbox = self
+            .sandbox
+            .clone()
+            .scratch_dir(prepared.scratch.path().to_owned());
+        let status = sandbox.run(&spec, |stream: Stream, bytes: &[u8]| {
+            tail.push(bytes);
+            events.step_output(step, stream, bytes);
+        })?;
+        drop(mounts);
+        if let Some(code) = status.code() {
+            if code != 0 {
+                return Err(RunError::Failed {
+                    command,
+                    code,
+                    output: tail.lines(),
+                });
+            }
+        } else {
+            use std::os::unix::process::ExitStatusExt as _;
+            return Err(RunError::Killed {
+                command,
+                signal: status.signal().unwrap_or(0),
+                output: tail.lines(),
+            });
+        }
+
+        let entries = match &prepared.capture {
+            Capture::Upper { upper, xattrs } => overlay_diff(upper, *xattrs)?,
+            Capture::Snapshot { root, before } => {
+                let mut entries = before.diff(root)?;
+                parents::add_parents(&mut entries, root)?;
+                entries
+            }
+        };
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let (blob, layer) = write_layer(self.store.begin_blob()?, entries, &self.layer)?;
+        blob.commit()?;
+        Ok(Some(layer))
+    }
+}

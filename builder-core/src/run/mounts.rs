@@ -1,0 +1,340 @@
+//! `RUN --mount`: what each mount of the plan becomes in the sandbox.
+//!
+//! - `tmpfs`: an empty tmpfs.
+//! - `secret`: a read-only file on a tmpfs private to the sandbox (and/or an environment
+//!   variable), from the secrets given to the build; never on disk, in a layer or a key.
+//! - `ssh`: the agent socket given to the build, bound in, with `SSH_AUTH_SOCK` set.
+//! - `cache`: a directory kept in the store (`data/cache-mounts/<sha256 of the id>`),
+//!   created with the mount's mode and owner, persisting across builds. `sharing=locked`
+//!   waits for other users of the cache; `private` uses it when no other step holds it and
+//!   an empty directory otherwise; `shared` uses it at once.
+//! - `bind`: a path of the build context, read-only ([`Runner::context`]).
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::{PermissionsExt as _, chown};
+use std::path::{Component, Path, PathBuf};
+
+use crate::digest::sha256;
+use crate::exec::{Mount as SandboxMount, SandboxSpecBuilder};
+use crate::plan::{Mount, Run, Sharing, Source};
+use crate::store::{ScratchDir, Store};
+
+use super::RunError;
+
+/// What a build gives its `RUN` steps beyond the plan: secrets and SSH agents by id, and
+/// the build context's directory.
+#[derive(Clone, Default)]
+pub struct StepInputs {
+    secrets: BTreeMap<String, Vec<u8>>,
+    ssh: BTreeMap<String, PathBuf>,
+    context: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for StepInputs {
+    /// Shows the ids only, never a secret's value.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepInputs")
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("ssh", &self.ssh)
+            .field("context", &self.context)
+            .finish()
+    }
+}
+
+impl StepInputs {
+    /// Adds the secret `id` with its value (`--secret id=…,src=…` or `env=…`).
+    pub fn secret(mut self, id: impl Into<String>, value: impl Into<Vec<u8>>) -> StepInputs {
+        self.secrets.insert(id.into(), value.into());
+        self
+    }
+
+    /// Adds the SSH agent `id` listening on the socket `path` (`--ssh default` forwards
+    /// `SSH_AUTH_SOCK`).
+    pub fn ssh(mut self, id: impl Into<String>, path: impl Into<PathBuf>) -> StepInputs {
+        self.ssh.insert(id.into(), path.into());
+        self
+    }
+
+    /// Sets the build context's directory, the source of `--mount=type=bind` without
+    /// `from`.
+    pub fn context(mut self, dir: impl Into<PathBuf>) -> StepInputs {
+        self.context = Some(dir.into());
+        self
+    }
+}
+
+/// The mounts of one step, with what must be held while it runs.
+pub(super) struct Resolved {
+    mounts: Vec<SandboxMount>,
+    env: Vec<String>,
+    /// Cache locks (`sharing=locked` and `private`), released when the step ends.
+    _locks: Vec<File>,
+    /// Empty directories standing in for busy private caches.
+    _scratch: Vec<ScratchDir>,
+}
+
+impl Resolved {
+    /// Adds the mounts and their environment variables to the sandbox spec.
+    pub(super) fn apply(&self, mut builder: SandboxSpecBuilder) -> SandboxSpecBuilder {
+        builder = builder.env(self.env.iter().cloned());
+        for mount in &self.mounts {
+            builder = builder.mount(mount.clone());
+        }
+        builder
+    }
+}
+
+/// Resolves the mounts of `run`.
+pub(super) fn resolve(store: &Store, inputs: &StepInputs, run: &Run) -> Result<Resolved, RunError> {
+    let mut resolved = Resolved {
+        mounts: Vec::new(),
+        env: Vec::new(),
+        _locks: Vec::new(),
+        _scratch: Vec::new(),
+    };
+    let mut ssh_count = 0;
+    for mount in &run.mounts {
+        match mount {
+            Mount::Tmpfs { target, size } => resolved.mounts.push(SandboxMount::Tmpfs {
+                target: target.clone(),
+                size: *size,
+            }),
+            Mount::Secret {
+                id,
+                target,
+                env,
+                required,
+                mode,
+                uid,
+                gid,
+            } => {
+                let Some(value) = inputs.secrets.get(id) else {
+                    if *required {
+                        return Err(RunError::MissingInput {
+                            what: "secret",
+                            id: id.clone(),
+                        });
+                    }
+                    continue;
+                };
+                if let Some(name) = env {
+                    resolved
+                        .env
+                        .push(format!("{name}={}", String::from_utf8_lossy(value)));
+                }
+                let target = match (target, env) {
+                    (Some(target), _) => Some(target.clone()),
+                    (None, None) => Some(format!("/run/secrets/{id}")),
+                    (None, Some(_)) => None,
+                };
+                if let Some(target) = target {
+                    resolved.mounts.push(SandboxMount::File {
+                        target,
+                        content: value.clone(),
+                        mode: *mode,
+                        uid: *uid,
+                        gid: *gid,
+                    });
+                }
+            }
+            Mount::Ssh {
+                id,
+                target,
+                required,
+                ..
+            } => {
+                let Some(socket) = inputs.ssh.get(id) else {
+                    if *required {
+                        return Err(RunError::MissingInput {
+                            what: "ssh agent",
+                            id: id.clone(),
+                        });
+                    }
+                    continue;
+                };
+                ssh_count += 1;
+                let target = target
+                    .clone()
+                    .unwrap_or_else(|| format!("/run/buildkit/ssh_agent.{}", ssh_count - 1));
+                resolved.env.push(format!("SSH_AUTH_SOCK={target}"));
+                resolved.mounts.push(SandboxMount::Bind {
+                    source: socket.clone(),
+                    target,
+                    readonly: false,
+                });
+            }
+            Mount::Cache {
+                target,
+                id,
+                sharing,
+                from,
+                readonly,
+                mode,
+                uid,
+                gid,
+                ..
+            } => {
+                if from.is_some() {
+                    return Err(RunError::UnsupportedMount {
+                        kind: "cache",
+                        detail: " with `from`".to_owned(),
+                    });
+                }
+                let dir = cache_dir(store, id, *mode, *uid, *gid)?;
+                let source = match sharing {
+                    Sharing::Shared => dir,
+                    Sharing::Locked => {
+                        resolved
+                            ._locks
+                            .push(lock(&dir, true)?.expect("a blocking lock"));
+                        dir
+                    }
+                    Sharing::Private => match lock(&dir, false)? {
+                        Some(file) => {
+                            resolved._locks.push(file);
+                            dir
+                        }
+                        None => {
+                            let scratch = store.temp_dir()?;
+                            let empty = scratch.path().to_owned();
+                            fs::set_permissions(&empty, fs::Permissions::from_mode(*mode))
+                                .map_err(|source| prepare(&empty, source))?;
+                            chown(&empty, Some(*uid), Some(*gid))
+                                .map_err(|source| prepare(&empty, source))?;
+                            resolved._scratch.push(scratch);
+                            empty
+                        }
+                    },
+                };
+                resolved.mounts.push(SandboxMount::Bind {
+                    source,
+                    target: target.clone(),
+                    readonly: *readonly,
+                });
+            }
+            Mount::Bind {
+                target,
+                source,
+                from,
+                rw,
+            } => {
+                let base = match (from, &inputs.context) {
+                    (Source::Context, Some(context)) => context,
+                    (Source::Context, None) => {
+                        return Err(RunError::UnsupportedMount {
+                            kind: "bind",
+                            detail: " without a build context".to_owned(),
+                        });
+                    }
+                    _ => {
+                        return Err(RunError::UnsupportedMount {
+                            kind: "bind",
+                            detail: " from a stage or an image".to_owned(),
+                        });
+                    }
+                };
+                if *rw {
+                    return Err(RunError::UnsupportedMount {
+                        kind: "bind",
+                        detail: " with `rw`".to_owned(),
+                    });
+                }
+                resolved.mounts.push(SandboxMount::Bind {
+                    source: inside(base, source),
+                    target: target.clone(),
+                    readonly: true,
+                });
+            }
+        }
+    }
+    Ok(resolved)
+}
+
+/// `source` (a path in the context, `/` its root) under `base`, lexically: `..` never
+/// climbs above `base`. A symlink in the context is resolved by the sandbox's bind
+/// preparation, which refuses what it cannot bind.
+fn inside(base: &Path, source: &str) -> PathBuf {
+    let mut path = base.to_owned();
+    let mut depth = 0_usize;
+    for component in Path::new(source).components() {
+        match component {
+            Component::Normal(name) => {
+                path.push(name);
+                depth += 1;
+            }
+            Component::ParentDir if depth > 0 => {
+                path.pop();
+                depth -= 1;
+            }
+            _ => {}
+        }
+    }
+    path
+}
+
+/// The directory of the cache `id`, created with `mode`, `uid` and `gid` when new.
+fn cache_dir(store: &Store, id: &str, mode: u32, uid: u32, gid: u32) -> Result<PathBuf, RunError> {
+    let caches = store.path_for("cache-mounts")?;
+    let dir = caches.join(sha256(id.as_bytes()).digest());
+    if dir.is_dir() {
+        return Ok(dir);
+    }
+    // Made aside and renamed, so a concurrent step sees it whole or not at all.
+    let temp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempdir_in(&caches)
+        .map_err(|source| prepare(&caches, source))?;
+    fs::set_permissions(temp.path(), fs::Permissions::from_mode(mode))
+        .map_err(|source| prepare(temp.path(), source))?;
+    chown(temp.path(), Some(uid), Some(gid)).map_err(|source| prepare(temp.path(), source))?;
+    let temp = temp.keep();
+    if let Err(source) = fs::rename(&temp, &dir) {
+        let _ = fs::remove_dir(&temp);
+        if !dir.is_dir() {
+            return Err(prepare(&dir, source));
+        }
+    }
+    Ok(dir)
+}
+
+/// Locks the cache `dir` (through `<dir>.lock`) exclusively: waiting when `wait`, else
+/// `None` when another step holds it.
+fn lock(dir: &Path, wait: bool) -> Result<Option<File>, RunError> {
+    let path = dir.with_extension("lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| prepare(&path, source))?;
+    if wait {
+        file.lock().map_err(|source| prepare(&path, source))?;
+        return Ok(Some(file));
+    }
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
+        Err(fs::TryLockError::Error(source)) => Err(prepare(&path, source)),
+    }
+}
+
+fn prepare(path: &Path, source: std::io::Error) -> RunError {
+    RunError::Prepare {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_sources_stay_in_the_context() {
+        let base = Path::new("/ctx");
+        assert_eq!(inside(base, "/"), Path::new("/ctx"));
+        assert_eq!(inside(base, "src/../lib"), Path::new("/ctx/lib"));
+        assert_eq!(inside(base, "../../etc"), Path::new("/ctx/etc"));
+    }
+}

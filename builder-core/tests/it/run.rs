@@ -1,0 +1,322 @@
+//! `RUN` steps through [`Runner`]: real sandboxes over a busybox image, layers checked
+//! with `tar`.
+
+use std::process::Command as Process;
+use std::sync::Mutex;
+
+use mkimage_core::events::{Events, StepRef, Stream};
+use mkimage_core::layer::{Compression, LayerOptions, WrittenLayer};
+use mkimage_core::oci::{Image, RunConfig};
+use mkimage_core::plan::{Command, InlineFile, KeyValue, Mount, Network, Platform, Run, Sharing};
+use mkimage_core::run::{RootfsMode, RunError, RunInput, Runner, StepInputs};
+use mkimage_core::store::Store;
+use mkimage_core::testutil::busybox_image;
+use tempfile::TempDir;
+
+/// Collects a step's output.
+#[derive(Default)]
+struct Output(Mutex<Vec<u8>>);
+
+impl Events for Output {
+    fn step_output(&self, _step: &StepRef, _stream: Stream, bytes: &[u8]) {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+    }
+}
+
+impl Output {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+struct Fixture {
+    _dir: TempDir,
+    store: Store,
+    image: Image,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let image = busybox_image(&store, "busybox:test").unwrap();
+        let image = Image::load(&store, &image, &Platform::host()).unwrap();
+        Fixture {
+            _dir: dir,
+            store,
+            image,
+        }
+    }
+
+    fn runner(&self) -> Runner {
+        Runner::new(&self.store).layer_options(LayerOptions {
+            compression: Compression::Gzip { level: 1 },
+            source_date_epoch: Some(0),
+            threads: Some(1),
+        })
+    }
+
+    /// Runs `run` with `config` (the image's, when `None`).
+    fn run_with(
+        &self,
+        runner: &Runner,
+        run: &Run,
+        config: Option<&RunConfig>,
+    ) -> (Result<Option<WrittenLayer>, RunError>, String) {
+        let events = Output::default();
+        let input = RunInput {
+            layers: self.image.layers(),
+            diff_ids: self.image.diff_ids(),
+            config: config.unwrap_or(&self.image.config().config),
+            run,
+        };
+        let result = runner.run(&input, &step(), &events);
+        (result, events.text())
+    }
+
+    fn sh(&self, script: &str) -> (Option<WrittenLayer>, String) {
+        let (result, output) = self.run_with(&self.runner(), &shell(script), None);
+        (result.unwrap(), output)
+    }
+
+    /// `tar -tvzf` of a layer: `type mode owner name[ -> target]` per entry.
+    fn listing(&self, layer: &WrittenLayer) -> Vec<String> {
+        let out = Process::new("tar")
+            .args(["--numeric-owner", "-tvzf"])
+            .arg(self.store.blob_path(&layer.digest))
+            .output()
+            .expect("tar (Debian package `tar`)");
+        assert!(out.status.success());
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                let mut text = format!("{} {} {}", fields[0], fields[1], fields[5..].join(" "));
+                text.truncate(text.trim_end().len());
+                text
+            })
+            .collect()
+    }
+}
+
+fn step() -> StepRef {
+    StepRef {
+        stage: 0,
+        stage_name: None,
+        step: 0,
+        steps: 1,
+        text: "RUN test".into(),
+    }
+}
+
+fn shell(script: &str) -> Run {
+    Run::new(Command::Shell(script.into()))
+}
+
+#[test]
+fn created_changed_and_deleted_files_make_the_layer() {
+    let fixture = Fixture::new();
+    let (layer, _) = fixture.sh(
+        "echo new > /new.txt && echo 'x:x:5:5::/:/bin/sh' >> /etc/passwd && rm /etc/group \
+         && rm -r /tmp && mkdir -m 1777 /tmp && touch /tmp/fresh",
+    );
+    let layer = layer.expect("a layer");
+    assert_eq!(
+        fixture.listing(&layer),
+        [
+            "drwxr-xr-x 0/0 etc/",
+            "---------- 0/0 etc/.wh.group",
+            "-rw-r--r-- 0/0 etc/passwd",
+            "-rw-r--r-- 0/0 new.txt",
+            "drwxrwxrwt 0/0 tmp/",
+            "---------- 0/0 tmp/.wh..wh..opq",
+            "-rw-r--r-- 0/0 tmp/fresh",
+        ]
+    );
+}
+
+#[test]
+fn copy_fallback_gives_the_same_layer() {
+    let fixture = Fixture::new();
+    let script = "echo new > /new.txt && rm /etc/group && rm -r /tmp && mkdir -m 1777 /tmp \
+                  && touch /tmp/fresh";
+    let (overlay, _) = fixture.run_with(
+        &fixture.runner().rootfs_mode(RootfsMode::Overlay),
+        &shell(script),
+        None,
+    );
+    let (copy, _) = fixture.run_with(
+        &fixture.runner().rootfs_mode(RootfsMode::Copy),
+        &shell(script),
+        None,
+    );
+    let (overlay, copy) = (overlay.unwrap().unwrap(), copy.unwrap().unwrap());
+    assert_eq!(fixture.listing(&copy), fixture.listing(&overlay));
+    assert_eq!(copy.diff_id, overlay.diff_id);
+}
+
+#[test]
+fn no_changes_make_no_layer() {
+    let fixture = Fixture::new();
+    let (layer, output) = fixture.sh("echo hello; cat /etc/hosts >/dev/null; ls /proc >/dev/null");
+    assert_eq!(output, "hello\n");
+    assert_eq!(layer, None);
+}
+
+#[test]
+fn user_workdir_env_and_args() {
+    let fixture = Fixture::new();
+    let config = RunConfig {
+        env: Some(vec!["PATH=/bin".into(), "A=from-env".into()]),
+        user: Some("app".into()),
+        working_dir: Some("/home/app/work".into()),
+        ..RunConfig::default()
+    };
+    let mut run = shell("echo $(id -u):$(id -g):$(id -G) $(pwd) $A $B $HOME; touch mine");
+    run.env = vec![
+        KeyValue::new("A", "from-arg"),
+        KeyValue::new("B", "from-arg"),
+    ];
+    let (layer, output) = fixture.run_with(&fixture.runner(), &run, Some(&config));
+    assert_eq!(
+        output,
+        "1000:1000:1000 10 /home/app/work from-env from-arg /home/app\n"
+    );
+    let layer = layer.unwrap().unwrap();
+    assert_eq!(
+        fixture.listing(&layer),
+        [
+            "drwxr-xr-x 1000/1000 home/",
+            "drwxr-xr-x 1000/1000 home/app/",
+            "drwxr-xr-x 1000/1000 home/app/work/",
+            "-rw-r--r-- 1000/1000 home/app/work/mine",
+        ]
+    );
+}
+
+#[test]
+fn shell_and_exec_forms_and_heredoc_scripts() {
+    let fixture = Fixture::new();
+    let config = RunConfig {
+        env: Some(vec!["PATH=/bin".into()]),
+        shell: Some(vec!["/bin/echo".into(), "via".into()]),
+        ..RunConfig::default()
+    };
+    let (_, output) = fixture.run_with(&fixture.runner(), &shell("echo shell"), Some(&config));
+    assert_eq!(output, "via echo shell\n");
+
+    let exec = Run::new(Command::Exec(vec!["echo".into(), "$HOME".into()]));
+    let (_, output) = fixture.run_with(&fixture.runner(), &exec, None);
+    assert_eq!(output, "$HOME\n");
+
+    let mut heredoc = shell("/dev/pipes/EOF");
+    heredoc.files = vec![InlineFile {
+        name: "EOF".into(),
+        content: "#!/bin/sh\necho \"script as $(id -un)\"\n".into(),
+    }];
+    let (layer, output) = fixture.run_with(&fixture.runner(), &heredoc, None);
+    assert_eq!(output, "script as root\n");
+    assert_eq!(layer.unwrap(), None);
+}
+
+#[test]
+fn a_failing_command_names_its_code_and_last_lines() {
+    let fixture = Fixture::new();
+    let script = "for i in $(seq 1 20); do echo line $i; done; touch /left; echo oops >&2; exit 3";
+    let (result, _) = fixture.run_with(&fixture.runner(), &shell(script), None);
+    let err = result.unwrap_err();
+    let mut expected =
+        format!("the command `/bin/sh -c {script}` exited with code 3; its last output:");
+    for i in 12..=20 {
+        expected.push_str(&format!("\n  line {i}"));
+    }
+    expected.push_str("\n  oops");
+    assert_eq!(err.to_string(), expected);
+    assert!(matches!(err, RunError::Failed { code: 3, .. }));
+    // Nothing of the step is left in the store.
+    let tmp = fixture.store.root().join("tmp");
+    assert_eq!(std::fs::read_dir(tmp).unwrap().count(), 0);
+}
+
+#[test]
+fn network_none_has_only_loopback() {
+    let fixture = Fixture::new();
+    let mut run =
+        shell("ls /sys/class/net 2>/dev/null || cat /proc/net/dev | tail -n +3 | cut -d: -f1");
+    run.network = Network::None;
+    let (result, output) = fixture.run_with(&fixture.runner(), &run, None);
+    result.unwrap();
+    assert_eq!(output.split_whitespace().collect::<Vec<_>>(), ["lo"]);
+}
+
+#[test]
+fn secrets_tmpfs_and_caches() {
+    let fixture = Fixture::new();
+    let inputs = StepInputs::default().secret("token", "s3cr3t");
+    let runner = fixture.runner().inputs(inputs);
+    let mut run = shell(
+        "cat /run/secrets/token; echo \" $TOKEN\"; echo scratch > /scratch/x; \
+         cat /cache/count 2>/dev/null || echo 0; echo 1 > /cache/count",
+    );
+    run.mounts = vec![
+        Mount::Secret {
+            id: "token".into(),
+            target: None,
+            env: None,
+            required: true,
+            mode: 0o400,
+            uid: 0,
+            gid: 0,
+        },
+        Mount::Secret {
+            id: "token".into(),
+            target: None,
+            env: Some("TOKEN".into()),
+            required: true,
+            mode: 0o400,
+            uid: 0,
+            gid: 0,
+        },
+        Mount::Tmpfs {
+            target: "/scratch".into(),
+            size: None,
+        },
+        Mount::Cache {
+            target: "/cache".into(),
+            id: "counter".into(),
+            sharing: Sharing::Locked,
+            from: None,
+            source: "/".into(),
+            readonly: false,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+        },
+    ];
+    let (first, output) = fixture.run_with(&runner, &run, None);
+    assert_eq!(output, "s3cr3t s3cr3t\n0\n");
+    let (second, output) = fixture.run_with(&runner, &run, None);
+    assert_eq!(output, "s3cr3t s3cr3t\n1\n", "the cache persists");
+    // The mount points come from a stub, never the layer.
+    assert_eq!(first.unwrap(), None);
+    assert_eq!(second.unwrap(), None);
+
+    let missing = fixture
+        .run_with(&fixture.runner(), &run, None)
+        .0
+        .unwrap_err();
+    assert_eq!(
+        missing.to_string(),
+        "secret `token` was not given to the build"
+    );
+}
+
+#[test]
+fn nothing_stays_mounted() {
+    let fixture = Fixture::new();
+    fixture.sh("sleep 0.1 & echo done");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let root = fixture.store.root().display().to_string();
+    assert!(!mounts.contains(&root), "{mounts}");
+}
