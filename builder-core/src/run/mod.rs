@@ -23,6 +23,7 @@
 //! [`RunError::Failed`], with the last lines of the output; nothing is written to the
 //! store then.
 
+mod copy;
 mod error;
 mod image_file;
 mod mounts;
@@ -41,8 +42,7 @@ pub use mounts::StepInputs;
 use crate::events::{Events, StepRef, Stream};
 use crate::exec::{ExecError, Rootfs, Sandbox, SandboxSpec};
 use crate::layer::{
-    LayerOptions, OverlayXattrs, Snapshot, WrittenLayer, decompress, overlay_diff, unpack,
-    write_layer,
+    LayerOptions, OverlayXattrs, Snapshot, WrittenLayer, overlay_diff, write_layer,
 };
 use crate::oci::RunConfig;
 use crate::plan::Run;
@@ -76,6 +76,9 @@ pub struct RunInput<'a> {
     pub config: &'a RunConfig,
     /// The step.
     pub run: &'a Run,
+    /// The layers of the stages built so far, by plan index (`None`: not built), for
+    /// `--mount=type=bind,from=<stage>`.
+    pub stages: &'a [Option<&'a [Descriptor]>],
 }
 
 /// Runs `RUN` steps against one store.
@@ -226,17 +229,7 @@ impl Runner {
             path: root.clone(),
             source,
         })?;
-        for layer in input.layers {
-            let unpack_err = |source| crate::rootfs::RootfsError::Unpack {
-                digest: layer.digest().to_string(),
-                source,
-            };
-            let blob =
-                std::io::BufReader::with_capacity(64 * 1024, self.store.open_blob(layer.digest())?);
-            let tar = decompress(blob, Some(layer.media_type().to_string().as_str()))
-                .map_err(unpack_err)?;
-            unpack(tar, &root).map_err(unpack_err)?;
-        }
+        copy::unpack_layers(&self.store, input.layers, &root)?;
         let before = Snapshot::capture(&root)?;
         Ok(Prepared {
             rootfs: Rootfs::Directory(root.clone()),
@@ -288,7 +281,7 @@ impl Runner {
         for file in &input.run.files {
             builder = builder.pipe_file(file.name.clone(), file.content.clone(), 0o755);
         }
-        let mounts = mounts::resolve(&self.store, &self.inputs, input.run)?;
+        let mounts = mounts::resolve(&self.store, &self.inputs, input)?;
         builder = mounts.apply(builder);
         let spec = builder.build()?;
 

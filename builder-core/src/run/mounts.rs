@@ -8,7 +8,8 @@
 //!   created with the mount's mode and owner, persisting across builds. `sharing=locked`
 //!   waits for other users of the cache; `private` uses it when no other step holds it and
 //!   an empty directory otherwise; `shared` uses it at once.
-//! - `bind`: a path of the build context, read-only ([`Runner::context`]).
+//! - `bind`: a path of the build context ([`StepInputs::context`]) or of an earlier
+//!   stage, read-only; with `rw` a copy of it, dropped after the step.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -17,10 +18,11 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::digest::sha256;
 use crate::exec::{Mount as SandboxMount, SandboxSpecBuilder};
-use crate::plan::{Mount, Run, Sharing, Source};
+use crate::plan::{Mount, Sharing, Source};
 use crate::store::{ScratchDir, Store};
 
-use super::RunError;
+use super::copy::{copy_tree, unpack_layers};
+use super::{RunError, RunInput};
 
 /// What a build gives its `RUN` steps beyond the plan: secrets and SSH agents by id, and
 /// the build context's directory.
@@ -85,8 +87,13 @@ impl Resolved {
     }
 }
 
-/// Resolves the mounts of `run`.
-pub(super) fn resolve(store: &Store, inputs: &StepInputs, run: &Run) -> Result<Resolved, RunError> {
+/// Resolves the mounts of the step.
+pub(super) fn resolve(
+    store: &Store,
+    inputs: &StepInputs,
+    input: &RunInput<'_>,
+) -> Result<Resolved, RunError> {
+    let run = input.run;
     let mut resolved = Resolved {
         mounts: Vec::new(),
         env: Vec::new(),
@@ -219,31 +226,51 @@ pub(super) fn resolve(store: &Store, inputs: &StepInputs, run: &Run) -> Result<R
                 from,
                 rw,
             } => {
-                let base = match (from, &inputs.context) {
-                    (Source::Context, Some(context)) => context,
-                    (Source::Context, None) => {
-                        return Err(RunError::UnsupportedMount {
-                            kind: "bind",
-                            detail: " without a build context".to_owned(),
-                        });
+                let path = match from {
+                    Source::Context => {
+                        let Some(context) = &inputs.context else {
+                            return Err(RunError::UnsupportedMount {
+                                kind: "bind",
+                                detail: " without a build context".to_owned(),
+                            });
+                        };
+                        let path = inside(context, source);
+                        if *rw {
+                            let scratch = store.temp_dir()?;
+                            let copy = scratch.path().join("bind");
+                            copy_tree(&path, &copy)?;
+                            resolved._scratch.push(scratch);
+                            copy
+                        } else {
+                            path
+                        }
                     }
-                    _ => {
+                    Source::Stage(index) => {
+                        let Some(Some(layers)) = input.stages.get(*index) else {
+                            return Err(RunError::UnsupportedMount {
+                                kind: "bind",
+                                detail: format!(" from stage {index}, which is not built"),
+                            });
+                        };
+                        // A fresh copy: writes with `rw` vanish with it.
+                        let scratch = store.temp_dir()?;
+                        let root = scratch.path().join("stage");
+                        fs::create_dir(&root).map_err(|source| prepare(&root, source))?;
+                        unpack_layers(store, layers, &root)?;
+                        resolved._scratch.push(scratch);
+                        inside(&root, source)
+                    }
+                    Source::Image(name) => {
                         return Err(RunError::UnsupportedMount {
                             kind: "bind",
-                            detail: " from a stage or an image".to_owned(),
+                            detail: format!(" from the image `{name}`"),
                         });
                     }
                 };
-                if *rw {
-                    return Err(RunError::UnsupportedMount {
-                        kind: "bind",
-                        detail: " with `rw`".to_owned(),
-                    });
-                }
                 resolved.mounts.push(SandboxMount::Bind {
-                    source: inside(base, source),
+                    source: path,
                     target: target.clone(),
-                    readonly: true,
+                    readonly: !*rw,
                 });
             }
         }

@@ -7,7 +7,9 @@ use std::sync::Mutex;
 use mkimage_core::events::{Events, StepRef, Stream};
 use mkimage_core::layer::{Compression, LayerOptions, WrittenLayer};
 use mkimage_core::oci::{Image, RunConfig};
-use mkimage_core::plan::{Command, InlineFile, KeyValue, Mount, Network, Platform, Run, Sharing};
+use mkimage_core::plan::{
+    Command, InlineFile, KeyValue, Mount, Network, Platform, Run, Sharing, Source,
+};
 use mkimage_core::run::{RootfsMode, RunError, RunInput, Runner, StepInputs};
 use mkimage_core::store::Store;
 use mkimage_core::testutil::busybox_image;
@@ -69,6 +71,7 @@ impl Fixture {
             diff_ids: self.image.diff_ids(),
             config: config.unwrap_or(&self.image.config().config),
             run,
+            stages: &[],
         };
         let result = runner.run(&input, &step(), &events);
         (result, events.text())
@@ -319,4 +322,50 @@ fn nothing_stays_mounted() {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let root = fixture.store.root().display().to_string();
     assert!(!mounts.contains(&root), "{mounts}");
+}
+
+#[test]
+fn bind_mounts_of_the_context_and_a_stage() {
+    let fixture = Fixture::new();
+    let context = tempfile::tempdir().unwrap();
+    std::fs::create_dir(context.path().join("src")).unwrap();
+    std::fs::write(context.path().join("src/hello.txt"), "hello\n").unwrap();
+    let runner = fixture
+        .runner()
+        .inputs(StepInputs::default().context(context.path()));
+    let bind = |target: &str, source: &str, from: Source, rw: bool| Mount::Bind {
+        target: target.into(),
+        source: source.into(),
+        from,
+        rw,
+    };
+    let mut run = shell(
+        "cat /ro/hello.txt; touch /ro/x 2>/dev/null || echo read-only; \
+         echo changed > /rw/hello.txt && cat /rw/hello.txt; ls /stage/bin/busybox",
+    );
+    run.mounts = vec![
+        bind("/ro", "src", Source::Context, false),
+        bind("/rw", "/src/", Source::Context, true),
+        bind("/stage", "/", Source::Stage(0), false),
+    ];
+    let stage = [Some(fixture.image.layers())];
+    let events = Output::default();
+    let input = RunInput {
+        layers: fixture.image.layers(),
+        diff_ids: fixture.image.diff_ids(),
+        config: &fixture.image.config().config,
+        run: &run,
+        stages: &stage,
+    };
+    let layer = runner.run(&input, &step(), &events).unwrap();
+    assert_eq!(
+        events.text(),
+        "hello\nread-only\nchanged\n/stage/bin/busybox\n"
+    );
+    assert_eq!(layer, None);
+    assert_eq!(
+        std::fs::read_to_string(context.path().join("src/hello.txt")).unwrap(),
+        "hello\n",
+        "rw writes are discarded"
+    );
 }

@@ -1,0 +1,68 @@
+//! Plain copies of images and directories: the root of a step where overlayfs is
+//! unavailable, and the sources of writable or stage bind mounts.
+
+use std::fs;
+use std::io::BufReader;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+
+use oci_spec::image::Descriptor;
+
+use crate::layer::{decompress, unpack};
+use crate::rootfs::RootfsError;
+use crate::store::Store;
+
+use super::RunError;
+
+/// Unpacks `layers` (bottom first) from `store` into the directory `root`, one over the
+/// other.
+pub(super) fn unpack_layers(
+    store: &Store,
+    layers: &[Descriptor],
+    root: &Path,
+) -> Result<(), RunError> {
+    for layer in layers {
+        let unpack_err = |source| RootfsError::Unpack {
+            digest: layer.digest().to_string(),
+            source,
+        };
+        let blob = BufReader::with_capacity(64 * 1024, store.open_blob(layer.digest())?);
+        let tar =
+            decompress(blob, Some(layer.media_type().to_string().as_str())).map_err(unpack_err)?;
+        unpack(tar, root).map_err(unpack_err)?;
+    }
+    Ok(())
+}
+
+/// Copies the file or tree `source` to `dest` (which must not exist): directories,
+/// regular files with their modes, symbolic links as links; other types are skipped.
+pub(super) fn copy_tree(source: &Path, dest: &Path) -> Result<(), RunError> {
+    let err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| RunError::Prepare { path, source }
+    };
+    for entry in walkdir::WalkDir::new(source).follow_links(false) {
+        let entry = entry.map_err(|e| err(source)(e.into()))?;
+        let rel = entry
+            .path()
+            .strip_prefix(source)
+            .expect("walkdir yields paths under its root");
+        let to = if rel.as_os_str().is_empty() {
+            dest.to_owned()
+        } else {
+            dest.join(rel)
+        };
+        let kind = entry.file_type();
+        if kind.is_dir() {
+            fs::create_dir(&to).map_err(err(&to))?;
+            let mode = entry.metadata().map_err(|e| err(entry.path())(e.into()))?;
+            fs::set_permissions(&to, mode.permissions()).map_err(err(&to))?;
+        } else if kind.is_file() {
+            fs::copy(entry.path(), &to).map_err(err(&to))?;
+        } else if kind.is_symlink() {
+            let target = fs::read_link(entry.path()).map_err(err(entry.path()))?;
+            symlink(target, &to).map_err(err(&to))?;
+        }
+    }
+    Ok(())
+}
