@@ -1,6 +1,7 @@
 //! The crate's error type.
 
 use crate::add::ArchiveError;
+use crate::build::BuildError;
 use crate::context::ContextError;
 use crate::exec::ExecError;
 use crate::layer::LayerError;
@@ -45,6 +46,9 @@ pub enum Error {
     /// An `ADD` archive could not be recognized or extracted.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    /// A build step failed, or what a build needs is missing.
+    #[error(transparent)]
+    Build(#[from] BuildError),
     /// A user or group could not be resolved.
     #[error(transparent)]
     User(#[from] UserError),

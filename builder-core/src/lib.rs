@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod add;
+pub mod build;
 pub mod cache;
 pub mod context;
 pub mod digest;

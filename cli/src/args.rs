@@ -22,6 +22,8 @@ pub struct Args {
 pub enum Command {
     /// Print the version.
     Version,
+    /// Build an image from a Dockerfile and a build context.
+    Build(BuildArgs),
     /// Parse a Dockerfile and print its instructions.
     Parse(ParseArgs),
     /// List the images in the store.
@@ -144,4 +146,62 @@ pub struct ParseArgs {
     /// The stage to plan for with `--plan`; the last one by default.
     #[arg(long, value_name = "STAGE", requires = "plan")]
     pub target: Option<String>,
+}
+
+/// `mkimage build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// The build context: a directory, or `-` for a tar stream (or a lone Dockerfile) on
+    /// standard input.
+    #[arg(value_name = "CONTEXT")]
+    pub context: PathBuf,
+    /// The Dockerfile [default: `CONTEXT/Dockerfile`]; `-` reads standard input.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// A name for the image, `NAME[:TAG]`. Repeatable.
+    #[arg(short = 't', long = "tag", value_name = "NAME[:TAG]")]
+    pub tags: Vec<String>,
+    /// A build argument: `KEY=VALUE`, or `KEY` to take the value from the environment.
+    /// Repeatable.
+    #[arg(long = "build-arg", value_name = "KEY[=VALUE]")]
+    pub build_args: Vec<String>,
+    /// The stage to build; the last one by default.
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+    /// A label for the image, `KEY=VALUE`. Repeatable.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    /// The platform to build for, `os/arch[/variant]` [default: the host's].
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// How new layers are compressed.
+    #[arg(long, value_enum, default_value_t = CompressionArg::Gzip)]
+    pub compression: CompressionArg,
+    /// The compression level [default: 6 for gzip, 3 for zstd].
+    #[arg(long, value_name = "N")]
+    pub compression_level: Option<i32>,
+    /// Build every step, using no cached result.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Also write the image: `type=oci,dest=FILE`, `type=docker,dest=FILE` (archives) or
+    /// `type=local,dest=DIR` (its filesystem). Repeatable.
+    #[arg(short = 'o', long = "output", value_name = "type=TYPE,dest=PATH")]
+    pub outputs: Vec<String>,
+    /// Write the image id to this file.
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
+    /// Print only the image id, no progress.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// The layer compressions of `mkimage build`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompressionArg {
+    /// Gzip, as docker writes.
+    Gzip,
+    /// Zstandard.
+    Zstd,
+    /// None.
+    Uncompressed,
 }

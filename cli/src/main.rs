@@ -1,6 +1,7 @@
 //! `mkimage`: build OCI container images from Dockerfiles, without a daemon.
 
 mod args;
+mod build;
 mod history;
 mod human;
 mod images;
@@ -39,6 +40,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Parse(parse) => parse::run(&parse),
+        Command::Build(build) => build::run(&store::open(args.root.as_deref())?, &build),
         Command::Images(images) => images::run(&store::open(args.root.as_deref())?, &images),
         Command::Inspect(inspect) => inspect::run(&store::open(args.root.as_deref())?, &inspect),
         Command::History(history) => history::run(&store::open(args.root.as_deref())?, &history),

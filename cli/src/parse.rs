@@ -74,7 +74,17 @@ fn lower(
             }
         }
     }
-    mkimage_dockerfile::lower(dockerfile, &options).map_err(|error| match error.span() {
+    mkimage_dockerfile::lower(dockerfile, &options).map_err(|error| lower_error(name, text, error))
+}
+
+/// A lowering error, located in the Dockerfile `name` (whose text is `text`) when it has
+/// a position.
+pub(crate) fn lower_error(
+    name: &str,
+    text: &str,
+    error: mkimage_dockerfile::LowerError,
+) -> anyhow::Error {
+    match error.span() {
         Some(span) => {
             let prefix = format!("{span}: ");
             let message = error.to_string();
@@ -87,11 +97,11 @@ fn lower(
             Located::new(name, text, span.line, span.col, message).into()
         }
         None => anyhow::Error::new(error),
-    })
+    }
 }
 
 /// Reads the Dockerfile at `path` (`-`: standard input); returns the name to show and the text.
-fn read_dockerfile(path: &Path) -> anyhow::Result<(String, String)> {
+pub(crate) fn read_dockerfile(path: &Path) -> anyhow::Result<(String, String)> {
     let mut bytes = Vec::new();
     let name = if path == Path::new("-") {
         std::io::stdin()

@@ -1,7 +1,12 @@
 //! Everything the CLI prints: results, progress and the final error.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::collections::HashMap;
 use std::io::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use mkimage_core::{Events, StepRef};
 
 use crate::located::Located;
 
@@ -105,4 +110,48 @@ fn snippet(located: &Located) {
     eprintln!("{gutter} |");
     eprintln!("{number} | {}", located.source_line);
     eprintln!("{gutter} | {pad}^");
+}
+
+/// Build progress on stderr, one line per event, as BuildKit's plain output shows it:
+/// `#3 [stage-0 2/4] COPY . /app`, then `#3 CACHED` or `#3 DONE 0.1s`.
+pub struct Progress {
+    /// The number of each step shown, by stage and step index.
+    numbers: Mutex<HashMap<(usize, usize), usize>>,
+}
+
+impl Progress {
+    /// A progress display with no step shown yet.
+    pub fn new() -> Progress {
+        Progress {
+            numbers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The number of `step`, given the next one when it is new.
+    fn number(&self, step: &StepRef) -> usize {
+        let mut numbers = self
+            .numbers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let next = numbers.len() + 1;
+        *numbers.entry((step.stage, step.step)).or_insert(next)
+    }
+}
+
+impl Events for Progress {
+    fn step_started(&self, step: &StepRef) {
+        eprintln!("#{} {step}", self.number(step));
+    }
+
+    fn step_cached(&self, step: &StepRef) {
+        eprintln!("#{} CACHED", self.number(step));
+    }
+
+    fn step_finished(&self, step: &StepRef, elapsed: Duration) {
+        eprintln!("#{} DONE {:.1}s", self.number(step), elapsed.as_secs_f64());
+    }
+
+    fn warning(&self, message: &str) {
+        warning(message);
+    }
 }

@@ -158,6 +158,25 @@ impl Context {
         })
     }
 
+    /// Opens `dir` as a context without ignore patterns: an unpacked image that a
+    /// `COPY --from` reads, whose own `.dockerignore` (if any) is just a file.
+    ///
+    /// # Errors
+    ///
+    /// [`ContextError::OpenContext`] when `dir` is not a readable directory.
+    pub fn without_ignore_file(dir: impl AsRef<Path>) -> Result<Context, ContextError> {
+        let dir = dir.as_ref();
+        let root = fs::canonicalize(dir).map_err(|source| ContextError::OpenContext {
+            path: dir.to_owned(),
+            source,
+        })?;
+        Ok(Context {
+            root,
+            ignore: Patterns::default(),
+            ignore_file: None,
+        })
+    }
+
     /// The context directory, canonical.
     pub fn root(&self) -> &Path {
         &self.root

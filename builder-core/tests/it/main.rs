@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod add;
+mod build;
 mod busybox;
 mod context;
 mod exec;

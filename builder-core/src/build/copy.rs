@@ -1,0 +1,349 @@
+//! `COPY` (and `ADD` of local files): select the sources, place them with Docker's
+//! destination rules, and write them as one layer.
+
+use std::collections::{BTreeSet, HashSet};
+
+use oci_spec::image::{Descriptor, Digest};
+
+use crate::context::{Context, ContextError, Destination, SelectOptions, Selection};
+use crate::layer::{self, Content, Entry, EntryKind, LayerPath, write_layer};
+use crate::oci::Image;
+use crate::plan::{Copy, CopySource, Platform, Source};
+use crate::store::ScratchDir;
+use crate::user;
+
+use super::add;
+use super::chmod::Chmod;
+use super::executor::NewLayer;
+use super::fs::{self, FsView, NodeKind};
+use super::stage::{BuildRun, StageState};
+
+/// The sources of a `COPY`, found before its cache key is known.
+pub(super) struct Prepared {
+    from: From,
+    inputs: Vec<Digest>,
+}
+
+/// Where the files of a `COPY` come from.
+enum From {
+    /// The build context, with what the path sources select (`None`: only inline ones).
+    Context(Option<Selection>),
+    /// An earlier stage.
+    Stage(usize),
+    /// An image.
+    Image(Box<Image>),
+}
+
+impl Prepared {
+    /// The digests of what the step reads, for its cache key.
+    pub fn inputs(&self) -> Vec<Digest> {
+        self.inputs.clone()
+    }
+}
+
+/// Finds the sources of `copy` (an `ADD` goes through [`add::prepare`]).
+pub(super) fn prepare(
+    run: &BuildRun<'_>,
+    copy: &Copy,
+    platform: &Platform,
+) -> crate::Result<Prepared> {
+    if let Some(options) = &copy.add {
+        return add::prepare(run, copy, options, platform);
+    }
+    prepare_copy(run, copy, platform)
+}
+
+/// Finds the sources of a `COPY`: selects and digests context sources; an earlier stage
+/// or an image stands for itself by its key or digest.
+pub(super) fn prepare_copy(
+    run: &BuildRun<'_>,
+    copy: &Copy,
+    platform: &Platform,
+) -> crate::Result<Prepared> {
+    match &copy.from {
+        Source::Context => {
+            let paths = path_sources(copy);
+            if paths.is_empty() {
+                return Ok(Prepared {
+                    from: From::Context(None),
+                    inputs: Vec::new(),
+                });
+            }
+            let mut selection = run.context.select(&paths, &select_options(copy))?;
+            let digest = selection.digest(run.hashes)?;
+            Ok(Prepared {
+                from: From::Context(Some(selection)),
+                inputs: vec![digest],
+            })
+        }
+        Source::Stage(index) => {
+            let key = run.stage_image(*index)?.key.digest().clone();
+            Ok(Prepared {
+                from: From::Stage(*index),
+                inputs: vec![key],
+            })
+        }
+        Source::Image(reference) => {
+            let image = run.image(reference, platform)?;
+            Ok(Prepared {
+                inputs: vec![image.digest().clone()],
+                from: From::Image(Box::new(image)),
+            })
+        }
+    }
+}
+
+/// The selection of a prepared `COPY` from the context, if it has one.
+pub(super) fn context_selection(prepared: &Prepared) -> Option<&Selection> {
+    match &prepared.from {
+        From::Context(selection) => selection.as_ref(),
+        _ => None,
+    }
+}
+
+fn path_sources(copy: &Copy) -> Vec<&str> {
+    copy.sources
+        .iter()
+        .filter_map(|source| match source {
+            CopySource::Path(path) => Some(path.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn select_options(copy: &Copy) -> SelectOptions {
+    SelectOptions {
+        exclude: copy.exclude.clone(),
+        parents: copy.parents,
+    }
+}
+
+/// Runs a prepared `COPY` (an `ADD` goes through [`add::run`]) onto `state`; returns its
+/// layer.
+pub(super) fn run(
+    run: &mut BuildRun<'_>,
+    state: &mut StageState,
+    copy: &Copy,
+    prepared: &Prepared,
+) -> crate::Result<Option<NewLayer>> {
+    if let Some(options) = &copy.add {
+        return add::run(run, state, copy, options, prepared);
+    }
+    run_copy(run, state, copy, prepared)
+}
+
+/// Runs a prepared `COPY`: the sources placed at the destination, with their owner,
+/// mode and missing parent directories, as one layer.
+pub(super) fn run_copy(
+    run: &mut BuildRun<'_>,
+    state: &mut StageState,
+    copy: &Copy,
+    prepared: &Prepared,
+) -> crate::Result<Option<NewLayer>> {
+    let store = run.builder.store.clone();
+    state.fs.update(&store, &state.image.layers)?;
+    let workdir = state
+        .image
+        .config
+        .config
+        .working_dir
+        .clone()
+        .unwrap_or_else(|| "/".to_owned());
+    let mut dest = Destination::new(&copy.dest, &workdir);
+    let resolved = state.fs.resolve(dest.path())?;
+    if resolved.as_ref() != dest.path() {
+        let slash = if dest.is_dir() { "/" } else { "" };
+        let path = resolved.as_ref().map_or(String::new(), ToString::to_string);
+        dest = Destination::new(&format!("/{path}{slash}"), "/");
+    }
+    let exists_as_dir = dest.path().is_none_or(|path| {
+        state
+            .fs
+            .get(path)
+            .is_some_and(|node| node.kind == NodeKind::Dir)
+    });
+
+    let (selection, keep_owner) = match &prepared.from {
+        From::Context(selection) => (selection.clone(), false),
+        From::Stage(index) => {
+            let layers = run.stage_image(*index)?.layers.clone();
+            let dir = unpacked(run, &format!("stage-{index}"), &layers)?;
+            (Some(select_in(&dir, copy)?), true)
+        }
+        From::Image(image) => {
+            let layers = image.layers().to_vec();
+            let dir = unpacked(run, &format!("image-{}", image.digest()), &layers)?;
+            (Some(select_in(&dir, copy)?), true)
+        }
+    };
+    let inline: Vec<&crate::plan::InlineFile> = copy
+        .sources
+        .iter()
+        .filter_map(|source| match source {
+            CopySource::Inline(file) => Some(file),
+            _ => None,
+        })
+        .collect();
+    let matched = selection.as_ref().map_or(0, |s| s.matches.len()) + inline.len();
+    let into_dir = dest.is_dir() || exists_as_dir;
+    if matched > 1 && !into_dir {
+        return Err(ContextError::DestNotDir {
+            dest: copy.dest.clone(),
+        }
+        .into());
+    }
+    let mut entries = match &selection {
+        Some(selection) => selection.place(&dest, exists_as_dir)?,
+        None => Vec::new(),
+    };
+    for file in inline {
+        let path = match (into_dir, dest.path()) {
+            (false, Some(path)) => path.clone(),
+            (_, Some(dir)) => LayerPath::new(dir.as_path().join(&file.name))?,
+            (_, None) => LayerPath::new(&file.name)?,
+        };
+        entries.push(
+            Entry::new(
+                path,
+                EntryKind::File(Content::Bytes(file.content.clone().into_bytes())),
+            )
+            .with_mode(0o644)
+            .with_mtime(run.now_secs),
+        );
+    }
+
+    let owner = match &copy.chown {
+        Some(spec) => Some(resolve_user(run, state, spec)?),
+        None => None,
+    };
+    let chmod = copy.chmod.as_deref().map(Chmod::parse).transpose()?;
+    for entry in &mut entries {
+        match owner {
+            Some((uid, gid)) => (entry.uid, entry.gid) = (uid, gid),
+            None if !keep_owner => (entry.uid, entry.gid) = (0, 0),
+            None => {}
+        }
+        if let Some(chmod) = &chmod
+            && !matches!(entry.kind, EntryKind::Symlink(_) | EntryKind::HardLink(_))
+        {
+            entry.mode = chmod.apply(entry.mode, entry.kind == EntryKind::Dir);
+        }
+    }
+    let dest_dir = if into_dir { dest.path().cloned() } else { None };
+    let parents = parent_dirs(
+        &state.fs,
+        &entries,
+        dest_dir.as_ref(),
+        owner.unwrap_or((0, 0)),
+        run.now_secs,
+    );
+    entries.extend(parents);
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    write_entries(run, entries).map(Some)
+}
+
+/// The `uid` and `gid` `spec` (`user[:group]`) names in the image of `state`.
+pub(super) fn resolve_user(
+    run: &BuildRun<'_>,
+    state: &StageState,
+    spec: &str,
+) -> crate::Result<(u32, u32)> {
+    let numeric = spec
+        .split(':')
+        .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+    let (passwd, group) = if numeric {
+        (None, None)
+    } else {
+        let store = &run.builder.store;
+        let layers = &state.image.layers;
+        let read = |path: &str| -> crate::Result<Option<String>> {
+            let path = LayerPath::new(path)?;
+            Ok(fs::read_file(store, layers, &path)?
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        (read("etc/passwd")?, read("etc/group")?)
+    };
+    let user = user::resolve(spec, passwd.as_deref(), group.as_deref())?;
+    Ok((user.uid, user.gid))
+}
+
+/// The directories above `entries` (and `dest`, a destination directory) that the
+/// entries do not hold: those in the image as they are, missing ones new (`0o755`,
+/// `owner`, `mtime`).
+pub(super) fn parent_dirs(
+    view: &FsView,
+    entries: &[Entry],
+    dest: Option<&LayerPath>,
+    owner: (u32, u32),
+    mtime: i64,
+) -> Vec<Entry> {
+    let have: HashSet<&LayerPath> = entries.iter().map(|entry| &entry.path).collect();
+    let mut dirs: BTreeSet<LayerPath> = BTreeSet::new();
+    let starts = entries
+        .iter()
+        .filter_map(|entry| entry.path.parent())
+        .chain(dest.cloned());
+    for start in starts {
+        let mut next = Some(start);
+        while let Some(dir) = next {
+            if have.contains(&dir) || dirs.contains(&dir) {
+                break;
+            }
+            next = dir.parent();
+            dirs.insert(dir);
+        }
+    }
+    dirs.into_iter()
+        .map(|dir| match view.get(&dir) {
+            Some(node) if node.kind == NodeKind::Dir => Entry::new(dir, EntryKind::Dir)
+                .with_mode(node.mode)
+                .with_owner(node.uid, node.gid)
+                .with_mtime(node.mtime),
+            _ => Entry::new(dir, EntryKind::Dir)
+                .with_mode(0o755)
+                .with_owner(owner.0, owner.1)
+                .with_mtime(mtime),
+        })
+        .collect()
+}
+
+/// Writes `entries` as a layer blob into the store.
+pub(super) fn write_entries(run: &BuildRun<'_>, entries: Vec<Entry>) -> crate::Result<NewLayer> {
+    let store = &run.builder.store;
+    let (blob, written) = write_layer(store.begin_blob()?, entries, &run.layer_options)?;
+    blob.commit_verified(&written.digest)?;
+    Ok(NewLayer {
+        descriptor: Descriptor::new(written.media_type, written.size, written.digest),
+        diff_id: written.diff_id,
+    })
+}
+
+/// The directory where `layers` are unpacked for this build, unpacking them the first
+/// time; `name` identifies them.
+fn unpacked(
+    run: &mut BuildRun<'_>,
+    name: &str,
+    layers: &[Descriptor],
+) -> crate::Result<std::path::PathBuf> {
+    if let Some(dir) = run.unpacked.get(name) {
+        return Ok(dir.path().to_owned());
+    }
+    let store = &run.builder.store;
+    let dir: ScratchDir = store.temp_dir()?;
+    for descriptor in layers {
+        let blob = store.open_blob(descriptor.digest())?;
+        let tar = layer::decompress(blob, Some(descriptor.media_type().as_ref()))?;
+        layer::unpack(tar, dir.path())?;
+    }
+    let path = dir.path().to_owned();
+    run.unpacked.insert(name.to_owned(), dir);
+    Ok(path)
+}
+
+/// Selects the path sources of `copy` in an unpacked image at `dir`.
+fn select_in(dir: &std::path::Path, copy: &Copy) -> crate::Result<Selection> {
+    let context = Context::without_ignore_file(dir)?;
+    Ok(context.select(&path_sources(copy), &select_options(copy))?)
+}

@@ -1,0 +1,86 @@
+//! Errors of the `build` module.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::plan::Span;
+
+/// What can make a build fail, beyond the errors of the modules it uses.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A step failed; the cause says why. Carries where the step came from, so that the
+    /// caller can point at the Dockerfile line.
+    #[error("{span}: `{text}` failed")]
+    Step {
+        /// Where the step was written.
+        span: Span,
+        /// The step as shown in progress output.
+        text: String,
+        /// Why it failed.
+        #[source]
+        source: Box<crate::Error>,
+    },
+    /// A stage's base image could not be resolved.
+    #[error("{span}: failed to resolve the base image `{reference}`")]
+    Base {
+        /// Where the stage was declared (its `FROM`).
+        span: Span,
+        /// The reference as written.
+        reference: String,
+        /// Why.
+        #[source]
+        source: Box<crate::Error>,
+    },
+    /// No resolver knows the image.
+    #[error("image `{reference}` is not in the local store")]
+    ImageNotFound {
+        /// The reference as written.
+        reference: String,
+    },
+    /// A `RUN` step, without an executor that runs commands.
+    #[error("RUN is not available in this build")]
+    RunUnavailable,
+    /// What `ADD` cannot do yet: remote sources and archive extraction.
+    #[error("ADD of {what} is not supported yet")]
+    AddUnsupported {
+        /// What was asked (`the URL https://…`, `the archive app.tar.gz`).
+        what: String,
+    },
+    /// A `--chmod` value that is not a mode.
+    #[error("invalid `--chmod` value `{value}`")]
+    InvalidChmod {
+        /// The value as written.
+        value: String,
+    },
+    /// A path of the image's filesystem cannot be used as a destination.
+    #[error("`{path}` is not a valid path in the image")]
+    InvalidPath {
+        /// The path as written.
+        path: String,
+    },
+    /// A destination leads through too many symlinks of the image.
+    #[error("`{path}` leads through too many symlinks in the image")]
+    SymlinkLoop {
+        /// The path.
+        path: String,
+    },
+    /// An output could not be written.
+    #[error("failed to write the output `{}`", path.display())]
+    WriteOutput {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl BuildError {
+    /// The place in the Dockerfile this error is about, if any.
+    pub fn span(&self) -> Option<Span> {
+        match self {
+            BuildError::Step { span, .. } | BuildError::Base { span, .. } => Some(*span),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The seam through which steps that run commands (`RUN`) are executed.
+
+use oci_spec::image::{Descriptor, Digest};
+
+use crate::events::{Events, StepRef};
+use crate::layer::LayerOptions;
+use crate::plan::{Platform, Run};
+use crate::store::Store;
+
+use super::{BuildError, StageImage};
+
+/// A layer a step wrote into the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLayer {
+    /// The blob's descriptor (media type, digest, size).
+    pub descriptor: Descriptor,
+    /// The SHA-256 of the uncompressed tar.
+    pub diff_id: Digest,
+}
+
+/// What a `RUN` step runs over and with.
+pub struct RunInput<'a> {
+    /// The store holding every layer and where the new layer goes.
+    pub store: &'a Store,
+    /// The step, for events.
+    pub step: &'a StepRef,
+    /// What to run.
+    pub run: &'a Run,
+    /// The image so far: its config (env, user, working directory, shell) and layers.
+    pub image: &'a StageImage,
+    /// The results of the stages built so far, by plan index (`None`: not built), for
+    /// `--mount=from=<stage>`.
+    pub stages: &'a [Option<StageImage>],
+    /// The platform the stage is built for.
+    pub platform: &'a Platform,
+    /// How to write the layer.
+    pub layer_options: &'a LayerOptions,
+    /// Where to report output.
+    pub events: &'a dyn Events,
+}
+
+/// Executes `RUN` steps: runs the command over the image and writes its changes as a
+/// layer.
+pub trait StepExecutor: Send + Sync {
+    /// Runs `input.run`; returns the layer of its changes, `None` when it changed nothing.
+    ///
+    /// # Errors
+    ///
+    /// Why the command could not run or failed.
+    fn run(&self, input: &RunInput<'_>) -> crate::Result<Option<NewLayer>>;
+}
+
+/// A [`StepExecutor`] for builds without a sandbox: every `RUN` fails with
+/// [`BuildError::RunUnavailable`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoRun;
+
+impl StepExecutor for NoRun {
+    fn run(&self, _input: &RunInput<'_>) -> crate::Result<Option<NewLayer>> {
+        Err(BuildError::RunUnavailable.into())
+    }
+}

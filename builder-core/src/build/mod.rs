@@ -1,0 +1,241 @@
+//! The build engine: executes a [`Plan`] into an image in the store.
+//!
+//! A [`Builder`] holds a [`Store`], a [`BaseResolver`] (how `FROM <image>` finds its
+//! image: by default the store, then `oci-archive:`/`docker-archive:`/`oci:` files) and a
+//! [`StepExecutor`] (how `RUN` runs: by default it does not). [`Builder::build`] builds
+//! the stages the target needs, in dependency order, each step on top of the previous:
+//!
+//! - `COPY` (and `ADD` of local files) selects its sources from the build [`Context`], an
+//!   earlier stage or an image, places them with Docker's destination rules and writes
+//!   them as one layer;
+//! - `WORKDIR` sets the working directory and writes a layer creating it when missing;
+//! - the other instructions edit the image config;
+//! - `RUN` goes to the executor.
+//!
+//! Every step has a cache key ([`crate::cache`]): its parent's key, its op, and the
+//! content digest of what it reads. What a step produced is recorded in the store under
+//! its key; a later build finds it there and neither reads nor writes the layer again
+//! (the step is reported with [`Events::step_cached`]).
+//!
+//! ```
+//! use mkimage_core::build::{BuildOptions, Builder};
+//! use mkimage_core::context::Context;
+//! use mkimage_core::plan::{Base, Copy, Op, Plan, Stage, Step, StepMeta, Span};
+//! use mkimage_core::store::Store;
+//! use mkimage_core::NoEvents;
+//!
+//! let dir = tempfile::tempdir()?;
+//! std::fs::create_dir(dir.path().join("ctx"))?;
+//! std::fs::write(dir.path().join("ctx/hello.txt"), "hello\n")?;
+//! let store = Store::open(dir.path().join("store"))?;
+//! let context = Context::open(dir.path().join("ctx"), None)?;
+//! let step = |op| Step { op, meta: StepMeta::default() };
+//! let plan = Plan {
+//!     stages: vec![Stage {
+//!         name: None,
+//!         base: Base::Scratch,
+//!         platform: None,
+//!         steps: vec![step(Op::Copy(Copy::new(vec!["hello.txt".into()], "/")))],
+//!         span: Span::default(),
+//!     }],
+//!     target: 0,
+//! };
+//! let options = BuildOptions { tags: vec!["hello:latest".parse()?], ..BuildOptions::default() };
+//! let built = Builder::new(store.clone()).build(&plan, &context, &options, &NoEvents)?;
+//! assert_eq!(store.find_image("hello")?.digest(), built.image.digest());
+//! // The same build again finds every step in the cache.
+//! let again = Builder::new(store).build(&plan, &context, &options, &NoEvents)?;
+//! assert!(again.steps.iter().all(|step| step.cached));
+//! assert_eq!(again.image.digest(), built.image.digest());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod add;
+mod chmod;
+mod config;
+mod copy;
+mod error;
+mod executor;
+mod fs;
+mod output;
+mod record;
+mod resolve;
+mod stage;
+mod workdir;
+
+use oci_spec::image::Descriptor;
+
+use crate::cache::CacheKey;
+use crate::context::{Context, FileHashes};
+use crate::digest::sha256;
+use crate::events::{Events, StepRef};
+use crate::layer::Compression;
+use crate::oci::{ImageConfig, write_image};
+use crate::plan::{KeyValue, Plan, Platform};
+use crate::registry::Reference;
+use crate::store::Store;
+
+pub use error::BuildError;
+pub use executor::{NewLayer, NoRun, RunInput, StepExecutor};
+pub use output::export_rootfs;
+pub use resolve::{BaseResolver, LocalResolver};
+
+/// Builds plans into images of one store.
+pub struct Builder {
+    store: Store,
+    resolver: Box<dyn BaseResolver>,
+    executor: Box<dyn StepExecutor>,
+}
+
+/// How to build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// The names to give the image; none keeps it untagged.
+    pub tags: Vec<Reference>,
+    /// The platform to build for, where a stage does not name one.
+    pub platform: Platform,
+    /// How new layers are compressed.
+    pub compression: Compression,
+    /// Run every step, reading no cache record (records are still written).
+    pub no_cache: bool,
+    /// `SOURCE_DATE_EPOCH`: every `created` is this time, and file mtimes in new layers
+    /// are clamped to it.
+    pub source_date_epoch: Option<i64>,
+    /// Labels added to the image's config (`--label`), after the Dockerfile's.
+    pub labels: Vec<KeyValue>,
+}
+
+impl Default for BuildOptions {
+    /// No tags, the host's platform, gzip at level 6, with the cache.
+    fn default() -> Self {
+        BuildOptions {
+            tags: Vec::new(),
+            platform: Platform::host(),
+            compression: Compression::default(),
+            no_cache: false,
+            source_date_epoch: None,
+            labels: Vec::new(),
+        }
+    }
+}
+
+/// The image a stage produced (or a stage is at): its config and layers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageImage {
+    /// The config; its `rootfs.diff_ids` match `layers`.
+    pub config: ImageConfig,
+    /// The layers, bottom first.
+    pub layers: Vec<Descriptor>,
+    /// The cache key of the last step (or of the base).
+    pub key: CacheKey,
+}
+
+/// What a build produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Built {
+    /// The image's manifest, in the store.
+    pub image: Descriptor,
+    /// The image's config blob.
+    pub config: Descriptor,
+    /// Every step built, in order, with whether it came from the cache.
+    pub steps: Vec<StepResult>,
+}
+
+/// How one step went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepResult {
+    /// The step.
+    pub step: StepRef,
+    /// Its cache key.
+    pub key: CacheKey,
+    /// Whether its result came from the cache.
+    pub cached: bool,
+}
+
+impl Builder {
+    /// A builder over `store`, resolving bases with [`LocalResolver`] and failing `RUN`
+    /// steps ([`NoRun`]).
+    pub fn new(store: Store) -> Builder {
+        Builder {
+            store,
+            resolver: Box::new(LocalResolver),
+            executor: Box::new(NoRun),
+        }
+    }
+
+    /// Resolves base images with `resolver`.
+    pub fn with_resolver(mut self, resolver: impl BaseResolver + 'static) -> Builder {
+        self.resolver = Box::new(resolver);
+        self
+    }
+
+    /// Runs `RUN` steps with `executor`.
+    pub fn with_executor(mut self, executor: impl StepExecutor + 'static) -> Builder {
+        self.executor = Box::new(executor);
+        self
+    }
+
+    /// The store images are built into.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Builds `plan`'s target with files from `context`, stores the image and tags it
+    /// with `options.tags` (or keeps it untagged).
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::Step`] naming the step that failed and why,
+    /// [`BuildError::Base`] for a base image that cannot be resolved, and the store's
+    /// errors.
+    pub fn build(
+        &self,
+        plan: &Plan,
+        context: &Context,
+        options: &BuildOptions,
+        events: &dyn Events,
+    ) -> crate::Result<Built> {
+        plan.validate()?;
+        let _lease = self.store.lease()?;
+        let hashes_dir = self.store.path_for("context-hashes")?;
+        let context_id = sha256(context.root().as_os_str().as_encoded_bytes());
+        let hashes = FileHashes::load(hashes_dir.join(context_id.digest()));
+        events.build_started(plan);
+
+        let mut run = stage::BuildRun::new(self, plan, context, &hashes, options, events)?;
+        for index in plan.needed_stages() {
+            run.build_stage(index)?;
+        }
+        let (mut image, steps) = run.finish(plan.target);
+        hashes.save()?;
+
+        for KeyValue { key, value } in &options.labels {
+            image
+                .config
+                .config
+                .labels
+                .insert(key.clone(), value.clone());
+        }
+        image.config.created = image
+            .config
+            .history
+            .iter()
+            .filter_map(|entry| entry.created.clone())
+            .max()
+            .or(image.config.created);
+        let descriptor = write_image(&self.store, &image.config, &image.layers)?;
+        let manifest = crate::oci::Image::load(&self.store, &descriptor, &options.platform)?;
+        let config = manifest.config_descriptor().clone();
+        if options.tags.is_empty() {
+            self.store.add_image(&descriptor)?;
+        }
+        for tag in &options.tags {
+            self.store.tag(tag, &descriptor)?;
+        }
+        Ok(Built {
+            image: descriptor,
+            config,
+            steps,
+        })
+    }
+}

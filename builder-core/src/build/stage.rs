@@ -1,0 +1,342 @@
+//! Building stages: resolving the base, then each step, from the cache or by running it.
+
+use std::collections::HashMap;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::cache::{BaseKey, CacheKey, KeyBuilder, base_key, step_key};
+use crate::context::{Context, FileHashes};
+use crate::events::{Events, StepRef};
+use crate::layer::{Compression, LayerOptions};
+use crate::oci::{History, Image, ImageConfig};
+use crate::plan::{Base, Op, Plan, Platform, Stage, Step};
+use crate::store::ScratchDir;
+
+use super::copy::{self, Prepared};
+use super::executor::{NewLayer, RunInput};
+use super::fs::FsView;
+use super::record::{LayerRecord, StepRecord, StepRecords};
+use super::{BuildError, BuildOptions, Builder, StageImage, StepResult, config, workdir};
+
+/// One build in progress: what every stage shares.
+pub(super) struct BuildRun<'a> {
+    pub builder: &'a Builder,
+    pub plan: &'a Plan,
+    pub context: &'a Context,
+    pub hashes: &'a FileHashes,
+    pub options: &'a BuildOptions,
+    pub events: &'a dyn Events,
+    pub records: StepRecords,
+    pub layer_options: LayerOptions,
+    /// The `created` of new history entries (RFC 3339).
+    pub now: String,
+    /// The time of new files without one (created directories), seconds.
+    pub now_secs: i64,
+    /// The result of each stage built, by index.
+    pub stages: Vec<Option<StageImage>>,
+    /// Stages and images unpacked for `COPY --from`, by what they are.
+    pub unpacked: HashMap<String, ScratchDir>,
+    steps: Vec<StepResult>,
+}
+
+/// A stage being built.
+pub(super) struct StageState {
+    pub image: StageImage,
+    pub platform: Platform,
+    /// Whether a `CMD` was set in this stage (`ENTRYPOINT` keeps it).
+    pub cmd_set: bool,
+    /// The image's paths, read from its layers when first needed.
+    pub fs: FsView,
+}
+
+impl<'a> BuildRun<'a> {
+    pub fn new(
+        builder: &'a Builder,
+        plan: &'a Plan,
+        context: &'a Context,
+        hashes: &'a FileHashes,
+        options: &'a BuildOptions,
+        events: &'a dyn Events,
+    ) -> crate::Result<BuildRun<'a>> {
+        let now_secs = options.source_date_epoch.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        });
+        Ok(BuildRun {
+            builder,
+            plan,
+            context,
+            hashes,
+            options,
+            events,
+            records: StepRecords::open(&builder.store)?,
+            layer_options: LayerOptions {
+                compression: options.compression,
+                source_date_epoch: options.source_date_epoch,
+                threads: None,
+            },
+            now: rfc3339(now_secs),
+            now_secs,
+            stages: vec![None; plan.stages.len()],
+            unpacked: HashMap::new(),
+            steps: Vec::new(),
+        })
+    }
+
+    /// The target's image and the results of every step.
+    pub fn finish(mut self, target: usize) -> (StageImage, Vec<StepResult>) {
+        let mut image = self.stages[target]
+            .take()
+            .expect("the target is among the stages built");
+        if self.options.source_date_epoch.is_some() {
+            image.config.created = Some(self.now.clone());
+        } else if let Some(latest) = image
+            .config
+            .history
+            .iter()
+            .filter_map(|entry| entry.created.clone())
+            .max()
+        {
+            image.config.created = Some(latest);
+        }
+        (image, self.steps)
+    }
+
+    /// Builds the stage `index`; the stages it reads from must be built.
+    pub fn build_stage(&mut self, index: usize) -> crate::Result<()> {
+        let stage = &self.plan.stages[index];
+        let platform = stage
+            .platform
+            .clone()
+            .unwrap_or_else(|| self.options.platform.clone());
+        let shows_base = !matches!(stage.base, Base::Scratch);
+        let total = stage.steps.len() + usize::from(shows_base);
+        let mut state = self.start(index, stage, &platform, total)?;
+        for (position, step) in stage.steps.iter().enumerate() {
+            let step_ref = StepRef {
+                stage: index,
+                stage_name: stage.name.clone(),
+                step: position + usize::from(shows_base),
+                steps: total,
+                text: step.meta.text.clone(),
+            };
+            self.step(&mut state, step, step_ref.clone())
+                .map_err(|source| BuildError::Step {
+                    span: step.meta.span,
+                    text: step.meta.text.clone(),
+                    source: Box::new(source),
+                })?;
+        }
+        self.stages[index] = Some(state.image);
+        Ok(())
+    }
+
+    /// The state a stage starts from: its base's image and key.
+    fn start(
+        &mut self,
+        index: usize,
+        stage: &Stage,
+        platform: &Platform,
+        total: usize,
+    ) -> crate::Result<StageState> {
+        let step_ref = StepRef {
+            stage: index,
+            stage_name: stage.name.clone(),
+            step: 0,
+            steps: total,
+            text: String::new(),
+        };
+        let (mut config, layers, key) = match &stage.base {
+            Base::Scratch => (
+                ImageConfig {
+                    architecture: platform.architecture().to_owned(),
+                    os: platform.os().to_owned(),
+                    variant: platform.variant().map(str::to_owned),
+                    ..ImageConfig::default()
+                },
+                Vec::new(),
+                base_key(BaseKey::Scratch, platform),
+            ),
+            Base::Image(reference) => {
+                let step_ref = StepRef {
+                    text: format!("FROM {reference}"),
+                    ..step_ref
+                };
+                let started = Instant::now();
+                self.events.step_started(&step_ref);
+                let image = self
+                    .image(reference, platform)
+                    .map_err(|source| BuildError::Base {
+                        span: stage.span,
+                        reference: reference.clone(),
+                        source: Box::new(source),
+                    })?;
+                self.events.step_finished(&step_ref, started.elapsed());
+                let key = base_key(BaseKey::Image(image.digest()), platform);
+                (image.config().clone(), image.layers().to_vec(), key)
+            }
+            Base::Stage(base) => {
+                let image = self.stage_image(*base)?;
+                let name = self.plan.stages[*base]
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| base.to_string());
+                let step_ref = StepRef {
+                    text: format!("FROM {name}"),
+                    ..step_ref
+                };
+                self.events.step_started(&step_ref);
+                self.events.step_cached(&step_ref);
+                let key = base_key(BaseKey::Stage(&image.key), platform);
+                (image.config.clone(), image.layers.clone(), key)
+            }
+        };
+        // What the image does not say yet, as BuildKit fills it in; the base's triggers
+        // ran when the plan was made and are not inherited.
+        let env = config.config.env.get_or_insert_with(Vec::new);
+        if !env.iter().any(|item| item.starts_with("PATH=")) {
+            env.push(config::DEFAULT_PATH.to_owned());
+        }
+        config.config.on_build = None;
+        Ok(StageState {
+            image: StageImage {
+                config,
+                layers,
+                key: self.options_key(&key),
+            },
+            platform: platform.clone(),
+            cmd_set: false,
+            fs: FsView::default(),
+        })
+    }
+
+    /// `key` with the build options that change what steps produce: the compression of
+    /// new layers and `SOURCE_DATE_EPOCH`.
+    fn options_key(&self, key: &CacheKey) -> CacheKey {
+        let mut builder = KeyBuilder::new("options");
+        builder.key(key);
+        match self.options.compression {
+            Compression::Gzip { level } => builder.tag(0).u64(u64::from(level)),
+            Compression::Zstd { level } => builder.tag(1).u64(u64::from(level.unsigned_abs())),
+            Compression::Uncompressed => builder.tag(2),
+        };
+        match self.options.source_date_epoch {
+            None => builder.tag(0),
+            Some(epoch) => builder.tag(1).u64(epoch.cast_unsigned()),
+        };
+        builder.finish()
+    }
+
+    /// The result of the stage `index`, built before.
+    pub fn stage_image(&self, index: usize) -> crate::Result<&StageImage> {
+        self.stages
+            .get(index)
+            .and_then(Option::as_ref)
+            .ok_or(crate::plan::PlanError::ForwardReference {
+                stage: index,
+                refers_to: index,
+            })
+            .map_err(Into::into)
+    }
+
+    /// The image `reference` names, for `platform`, through the builder's resolver.
+    pub fn image(&self, reference: &str, platform: &Platform) -> crate::Result<Image> {
+        let store = &self.builder.store;
+        let descriptor = self
+            .builder
+            .resolver
+            .resolve(store, reference, platform, self.events)?;
+        Image::load(store, &descriptor, platform)
+    }
+
+    /// Builds one step onto `state`, from the cache when it can.
+    fn step(
+        &mut self,
+        state: &mut StageState,
+        step: &Step,
+        step_ref: StepRef,
+    ) -> crate::Result<()> {
+        let started = Instant::now();
+        self.events.step_started(&step_ref);
+        let mut prepared = match &step.op {
+            Op::Copy(copy) => Some(copy::prepare(self, copy, &state.platform)?),
+            _ => None,
+        };
+        let inputs = prepared.as_ref().map(Prepared::inputs).unwrap_or_default();
+        let key = step_key(&state.image.key, &step.op, &inputs);
+        let cached = if self.options.no_cache {
+            None
+        } else {
+            self.records.get(&key)?
+        };
+        let was_cached = cached.is_some();
+        let record = match cached {
+            Some(record) => {
+                config::apply(&mut state.image.config, &mut state.cmd_set, &step.op);
+                self.events.step_cached(&step_ref);
+                record
+            }
+            None => {
+                let layer = match (&step.op, prepared.as_mut()) {
+                    (Op::Copy(copy), Some(prepared)) => copy::run(self, state, copy, prepared)?,
+                    (Op::Run(run), _) => {
+                        let input = RunInput {
+                            store: &self.builder.store,
+                            step: &step_ref,
+                            run,
+                            image: &state.image,
+                            stages: &self.stages,
+                            platform: &state.platform,
+                            layer_options: &self.layer_options,
+                            events: self.events,
+                        };
+                        self.builder.executor.run(&input)?
+                    }
+                    (op, _) => {
+                        config::apply(&mut state.image.config, &mut state.cmd_set, op);
+                        match op {
+                            Op::Workdir(_) => workdir::make_workdir(self, state)?,
+                            _ => None,
+                        }
+                    }
+                };
+                let record = StepRecord {
+                    layer: layer.as_ref().map(LayerRecord::of),
+                    created: self.now.clone(),
+                };
+                self.records.put(&key, &record)?;
+                self.events.step_finished(&step_ref, started.elapsed());
+                record
+            }
+        };
+        let image = &mut state.image;
+        if let Some(layer) = &record.layer {
+            let NewLayer {
+                descriptor,
+                diff_id,
+            } = layer.layer();
+            image.layers.push(descriptor);
+            image.config.rootfs.diff_ids.push(diff_id);
+        }
+        image.config.history.push(History {
+            created: Some(record.created),
+            created_by: Some(step.meta.text.clone()),
+            empty_layer: record.layer.is_none(),
+            ..History::default()
+        });
+        image.key = key.clone();
+        self.steps.push(StepResult {
+            step: step_ref,
+            key,
+            cached: was_cached,
+        });
+        Ok(())
+    }
+}
+
+/// Seconds since the epoch as RFC 3339 UTC (`2024-01-01T00:00:00Z`).
+pub(super) fn rfc3339(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

@@ -1,0 +1,120 @@
+//! The build engine through its library API: hand-made plans, the cache, typed errors.
+
+use std::fs;
+use std::path::Path;
+
+use mkimage_core::NoEvents;
+use mkimage_core::build::{BuildError, BuildOptions, Builder, Built};
+use mkimage_core::context::Context;
+use mkimage_core::oci::Image;
+use mkimage_core::plan::{
+    Base, Command, Copy, KeyValue, Op, Plan, Platform, Run, Span, Stage, Step, StepMeta,
+};
+use mkimage_core::store::Store;
+
+fn step(op: Op, line: usize, text: &str) -> Step {
+    Step {
+        op,
+        meta: StepMeta {
+            span: Span { line, col: 1 },
+            text: text.to_owned(),
+        },
+    }
+}
+
+fn plan(steps: Vec<Step>) -> Plan {
+    Plan {
+        stages: vec![Stage {
+            name: None,
+            base: Base::Scratch,
+            platform: None,
+            steps,
+            span: Span { line: 1, col: 1 },
+        }],
+        target: 0,
+    }
+}
+
+fn app_plan() -> Plan {
+    plan(vec![
+        step(Op::Env(vec![KeyValue::new("A", "1")]), 2, "ENV A=1"),
+        step(
+            Op::Copy(Copy::new(vec![".".into()], "/app/")),
+            3,
+            "COPY . /app/",
+        ),
+        step(
+            Op::Cmd(Command::Exec(vec!["/app/run".into()])),
+            4,
+            "CMD [\"/app/run\"]",
+        ),
+    ])
+}
+
+fn context(dir: &Path) -> Context {
+    fs::create_dir_all(dir.join("src")).unwrap();
+    fs::write(dir.join("src/main.rs"), "fn main() {}\n").unwrap();
+    fs::write(dir.join("run"), "#!/bin/sh\n").unwrap();
+    Context::open(dir, None).unwrap()
+}
+
+fn build(store: &Store, plan: &Plan, context: &Context, options: &BuildOptions) -> Built {
+    Builder::new(store.clone())
+        .build(plan, context, options, &NoEvents)
+        .unwrap()
+}
+
+fn cached(built: &Built) -> Vec<bool> {
+    built.steps.iter().map(|step| step.cached).collect()
+}
+
+#[test]
+fn a_rebuild_is_all_cached_and_no_cache_runs_every_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let context = context(&dir.path().join("ctx"));
+    let options = BuildOptions::default();
+    let first = build(&store, &app_plan(), &context, &options);
+    assert_eq!(cached(&first), [false, false, false]);
+    let second = build(&store, &app_plan(), &context, &options);
+    assert_eq!(cached(&second), [true, true, true]);
+    assert_eq!(second.image.digest(), first.image.digest());
+    let fresh = BuildOptions {
+        no_cache: true,
+        ..BuildOptions::default()
+    };
+    assert_eq!(
+        cached(&build(&store, &app_plan(), &context, &fresh)),
+        [false, false, false]
+    );
+
+    let image = Image::load(&store, &first.image, &Platform::host()).unwrap();
+    let config = image.config();
+    assert_eq!(config.config.cmd, Some(vec!["/app/run".to_owned()]));
+    assert_eq!(config.history.len(), 3);
+    assert!(config.history[0].empty_layer);
+    assert_eq!(image.layers().len(), 1);
+}
+
+#[test]
+fn run_without_an_executor_is_a_typed_error_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let context = context(&dir.path().join("ctx"));
+    let plan = plan(vec![step(
+        Op::Run(Run::new(Command::Shell("true".into()))),
+        2,
+        "RUN true",
+    )]);
+    let error = Builder::new(store)
+        .build(&plan, &context, &BuildOptions::default(), &NoEvents)
+        .unwrap_err();
+    let mkimage_core::Error::Build(BuildError::Step { span, source, .. }) = error else {
+        panic!("not a step error: {error:?}");
+    };
+    assert_eq!(span.line, 2);
+    assert!(matches!(
+        *source,
+        mkimage_core::Error::Build(BuildError::RunUnavailable)
+    ));
+}

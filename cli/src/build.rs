@@ -1,0 +1,377 @@
+//! `mkimage build`: build an image from a Dockerfile and a build context, into the store
+//! and the outputs asked for.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use mkimage_core::NoEvents;
+use mkimage_core::build::{BaseResolver as _, BuildOptions, Builder, LocalResolver, export_rootfs};
+use mkimage_core::context::{Context, extract};
+use mkimage_core::layer::{Codec, Compression};
+use mkimage_core::oci::{ArchiveFormat, ArchiveImage, Image, write_archive};
+use mkimage_core::plan::{Base, KeyValue, Platform};
+use mkimage_core::registry::Reference;
+use mkimage_core::store::Store;
+use mkimage_dockerfile::{BaseImage, LowerOptions};
+
+use crate::args::{BuildArgs, CompressionArg};
+use crate::located::Located;
+use crate::parse::{lower_error, read_dockerfile};
+use crate::render::{self, Progress};
+
+/// Where `-o` writes the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Output {
+    /// An OCI image-layout tarball.
+    Oci(PathBuf),
+    /// A docker archive that is also an OCI layout.
+    Docker(PathBuf),
+    /// The image's filesystem, in a directory.
+    Local(PathBuf),
+}
+
+/// Runs `mkimage build`.
+pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
+    let outputs = args
+        .outputs
+        .iter()
+        .map(|text| parse_output(text))
+        .collect::<anyhow::Result<Vec<Output>>>()?;
+    let tags = args
+        .tags
+        .iter()
+        .map(|tag| {
+            tag.parse::<Reference>()
+                .with_context(|| format!("invalid tag `{tag}`"))
+        })
+        .collect::<anyhow::Result<Vec<Reference>>>()?;
+    let platform = match &args.platform {
+        Some(text) => text.parse::<Platform>()?,
+        None => Platform::host(),
+    };
+    let build_args = build_args(&args.build_args);
+    let source_date_epoch =
+        match build_args
+            .get("SOURCE_DATE_EPOCH")
+            .cloned()
+            .or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok())
+            .filter(|value| !value.is_empty())
+        {
+            Some(value) => Some(value.parse::<i64>().with_context(|| {
+                format!("SOURCE_DATE_EPOCH `{value}` is not a number of seconds")
+            })?),
+            None => None,
+        };
+
+    let input = BuildInput::read(args)?;
+    let (name, text) = (&input.dockerfile_name, &input.dockerfile_text);
+    let dockerfile = mkimage_dockerfile::parse(text).map_err(|error| {
+        let at = error.position();
+        Located::new(name, text, at.line, at.col, error.message())
+    })?;
+    for warning in &dockerfile.warnings {
+        render::warning(&format!("{name}:{}: {}", warning.line, warning.message));
+    }
+    let mut lower_options = LowerOptions {
+        build_args,
+        target: args.target.clone(),
+        ..LowerOptions::new(platform.clone())
+    };
+    let mut lowered = mkimage_dockerfile::lower(&dockerfile, &lower_options)
+        .map_err(|error| lower_error(name, text, error))?;
+    // The bases' environment and triggers matter to lowering: resolve them and lower again.
+    lower_options.base_images = base_images(store, &lowered.plan, &platform);
+    if !lower_options.base_images.is_empty() {
+        lowered = mkimage_dockerfile::lower(&dockerfile, &lower_options)
+            .map_err(|error| lower_error(name, text, error))?;
+    }
+    for warning in &lowered.warnings {
+        render::warning(&format!("{name}:{}: {}", warning.span, warning.message));
+    }
+
+    let context = Context::open(&input.context_dir, input.dockerfile_path.as_deref())?;
+    let options = BuildOptions {
+        tags: tags.clone(),
+        platform: platform.clone(),
+        compression: compression(args.compression, args.compression_level)?,
+        no_cache: args.no_cache,
+        source_date_epoch,
+        labels: args
+            .labels
+            .iter()
+            .map(|label| match label.split_once('=') {
+                Some((key, value)) => KeyValue::new(key, value),
+                None => KeyValue::new(label.as_str(), ""),
+            })
+            .collect(),
+    };
+    let builder = Builder::new(store.clone());
+    let progress = Progress::new();
+    let events: &dyn mkimage_core::Events = if args.quiet { &NoEvents } else { &progress };
+    let built = builder
+        .build(&lowered.plan, &context, &options, events)
+        .map_err(|error| located(name, text, error))?;
+
+    for output in &outputs {
+        write_output(store, &built.image, &tags, &platform, output)?;
+    }
+    let id = built.image.digest().to_string();
+    if let Some(path) = &args.iidfile {
+        std::fs::write(path, &id)
+            .with_context(|| format!("failed to write `{}`", path.display()))?;
+    }
+    render::line(&id)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The context directory and the Dockerfile, wherever they come from.
+struct BuildInput {
+    context_dir: PathBuf,
+    /// The Dockerfile's path, when it is a file (its `.dockerignore` may sit beside it).
+    dockerfile_path: Option<PathBuf>,
+    dockerfile_name: String,
+    dockerfile_text: String,
+    /// Holds a context read from standard input.
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl BuildInput {
+    fn read(args: &BuildArgs) -> anyhow::Result<BuildInput> {
+        let stdin_file = args.file.as_deref() == Some(Path::new("-"));
+        if args.context != Path::new("-") {
+            let path = match &args.file {
+                Some(file) if !stdin_file => file.clone(),
+                Some(_) => PathBuf::from("-"),
+                None => args.context.join("Dockerfile"),
+            };
+            let (name, text) = read_dockerfile(&path)?;
+            return Ok(BuildInput {
+                context_dir: args.context.clone(),
+                dockerfile_path: (!stdin_file).then_some(path),
+                dockerfile_name: name,
+                dockerfile_text: text,
+                _temp: None,
+            });
+        }
+        if stdin_file {
+            bail!("the build context and the Dockerfile cannot both be read from standard input");
+        }
+        // A tar stream of the context, or, as docker takes it, a lone Dockerfile.
+        let temp = tempfile::tempdir().context("failed to create a temporary directory")?;
+        let spool = temp.path().join("stdin");
+        let mut file = File::create(&spool).context("failed to spool standard input")?;
+        std::io::copy(&mut std::io::stdin().lock(), &mut file)
+            .context("failed to read the build context from standard input")?;
+        drop(file);
+        let context_dir = temp.path().join("context");
+        std::fs::create_dir(&context_dir).context("failed to create the context directory")?;
+        if is_archive(&spool)? {
+            let tar = File::open(&spool).context("failed to read the spooled context")?;
+            extract(tar, &context_dir)?;
+            let path = context_dir.join(args.file.as_deref().unwrap_or(Path::new("Dockerfile")));
+            let (_, text) = read_dockerfile(&path)?;
+            let name = args
+                .file
+                .as_deref()
+                .unwrap_or(Path::new("Dockerfile"))
+                .display()
+                .to_string();
+            Ok(BuildInput {
+                context_dir,
+                dockerfile_path: Some(path),
+                dockerfile_name: name,
+                dockerfile_text: text,
+                _temp: Some(temp),
+            })
+        } else {
+            let (_, text) = read_dockerfile(&spool)?;
+            Ok(BuildInput {
+                context_dir,
+                dockerfile_path: None,
+                dockerfile_name: "<stdin>".to_owned(),
+                dockerfile_text: text,
+                _temp: Some(temp),
+            })
+        }
+    }
+}
+
+/// Whether the file at `path` is a tar stream, plain or compressed.
+fn is_archive(path: &Path) -> anyhow::Result<bool> {
+    let mut head = Vec::with_capacity(512);
+    File::open(path)
+        .and_then(|file| file.take(512).read_to_end(&mut head))
+        .context("failed to read the spooled standard input")?;
+    Ok(Codec::sniff(&head) != Codec::None || head.get(257..262) == Some(b"ustar"))
+}
+
+/// `--build-arg` values: `KEY=VALUE`, or `KEY` taken from the environment (skipped when
+/// unset), as docker does.
+fn build_args(args: &[String]) -> BTreeMap<String, String> {
+    let mut values = BTreeMap::new();
+    for arg in args {
+        match arg.split_once('=') {
+            Some((key, value)) => {
+                values.insert(key.to_owned(), value.to_owned());
+            }
+            None => {
+                if let Ok(value) = std::env::var(arg) {
+                    values.insert(arg.clone(), value);
+                }
+            }
+        }
+    }
+    values
+}
+
+/// The environment and `ONBUILD` triggers of the plan's base images that the store (or
+/// an archive) has; the others are left for the build to report.
+fn base_images(
+    store: &Store,
+    plan: &mkimage_core::Plan,
+    platform: &Platform,
+) -> BTreeMap<String, BaseImage> {
+    let mut found = BTreeMap::new();
+    for stage in &plan.stages {
+        let Base::Image(reference) = &stage.base else {
+            continue;
+        };
+        let platform = stage.platform.as_ref().unwrap_or(platform);
+        let Ok(descriptor) = LocalResolver.resolve(store, reference, platform, &NoEvents) else {
+            continue;
+        };
+        let Ok(image) = Image::load(store, &descriptor, platform) else {
+            continue;
+        };
+        let config = &image.config().config;
+        let env = config
+            .env
+            .iter()
+            .flatten()
+            .map(|item| match item.split_once('=') {
+                Some((key, value)) => KeyValue::new(key, value),
+                None => KeyValue::new(item.as_str(), ""),
+            })
+            .collect();
+        let onbuild = config.on_build.clone().unwrap_or_default();
+        found.insert(reference.clone(), BaseImage { env, onbuild });
+    }
+    found
+}
+
+/// The compression `--compression` and `--compression-level` ask for.
+fn compression(kind: CompressionArg, level: Option<i32>) -> anyhow::Result<Compression> {
+    Ok(match kind {
+        CompressionArg::Gzip => {
+            let level = level.unwrap_or(6);
+            if !(0..=9).contains(&level) {
+                bail!("gzip compression level {level} is not between 0 and 9");
+            }
+            Compression::Gzip {
+                level: level.unsigned_abs(),
+            }
+        }
+        CompressionArg::Zstd => {
+            let level = level.unwrap_or(3);
+            if !(1..=22).contains(&level) {
+                bail!("zstd compression level {level} is not between 1 and 22");
+            }
+            Compression::Zstd { level }
+        }
+        CompressionArg::Uncompressed => Compression::Uncompressed,
+    })
+}
+
+/// Parses `-o`: `type=oci|docker|local,dest=PATH`, or a bare path for `type=local`.
+fn parse_output(text: &str) -> anyhow::Result<Output> {
+    if !text.contains('=') {
+        return Ok(Output::Local(PathBuf::from(text)));
+    }
+    let mut kind = None;
+    let mut dest = None;
+    for part in text.split(',') {
+        match part.split_once('=') {
+            Some(("type", value)) => kind = Some(value),
+            Some(("dest", value)) => dest = Some(PathBuf::from(value)),
+            _ => bail!("invalid output `{text}`: unknown field `{part}`"),
+        }
+    }
+    let Some(dest) = dest else {
+        bail!("invalid output `{text}`: `dest=PATH` is missing");
+    };
+    match kind {
+        Some("oci") => Ok(Output::Oci(dest)),
+        Some("docker") => Ok(Output::Docker(dest)),
+        Some("local") => Ok(Output::Local(dest)),
+        Some(other) => {
+            bail!("invalid output `{text}`: unknown type `{other}` (oci, docker, local)")
+        }
+        None => bail!("invalid output `{text}`: `type=` is missing"),
+    }
+}
+
+/// Writes the image `image` to `output`.
+fn write_output(
+    store: &Store,
+    image: &mkimage_core::oci_spec::image::Descriptor,
+    tags: &[Reference],
+    platform: &Platform,
+    output: &Output,
+) -> anyhow::Result<()> {
+    let (format, path) = match output {
+        Output::Local(dir) => {
+            export_rootfs(store, image, platform, dir)?;
+            return Ok(());
+        }
+        Output::Oci(path) => (ArchiveFormat::Oci, path),
+        Output::Docker(path) => (ArchiveFormat::Docker, path),
+    };
+    let images = [ArchiveImage {
+        descriptor: image.clone(),
+        names: tags.to_vec(),
+    }];
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let write = || format!("failed to write `{}`", path.display());
+    let temp = tempfile::Builder::new()
+        .prefix(".mkimage-build-")
+        .tempfile_in(dir)
+        .with_context(write)?;
+    let mut sink = write_archive(store, &images, format, platform, BufWriter::new(temp))?;
+    sink.flush().with_context(write)?;
+    let temp = sink
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .with_context(write)?;
+    temp.as_file().sync_all().with_context(write)?;
+    temp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(write)?;
+    Ok(())
+}
+
+/// A build error, located in the Dockerfile when it is about a step or a `FROM`.
+fn located(name: &str, text: &str, error: mkimage_core::Error) -> anyhow::Error {
+    let span = match &error {
+        mkimage_core::Error::Build(build) => build.span().filter(|span| span.line > 0),
+        _ => None,
+    };
+    let Some(span) = span else {
+        return error.into();
+    };
+    let prefix = format!("{span}: ");
+    let message = error.to_string();
+    let mut message = message.strip_prefix(&prefix).unwrap_or(&message).to_owned();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    Located::new(name, text, span.line, span.col, message).into()
+}

@@ -1,0 +1,179 @@
+//! `mkimage build`, run as a user runs it, with the results checked by skopeo, umoci and
+//! tar.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository's `fixtures/` directory.
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(name)
+}
+
+/// Runs `mkimage --root ROOT build ARGS…`.
+fn build(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mkimage"))
+        .arg("--root")
+        .arg(root)
+        .arg("build")
+        .args(args)
+        .output()
+        .expect("run mkimage")
+}
+
+/// Stdout of a build that must succeed.
+fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "mkimage build failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}
+
+/// Runs a tool that must succeed and returns its stdout.
+fn tool(program: &str, args: &[&str]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("`{program}` is needed ({e}); run .ci/install-deps"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+#[test]
+fn hello_builds_and_other_tools_read_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let archive = dir.path().join("hello.tar");
+    let output = format!("type=oci,dest={}", archive.display());
+    let context = fixture("hello");
+    let first = build(
+        &root,
+        &["-t", "hello", "-o", &output, context.to_str().unwrap()],
+    );
+    let id = ok(&first);
+    assert!(id.starts_with("sha256:") && id.ends_with('\n'), "{id}");
+    let progress = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        progress.contains("#4 [stage-0 4/7] COPY hello.txt ./\n#4 DONE"),
+        "{progress}"
+    );
+
+    // skopeo reads the archive and sees the config.
+    let archive_ref = format!("oci-archive:{}", archive.display());
+    let inspect: serde_json::Value =
+        serde_json::from_str(&tool("skopeo", &["inspect", &archive_ref])).unwrap();
+    assert_eq!(inspect["Digest"], id.trim());
+    assert_eq!(inspect["Labels"]["org.opencontainers.image.title"], "hello");
+    assert_eq!(inspect["Layers"].as_array().unwrap().len(), 3);
+    let env = inspect["Env"].as_array().unwrap();
+    assert!(
+        env.contains(&"GREETING=Hello from mkimage".into()),
+        "{env:?}"
+    );
+    let config: serde_json::Value =
+        serde_json::from_str(&tool("skopeo", &["inspect", "--config", &archive_ref])).unwrap();
+    assert_eq!(config["config"]["WorkingDir"], "/app");
+    assert_eq!(
+        config["config"]["Cmd"],
+        serde_json::json!(["/app/hello.txt"])
+    );
+    assert_eq!(
+        config["config"]["ExposedPorts"],
+        serde_json::json!({"8080/tcp": {}})
+    );
+    let history = config["history"].as_array().unwrap();
+    assert_eq!(history.len(), 7);
+    assert_eq!(
+        history[1]["created_by"],
+        "ENV GREETING=Hello from mkimage LANG=C.UTF-8"
+    );
+    assert_eq!(history[1]["empty_layer"], true);
+    assert_eq!(history[3]["created_by"], "COPY hello.txt ./");
+    assert!(history[3].get("empty_layer").is_none());
+
+    // umoci unpacks it to the files the Dockerfile means.
+    let layout = dir.path().join("layout");
+    std::fs::create_dir(&layout).unwrap();
+    tool(
+        "tar",
+        &[
+            "-xf",
+            archive.to_str().unwrap(),
+            "-C",
+            layout.to_str().unwrap(),
+        ],
+    );
+    let bundle = dir.path().join("bundle");
+    let image = format!("{}:docker.io/library/hello:latest", layout.display());
+    tool(
+        "umoci",
+        &["unpack", "--image", &image, bundle.to_str().unwrap()],
+    );
+    let rootfs = bundle.join("rootfs");
+    let listing = tool(
+        "find",
+        &[
+            rootfs.to_str().unwrap(),
+            "-mindepth",
+            "1",
+            "-printf",
+            "%P %y %m %U:%G %s\n",
+        ],
+    );
+    let mut lines: Vec<&str> = listing
+        .lines()
+        .map(|line| {
+            // Directory sizes depend on the file system.
+            if line.contains(" d ") {
+                line.rsplit_once(' ').unwrap().0
+            } else {
+                line
+            }
+        })
+        .collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        [
+            "app d 755 0:0",
+            "app/docs d 755 0:0",
+            "app/docs/README.md f 644 0:0 73",
+            "app/hello.txt f 644 0:0 20",
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("app/hello.txt")).unwrap(),
+        std::fs::read_to_string(context.join("hello.txt")).unwrap()
+    );
+
+    // The COPY layer holds the file and its directory, owned by root.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&tool("skopeo", &["inspect", "--raw", &archive_ref])).unwrap();
+    let layer = manifest["layers"][1]["digest"].as_str().unwrap();
+    let blob = layout
+        .join("blobs/sha256")
+        .join(layer.trim_start_matches("sha256:"));
+    let tar = tool("tar", &["-tvzf", blob.to_str().unwrap()]);
+    let names: Vec<(&str, &str)> = tar
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields[1], fields[5])
+        })
+        .collect();
+    assert_eq!(names, [("0/0", "app/"), ("0/0", "app/hello.txt")]);
+
+    // A second build finds every step in the cache and makes the same image.
+    let second = build(&root, &["-t", "hello", context.to_str().unwrap()]);
+    assert_eq!(ok(&second), id);
+    let progress = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(progress.matches("CACHED").count(), 7, "{progress}");
+    assert!(!progress.contains("DONE"), "{progress}");
+}
