@@ -148,7 +148,12 @@ impl BuildInput {
                 Some(_) => PathBuf::from("-"),
                 None => args.context.join("Dockerfile"),
             };
-            let (name, text) = read_dockerfile(&path)?;
+            let (read_name, text) = read_dockerfile(&path)?;
+            // As docker names it: as given, or `Dockerfile` for the default one.
+            let name = match &args.file {
+                Some(_) => read_name,
+                None => "Dockerfile".to_owned(),
+            };
             return Ok(BuildInput {
                 context_dir: args.context.clone(),
                 dockerfile_path: (!stdin_file).then_some(path),

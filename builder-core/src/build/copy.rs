@@ -142,6 +142,9 @@ pub(super) fn run_copy(
 ) -> crate::Result<Option<NewLayer>> {
     let store = run.builder.store.clone();
     state.fs.update(&store, &state.image.layers)?;
+    // `--link`: the layer stands alone, so nothing below it is looked at.
+    let unlinked = FsView::default();
+    let view = if copy.link { &unlinked } else { &state.fs };
     let workdir = state
         .image
         .config
@@ -150,16 +153,14 @@ pub(super) fn run_copy(
         .clone()
         .unwrap_or_else(|| "/".to_owned());
     let mut dest = Destination::new(&copy.dest, &workdir);
-    let resolved = state.fs.resolve(dest.path())?;
+    let resolved = view.resolve(dest.path())?;
     if resolved.as_ref() != dest.path() {
         let slash = if dest.is_dir() { "/" } else { "" };
         let path = resolved.as_ref().map_or(String::new(), ToString::to_string);
         dest = Destination::new(&format!("/{path}{slash}"), "/");
     }
     let exists_as_dir = dest.path().is_none_or(|path| {
-        state
-            .fs
-            .get(path)
+        view.get(path)
             .is_some_and(|node| node.kind == NodeKind::Dir)
     });
 
@@ -231,7 +232,7 @@ pub(super) fn run_copy(
     }
     let dest_dir = if into_dir { dest.path().cloned() } else { None };
     let parents = parent_dirs(
-        &state.fs,
+        view,
         &entries,
         dest_dir.as_ref(),
         owner.unwrap_or((0, 0)),

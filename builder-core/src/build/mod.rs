@@ -12,6 +12,9 @@
 //! - the other instructions edit the image config;
 //! - `RUN` goes to the executor.
 //!
+//! Progress shows a stage's base as its first step when it is an image or an earlier
+//! stage (`[stage-1 1/3] FROM alpine`), as docker does, so [`StepRef::step`] counts it.
+//!
 //! Every step has a cache key ([`crate::cache`]): its parent's key, its op, and the
 //! content digest of what it reads. What a step produced is recorded in the store under
 //! its key; a later build finds it there and neither reads nor writes the layer again

@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The repository's `fixtures/` directory.
-fn fixture(name: &str) -> PathBuf {
+pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../fixtures")
         .join(name)
 }
 
 /// Runs `mkimage --root ROOT build ARGS…`.
-fn build(root: &Path, args: &[&str]) -> Output {
+pub fn build(root: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mkimage"))
         .arg("--root")
         .arg(root)
@@ -23,7 +23,7 @@ fn build(root: &Path, args: &[&str]) -> Output {
 }
 
 /// Stdout of a build that must succeed.
-fn ok(output: &Output) -> String {
+pub fn ok(output: &Output) -> String {
     assert!(
         output.status.success(),
         "mkimage build failed: {}",
@@ -33,7 +33,7 @@ fn ok(output: &Output) -> String {
 }
 
 /// Runs a tool that must succeed and returns its stdout.
-fn tool(program: &str, args: &[&str]) -> String {
+pub fn tool(program: &str, args: &[&str]) -> String {
     let output = Command::new(program)
         .args(args)
         .output()
@@ -99,48 +99,9 @@ fn hello_builds_and_other_tools_read_it() {
     assert!(history[3].get("empty_layer").is_none());
 
     // umoci unpacks it to the files the Dockerfile means.
-    let layout = dir.path().join("layout");
-    std::fs::create_dir(&layout).unwrap();
-    tool(
-        "tar",
-        &[
-            "-xf",
-            archive.to_str().unwrap(),
-            "-C",
-            layout.to_str().unwrap(),
-        ],
-    );
-    let bundle = dir.path().join("bundle");
-    let image = format!("{}:docker.io/library/hello:latest", layout.display());
-    tool(
-        "umoci",
-        &["unpack", "--image", &image, bundle.to_str().unwrap()],
-    );
-    let rootfs = bundle.join("rootfs");
-    let listing = tool(
-        "find",
-        &[
-            rootfs.to_str().unwrap(),
-            "-mindepth",
-            "1",
-            "-printf",
-            "%P %y %m %U:%G %s\n",
-        ],
-    );
-    let mut lines: Vec<&str> = listing
-        .lines()
-        .map(|line| {
-            // Directory sizes depend on the file system.
-            if line.contains(" d ") {
-                line.rsplit_once(' ').unwrap().0
-            } else {
-                line
-            }
-        })
-        .collect();
-    lines.sort_unstable();
+    let (layout, rootfs) = unpack(&archive, "hello", dir.path());
     assert_eq!(
-        lines,
+        listing(&rootfs),
         [
             "app d 755 0:0",
             "app/docs d 755 0:0",
@@ -176,4 +137,54 @@ fn hello_builds_and_other_tools_read_it() {
     let progress = String::from_utf8_lossy(&second.stderr);
     assert_eq!(progress.matches("CACHED").count(), 7, "{progress}");
     assert!(!progress.contains("DONE"), "{progress}");
+}
+
+/// Extracts the OCI archive `archive` into `work/layout` and unpacks the image `name`
+/// with umoci into `work/bundle`; returns the layout and the rootfs.
+pub fn unpack(archive: &Path, name: &str, work: &Path) -> (PathBuf, PathBuf) {
+    let layout = work.join("layout");
+    std::fs::create_dir_all(&layout).unwrap();
+    tool(
+        "tar",
+        &[
+            "-xf",
+            archive.to_str().unwrap(),
+            "-C",
+            layout.to_str().unwrap(),
+        ],
+    );
+    let bundle = work.join("bundle");
+    let image = format!("{}:docker.io/library/{name}:latest", layout.display());
+    tool(
+        "umoci",
+        &["unpack", "--image", &image, bundle.to_str().unwrap()],
+    );
+    (layout, bundle.join("rootfs"))
+}
+
+/// Every path under `rootfs`, sorted, as `PATH TYPE MODE UID:GID SIZE` (no size for
+/// directories, whose size depends on the file system).
+pub fn listing(rootfs: &Path) -> Vec<String> {
+    let found = tool(
+        "find",
+        &[
+            rootfs.to_str().unwrap(),
+            "-mindepth",
+            "1",
+            "-printf",
+            "%P %y %m %U:%G %s\n",
+        ],
+    );
+    let mut lines: Vec<String> = found
+        .lines()
+        .map(|line| {
+            if line.contains(" d ") {
+                line.rsplit_once(' ').unwrap().0.to_owned()
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    lines.sort_unstable();
+    lines
 }

@@ -1,6 +1,10 @@
 //! Integration tests of the `mkimage` binary, one module per subcommand.
 
+// Helpers outside `#[test]` functions panic on setup failures, like the tests themselves.
+#![allow(clippy::unwrap_used)]
+
 mod archive;
 mod build;
+mod build_instructions;
 mod parse;
 mod store;
