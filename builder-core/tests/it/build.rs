@@ -118,3 +118,108 @@ fn run_without_an_executor_is_a_typed_error_at_its_line() {
         mkimage_core::Error::Build(BuildError::RunUnavailable)
     ));
 }
+
+/// Builds `app_plan` with the context at `dir` reopened (its ignore file reread); which
+/// steps came from the cache.
+fn rebuild(store: &Store, dir: &Path) -> Vec<bool> {
+    let context = Context::open(dir, None).unwrap();
+    cached(&build(
+        store,
+        &app_plan(),
+        &context,
+        &BuildOptions::default(),
+    ))
+}
+
+#[test]
+fn a_context_change_misses_from_the_copy_on() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let ctx = dir.path().join("ctx");
+    context(&ctx);
+    fs::write(ctx.join(".dockerignore"), "*.log\n").unwrap();
+    assert_eq!(rebuild(&store, &ctx), [false, false, false]);
+    assert_eq!(rebuild(&store, &ctx), [true, true, true]);
+
+    // An ignored file changes nothing.
+    fs::write(ctx.join("debug.log"), "noise\n").unwrap();
+    assert_eq!(rebuild(&store, &ctx), [true, true, true]);
+    // Touching a file (same content) changes nothing either.
+    let run = ctx.join("run");
+    let file = fs::File::options().append(true).open(&run).unwrap();
+    file.set_modified(std::time::SystemTime::now()).unwrap();
+    assert_eq!(rebuild(&store, &ctx), [true, true, true]);
+
+    // Content, mode, a new file: the COPY and what follows run again.
+    fs::write(&run, "#!/bin/sh\necho changed\n").unwrap();
+    assert_eq!(rebuild(&store, &ctx), [true, false, false]);
+    assert_eq!(rebuild(&store, &ctx), [true, true, true]);
+    fs::set_permissions(&run, fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(rebuild(&store, &ctx), [true, false, false]);
+    fs::write(ctx.join("src/new.rs"), "// new\n").unwrap();
+    assert_eq!(rebuild(&store, &ctx), [true, false, false]);
+    // Going back to an earlier content finds its records again.
+    fs::remove_file(ctx.join("src/new.rs")).unwrap();
+    assert_eq!(rebuild(&store, &ctx), [true, true, true]);
+}
+
+#[test]
+fn a_corrupt_or_dangling_record_is_a_miss() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let ctx = dir.path().join("ctx");
+    context(&ctx);
+    assert_eq!(rebuild(&store, &ctx), [false, false, false]);
+    let records = store.root().join("records/build-steps");
+    for entry in fs::read_dir(&records).unwrap() {
+        fs::write(entry.unwrap().path(), b"{not json").unwrap();
+    }
+    assert_eq!(rebuild(&store, &ctx), [false, false, false]);
+    assert_eq!(rebuild(&store, &ctx), [true, true, true]);
+
+    // A record whose layer is gone from the store is a miss too; the step writes the
+    // same layer again, so the next step's key is unchanged.
+    let first = build(
+        &store,
+        &app_plan(),
+        &Context::open(&ctx, None).unwrap(),
+        &BuildOptions::default(),
+    );
+    let image = Image::load(&store, &first.image, &Platform::host()).unwrap();
+    let blob = store.blob_path(image.layers()[0].digest());
+    fs::remove_file(&blob).unwrap();
+    assert_eq!(rebuild(&store, &ctx), [true, false, true]);
+    assert!(blob.exists());
+}
+
+#[test]
+fn equal_contexts_in_different_directories_share_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    context(&one);
+    context(&two);
+    let first = build(
+        &store,
+        &app_plan(),
+        &Context::open(&one, None).unwrap(),
+        &BuildOptions::default(),
+    );
+    assert_eq!(rebuild(&store, &two), [true, true, true]);
+    let keys = |built: &Built| {
+        built
+            .steps
+            .iter()
+            .map(|s| s.key.clone())
+            .collect::<Vec<_>>()
+    };
+    let second = build(
+        &store,
+        &app_plan(),
+        &Context::open(&two, None).unwrap(),
+        &BuildOptions::default(),
+    );
+    assert_eq!(keys(&first), keys(&second));
+}

@@ -188,3 +188,36 @@ pub fn listing(rootfs: &Path) -> Vec<String> {
     lines.sort_unstable();
     lines
 }
+
+#[test]
+fn a_changed_build_arg_misses_from_its_first_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let context = dir.path().join("ctx");
+    std::fs::create_dir(&context).unwrap();
+    std::fs::write(context.join("a.txt"), "a\n").unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM scratch\nARG V=1\nCOPY a.txt /\nLABEL v=$V\nCMD [\"/a\"]\n",
+    )
+    .unwrap();
+    let states = |args: &[&str]| -> Vec<bool> {
+        let mut all = args.to_vec();
+        all.push(context.to_str().unwrap());
+        let output = build(&root, &all);
+        ok(&output);
+        let progress = String::from_utf8_lossy(&output.stderr).into_owned();
+        let lines: Vec<&str> = progress.lines().collect();
+        lines
+            .iter()
+            .filter(|line| line.contains(" DONE ") || line.ends_with(" CACHED"))
+            .map(|line| line.ends_with(" CACHED"))
+            .collect()
+    };
+    assert_eq!(states(&[]), [false, false, false]);
+    assert_eq!(states(&[]), [true, true, true]);
+    // The ARG is declared before the COPY but first used by the LABEL.
+    assert_eq!(states(&["--build-arg", "V=2"]), [true, false, false]);
+    assert_eq!(states(&["--build-arg", "V=2"]), [true, true, true]);
+    assert_eq!(states(&["--no-cache"]), [false, false, false]);
+}
