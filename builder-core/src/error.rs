@@ -7,7 +7,7 @@ use crate::exec::ExecError;
 use crate::layer::LayerError;
 use crate::oci::OciError;
 use crate::plan::PlanError;
-use crate::registry::ParseReferenceError;
+use crate::registry::{ParseReferenceError, RegistryError};
 use crate::rootfs::RootfsError;
 use crate::run::RunError;
 use crate::store::StoreError;
@@ -22,6 +22,9 @@ pub enum Error {
     /// An image reference is not valid.
     #[error(transparent)]
     Reference(#[from] ParseReferenceError),
+    /// Talking to a registry failed.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

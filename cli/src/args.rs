@@ -42,6 +42,34 @@ pub enum Command {
     Load(LoadArgs),
     /// Remove untagged images, unreferenced blobs and leftovers of interrupted runs.
     Prune,
+    /// Download an image from a registry into the store.
+    Pull(PullArgs),
+}
+
+/// Options of every command that talks to a registry.
+#[derive(Debug, clap::Args)]
+pub struct RegistryArgs {
+    /// A registry (`host[:port]`) to reach over plain HTTP; loopback registries always
+    /// are. Repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
+}
+
+/// `mkimage pull`.
+#[derive(Debug, clap::Args)]
+pub struct PullArgs {
+    /// The image: `[REGISTRY/]REPOSITORY[:TAG|@DIGEST]`.
+    pub reference: String,
+    /// The platform to pull from a multi-platform image, `os/arch[/variant]` [default:
+    /// the host's].
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Print only the image's full name.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Registry options.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// `mkimage images`.

@@ -10,6 +10,8 @@ mod load;
 mod located;
 mod parse;
 mod prune;
+mod pull;
+mod registry;
 mod render;
 mod rmi;
 mod save;
@@ -49,5 +51,6 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Save(save) => save::run(&store::open(args.root.as_deref())?, &save),
         Command::Load(load) => load::run(&store::open(args.root.as_deref())?, &load),
         Command::Prune => prune::run(&store::open(args.root.as_deref())?),
+        Command::Pull(pull) => pull::run(&store::open(args.root.as_deref())?, &pull),
     }
 }

@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use mkimage_core::{Events, StepRef};
+use mkimage_core::{Events, StepRef, TaskRef};
 
 use crate::located::Located;
 
@@ -153,5 +153,65 @@ impl Events for Progress {
 
     fn warning(&self, message: &str) {
         warning(message);
+    }
+}
+
+/// Progress of pulls and pushes on stderr: a bar per blob, drawn only on a terminal.
+pub struct Transfers {
+    bars: indicatif::MultiProgress,
+    tasks: Mutex<HashMap<TaskRef, indicatif::ProgressBar>>,
+}
+
+impl Transfers {
+    /// Progress shown on stderr, or nowhere when `quiet`.
+    pub fn new(quiet: bool) -> Self {
+        let target = if quiet {
+            indicatif::ProgressDrawTarget::hidden()
+        } else {
+            indicatif::ProgressDrawTarget::stderr()
+        };
+        Transfers {
+            bars: indicatif::MultiProgress::with_draw_target(target),
+            tasks: Mutex::default(),
+        }
+    }
+
+    fn tasks(&self) -> std::sync::MutexGuard<'_, HashMap<TaskRef, indicatif::ProgressBar>> {
+        self.tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Events for Transfers {
+    fn task_started(&self, task: &TaskRef, total: Option<u64>) {
+        let bar = self
+            .bars
+            .add(indicatif::ProgressBar::new(total.unwrap_or(0)));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{prefix:24} [{bar:30}] {bytes:>10}/{total_bytes:10} {bytes_per_sec}",
+            )
+            .expect("the template is valid")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(task.label.clone());
+        self.tasks().insert(task.clone(), bar);
+    }
+
+    fn task_progress(&self, task: &TaskRef, done: u64) {
+        if let Some(bar) = self.tasks().get(task) {
+            bar.set_position(done);
+        }
+    }
+
+    fn task_finished(&self, task: &TaskRef) {
+        if let Some(bar) = self.tasks().remove(task) {
+            bar.finish();
+        }
+    }
+
+    fn warning(&self, message: &str) {
+        let _ = self.bars.println(format!("warning: {message}"));
     }
 }

@@ -1,5 +1,39 @@
-//! Registries: image references.
+//! Registries: image references, and pulling images from registries that speak the
+//! [OCI distribution API].
+//!
+//! A [`Client`] holds the connection pool, the retry policy and the cached credentials
+//! and tokens; [`pull`] resolves a [`Reference`] (an index to the manifest for a
+//! platform) and downloads its blobs into the [`Store`](crate::store::Store), verified,
+//! several at a time, resuming broken downloads. HTTP is used for loopback registries
+//! and those named insecure; every other registry is reached over TLS.
+//!
+//! ```no_run
+//! use mkimage_core::NoEvents;
+//! use mkimage_core::plan::Platform;
+//! use mkimage_core::registry::{Client, pull};
+//! use mkimage_core::store::Store;
+//!
+//! let store = Store::open(Store::default_root()?)?;
+//! let client = Client::default();
+//! let pulled = pull(&client, &store, &"busybox".parse()?, &Platform::host(), &NoEvents)?;
+//! println!("{}", pulled.digest);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [OCI distribution API]: https://github.com/opencontainers/distribution-spec/blob/main/spec.md
 
+mod auth;
+mod client;
+mod download;
+mod error;
+mod manifest;
+mod progress;
+mod pull;
 mod reference;
+mod repository;
 
+pub use auth::Credential;
+pub use client::{Client, ClientOptions};
+pub use error::RegistryError;
+pub use pull::{Pulled, pull};
 pub use reference::{ParseReferenceError, Reference};

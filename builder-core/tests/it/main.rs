@@ -10,6 +10,8 @@ mod context;
 mod exec;
 mod layer;
 mod oci;
+mod registry;
+mod registry_server;
 mod run;
 mod run_rootfs;
 mod store;

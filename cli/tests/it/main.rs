@@ -7,4 +7,8 @@ mod archive;
 mod build;
 mod build_instructions;
 mod parse;
+mod registry;
+#[allow(clippy::unwrap_used, dead_code)]
+#[path = "../../../builder-core/tests/it/registry_server.rs"]
+mod registry_server;
 mod store;

@@ -1,0 +1,150 @@
+//! Errors of talking to a registry.
+
+use std::io;
+
+use oci_spec::image::Digest;
+
+/// What can fail while pulling from or pushing to a registry.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The registry could not be reached, or the connection broke, after every retry.
+    #[error("failed to reach `{url}`")]
+    Connect {
+        /// The URL requested.
+        url: String,
+        /// The cause.
+        #[source]
+        source: ureq::Error,
+    },
+    /// The registry answered a request with an error status.
+    #[error("`{method} {url}` failed with HTTP {status}{}", message_suffix(.message))]
+    Status {
+        /// The request's method.
+        method: &'static str,
+        /// The URL requested.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The registry's own error messages, joined, if it sent any.
+        message: String,
+    },
+    /// The registry has no manifest for the reference.
+    #[error("manifest for `{reference}` not found{}", message_suffix(.message))]
+    ManifestUnknown {
+        /// The reference as requested.
+        reference: String,
+        /// The registry's message.
+        message: String,
+    },
+    /// The registry refused access, even after authenticating when it asked to.
+    #[error(
+        "access to `{reference}` denied: not found, or authentication required{}",
+        message_suffix(.message)
+    )]
+    Denied {
+        /// The repository or reference.
+        reference: String,
+        /// The registry's message.
+        message: String,
+    },
+    /// A manifest is larger than registries allow.
+    #[error("manifest for `{reference}` is larger than {limit} bytes")]
+    ManifestTooLarge {
+        /// The reference.
+        reference: String,
+        /// The limit.
+        limit: u64,
+    },
+    /// A manifest's bytes do not have the digest they were asked for or announced with.
+    #[error("manifest for `{reference}` has digest `{actual}`, expected `{expected}`")]
+    ManifestDigest {
+        /// The reference.
+        reference: String,
+        /// The digest asked for or announced.
+        expected: String,
+        /// The digest of the bytes received.
+        actual: Digest,
+    },
+    /// A manifest is not a manifest or index mkimage reads.
+    #[error("`{reference}` has media type `{media_type}`, not an image manifest or index")]
+    UnsupportedManifest {
+        /// The reference.
+        reference: String,
+        /// The media type.
+        media_type: String,
+    },
+    /// A manifest or index is not valid JSON of its kind.
+    #[error("the manifest of `{reference}` is not valid")]
+    ParseManifest {
+        /// The reference.
+        reference: String,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A blob's download broke and could not be resumed.
+    #[error("failed to download blob `{digest}`")]
+    Download {
+        /// The blob's digest.
+        digest: Digest,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A downloaded blob does not have the size its descriptor gives.
+    #[error("blob `{digest}` has {actual} bytes, expected {expected}")]
+    BlobSize {
+        /// The blob's digest.
+        digest: Digest,
+        /// The descriptor's size.
+        expected: u64,
+        /// The bytes received.
+        actual: u64,
+    },
+    /// The registry's answer to a request is missing something the protocol requires.
+    #[error("`{method} {url}`: {what}")]
+    Protocol {
+        /// The request's method.
+        method: &'static str,
+        /// The URL requested.
+        url: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// A registry's authentication challenge cannot be followed.
+    #[error("cannot authenticate to `{registry}`: {what}")]
+    Challenge {
+        /// The registry.
+        registry: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// A token service refused to issue a token.
+    #[error("the token service `{realm}` answered HTTP {status}{}", message_suffix(.message))]
+    Token {
+        /// The token service's URL.
+        realm: String,
+        /// The HTTP status.
+        status: u16,
+        /// Its message.
+        message: String,
+    },
+    /// A token service's answer is not the JSON the spec describes.
+    #[error("the token service `{realm}` sent an invalid answer")]
+    TokenReply {
+        /// The token service's URL.
+        realm: String,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// `: message`, or nothing for an empty message.
+fn message_suffix(message: &str) -> String {
+    if message.is_empty() {
+        String::new()
+    } else {
+        format!(": {message}")
+    }
+}

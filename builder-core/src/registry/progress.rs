@@ -1,0 +1,74 @@
+//! Per-blob progress: a task reported to [`Events`] as bytes flow.
+
+use std::io::{self, Write};
+
+use oci_spec::image::Digest;
+
+use crate::events::{Events, TaskRef};
+
+/// A blob transfer shown as a task (`pull sha256:0123456789ab`).
+pub(crate) struct Task<'e> {
+    events: &'e dyn Events,
+    task: TaskRef,
+    done: u64,
+}
+
+impl<'e> Task<'e> {
+    /// Starts the task `verb digest` of `total` bytes.
+    pub fn start(events: &'e dyn Events, verb: &str, digest: &Digest, total: u64) -> Self {
+        let task = TaskRef {
+            label: format!("{verb} {}", short(digest)),
+        };
+        events.task_started(&task, Some(total));
+        Task {
+            events,
+            task,
+            done: 0,
+        }
+    }
+
+    /// Sets the bytes done (after a restart, fewer than before).
+    pub fn set(&mut self, done: u64) {
+        self.done = done;
+        self.events.task_progress(&self.task, done);
+    }
+
+    /// Adds `n` bytes done.
+    fn add(&mut self, n: usize) {
+        self.set(self.done + n as u64);
+    }
+
+    /// A writer that reports what passes through it.
+    pub fn writer<W: Write>(&mut self, inner: W) -> Counting<'_, 'e, W> {
+        Counting { inner, task: self }
+    }
+
+    /// Ends the task.
+    pub fn finish(self) {
+        self.events.task_finished(&self.task);
+    }
+}
+
+/// A writer that reports the bytes passing through it to a [`Task`].
+pub(crate) struct Counting<'t, 'e, T> {
+    inner: T,
+    task: &'t mut Task<'e>,
+}
+
+impl<W: Write> Write for Counting<'_, '_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.task.add(n);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// `sha256:` and the first 12 hex digits, as docker shows layers.
+pub(crate) fn short(digest: &Digest) -> String {
+    let hex = digest.digest();
+    format!("{}:{}", digest.algorithm(), &hex[..hex.len().min(12)])
+}

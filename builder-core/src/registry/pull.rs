@@ -1,0 +1,195 @@
+//! Pulling an image from a registry into the store.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest, MediaType};
+
+use crate::events::Events;
+use crate::oci::{OciError, media_type, select_manifest};
+use crate::plan::Platform;
+use crate::store::Store;
+
+use super::RegistryError;
+use super::client::Client;
+use super::manifest::Fetched;
+use super::reference::Reference;
+use super::repository::Repository;
+
+/// What [`pull`] brought into the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pulled {
+    /// The image's manifest, now in the store; tagged with the reference when it has a
+    /// tag, kept untagged when it names a digest only.
+    pub descriptor: Descriptor,
+    /// The digest the reference has in the registry: the index's for a multi-platform
+    /// image, else the manifest's (`docker pull`'s `Digest:` line).
+    pub digest: Digest,
+    /// How many blobs were downloaded; the others were in the store already.
+    pub downloaded: usize,
+}
+
+/// Pulls the image `reference` names for `platform` into the store.
+///
+/// The manifest is found by digest when the reference has one, else by tag; an index is
+/// followed to the manifest for `platform`. The config and layers are downloaded several
+/// at a time ([`ClientOptions::concurrency`](super::ClientOptions::concurrency)),
+/// skipping blobs the store has, each verified against its digest. Only when every blob
+/// is in, the manifest is stored and tagged: a pull that fails leaves no tag and no
+/// partial blob (completed blobs stay, untagged, for the next try; prune removes them).
+///
+/// # Errors
+///
+/// [`RegistryError`]s for the registry's answers, [`OciError::Schema1`] for a Docker
+/// schema-1 manifest, [`OciError::NoPlatform`] (listing the index's platforms),
+/// [`StoreError::DigestMismatch`](crate::store::StoreError::DigestMismatch) for a blob
+/// whose content does not match its digest, and the store's errors.
+pub fn pull(
+    client: &Client,
+    store: &Store,
+    reference: &Reference,
+    platform: &Platform,
+    events: &dyn Events,
+) -> crate::Result<Pulled> {
+    let _lease = store.lease()?;
+    let repository = Repository::new(client, reference, false);
+    let target = match (reference.digest(), reference.tag()) {
+        (Some(digest), _) => digest.to_string(),
+        (None, Some(tag)) => tag.to_owned(),
+        (None, None) => "latest".to_owned(),
+    };
+    let top = match reference.digest() {
+        None => known_manifest(&repository, store, &target)?,
+        Some(_) => None,
+    };
+    let top = match top {
+        Some(known) => known,
+        None => repository.get_manifest(&target)?,
+    };
+    let manifest = if top.is_index() {
+        let index: ImageIndex = parse(&repository, &target, &top.bytes)?;
+        let chosen = select_manifest(&index, &top.digest, platform)?;
+        repository.get_manifest(chosen.digest().as_ref())?
+    } else {
+        top.clone()
+    };
+    let image: ImageManifest = check_manifest(&repository, &manifest)?;
+
+    let mut blobs = vec![image.config().clone()];
+    blobs.extend(image.layers().iter().cloned());
+    let downloaded = download_all(&repository, store, blobs, events)?;
+
+    let mut writer = store.begin_blob()?;
+    std::io::Write::write_all(&mut writer, &manifest.bytes)
+        .map_err(|source| crate::store::StoreError::WriteBlob { source })?;
+    let size = writer.commit_verified(&manifest.digest)?;
+    let descriptor = Descriptor::new(
+        MediaType::from(manifest.media_type.as_str()),
+        size,
+        manifest.digest.clone(),
+    );
+    if let Some(tag) = reference.tag() {
+        store.tag(&reference.with_tag(tag)?, &descriptor)?;
+    } else {
+        store.add_image(&descriptor)?;
+    }
+    Ok(Pulled {
+        descriptor,
+        digest: top.digest,
+        downloaded,
+    })
+}
+
+/// The manifest a tag names when the registry's HEAD answer gives a digest the store
+/// has: a pull of an unchanged image costs one request.
+fn known_manifest(
+    repository: &Repository<'_>,
+    store: &Store,
+    tag: &str,
+) -> crate::Result<Option<Fetched>> {
+    match repository.head_manifest(tag)? {
+        Some(digest) if store.has_blob(&digest) => {
+            let bytes = store.read_blob(&digest)?;
+            Ok(Some(Fetched::from_store(bytes, digest)))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Checks that `fetched` is an image manifest (not schema 1, not something else) and
+/// parses it.
+fn check_manifest(repository: &Repository<'_>, fetched: &Fetched) -> crate::Result<ImageManifest> {
+    let reference = fetched.digest.as_ref();
+    if media_type::DOCKER_SCHEMA1.contains(&fetched.media_type.as_str()) {
+        return Err(OciError::Schema1 {
+            digest: fetched.digest.clone(),
+        }
+        .into());
+    }
+    if !media_type::is_manifest(&fetched.media_type) {
+        return Err(RegistryError::UnsupportedManifest {
+            reference: repository.display(reference),
+            media_type: fetched.media_type.clone(),
+        }
+        .into());
+    }
+    Ok(parse(repository, reference, &fetched.bytes)?)
+}
+
+/// Parses a manifest or index.
+fn parse<T: serde::de::DeserializeOwned>(
+    repository: &Repository<'_>,
+    target: &str,
+    bytes: &[u8],
+) -> Result<T, RegistryError> {
+    serde_json::from_slice(bytes).map_err(|source| RegistryError::ParseManifest {
+        reference: repository.display(target),
+        source,
+    })
+}
+
+/// Downloads `blobs` with up to `concurrency` threads; the first failure stops the
+/// others from starting new blobs. Returns how many were downloaded.
+fn download_all(
+    repository: &Repository<'_>,
+    store: &Store,
+    blobs: Vec<Descriptor>,
+    events: &dyn Events,
+) -> crate::Result<usize> {
+    let queue = Mutex::new(blobs.into_iter());
+    let failed = AtomicBool::new(false);
+    let threads = repository.client().options().concurrency.max(1);
+    let results: Vec<crate::Result<usize>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut downloaded = 0;
+                    while !failed.load(Ordering::Relaxed) {
+                        let next = queue
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .next();
+                        let Some(descriptor) = next else { break };
+                        match repository.download(store, &descriptor, events) {
+                            Ok(fetched) => downloaded += usize::from(fetched),
+                            Err(error) => {
+                                failed.store(true, Ordering::Relaxed);
+                                return Err(error);
+                            }
+                        }
+                    }
+                    Ok(downloaded)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("a download thread does not panic"))
+            .collect()
+    });
+    let mut total = 0;
+    for result in results {
+        total += result?;
+    }
+    Ok(total)
+}

@@ -1,0 +1,379 @@
+//! Pulls from a real registry (`docker-registry`), filled by skopeo from a store the test
+//! writes, checked against skopeo's view of the same images.
+
+use std::fs;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use mkimage_core::events::{Events, TaskRef};
+use mkimage_core::layer::{
+    Compression, Content, Entry, EntryKind, LayerOptions, LayerPath, write_layer,
+};
+use mkimage_core::oci::{Image, ImageConfig, RootFs, write_image};
+use mkimage_core::oci_spec::image::Descriptor;
+use mkimage_core::plan::Platform;
+use mkimage_core::registry::{Client, ClientOptions, Credential, Reference, pull};
+use mkimage_core::store::{Store, StoreError};
+use mkimage_core::{Error, NoEvents};
+
+use crate::registry_server::{Auth, Registry, skopeo, skopeo_digest};
+
+/// Bytes that do not compress, from a seeded generator (xorshift).
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// Writes a layer with one file and returns its descriptor and diff_id.
+fn layer(
+    store: &Store,
+    path: &str,
+    content: Vec<u8>,
+    compression: Compression,
+) -> (Descriptor, String) {
+    let entry = Entry::new(
+        LayerPath::new(path).unwrap(),
+        EntryKind::File(Content::Bytes(content)),
+    )
+    .with_mode(0o644)
+    .with_mtime(1_700_000_000);
+    let options = LayerOptions {
+        compression,
+        ..LayerOptions::default()
+    };
+    let (blob, written) = write_layer(store.begin_blob().unwrap(), vec![entry], &options).unwrap();
+    blob.commit_verified(&written.digest).unwrap();
+    (
+        Descriptor::new(written.media_type, written.size, written.digest),
+        written.diff_id.to_string(),
+    )
+}
+
+/// An image for `architecture` with a small gzip layer and an uncompressed layer of
+/// `noise_len` random bytes, in `store`.
+fn image(store: &Store, architecture: &str, noise_len: usize) -> Descriptor {
+    let (small, small_diff) = layer(
+        store,
+        "hello.txt",
+        format!("hello from {architecture}\n").into_bytes(),
+        Compression::Gzip { level: 6 },
+    );
+    let (big, big_diff) = layer(
+        store,
+        "noise.bin",
+        noise(noise_len, 7),
+        Compression::Uncompressed,
+    );
+    let config = ImageConfig {
+        architecture: architecture.into(),
+        os: "linux".into(),
+        rootfs: RootFs {
+            diff_ids: vec![small_diff.parse().unwrap(), big_diff.parse().unwrap()],
+            ..RootFs::default()
+        },
+        ..ImageConfig::default()
+    };
+    write_image(store, &config, &[small, big]).unwrap()
+}
+
+/// A source store (an OCI layout) holding `image` under `name`, and skopeo copying it
+/// to `registry` as `destination`.
+fn push_with_skopeo(source: &Store, name: &str, registry: &Registry, destination: &str, all: bool) {
+    push_as(source, name, registry, destination, all, None);
+}
+
+/// [`push_with_skopeo`] with `user:password` credentials.
+fn push_as(
+    source: &Store,
+    name: &str,
+    registry: &Registry,
+    destination: &str,
+    all: bool,
+    creds: Option<&str>,
+) {
+    let from = format!("oci:{}:{name}", source.root().display());
+    let to = format!("docker://{}", registry.reference(destination));
+    let mut args = vec!["copy", "--dest-tls-verify=false", "--preserve-digests"];
+    if all {
+        args.push("--all");
+    }
+    let creds = creds.map(|c| format!("--dest-creds={c}"));
+    if let Some(creds) = &creds {
+        args.push(creds);
+    }
+    args.extend([from.as_str(), to.as_str()]);
+    skopeo(&args);
+}
+
+fn fast_client() -> Client {
+    Client::new(ClientOptions {
+        retries: 1,
+        backoff: Duration::from_millis(10),
+        ..ClientOptions::default()
+    })
+}
+
+/// Files left in the store's `tmp/` (partial blobs).
+fn temps(store: &Store) -> usize {
+    fs::read_dir(store.root().join("tmp")).unwrap().count()
+}
+
+#[test]
+fn pull_gets_what_skopeo_pushed() {
+    let registry = Registry::start();
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = Store::open(source_dir.path()).unwrap();
+    let pushed = image(&source, "amd64", 1 << 20);
+    let name: Reference = "it/app:1".parse().unwrap();
+    source.tag(&name, &pushed).unwrap();
+    push_with_skopeo(&source, &name.to_string(), &registry, "it/app:1", false);
+    let remote = skopeo_digest(&registry.reference("it/app:1"));
+    assert_eq!(remote, pushed.digest().to_string());
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let reference: Reference = registry.reference("it/app:1").parse().unwrap();
+    let client = Client::default();
+    let pulled = pull(&client, &store, &reference, &Platform::host(), &NoEvents).unwrap();
+    assert_eq!(pulled.descriptor.digest().to_string(), remote);
+    assert_eq!(pulled.digest.to_string(), remote);
+    assert_eq!(pulled.downloaded, 3, "config and two layers");
+    assert_eq!(
+        store.resolve(&reference).unwrap().unwrap().digest(),
+        pushed.digest()
+    );
+    let image = Image::load(&store, &pulled.descriptor, &Platform::host()).unwrap();
+    let original = Image::load(&source, &pushed, &Platform::host()).unwrap();
+    assert_eq!(image.layers(), original.layers());
+    for layer in image.layers() {
+        assert_eq!(
+            fs::read(store.blob_path(layer.digest())).unwrap(),
+            fs::read(source.blob_path(layer.digest())).unwrap()
+        );
+    }
+    assert_eq!(temps(&store), 0);
+
+    // Pulled again: the registry is asked, nothing is downloaded.
+    let again = pull(&client, &store, &reference, &Platform::host(), &NoEvents).unwrap();
+    assert_eq!(again.downloaded, 0);
+    assert_eq!(again.descriptor, pulled.descriptor);
+
+    // By digest: kept untagged.
+    let by_digest = reference.with_digest(pushed.digest().clone());
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = Store::open(fresh_dir.path()).unwrap();
+    let pulled = pull(&client, &fresh, &by_digest, &Platform::host(), &NoEvents).unwrap();
+    assert_eq!(pulled.descriptor.digest(), pushed.digest());
+    let tags = fresh.tags().unwrap();
+    assert_eq!(tags.len(), 1);
+    assert_eq!(tags[0].name, None);
+}
+
+#[test]
+fn pull_picks_the_platform_of_an_index() {
+    let registry = Registry::start();
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = Store::open(source_dir.path()).unwrap();
+    let amd64 = image(&source, "amd64", 1024);
+    let arm64 = image(&source, "arm64", 2048);
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [amd64, arm64],
+    });
+    let bytes = serde_json::to_vec(&index).unwrap();
+    let digest = source.put_blob(&bytes).unwrap();
+    let index = Descriptor::new(
+        mkimage_core::oci_spec::image::MediaType::ImageIndex,
+        bytes.len() as u64,
+        digest.clone(),
+    );
+    let name: Reference = "it/multi:1".parse().unwrap();
+    source.tag(&name, &index).unwrap();
+    push_with_skopeo(&source, &name.to_string(), &registry, "it/multi:1", true);
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let reference: Reference = registry.reference("it/multi:1").parse().unwrap();
+    let client = Client::default();
+    let arm: Platform = "linux/arm64".parse().unwrap();
+    let pulled = pull(&client, &store, &reference, &arm, &NoEvents).unwrap();
+    assert_eq!(pulled.descriptor.digest(), arm64.digest());
+    assert_eq!(pulled.digest, digest, "the index's digest");
+    let image = Image::load(&store, &pulled.descriptor, &arm).unwrap();
+    assert_eq!(image.config().architecture, "arm64");
+
+    let err = pull(
+        &client,
+        &store,
+        &reference,
+        &"linux/s390x".parse().unwrap(),
+        &NoEvents,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "image `{digest}` has no manifest for `linux/s390x`; it has: linux/amd64, linux/arm64"
+        )
+    );
+}
+
+#[test]
+fn pull_refuses_a_tampered_blob() {
+    let registry = Registry::start();
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = Store::open(source_dir.path()).unwrap();
+    let pushed = image(&source, "amd64", 4096);
+    let name: Reference = "it/tampered:1".parse().unwrap();
+    source.tag(&name, &pushed).unwrap();
+    push_with_skopeo(
+        &source,
+        &name.to_string(),
+        &registry,
+        "it/tampered:1",
+        false,
+    );
+    let original = Image::load(&source, &pushed, &Platform::host()).unwrap();
+    let big = &original.layers()[1];
+    let file = registry.blob_file(big.digest().digest());
+    let mut bytes = fs::read(&file).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    fs::write(&file, bytes).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let reference: Reference = registry.reference("it/tampered:1").parse().unwrap();
+    let err = pull(
+        &fast_client(),
+        &store,
+        &reference,
+        &Platform::host(),
+        &NoEvents,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::Store(StoreError::DigestMismatch { expected, .. }) if expected == big.digest()),
+        "{err:?}"
+    );
+    assert!(!store.has_blob(big.digest()));
+    assert_eq!(store.resolve(&reference).unwrap(), None);
+    assert_eq!(temps(&store), 0);
+}
+
+/// Stops the registry as soon as the big layer's download has started.
+struct StopMidway<'a> {
+    registry: &'a Mutex<Registry>,
+    big: String,
+}
+
+impl Events for StopMidway<'_> {
+    fn task_progress(&self, task: &TaskRef, done: u64) {
+        if task.label.ends_with(&self.big) && done > 0 {
+            self.registry.lock().unwrap().stop();
+        }
+    }
+}
+
+#[test]
+fn pull_from_a_registry_that_stops_leaves_nothing_partial() {
+    let registry = Registry::start();
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = Store::open(source_dir.path()).unwrap();
+    let pushed = image(&source, "amd64", 64 << 20);
+    let name: Reference = "it/stopped:1".parse().unwrap();
+    source.tag(&name, &pushed).unwrap();
+    push_with_skopeo(&source, &name.to_string(), &registry, "it/stopped:1", false);
+    let original = Image::load(&source, &pushed, &Platform::host()).unwrap();
+    let big = original.layers()[1].digest().clone();
+    let reference: Reference = registry.reference("it/stopped:1").parse().unwrap();
+
+    let registry = Mutex::new(registry);
+    let events = StopMidway {
+        registry: &registry,
+        big: big.digest()[..12].to_owned(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let err = pull(
+        &fast_client(),
+        &store,
+        &reference,
+        &Platform::host(),
+        &events,
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text == format!("failed to download blob `{big}`")
+            || text.starts_with(&format!("failed to reach `http://{}", reference.domain())),
+        "{text}"
+    );
+    assert!(!store.has_blob(&big));
+    assert_eq!(store.resolve(&reference).unwrap(), None);
+    assert_eq!(temps(&store), 0);
+}
+
+#[test]
+fn pull_with_basic_auth() {
+    let registry = Registry::start_with(Auth::Htpasswd {
+        user: "alice",
+        password: "s3cret",
+    });
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = Store::open(source_dir.path()).unwrap();
+    let pushed = image(&source, "amd64", 1024);
+    let name: Reference = "it/private:1".parse().unwrap();
+    source.tag(&name, &pushed).unwrap();
+    push_as(
+        &source,
+        &name.to_string(),
+        &registry,
+        "it/private:1",
+        false,
+        Some("alice:s3cret"),
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let reference: Reference = registry.reference("it/private:1").parse().unwrap();
+    let client = fast_client();
+    let err = pull(&client, &store, &reference, &Platform::host(), &NoEvents).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "access to `{}` denied: not found, or authentication required",
+            registry.reference("it/private")
+        )
+    );
+
+    let client = fast_client();
+    client.set_credential(
+        &registry.host(),
+        Credential {
+            username: "alice".into(),
+            password: "wrong".into(),
+        },
+    );
+    let err = pull(&client, &store, &reference, &Platform::host(), &NoEvents).unwrap_err();
+    assert!(err.to_string().starts_with("access to"), "{err}");
+
+    let client = fast_client();
+    client.set_credential(
+        &registry.host(),
+        Credential {
+            username: "alice".into(),
+            password: "s3cret".into(),
+        },
+    );
+    let pulled = pull(&client, &store, &reference, &Platform::host(), &NoEvents).unwrap();
+    assert_eq!(pulled.descriptor.digest(), pushed.digest());
+}
