@@ -164,17 +164,20 @@ pub(super) fn run_copy(
             .is_some_and(|node| node.kind == NodeKind::Dir)
     });
 
+    let from_image;
     let (selection, keep_owner) = match &prepared.from {
-        From::Context(selection) => (selection.clone(), false),
+        From::Context(selection) => (selection.as_ref(), false),
         From::Stage(index) => {
             let layers = run.stage_image(*index)?.layers.clone();
             let dir = unpacked(run, &format!("stage-{index}"), &layers)?;
-            (Some(select_in(&dir, copy)?), true)
+            from_image = select_in(&dir, copy)?;
+            (Some(&from_image), true)
         }
         From::Image(image) => {
             let layers = image.layers().to_vec();
             let dir = unpacked(run, &format!("image-{}", image.digest()), &layers)?;
-            (Some(select_in(&dir, copy)?), true)
+            from_image = select_in(&dir, copy)?;
+            (Some(&from_image), true)
         }
     };
     let inline: Vec<&crate::plan::InlineFile> = copy
@@ -193,7 +196,7 @@ pub(super) fn run_copy(
         }
         .into());
     }
-    let mut entries = match &selection {
+    let mut entries = match selection {
         Some(selection) => selection.place(&dest, exists_as_dir)?,
         None => Vec::new(),
     };

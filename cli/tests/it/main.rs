@@ -6,6 +6,7 @@
 mod archive;
 mod build;
 mod build_instructions;
+mod build_outputs;
 mod parse;
 mod registry;
 #[allow(clippy::unwrap_used, dead_code)]

@@ -1,0 +1,229 @@
+//! `mkimage build` outputs and inputs: tags, archives, a local directory, Dockerfiles and
+//! contexts from standard input or elsewhere.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use crate::build::{build, fixture, ok, tool};
+
+/// Runs `mkimage --root ROOT ARGS…` in `cwd` with `stdin` on standard input.
+fn with_stdin(root: &Path, cwd: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mkimage"))
+        .current_dir(cwd)
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn images(root: &Path) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_mkimage"))
+        .arg("--root")
+        .arg(root)
+        .args(["images", "--no-trunc"])
+        .output()
+        .unwrap();
+    ok(&output)
+}
+
+#[test]
+fn tags_archives_and_a_local_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let context = dir.path().join("ctx");
+    tool(
+        "cp",
+        &[
+            "-r",
+            fixture("hello").to_str().unwrap(),
+            context.to_str().unwrap(),
+        ],
+    );
+    let docker = dir.path().join("docker.tar");
+    let local = dir.path().join("rootfs");
+    let iid = dir.path().join("iid");
+    let id = ok(&build(
+        &root,
+        &[
+            "-t",
+            "hello",
+            "-t",
+            "example.com/team/hello:2",
+            "-o",
+            &format!("type=docker,dest={}", docker.display()),
+            "-o",
+            &format!("type=local,dest={}", local.display()),
+            "--iidfile",
+            iid.to_str().unwrap(),
+            context.to_str().unwrap(),
+        ],
+    ));
+    let id = id.trim();
+    assert_eq!(std::fs::read_to_string(&iid).unwrap(), id);
+    let listed = images(&root);
+    assert!(listed.contains("hello "), "{listed}");
+    assert!(listed.contains("example.com/team/hello "), "{listed}");
+
+    // The docker archive names the image with both tags.
+    let inspect: serde_json::Value = serde_json::from_str(&tool(
+        "skopeo",
+        &[
+            "inspect",
+            &format!("docker-archive:{}:hello:latest", docker.display()),
+        ],
+    ))
+    .unwrap();
+    assert_eq!(inspect["Labels"]["org.opencontainers.image.title"], "hello");
+    assert_eq!(inspect["Layers"].as_array().unwrap().len(), 3);
+    let manifest = tool("tar", &["-xOf", docker.to_str().unwrap(), "manifest.json"]);
+    assert!(manifest.contains("\"hello:latest\""), "{manifest}");
+    assert!(
+        manifest.contains("\"example.com/team/hello:2\""),
+        "{manifest}"
+    );
+
+    // The local directory is the final filesystem.
+    assert_eq!(
+        std::fs::read_to_string(local.join("app/hello.txt")).unwrap(),
+        "Hello from mkimage!\n"
+    );
+    assert!(local.join("app/docs/README.md").is_file());
+
+    // Building a changed context under one of the names leaves the old image untagged.
+    std::fs::write(context.join("hello.txt"), "Changed!\n").unwrap();
+    let new_id = ok(&build(
+        &root,
+        &["-q", "-t", "hello", context.to_str().unwrap()],
+    ));
+    assert_ne!(new_id.trim(), id);
+    let listed = images(&root);
+    let old_row = listed.lines().find(|line| line.contains(&id[7..])).unwrap();
+    assert!(old_row.starts_with("example.com/team/hello"), "{listed}");
+    // An image whose only name moves to a new build stays, as `<none>`.
+    let new_id = new_id.trim().to_owned();
+    std::fs::write(context.join("hello.txt"), "Changed again!\n").unwrap();
+    let newest = ok(&build(
+        &root,
+        &["-q", "-t", "hello", context.to_str().unwrap()],
+    ));
+    let listed = images(&root);
+    let row = |id: &str| {
+        listed
+            .lines()
+            .find(|line| line.contains(&id[7..]))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(row(&new_id).starts_with("<none>"), "{listed}");
+    assert!(row(newest.trim()).starts_with("hello "), "{listed}");
+}
+
+#[test]
+fn dockerfiles_and_contexts_from_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let context = dir.path().join("ctx");
+    std::fs::create_dir(&context).unwrap();
+    std::fs::write(context.join("kept.txt"), "kept\n").unwrap();
+    std::fs::write(context.join("secret.txt"), "secret\n").unwrap();
+    std::fs::write(context.join(".dockerignore"), "kept.txt\n").unwrap();
+    let dockerfile = "FROM scratch\nCOPY *.txt /\n";
+
+    // `-f` outside the context, with `<Dockerfile>.dockerignore` beside it replacing the
+    // context's `.dockerignore`.
+    let elsewhere = dir.path().join("docker");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let outside = elsewhere.join("app.Dockerfile");
+    std::fs::write(&outside, dockerfile).unwrap();
+    std::fs::write(
+        elsewhere.join("app.Dockerfile.dockerignore"),
+        "secret.txt\n",
+    )
+    .unwrap();
+    let local = dir.path().join("outside-rootfs");
+    ok(&build(
+        &root,
+        &[
+            "-q",
+            "-f",
+            outside.to_str().unwrap(),
+            "-o",
+            &format!("type=local,dest={}", local.display()),
+            context.to_str().unwrap(),
+        ],
+    ));
+    assert!(local.join("kept.txt").is_file());
+    assert!(!local.join("secret.txt").exists());
+
+    // `-f -`: the Dockerfile on standard input; the context's `.dockerignore` applies.
+    let local = dir.path().join("stdin-dockerfile");
+    let output = with_stdin(
+        &root,
+        &context,
+        &[
+            "build",
+            "-q",
+            "-f",
+            "-",
+            "-o",
+            &format!("type=local,dest={}", local.display()),
+            ".",
+        ],
+        dockerfile.as_bytes(),
+    );
+    ok(&output);
+    assert!(local.join("secret.txt").is_file());
+    assert!(!local.join("kept.txt").exists());
+
+    // Context `-`: a tar stream holding the Dockerfile.
+    std::fs::write(context.join("Dockerfile"), dockerfile).unwrap();
+    let tar = Command::new("tar")
+        .args(["-czf", "-", "-C", context.to_str().unwrap(), "."])
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    let local = dir.path().join("stdin-context");
+    let output = with_stdin(
+        &root,
+        dir.path(),
+        &[
+            "build",
+            "-q",
+            "-o",
+            &format!("type=local,dest={}", local.display()),
+            "-",
+        ],
+        &tar.stdout,
+    );
+    ok(&output);
+    assert!(local.join("secret.txt").is_file());
+    assert!(!local.join("kept.txt").exists());
+
+    // Context `-` that is a lone Dockerfile: an empty context.
+    let output = with_stdin(
+        &root,
+        dir.path(),
+        &["build", "-q", "-"],
+        b"FROM scratch\nENV ONLY=config\n",
+    );
+    ok(&output);
+    let output = with_stdin(
+        &root,
+        dir.path(),
+        &["build", "-q", "-"],
+        dockerfile.as_bytes(),
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("matches no file in the build context"),
+        "{stderr}"
+    );
+}
