@@ -25,6 +25,7 @@
 
 mod copy;
 mod error;
+mod executor;
 mod image_file;
 mod mounts;
 mod output;
@@ -166,6 +167,17 @@ impl Runner {
         step: &StepRef,
         events: &dyn Events,
     ) -> Result<Option<WrittenLayer>, RunError> {
+        self.run_with(input, &self.layer, step, events)
+    }
+
+    /// [`Runner::run`] writing the layer with `layer` rather than the runner's options.
+    fn run_with(
+        &self,
+        input: &RunInput<'_>,
+        layer: &LayerOptions,
+        step: &StepRef,
+        events: &dyn Events,
+    ) -> Result<Option<WrittenLayer>, RunError> {
         let _lease = self.store.lease()?;
         let overlay = match self.mode {
             RootfsMode::Overlay => true,
@@ -174,7 +186,7 @@ impl Runner {
         };
         if overlay {
             let prepared = self.prepare_overlay(input, events)?;
-            match self.execute(input, prepared, step, events) {
+            match self.execute(input, prepared, layer, step, events) {
                 Err(RunError::Exec(ExecError::Mount { what, .. }))
                     if what == "overlay" && self.mode == RootfsMode::Auto =>
                 {
@@ -186,7 +198,7 @@ impl Runner {
             }
         }
         let prepared = self.prepare_copy(input)?;
-        self.execute(input, prepared, step, events)
+        self.execute(input, prepared, layer, step, events)
     }
 
     /// An overlay over the unpacked layers, with a fresh upper directory.
@@ -244,6 +256,7 @@ impl Runner {
         &self,
         input: &RunInput<'_>,
         prepared: Prepared,
+        layer_options: &LayerOptions,
         step: &StepRef,
         events: &dyn Events,
     ) -> Result<Option<WrittenLayer>, RunError> {
@@ -323,7 +336,7 @@ impl Runner {
         if entries.is_empty() {
             return Ok(None);
         }
-        let (blob, layer) = write_layer(self.store.begin_blob()?, entries, &self.layer)?;
+        let (blob, layer) = write_layer(self.store.begin_blob()?, entries, layer_options)?;
         blob.commit()?;
         Ok(Some(layer))
     }

@@ -317,9 +317,18 @@ fn secrets_tmpfs_and_caches() {
 }
 
 #[test]
-fn nothing_stays_mounted() {
+fn zombies_are_reaped_and_nothing_stays_behind() {
     let fixture = Fixture::new();
-    fixture.sh("sleep 0.1 & echo done");
+    let (_, output) = fixture.sh("sh -c 'sleep 0.1 & exit 0'; sleep 0.5; \
+         echo zombies: $(cat /proc/[0-9]*/stat | cut -d' ' -f3 | grep -c Z); \
+         sleep 31.4159 & echo started");
+    assert_eq!(output, "zombies: 0\nstarted\n");
+    let left = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| std::fs::read(entry.unwrap().path().join("cmdline")).ok())
+        .filter(|cmdline| String::from_utf8_lossy(cmdline).contains("31.4159"))
+        .count();
+    assert_eq!(left, 0, "the background process died with the step");
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let root = fixture.store.root().display().to_string();
     assert!(!mounts.contains(&root), "{mounts}");
