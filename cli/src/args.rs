@@ -218,6 +218,14 @@ pub struct BuildArgs {
     /// Write the image id to this file.
     #[arg(long, value_name = "FILE")]
     pub iidfile: Option<PathBuf>,
+    /// A secret for `RUN --mount=type=secret`: `id=ID,src=FILE` or `id=ID,env=VAR`
+    /// (`id=ID` alone reads the variable `ID`, else the file `ID`). Repeatable.
+    #[arg(long = "secret", value_name = "id=ID,src=FILE|env=VAR")]
+    pub secrets: Vec<String>,
+    /// An SSH agent for `RUN --mount=type=ssh`: `default` forwards `SSH_AUTH_SOCK`,
+    /// `ID=SOCKET` names one. Repeatable.
+    #[arg(long = "ssh", value_name = "default|ID=SOCKET")]
+    pub ssh: Vec<String>,
     /// Print only the image id, no progress.
     #[arg(short, long)]
     pub quiet: bool,

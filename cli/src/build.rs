@@ -15,6 +15,7 @@ use mkimage_core::layer::{Codec, Compression};
 use mkimage_core::oci::{ArchiveFormat, ArchiveImage, Image, write_archive};
 use mkimage_core::plan::{Base, KeyValue, Platform};
 use mkimage_core::registry::Reference;
+use mkimage_core::run::Runner;
 use mkimage_core::store::Store;
 use mkimage_dockerfile::{BaseImage, LowerOptions};
 
@@ -22,6 +23,7 @@ use crate::args::{BuildArgs, CompressionArg};
 use crate::located::Located;
 use crate::parse::{lower_error, read_dockerfile};
 use crate::render::{self, Progress};
+use crate::secrets;
 
 /// Where `-o` writes the image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +111,8 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
             })
             .collect(),
     };
-    let builder = Builder::new(store.clone());
+    let inputs = secrets::step_inputs(&args.secrets, &args.ssh)?.context(&input.context_dir);
+    let builder = Builder::new(store.clone()).with_executor(Runner::new(store).inputs(inputs));
     let progress = Progress::new();
     let events: &dyn mkimage_core::Events = if args.quiet { &NoEvents } else { &progress };
     let built = builder

@@ -15,6 +15,7 @@ mod registry;
 mod render;
 mod rmi;
 mod save;
+mod secrets;
 mod store;
 mod tag;
 

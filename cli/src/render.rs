@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use mkimage_core::{Events, StepRef, TaskRef};
+use mkimage_core::{Events, StepRef, Stream, TaskRef};
 
 use crate::located::Located;
 
@@ -117,6 +117,8 @@ fn snippet(located: &Located) {
 pub struct Progress {
     /// The number of each step shown, by stage and step index.
     numbers: Mutex<HashMap<(usize, usize), usize>>,
+    /// The unfinished last line of each running step's output.
+    partial: Mutex<HashMap<usize, Vec<u8>>>,
 }
 
 impl Progress {
@@ -124,6 +126,28 @@ impl Progress {
     pub fn new() -> Progress {
         Progress {
             numbers: Mutex::new(HashMap::new()),
+            partial: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Prints the complete lines of `bytes` after what step `number` printed before,
+    /// each as `#N line`; with `flush`, the unfinished rest too.
+    fn output_lines(&self, number: usize, bytes: &[u8], flush: bool) {
+        let mut partial = self
+            .partial
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let buffer = partial.entry(number).or_default();
+        buffer.extend_from_slice(bytes);
+        while let Some(end) = buffer.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = buffer.drain(..=end).collect();
+            eprintln!("#{number} {}", String::from_utf8_lossy(&line[..end]));
+        }
+        if flush {
+            if !buffer.is_empty() {
+                eprintln!("#{number} {}", String::from_utf8_lossy(buffer));
+            }
+            partial.remove(&number);
         }
     }
 
@@ -147,7 +171,12 @@ impl Events for Progress {
         eprintln!("#{} CACHED", self.number(step));
     }
 
+    fn step_output(&self, step: &StepRef, _stream: Stream, bytes: &[u8]) {
+        self.output_lines(self.number(step), bytes, false);
+    }
+
     fn step_finished(&self, step: &StepRef, elapsed: Duration) {
+        self.output_lines(self.number(step), &[], true);
         eprintln!("#{} DONE {:.1}s", self.number(step), elapsed.as_secs_f64());
     }
 

@@ -285,7 +285,7 @@ fn errors_name_the_dockerfile_line() {
         ),
         (
             "FROM scratch\nRUN true\n",
-            "error: Dockerfile:2:1: `RUN true` failed: RUN is not available in this build\n",
+            "error: Dockerfile:2:1: `RUN true` failed: failed to execute `/bin/sh`: No such file or directory (os error 2)\n",
         ),
         (
             "FROM nothing-here:1\n",

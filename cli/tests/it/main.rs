@@ -12,4 +12,5 @@ mod registry;
 #[allow(clippy::unwrap_used, dead_code)]
 #[path = "../../../builder-core/tests/it/registry_server.rs"]
 mod registry_server;
+mod run;
 mod store;

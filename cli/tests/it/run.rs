@@ -1,0 +1,207 @@
+//! `RUN` in `mkimage build`: real sandboxes over a busybox image made in code, results
+//! checked with skopeo, tar and podman.
+
+// Helpers outside `#[test]` functions panic on setup failures, like the tests themselves.
+#![allow(clippy::unwrap_used)]
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use mkimage_core::store::Store;
+use mkimage_core::testutil::busybox_image;
+
+/// A store holding `busybox:test`, and a build context with `dockerfile`.
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new(dockerfile: &str) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store")).unwrap();
+        busybox_image(&store, "busybox:test").unwrap();
+        fs::create_dir(dir.path().join("ctx")).unwrap();
+        fs::write(dir.path().join("ctx/Dockerfile"), dockerfile).unwrap();
+        Setup { dir }
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `mkimage --root STORE build ARGS… CTX`.
+    fn build(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_mkimage"))
+            .arg("--root")
+            .arg(self.path("store"))
+            .arg("build")
+            .args(args)
+            .arg(self.path("ctx"))
+            .output()
+            .expect("run mkimage")
+    }
+}
+
+fn ok(output: &Output) -> (String, String) {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(output.status.success(), "mkimage build failed: {stderr}");
+    (String::from_utf8(output.stdout.clone()).unwrap(), stderr)
+}
+
+fn tool(program: &str, args: &[&str]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("`{program}` is needed ({e}); run .ci/install-deps"));
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+const DOCKERFILE: &str = r#"FROM busybox:test
+ARG GREETING=hello
+ENV WHO=world
+WORKDIR /app
+RUN echo "$GREETING $WHO" > greeting && rm /etc/group && id -u > uid
+USER app
+RUN id -u > /tmp/app-uid && echo "output $((6*7))"
+RUN true
+CMD ["cat", "/app/greeting"]
+"#;
+
+#[test]
+fn run_steps_make_layers_and_are_cached() {
+    let setup = Setup::new(DOCKERFILE);
+    let rootfs = setup.path("rootfs");
+    let local = format!("type=local,dest={}", rootfs.display());
+    let (id, progress) = ok(&setup.build(&["-t", "app", "-o", &local]));
+    assert!(progress.contains("output 42"), "{progress}");
+    assert_eq!(
+        fs::read_to_string(rootfs.join("app/greeting")).unwrap(),
+        "hello world\n"
+    );
+    assert_eq!(fs::read_to_string(rootfs.join("app/uid")).unwrap(), "0\n");
+    assert_eq!(
+        fs::read_to_string(rootfs.join("tmp/app-uid")).unwrap(),
+        "1000\n"
+    );
+    assert!(!rootfs.join("etc/group").exists());
+    assert!(!rootfs.join("etc/resolv.conf").exists());
+    assert!(!rootfs.join("etc/hosts").exists());
+
+    // Base, WORKDIR, two RUN layers; `RUN true` changes nothing.
+    let archive = setup.path("app.tar");
+    let oci = format!("type=oci,dest={}", archive.display());
+    let (again, progress) = ok(&setup.build(&["-t", "app", "-o", &oci]));
+    assert_eq!(again, id, "the same build again gives the same image");
+    assert!(
+        !progress.contains("output 42"),
+        "every step is cached: {progress}"
+    );
+    let inspect: serde_json::Value = serde_json::from_str(&tool(
+        "skopeo",
+        &["inspect", &format!("oci-archive:{}", archive.display())],
+    ))
+    .unwrap();
+    assert_eq!(inspect["Layers"].as_array().unwrap().len(), 4, "{inspect}");
+
+    // A build argument used by a RUN changes its key, and so the steps after it.
+    let (changed, _) = ok(&setup.build(&["--build-arg", "GREETING=hi", "-o", &local]));
+    assert_ne!(changed, id);
+    assert_eq!(
+        fs::read_to_string(rootfs.join("app/greeting")).unwrap(),
+        "hi world\n"
+    );
+}
+
+#[test]
+fn a_failing_run_names_the_line_code_and_output() {
+    let setup = Setup::new("FROM busybox:test\n\nRUN echo first; echo oops >&2; exit 3\n");
+    let output = setup.build(&[]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("exited with code 3; its last output:\n  first\n  oops"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(":3:1"), "the line of the step: {stderr}");
+}
+
+#[test]
+fn secrets_reach_the_step_but_not_the_image() {
+    let setup = Setup::new(
+        "FROM busybox:test\n\
+         RUN --mount=type=secret,id=token cat /run/secrets/token > /copied && \
+         ls /run/secrets > /listing\n",
+    );
+    fs::write(setup.path("token.txt"), "s3cr3t").unwrap();
+    let rootfs = setup.path("rootfs");
+    let secret = format!("id=token,src={}", setup.path("token.txt").display());
+    let local = format!("type=local,dest={}", rootfs.display());
+    ok(&setup.build(&["--secret", &secret, "-o", &local]));
+    assert_eq!(fs::read_to_string(rootfs.join("copied")).unwrap(), "s3cr3t");
+    assert!(!rootfs.join("run").exists(), "no mount point in the image");
+    let store = setup.path("store");
+    let found = Command::new("grep")
+        .args(["-r", "-l", "s3cr3t"])
+        .arg(store.join("records"))
+        .output()
+        .unwrap();
+    assert!(found.stdout.is_empty(), "the secret is in no cache record");
+}
+
+#[test]
+fn podman_runs_the_built_image() {
+    let setup = Setup::new(DOCKERFILE);
+    let archive = setup.path("app.tar");
+    let oci = format!("type=oci,dest={}", archive.display());
+    ok(&setup.build(&["-t", "localhost/run-test:1", "-o", &oci]));
+    let podman = Podman::new(setup.dir.path());
+    podman.run(&["load", "-i", archive.to_str().unwrap()]);
+    let out = podman.run(&["run", "--rm", "--network", "none", "localhost/run-test:1"]);
+    assert_eq!(out, "hello world\n");
+}
+
+/// `podman` with its own storage and a `containers.conf` for this host: runc, and
+/// ulimits the sandbox may set.
+struct Podman {
+    root: std::path::PathBuf,
+}
+
+impl Podman {
+    fn new(dir: &Path) -> Podman {
+        let root = dir.join("podman");
+        fs::create_dir_all(&root).unwrap();
+        let nofile = tool("sh", &["-c", "ulimit -Hn"]).trim().to_owned();
+        let conf = format!(
+            "[containers]\ndefault_ulimits = [\"nofile={nofile}:{nofile}\", \"nproc=32768:32768\"]\n\
+             netns = \"host\"\n[engine]\nruntime = \"runc\"\ncgroup_manager = \"cgroupfs\"\n\
+             events_logger = \"file\"\n"
+        );
+        fs::write(root.join("containers.conf"), conf).unwrap();
+        Podman { root }
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let output = Command::new("podman")
+            .env("CONTAINERS_CONF", self.root.join("containers.conf"))
+            .arg("--root")
+            .arg(self.root.join("storage"))
+            .arg("--runroot")
+            .arg(self.root.join("run"))
+            .args(["--storage-driver", "vfs"])
+            .args(args)
+            .output()
+            .expect("podman (Debian package `podman`)");
+        assert!(
+            output.status.success(),
+            "podman {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+}
