@@ -379,3 +379,26 @@ fn bind_mounts_of_the_context_and_a_stage() {
         "rw writes are discarded"
     );
 }
+
+#[test]
+fn ssh_agent_socket_is_forwarded() {
+    let fixture = Fixture::new();
+    let agent = tempfile::tempdir().unwrap();
+    let socket = agent.path().join("agent.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let runner = fixture
+        .runner()
+        .inputs(StepInputs::default().ssh("default", &socket));
+    let mut run = shell("test -S \"$SSH_AUTH_SOCK\" && echo \"$SSH_AUTH_SOCK\"");
+    run.mounts = vec![Mount::Ssh {
+        id: "default".into(),
+        target: None,
+        required: true,
+        mode: 0o600,
+        uid: 0,
+        gid: 0,
+    }];
+    let (result, output) = fixture.run_with(&runner, &run, None);
+    assert_eq!(output, "/run/buildkit/ssh_agent.0\n");
+    assert_eq!(result.unwrap(), None);
+}
