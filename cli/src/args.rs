@@ -23,7 +23,7 @@ pub enum Command {
     /// Print the version.
     Version,
     /// Build an image from a Dockerfile and a build context.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Parse a Dockerfile and print its instructions.
     Parse(ParseArgs),
     /// List the images in the store.
@@ -211,8 +211,8 @@ pub struct BuildArgs {
     /// Build every step, using no cached result.
     #[arg(long)]
     pub no_cache: bool,
-    /// Also write the image: `type=oci,dest=FILE`, `type=docker,dest=FILE` (archives) or
-    /// `type=local,dest=DIR` (its filesystem). Repeatable.
+    /// Also write the image: `type=oci,dest=FILE`, `type=docker,dest=FILE` (archives),
+    /// `type=local,dest=DIR` or `type=tar,dest=FILE` (its filesystem). Repeatable.
     #[arg(short = 'o', long = "output", value_name = "type=TYPE,dest=PATH")]
     pub outputs: Vec<String>,
     /// Write the image id to this file.
@@ -226,6 +226,10 @@ pub struct BuildArgs {
     /// `ID=SOCKET` names one. Repeatable.
     #[arg(long = "ssh", value_name = "default|ID=SOCKET")]
     pub ssh: Vec<String>,
+    /// Write the image and config digests and the cache hits and misses to this file, as
+    /// JSON.
+    #[arg(long, value_name = "FILE")]
+    pub metadata_file: Option<PathBuf>,
     /// Print only the image id, no progress.
     #[arg(short, long)]
     pub quiet: bool,

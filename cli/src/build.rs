@@ -9,7 +9,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use mkimage_core::NoEvents;
-use mkimage_core::build::{BaseResolver as _, BuildOptions, Builder, LocalResolver, export_rootfs};
+use mkimage_core::build::{
+    BaseResolver as _, BuildOptions, Builder, Built, LocalResolver, export_rootfs,
+    export_rootfs_tar,
+};
 use mkimage_core::context::{Context, extract};
 use mkimage_core::layer::{Codec, Compression};
 use mkimage_core::oci::{ArchiveFormat, ArchiveImage, Image, write_archive};
@@ -34,6 +37,8 @@ enum Output {
     Docker(PathBuf),
     /// The image's filesystem, in a directory.
     Local(PathBuf),
+    /// The image's filesystem, as one tar file.
+    Tar(PathBuf),
 }
 
 /// Runs `mkimage build`.
@@ -123,6 +128,12 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         write_output(store, &built.image, &tags, &platform, output)?;
     }
     let id = built.image.digest().to_string();
+    if let Some(path) = &args.metadata_file {
+        let metadata = metadata(&built, &tags);
+        let text = serde_json::to_string_pretty(&metadata).context("failed to write JSON")?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("failed to write `{}`", path.display()))?;
+    }
     if let Some(path) = &args.iidfile {
         std::fs::write(path, &id)
             .with_context(|| format!("failed to write `{}`", path.display()))?;
@@ -315,8 +326,9 @@ fn parse_output(text: &str) -> anyhow::Result<Output> {
         Some("oci") => Ok(Output::Oci(dest)),
         Some("docker") => Ok(Output::Docker(dest)),
         Some("local") => Ok(Output::Local(dest)),
+        Some("tar") => Ok(Output::Tar(dest)),
         Some(other) => {
-            bail!("invalid output `{text}`: unknown type `{other}` (oci, docker, local)")
+            bail!("invalid output `{text}`: unknown type `{other}` (oci, docker, local, tar)")
         }
         None => bail!("invalid output `{text}`: `type=` is missing"),
     }
@@ -335,8 +347,9 @@ fn write_output(
             export_rootfs(store, image, platform, dir)?;
             return Ok(());
         }
-        Output::Oci(path) => (ArchiveFormat::Oci, path),
-        Output::Docker(path) => (ArchiveFormat::Docker, path),
+        Output::Tar(path) => (None, path),
+        Output::Oci(path) => (Some(ArchiveFormat::Oci), path),
+        Output::Docker(path) => (Some(ArchiveFormat::Docker), path),
     };
     let images = [ArchiveImage {
         descriptor: image.clone(),
@@ -351,7 +364,11 @@ fn write_output(
         .prefix(".mkimage-build-")
         .tempfile_in(dir)
         .with_context(write)?;
-    let mut sink = write_archive(store, &images, format, platform, BufWriter::new(temp))?;
+    let sink = BufWriter::new(temp);
+    let mut sink = match format {
+        Some(format) => write_archive(store, &images, format, platform, sink)?,
+        None => export_rootfs_tar(store, image, platform, sink)?,
+    };
     sink.flush().with_context(write)?;
     let temp = sink
         .into_inner()
@@ -362,6 +379,29 @@ fn write_output(
         .map_err(|e| e.error)
         .with_context(write)?;
     Ok(())
+}
+
+/// What `--metadata-file` holds: the image and config digests (under BuildKit's keys),
+/// the names, and each step with whether it came from the cache.
+fn metadata(built: &Built, tags: &[Reference]) -> serde_json::Value {
+    let steps: Vec<serde_json::Value> = built
+        .steps
+        .iter()
+        .map(|result| {
+            serde_json::json!({
+                "step": result.step.to_string(),
+                "key": result.key.to_string(),
+                "cached": result.cached,
+            })
+        })
+        .collect();
+    let hits = built.steps.iter().filter(|result| result.cached).count();
+    serde_json::json!({
+        "containerimage.digest": built.image.digest().to_string(),
+        "containerimage.config.digest": built.config.digest().to_string(),
+        "image.name": tags.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+        "cache": {"hits": hits, "misses": built.steps.len() - hits, "steps": steps},
+    })
 }
 
 /// A build error, located in the Dockerfile when it is about a step or a `FROM`.

@@ -1,10 +1,11 @@
-//! Writing a built image's filesystem out (`-o type=local`).
+//! Writing a built image's filesystem out (`-o type=local`, `-o type=tar`).
 
+use std::io::Write;
 use std::path::Path;
 
 use oci_spec::image::Descriptor;
 
-use crate::layer;
+use crate::layer::{self, Compression, LayerOptions};
 use crate::oci::Image;
 use crate::plan::Platform;
 use crate::store::Store;
@@ -35,4 +36,28 @@ pub fn export_rootfs(
         layer::unpack(tar, dest)?;
     }
     Ok(())
+}
+
+/// Writes the filesystem of the image `image` (for `platform`) to `sink` as one plain,
+/// deterministic tar (`-o type=tar`); returns the sink.
+///
+/// # Errors
+///
+/// The errors of unpacking the layers into a scratch directory of the store and of
+/// writing the tar.
+pub fn export_rootfs_tar<W: Write>(
+    store: &Store,
+    image: &Descriptor,
+    platform: &Platform,
+    sink: W,
+) -> crate::Result<W> {
+    let scratch = store.temp_dir()?;
+    export_rootfs(store, image, platform, scratch.path())?;
+    let entries = layer::dir_entries(scratch.path())?;
+    let options = LayerOptions {
+        compression: Compression::Uncompressed,
+        ..LayerOptions::default()
+    };
+    let (sink, _) = layer::write_layer(sink, entries, &options)?;
+    Ok(sink)
 }

@@ -223,3 +223,46 @@ fn equal_contexts_in_different_directories_share_keys() {
     );
     assert_eq!(keys(&first), keys(&second));
 }
+
+#[test]
+fn four_builds_at_once_share_one_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let contexts: Vec<Context> = (0..4)
+        .map(|n| {
+            let ctx = dir.path().join(format!("ctx{n}"));
+            let context = context(&ctx);
+            fs::write(ctx.join("n.txt"), format!("{n}\n")).unwrap();
+            context
+        })
+        .collect();
+    let built: Vec<Built> = std::thread::scope(|scope| {
+        let handles: Vec<_> = contexts
+            .iter()
+            .enumerate()
+            .map(|(n, context)| {
+                let store = store.clone();
+                scope.spawn(move || {
+                    let options = BuildOptions {
+                        tags: vec![
+                            format!("app:{n}").parse().unwrap(),
+                            "app:latest".parse().unwrap(),
+                        ],
+                        ..BuildOptions::default()
+                    };
+                    build(&store, &app_plan(), context, &options)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (n, built) in built.iter().enumerate() {
+        let tagged = store.find_image(&format!("app:{n}")).unwrap();
+        assert_eq!(tagged.digest(), built.image.digest());
+        Image::load(&store, &built.image, &Platform::host()).unwrap();
+    }
+    let latest = store.find_image("app:latest").unwrap();
+    assert!(built.iter().any(|b| b.image.digest() == latest.digest()));
+    // Every image is listed: one tagged `latest`, the others still by their own tag.
+    assert_eq!(store.tags().unwrap().len(), 5);
+}

@@ -96,6 +96,32 @@ fn tags_archives_and_a_local_directory() {
     );
     assert!(local.join("app/docs/README.md").is_file());
 
+    // `type=tar` writes the same filesystem as one tar; `--metadata-file` says what was
+    // cached.
+    let rootfs_tar = dir.path().join("rootfs.tar");
+    let metadata = dir.path().join("metadata.json");
+    ok(&build(
+        &root,
+        &[
+            "-q",
+            "-o",
+            &format!("type=tar,dest={}", rootfs_tar.display()),
+            "--metadata-file",
+            metadata.to_str().unwrap(),
+            context.to_str().unwrap(),
+        ],
+    ));
+    let listed = tool("tar", &["-tf", rootfs_tar.to_str().unwrap()]);
+    assert_eq!(
+        listed,
+        "app/\napp/docs/\napp/docs/README.md\napp/hello.txt\n"
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&metadata).unwrap()).unwrap();
+    assert_eq!(metadata["containerimage.digest"], id);
+    assert_eq!(metadata["cache"]["hits"], 7);
+    assert_eq!(metadata["cache"]["misses"], 0);
+
     // Building a changed context under one of the names leaves the old image untagged.
     std::fs::write(context.join("hello.txt"), "Changed!\n").unwrap();
     let new_id = ok(&build(
