@@ -44,6 +44,23 @@ pub enum Command {
     Prune,
     /// Download an image from a registry into the store.
     Pull(PullArgs),
+    /// Upload an image from the store to a registry.
+    Push(PushArgs),
+}
+
+/// `mkimage push`.
+#[derive(Debug, clap::Args)]
+pub struct PushArgs {
+    /// The image in the store: a name, id or digest.
+    pub image: String,
+    /// Where to push it, `[REGISTRY/]REPOSITORY[:TAG]` [default: the image's name].
+    pub destination: Option<String>,
+    /// Print only the pushed image's digest.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Registry options.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// Options of every command that talks to a registry.

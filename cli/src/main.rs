@@ -11,6 +11,7 @@ mod located;
 mod parse;
 mod prune;
 mod pull;
+mod push;
 mod registry;
 mod render;
 mod rmi;
@@ -53,5 +54,6 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Load(load) => load::run(&store::open(args.root.as_deref())?, &load),
         Command::Prune => prune::run(&store::open(args.root.as_deref())?),
         Command::Pull(pull) => pull::run(&store::open(args.root.as_deref())?, &pull),
+        Command::Push(push) => push::run(&store::open(args.root.as_deref())?, &push),
     }
 }

@@ -111,6 +111,16 @@ pub enum RegistryError {
         /// What is wrong.
         what: String,
     },
+    /// A manifest of an index to push is not in the store.
+    #[error(
+        "cannot push index `{index}`: its manifest `{manifest}` is not in the store (pull every platform first)"
+    )]
+    MissingManifest {
+        /// The index.
+        index: Digest,
+        /// The missing manifest.
+        manifest: Digest,
+    },
     /// A registry's authentication challenge cannot be followed.
     #[error("cannot authenticate to `{registry}`: {what}")]
     Challenge {

@@ -1,10 +1,12 @@
-//! Registries: image references, and pulling images from registries that speak the
+//! Registries: image references, and pulling and pushing images over the
 //! [OCI distribution API].
 //!
 //! A [`Client`] holds the connection pool, the retry policy and the cached credentials
 //! and tokens; [`pull`] resolves a [`Reference`] (an index to the manifest for a
 //! platform) and downloads its blobs into the [`Store`](crate::store::Store), verified,
-//! several at a time, resuming broken downloads. HTTP is used for loopback registries
+//! several at a time, resuming broken downloads; [`push`] sends an image's blobs (skipped
+//! when present, mounted from another repository when possible, else uploaded whole or
+//! in chunks), then its manifests. HTTP is used for loopback registries
 //! and those named insecure; every other registry is reached over TLS.
 //!
 //! ```no_run
@@ -27,13 +29,17 @@ mod client;
 mod download;
 mod error;
 mod manifest;
+mod parallel;
 mod progress;
 mod pull;
+mod push;
 mod reference;
 mod repository;
+mod upload;
 
 pub use auth::Credential;
 pub use client::{Client, ClientOptions};
 pub use error::RegistryError;
 pub use pull::{Pulled, pull};
+pub use push::{Pushed, push};
 pub use reference::{ParseReferenceError, Reference};

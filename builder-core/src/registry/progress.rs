@@ -1,6 +1,6 @@
 //! Per-blob progress: a task reported to [`Events`] as bytes flow.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 use oci_spec::image::Digest;
 
@@ -38,8 +38,13 @@ impl<'e> Task<'e> {
         self.set(self.done + n as u64);
     }
 
-    /// A writer that reports what passes through it.
+    /// A reader or writer that reports what passes through it.
     pub fn writer<W: Write>(&mut self, inner: W) -> Counting<'_, 'e, W> {
+        Counting { inner, task: self }
+    }
+
+    /// A reader that reports what passes through it.
+    pub fn reader<R: Read>(&mut self, inner: R) -> Counting<'_, 'e, R> {
         Counting { inner, task: self }
     }
 
@@ -49,7 +54,7 @@ impl<'e> Task<'e> {
     }
 }
 
-/// A writer that reports the bytes passing through it to a [`Task`].
+/// A reader or writer that reports the bytes passing through it to a [`Task`].
 pub(crate) struct Counting<'t, 'e, T> {
     inner: T,
     task: &'t mut Task<'e>,
@@ -64,6 +69,14 @@ impl<W: Write> Write for Counting<'_, '_, W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
+    }
+}
+
+impl<R: Read> Read for Counting<'_, '_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.task.add(n);
+        Ok(n)
     }
 }
 

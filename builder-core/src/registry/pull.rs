@@ -1,8 +1,5 @@
 //! Pulling an image from a registry into the store.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest, MediaType};
 
 use crate::events::Events;
@@ -13,6 +10,7 @@ use crate::store::Store;
 use super::RegistryError;
 use super::client::Client;
 use super::manifest::Fetched;
+use super::parallel;
 use super::reference::Reference;
 use super::repository::Repository;
 
@@ -148,48 +146,16 @@ fn parse<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// Downloads `blobs` with up to `concurrency` threads; the first failure stops the
-/// others from starting new blobs. Returns how many were downloaded.
+/// Downloads `blobs` a few at a time; returns how many were downloaded.
 fn download_all(
     repository: &Repository<'_>,
     store: &Store,
     blobs: Vec<Descriptor>,
     events: &dyn Events,
 ) -> crate::Result<usize> {
-    let queue = Mutex::new(blobs.into_iter());
-    let failed = AtomicBool::new(false);
-    let threads = repository.client().options().concurrency.max(1);
-    let results: Vec<crate::Result<usize>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut downloaded = 0;
-                    while !failed.load(Ordering::Relaxed) {
-                        let next = queue
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .next();
-                        let Some(descriptor) = next else { break };
-                        match repository.download(store, &descriptor, events) {
-                            Ok(fetched) => downloaded += usize::from(fetched),
-                            Err(error) => {
-                                failed.store(true, Ordering::Relaxed);
-                                return Err(error);
-                            }
-                        }
-                    }
-                    Ok(downloaded)
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| worker.join().expect("a download thread does not panic"))
-            .collect()
-    });
-    let mut total = 0;
-    for result in results {
-        total += result?;
-    }
-    Ok(total)
+    let threads = repository.client().options().concurrency;
+    let fetched = parallel::each(blobs, threads, |descriptor| {
+        repository.download(store, &descriptor, events)
+    })?;
+    Ok(fetched.into_iter().filter(|&downloaded| downloaded).count())
 }

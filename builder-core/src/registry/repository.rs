@@ -45,6 +45,20 @@ impl<'a> Repository<'a> {
         format!("{}{}/blobs/{digest}", self.base, self.path)
     }
 
+    /// `…/v2/<path>/blobs/uploads/`.
+    pub fn uploads_url(&self) -> String {
+        format!("{}{}/blobs/uploads/", self.base, self.path)
+    }
+
+    /// An upload `Location` made absolute: registries may send a path only.
+    pub fn absolute(&self, location: &str) -> String {
+        if location.starts_with("http://") || location.starts_with("https://") {
+            return location.to_owned();
+        }
+        let origin = self.base.trim_end_matches("/v2/");
+        format!("{origin}/{}", location.trim_start_matches('/'))
+    }
+
     /// `registry/path:tag` or `registry/path@digest`, for messages.
     pub fn display(&self, target: &str) -> String {
         let separator = if target.contains(':') { '@' } else { ':' };

@@ -12,7 +12,7 @@ use mkimage_core::layer::{
 use mkimage_core::oci::{Image, ImageConfig, RootFs, write_image};
 use mkimage_core::oci_spec::image::Descriptor;
 use mkimage_core::plan::Platform;
-use mkimage_core::registry::{Client, ClientOptions, Credential, Reference, pull};
+use mkimage_core::registry::{Client, ClientOptions, Credential, Reference, pull, push};
 use mkimage_core::store::{Store, StoreError};
 use mkimage_core::{Error, NoEvents};
 
@@ -376,4 +376,121 @@ fn pull_with_basic_auth() {
     );
     let pulled = pull(&client, &store, &reference, &Platform::host(), &NoEvents).unwrap();
     assert_eq!(pulled.descriptor.digest(), pushed.digest());
+}
+
+/// The raw manifest (or index) of `docker://REFERENCE` as skopeo reads it.
+fn skopeo_raw(reference: &str) -> serde_json::Value {
+    let output = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--raw",
+        &format!("docker://{reference}"),
+    ]);
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn push_then_pull_into_an_empty_store_keeps_the_digest() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let built = image(&store, "amd64", 300 * 1024);
+    let destination: Reference = registry.reference("it/pushed:1").parse().unwrap();
+    // Small chunks, so that the big layer goes in several PATCH requests.
+    let client = Client::new(ClientOptions {
+        chunk_size: 64 * 1024,
+        ..ClientOptions::default()
+    });
+    let pushed = push(&client, &store, &built, &destination, &NoEvents).unwrap();
+    assert_eq!(&pushed.digest, built.digest());
+    assert_eq!(
+        (pushed.uploaded, pushed.mounted, pushed.existing),
+        (3, 0, 0)
+    );
+    assert_eq!(
+        skopeo_digest(&destination.to_string()),
+        built.digest().to_string()
+    );
+    let raw = skopeo_raw(&destination.to_string());
+    let local = Image::load(&store, &built, &Platform::host()).unwrap();
+    assert_eq!(
+        raw["layers"][1]["digest"],
+        local.layers()[1].digest().to_string()
+    );
+
+    // Again: nothing to upload.
+    let again = push(&client, &store, &built, &destination, &NoEvents).unwrap();
+    assert_eq!((again.uploaded, again.mounted, again.existing), (0, 0, 3));
+
+    // Into another repository of the same registry: mounted, not uploaded.
+    store.tag(&destination, &built).unwrap();
+    let other: Reference = registry.reference("it/other:2").parse().unwrap();
+    let mounted = push(&client, &store, &built, &other, &NoEvents).unwrap();
+    assert_eq!(
+        (mounted.uploaded, mounted.mounted, mounted.existing),
+        (0, 3, 0)
+    );
+    assert_eq!(
+        skopeo_digest(&other.to_string()),
+        built.digest().to_string()
+    );
+
+    let empty_dir = tempfile::tempdir().unwrap();
+    let empty = Store::open(empty_dir.path()).unwrap();
+    let pulled = pull(&client, &empty, &other, &Platform::host(), &NoEvents).unwrap();
+    assert_eq!(pulled.descriptor.digest(), built.digest());
+    for layer in local.layers() {
+        assert_eq!(
+            fs::read(empty.blob_path(layer.digest())).unwrap(),
+            fs::read(store.blob_path(layer.digest())).unwrap()
+        );
+    }
+}
+
+#[test]
+fn push_sends_an_index_and_its_manifests() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let amd64 = image(&store, "amd64", 1024);
+    let arm64 = image(&store, "arm64", 2048);
+    let bytes = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [amd64, arm64],
+    }))
+    .unwrap();
+    let digest = store.put_blob(&bytes).unwrap();
+    let index = Descriptor::new(
+        mkimage_core::oci_spec::image::MediaType::ImageIndex,
+        bytes.len() as u64,
+        digest.clone(),
+    );
+    let destination: Reference = registry.reference("it/multi:2").parse().unwrap();
+    let pushed = push(&Client::default(), &store, &index, &destination, &NoEvents).unwrap();
+    assert_eq!(pushed.digest, digest);
+    assert_eq!(skopeo_digest(&destination.to_string()), digest.to_string());
+    let arm = format!("{}@{}", registry.reference("it/multi"), arm64.digest());
+    assert_eq!(
+        skopeo_raw(&arm)["config"],
+        serde_json::to_value(
+            Image::load(&store, &arm64, &Platform::host())
+                .unwrap()
+                .config_descriptor()
+        )
+        .unwrap()
+    );
+
+    let empty_dir = tempfile::tempdir().unwrap();
+    let empty = Store::open(empty_dir.path()).unwrap();
+    let arm_platform: Platform = "linux/arm64".parse().unwrap();
+    let pulled = pull(
+        &Client::default(),
+        &empty,
+        &destination,
+        &arm_platform,
+        &NoEvents,
+    )
+    .unwrap();
+    assert_eq!(pulled.descriptor.digest(), arm64.digest());
 }

@@ -50,3 +50,28 @@ fn pull_prints_digest_status_and_name() {
         format!("error: manifest for `{missing}` not found: MANIFEST_UNKNOWN: manifest unknown\n")
     );
 }
+
+#[test]
+fn push_prints_tag_and_digest_and_skopeo_sees_the_image() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path()).expect("open store");
+    let built = image(&store, "pushed");
+    let name: Reference = "it/local:1".parse().expect("a valid name");
+    store.tag(&name, &built).expect("tag");
+    let digest = built.digest().to_string();
+
+    let destination = registry.reference("it/app:7");
+    let out = stdout(&mkimage(dir.path(), &["push", "it/local:1", &destination]));
+    assert_eq!(out, format!("7: digest: {digest}\n"));
+    assert_eq!(skopeo_digest(&destination), digest);
+
+    let named = registry.reference("it/named:2");
+    stdout(&mkimage(dir.path(), &["tag", "it/local:1", &named]));
+    let out = stdout(&mkimage(dir.path(), &["push", "-q", &named]));
+    assert_eq!(out, format!("{digest}\n"));
+    assert_eq!(skopeo_digest(&named), digest);
+
+    let err = failure(&mkimage(dir.path(), &["push", "it/missing:1", &named]));
+    assert_eq!(err, "error: no such image `it/missing:1`\n");
+}
