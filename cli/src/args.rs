@@ -46,6 +46,38 @@ pub enum Command {
     Pull(PullArgs),
     /// Upload an image from the store to a registry.
     Push(PushArgs),
+    /// Check and store credentials for a registry in docker's config file.
+    Login(LoginArgs),
+    /// Remove a registry's credentials from docker's config file.
+    Logout(LogoutArgs),
+}
+
+/// `mkimage login`.
+#[derive(Debug, clap::Args)]
+pub struct LoginArgs {
+    /// The registry [default: Docker Hub].
+    #[arg(default_value = "docker.io")]
+    pub server: String,
+    /// The user name.
+    #[arg(short, long)]
+    pub username: String,
+    /// The password (visible to other users of this machine: prefer `--password-stdin`).
+    #[arg(short, long, conflicts_with = "password_stdin")]
+    pub password: Option<String>,
+    /// Read the password from standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Registry options.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `mkimage logout`.
+#[derive(Debug, clap::Args)]
+pub struct LogoutArgs {
+    /// The registry [default: Docker Hub].
+    #[arg(default_value = "docker.io")]
+    pub server: String,
 }
 
 /// `mkimage push`.

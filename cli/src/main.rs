@@ -8,6 +8,7 @@ mod images;
 mod inspect;
 mod load;
 mod located;
+mod login;
 mod parse;
 mod prune;
 mod pull;
@@ -55,5 +56,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Prune => prune::run(&store::open(args.root.as_deref())?),
         Command::Pull(pull) => pull::run(&store::open(args.root.as_deref())?, &pull),
         Command::Push(push) => push::run(&store::open(args.root.as_deref())?, &push),
+        Command::Login(login) => login::login(&login),
+        Command::Logout(logout) => login::logout(&logout),
     }
 }

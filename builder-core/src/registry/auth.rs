@@ -86,6 +86,33 @@ impl Client {
         lock(&self.auth().credentials).insert(domain.to_owned(), Some(credential));
     }
 
+    /// Checks that the registry at `domain` accepts `credential` (`GET /v2/`, answering
+    /// its challenge), and uses it from now on.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::Denied`] when the registry refuses it, and the errors of reaching
+    /// the registry and its token service.
+    pub fn check_login(&self, domain: &str, credential: Credential) -> Result<(), RegistryError> {
+        self.set_credential(domain, credential);
+        let url = self.base_url(domain);
+        let mut response = self.execute(&url, |agent| agent.get(&url).call())?;
+        if response.status().as_u16() == 401
+            && let Some(auth) =
+                self.authenticate(domain, "", &response, &Authorization::default())?
+        {
+            response = self.execute(&url, |agent| auth.apply(agent.get(&url)).call())?;
+        }
+        match response.status().as_u16() {
+            200..=299 => Ok(()),
+            401 | 403 => Err(RegistryError::Denied {
+                reference: domain.to_owned(),
+                message: error_message(&mut response),
+            }),
+            _ => Err(super::client::status_error("GET", &url, &mut response)),
+        }
+    }
+
     /// The credential for `domain`: one set with [`set_credential`](Client::set_credential),
     /// else the one the lookup function finds (looked up once per registry).
     fn credential(&self, domain: &str) -> Result<Option<Credential>, RegistryError> {
@@ -167,7 +194,11 @@ impl Client {
         if let Some(service) = challenge.param("service") {
             query.push(("service", service));
         }
-        query.push(("scope", challenge.param("scope").unwrap_or(scope)));
+        match challenge.param("scope") {
+            Some(asked) => query.push(("scope", asked)),
+            None if !scope.is_empty() => query.push(("scope", scope)),
+            None => {}
+        }
         let credential = self.credential(domain)?;
         let basic = credential.as_ref().map(Authorization::basic);
         let mut response = self.execute(&realm, |agent| {

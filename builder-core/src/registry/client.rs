@@ -98,14 +98,12 @@ impl Client {
         &self.auth
     }
 
-    /// The credential stored for `domain` outside this process. No credential file is
-    /// read yet: only credentials given with [`set_credential`](Client::set_credential)
-    /// are used.
+    /// The credential stored for `domain` in the credential files or helpers.
     pub(crate) fn lookup_credential(
         &self,
-        _domain: &str,
+        domain: &str,
     ) -> Result<Option<Credential>, RegistryError> {
-        Ok(None)
+        Ok(super::credentials::find(domain)?)
     }
 
     /// The base URL of a registry's API: `https://host/v2/`, plain HTTP for loopback

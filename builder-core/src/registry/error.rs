@@ -121,6 +121,9 @@ pub enum RegistryError {
         /// The missing manifest.
         manifest: Digest,
     },
+    /// Stored credentials could not be read.
+    #[error(transparent)]
+    Credentials(#[from] super::credentials::CredentialsError),
     /// A registry's authentication challenge cannot be followed.
     #[error("cannot authenticate to `{registry}`: {what}")]
     Challenge {

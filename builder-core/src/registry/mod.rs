@@ -26,6 +26,7 @@
 
 mod auth;
 mod client;
+pub mod credentials;
 mod download;
 mod error;
 mod manifest;

@@ -16,7 +16,7 @@ use mkimage_core::registry::{Client, ClientOptions, Credential, Reference, pull,
 use mkimage_core::store::{Store, StoreError};
 use mkimage_core::{Error, NoEvents};
 
-use crate::registry_server::{Auth, Registry, skopeo, skopeo_digest};
+use crate::registry_server::{Auth, Registry, TokenProxy, skopeo, skopeo_digest};
 
 /// Bytes that do not compress, from a seeded generator (xorshift).
 fn noise(len: usize, seed: u64) -> Vec<u8> {
@@ -493,4 +493,61 @@ fn push_sends_an_index_and_its_manifests() {
     )
     .unwrap();
     assert_eq!(pulled.descriptor.digest(), arm64.digest());
+}
+
+#[test]
+fn pull_with_a_bearer_token() {
+    let registry = Registry::start();
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = Store::open(source_dir.path()).unwrap();
+    let pushed = image(&source, "amd64", 100 * 1024);
+    let name: Reference = "it/bearer:1".parse().unwrap();
+    source.tag(&name, &pushed).unwrap();
+    push_with_skopeo(&source, &name.to_string(), &registry, "it/bearer:1", false);
+    let proxy = TokenProxy::start(registry.host(), "bob", "hunter2");
+    let reference: Reference = format!("{}/it/bearer:1", proxy.host()).parse().unwrap();
+
+    // A wrong password: the token service refuses.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let client = fast_client();
+    client.set_credential(
+        &proxy.host(),
+        Credential {
+            username: "bob".into(),
+            password: "wrong".into(),
+        },
+    );
+    let err = pull(&client, &store, &reference, &Platform::host(), &NoEvents).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the token service `http://{}/token` answered HTTP 401",
+            proxy.host()
+        )
+    );
+
+    let client = fast_client();
+    client.set_credential(
+        &proxy.host(),
+        Credential {
+            username: "bob".into(),
+            password: "hunter2".into(),
+        },
+    );
+    let pulled = pull(&client, &store, &reference, &Platform::host(), &NoEvents).unwrap();
+    assert_eq!(pulled.descriptor.digest(), pushed.digest());
+    // One token for the scope, shared by the manifest and blob requests of every thread
+    // (a thread may race the first one to it).
+    let issued = proxy.issued.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((1..=3).contains(&issued), "{issued} tokens");
+    client
+        .check_login(
+            &proxy.host(),
+            Credential {
+                username: "bob".into(),
+                password: "hunter2".into(),
+            },
+        )
+        .unwrap();
 }

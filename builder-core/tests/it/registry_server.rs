@@ -189,3 +189,129 @@ fn sha256_hex(bytes: &[u8]) -> String {
     let output = child.wait_with_output().unwrap();
     String::from_utf8(output.stdout).unwrap()[..64].to_owned()
 }
+
+/// A Bearer-token front for a registry: a token service at `/token` that issues tokens
+/// for one user's Basic credentials, and a proxy that answers requests without a valid
+/// token with a `WWW-Authenticate: Bearer` challenge and forwards the others to the
+/// registry. It exercises challenge → token → retry as Docker Hub does.
+pub struct TokenProxy {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Tokens issued so far.
+    pub issued: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl TokenProxy {
+    /// Starts the front for the registry on `upstream` (`127.0.0.1:port`).
+    pub fn start(upstream: String, user: &str, password: &str) -> TokenProxy {
+        use base64::Engine as _;
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, AtomicUsize};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let issued = Arc::new(AtomicUsize::new(0));
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        );
+        let (stop2, issued2) = (stop.clone(), issued.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop2.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (upstream, basic, issued) = (upstream.clone(), basic.clone(), issued2.clone());
+                std::thread::spawn(move || {
+                    let _ = serve(stream, port, &upstream, &basic, &issued);
+                });
+            }
+        });
+        TokenProxy { port, stop, issued }
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for TokenProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// Answers one request of a [`TokenProxy`] connection, then closes it.
+fn serve(
+    mut client: TcpStream,
+    port: u16,
+    upstream: &str,
+    basic: &str,
+    issued: &std::sync::atomic::AtomicUsize,
+) -> std::io::Result<()> {
+    use std::sync::atomic::Ordering;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if client.read(&mut byte)? == 0 {
+            return Ok(());
+        }
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = text.split("\r\n");
+    let request_line = lines.next().unwrap_or_default().to_owned();
+    let path = request_line.split(' ').nth(1).unwrap_or("/").to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let authorization = headers
+        .iter()
+        .find(|(k, _)| k == "authorization")
+        .map(|(_, v)| v.as_str());
+    if path.starts_with("/token") {
+        let ok = authorization == Some(basic) && path.contains("service=mkimage-test");
+        if !ok {
+            return client.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+        let n = issued.fetch_add(1, Ordering::SeqCst);
+        let body = format!(r#"{{"token":"token-{n}","expires_in":300}}"#);
+        return write!(
+            client,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    }
+    let valid = authorization.is_some_and(|a| a.starts_with("Bearer token-"));
+    if !valid {
+        let name = path
+            .strip_prefix("/v2/")
+            .and_then(|rest| rest.split("/manifests/").next())
+            .and_then(|rest| rest.split("/blobs/").next())
+            .filter(|name| !name.is_empty() && *name != path);
+        let scope = name
+            .map(|n| format!(",scope=\"repository:{n}:pull\""))
+            .unwrap_or_default();
+        return write!(
+            client,
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"mkimage-test\"{scope}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+    }
+    let mut server = TcpStream::connect(upstream)?;
+    let mut forwarded = format!("{request_line}\r\n");
+    for (key, value) in &headers {
+        if key != "connection" && key != "authorization" {
+            forwarded.push_str(&format!("{key}: {value}\r\n"));
+        }
+    }
+    forwarded.push_str("Connection: close\r\n\r\n");
+    server.write_all(forwarded.as_bytes())?;
+    std::io::copy(&mut server, &mut client)?;
+    Ok(())
+}

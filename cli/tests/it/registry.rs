@@ -1,9 +1,12 @@
 //! `mkimage pull` against a real registry filled by skopeo.
 
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
 use mkimage_core::registry::Reference;
 use mkimage_core::store::Store;
 
-use crate::registry_server::{Registry, skopeo, skopeo_digest};
+use crate::registry_server::{Auth, Registry, skopeo, skopeo_digest};
 use crate::store::{failure, image, mkimage, stdout};
 
 /// Pushes an image made in a scratch store to `registry` as `name`; returns its digest.
@@ -74,4 +77,112 @@ fn push_prints_tag_and_digest_and_skopeo_sees_the_image() {
 
     let err = failure(&mkimage(dir.path(), &["push", "it/missing:1", &named]));
     assert_eq!(err, "error: no such image `it/missing:1`\n");
+}
+
+/// Runs mkimage with `HOME` set to `home` and no other credential source.
+fn mkimage_at_home(root: &Path, home: &Path, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mkimage"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env("HOME", home)
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("REGISTRY_AUTH_FILE")
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mkimage");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait for mkimage")
+}
+
+#[test]
+fn login_stores_credentials_that_pull_uses_and_logout_removes_them() {
+    let registry = Registry::start_with(Auth::Htpasswd {
+        user: "alice",
+        password: "s3cret",
+    });
+    let source_dir = tempfile::tempdir().expect("temp dir");
+    let source = Store::open(source_dir.path()).expect("open store");
+    let pushed = image(&source, "private");
+    let local: Reference = "it/source:1".parse().expect("a valid name");
+    source.tag(&local, &pushed).expect("tag");
+    let name = registry.reference("it/private:1");
+    skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds=alice:s3cret",
+        &format!("oci:{}:{local}", source.root().display()),
+        &format!("docker://{name}"),
+    ]);
+    let home = tempfile::tempdir().expect("temp dir");
+    let root = tempfile::tempdir().expect("temp dir");
+    let run = |args: &[&str], stdin: &str| mkimage_at_home(root.path(), home.path(), args, stdin);
+    let host = registry.host();
+    let config = home.path().join(".docker/config.json");
+
+    let denied = format!(
+        "error: access to `{}` denied: not found, or authentication required\n",
+        registry.reference("it/private")
+    );
+    assert_eq!(failure(&run(&["pull", "-q", &name], "")), denied);
+
+    let err = failure(&run(
+        &["login", "-u", "alice", "--password-stdin", &host],
+        "wrong\n",
+    ));
+    assert!(
+        err.starts_with(&format!("error: access to `{host}` denied")),
+        "{err}"
+    );
+    assert!(!config.exists());
+
+    let out = stdout(&run(
+        &["login", "-u", "alice", "--password-stdin", &host],
+        "s3cret\n",
+    ));
+    assert_eq!(out, "Login Succeeded\n");
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config).expect("config.json")).expect("JSON");
+    assert_eq!(written["auths"][&host]["auth"], "YWxpY2U6czNjcmV0");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&config).expect("metadata").permissions(),
+    );
+    assert_eq!(mode & 0o077, 0, "only the owner reads the credentials");
+
+    let out = stdout(&run(&["pull", "-q", &name], ""));
+    assert_eq!(out, format!("{name}\n"));
+
+    let out = stdout(&run(&["logout", &format!("http://{host}/v2/")], ""));
+    assert_eq!(out, format!("Removing login credentials for {host}\n"));
+    let err = failure(&run(&["logout", &host], ""));
+    assert_eq!(err, format!("error: not logged in to `{host}`\n"));
+    let fresh = tempfile::tempdir().expect("temp dir");
+    let out = mkimage_at_home(fresh.path(), home.path(), &["pull", "-q", &name], "");
+    assert_eq!(failure(&out), denied);
+
+    // containers' auth file, named by REGISTRY_AUTH_FILE.
+    let auth_file = home.path().join("auth.json");
+    std::fs::write(
+        &auth_file,
+        format!(r#"{{"auths":{{"{host}":{{"auth":"YWxpY2U6czNjcmV0"}}}}}}"#),
+    )
+    .expect("write auth.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_mkimage"))
+        .arg("--root")
+        .arg(fresh.path())
+        .args(["pull", "-q", &name])
+        .env("HOME", home.path())
+        .env("REGISTRY_AUTH_FILE", &auth_file)
+        .output()
+        .expect("run mkimage");
+    assert_eq!(stdout(&out), format!("{name}\n"));
 }
