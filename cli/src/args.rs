@@ -271,6 +271,10 @@ pub struct BuildArgs {
     /// (`id=ID` alone reads the variable `ID`, else the file `ID`). Repeatable.
     #[arg(long = "secret", value_name = "id=ID,src=FILE|env=VAR")]
     pub secrets: Vec<String>,
+    /// Run `RUN` steps through this OCI runtime (`runc`, or a path) instead of mkimage's
+    /// own sandbox; needs root.
+    #[arg(long, value_name = "runc|PATH")]
+    pub runtime: Option<PathBuf>,
     /// An SSH agent for `RUN --mount=type=ssh`: `default` forwards `SSH_AUTH_SOCK`,
     /// `ID=SOCKET` names one. Repeatable.
     #[arg(long = "ssh", value_name = "default|ID=SOCKET")]

@@ -14,6 +14,7 @@ use mkimage_core::build::{
     export_rootfs_tar,
 };
 use mkimage_core::context::{Context, extract};
+use mkimage_core::exec::Sandbox;
 use mkimage_core::layer::{Codec, Compression};
 use mkimage_core::oci::{ArchiveFormat, ArchiveImage, Image, write_archive};
 use mkimage_core::plan::{Base, KeyValue, Platform};
@@ -117,7 +118,11 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
             .collect(),
     };
     let inputs = secrets::step_inputs(&args.secrets, &args.ssh)?.context(&input.context_dir);
-    let builder = Builder::new(store.clone()).with_executor(Runner::new(store).inputs(inputs));
+    let mut runner = Runner::new(store).inputs(inputs);
+    if let Some(runtime) = &args.runtime {
+        runner = runner.sandbox(Sandbox::runc(runtime));
+    }
+    let builder = Builder::new(store.clone()).with_executor(runner);
     let progress = Progress::new();
     let events: &dyn mkimage_core::Events = if args.quiet { &NoEvents } else { &progress };
     let built = builder

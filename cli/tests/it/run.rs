@@ -119,6 +119,20 @@ fn run_steps_make_layers_and_are_cached() {
 }
 
 #[test]
+fn the_runc_runtime_builds_the_same_image() {
+    let setup = Setup::new(DOCKERFILE);
+    let (native, _) = ok(&setup.build(&["--build-arg", "SOURCE_DATE_EPOCH=0"]));
+    let (runc, _) = ok(&setup.build(&[
+        "--build-arg",
+        "SOURCE_DATE_EPOCH=0",
+        "--no-cache",
+        "--runtime",
+        "runc",
+    ]));
+    assert_eq!(runc, native);
+}
+
+#[test]
 fn a_failing_run_names_the_line_code_and_output() {
     let setup = Setup::new("FROM busybox:test\n\nRUN echo first; echo oops >&2; exit 3\n");
     let output = setup.build(&[]);
