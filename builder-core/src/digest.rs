@@ -93,7 +93,7 @@ pub fn sha256(bytes: &[u8]) -> Digest {
     digest_of(hasher)
 }
 
-fn digest_of(hasher: Sha256) -> Digest {
+pub(crate) fn digest_of(hasher: Sha256) -> Digest {
     let hex = hex::encode(hasher.finalize());
     Sha256Digest::from_str(&hex)
         .expect("a SHA-256 output is 64 lowercase hex digits")

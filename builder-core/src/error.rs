@@ -4,6 +4,7 @@ use crate::add::ArchiveError;
 use crate::build::BuildError;
 use crate::context::ContextError;
 use crate::exec::ExecError;
+use crate::fetch::FetchError;
 use crate::layer::LayerError;
 use crate::oci::OciError;
 use crate::plan::PlanError;
@@ -52,6 +53,9 @@ pub enum Error {
     /// A build step failed, or what a build needs is missing.
     #[error(transparent)]
     Build(#[from] BuildError),
+    /// An `ADD` source could not be fetched.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
     /// A user or group could not be resolved.
     #[error(transparent)]
     User(#[from] UserError),

@@ -16,6 +16,7 @@ pub mod digest;
 mod error;
 pub mod events;
 pub mod exec;
+pub mod fetch;
 pub mod layer;
 pub mod oci;
 pub mod plan;

@@ -2,6 +2,7 @@
 //! server the test starts on 127.0.0.1.
 
 mod archive;
+mod url;
 
 use std::path::Path;
 use std::process::Command;

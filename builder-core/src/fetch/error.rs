@@ -1,0 +1,70 @@
+//! Errors of the `fetch` module.
+
+use std::io;
+use std::path::PathBuf;
+
+/// What can fail when an `ADD` source is fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// A `--checksum` value is not `<algorithm>:<hex digest>` of a supported algorithm.
+    #[error(
+        "checksum `{checksum}` is not `sha256:`, `sha384:` or `sha512:` followed by its hex digest"
+    )]
+    BadChecksum {
+        /// The value as written.
+        checksum: String,
+    },
+    /// The request failed before a response came: a bad URL, a connection or TLS error.
+    #[error("failed to request `{url}`")]
+    Request {
+        /// The URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: ureq::Error,
+    },
+    /// The server answered with a status other than success.
+    #[error("`{url}` answered with HTTP status {status}")]
+    HttpStatus {
+        /// The URL.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+    /// The response body could not be read whole.
+    #[error("failed to download the body of `{url}`")]
+    ReadBody {
+        /// The URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The downloaded file could not be written.
+    #[error("failed to write the download of `{url}` to `{}`", path.display())]
+    WriteDownload {
+        /// The URL.
+        url: String,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The body's digest is not the one `--checksum` expects.
+    #[error("`{url}` has digest `{actual}`, but `--checksum` expects `{expected}`")]
+    ChecksumMismatch {
+        /// The URL.
+        url: String,
+        /// The expected digest.
+        expected: String,
+        /// The digest of what was downloaded, in the same algorithm.
+        actual: String,
+    },
+    /// Git repositories as `ADD` sources are not supported yet.
+    #[error("`ADD` of the git repository `{url}` is not supported yet")]
+    GitUnsupported {
+        /// The repository URL.
+        url: String,
+    },
+}

@@ -1,0 +1,237 @@
+//! `http(s)://` sources: downloaded from servers the tests start on 127.0.0.1.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use mkimage_core::fetch::{Checksum, FetchError, download};
+use mkimage_core::layer::{Content, EntryKind, LayerPath};
+use mkimage_core::{Events, NoEvents, TaskRef};
+
+use crate::layer::run;
+
+/// `python3 -m http.server` serving a directory on 127.0.0.1 at a free port; stops on
+/// drop. It sends `Last-Modified` from each file's mtime.
+struct HttpServer {
+    child: Child,
+    port: u16,
+}
+
+impl HttpServer {
+    fn start(dir: &Path) -> HttpServer {
+        let mut child = Command::new("python3")
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("`python3` is needed (Debian package `python3`)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
+        let port = line
+            .split(" port ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected http.server banner: {line}"));
+        HttpServer { child, port }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.port)
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Answers one request on 127.0.0.1 with `response` as written, in a thread.
+fn serve_once(response: &'static [u8]) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut request = Vec::new();
+        let mut byte = [0u8; 1];
+        while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+            request.push(byte[0]);
+        }
+        stream.write_all(response).unwrap();
+    });
+    format!("http://127.0.0.1:{port}/plain/file.txt")
+}
+
+fn served_file(dir: &Path, name: &str, content: &[u8], mtime: u64) {
+    let path = dir.join(name);
+    fs::write(&path, content).unwrap();
+    let file = fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(mtime))
+        .unwrap();
+}
+
+/// Pseudo-random bytes, so that nothing on the way can compress them.
+fn noise(len: usize) -> Vec<u8> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct Recorded(Mutex<Vec<String>>);
+
+impl Events for Recorded {
+    fn task_started(&self, task: &TaskRef, total: Option<u64>) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("start {task} {total:?}"));
+    }
+    fn task_progress(&self, _task: &TaskRef, done: u64) {
+        self.0.lock().unwrap().push(format!("done {done}"));
+    }
+    fn task_finished(&self, task: &TaskRef) {
+        self.0.lock().unwrap().push(format!("finish {task}"));
+    }
+}
+
+#[test]
+fn downloads_with_name_digest_mode_and_last_modified() {
+    let served = tempfile::tempdir().unwrap();
+    let content = noise(300_000);
+    served_file(served.path(), "app 1.0.tar.gz", &content, 1_600_000_000);
+    let server = HttpServer::start(served.path());
+    let scratch = tempfile::tempdir().unwrap();
+    let events = Recorded::default();
+    let url = server.url("dl/../app%201.0.tar.gz?x=1");
+
+    let got = download(&url, scratch.path(), None, &events).unwrap();
+    assert_eq!(got.file_name, "app 1.0.tar.gz");
+    assert_eq!(fs::read(&got.path).unwrap(), content);
+    assert!(got.path.starts_with(scratch.path()));
+    assert_eq!(got.size, content.len() as u64);
+    assert_eq!(got.digest.to_string(), crate::layer::sha256sum(&content));
+    assert_eq!(got.last_modified, Some(1_600_000_000));
+
+    let entry = got.entry(LayerPath::new("/srv/app.tgz").unwrap(), 42);
+    assert_eq!(
+        (entry.path.to_string(), entry.mode, entry.mtime, entry.uid),
+        ("srv/app.tgz".to_owned(), 0o600, 1_600_000_000, 0)
+    );
+    assert_eq!(entry.kind, EntryKind::File(Content::Host(got.path.clone())));
+
+    let events = events.0.into_inner().unwrap();
+    assert_eq!(
+        events.first().unwrap(),
+        &format!("start download {url} Some(300000)")
+    );
+    assert_eq!(events[events.len() - 2], "done 300000");
+    assert_eq!(events.last().unwrap(), &format!("finish download {url}"));
+}
+
+#[test]
+fn checksum_is_verified_in_its_algorithm() {
+    let served = tempfile::tempdir().unwrap();
+    let content = b"release payload\n";
+    served_file(served.path(), "payload", content, 1_000);
+    let server = HttpServer::start(served.path());
+    let url = server.url("payload");
+    let scratch = tempfile::tempdir().unwrap();
+
+    for (tool, algorithm) in [("sha256sum", "sha256"), ("sha512sum", "sha512")] {
+        let out = String::from_utf8(run(tool, "coreutils", &["-"], content)).unwrap();
+        let hex = out.split_whitespace().next().unwrap();
+        let checksum: Checksum = format!("{algorithm}:{hex}").parse().unwrap();
+        let got = download(&url, scratch.path(), Some(&checksum), &NoEvents).unwrap();
+        assert_eq!(fs::read(&got.path).unwrap(), content);
+    }
+
+    let wrong: Checksum = format!("sha256:{}", "0".repeat(64)).parse().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let err = download(&url, scratch.path(), Some(&wrong), &NoEvents).unwrap_err();
+    let actual = crate::layer::sha256sum(content);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "`{url}` has digest `{actual}`, but `--checksum` expects `sha256:{}`",
+            "0".repeat(64)
+        )
+    );
+    assert_eq!(
+        fs::read_dir(scratch.path()).unwrap().count(),
+        0,
+        "no file left"
+    );
+}
+
+#[test]
+fn a_missing_file_or_server_fails() {
+    let served = tempfile::tempdir().unwrap();
+    let server = HttpServer::start(served.path());
+    let scratch = tempfile::tempdir().unwrap();
+    let url = server.url("nothing-here.tar");
+    let err = download(&url, scratch.path(), None, &NoEvents).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("`{url}` answered with HTTP status 404")
+    );
+
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/x", closed.local_addr().unwrap());
+    drop(closed);
+    let err = download(&url, scratch.path(), None, &NoEvents).unwrap_err();
+    assert!(matches!(err, FetchError::Request { .. }), "{err:?}");
+    assert_eq!(err.to_string(), format!("failed to request `{url}`"));
+    assert_eq!(fs::read_dir(scratch.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn without_last_modified_the_fallback_mtime_is_used() {
+    let url =
+        serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello\n");
+    let scratch = tempfile::tempdir().unwrap();
+    let got = download(&url, scratch.path(), None, &NoEvents).unwrap();
+    assert_eq!(got.last_modified, None);
+    assert_eq!(got.file_name, "file.txt");
+    assert_eq!(got.entry(LayerPath::new("f").unwrap(), 1_234).mtime, 1_234);
+}
+
+#[test]
+fn a_body_cut_short_fails() {
+    let url =
+        serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\nonly this");
+    let scratch = tempfile::tempdir().unwrap();
+    let err = download(&url, scratch.path(), None, &NoEvents).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("failed to download the body of `{url}`")
+    );
+    assert_eq!(fs::read_dir(scratch.path()).unwrap().count(), 0);
+}
