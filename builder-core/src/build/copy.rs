@@ -22,6 +22,8 @@ use super::stage::{BuildRun, StageState};
 pub(super) struct Prepared {
     from: From,
     inputs: Vec<Digest>,
+    /// What an `ADD` brings beyond `COPY`.
+    pub add: add::AddSources,
 }
 
 /// Where the files of a `COPY` come from.
@@ -38,6 +40,11 @@ impl Prepared {
     /// The digests of what the step reads, for its cache key.
     pub fn inputs(&self) -> Vec<Digest> {
         self.inputs.clone()
+    }
+
+    /// Adds the digest of something else the step reads.
+    pub fn push_input(&mut self, digest: Digest) {
+        self.inputs.push(digest);
     }
 }
 
@@ -67,6 +74,7 @@ pub(super) fn prepare_copy(
                 return Ok(Prepared {
                     from: From::Context(None),
                     inputs: Vec::new(),
+                    add: add::AddSources::default(),
                 });
             }
             let mut selection = run.context.select(&paths, &select_options(copy))?;
@@ -74,6 +82,7 @@ pub(super) fn prepare_copy(
             Ok(Prepared {
                 from: From::Context(Some(selection)),
                 inputs: vec![digest],
+                add: add::AddSources::default(),
             })
         }
         Source::Stage(index) => {
@@ -81,6 +90,7 @@ pub(super) fn prepare_copy(
             Ok(Prepared {
                 from: From::Stage(*index),
                 inputs: vec![key],
+                add: add::AddSources::default(),
             })
         }
         Source::Image(reference) => {
@@ -88,6 +98,7 @@ pub(super) fn prepare_copy(
             Ok(Prepared {
                 inputs: vec![image.digest().clone()],
                 from: From::Image(Box::new(image)),
+                add: add::AddSources::default(),
             })
         }
     }
@@ -188,7 +199,8 @@ pub(super) fn run_copy(
             _ => None,
         })
         .collect();
-    let matched = selection.as_ref().map_or(0, |s| s.matches.len()) + inline.len();
+    let matched =
+        selection.as_ref().map_or(0, |s| s.matches.len()) + inline.len() + prepared.add.count();
     let into_dir = dest.is_dir() || exists_as_dir;
     if matched > 1 && !into_dir {
         return Err(ContextError::DestNotDir {
@@ -233,6 +245,14 @@ pub(super) fn run_copy(
             entry.mode = chmod.apply(entry.mode, entry.kind == EntryKind::Dir);
         }
     }
+    let placement = add::Placement {
+        dest: &dest,
+        into_dir,
+        owner,
+        chmod: chmod.as_ref(),
+        now: run.now_secs,
+    };
+    add::add_entries(prepared, &mut entries, &placement)?;
     let dest_dir = if into_dir { dest.path().cloned() } else { None };
     let parents = parent_dirs(
         view,

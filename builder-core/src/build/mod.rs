@@ -5,9 +5,10 @@
 //! [`StepExecutor`] (how `RUN` runs: by default it does not). [`Builder::build`] builds
 //! the stages the target needs, in dependency order, each step on top of the previous:
 //!
-//! - `COPY` (and `ADD` of local files) selects its sources from the build [`Context`], an
-//!   earlier stage or an image, places them with Docker's destination rules and writes
-//!   them as one layer;
+//! - `COPY` (and `ADD`) selects its sources from the build [`Context`], an earlier stage
+//!   or an image, places them with Docker's destination rules and writes them as one
+//!   layer; `ADD` also extracts local archives and downloads URLs ([`crate::add`],
+//!   [`crate::fetch`]);
 //! - `WORKDIR` sets the working directory and writes a layer creating it when missing;
 //! - the other instructions edit the image config;
 //! - `RUN` goes to the executor.

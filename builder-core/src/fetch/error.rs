@@ -61,10 +61,4 @@ pub enum FetchError {
         /// The digest of what was downloaded, in the same algorithm.
         actual: String,
     },
-    /// Git repositories as `ADD` sources are not supported yet.
-    #[error("`ADD` of the git repository `{url}` is not supported yet")]
-    GitUnsupported {
-        /// The repository URL.
-        url: String,
-    },
 }

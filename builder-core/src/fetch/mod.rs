@@ -8,8 +8,6 @@
 //! path) and its mtime (`Last-Modified`), and makes the layer [`Entry`](crate::layer::Entry)
 //! of the file with Docker's mode `0600`.
 //!
-//! Git sources are not supported yet: [`FetchError::GitUnsupported`].
-//!
 //! ```no_run
 //! use mkimage_core::NoEvents;
 //! use mkimage_core::fetch::{Checksum, download};

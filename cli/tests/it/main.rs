@@ -3,6 +3,7 @@
 // Helpers outside `#[test]` functions panic on setup failures, like the tests themselves.
 #![allow(clippy::unwrap_used)]
 
+mod add;
 mod archive;
 mod build;
 mod build_instructions;

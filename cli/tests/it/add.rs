@@ -1,0 +1,270 @@
+//! `mkimage build` of Dockerfiles with `ADD`: local archives and URLs, the images unpacked
+//! by umoci and listed with find.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::build::{build, fixture, ok, tool};
+
+/// Copies the fixture `name` into `dir` and returns the copy.
+fn copy_fixture(name: &str, dir: &Path) -> PathBuf {
+    let copy = dir.join(Path::new(name).file_name().unwrap());
+    tool(
+        "cp",
+        &[
+            "-a",
+            fixture(name).to_str().unwrap(),
+            copy.to_str().unwrap(),
+        ],
+    );
+    copy
+}
+
+/// Builds `context` (with `args`) into an OCI archive, unpacks it with umoci and returns
+/// the rootfs.
+fn build_and_unpack(root: &Path, context: &Path, args: &[&str], work: &Path) -> PathBuf {
+    std::fs::create_dir_all(work).unwrap();
+    let archive = work.join("image.tar");
+    let output = format!("type=oci,dest={}", archive.display());
+    let mut all = vec!["-q", "-t", "it/add", "-o", &output];
+    all.extend_from_slice(args);
+    all.push(context.to_str().unwrap());
+    ok(&build(root, &all));
+    let layout = work.join("layout");
+    std::fs::create_dir_all(&layout).unwrap();
+    tool(
+        "tar",
+        &[
+            "-xf",
+            archive.to_str().unwrap(),
+            "-C",
+            layout.to_str().unwrap(),
+        ],
+    );
+    let bundle = work.join("bundle");
+    let image = format!("{}:docker.io/it/add:latest", layout.display());
+    tool(
+        "umoci",
+        &["unpack", "--image", &image, bundle.to_str().unwrap()],
+    );
+    bundle.join("rootfs")
+}
+
+/// Every path under `rootfs`, sorted, as `PATH TYPE MODE UID:GID SIZE MTIME [-> TARGET]`
+/// (no size or mtime for directories, whose size depends on the file system and whose
+/// mtime umoci does not always keep).
+fn listing(rootfs: &Path) -> String {
+    let found = tool(
+        "find",
+        &[
+            rootfs.to_str().unwrap(),
+            "-mindepth",
+            "1",
+            "-printf",
+            "%P %y %m %U:%G %s %T@ %l\n",
+        ],
+    );
+    let mut lines: Vec<String> = found
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.splitn(7, ' ').collect();
+            let (path, kind, mode, owner) = (fields[0], fields[1], fields[2], fields[3]);
+            let mtime = fields[5].split('.').next().unwrap();
+            match kind {
+                "d" => format!("{path} d {mode} {owner}"),
+                "l" => format!("{path} l {mode} {owner} -> {}", fields[6]),
+                _ => format!("{path} {kind} {mode} {owner} {} {mtime}", fields[4]),
+            }
+        })
+        .collect();
+    lines.sort_unstable();
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn local_archives_are_extracted_into_the_destination() {
+    let dir = tempfile::tempdir().unwrap();
+    let context = copy_fixture("build/add-local", dir.path());
+    tool(
+        "sh",
+        &[
+            context.join("make-archives.sh").to_str().unwrap(),
+            context.to_str().unwrap(),
+        ],
+    );
+    let rootfs = build_and_unpack(
+        &dir.path().join("store"),
+        &context,
+        &["--build-arg", "SOURCE_DATE_EPOCH=1700000000"],
+        dir.path(),
+    );
+    let expected = std::fs::read_to_string(context.join("expect.txt")).unwrap();
+    assert_eq!(listing(&rootfs), expected);
+    // The archive left packed is the very file of the context.
+    assert_eq!(
+        std::fs::read(rootfs.join("raw/payload.tar.bz2")).unwrap(),
+        std::fs::read(context.join("payload.tar.bz2")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("srv/etc/keep.conf")).unwrap(),
+        "keep=1\n"
+    );
+}
+
+/// `python3 -m http.server` serving a directory on 127.0.0.1 at a free port; stops on
+/// drop. It sends `Last-Modified` from each file's mtime.
+struct HttpServer {
+    child: Child,
+    base: String,
+}
+
+impl HttpServer {
+    fn start(dir: &Path) -> HttpServer {
+        let mut child = Command::new("python3")
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("`python3` is needed (Debian package `python3`)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
+        let port: u16 = line
+            .split(" port ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected http.server banner: {line}"));
+        HttpServer {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn urls_are_downloaded_verified_and_cached_by_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let context = copy_fixture("build/add-url", dir.path());
+    let served = context.join("served");
+    tool(
+        "tar",
+        &[
+            "--sort=name",
+            "--numeric-owner",
+            "--owner=1000",
+            "--group=1000",
+            "--mtime=@1600000000",
+            "-C",
+            served.to_str().unwrap(),
+            "-cf",
+            served.join("bundle.tar").to_str().unwrap(),
+            "bundle",
+        ],
+    );
+    for file in ["release.bin", "bundle.tar"] {
+        tool(
+            "touch",
+            &["-d", "@1650000000", served.join(file).to_str().unwrap()],
+        );
+    }
+    let server = HttpServer::start(&served);
+    let base_arg = format!("BASE={}", server.base);
+    let root = dir.path().join("store");
+    let args = ["--build-arg", base_arg.as_str()];
+    let rootfs = build_and_unpack(&root, &context, &args, &dir.path().join("first"));
+    let bundle_size = std::fs::metadata(served.join("bundle.tar")).unwrap().len();
+    let expected = format!(
+        "dl d 755 0:0
+dl/release.bin f 600 0:0 20 1650000000
+dl/renamed.bin f 644 5:6 20 1650000000
+packed d 755 0:0
+packed/bundle.tar f 600 0:0 {bundle_size} 1650000000
+unpacked d 755 0:0
+unpacked/bundle d 755 1000:1000
+unpacked/bundle/docs d 755 1000:1000
+unpacked/bundle/docs/README f 644 1000:1000 8 1600000000
+"
+    );
+    assert_eq!(listing(&rootfs), expected);
+
+    // Fetched again, the same bodies hit the cache.
+    let context_arg = context.to_str().unwrap();
+    let again = build(&root, &["--build-arg", &base_arg, context_arg]);
+    ok(&again);
+    let progress = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(progress.matches("CACHED").count(), 4, "{progress}");
+
+    // A changed body misses from its first use on.
+    std::fs::write(served.join("bundle.tar"), b"no longer a tar").unwrap();
+    let changed = build(&root, &["--build-arg", &base_arg, context_arg]);
+    ok(&changed);
+    let progress = String::from_utf8_lossy(&changed.stderr);
+    assert_eq!(progress.matches("CACHED").count(), 2, "{progress}");
+
+    // A wrong checksum fails, naming the line.
+    let bad = Command::new(env!("CARGO_BIN_EXE_mkimage"))
+        .arg("--root")
+        .arg(&root)
+        .args([
+            "build",
+            "-q",
+            "-f",
+            "Dockerfile.bad-checksum",
+            "--build-arg",
+            &base_arg,
+            ".",
+        ])
+        .current_dir(&context)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let url = format!("{}/release.bin", server.base);
+    let zeros = "0".repeat(64);
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "error: Dockerfile.bad-checksum:3:1: `ADD --checksum=sha256:{zeros} {url} /dl/` failed: `{url}` has digest `sha256:77a2c7811a9990309db9d20f882f7487857e85fc00d510b66d9b8cb4db2c6c4c`, but `--checksum` expects `sha256:{zeros}`\n"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn git_sources_are_refused_with_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nADD https://example.com/repo.git /src\n",
+    )
+    .unwrap();
+    let output = build(
+        &dir.path().join("store"),
+        &["-q", dir.path().to_str().unwrap()],
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Dockerfile:2:1: `ADD https://example.com/repo.git /src` failed: ADD of the git repository `https://example.com/repo.git` is not supported yet\n"),
+        "{stderr}"
+    );
+}
