@@ -103,6 +103,16 @@ struct Prepared {
     scratch: ScratchDir,
 }
 
+impl Drop for Prepared {
+    /// Removes the step's scratch directory even where the store's plain removal cannot:
+    /// overlayfs leaves its work directory with mode 000, and an image may hold read-only
+    /// directories, which only root could delete as they are. A failure leaves a temp for
+    /// [`Store::prune`].
+    fn drop(&mut self) {
+        let _ = crate::rootfs::remove_tree(self.scratch.path());
+    }
+}
+
 /// How a step's changes are found.
 enum Capture {
     /// Read from the overlay's upper directory.

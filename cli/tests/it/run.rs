@@ -219,3 +219,61 @@ impl Podman {
         String::from_utf8(output.stdout).unwrap()
     }
 }
+
+/// The uid and gid the rootless test runs as (`nobody`).
+const NOBODY: u32 = 65534;
+
+#[test]
+fn run_works_rootless() {
+    // Needs root to hand the files to `nobody`, and unprivileged user namespaces.
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    mkimage_core::testutil::busybox_rootfs(&base.join("rootfs")).unwrap();
+    fs::write(base.join("Dockerfile"), "FROM scratch\nCOPY rootfs/ /\n").unwrap();
+    fs::create_dir(dir.path().join("ctx")).unwrap();
+    fs::write(
+        dir.path().join("ctx/Dockerfile"),
+        "FROM base\nRUN echo hi > /hello && rm /etc/group && id -u\n",
+    )
+    .unwrap();
+    let binary = dir.path().join("mkimage");
+    fs::copy(env!("CARGO_BIN_EXE_mkimage"), &binary).unwrap();
+    tool(
+        "chown",
+        &["-R", "65534:65534", dir.path().to_str().unwrap()],
+    );
+    let mkimage = |args: &[&str]| {
+        let output = Command::new("setpriv")
+            .args([
+                &format!("--reuid={NOBODY}"),
+                &format!("--regid={NOBODY}"),
+                "--clear-groups",
+            ])
+            .arg(&binary)
+            .arg("--root")
+            .arg(dir.path().join("store"))
+            .args(args)
+            .env("HOME", dir.path())
+            .output()
+            .expect("setpriv (Debian package `util-linux`)");
+        ok(&output)
+    };
+    mkimage(&["build", "-q", "-t", "base", base.to_str().unwrap()]);
+    let out = dir.path().join("out");
+    let local = format!("type=local,dest={}", out.display());
+    let (_, progress) = mkimage(&[
+        "build",
+        "-o",
+        &local,
+        dir.path().join("ctx").to_str().unwrap(),
+    ]);
+    assert!(
+        progress.contains("#2 0\n"),
+        "root in the user namespace: {progress}"
+    );
+    assert_eq!(fs::read_to_string(out.join("hello")).unwrap(), "hi\n");
+    assert!(!out.join("etc/group").exists());
+    assert!(out.join("etc/passwd").exists());
+    let temps = fs::read_dir(dir.path().join("store/tmp")).unwrap().count();
+    assert_eq!(temps, 0, "no scratch directory is left");
+}
