@@ -368,6 +368,6 @@ fn unpacked(
 
 /// Selects the path sources of `copy` in an unpacked image at `dir`.
 fn select_in(dir: &std::path::Path, copy: &Copy) -> crate::Result<Selection> {
-    let context = Context::without_ignore_file(dir)?;
+    let context = Context::image_root(dir)?;
     Ok(context.select(&path_sources(copy), &select_options(copy))?)
 }

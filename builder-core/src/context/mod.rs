@@ -58,6 +58,9 @@ pub struct Context {
     root: PathBuf,
     ignore: Patterns,
     ignore_file: Option<PathBuf>,
+    /// Whether the directory is an unpacked image, where an absolute symlink target is
+    /// taken from the directory and `..` stops at it, as inside a container.
+    image_root: bool,
 }
 
 /// A regular file of the context: where it is, and what identifies its content on the
@@ -155,16 +158,18 @@ impl Context {
             root,
             ignore,
             ignore_file,
+            image_root: false,
         })
     }
 
-    /// Opens `dir` as a context without ignore patterns: an unpacked image that a
-    /// `COPY --from` reads, whose own `.dockerignore` (if any) is just a file.
+    /// Opens `dir`, an unpacked image that a `COPY --from` reads, as a context: no ignore
+    /// patterns (its own `.dockerignore`, if any, is just a file), and symlinks resolved
+    /// as inside a container: an absolute target from `dir`, `..` stopping at `dir`.
     ///
     /// # Errors
     ///
     /// [`ContextError::OpenContext`] when `dir` is not a readable directory.
-    pub fn without_ignore_file(dir: impl AsRef<Path>) -> Result<Context, ContextError> {
+    pub fn image_root(dir: impl AsRef<Path>) -> Result<Context, ContextError> {
         let dir = dir.as_ref();
         let root = fs::canonicalize(dir).map_err(|source| ContextError::OpenContext {
             path: dir.to_owned(),
@@ -174,6 +179,7 @@ impl Context {
             root,
             ignore: Patterns::default(),
             ignore_file: None,
+            image_root: true,
         })
     }
 

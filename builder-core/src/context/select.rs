@@ -261,7 +261,7 @@ impl Context {
             match component.as_slice() {
                 b"" | b"." => continue,
                 b".." => {
-                    if real.pop().is_none() {
+                    if real.pop().is_none() && !self.image_root {
                         return Err(ContextError::SymlinkEscapes {
                             source_path: source.to_owned(),
                             link: last_link,
@@ -289,7 +289,11 @@ impl Context {
                 let target = fs::read_link(&host)
                     .map_err(|source| ContextError::ReadContext { path: host, source })?;
                 real.pop();
-                let target = if target.is_absolute() {
+                let target = if target.is_absolute() && self.image_root {
+                    // Inside an image, an absolute target starts at the image's root.
+                    real.clear();
+                    target.strip_prefix("/").unwrap_or(&target).to_owned()
+                } else if target.is_absolute() {
                     // An absolute target is a host path: fine while it stays inside.
                     let Ok(inside) = target.strip_prefix(&self.root) else {
                         return Err(ContextError::SymlinkEscapes {

@@ -275,3 +275,49 @@ fn four_builds_at_once_share_one_store() {
     // Every image is listed: one tagged `latest`, the others still by their own tag.
     assert_eq!(store.tags().unwrap().len(), 5);
 }
+
+#[test]
+fn copy_from_a_stage_follows_its_absolute_symlinks_inside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let ctx = dir.path().join("ctx");
+    fs::create_dir_all(ctx.join("bin")).unwrap();
+    fs::write(ctx.join("bin/busybox"), "the binary\n").unwrap();
+    std::os::unix::fs::symlink("/bin/busybox", ctx.join("bin/sh")).unwrap();
+    std::os::unix::fs::symlink("../../../bin/busybox", ctx.join("bin/up")).unwrap();
+    let context = Context::open(&ctx, None).unwrap();
+    let stage = |base, steps| Stage {
+        name: None,
+        base,
+        platform: None,
+        steps,
+        span: Span { line: 1, col: 1 },
+    };
+    let copy_from = |source: &str, dest: &str| {
+        let mut copy = Copy::new(vec![source.into()], dest);
+        copy.from = mkimage_core::plan::Source::Stage(0);
+        step(Op::Copy(copy), 3, "COPY --from=0")
+    };
+    let plan = Plan {
+        stages: vec![
+            stage(
+                Base::Scratch,
+                vec![step(
+                    Op::Copy(Copy::new(vec!["bin".into()], "/bin/")),
+                    2,
+                    "COPY bin /bin/",
+                )],
+            ),
+            stage(
+                Base::Scratch,
+                vec![copy_from("/bin/sh", "/sh"), copy_from("/bin/up", "/up")],
+            ),
+        ],
+        target: 1,
+    };
+    let built = build(&store, &plan, &context, &BuildOptions::default());
+    let out = dir.path().join("out");
+    mkimage_core::build::export_rootfs(&store, &built.image, &Platform::host(), &out).unwrap();
+    assert_eq!(fs::read_to_string(out.join("sh")).unwrap(), "the binary\n");
+    assert_eq!(fs::read_to_string(out.join("up")).unwrap(), "the binary\n");
+}
