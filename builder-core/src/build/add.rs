@@ -8,20 +8,21 @@
 //! unchanged body hits the cache. On a miss, `COPY`'s path places the other sources and
 //! calls [`add_entries`], which swaps each local archive for its extracted entries below
 //! the destination and adds the downloads (mode `0600`, or what `--unpack=true` extracts
-//! from them). Git sources fail with [`BuildError::AddUnsupported`].
+//! from them). A git source is resolved to its commit (the key's input) with
+//! `git ls-remote`, and on a miss checked out and copied into the destination directory,
+//! without `.git` unless `--keep-git-dir`, every file with the commit's time.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 
 use crate::add::{ArchiveError, ExtractOptions, extract, is_archive};
-use crate::context::Destination;
+use crate::context::{Context, Destination, SelectOptions};
 use crate::digest::sha256;
-use crate::fetch::{Checksum, Download, download};
+use crate::fetch::{Checksum, Download, FetchError, GitSource, Resolved, download};
 use crate::layer::{Content, Entry, EntryKind, LayerPath};
 use crate::plan::{AddOptions, Copy, CopySource, Platform};
 use crate::store::ScratchDir;
 
-use super::BuildError;
 use super::chmod::Chmod;
 use super::copy::{self, Prepared};
 use super::executor::NewLayer;
@@ -34,6 +35,10 @@ pub(super) struct AddSources {
     archives: Vec<PathBuf>,
     /// The downloaded URLs, in source order, each with whether it is extracted.
     downloads: Vec<(Download, bool)>,
+    /// The git sources, in source order, with their commits.
+    gits: Vec<(GitSource, Resolved)>,
+    /// `--keep-git-dir`.
+    keep_git_dir: bool,
     /// Holds the downloads and the extracted contents until the layer is written.
     scratch: Option<ScratchDir>,
 }
@@ -42,7 +47,7 @@ impl AddSources {
     /// How many sources these add to the selection's matches (which hold the archives),
     /// for the rule that several need a directory.
     pub fn count(&self) -> usize {
-        self.downloads.len()
+        self.downloads.len() + self.gits.len()
     }
 }
 
@@ -54,19 +59,11 @@ pub(super) fn prepare(
     options: &AddOptions,
     platform: &Platform,
 ) -> crate::Result<Prepared> {
-    if let Some(CopySource::Git(url)) = copy
-        .sources
-        .iter()
-        .find(|source| matches!(source, CopySource::Git(_)))
-    {
-        return Err(BuildError::AddUnsupported {
-            what: format!("the git repository `{url}`"),
-        }
-        .into());
-    }
-    let checksum: Option<Checksum> = options.checksum.as_deref().map(str::parse).transpose()?;
     let mut prepared = copy::prepare_copy(run, copy, platform)?;
-    let mut sources = AddSources::default();
+    let mut sources = AddSources {
+        keep_git_dir: options.keep_git_dir,
+        ..AddSources::default()
+    };
     if options.unpack != Some(false)
         && let Some(selection) = copy::context_selection(&prepared)
     {
@@ -89,8 +86,37 @@ pub(super) fn prepare(
             _ => None,
         })
         .collect();
-    if !urls.is_empty() || !sources.archives.is_empty() {
+    let gits: Vec<&str> = copy
+        .sources
+        .iter()
+        .filter_map(|source| match source {
+            CopySource::Git(url) => Some(url.as_str()),
+            _ => None,
+        })
+        .collect();
+    // A URL's checksum is a digest; a git source's, a commit id or its prefix.
+    let checksum: Option<Checksum> = match &options.checksum {
+        Some(checksum) if !urls.is_empty() => Some(checksum.parse()?),
+        _ => None,
+    };
+    if !urls.is_empty() || !gits.is_empty() || !sources.archives.is_empty() {
         sources.scratch = Some(run.builder.store.temp_dir()?);
+    }
+    for url in gits {
+        let git = GitSource::parse(url);
+        let resolved = git.resolve()?;
+        if let Some(expected) = options.checksum.as_deref().filter(|_| checksum.is_none())
+            && (expected.is_empty() || !resolved.commit.starts_with(expected))
+        {
+            return Err(FetchError::GitCommitMismatch {
+                remote: git.remote().to_owned(),
+                expected: expected.to_owned(),
+                actual: resolved.commit,
+            }
+            .into());
+        }
+        prepared.push_input(sha256(format!("git\n{}", resolved.commit).as_bytes()));
+        sources.gits.push((git, resolved));
     }
     for url in urls {
         let dir = sources
@@ -138,7 +164,8 @@ pub(super) struct Placement<'a> {
 /// replaced by the archive's content extracted below the destination (owners from the
 /// archive unless `--chown`, no `--chmod`), and each download is added, as a file
 /// (`0600`, `--chown`, `--chmod`) or extracted. A later source's path replaces an earlier
-/// one's.
+/// one's. Each git source's commit is checked out and copied into the destination
+/// directory.
 pub(super) fn add_entries(
     prepared: &Prepared,
     entries: &mut Vec<Entry>,
@@ -179,6 +206,36 @@ pub(super) fn add_entries(
             entry.mode = chmod.apply(entry.mode, false);
         }
         added.push(entry);
+    }
+    let dest = match dest_dir {
+        Some(dir) => Destination::new(&format!("/{dir}/"), "/"),
+        None => Destination::new("/", "/"),
+    };
+    for (index, (git, resolved)) in sources.gits.iter().enumerate() {
+        let checkout = git.checkout(resolved, &scratch.path().join(format!("git-{index}")))?;
+        let exclude = if sources.keep_git_dir {
+            Vec::new()
+        } else {
+            vec![".git".to_owned()]
+        };
+        let tree = Context::without_ignore_file(&checkout.root)?;
+        let selection = tree.select(
+            &["."],
+            &SelectOptions {
+                exclude,
+                parents: false,
+            },
+        )?;
+        for mut entry in selection.place(&dest, true)? {
+            let (uid, gid) = placement.owner.unwrap_or((0, 0));
+            (entry.uid, entry.gid, entry.mtime) = (uid, gid, checkout.commit_time);
+            if let Some(chmod) = placement.chmod
+                && !matches!(entry.kind, EntryKind::Symlink(_) | EntryKind::HardLink(_))
+            {
+                entry.mode = chmod.apply(entry.mode, entry.kind == EntryKind::Dir);
+            }
+            added.push(entry);
+        }
     }
     // What the archives and downloads put at a path wins over a copied file there.
     let replaced: HashSet<LayerPath> = added.iter().map(|entry| entry.path.clone()).collect();

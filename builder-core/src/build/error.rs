@@ -40,12 +40,6 @@ pub enum BuildError {
     /// A `RUN` step, without an executor that runs commands.
     #[error("RUN is not available in this build")]
     RunUnavailable,
-    /// What `ADD` cannot do yet: git sources.
-    #[error("ADD of {what} is not supported yet")]
-    AddUnsupported {
-        /// What was asked (`the git repository https://…`).
-        what: String,
-    },
     /// A `--chmod` value that is not a mode.
     #[error("invalid `--chmod` value `{value}`")]
     InvalidChmod {

@@ -61,4 +61,49 @@ pub enum FetchError {
         /// The digest of what was downloaded, in the same algorithm.
         actual: String,
     },
+    /// The `git` command cannot be run.
+    #[error("failed to run `git {command}` (Debian package `git`)")]
+    RunGit {
+        /// The git subcommand.
+        command: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A `git` command failed.
+    #[error("`git {command}` of `{remote}` failed: {stderr}")]
+    Git {
+        /// The repository.
+        remote: String,
+        /// The git subcommand.
+        command: String,
+        /// What git said.
+        stderr: String,
+    },
+    /// The remote has no such branch, tag or ref.
+    #[error("`{remote}` has no branch, tag or ref `{reference}`")]
+    GitRefNotFound {
+        /// The repository.
+        remote: String,
+        /// The ref as written.
+        reference: String,
+    },
+    /// The subdirectory named after `:` is not a directory of the commit.
+    #[error("`{subdir}` is not a directory of `{remote}`")]
+    GitSubdir {
+        /// The repository.
+        remote: String,
+        /// The subdirectory as written.
+        subdir: String,
+    },
+    /// The commit is not the one `--checksum` expects.
+    #[error("`{remote}` is at commit `{actual}`, but `--checksum` expects `{expected}`")]
+    GitCommitMismatch {
+        /// The repository.
+        remote: String,
+        /// The expected commit (or its prefix).
+        expected: String,
+        /// The resolved commit.
+        actual: String,
+    },
 }

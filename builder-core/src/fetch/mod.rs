@@ -1,4 +1,5 @@
-//! Fetching `ADD` sources from outside the build context: `http(s)://` URLs.
+//! Fetching `ADD` sources from outside the build context: `http(s)://` URLs and git
+//! repositories.
 //!
 //! [`download`] streams a URL's body into a file of a directory the caller provides (the
 //! store's scratch space), hashing it as it flows: the SHA-256 is the step's cache input,
@@ -6,7 +7,8 @@
 //! the cache. A [`Checksum`] (`ADD --checksum=sha256:…`) is verified on the same pass.
 //! The [`Download`] knows the name `ADD` gives the file (the last segment of the URL's
 //! path) and its mtime (`Last-Modified`), and makes the layer [`Entry`](crate::layer::Entry)
-//! of the file with Docker's mode `0600`.
+//! of the file with Docker's mode `0600`. A [`GitSource`] is resolved to a commit with
+//! `git ls-remote` and checked out with the `git` command.
 //!
 //! ```no_run
 //! use mkimage_core::NoEvents;
@@ -22,8 +24,10 @@
 
 mod checksum;
 mod error;
+mod git;
 mod http;
 
 pub use checksum::Checksum;
 pub use error::FetchError;
+pub use git::{Checkout, GitSource, Resolved};
 pub use http::{DOWNLOAD_MODE, Download, download, file_name};

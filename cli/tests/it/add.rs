@@ -250,11 +250,78 @@ unpacked/bundle/docs/README f 644 1000:1000 8 1600000000
 }
 
 #[test]
-fn git_sources_are_refused_with_the_line() {
+fn git_repositories_are_checked_out_at_their_commit() {
     let dir = tempfile::tempdir().unwrap();
+    let context = copy_fixture("build/add-git", dir.path());
+    let served = dir.path().join("served");
+    std::fs::create_dir(&served).unwrap();
+    tool(
+        "sh",
+        &[
+            context.join("make-repo.sh").to_str().unwrap(),
+            served.to_str().unwrap(),
+        ],
+    );
+    let server = HttpServer::start(&served);
+    let repo_arg = format!("REPO={}/repo.git", server.base);
+    let root = dir.path().join("store");
+    let args = ["--build-arg", repo_arg.as_str()];
+    let rootfs = build_and_unpack(&root, &context, &args, &dir.path().join("first"));
+    let listed = listing(&rootfs);
+    let (full_git, rest): (Vec<&str>, Vec<&str>) = listed
+        .lines()
+        .partition(|line| line.starts_with("full/.git/"));
+    assert!(
+        full_git
+            .iter()
+            .any(|line| line.starts_with("full/.git/HEAD f ")),
+        "{listed}"
+    );
+    assert_eq!(
+        rest.join("\n") + "\n",
+        "full d 755 0:0
+full/.git d 755 0:0
+full/link l 777 0:0 -> sub/a.txt
+full/sub d 755 0:0
+full/sub/a.txt f 644 0:0 18 1700000000
+full/top.sh f 755 0:0 19 1700000000
+src d 755 0:0
+src/link l 777 0:0 -> sub/a.txt
+src/sub d 755 0:0
+src/sub/a.txt f 644 0:0 18 1700000000
+src/top.sh f 755 0:0 19 1700000000
+sub d 755 3:4
+sub/a.txt f 644 3:4 18 1700000000
+"
+    );
+
+    // The commits are resolved again; unchanged, every step hits the cache.
+    let again = build(
+        &root,
+        &["--build-arg", &repo_arg, context.to_str().unwrap()],
+    );
+    ok(&again);
+    let progress = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(progress.matches("CACHED").count(), 3, "{progress}");
+}
+
+#[test]
+fn a_missing_git_ref_fails_with_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = dir.path().join("served");
+    std::fs::create_dir(&served).unwrap();
+    tool(
+        "sh",
+        &[
+            fixture("build/add-git/make-repo.sh").to_str().unwrap(),
+            served.to_str().unwrap(),
+        ],
+    );
+    let server = HttpServer::start(&served);
+    let remote = format!("{}/repo.git", server.base);
     std::fs::write(
         dir.path().join("Dockerfile"),
-        "FROM scratch\nADD https://example.com/repo.git /src\n",
+        format!("FROM scratch\nADD {remote}#nope /src\n"),
     )
     .unwrap();
     let output = build(
@@ -264,7 +331,9 @@ fn git_sources_are_refused_with_the_line() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("Dockerfile:2:1: `ADD https://example.com/repo.git /src` failed: ADD of the git repository `https://example.com/repo.git` is not supported yet\n"),
+        stderr.contains(&format!(
+            "Dockerfile:2:1: `ADD {remote}#nope /src` failed: `{remote}` has no branch, tag or ref `nope`\n"
+        )),
         "{stderr}"
     );
 }
