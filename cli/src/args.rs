@@ -286,6 +286,15 @@ pub struct BuildArgs {
     /// Print only the image id, no progress.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Ask the registry for every base image, even those in the store.
+    #[arg(long)]
+    pub pull: bool,
+    /// Push the image to the registry of each `--tag` after the build.
+    #[arg(long)]
+    pub push: bool,
+    /// Registry options.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// The layer compressions of `mkimage build`.

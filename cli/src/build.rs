@@ -10,15 +10,14 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use mkimage_core::NoEvents;
 use mkimage_core::build::{
-    BaseResolver as _, BuildOptions, Builder, Built, LocalResolver, export_rootfs,
-    export_rootfs_tar,
+    BaseResolver, BuildOptions, Builder, Built, export_rootfs, export_rootfs_tar,
 };
 use mkimage_core::context::{Context, extract};
 use mkimage_core::exec::Sandbox;
 use mkimage_core::layer::{Codec, Compression};
 use mkimage_core::oci::{ArchiveFormat, ArchiveImage, Image, write_archive};
 use mkimage_core::plan::{Base, KeyValue, Platform};
-use mkimage_core::registry::Reference;
+use mkimage_core::registry::{Client, Reference, RegistryResolver, push};
 use mkimage_core::run::Runner;
 use mkimage_core::store::Store;
 use mkimage_dockerfile::{BaseImage, LowerOptions};
@@ -32,6 +31,8 @@ use crate::secrets;
 /// Where `-o` writes the image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Output {
+    /// A registry, as this reference.
+    Registry(Reference),
     /// An OCI image-layout tarball.
     Oci(PathBuf),
     /// A docker archive that is also an OCI layout.
@@ -57,6 +58,9 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("invalid tag `{tag}`"))
         })
         .collect::<anyhow::Result<Vec<Reference>>>()?;
+    if args.push && tags.is_empty() {
+        bail!("`--push` needs a name: give one with `--tag`");
+    }
     let platform = match &args.platform {
         Some(text) => text.parse::<Platform>()?,
         None => Platform::host(),
@@ -92,7 +96,9 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let mut lowered = mkimage_dockerfile::lower(&dockerfile, &lower_options)
         .map_err(|error| lower_error(name, text, error))?;
     // The bases' environment and triggers matter to lowering: resolve them and lower again.
-    lower_options.base_images = base_images(store, &lowered.plan, &platform);
+    let transfers = render::Transfers::new(args.quiet);
+    let resolver = RegistryResolver::new(crate::registry::client(&args.registry), args.pull);
+    lower_options.base_images = base_images(store, &lowered.plan, &platform, &resolver, &transfers);
     if !lower_options.base_images.is_empty() {
         lowered = mkimage_dockerfile::lower(&dockerfile, &lower_options)
             .map_err(|error| lower_error(name, text, error))?;
@@ -122,15 +128,34 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     if let Some(runtime) = &args.runtime {
         runner = runner.sandbox(Sandbox::runc(runtime));
     }
-    let builder = Builder::new(store.clone()).with_executor(runner);
+    let builder = Builder::new(store.clone())
+        .with_executor(runner)
+        .with_resolver(RegistryResolver::new(
+            crate::registry::client(&args.registry),
+            args.pull,
+        ));
     let progress = Progress::new();
     let events: &dyn mkimage_core::Events = if args.quiet { &NoEvents } else { &progress };
     let built = builder
         .build(&lowered.plan, &context, &options, events)
         .map_err(|error| located(name, text, error))?;
 
+    let client = crate::registry::client(&args.registry);
     for output in &outputs {
-        write_output(store, &built.image, &tags, &platform, output)?;
+        write_output(
+            store,
+            &built.image,
+            &tags,
+            &platform,
+            output,
+            &client,
+            &transfers,
+        )?;
+    }
+    if args.push {
+        for tag in &tags {
+            push(&client, store, &built.image, tag, &transfers)?;
+        }
     }
     let id = built.image.digest().to_string();
     if let Some(path) = &args.metadata_file {
@@ -253,11 +278,13 @@ fn build_args(args: &[String]) -> BTreeMap<String, String> {
 }
 
 /// The environment and `ONBUILD` triggers of the plan's base images that the store (or
-/// an archive) has; the others are left for the build to report.
+/// an archive, or a registry) has; the others are left for the build to report.
 fn base_images(
     store: &Store,
     plan: &mkimage_core::Plan,
     platform: &Platform,
+    resolver: &dyn BaseResolver,
+    events: &dyn mkimage_core::Events,
 ) -> BTreeMap<String, BaseImage> {
     let mut found = BTreeMap::new();
     for stage in &plan.stages {
@@ -265,7 +292,7 @@ fn base_images(
             continue;
         };
         let platform = stage.platform.as_ref().unwrap_or(platform);
-        let Ok(descriptor) = LocalResolver.resolve(store, reference, platform, &NoEvents) else {
+        let Ok(descriptor) = resolver.resolve(store, reference, platform, events) else {
             continue;
         };
         let Ok(image) = Image::load(store, &descriptor, platform) else {
@@ -310,19 +337,31 @@ fn compression(kind: CompressionArg, level: Option<i32>) -> anyhow::Result<Compr
     })
 }
 
-/// Parses `-o`: `type=oci|docker|local,dest=PATH`, or a bare path for `type=local`.
+/// Parses `-o`: `type=oci|docker|local|tar,dest=PATH`, `type=registry,name=REF`, or a
+/// bare path for `type=local`.
 fn parse_output(text: &str) -> anyhow::Result<Output> {
     if !text.contains('=') {
         return Ok(Output::Local(PathBuf::from(text)));
     }
     let mut kind = None;
     let mut dest = None;
+    let mut name = None;
     for part in text.split(',') {
         match part.split_once('=') {
             Some(("type", value)) => kind = Some(value),
             Some(("dest", value)) => dest = Some(PathBuf::from(value)),
+            Some(("name", value)) => name = Some(value),
             _ => bail!("invalid output `{text}`: unknown field `{part}`"),
         }
+    }
+    if kind == Some("registry") {
+        let Some(name) = name else {
+            bail!("invalid output `{text}`: `name=REF` is missing");
+        };
+        let reference = name
+            .parse()
+            .with_context(|| format!("invalid output `{text}`"))?;
+        return Ok(Output::Registry(reference));
     }
     let Some(dest) = dest else {
         bail!("invalid output `{text}`: `dest=PATH` is missing");
@@ -333,7 +372,9 @@ fn parse_output(text: &str) -> anyhow::Result<Output> {
         Some("local") => Ok(Output::Local(dest)),
         Some("tar") => Ok(Output::Tar(dest)),
         Some(other) => {
-            bail!("invalid output `{text}`: unknown type `{other}` (oci, docker, local, tar)")
+            bail!(
+                "invalid output `{text}`: unknown type `{other}` (oci, docker, local, tar, registry)"
+            )
         }
         None => bail!("invalid output `{text}`: `type=` is missing"),
     }
@@ -346,8 +387,14 @@ fn write_output(
     tags: &[Reference],
     platform: &Platform,
     output: &Output,
+    client: &Client,
+    events: &dyn mkimage_core::Events,
 ) -> anyhow::Result<()> {
     let (format, path) = match output {
+        Output::Registry(name) => {
+            push(client, store, image, name, events)?;
+            return Ok(());
+        }
         Output::Local(dir) => {
             export_rootfs(store, image, platform, dir)?;
             return Ok(());

@@ -36,6 +36,7 @@ mod pull;
 mod push;
 mod reference;
 mod repository;
+mod resolve;
 mod upload;
 
 pub use auth::Credential;
@@ -44,3 +45,4 @@ pub use error::RegistryError;
 pub use pull::{Pulled, pull};
 pub use push::{Pushed, push};
 pub use reference::{ParseReferenceError, Reference};
+pub use resolve::RegistryResolver;

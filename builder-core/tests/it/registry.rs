@@ -551,3 +551,52 @@ fn pull_with_a_bearer_token() {
         )
         .unwrap();
 }
+
+#[test]
+fn resolver_takes_the_store_first_unless_asked_to_pull() {
+    use mkimage_core::build::BaseResolver as _;
+    use mkimage_core::registry::RegistryResolver;
+
+    let registry = Registry::start();
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = Store::open(source_dir.path()).unwrap();
+    let host = Platform::host();
+    let first = image(&source, host.architecture(), 1000);
+    let second = image(&source, host.architecture(), 2000);
+    let name: Reference = "it/base:1".parse().unwrap();
+    source.tag(&name, &first).unwrap();
+    push_with_skopeo(&source, &name.to_string(), &registry, "it/base:1", false);
+    let reference = registry.reference("it/base:1");
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let cached = RegistryResolver::new(fast_client(), false);
+    let found = cached
+        .resolve(&store, &reference, &host, &NoEvents)
+        .unwrap();
+    assert_eq!(
+        found.digest(),
+        first.digest(),
+        "pulled: the store lacked it"
+    );
+
+    source.tag(&name, &second).unwrap();
+    push_with_skopeo(&source, &name.to_string(), &registry, "it/base:1", false);
+    let found = cached
+        .resolve(&store, &reference, &host, &NoEvents)
+        .unwrap();
+    assert_eq!(found.digest(), first.digest(), "the store's image");
+    let always = RegistryResolver::new(fast_client(), true);
+    let found = always
+        .resolve(&store, &reference, &host, &NoEvents)
+        .unwrap();
+    assert_eq!(found.digest(), second.digest(), "the registry's image");
+    let missing = registry.reference("it/none:1");
+    let err = cached
+        .resolve(&store, &missing, &host, &NoEvents)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("manifest for `{missing}` not found: MANIFEST_UNKNOWN: manifest unknown")
+    );
+}

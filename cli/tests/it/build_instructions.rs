@@ -287,9 +287,10 @@ fn errors_name_the_dockerfile_line() {
             "FROM scratch\nRUN true\n",
             "error: Dockerfile:2:1: `RUN true` failed: failed to execute `/bin/sh`: No such file or directory (os error 2)\n",
         ),
+        // Not in the store, so asked of its registry, where nothing listens.
         (
-            "FROM nothing-here:1\n",
-            "error: Dockerfile:1:1: failed to resolve the base image `nothing-here:1`: image `nothing-here:1` is not in the local store\n",
+            "FROM 127.0.0.1:1/nothing-here:1\n",
+            "error: Dockerfile:1:1: failed to resolve the base image `127.0.0.1:1/nothing-here:1`: failed to reach `http://127.0.0.1:1/v2/nothing-here/manifests/1`",
         ),
     ];
     for (dockerfile, expected) in cases {

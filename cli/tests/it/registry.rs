@@ -186,3 +186,50 @@ fn login_stores_credentials_that_pull_uses_and_logout_removes_them() {
         .expect("run mkimage");
     assert_eq!(stdout(&out), format!("{name}\n"));
 }
+
+#[test]
+fn build_from_a_registry_image_and_push_the_result() {
+    let registry = Registry::start();
+    let base_digest = push_image(&registry, "it/base:1");
+    let context = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!(
+            "FROM {}\nCOPY hello.txt /hello.txt\n",
+            registry.reference("it/base:1")
+        ),
+    )
+    .expect("write Dockerfile");
+    std::fs::write(context.path().join("hello.txt"), "hello\n").expect("write hello.txt");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let built = registry.reference("it/built:1");
+    let out = registry.reference("it/out:1");
+    let ctx = context.path().to_str().expect("UTF-8 path");
+    let output = format!("type=registry,name={out}");
+    let id = stdout(&mkimage(
+        dir.path(),
+        &["build", "-q", "-t", &built, "--push", "-o", &output, ctx],
+    ));
+    let id = id.trim_end();
+    assert_eq!(skopeo_digest(&built), id);
+    assert_eq!(skopeo_digest(&out), id);
+    // The base was pulled into the store under its name.
+    let store = Store::open(dir.path()).expect("open store");
+    let base: Reference = registry
+        .reference("it/base:1")
+        .parse()
+        .expect("a valid name");
+    let found = store
+        .resolve(&base)
+        .expect("read index")
+        .expect("the base is tagged");
+    assert_eq!(found.digest().to_string(), base_digest);
+
+    let empty = tempfile::tempdir().expect("temp dir");
+    stdout(&mkimage(empty.path(), &["pull", "-q", &built]));
+    let pulled = stdout(&mkimage(empty.path(), &["images", "-q", "--no-trunc"]));
+    assert_eq!(pulled, format!("{id}\n"));
+
+    let err = failure(&mkimage(dir.path(), &["build", "--push", ctx]));
+    assert_eq!(err, "error: `--push` needs a name: give one with `--tag`\n");
+}
