@@ -253,3 +253,47 @@ fn dockerfiles_and_contexts_from_elsewhere() {
         "{stderr}"
     );
 }
+
+#[test]
+fn podman_loads_the_docker_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("docker.tar");
+    let id = ok(&build(
+        &dir.path().join("store"),
+        &[
+            "-q",
+            "-t",
+            "hello:1",
+            "-o",
+            &format!("type=docker,dest={}", archive.display()),
+            fixture("hello").to_str().unwrap(),
+        ],
+    ));
+    // A private podman store (vfs: no mounts needed).
+    let (proot, prun) = (
+        dir.path().join("podman-root"),
+        dir.path().join("podman-run"),
+    );
+    let podman = |args: &[&str]| {
+        let mut all = vec![
+            "--root",
+            proot.to_str().unwrap(),
+            "--runroot",
+            prun.to_str().unwrap(),
+            "--storage-driver",
+            "vfs",
+        ];
+        all.extend_from_slice(args);
+        tool("podman", &all)
+    };
+    let loaded = podman(&["load", "-i", archive.to_str().unwrap()]);
+    assert!(
+        loaded.contains("Loaded image: docker.io/library/hello:1"),
+        "{loaded}"
+    );
+    let inspect: serde_json::Value =
+        serde_json::from_str(&podman(&["image", "inspect", "hello:1"])).unwrap();
+    assert_eq!(inspect[0]["Config"]["WorkingDir"], "/app");
+    assert_eq!(inspect[0]["RootFS"]["Layers"].as_array().unwrap().len(), 3);
+    assert!(!id.is_empty());
+}
