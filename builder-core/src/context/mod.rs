@@ -162,6 +162,19 @@ impl Context {
         })
     }
 
+    /// Opens `dir` as a context without ignore patterns (a checked-out git source that
+    /// `ADD` reads, whose own `.dockerignore`, if any, is just a file).
+    ///
+    /// # Errors
+    ///
+    /// [`ContextError::OpenContext`] when `dir` is not a readable directory.
+    pub fn without_ignore_file(dir: impl AsRef<Path>) -> Result<Context, ContextError> {
+        Ok(Context {
+            image_root: false,
+            ..Context::image_root(dir)?
+        })
+    }
+
     /// Opens `dir`, an unpacked image that a `COPY --from` reads, as a context: no ignore
     /// patterns (its own `.dockerignore`, if any, is just a file), and symlinks resolved
     /// as inside a container: an absolute target from `dir`, `..` stopping at `dir`.
