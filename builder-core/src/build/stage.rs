@@ -262,7 +262,12 @@ impl<'a> BuildRun<'a> {
             Op::Copy(copy) => Some(copy::prepare(self, copy, &state.platform)?),
             _ => None,
         };
-        let inputs = prepared.as_ref().map(Prepared::inputs).unwrap_or_default();
+        let inputs = match &step.op {
+            Op::Run(run) => crate::run::mount_inputs(run, self.context, self.hashes, |stage| {
+                Ok(self.stage_image(stage)?.key.digest().clone())
+            })?,
+            _ => prepared.as_ref().map(Prepared::inputs).unwrap_or_default(),
+        };
         let key = step_key(&state.image.key, &step.op, &inputs);
         let cached = if self.options.no_cache {
             None

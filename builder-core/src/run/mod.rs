@@ -27,6 +27,7 @@ mod copy;
 mod error;
 mod executor;
 mod image_file;
+mod inputs;
 mod mounts;
 mod output;
 mod parents;
@@ -38,6 +39,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use oci_spec::image::{Descriptor, Digest};
 
 pub use error::RunError;
+pub use inputs::mount_inputs;
 pub use mounts::StepInputs;
 
 use crate::events::{Events, StepRef, Stream};

@@ -145,6 +145,27 @@ fn a_failing_run_names_the_line_code_and_output() {
     assert!(stderr.contains(":3:1"), "the line of the step: {stderr}");
 }
 
+// See: issue 4 (a RUN step's key covers what its bind mounts read).
+#[test]
+fn a_bind_mounted_context_file_is_part_of_the_key() {
+    let setup = Setup::new(
+        "FROM busybox:test\nRUN --mount=type=bind,source=data.txt,target=/data.txt cp /data.txt /copy\n",
+    );
+    let data = setup.path("ctx/data.txt");
+    let rootfs = setup.path("rootfs");
+    let local = format!("type=local,dest={}", rootfs.display());
+    fs::write(&data, "one\n").unwrap();
+    let (first, _) = ok(&setup.build(&["-o", &local]));
+    assert_eq!(fs::read_to_string(rootfs.join("copy")).unwrap(), "one\n");
+    let (same, progress) = ok(&setup.build(&[]));
+    assert_eq!(same, first);
+    assert!(progress.contains("#2 CACHED"), "{progress}");
+    fs::write(&data, "two\n").unwrap();
+    let (changed, _) = ok(&setup.build(&["-o", &local]));
+    assert_ne!(changed, first);
+    assert_eq!(fs::read_to_string(rootfs.join("copy")).unwrap(), "two\n");
+}
+
 #[test]
 fn secrets_reach_the_step_but_not_the_image() {
     let setup = Setup::new(
