@@ -6,8 +6,10 @@
 # and buildah; prints medians in seconds and the ratios.
 #
 #   cargo build --release -p mkimage && benches/run_compare.sh [RUNS]
+#   STEP='echo hi > /hi' benches/run_compare.sh   # a step that makes a layer
 set -eu
 RUNS=${1:-10}
+STEP=${STEP:-true}
 MKIMAGE=${MKIMAGE:-$(pwd)/target/release/mkimage}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -24,11 +26,13 @@ printf 'FROM scratch\nCOPY rootfs/ /\n' >"$work/base/Dockerfile"
 "$MKIMAGE" --root "$store" build -q -t bench-busybox -o "type=oci,dest=$work/busybox.tar" "$work/base" >/dev/null
 buildah_ pull -q "oci-archive:$work/busybox.tar" >/dev/null
 buildah_ tag "$(buildah_ images -q | head -n1)" localhost/bench-busybox
-printf 'ARG BASE\nFROM $BASE\nRUN true\n' >"$work/run.Dockerfile"
+printf 'ARG BASE\nFROM $BASE\nRUN %s\n' "$STEP" >"$work/run.Dockerfile"
 printf 'ARG BASE\nFROM $BASE\nENV A=1\n' >"$work/nop.Dockerfile"
 
-# Median wall time of RUNS runs of a command, in seconds.
+# Median wall time of RUNS runs of a command, in seconds, after one run that must
+# succeed (and warms the caches).
 median() {
+  "$@" >/dev/null 2>"$work/stderr" || { cat "$work/stderr" >&2; exit 1; }
   i=0
   while [ "$i" -lt "$RUNS" ]; do
     start=$(date +%s.%N)
@@ -46,7 +50,7 @@ mk_nop=$(median mk nop)
 ba_run=$(median ba run)
 ba_nop=$(median ba nop)
 awk -v mr="$mk_run" -v mn="$mk_nop" -v br="$ba_run" -v bn="$ba_nop" 'BEGIN {
-  printf "%-8s %12s %12s %12s\n", "builder", "RUN true", "no RUN", "RUN cost"
+  printf "%-8s %12s %12s %12s\n", "builder", "with RUN", "no RUN", "RUN cost"
   printf "%-8s %12.3f %12.3f %12.3f\n", "mkimage", mr, mn, mr - mn
   printf "%-8s %12.3f %12.3f %12.3f\n", "buildah", br, bn, br - bn
   printf "mkimage/buildah: whole build %.2fx, RUN step %.2fx\n", mr / br, (mr - mn) / (br - bn)
