@@ -16,7 +16,7 @@ use mkimage_core::registry::{Client, ClientOptions, Credential, Reference, pull,
 use mkimage_core::store::{Store, StoreError};
 use mkimage_core::{Error, NoEvents};
 
-use crate::registry_server::{Auth, Registry, TokenProxy, skopeo, skopeo_digest};
+use crate::registry_server::{Auth, FlakyProxy, Registry, TokenProxy, skopeo, skopeo_digest};
 
 /// Bytes that do not compress, from a seeded generator (xorshift).
 fn noise(len: usize, seed: u64) -> Vec<u8> {
@@ -599,4 +599,43 @@ fn resolver_takes_the_store_first_unless_asked_to_pull() {
         err.to_string(),
         format!("manifest for `{missing}` not found: MANIFEST_UNKNOWN: manifest unknown")
     );
+}
+
+#[test]
+fn a_broken_download_resumes_with_range() {
+    let registry = Registry::start();
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = Store::open(source_dir.path()).unwrap();
+    let pushed = image(&source, "amd64", 1 << 20);
+    let name: Reference = "it/flaky:1".parse().unwrap();
+    source.tag(&name, &pushed).unwrap();
+    push_with_skopeo(&source, &name.to_string(), &registry, "it/flaky:1", false);
+    let proxy = FlakyProxy::start(registry.host());
+    let reference: Reference = format!("{}/it/flaky:1", proxy.host()).parse().unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let pulled = pull(
+        &fast_client(),
+        &store,
+        &reference,
+        &Platform::host(),
+        &NoEvents,
+    )
+    .unwrap();
+    assert_eq!(pulled.descriptor.digest(), pushed.digest());
+    let big = Image::load(&source, &pushed, &Platform::host())
+        .unwrap()
+        .layers()[1]
+        .clone();
+    assert_eq!(
+        fs::read(store.blob_path(big.digest())).unwrap(),
+        fs::read(source.blob_path(big.digest())).unwrap()
+    );
+    assert_eq!(
+        proxy.ranges.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "only the big layer was cut, and it was resumed"
+    );
+    assert_eq!(temps(&store), 0);
 }

@@ -315,3 +315,99 @@ fn serve(
     std::io::copy(&mut server, &mut client)?;
     Ok(())
 }
+
+/// A proxy in front of a registry that breaks the first download of every blob after
+/// 64 KiB, and passes everything else through; it counts the `Range` requests it sees.
+pub struct FlakyProxy {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Requests that asked for a range of a blob.
+    pub ranges: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl FlakyProxy {
+    /// Starts the proxy for the registry on `upstream` (`127.0.0.1:port`).
+    pub fn start(upstream: String) -> FlakyProxy {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let ranges = Arc::new(AtomicUsize::new(0));
+        let broken: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
+        let (stop2, ranges2) = (stop.clone(), ranges.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = stream else { continue };
+                let (upstream, ranges, broken) =
+                    (upstream.clone(), ranges2.clone(), broken.clone());
+                std::thread::spawn(move || {
+                    let _ = relay(client, &upstream, &ranges, &broken);
+                });
+            }
+        });
+        FlakyProxy { port, stop, ranges }
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for FlakyProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// Relays one request of a [`FlakyProxy`] connection.
+fn relay(
+    mut client: TcpStream,
+    upstream: &str,
+    ranges: &std::sync::atomic::AtomicUsize,
+    broken: &std::sync::Mutex<std::collections::HashSet<String>>,
+) -> std::io::Result<()> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if client.read(&mut byte)? == 0 {
+            return Ok(());
+        }
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let request_line = text.lines().next().unwrap_or_default().to_owned();
+    let is_blob_get = request_line.starts_with("GET ") && request_line.contains("/blobs/sha256:");
+    let has_range = text.to_ascii_lowercase().contains("\r\nrange:");
+    if is_blob_get && has_range {
+        ranges.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    let mut forwarded = String::new();
+    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
+        if !line.to_ascii_lowercase().starts_with("connection:") {
+            forwarded.push_str(line);
+            forwarded.push_str("\r\n");
+        }
+    }
+    forwarded.push_str("Connection: close\r\n\r\n");
+    let mut server = TcpStream::connect(upstream)?;
+    server.write_all(forwarded.as_bytes())?;
+    let mut reply = Vec::new();
+    server.read_to_end(&mut reply)?;
+    let first_time = is_blob_get && !has_range && broken.lock().unwrap().insert(request_line);
+    let body_start = reply
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(reply.len(), |p| p + 4);
+    if first_time && reply.len() > body_start + 64 * 1024 {
+        // Half a blob, then the connection drops.
+        client.write_all(&reply[..body_start + 64 * 1024])?;
+        return Ok(());
+    }
+    client.write_all(&reply)
+}
