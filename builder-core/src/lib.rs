@@ -2,7 +2,8 @@
 //!
 //! A [`Plan`](plan::Plan) describes a build as stages of steps. The engine executes it:
 //! files come from a build [`context`], each step that changes files becomes a [`layer`],
-//! other steps edit the image config ([`oci`]), `RUN` steps run in a sandbox ([`exec`]),
+//! other steps edit the image config ([`oci`]), `RUN` steps ([`run`]) run in a sandbox
+//! ([`exec`]) over the base's layers unpacked once into the store ([`rootfs`]),
 //! and the result is kept in a content-addressed [`store`] under a
 //! [`Reference`](registry::Reference), or written out as an OCI or docker archive. Progress is reported through [`Events`]; the engine never prints.
 
