@@ -402,3 +402,61 @@ fn ssh_agent_socket_is_forwarded() {
     assert_eq!(output, "/run/buildkit/ssh_agent.0\n");
     assert_eq!(result.unwrap(), None);
 }
+
+#[test]
+fn cache_sharing_locked_waits_and_private_gets_its_own() {
+    let fixture = Fixture::new();
+    let cache = |sharing| Mount::Cache {
+        target: "/cache".into(),
+        id: "shared-log".into(),
+        sharing,
+        from: None,
+        source: "/".into(),
+        readonly: false,
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+    };
+    let mut locked = shell("echo start >> /cache/log; sleep 0.5; echo end >> /cache/log");
+    locked.mounts = vec![cache(Sharing::Locked)];
+    let fixture = &fixture;
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| fixture.run_with(&fixture.runner(), &locked, None).0))
+            .collect();
+        for run in runs {
+            assert_eq!(run.join().unwrap().unwrap(), None);
+        }
+    });
+    let mut read = shell("cat /cache/log");
+    read.mounts = vec![cache(Sharing::Shared)];
+    let (_, log) = fixture.run_with(&fixture.runner(), &read, None);
+    assert_eq!(log, "start\nend\nstart\nend\n", "one step at a time");
+
+    // While a step holds the cache, a private user gets an empty directory of its own.
+    let mut hold = shell("touch /cache/held; sleep 1; rm /cache/held");
+    hold.mounts = vec![cache(Sharing::Locked)];
+    let mut private = shell("ls /cache | wc -l");
+    private.mounts = vec![cache(Sharing::Private)];
+    let held = fixture
+        .store
+        .root()
+        .join("data/cache-mounts")
+        .join(mkimage_core::digest::sha256(b"shared-log").digest())
+        .join("held");
+    std::thread::scope(|scope| {
+        let holder = scope.spawn(|| fixture.run_with(&fixture.runner(), &hold, None).0);
+        let start = std::time::Instant::now();
+        while !held.exists() {
+            assert!(
+                start.elapsed().as_secs() < 30,
+                "the holder never took the cache"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let (result, output) = fixture.run_with(&fixture.runner(), &private, None);
+        result.unwrap();
+        assert_eq!(output.trim(), "0");
+        holder.join().unwrap().unwrap();
+    });
+}
