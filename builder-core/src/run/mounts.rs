@@ -5,7 +5,8 @@
 //!   variable), from the secrets given to the build; never on disk, in a layer or a key.
 //! - `ssh`: the agent socket given to the build, bound in, with `SSH_AUTH_SOCK` set.
 //! - `cache`: a directory kept in the store (`data/cache-mounts/<sha256 of the id>`),
-//!   created with the mount's mode and owner, persisting across builds. `sharing=locked`
+//!   created with the mount's mode and owner (and the content of `from`, a context or
+//!   stage directory), persisting across builds. `sharing=locked`
 //!   waits for other users of the cache; `private` uses it when no other step holds it and
 //!   an empty directory otherwise; `shared` uses it at once.
 //! - `bind`: a path of the build context ([`StepInputs::context`]) or of an earlier
@@ -180,15 +181,20 @@ pub(super) fn resolve(
                 mode,
                 uid,
                 gid,
-                ..
+                source,
             } => {
-                if from.is_some() {
-                    return Err(RunError::UnsupportedMount {
-                        kind: "cache",
-                        detail: " with `from`".to_owned(),
-                    });
-                }
-                let dir = cache_dir(store, id, *mode, *uid, *gid)?;
+                let seed = match from {
+                    Some(from) if !cache_path(store, id)?.is_dir() => Some(bind_source(
+                        store,
+                        inputs,
+                        input,
+                        from,
+                        source,
+                        &mut resolved._scratch,
+                    )?),
+                    _ => None,
+                };
+                let dir = cache_dir(store, id, *mode, *uid, *gid, seed.as_deref())?;
                 let source = match sharing {
                     Sharing::Shared => dir,
                     Sharing::Locked => {
@@ -226,46 +232,17 @@ pub(super) fn resolve(
                 from,
                 rw,
             } => {
-                let path = match from {
-                    Source::Context => {
-                        let Some(context) = &inputs.context else {
-                            return Err(RunError::UnsupportedMount {
-                                kind: "bind",
-                                detail: " without a build context".to_owned(),
-                            });
-                        };
-                        let path = inside(context, source);
-                        if *rw {
-                            let scratch = store.temp_dir()?;
-                            let copy = scratch.path().join("bind");
-                            copy_tree(&path, &copy)?;
-                            resolved._scratch.push(scratch);
-                            copy
-                        } else {
-                            path
-                        }
-                    }
-                    Source::Stage(index) => {
-                        let Some(Some(layers)) = input.stages.get(*index) else {
-                            return Err(RunError::UnsupportedMount {
-                                kind: "bind",
-                                detail: format!(" from stage {index}, which is not built"),
-                            });
-                        };
-                        // A fresh copy: writes with `rw` vanish with it.
-                        let scratch = store.temp_dir()?;
-                        let root = scratch.path().join("stage");
-                        fs::create_dir(&root).map_err(|source| prepare(&root, source))?;
-                        unpack_layers(store, layers, &root)?;
-                        resolved._scratch.push(scratch);
-                        inside(&root, source)
-                    }
-                    Source::Image(name) => {
-                        return Err(RunError::UnsupportedMount {
-                            kind: "bind",
-                            detail: format!(" from the image `{name}`"),
-                        });
-                    }
+                let path = if *rw && *from == Source::Context {
+                    // A copy, so that writes are dropped with it.
+                    let original =
+                        bind_source(store, inputs, input, from, source, &mut resolved._scratch)?;
+                    let scratch = store.temp_dir()?;
+                    let copy = scratch.path().join("bind");
+                    copy_tree(&original, &copy)?;
+                    resolved._scratch.push(scratch);
+                    copy
+                } else {
+                    bind_source(store, inputs, input, from, source, &mut resolved._scratch)?
                 };
                 resolved.mounts.push(SandboxMount::Bind {
                     source: path,
@@ -276,6 +253,47 @@ pub(super) fn resolve(
         }
     }
     Ok(resolved)
+}
+
+/// The host path of `source` in `from`: in the context, or in a fresh unpacked copy of
+/// an earlier stage (kept alive in `scratch`, so writes to it are dropped with it).
+fn bind_source(
+    store: &Store,
+    inputs: &StepInputs,
+    input: &RunInput<'_>,
+    from: &Source,
+    source: &str,
+    scratch: &mut Vec<ScratchDir>,
+) -> Result<PathBuf, RunError> {
+    match from {
+        Source::Context => {
+            let Some(context) = &inputs.context else {
+                return Err(RunError::UnsupportedMount {
+                    kind: "bind",
+                    detail: " without a build context".to_owned(),
+                });
+            };
+            Ok(inside(context, source))
+        }
+        Source::Stage(index) => {
+            let Some(Some(layers)) = input.stages.get(*index) else {
+                return Err(RunError::UnsupportedMount {
+                    kind: "bind",
+                    detail: format!(" from stage {index}, which is not built"),
+                });
+            };
+            let dir = store.temp_dir()?;
+            let root = dir.path().join("stage");
+            fs::create_dir(&root).map_err(|source| prepare(&root, source))?;
+            unpack_layers(store, layers, &root)?;
+            scratch.push(dir);
+            Ok(inside(&root, source))
+        }
+        Source::Image(name) => Err(RunError::UnsupportedMount {
+            kind: "bind",
+            detail: format!(" from the image `{name}`"),
+        }),
+    }
 }
 
 /// `source` (a path in the context, `/` its root) under `base`, lexically: `..` never
@@ -300,13 +318,28 @@ fn inside(base: &Path, source: &str) -> PathBuf {
     path
 }
 
-/// The directory of the cache `id`, created with `mode`, `uid` and `gid` when new.
-fn cache_dir(store: &Store, id: &str, mode: u32, uid: u32, gid: u32) -> Result<PathBuf, RunError> {
-    let caches = store.path_for("cache-mounts")?;
-    let dir = caches.join(sha256(id.as_bytes()).digest());
+/// Where the cache `id` is kept.
+fn cache_path(store: &Store, id: &str) -> Result<PathBuf, RunError> {
+    Ok(store
+        .path_for("cache-mounts")?
+        .join(sha256(id.as_bytes()).digest()))
+}
+
+/// The directory of the cache `id`, created with `mode`, `uid` and `gid` and the content
+/// of the directory `seed` (`from=`) when new.
+fn cache_dir(
+    store: &Store,
+    id: &str,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    seed: Option<&Path>,
+) -> Result<PathBuf, RunError> {
+    let dir = cache_path(store, id)?;
     if dir.is_dir() {
         return Ok(dir);
     }
+    let caches = store.path_for("cache-mounts")?;
     // Made aside and renamed, so a concurrent step sees it whole or not at all.
     let temp = tempfile::Builder::new()
         .prefix(".tmp-")
@@ -315,6 +348,13 @@ fn cache_dir(store: &Store, id: &str, mode: u32, uid: u32, gid: u32) -> Result<P
     fs::set_permissions(temp.path(), fs::Permissions::from_mode(mode))
         .map_err(|source| prepare(temp.path(), source))?;
     chown(temp.path(), Some(uid), Some(gid)).map_err(|source| prepare(temp.path(), source))?;
+    if let Some(seed) = seed {
+        let entries = fs::read_dir(seed).map_err(|source| prepare(seed, source))?;
+        for entry in entries {
+            let entry = entry.map_err(|source| prepare(seed, source))?;
+            copy_tree(&entry.path(), &temp.path().join(entry.file_name()))?;
+        }
+    }
     let temp = temp.keep();
     if let Err(source) = fs::rename(&temp, &dir) {
         let _ = fs::remove_dir(&temp);

@@ -460,3 +460,38 @@ fn cache_sharing_locked_waits_and_private_gets_its_own() {
         holder.join().unwrap().unwrap();
     });
 }
+
+#[test]
+fn a_new_cache_starts_with_the_content_of_from() {
+    let fixture = Fixture::new();
+    let mut run = shell("ls /cache; echo more > /cache/added");
+    run.mounts = vec![Mount::Cache {
+        target: "/cache".into(),
+        id: "seeded".into(),
+        sharing: Sharing::Shared,
+        from: Some(Source::Stage(0)),
+        source: "/etc".into(),
+        readonly: false,
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+    }];
+    let stage = [Some(fixture.image.layers())];
+    let input = RunInput {
+        layers: fixture.image.layers(),
+        diff_ids: fixture.image.diff_ids(),
+        config: &fixture.image.config().config,
+        run: &run,
+        stages: &stage,
+    };
+    let first = Output::default();
+    fixture.runner().run(&input, &step(), &first).unwrap();
+    assert_eq!(first.text(), "group\npasswd\n");
+    let second = Output::default();
+    fixture.runner().run(&input, &step(), &second).unwrap();
+    assert_eq!(
+        second.text(),
+        "added\ngroup\npasswd\n",
+        "seeded once, then kept"
+    );
+}
