@@ -128,6 +128,12 @@ impl Store {
     ///
     /// The errors of [`begin_blob`](Store::begin_blob) and [`BlobWriter::commit`].
     pub fn put_blob(&self, bytes: &[u8]) -> Result<Digest, StoreError> {
+        // A blob already there has these bytes: rewriting it would only cost an fsync
+        // (an unchanged rebuild writes its config and manifest again).
+        let digest = sha256(bytes);
+        if self.has_blob(&digest) {
+            return Ok(digest);
+        }
         let mut blob = self.begin_blob()?;
         blob.write_all(bytes)
             .map_err(|source| StoreError::WriteBlob { source })?;

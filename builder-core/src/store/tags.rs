@@ -106,6 +106,13 @@ impl Store {
                 name: name.to_string(),
             });
         }
+        // Nothing to write when the name already points there (an unchanged rebuild).
+        if self
+            .resolve(name)?
+            .is_some_and(|current| current.digest() == image.digest())
+        {
+            return Ok(());
+        }
         self.update_index(|entries| {
             let before = take_named(entries, name);
             entries.retain(|e| !(e.name.is_none() && e.descriptor.digest() == image.digest()));
@@ -127,6 +134,13 @@ impl Store {
     ///
     /// The errors of reading and writing the index.
     pub fn add_image(&self, image: &Descriptor) -> Result<(), StoreError> {
+        if self
+            .tags()?
+            .iter()
+            .any(|entry| entry.descriptor.digest() == image.digest())
+        {
+            return Ok(());
+        }
         self.update_index(|entries| {
             keep_untagged(entries, plain(image));
             Ok(())
