@@ -71,6 +71,17 @@ pub enum CredentialsError {
         #[source]
         source: io::Error,
     },
+    /// A stored credential is an OAuth identity token, which is not supported.
+    #[error(
+        "the credential for `{registry}` in `{}` is an identity token, which mkimage cannot use: log in with a password or access token",
+        path.display()
+    )]
+    IdentityToken {
+        /// The file.
+        path: PathBuf,
+        /// The registry.
+        registry: String,
+    },
     /// No home directory to find docker's config in.
     #[error("cannot find docker's config: set `DOCKER_CONFIG` or `HOME`")]
     NoConfigDir,
@@ -263,6 +274,12 @@ fn from_config(
         if let (Some(username), Some(password)) = (field("username"), field("password")) {
             return Ok(Some(Credential { username, password }));
         }
+        if field("identitytoken").is_some_and(|t| !t.is_empty()) {
+            return Err(CredentialsError::IdentityToken {
+                path: path.to_owned(),
+                registry: domain.to_owned(),
+            });
+        }
     }
     if let Some(store) = config.get("credsStore").and_then(Value::as_str) {
         return run_helper(store, domain);
@@ -387,6 +404,16 @@ mod tests {
         );
         assert_eq!(from_config(&c, Path::new("c.json"), "ghcr.io")?, None);
         Ok(())
+    }
+
+    #[test]
+    fn an_identity_token_is_refused_clearly() {
+        let c = config(r#"{"auths":{"r.io":{"identitytoken":"abc"}}}"#);
+        let err = from_config(&c, Path::new("c.json"), "r.io").unwrap_err();
+        assert!(
+            matches!(err, CredentialsError::IdentityToken { .. }),
+            "{err}"
+        );
     }
 
     #[test]
