@@ -286,6 +286,10 @@ pub struct BuildArgs {
     /// Print only the image id, no progress.
     #[arg(short, long)]
     pub quiet: bool,
+    /// How progress is shown: `tty` redraws a line per step, `plain` prints every event,
+    /// `auto` is `tty` on a terminal and `plain` otherwise.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto, env = "BUILDKIT_PROGRESS")]
+    pub progress: ProgressMode,
     /// Ask the registry for every base image, even those in the store.
     #[arg(long)]
     pub pull: bool,
@@ -295,6 +299,17 @@ pub struct BuildArgs {
     /// Registry options.
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// The progress displays of `mkimage build --progress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressMode {
+    /// `tty` when stderr is a terminal, else `plain`.
+    Auto,
+    /// One line per event.
+    Plain,
+    /// A redrawn line per step.
+    Tty,
 }
 
 /// The layer compressions of `mkimage build`.

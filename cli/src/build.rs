@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufWriter, Read as _, Write as _};
+use std::io::{BufWriter, IsTerminal as _, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -22,10 +22,10 @@ use mkimage_core::run::Runner;
 use mkimage_core::store::Store;
 use mkimage_dockerfile::{BaseImage, LowerOptions};
 
-use crate::args::{BuildArgs, CompressionArg};
+use crate::args::{BuildArgs, CompressionArg, ProgressMode};
 use crate::located::Located;
 use crate::parse::{lower_error, read_dockerfile};
-use crate::render::{self, Progress};
+use crate::render::{self, Progress, StepBars};
 use crate::secrets;
 
 /// Where `-o` writes the image.
@@ -134,8 +134,17 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
             crate::registry::client(&args.registry),
             args.pull,
         ));
-    let progress = Progress::new();
-    let events: &dyn mkimage_core::Events = if args.quiet { &NoEvents } else { &progress };
+    let plain = Progress::new();
+    let tty = match (args.quiet, args.progress) {
+        (false, ProgressMode::Tty) => Some(StepBars::new()),
+        (false, ProgressMode::Auto) if std::io::stderr().is_terminal() => Some(StepBars::new()),
+        _ => None,
+    };
+    let events: &dyn mkimage_core::Events = match &tty {
+        _ if args.quiet => &NoEvents,
+        Some(bars) => bars,
+        None => &plain,
+    };
     let built = builder
         .build(&lowered.plan, &context, &options, events)
         .map_err(|error| located(name, text, error))?;

@@ -1,9 +1,10 @@
 //! Everything the CLI prints: results, progress and the final error.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write as _;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use mkimage_core::{Events, StepRef, Stream, TaskRef};
@@ -242,5 +243,133 @@ impl Events for Transfers {
 
     fn warning(&self, message: &str) {
         let _ = self.bars.println(format!("warning: {message}"));
+    }
+}
+
+/// How many lines of a running step's output the terminal display keeps under it.
+const TAIL_LINES: usize = 6;
+
+/// Build progress on a terminal, as BuildKit's tty output shows it: a line per step with
+/// a spinner and its time, the last lines of its output beneath it while it runs, collapsed
+/// to `DONE 0.1s` or `CACHED` once it ends. A step still running when the display is
+/// dropped (the build failed) keeps its output on screen. Transfers (pulls of base images)
+/// get a bar each.
+pub struct StepBars {
+    bars: indicatif::MultiProgress,
+    steps: Mutex<HashMap<(usize, usize), StepBar>>,
+    /// The number of steps shown so far.
+    shown: AtomicUsize,
+    transfers: Transfers,
+}
+
+/// One step's line on the terminal.
+struct StepBar {
+    bar: indicatif::ProgressBar,
+    /// Output not yet ended by a newline.
+    partial: Vec<u8>,
+    /// The last complete lines of output.
+    tail: VecDeque<String>,
+}
+
+impl StepBars {
+    /// A display drawing on stderr.
+    pub fn new() -> StepBars {
+        let transfers = Transfers::new(false);
+        StepBars {
+            bars: transfers.bars.clone(),
+            steps: Mutex::default(),
+            shown: AtomicUsize::new(0),
+            transfers,
+        }
+    }
+
+    fn steps(&self) -> std::sync::MutexGuard<'_, HashMap<(usize, usize), StepBar>> {
+        self.steps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Ends `step`'s line with `status` in place of its spinner and output.
+    fn end(&self, step: &StepRef, status: &str) {
+        if let Some(line) = self.steps().remove(&(step.stage, step.step)) {
+            line.bar.set_style(
+                indicatif::ProgressStyle::with_template("{prefix} {msg}")
+                    .expect("the template is valid"),
+            );
+            line.bar.finish_with_message(status.to_string());
+        }
+    }
+}
+
+impl Events for StepBars {
+    fn step_started(&self, step: &StepRef) {
+        let number = self.shown.fetch_add(1, Ordering::Relaxed) + 1;
+        let bar = self.bars.add(indicatif::ProgressBar::new_spinner());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {prefix} {elapsed}{msg}")
+                .expect("the template is valid"),
+        );
+        bar.set_prefix(format!("#{number} {step}"));
+        bar.enable_steady_tick(Duration::from_millis(120));
+        let line = StepBar {
+            bar,
+            partial: Vec::new(),
+            tail: VecDeque::new(),
+        };
+        self.steps().insert((step.stage, step.step), line);
+    }
+
+    fn step_cached(&self, step: &StepRef) {
+        self.end(step, "CACHED");
+    }
+
+    fn step_output(&self, step: &StepRef, _stream: Stream, bytes: &[u8]) {
+        let mut steps = self.steps();
+        let Some(line) = steps.get_mut(&(step.stage, step.step)) else {
+            return;
+        };
+        line.partial.extend_from_slice(bytes);
+        while let Some(end) = line.partial.iter().position(|&b| b == b'\n') {
+            let text: Vec<u8> = line.partial.drain(..=end).collect();
+            if line.tail.len() == TAIL_LINES {
+                line.tail.pop_front();
+            }
+            line.tail
+                .push_back(String::from_utf8_lossy(&text[..end]).into_owned());
+        }
+        let shown: String = line.tail.iter().map(|l| format!("\n  {l}")).collect();
+        line.bar.set_message(shown);
+    }
+
+    fn step_finished(&self, step: &StepRef, elapsed: Duration) {
+        self.end(step, &format!("DONE {:.1}s", elapsed.as_secs_f64()));
+    }
+
+    fn task_started(&self, task: &TaskRef, total: Option<u64>) {
+        self.transfers.task_started(task, total);
+    }
+
+    fn task_progress(&self, task: &TaskRef, done: u64) {
+        self.transfers.task_progress(task, done);
+    }
+
+    /// A finished transfer leaves the screen: the step it belongs to says what came of it.
+    fn task_finished(&self, task: &TaskRef) {
+        if let Some(bar) = self.transfers.tasks().remove(task) {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn warning(&self, message: &str) {
+        self.transfers.warning(message);
+    }
+}
+
+impl Drop for StepBars {
+    /// Leaves the steps that did not end (a failed build) on screen, output included.
+    fn drop(&mut self) {
+        for (_, line) in self.steps().drain() {
+            line.bar.abandon();
+        }
     }
 }

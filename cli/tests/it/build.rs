@@ -221,3 +221,43 @@ fn a_changed_build_arg_misses_from_its_first_use() {
     assert_eq!(states(&["--build-arg", "V=2"]), [true, true, true]);
     assert_eq!(states(&["--no-cache"]), [false, false, false]);
 }
+
+/// `--progress plain` (and `auto` on a pipe) prints one line per event; `--progress tty` on
+/// a terminal (a pseudo-terminal made by `script`) redraws a line per step and ends it with
+/// the step's status on the same line.
+#[test]
+fn progress_is_plain_on_a_pipe_and_redrawn_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let context = fixture("hello");
+    let context = context.to_str().unwrap();
+
+    let plain = build(&root, &["--progress", "plain", context]);
+    ok(&plain);
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert!(stderr.contains("#1 [stage-0 1/"), "{stderr}");
+    assert!(stderr.contains("#1 DONE "), "{stderr}");
+    let auto = build(&root, &[context]);
+    ok(&auto);
+    assert!(String::from_utf8_lossy(&auto.stderr).contains("#1 CACHED"));
+
+    let command = format!(
+        "{} --root {} build --progress tty --no-cache {context}",
+        env!("CARGO_BIN_EXE_mkimage"),
+        root.display()
+    );
+    // `script` (util-linux) runs the command on a pseudo-terminal and copies what it
+    // printed there to its stdout.
+    let tty = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("`script` (util-linux) runs the build on a terminal");
+    assert!(tty.status.success(), "{tty:?}");
+    let screen = String::from_utf8_lossy(&tty.stdout);
+    assert!(screen.contains("COPY hello.txt ./ DONE "), "{screen}");
+    assert!(screen.contains('\u{1b}'), "no redraw: {screen}");
+    assert!(
+        !screen.contains("#1 DONE"),
+        "plain lines on a terminal: {screen}"
+    );
+}
