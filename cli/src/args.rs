@@ -260,6 +260,10 @@ pub struct BuildArgs {
     /// Build every step, using no cached result.
     #[arg(long)]
     pub no_cache: bool,
+    /// Build the steps of this stage (a name or an index) using no cached result; the
+    /// other stages still use the cache. Repeatable.
+    #[arg(long = "no-cache-filter", value_name = "STAGE")]
+    pub no_cache_filter: Vec<String>,
     /// Also write the image: `type=oci,dest=FILE`, `type=docker,dest=FILE` (archives),
     /// `type=local,dest=DIR` or `type=tar,dest=FILE` (its filesystem). Repeatable.
     #[arg(short = 'o', long = "output", value_name = "type=TYPE,dest=PATH")]

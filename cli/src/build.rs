@@ -113,6 +113,7 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         platform: platform.clone(),
         compression: compression(args.compression, args.compression_level)?,
         no_cache: args.no_cache,
+        no_cache_stages: args.no_cache_filter.clone(),
         source_date_epoch,
         labels: args
             .labels

@@ -102,11 +102,25 @@ pub struct BuildOptions {
     pub compression: Compression,
     /// Run every step, reading no cache record (records are still written).
     pub no_cache: bool,
+    /// Stages whose steps run without reading the cache (`--no-cache-filter`), by name or
+    /// index; the steps of other stages still hit.
+    pub no_cache_stages: Vec<String>,
     /// `SOURCE_DATE_EPOCH`: every `created` is this time, and file mtimes in new layers
     /// are clamped to it.
     pub source_date_epoch: Option<i64>,
     /// Labels added to the image's config (`--label`), after the Dockerfile's.
     pub labels: Vec<KeyValue>,
+}
+
+impl BuildOptions {
+    /// Whether the steps of stage `index`, named `name`, read no cache record.
+    pub fn skips_cache(&self, index: usize, name: Option<&str>) -> bool {
+        self.no_cache
+            || self.no_cache_stages.iter().any(|stage| {
+                name.is_some_and(|name| stage.eq_ignore_ascii_case(name))
+                    || stage.parse() == Ok(index)
+            })
+    }
 }
 
 impl Default for BuildOptions {
@@ -117,6 +131,7 @@ impl Default for BuildOptions {
             platform: Platform::host(),
             compression: Compression::default(),
             no_cache: false,
+            no_cache_stages: Vec::new(),
             source_date_epoch: None,
             labels: Vec::new(),
         }

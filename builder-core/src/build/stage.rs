@@ -269,7 +269,10 @@ impl<'a> BuildRun<'a> {
             _ => prepared.as_ref().map(Prepared::inputs).unwrap_or_default(),
         };
         let key = step_key(&state.image.key, &step.op, &inputs);
-        let cached = if self.options.no_cache {
+        let cached = if self
+            .options
+            .skips_cache(step_ref.stage, step_ref.stage_name.as_deref())
+        {
             None
         } else {
             self.records.get(&key)?

@@ -261,3 +261,53 @@ fn progress_is_plain_on_a_pipe_and_redrawn_on_a_terminal() {
         "plain lines on a terminal: {screen}"
     );
 }
+
+/// `--no-cache-filter STAGE` runs that stage's steps again and leaves the others cached.
+#[test]
+fn no_cache_filter_rebuilds_only_the_stages_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let context = dir.path().join("ctx");
+    std::fs::create_dir(&context).unwrap();
+    std::fs::write(context.join("a"), "a\n").unwrap();
+    std::fs::write(context.join("b"), "b\n").unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM scratch AS one\nCOPY a /a\n\nFROM scratch\nCOPY b /b\nCOPY --from=one /a /a2\n",
+    )
+    .unwrap();
+    let metadata = dir.path().join("metadata.json");
+    let steps = |extra: &[&str]| -> Vec<(String, bool)> {
+        let mut args = vec!["--metadata-file", metadata.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        args.push(context.to_str().unwrap());
+        ok(&build(&root, &args));
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&metadata).unwrap()).unwrap();
+        let mut steps: Vec<(String, bool)> = doc["cache"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let text = s["step"].as_str().unwrap().to_string();
+                (text, s["cached"].as_bool().unwrap())
+            })
+            .collect();
+        steps.sort();
+        steps
+    };
+    assert!(steps(&[]).iter().all(|(_, cached)| !cached));
+    let rebuilt = steps(&["--no-cache-filter", "ONE"]);
+    let stage_one: Vec<bool> = rebuilt
+        .iter()
+        .filter(|(text, _)| text.starts_with("[one "))
+        .map(|(_, cached)| *cached)
+        .collect();
+    assert_eq!(stage_one, [false], "{rebuilt:?}");
+    let others: Vec<bool> = rebuilt
+        .iter()
+        .filter(|(text, _)| !text.starts_with("[one "))
+        .map(|(_, cached)| *cached)
+        .collect();
+    assert_eq!(others, [true, true], "{rebuilt:?}");
+}
