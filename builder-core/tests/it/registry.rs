@@ -639,3 +639,49 @@ fn a_broken_download_resumes_with_range() {
     );
     assert_eq!(temps(&store), 0);
 }
+
+#[test]
+fn server_errors_are_retried_and_client_errors_are_not() {
+    let registry = Registry::start();
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = Store::open(source_dir.path()).unwrap();
+    let pushed = image(&source, "amd64", 1024);
+    let name: Reference = "it/retry:1".parse().unwrap();
+    source.tag(&name, &pushed).unwrap();
+    push_with_skopeo(&source, &name.to_string(), &registry, "it/retry:1", false);
+    let client = Client::new(ClientOptions {
+        retries: 2,
+        backoff: Duration::from_millis(10),
+        ..ClientOptions::default()
+    });
+
+    // Two 503s, then the registry: the pull goes through.
+    let proxy = FlakyProxy::failing(registry.host(), 2);
+    let reference: Reference = format!("{}/it/retry:1", proxy.host()).parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let pulled = pull(&client, &store, &reference, &Platform::host(), &NoEvents).unwrap();
+    assert_eq!(pulled.descriptor.digest(), pushed.digest());
+
+    // Three 503s for the HEAD (an optimization: its failure is passed over), three for
+    // the GET, one more than the retries: the error names the status.
+    let proxy = FlakyProxy::failing(registry.host(), 6);
+    let reference: Reference = format!("{}/it/retry:1", proxy.host()).parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let err = pull(&client, &store, &reference, &Platform::host(), &NoEvents).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "`GET http://{}/v2/it/retry/manifests/1` failed with HTTP 503",
+            proxy.host()
+        )
+    );
+
+    // A 404 is asked once: one HEAD and one GET.
+    let proxy = FlakyProxy::start(registry.host());
+    let missing: Reference = format!("{}/it/retry:2", proxy.host()).parse().unwrap();
+    let err = pull(&client, &store, &missing, &Platform::host(), &NoEvents).unwrap_err();
+    assert!(err.to_string().starts_with("manifest for"), "{err}");
+    assert_eq!(proxy.requests.load(std::sync::atomic::Ordering::SeqCst), 2);
+}

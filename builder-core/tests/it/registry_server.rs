@@ -316,32 +316,51 @@ fn serve(
     Ok(())
 }
 
-/// A proxy in front of a registry that breaks the first download of every blob after
-/// 64 KiB, and passes everything else through; it counts the `Range` requests it sees.
+/// A proxy in front of a registry that answers its first requests with 503 (as many as
+/// asked), breaks the first download of every blob after 64 KiB, and passes everything
+/// else through; it counts the requests and the `Range` requests it sees.
 pub struct FlakyProxy {
     port: u16,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Requests that asked for a range of a blob.
     pub ranges: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Every request received.
+    pub requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FlakyProxy {
     /// Starts the proxy for the registry on `upstream` (`127.0.0.1:port`).
     pub fn start(upstream: String) -> FlakyProxy {
+        FlakyProxy::failing(upstream, 0)
+    }
+
+    /// Starts the proxy, answering the first `unavailable` requests with 503.
+    pub fn failing(upstream: String, unavailable: usize) -> FlakyProxy {
         use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
         use std::sync::{Arc, Mutex};
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let ranges = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(AtomicUsize::new(0));
         let broken: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
-        let (stop2, ranges2) = (stop.clone(), ranges.clone());
+        let (stop2, ranges2, requests2) = (stop.clone(), ranges.clone(), requests.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if stop2.load(Ordering::SeqCst) {
                     break;
                 }
-                let Ok(client) = stream else { continue };
+                let Ok(mut client) = stream else { continue };
+                if requests2.fetch_add(1, Ordering::SeqCst) < unavailable {
+                    std::thread::spawn(move || {
+                        let mut buf = [0u8; 4096];
+                        let _ = client.read(&mut buf);
+                        let _ = client.write_all(
+                            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        );
+                    });
+                    continue;
+                }
                 let (upstream, ranges, broken) =
                     (upstream.clone(), ranges2.clone(), broken.clone());
                 std::thread::spawn(move || {
@@ -349,7 +368,12 @@ impl FlakyProxy {
                 });
             }
         });
-        FlakyProxy { port, stop, ranges }
+        FlakyProxy {
+            port,
+            stop,
+            ranges,
+            requests,
+        }
     }
 
     /// `127.0.0.1:<port>`.
