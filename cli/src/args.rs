@@ -41,7 +41,7 @@ pub enum Command {
     /// Read images from an OCI or docker archive into the store.
     Load(LoadArgs),
     /// Remove untagged images, unreferenced blobs and leftovers of interrupted runs.
-    Prune,
+    Prune(PruneArgs),
     /// Download an image from a registry into the store.
     Pull(PullArgs),
     /// Upload an image from the store to a registry.
@@ -50,6 +50,15 @@ pub enum Command {
     Login(LoginArgs),
     /// Remove a registry's credentials from docker's config file.
     Logout(LogoutArgs),
+}
+
+/// `mkimage prune`.
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// Also trim the build cache to this size (`512MB`, `10GB`, bytes), removing the least
+    /// recently written entries first; `0` empties it.
+    #[arg(long, value_name = "SIZE", value_parser = crate::human::parse_size)]
+    pub keep_storage: Option<u64>,
 }
 
 /// `mkimage login`.

@@ -53,7 +53,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Rmi(rmi) => rmi::run(&store::open(args.root.as_deref())?, &rmi),
         Command::Save(save) => save::run(&store::open(args.root.as_deref())?, &save),
         Command::Load(load) => load::run(&store::open(args.root.as_deref())?, &load),
-        Command::Prune => prune::run(&store::open(args.root.as_deref())?),
+        Command::Prune(prune) => prune::run(&store::open(args.root.as_deref())?, &prune),
         Command::Pull(pull) => pull::run(&store::open(args.root.as_deref())?, &pull),
         Command::Push(push) => push::run(&store::open(args.root.as_deref())?, &push),
         Command::Login(login) => login::login(&login),

@@ -1,13 +1,15 @@
-//! `mkimage prune`: remove untagged images, then every blob nothing references.
+//! `mkimage prune`: remove untagged images, trim the build cache when asked, then every
+//! blob nothing references.
 
 use std::process::ExitCode;
 
-use mkimage_core::store::Store;
+use mkimage_core::store::{PruneOptions, Store};
 
+use crate::args::PruneArgs;
 use crate::{human, render};
 
 /// Runs `mkimage prune`, reporting as `docker image prune` does.
-pub fn run(store: &Store) -> anyhow::Result<ExitCode> {
+pub fn run(store: &Store, args: &PruneArgs) -> anyhow::Result<ExitCode> {
     let mut deleted = Vec::new();
     for entry in store.tags()? {
         if entry.name.is_none() {
@@ -16,13 +18,22 @@ pub fn run(store: &Store) -> anyhow::Result<ExitCode> {
             deleted.push(digest);
         }
     }
-    let pruned = store.prune()?;
+    let pruned = store.prune_with(&PruneOptions {
+        keep_storage: args.keep_storage,
+    })?;
     if !deleted.is_empty() {
         render::line("Deleted Images:")?;
         for digest in deleted {
             render::line(&format!("deleted: {digest}"))?;
         }
         render::line("")?;
+    }
+    if args.keep_storage.is_some() {
+        render::line(&format!(
+            "Build cache: {} entries removed, {} kept",
+            pruned.trimmed,
+            human::size(pruned.cache_bytes)
+        ))?;
     }
     render::line(&format!(
         "Total reclaimed space: {}",

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Read};
 use std::path::Path;
+use std::time::SystemTime;
 
 use oci_spec::image::Digest;
 
@@ -26,6 +27,18 @@ pub struct Pruned {
     pub records: usize,
     /// Unpacked layer directories whose layers are gone (see [`crate::rootfs`]).
     pub unpacked: usize,
+    /// Cache records removed to fit [`PruneOptions::keep_storage`].
+    pub trimmed: usize,
+    /// The bytes of blobs the remaining cache records keep beyond what images keep.
+    pub cache_bytes: u64,
+}
+
+/// What [`Store::prune_with`] may remove besides what nothing references.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneOptions {
+    /// Keep at most this many bytes of blobs for cache records (beyond those images
+    /// keep), removing the least recently written records first; `None` keeps them all.
+    pub keep_storage: Option<u64>,
 }
 
 impl Store {
@@ -44,18 +57,31 @@ impl Store {
     /// [`StoreError::ParseBlob`] when a manifest or index cannot be read (nothing is
     /// removed then), and the file system errors of listing and removing.
     pub fn prune(&self) -> Result<Pruned, StoreError> {
+        self.prune_with(&PruneOptions::default())
+    }
+
+    /// [`Store::prune`], first removing cache records as `options` asks.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::prune`].
+    pub fn prune_with(&self, options: &PruneOptions) -> Result<Pruned, StoreError> {
         let _gc = self.lock_exclusive("gc")?;
         let _index = self.lock_exclusive("index")?;
         let mut pruned = Pruned::default();
 
-        let mut queue: Vec<(Digest, Option<String>)> = self
+        let images: Vec<(Digest, Option<String>)> = self
             .read_index()?
             .manifests()
             .iter()
             .map(|d| (d.digest().clone(), Some(d.media_type().to_string())))
             .collect();
-        let records = self.root.join("records");
-        for namespace in list_dir(&records)? {
+        let mut live: HashSet<Digest> = HashSet::new();
+        self.mark(images, &mut live)?;
+
+        let mut records = Vec::new();
+        let records_dir = self.root.join("records");
+        for namespace in list_dir(&records_dir)? {
             if !namespace.is_dir() {
                 continue;
             }
@@ -69,7 +95,12 @@ impl Store {
                     .ok()
                     .and_then(|bytes| serde_json::from_slice::<RecordRoots>(&bytes).ok());
                 match roots {
-                    Some(record) => queue.extend(record.roots.into_iter().map(|d| (d, None))),
+                    Some(record) => {
+                        let modified = fs::metadata(&file)
+                            .and_then(|m| m.modified())
+                            .unwrap_or(SystemTime::UNIX_EPOCH);
+                        records.push((modified, file, record.roots));
+                    }
                     None => {
                         remove(&file)?;
                         pruned.records += 1;
@@ -77,27 +108,32 @@ impl Store {
                 }
             }
         }
-
-        let mut live: HashSet<Digest> = HashSet::new();
-        while let Some((digest, media_type)) = queue.pop() {
-            if !self.has_blob(&digest) || !live.insert(digest.clone()) {
-                continue;
+        // Newest first: each record keeps what it adds to what the images and the newer
+        // records keep, until the budget is spent; that record and all older ones go.
+        records.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        let mut cache_bytes = 0_u64;
+        let mut over = false;
+        for (_, file, roots) in records {
+            if !over {
+                let added = self.mark(roots.into_iter().map(|d| (d, None)).collect(), &mut live)?;
+                let size: u64 = added.iter().map(|d| self.blob_size(d).unwrap_or(0)).sum();
+                match options.keep_storage {
+                    Some(keep) if cache_bytes + size > keep => {
+                        for digest in &added {
+                            live.remove(digest);
+                        }
+                        over = true;
+                    }
+                    _ => {
+                        cache_bytes += size;
+                        continue;
+                    }
+                }
             }
-            let links = match media_type {
-                Some(media_type) if has_links(&media_type) => Some(self.read_node(&digest)?),
-                Some(_) => None,
-                // A record's root of unknown type: follow it if it reads as a manifest or
-                // an index; anything else is a leaf.
-                None if self.looks_like_json(&digest) => self
-                    .read_node(&digest)
-                    .ok()
-                    .filter(|node| node.media_type.as_deref().is_some_and(has_links)),
-                None => None,
-            };
-            if let Some(node) = links {
-                queue.extend(node.links().map(|link| (link.digest, link.media_type)));
-            }
+            remove(&file)?;
+            pruned.trimmed += 1;
         }
+        pruned.cache_bytes = cache_bytes;
 
         let blobs = self.root.join("blobs");
         for algorithm_dir in list_dir(&blobs)? {
@@ -135,6 +171,37 @@ impl Store {
             }
         }
         Ok(pruned)
+    }
+
+    /// Adds to `live` the blobs `roots` reach (following manifests and indexes) that are
+    /// in the store, and returns those it added.
+    fn mark(
+        &self,
+        mut queue: Vec<(Digest, Option<String>)>,
+        live: &mut HashSet<Digest>,
+    ) -> Result<Vec<Digest>, StoreError> {
+        let mut added = Vec::new();
+        while let Some((digest, media_type)) = queue.pop() {
+            if !self.has_blob(&digest) || !live.insert(digest.clone()) {
+                continue;
+            }
+            added.push(digest.clone());
+            let links = match media_type {
+                Some(media_type) if has_links(&media_type) => Some(self.read_node(&digest)?),
+                Some(_) => None,
+                // A record's root of unknown type: follow it if it reads as a manifest or
+                // an index; anything else is a leaf.
+                None if self.looks_like_json(&digest) => self
+                    .read_node(&digest)
+                    .ok()
+                    .filter(|node| node.media_type.as_deref().is_some_and(has_links)),
+                None => None,
+            };
+            if let Some(node) = links {
+                queue.extend(node.links().map(|link| (link.digest, link.media_type)));
+            }
+        }
+        Ok(added)
     }
 
     /// Whether a blob is small enough to be a JSON document and starts like one.

@@ -65,7 +65,7 @@ use std::path::{Path, PathBuf};
 
 pub use blobs::{BlobWriter, JSON_LIMIT};
 pub use error::StoreError;
-pub use gc::Pruned;
+pub use gc::{PruneOptions, Pruned};
 pub use images::ImageSummary;
 pub use lock::{Lease, ScratchDir};
 pub use records::{RecordInfo, Records};

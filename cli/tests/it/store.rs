@@ -295,3 +295,49 @@ fn four_processes_tag_at_once() {
     assert_eq!(names.len(), 4 * 15 + 1);
     assert!(names.iter().all(|t| t.descriptor.digest() == one.digest()));
 }
+
+/// `prune --keep-storage SIZE` removes the least recently written cache records until what
+/// the rest keep fits in SIZE; their layers go with them, so those steps miss again.
+#[test]
+fn prune_keep_storage_trims_the_oldest_cache_first() {
+    use crate::build::{build, ok};
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let context = |name: &str, seed: u8| {
+        let ctx = dir.path().join(name);
+        std::fs::create_dir(&ctx).unwrap();
+        // 100 KiB that gzip cannot shrink much.
+        let mut state = u32::from(seed) + 1;
+        let data: Vec<u8> = (0..100 * 1024)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state.to_le_bytes()[0]
+            })
+            .collect();
+        std::fs::write(ctx.join("data"), data).unwrap();
+        std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY data /data\n").unwrap();
+        ctx
+    };
+    let (old, new) = (context("old", 1), context("new", 2));
+    let cached = |ctx: &Path| {
+        let stderr = build(&root, &["--progress", "plain", ctx.to_str().unwrap()]);
+        ok(&stderr);
+        String::from_utf8_lossy(&stderr.stderr).contains("CACHED")
+    };
+    assert!(!cached(&old));
+    assert!(!cached(&new));
+    // Untagged builds: only the cache records keep their layers now.
+    stdout(&mkimage(&root, &["prune", "--keep-storage", "150KB"]));
+    assert!(cached(&new), "the newest record was kept");
+    assert!(!cached(&old), "the oldest record was trimmed");
+
+    let out = stdout(&mkimage(&root, &["prune", "--keep-storage", "0"]));
+    assert!(out.contains("Build cache: 2 entries removed"), "{out}");
+    assert!(!cached(&new));
+    let bad = mkimage(&root, &["prune", "--keep-storage", "lots"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid size `lots`"));
+}
