@@ -4,6 +4,7 @@ use oci_spec::image::{Descriptor, Digest};
 
 use crate::events::{Events, StepRef};
 use crate::layer::LayerOptions;
+use crate::oci::Image;
 use crate::plan::{Platform, Run};
 use crate::store::Store;
 
@@ -31,6 +32,8 @@ pub struct RunInput<'a> {
     /// The results of the stages built so far, by plan index (`None`: not built), for
     /// `--mount=from=<stage>`.
     pub stages: &'a [Option<StageImage>],
+    /// The images `--mount=from=<image>` names, by reference, resolved for `platform`.
+    pub images: &'a [(String, Image)],
     /// The platform the stage is built for.
     pub platform: &'a Platform,
     /// How to write the layer.

@@ -8,7 +8,7 @@ use crate::context::{Context, FileHashes};
 use crate::events::{Events, StepRef};
 use crate::layer::{Compression, LayerOptions};
 use crate::oci::{History, Image, ImageConfig};
-use crate::plan::{Base, Op, Plan, Platform, Stage, Step};
+use crate::plan::{Base, Mount, Op, Plan, Platform, Run, Source, Stage, Step};
 use crate::store::ScratchDir;
 
 use super::copy::{self, Prepared};
@@ -249,6 +249,29 @@ impl<'a> BuildRun<'a> {
         Image::load(store, &descriptor, platform)
     }
 
+    /// The images `run`'s mounts name in `from=` (bind and cache), each resolved once for
+    /// `platform`, by reference.
+    fn mount_images(&self, run: &Run, platform: &Platform) -> crate::Result<Vec<(String, Image)>> {
+        let mut images: Vec<(String, Image)> = Vec::new();
+        for mount in &run.mounts {
+            let reference = match mount {
+                Mount::Bind {
+                    from: Source::Image(reference),
+                    ..
+                }
+                | Mount::Cache {
+                    from: Some(Source::Image(reference)),
+                    ..
+                } => reference,
+                _ => continue,
+            };
+            if !images.iter().any(|(name, _)| name == reference) {
+                images.push((reference.clone(), self.image(reference, platform)?));
+            }
+        }
+        Ok(images)
+    }
+
     /// Builds one step onto `state`, from the cache when it can.
     fn step(
         &mut self,
@@ -262,10 +285,29 @@ impl<'a> BuildRun<'a> {
             Op::Copy(copy) => Some(copy::prepare(self, copy, &state.platform)?),
             _ => None,
         };
+        let images = match &step.op {
+            Op::Run(run) => self.mount_images(run, &state.platform)?,
+            _ => Vec::new(),
+        };
         let inputs = match &step.op {
-            Op::Run(run) => crate::run::mount_inputs(run, self.context, self.hashes, |stage| {
-                Ok(self.stage_image(stage)?.key.digest().clone())
-            })?,
+            Op::Run(run) => crate::run::mount_inputs(
+                run,
+                self.context,
+                self.hashes,
+                |stage| Ok(self.stage_image(stage)?.key.digest().clone()),
+                |reference| {
+                    images
+                        .iter()
+                        .find(|(name, _)| name == reference)
+                        .map(|(_, image)| image.digest().clone())
+                        .ok_or_else(|| {
+                            BuildError::ImageNotFound {
+                                reference: reference.to_owned(),
+                            }
+                            .into()
+                        })
+                },
+            )?,
             _ => prepared.as_ref().map(Prepared::inputs).unwrap_or_default(),
         };
         let key = step_key(&state.image.key, &step.op, &inputs);
@@ -294,6 +336,7 @@ impl<'a> BuildRun<'a> {
                             run,
                             image: &state.image,
                             stages: &self.stages,
+                            images: &images,
                             platform: &state.platform,
                             layer_options: &self.layer_options,
                             events: self.events,

@@ -14,6 +14,11 @@ impl StepExecutor for Runner {
             .iter()
             .map(|stage| stage.as_ref().map(|image| image.layers.as_slice()))
             .collect();
+        let images: Vec<(&str, &[Descriptor])> = input
+            .images
+            .iter()
+            .map(|(reference, image)| (reference.as_str(), image.layers()))
+            .collect();
         let image = input.image;
         let run = RunInput {
             layers: &image.layers,
@@ -21,6 +26,7 @@ impl StepExecutor for Runner {
             config: &image.config.config,
             run: input.run,
             stages: &stages,
+            images: &images,
         };
         let layer = self.run_with(&run, input.layer_options, input.step, input.events)?;
         Ok(layer.map(|layer| NewLayer {

@@ -6,8 +6,9 @@ use crate::context::{Context, FileHashes, SelectOptions};
 use crate::plan::{Mount, Run, Source};
 
 /// The digests of what `run`'s bind mounts read: the content of the selected context
-/// path (so a changed file there reruns the step, as in BuildKit), or the cache key of
-/// the stage, given by `stage_key`. Secrets, SSH agents and caches are not keyed.
+/// path (so a changed file there reruns the step, as in BuildKit), the cache key of
+/// the stage, given by `stage_key`, or the digest of the image, given by `image_digest`.
+/// Secrets, SSH agents and caches are not keyed.
 ///
 /// # Errors
 ///
@@ -17,6 +18,7 @@ pub fn mount_inputs(
     context: &Context,
     hashes: &FileHashes,
     stage_key: impl Fn(usize) -> crate::Result<Digest>,
+    image_digest: impl Fn(&str) -> crate::Result<Digest>,
 ) -> crate::Result<Vec<Digest>> {
     let mut inputs = Vec::new();
     for mount in &run.mounts {
@@ -31,8 +33,7 @@ pub fn mount_inputs(
                     inputs.push(selection.digest(hashes)?);
                 }
                 Source::Stage(index) => inputs.push(stage_key(*index)?),
-                // Not run yet (see `mounts.rs`).
-                Source::Image(_) => {}
+                Source::Image(reference) => inputs.push(image_digest(reference)?),
             }
         }
     }

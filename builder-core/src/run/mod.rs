@@ -82,6 +82,8 @@ pub struct RunInput<'a> {
     /// The layers of the stages built so far, by plan index (`None`: not built), for
     /// `--mount=type=bind,from=<stage>`.
     pub stages: &'a [Option<&'a [Descriptor]>],
+    /// The layers of the images `--mount=from=<image>` names, by reference.
+    pub images: &'a [(&'a str, &'a [Descriptor])],
 }
 
 /// Runs `RUN` steps against one store.

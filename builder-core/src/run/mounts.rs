@@ -5,12 +5,13 @@
 //!   variable), from the secrets given to the build; never on disk, in a layer or a key.
 //! - `ssh`: the agent socket given to the build, bound in, with `SSH_AUTH_SOCK` set.
 //! - `cache`: a directory kept in the store (`data/cache-mounts/<sha256 of the id>`),
-//!   created with the mount's mode and owner (and the content of `from`, a context or
-//!   stage directory), persisting across builds. `sharing=locked`
+//!   created with the mount's mode and owner (and the content of `from`, a directory of
+//!   the context, a stage or an image), persisting across builds. `sharing=locked`
 //!   waits for other users of the cache; `private` uses it when no other step holds it and
 //!   an empty directory otherwise; `shared` uses it at once.
-//! - `bind`: a path of the build context ([`StepInputs::context`]) or of an earlier
-//!   stage, read-only; with `rw` a copy of it, dropped after the step.
+//! - `bind`: a path of the build context ([`StepInputs::context`]), of an earlier stage
+//!   or of an image ([`RunInput::images`], resolved by the build like a base image),
+//!   read-only; with `rw` a copy of it, dropped after the step.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -188,6 +189,7 @@ pub(super) fn resolve(
                         store,
                         inputs,
                         input,
+                        "cache",
                         from,
                         source,
                         &mut resolved._scratch,
@@ -234,15 +236,30 @@ pub(super) fn resolve(
             } => {
                 let path = if *rw && *from == Source::Context {
                     // A copy, so that writes are dropped with it.
-                    let original =
-                        bind_source(store, inputs, input, from, source, &mut resolved._scratch)?;
+                    let original = bind_source(
+                        store,
+                        inputs,
+                        input,
+                        "bind",
+                        from,
+                        source,
+                        &mut resolved._scratch,
+                    )?;
                     let scratch = store.temp_dir()?;
                     let copy = scratch.path().join("bind");
                     copy_tree(&original, &copy)?;
                     resolved._scratch.push(scratch);
                     copy
                 } else {
-                    bind_source(store, inputs, input, from, source, &mut resolved._scratch)?
+                    bind_source(
+                        store,
+                        inputs,
+                        input,
+                        "bind",
+                        from,
+                        source,
+                        &mut resolved._scratch,
+                    )?
                 };
                 resolved.mounts.push(SandboxMount::Bind {
                     source: path,
@@ -256,44 +273,52 @@ pub(super) fn resolve(
 }
 
 /// The host path of `source` in `from`: in the context, or in a fresh unpacked copy of
-/// an earlier stage (kept alive in `scratch`, so writes to it are dropped with it).
+/// an earlier stage or an image (kept alive in `scratch`, so writes to it are dropped
+/// with it). `kind` names the mount in errors.
 fn bind_source(
     store: &Store,
     inputs: &StepInputs,
     input: &RunInput<'_>,
+    kind: &'static str,
     from: &Source,
     source: &str,
     scratch: &mut Vec<ScratchDir>,
 ) -> Result<PathBuf, RunError> {
-    match from {
+    let layers = match from {
         Source::Context => {
             let Some(context) = &inputs.context else {
                 return Err(RunError::UnsupportedMount {
-                    kind: "bind",
+                    kind,
                     detail: " without a build context".to_owned(),
                 });
             };
-            Ok(inside(context, source))
+            return Ok(inside(context, source));
         }
         Source::Stage(index) => {
             let Some(Some(layers)) = input.stages.get(*index) else {
                 return Err(RunError::UnsupportedMount {
-                    kind: "bind",
+                    kind,
                     detail: format!(" from stage {index}, which is not built"),
                 });
             };
-            let dir = store.temp_dir()?;
-            let root = dir.path().join("stage");
-            fs::create_dir(&root).map_err(|source| prepare(&root, source))?;
-            unpack_layers(store, layers, &root)?;
-            scratch.push(dir);
-            Ok(inside(&root, source))
+            *layers
         }
-        Source::Image(name) => Err(RunError::UnsupportedMount {
-            kind: "bind",
-            detail: format!(" from the image `{name}`"),
-        }),
-    }
+        Source::Image(name) => {
+            let Some((_, layers)) = input.images.iter().find(|(image, _)| image == name) else {
+                return Err(RunError::UnsupportedMount {
+                    kind,
+                    detail: format!(" from the image `{name}`, which the build did not resolve"),
+                });
+            };
+            *layers
+        }
+    };
+    let dir = store.temp_dir()?;
+    let root = dir.path().join("rootfs");
+    fs::create_dir(&root).map_err(|source| prepare(&root, source))?;
+    unpack_layers(store, layers, &root)?;
+    scratch.push(dir);
+    Ok(inside(&root, source))
 }
 
 /// `source` (a path in the context, `/` its root) under `base`, lexically: `..` never

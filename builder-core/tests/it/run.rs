@@ -4,11 +4,14 @@
 use std::process::Command as Process;
 use std::sync::Mutex;
 
+use mkimage_core::build::{BuildOptions, Builder};
+use mkimage_core::context::Context;
 use mkimage_core::events::{Events, StepRef, Stream};
 use mkimage_core::layer::{Compression, LayerOptions, WrittenLayer};
 use mkimage_core::oci::{Image, RunConfig};
 use mkimage_core::plan::{
-    Command, InlineFile, KeyValue, Mount, Network, Platform, Run, Sharing, Source,
+    Base, Command, InlineFile, KeyValue, Mount, Network, Op, Plan, Platform, Run, Sharing, Source,
+    Span, Stage, Step, StepMeta,
 };
 use mkimage_core::run::{RootfsMode, RunError, RunInput, Runner, StepInputs};
 use mkimage_core::store::Store;
@@ -72,6 +75,7 @@ impl Fixture {
             config: config.unwrap_or(&self.image.config().config),
             run,
             stages: &[],
+            images: &[],
         };
         let result = runner.run(&input, &step(), &events);
         (result, events.text())
@@ -366,6 +370,7 @@ fn bind_mounts_of_the_context_and_a_stage() {
         config: &fixture.image.config().config,
         run: &run,
         stages: &stage,
+        images: &[],
     };
     let layer = runner.run(&input, &step(), &events).unwrap();
     assert_eq!(
@@ -483,6 +488,7 @@ fn a_new_cache_starts_with_the_content_of_from() {
         config: &fixture.image.config().config,
         run: &run,
         stages: &stage,
+        images: &[],
     };
     let first = Output::default();
     fixture.runner().run(&input, &step(), &first).unwrap();
@@ -494,4 +500,89 @@ fn a_new_cache_starts_with_the_content_of_from() {
         "added\ngroup\npasswd\n",
         "seeded once, then kept"
     );
+}
+
+#[test]
+fn bind_and_cache_mounts_from_an_image_through_the_build() {
+    let fixture = Fixture::new();
+    busybox_image(&fixture.store, "bbimage").unwrap();
+    let context = tempfile::tempdir().unwrap();
+    let context = Context::open(context.path(), None).unwrap();
+    let mut run = shell("cmp /x /bin/busybox && echo same; ls /c");
+    run.mounts = vec![
+        Mount::Bind {
+            target: "/x".into(),
+            source: "/bin/busybox".into(),
+            from: Source::Image("bbimage".into()),
+            rw: false,
+        },
+        Mount::Cache {
+            target: "/c".into(),
+            id: "from-image".into(),
+            sharing: Sharing::Shared,
+            from: Some(Source::Image("bbimage".into())),
+            source: "/etc".into(),
+            readonly: true,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+        },
+    ];
+    let plan = Plan {
+        stages: vec![Stage {
+            name: None,
+            base: Base::Image("busybox:test".into()),
+            platform: None,
+            steps: vec![Step {
+                op: Op::Run(run),
+                meta: StepMeta {
+                    span: Span { line: 2, col: 1 },
+                    text: "RUN --mount=from=bbimage ...".into(),
+                },
+            }],
+            span: Span { line: 1, col: 1 },
+        }],
+        target: 0,
+    };
+    let build = |events: &Output| {
+        Builder::new(fixture.store.clone())
+            .with_executor(fixture.runner())
+            .build(&plan, &context, &BuildOptions::default(), events)
+            .unwrap()
+    };
+    let events = Output::default();
+    let first = build(&events);
+    assert_eq!(events.text(), "same\ngroup\npasswd\n");
+    assert!(!first.steps[0].cached);
+    let again = build(&Output::default());
+    assert!(again.steps[0].cached);
+    assert_eq!(again.image, first.image);
+
+    // Another image under the name changes the step's key.
+    fixture
+        .store
+        .tag(&"bbimage".parse().unwrap(), &first.image)
+        .unwrap();
+    let third = build(&Output::default());
+    assert!(!third.steps[0].cached);
+}
+
+#[test]
+fn a_cache_mount_error_names_the_cache_kind() {
+    let fixture = Fixture::new();
+    let mut run = shell("true");
+    run.mounts = vec![Mount::Cache {
+        target: "/c".into(),
+        id: "no-context".into(),
+        sharing: Sharing::Shared,
+        from: Some(Source::Context),
+        source: "/".into(),
+        readonly: false,
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+    }];
+    let (result, _) = fixture.run_with(&fixture.runner(), &run, None);
+    let error = result.unwrap_err().to_string();
+    assert!(error.contains("--mount=cache"), "{error}");
 }
