@@ -347,13 +347,20 @@ pub(super) fn write_entries(run: &BuildRun<'_>, entries: Vec<Entry>) -> crate::R
 /// The directory where `layers` are unpacked for this build, unpacking them the first
 /// time; `name` identifies them.
 fn unpacked(
-    run: &mut BuildRun<'_>,
+    run: &BuildRun<'_>,
     name: &str,
     layers: &[Descriptor],
 ) -> crate::Result<std::path::PathBuf> {
-    if let Some(dir) = run.unpacked.get(name) {
+    let lock = || {
+        run.unpacked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    if let Some(dir) = lock().get(name) {
         return Ok(dir.path().to_owned());
     }
+    // Unpacked without holding the lock, so other stages go on; when two stages unpack
+    // the same layers at once, the first one kept is used and the other dropped.
     let store = &run.builder.store;
     let dir: ScratchDir = store.temp_dir()?;
     for descriptor in layers {
@@ -361,9 +368,9 @@ fn unpacked(
         let tar = layer::decompress(blob, Some(descriptor.media_type().as_ref()))?;
         layer::unpack(tar, dir.path())?;
     }
-    let path = dir.path().to_owned();
-    run.unpacked.insert(name.to_owned(), dir);
-    Ok(path)
+    let mut unpacked = lock();
+    let kept = unpacked.entry(name.to_owned()).or_insert(dir);
+    Ok(kept.path().to_owned())
 }
 
 /// Selects the path sources of `copy` in an unpacked image at `dir`.

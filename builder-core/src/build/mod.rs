@@ -3,7 +3,8 @@
 //! A [`Builder`] holds a [`Store`], a [`BaseResolver`] (how `FROM <image>` finds its
 //! image: by default the store, then `oci-archive:`/`docker-archive:`/`oci:` files) and a
 //! [`StepExecutor`] (how `RUN` runs: by default it does not). [`Builder::build`] builds
-//! the stages the target needs, in dependency order, each step on top of the previous:
+//! the stages the target needs, each as soon as the stages it reads from are built (so
+//! independent stages build at the same time), each step on top of the previous:
 //!
 //! - `COPY` (and `ADD`) selects its sources from the build [`Context`], an earlier stage
 //!   or an image, places them with Docker's destination rules and writes them as one
@@ -64,6 +65,7 @@ mod fs;
 mod output;
 mod record;
 mod resolve;
+mod schedule;
 mod stage;
 mod workdir;
 
@@ -222,9 +224,7 @@ impl Builder {
         events.build_started(plan);
 
         let mut run = stage::BuildRun::new(self, plan, context, &hashes, options, events)?;
-        for index in plan.needed_stages() {
-            run.build_stage(index)?;
-        }
+        run.build_stages(&plan.needed_stages())?;
         let (mut image, steps) = run.finish(plan.target);
         hashes.save()?;
 

@@ -63,6 +63,7 @@ impl LayerRecord {
 }
 
 /// The step records of a store.
+#[derive(Clone)]
 pub(super) struct StepRecords {
     store: Store,
     records: Records,

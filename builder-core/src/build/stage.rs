@@ -1,6 +1,8 @@
 //! Building stages: resolving the base, then each step, from the cache or by running it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cache::{BaseKey, CacheKey, KeyBuilder, base_key, step_key};
@@ -17,7 +19,8 @@ use super::fs::FsView;
 use super::record::{LayerRecord, StepRecord, StepRecords};
 use super::{BuildError, BuildOptions, Builder, StageImage, StepResult, config, workdir};
 
-/// One build in progress: what every stage shares.
+/// One build in progress: what every stage shares. Each stage is built by a
+/// [`fork`](BuildRun::fork) of it, on its own thread.
 pub(super) struct BuildRun<'a> {
     pub builder: &'a Builder,
     pub plan: &'a Plan,
@@ -33,9 +36,10 @@ pub(super) struct BuildRun<'a> {
     pub now_secs: i64,
     /// The result of each stage built, by index.
     pub stages: Vec<Option<StageImage>>,
-    /// Stages and images unpacked for `COPY --from`, by what they are.
-    pub unpacked: HashMap<String, ScratchDir>,
-    steps: Vec<StepResult>,
+    /// Stages and images unpacked for `COPY --from`, by what they are; shared by forks.
+    pub unpacked: Arc<Mutex<HashMap<String, ScratchDir>>>,
+    /// The results of the steps built, in order.
+    pub steps: Vec<StepResult>,
 }
 
 /// A stage being built.
@@ -78,9 +82,23 @@ impl<'a> BuildRun<'a> {
             now: rfc3339(now_secs),
             now_secs,
             stages: vec![None; plan.stages.len()],
-            unpacked: HashMap::new(),
+            unpacked: Arc::default(),
             steps: Vec::new(),
         })
+    }
+
+    /// A run for building one more stage: the same build, with the stages built so far
+    /// and no steps yet.
+    pub fn fork(&self) -> BuildRun<'a> {
+        BuildRun {
+            records: self.records.clone(),
+            layer_options: self.layer_options.clone(),
+            now: self.now.clone(),
+            stages: self.stages.clone(),
+            unpacked: Arc::clone(&self.unpacked),
+            steps: Vec::new(),
+            ..*self
+        }
     }
 
     /// The target's image and the results of every step.
@@ -102,8 +120,13 @@ impl<'a> BuildRun<'a> {
         (image, self.steps)
     }
 
-    /// Builds the stage `index`; the stages it reads from must be built.
-    pub fn build_stage(&mut self, index: usize) -> crate::Result<()> {
+    /// Builds the stage `index`; the stages it reads from must be built. Stops before its
+    /// next step once `stop` is set, returning `None`.
+    pub fn build_stage(
+        &mut self,
+        index: usize,
+        stop: &AtomicBool,
+    ) -> crate::Result<Option<StageImage>> {
         let stage = &self.plan.stages[index];
         let platform = stage
             .platform
@@ -113,6 +136,9 @@ impl<'a> BuildRun<'a> {
         let total = stage.steps.len() + usize::from(shows_base);
         let mut state = self.start(index, stage, &platform, total)?;
         for (position, step) in stage.steps.iter().enumerate() {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
             let step_ref = StepRef {
                 stage: index,
                 stage_name: stage.name.clone(),
@@ -127,8 +153,7 @@ impl<'a> BuildRun<'a> {
                     source: Box::new(source),
                 })?;
         }
-        self.stages[index] = Some(state.image);
-        Ok(())
+        Ok(Some(state.image))
     }
 
     /// The state a stage starts from: its base's image and key.

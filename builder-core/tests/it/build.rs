@@ -2,9 +2,13 @@
 
 use std::fs;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use mkimage_core::NoEvents;
-use mkimage_core::build::{BuildError, BuildOptions, Builder, Built};
+use mkimage_core::build::{
+    BuildError, BuildOptions, Builder, Built, NewLayer, RunInput, StepExecutor,
+};
 use mkimage_core::context::Context;
 use mkimage_core::oci::Image;
 use mkimage_core::plan::{
@@ -320,4 +324,156 @@ fn copy_from_a_stage_follows_its_absolute_symlinks_inside_it() {
     mkimage_core::build::export_rootfs(&store, &built.image, &Platform::host(), &out).unwrap();
     assert_eq!(fs::read_to_string(out.join("sh")).unwrap(), "the binary\n");
     assert_eq!(fs::read_to_string(out.join("up")).unwrap(), "the binary\n");
+}
+
+/// A `RUN` hook that logs `start <script>` and `end <script>`. `<name> wait-for <word>`
+/// waits (up to five seconds) until a run whose script starts with `word` has started;
+/// `false` fails at once.
+#[derive(Clone, Default)]
+struct Logged(Arc<Mutex<Vec<String>>>);
+
+impl Logged {
+    fn log(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    fn started(&self, word: &str) -> bool {
+        self.log()
+            .iter()
+            .any(|line| line.starts_with(&format!("start {word}")))
+    }
+}
+
+impl StepExecutor for Logged {
+    fn run(&self, input: &RunInput<'_>) -> mkimage_core::Result<Option<NewLayer>> {
+        let Command::Shell(script) = &input.run.command else {
+            panic!("a shell command");
+        };
+        self.0.lock().unwrap().push(format!("start {script}"));
+        if script == "false" {
+            return Err(BuildError::RunUnavailable.into());
+        }
+        if let Some((_, word)) = script.split_once(" wait-for ") {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !self.started(word) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            // Time for a failure elsewhere to reach the scheduler.
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        self.0.lock().unwrap().push(format!("end {script}"));
+        Ok(None)
+    }
+}
+
+/// Stages `a` and `b`, each copying its file from the context and running `runs`, and a
+/// final stage copying both files.
+fn two_feeding_one(a_runs: &[&str], b_runs: &[&str]) -> Plan {
+    let stage = |name: Option<&str>, steps| Stage {
+        name: name.map(str::to_owned),
+        base: Base::Scratch,
+        platform: None,
+        steps,
+        span: Span { line: 1, col: 1 },
+    };
+    let branch = |file: &str, runs: &[&str], line: usize| {
+        let mut steps = vec![step(
+            Op::Copy(Copy::new(vec![file.into()], "/")),
+            line,
+            &format!("COPY {file} /"),
+        )];
+        for (n, script) in runs.iter().enumerate() {
+            steps.push(step(
+                Op::Run(Run::new(Command::Shell((*script).into()))),
+                line + 1 + n,
+                &format!("RUN {script}"),
+            ));
+        }
+        steps
+    };
+    let copy_from = |stage: usize, file: &str| {
+        let mut copy = Copy::new(vec![format!("/{file}")], "/");
+        copy.from = mkimage_core::plan::Source::Stage(stage);
+        step(
+            Op::Copy(copy),
+            20 + stage,
+            &format!("COPY --from={stage} /{file} /"),
+        )
+    };
+    Plan {
+        stages: vec![
+            stage(Some("a"), branch("a.txt", a_runs, 2)),
+            stage(Some("b"), branch("b.txt", b_runs, 10)),
+            stage(None, vec![copy_from(0, "a.txt"), copy_from(1, "b.txt")]),
+        ],
+        target: 2,
+    }
+}
+
+fn two_files(dir: &Path) -> Context {
+    fs::create_dir_all(dir).unwrap();
+    fs::write(dir.join("a.txt"), "a\n").unwrap();
+    fs::write(dir.join("b.txt"), "b\n").unwrap();
+    Context::open(dir, None).unwrap()
+}
+
+#[test]
+fn independent_stages_build_at_the_same_time_into_the_same_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let context = two_files(&dir.path().join("ctx"));
+    let logged = Logged::default();
+    let options = BuildOptions {
+        source_date_epoch: Some(1_700_000_000),
+        ..BuildOptions::default()
+    };
+    let plan = two_feeding_one(&["a wait-for b"], &["b wait-for a"]);
+    let built = Builder::new(store.clone())
+        .with_executor(logged.clone())
+        .build(&plan, &context, &options, &NoEvents)
+        .unwrap();
+    let mut first_two = logged.log()[..2].to_vec();
+    first_two.sort();
+    assert_eq!(
+        first_two,
+        ["start a wait-for b", "start b wait-for a"],
+        "both stages ran before either finished: {:?}",
+        logged.log()
+    );
+    // The steps are listed in plan order whatever order they ran in.
+    let order: Vec<(usize, usize)> = built
+        .steps
+        .iter()
+        .map(|result| (result.step.stage, result.step.step))
+        .collect();
+    assert_eq!(order, [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]);
+    // The digest the engine gave when it built stages one after another.
+    assert_eq!(
+        built.image.digest().to_string(),
+        "sha256:4c2169829c8d311d4eb1190cbd7bcd132fa6e439ed8f1abb6e8aec7a96c4b8d6"
+    );
+    let out = dir.path().join("out");
+    mkimage_core::build::export_rootfs(&store, &built.image, &Platform::host(), &out).unwrap();
+    assert_eq!(fs::read_to_string(out.join("a.txt")).unwrap(), "a\n");
+    assert_eq!(fs::read_to_string(out.join("b.txt")).unwrap(), "b\n");
+}
+
+#[test]
+fn the_first_failing_stage_stops_the_others_after_their_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let context = two_files(&dir.path().join("ctx"));
+    let logged = Logged::default();
+    let plan = two_feeding_one(&["a wait-for b", "false"], &["b wait-for false", "never"]);
+    let error = Builder::new(store)
+        .with_executor(logged.clone())
+        .build(&plan, &context, &BuildOptions::default(), &NoEvents)
+        .unwrap_err();
+    let mkimage_core::Error::Build(BuildError::Step { span, .. }) = error else {
+        panic!("not a step error: {error:?}");
+    };
+    assert_eq!(span.line, 4, "the error of stage a's `RUN false`");
+    // Stage b's running step was awaited, and its next step never started.
+    assert!(logged.log().contains(&"end b wait-for false".to_owned()));
+    assert!(!logged.started("never"), "{:?}", logged.log());
 }
