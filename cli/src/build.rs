@@ -9,12 +9,13 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use mkimage_core::NoEvents;
+use mkimage_core::add::ArchiveFormat as Compressed;
 use mkimage_core::build::{
     BaseResolver, BuildOptions, Builder, Built, export_rootfs, export_rootfs_tar,
 };
 use mkimage_core::context::{Context, extract};
 use mkimage_core::exec::Sandbox;
-use mkimage_core::layer::{Codec, Compression};
+use mkimage_core::layer::Compression;
 use mkimage_core::oci::{ArchiveFormat, ArchiveImage, Image, write_archive};
 use mkimage_core::plan::{Base, KeyValue, Platform};
 use mkimage_core::registry::{Client, Reference, RegistryResolver, push};
@@ -265,7 +266,7 @@ fn is_archive(path: &Path) -> anyhow::Result<bool> {
     File::open(path)
         .and_then(|file| file.take(512).read_to_end(&mut head))
         .context("failed to read the spooled standard input")?;
-    Ok(Codec::sniff(&head) != Codec::None || head.get(257..262) == Some(b"ustar"))
+    Ok(Compressed::sniff(&head) != Compressed::Tar || head.get(257..262) == Some(b"ustar"))
 }
 
 /// `--build-arg` values: `KEY=VALUE`, or `KEY` taken from the environment (skipped when

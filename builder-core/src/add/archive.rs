@@ -73,18 +73,25 @@ pub(crate) fn open(path: &Path) -> Result<Box<dyn Read>, ArchiveError> {
         path: path.to_owned(),
         source,
     };
-    let mut file = BufReader::new(File::open(path).map_err(read_err)?);
-    // One read is enough: a regular file returns at least the 6 magic bytes from its
-    // first read.
-    let format = ArchiveFormat::sniff(file.fill_buf().map_err(read_err)?);
+    decompress(BufReader::new(File::open(path).map_err(read_err)?)).map_err(read_err)
+}
+
+/// The stream inside `reader`, decompressed as its first bytes say (gzip, bzip2, xz or
+/// zstd, as Docker's `DecompressStream`), or `reader` itself when they name none.
+///
+/// # Errors
+///
+/// When the first bytes cannot be read or the zstd decoder cannot be set up.
+pub fn decompress<'a, R: BufRead + 'a>(mut reader: R) -> std::io::Result<Box<dyn Read + 'a>> {
+    // One read is enough: a file, or a pipe holding at least a few bytes, returns the 6
+    // magic bytes from its first read.
+    let format = ArchiveFormat::sniff(reader.fill_buf()?);
     Ok(match format {
-        ArchiveFormat::Tar => Box::new(file),
-        ArchiveFormat::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(file)),
-        ArchiveFormat::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(file)),
-        ArchiveFormat::Xz => Box::new(xz2::bufread::XzDecoder::new_multi_decoder(file)),
-        ArchiveFormat::Zstd => {
-            Box::new(zstd::stream::read::Decoder::with_buffer(file).map_err(read_err)?)
-        }
+        ArchiveFormat::Tar => Box::new(reader),
+        ArchiveFormat::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
+        ArchiveFormat::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(reader)),
+        ArchiveFormat::Xz => Box::new(xz2::bufread::XzDecoder::new_multi_decoder(reader)),
+        ArchiveFormat::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(reader)?),
     })
 }
 

@@ -41,6 +41,6 @@ mod archive;
 mod error;
 mod extract;
 
-pub use archive::{ArchiveFormat, is_archive};
+pub use archive::{ArchiveFormat, decompress, is_archive};
 pub use error::ArchiveError;
 pub use extract::{ExtractOptions, extract};

@@ -213,7 +213,7 @@ impl Context {
 }
 
 /// Extracts a context sent as a tar stream (`mkimage build -`), plain or compressed with
-/// gzip or zstd, into the directory `dir`, which the caller provides (empty)
+/// gzip, bzip2, xz or zstd, into the directory `dir`, which the caller provides (empty)
 /// and then [opens](Context::open).
 ///
 /// No entry is written outside `dir`, whatever its name, hard link or the symlinks before
@@ -226,7 +226,8 @@ impl Context {
 /// a file that cannot be written.
 pub fn extract(tar: impl Read, dir: &Path) -> Result<(), ContextError> {
     let extract_err = |source| ContextError::ExtractContext { source };
-    let tar = layer::decompress(tar, None).map_err(extract_err)?;
+    let tar = crate::add::decompress(std::io::BufReader::new(tar))
+        .map_err(|source| extract_err(layer::LayerError::ReadBlob { source }))?;
     layer::unpack(tar, dir).map_err(extract_err)?;
     Ok(())
 }

@@ -121,6 +121,24 @@ pub fn import(store: &Store, source: &ImageSource) -> crate::Result<Vec<Imported
     }
 }
 
+/// When the file at `path` is compressed, decompresses it to `tar` and returns that path.
+fn decompressed(path: &Path, tar: &Path) -> Result<Option<PathBuf>, OciError> {
+    let read = |source| OciError::ReadArchive {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = BufReader::new(std::fs::File::open(path).map_err(read)?);
+    if crate::add::ArchiveFormat::sniff(file.fill_buf().map_err(read)?)
+        == crate::add::ArchiveFormat::Tar
+    {
+        return Ok(None);
+    }
+    let mut stream = crate::add::decompress(file).map_err(read)?;
+    let mut out = std::fs::File::create(tar).map_err(read)?;
+    io::copy(&mut stream, &mut out).map_err(read)?;
+    Ok(Some(tar.to_owned()))
+}
+
 /// Reads every image of the archive at `path` (an OCI layout tarball, which the docker
 /// format written by [`write_archive`](super::write_archive) also is, or a docker
 /// archive) into the store and tags each with its names; an image without a name is
@@ -132,7 +150,13 @@ pub fn import(store: &Store, source: &ImageSource) -> crate::Result<Vec<Imported
 /// [`import`].
 pub fn load(store: &Store, path: &Path) -> crate::Result<Vec<Imported>> {
     let _lease = store.lease()?;
-    let files = Files::scan_tar(path)?;
+    // Archive members are read by seeking, so a compressed archive (`docker load` takes
+    // gzip, bzip2, xz and zstd) is first decompressed into a scratch file of the store.
+    let scratch = store.temp_dir()?;
+    let files = match decompressed(path, &scratch.path().join("archive.tar"))? {
+        Some(tar) => Files::scan_tar(&tar)?,
+        None => Files::scan_tar(path)?,
+    };
     let imported = if files.has("index.json") && files.has("oci-layout") {
         import_layout(store, &files, None)?
     } else if files.has("manifest.json") {

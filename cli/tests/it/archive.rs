@@ -63,6 +63,53 @@ fn save_then_load_into_an_empty_store() {
     );
 }
 
+/// `load -i` takes the archive compressed, as `docker load` does, whichever compressor
+/// the user ran on it.
+#[test]
+fn load_reads_compressed_archives() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let store = Store::open(&root).unwrap();
+    let one = image(&store, "one");
+    store.tag(&"app:1".parse().unwrap(), &one).unwrap();
+    let tar = dir.path().join("app.tar");
+    stdout(&mkimage(
+        &root,
+        &[
+            "save",
+            "-o",
+            tar.to_str().unwrap(),
+            "--format",
+            "docker",
+            "app:1",
+        ],
+    ));
+    for (tool, suffix) in [
+        ("gzip", "gz"),
+        ("bzip2", "bz2"),
+        ("xz", "xz"),
+        ("zstd", "zst"),
+    ] {
+        let packed = dir.path().join(format!("app.tar.{suffix}"));
+        let out = std::process::Command::new(tool)
+            .arg("-c")
+            .arg(&tar)
+            .output()
+            .unwrap_or_else(|e| panic!("`{tool}` is needed ({e}); run .ci/install-deps"));
+        assert!(out.status.success(), "{tool} failed");
+        std::fs::write(&packed, out.stdout).unwrap();
+        let empty = dir.path().join(format!("{suffix}-store"));
+        assert_eq!(
+            stdout(&mkimage(&empty, &["load", "-i", packed.to_str().unwrap()])),
+            "Loaded image: app:1\n",
+            "{tool}"
+        );
+        let loaded = Store::open(&empty).unwrap();
+        let resolved = loaded.resolve(&"app:1".parse().unwrap()).unwrap().unwrap();
+        assert_eq!(resolved.digest(), one.digest(), "{tool}");
+    }
+}
+
 #[test]
 fn load_refuses_what_is_not_an_image_archive() {
     let dir = tempfile::tempdir().unwrap();

@@ -208,29 +208,31 @@ fn dockerfiles_and_contexts_from_elsewhere() {
     assert!(local.join("secret.txt").is_file());
     assert!(!local.join("kept.txt").exists());
 
-    // Context `-`: a tar stream holding the Dockerfile.
+    // Context `-`: a tar stream holding the Dockerfile, compressed any way docker reads.
     std::fs::write(context.join("Dockerfile"), dockerfile).unwrap();
-    let tar = Command::new("tar")
-        .args(["-czf", "-", "-C", context.to_str().unwrap(), "."])
-        .output()
-        .unwrap();
-    assert!(tar.status.success());
-    let local = dir.path().join("stdin-context");
-    let output = with_stdin(
-        &root,
-        dir.path(),
-        &[
-            "build",
-            "-q",
-            "-o",
-            &format!("type=local,dest={}", local.display()),
-            "-",
-        ],
-        &tar.stdout,
-    );
-    ok(&output);
-    assert!(local.join("secret.txt").is_file());
-    assert!(!local.join("kept.txt").exists());
+    for compress in ["--gzip", "--bzip2", "--xz", "--zstd", "--no-auto-compress"] {
+        let tar = Command::new("tar")
+            .args([compress, "-cf", "-", "-C", context.to_str().unwrap(), "."])
+            .output()
+            .unwrap();
+        assert!(tar.status.success(), "tar {compress}");
+        let local = dir.path().join(format!("stdin-context{compress}"));
+        let output = with_stdin(
+            &root,
+            dir.path(),
+            &[
+                "build",
+                "-q",
+                "-o",
+                &format!("type=local,dest={}", local.display()),
+                "-",
+            ],
+            &tar.stdout,
+        );
+        ok(&output);
+        assert!(local.join("secret.txt").is_file(), "{compress}");
+        assert!(!local.join("kept.txt").exists());
+    }
 
     // Context `-` that is a lone Dockerfile: an empty context.
     let output = with_stdin(
