@@ -29,7 +29,8 @@ pub struct Pruned {
     pub unpacked: usize,
     /// Cache records removed to fit [`PruneOptions::keep_storage`].
     pub trimmed: usize,
-    /// The bytes of blobs the remaining cache records keep beyond what images keep.
+    /// With [`PruneOptions::keep_storage`], the bytes of blobs the remaining cache records
+    /// keep beyond what images keep (0 otherwise: a plain prune does not weigh the cache).
     pub cache_bytes: u64,
 }
 
@@ -133,7 +134,9 @@ impl Store {
             remove(&file)?;
             pruned.trimmed += 1;
         }
-        pruned.cache_bytes = cache_bytes;
+        if options.keep_storage.is_some() {
+            pruned.cache_bytes = cache_bytes;
+        }
 
         let blobs = self.root.join("blobs");
         for algorithm_dir in list_dir(&blobs)? {
