@@ -107,8 +107,8 @@ pub struct PushArgs {
 /// Options of every command that talks to a registry.
 #[derive(Debug, clap::Args)]
 pub struct RegistryArgs {
-    /// A registry (`host[:port]`) to reach over plain HTTP; loopback registries always
-    /// are. Repeatable.
+    /// A registry (`host[:port]`) to reach over plain HTTP; loopback registries and those
+    /// containers' `registries.conf` marks insecure always are. Repeatable.
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     pub insecure_registries: Vec<String>,
 }

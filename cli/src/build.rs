@@ -98,7 +98,7 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         .map_err(|error| lower_error(name, text, error))?;
     // The bases' environment and triggers matter to lowering: resolve them and lower again.
     let transfers = render::Transfers::new(args.quiet);
-    let resolver = RegistryResolver::new(crate::registry::client(&args.registry), args.pull);
+    let resolver = RegistryResolver::new(crate::registry::client(&args.registry)?, args.pull);
     lower_options.base_images = base_images(store, &lowered.plan, &platform, &resolver, &transfers);
     if !lower_options.base_images.is_empty() {
         lowered = mkimage_dockerfile::lower(&dockerfile, &lower_options)
@@ -133,7 +133,7 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let builder = Builder::new(store.clone())
         .with_executor(runner)
         .with_resolver(RegistryResolver::new(
-            crate::registry::client(&args.registry),
+            crate::registry::client(&args.registry)?,
             args.pull,
         ));
     let plain = Progress::new();
@@ -151,7 +151,7 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         .build(&lowered.plan, &context, &options, events)
         .map_err(|error| located(name, text, error))?;
 
-    let client = crate::registry::client(&args.registry);
+    let client = crate::registry::client(&args.registry)?;
     for output in &outputs {
         write_output(
             store,

@@ -29,7 +29,7 @@ pub fn login(args: &LoginArgs) -> anyhow::Result<ExitCode> {
         username: args.username.clone(),
         password,
     };
-    let client = crate::registry::client(&args.registry);
+    let client = crate::registry::client(&args.registry)?;
     client.check_login(&domain, credential.clone())?;
     credentials::login(&domain, &credential)?;
     render::line("Login Succeeded")?;

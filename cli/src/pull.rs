@@ -17,7 +17,7 @@ pub fn run(store: &Store, args: &PullArgs) -> anyhow::Result<ExitCode> {
         Some(platform) => platform.parse()?,
         None => Platform::host(),
     };
-    let client = crate::registry::client(&args.registry);
+    let client = crate::registry::client(&args.registry)?;
     let progress = render::Transfers::new(args.quiet);
     let pulled = pull(&client, store, &reference, &platform, &progress)?;
     drop(progress);

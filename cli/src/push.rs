@@ -17,7 +17,7 @@ pub fn run(store: &Store, args: &PushArgs) -> anyhow::Result<ExitCode> {
         .parse()
         .with_context(|| format!("`{destination}` is not a valid destination"))?;
     let image = store.find_image(&args.image)?;
-    let client = crate::registry::client(&args.registry);
+    let client = crate::registry::client(&args.registry)?;
     let progress = render::Transfers::new(args.quiet);
     let pushed = push(&client, store, &image, &destination, &progress)?;
     drop(progress);

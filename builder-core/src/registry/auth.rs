@@ -27,12 +27,25 @@ const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 const TOKEN_LIMIT: u64 = 1024 * 1024;
 
 /// A user name and password (or token) for a registry.
+///
+/// An OAuth identity (refresh) token is a credential whose user name is
+/// [`IDENTITY_TOKEN_USER`] and whose password is the token, as credential helpers store it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credential {
     /// The user name.
     pub username: String,
     /// The password or access token.
     pub password: String,
+}
+
+/// The user name that marks a [`Credential`] as an identity token (docker's convention).
+pub const IDENTITY_TOKEN_USER: &str = "<token>";
+
+impl Credential {
+    /// The identity token this credential is, if it is one.
+    pub fn identity_token(&self) -> Option<&str> {
+        (self.username == IDENTITY_TOKEN_USER).then_some(self.password.as_str())
+    }
 }
 
 impl std::fmt::Debug for Credential {
@@ -200,14 +213,30 @@ impl Client {
             None => {}
         }
         let credential = self.credential(domain)?;
-        let basic = credential.as_ref().map(Authorization::basic);
-        let mut response = self.execute(&realm, |agent| {
-            let request = agent.get(&realm).query_pairs(query.iter().copied());
-            match &basic {
-                Some(auth) => auth.apply(request).call(),
-                None => request.call(),
+        let mut response = match credential.as_ref().and_then(Credential::identity_token) {
+            // Docker's OAuth flow: trade the identity (refresh) token for an access token.
+            Some(refresh) => {
+                let mut form = query.clone();
+                form.extend([
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh),
+                    ("client_id", "mkimage"),
+                ]);
+                self.execute(&realm, |agent| {
+                    agent.post(&realm).send_form(form.iter().copied())
+                })?
             }
-        })?;
+            None => {
+                let basic = credential.as_ref().map(Authorization::basic);
+                self.execute(&realm, |agent| {
+                    let request = agent.get(&realm).query_pairs(query.iter().copied());
+                    match &basic {
+                        Some(auth) => auth.apply(request).call(),
+                        None => request.call(),
+                    }
+                })?
+            }
+        };
         if !response.status().is_success() {
             let status = response.status().as_u16();
             return Err(RegistryError::Token {

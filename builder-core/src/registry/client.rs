@@ -25,8 +25,9 @@ const ERROR_BODY_LIMIT: u64 = 64 * 1024;
 /// How a [`Client`] behaves.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    /// Registries (`host[:port]`) reached over plain HTTP. Loopback hosts (`localhost`,
-    /// `127.0.0.0/8`, `::1`) always are; every other registry needs TLS.
+    /// Registries (`host[:port]`, or `*.domain` for every host under a domain) reached
+    /// over plain HTTP. Loopback hosts (`localhost`, `127.0.0.0/8`, `::1`) always are;
+    /// every other registry needs TLS.
     pub insecure_registries: Vec<String>,
     /// How many times a request is tried again after a server error (5xx) or a broken
     /// connection. Client errors (4xx) are never retried.
@@ -115,7 +116,11 @@ impl Client {
             domain
         };
         let scheme = if is_loopback(domain)
-            || self.options.insecure_registries.iter().any(|r| r == domain)
+            || self
+                .options
+                .insecure_registries
+                .iter()
+                .any(|r| names(r, domain))
         {
             "http"
         } else {
@@ -171,6 +176,17 @@ fn retryable(error: &ureq::Error) -> bool {
             | ureq::Error::Timeout(_)
             | ureq::Error::Protocol(_)
     )
+}
+
+/// Whether the insecure-registry entry `entry` names `domain`: equal, or `*.suffix` and
+/// `domain` a host under `suffix`.
+fn names(entry: &str, domain: &str) -> bool {
+    match entry.strip_prefix("*.") {
+        Some(suffix) => domain
+            .strip_suffix(suffix)
+            .is_some_and(|head| head.len() > 1 && head.ends_with('.')),
+        None => entry == domain,
+    }
 }
 
 /// Whether `domain` (`host[:port]`) names this machine: `localhost`, `127.0.0.0/8`, `::1`.
@@ -242,7 +258,7 @@ mod tests {
     #[test]
     fn loopback_hosts_use_plain_http() {
         let client = Client::new(ClientOptions {
-            insecure_registries: vec!["registry.lan:5000".into()],
+            insecure_registries: vec!["registry.lan:5000".into(), "*.corp.example".into()],
             ..ClientOptions::default()
         });
         for (domain, url) in [
@@ -255,8 +271,28 @@ mod tests {
             ("ghcr.io", "https://ghcr.io/v2/"),
             ("docker.io", "https://registry-1.docker.io/v2/"),
             ("localhost.example.com", "https://localhost.example.com/v2/"),
+            ("r.corp.example", "http://r.corp.example/v2/"),
+            ("corp.example", "https://corp.example/v2/"),
+            ("xcorp.example", "https://xcorp.example/v2/"),
         ] {
             assert_eq!(client.base_url(domain), url, "{domain}");
         }
+    }
+
+    #[test]
+    fn registries_marked_insecure_in_registries_conf_use_plain_http() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("registries.conf");
+        let conf = "[[registry]]\nlocation = \"registry.lan:5000/team\"\ninsecure = true\n";
+        std::fs::write(&path, conf).expect("write");
+        let client = Client::new(ClientOptions {
+            insecure_registries: super::super::registries_conf::read(&path).expect("valid"),
+            ..ClientOptions::default()
+        });
+        assert_eq!(
+            client.base_url("registry.lan:5000"),
+            "http://registry.lan:5000/v2/"
+        );
+        assert_eq!(client.base_url("registry.lan"), "https://registry.lan/v2/");
     }
 }

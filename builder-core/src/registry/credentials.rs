@@ -7,7 +7,10 @@
 //! entry gives the credential (`auth`, base64 `user:password`, or `username` and
 //! `password`); else `credsStore` names a helper for every registry. A helper is
 //! `docker-credential-<name> get`, given the server on stdin; a helper that is not
-//! installed is passed over. [`login`] and [`logout`] edit docker's file.
+//! installed is passed over. An `identitytoken` entry is an OAuth refresh token (see
+//! [`Credential::identity_token`]). [`login`] and [`logout`] edit docker's file, or,
+//! when it names a helper for the registry, go through `docker-credential-<name> store`
+//! and `erase` as docker does.
 
 use std::fs;
 use std::io::{self, Write as _};
@@ -18,7 +21,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 
-use super::auth::Credential;
+use super::auth::{Credential, IDENTITY_TOKEN_USER};
 
 /// The key Docker Hub's credentials are stored under.
 const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
@@ -62,6 +65,12 @@ pub enum CredentialsError {
         /// Its error output.
         message: String,
     },
+    /// The credential helper docker's config names is not installed.
+    #[error("credential helper `{helper}` is not installed (named in docker's config)")]
+    HelperMissing {
+        /// The helper program.
+        helper: String,
+    },
     /// The docker config file could not be written.
     #[error("failed to write credentials file `{}`", path.display())]
     Write {
@@ -70,17 +79,6 @@ pub enum CredentialsError {
         /// The cause.
         #[source]
         source: io::Error,
-    },
-    /// A stored credential is an OAuth identity token, which is not supported.
-    #[error(
-        "the credential for `{registry}` in `{}` is an identity token, which mkimage cannot use: log in with a password or access token",
-        path.display()
-    )]
-    IdentityToken {
-        /// The file.
-        path: PathBuf,
-        /// The registry.
-        registry: String,
     },
     /// No home directory to find docker's config in.
     #[error("cannot find docker's config: set `DOCKER_CONFIG` or `HOME`")]
@@ -109,15 +107,25 @@ pub fn find(domain: &str) -> Result<Option<Credential>, CredentialsError> {
     Ok(None)
 }
 
-/// Stores `credential` for `domain` in docker's config file (created with mode 0600 if
-/// missing; its other settings kept). Returns the file.
+/// Stores `credential` for `domain`: through the credential helper docker's config file
+/// names for it (`credHelpers`, else `credsStore`), else in the file itself (created with
+/// mode 0600 if missing; its other settings kept). Returns the file.
 ///
 /// # Errors
 ///
-/// When the file cannot be read, parsed or written.
+/// When the file cannot be read, parsed or written, or the helper fails.
 pub fn login(domain: &str, credential: &Credential) -> Result<PathBuf, CredentialsError> {
     let path = docker_config()?;
     let mut config = read(&path)?.unwrap_or_default();
+    if let Some(helper) = helper_for(&config, domain) {
+        let input = serde_json::json!({
+            "ServerURL": key(domain),
+            "Username": credential.username,
+            "Secret": credential.password,
+        });
+        call_helper(&helper, "store", domain, &input.to_string())?;
+        return Ok(path);
+    }
     let pair = format!("{}:{}", credential.username, credential.password);
     let auths = config
         .entry("auths")
@@ -135,15 +143,24 @@ pub fn login(domain: &str, credential: &Credential) -> Result<PathBuf, Credentia
     Ok(path)
 }
 
-/// Removes the credential for `domain` from docker's config file. Returns the file.
+/// Removes the credential for `domain`: through the credential helper docker's config
+/// file names for it, else from the file itself. Returns the file.
 ///
 /// # Errors
 ///
 /// [`CredentialsError::NotLoggedIn`] when it has none, and when the file cannot be read,
-/// parsed or written.
+/// parsed or written, or the helper fails.
 pub fn logout(domain: &str) -> Result<PathBuf, CredentialsError> {
     let path = docker_config()?;
     let mut config = read(&path)?.unwrap_or_default();
+    if let Some(helper) = helper_for(&config, domain) {
+        return match call_helper(&helper, "erase", domain, &key(domain))? {
+            Some(_) => Ok(path),
+            None => Err(CredentialsError::NotLoggedIn {
+                registry: domain.to_owned(),
+            }),
+        };
+    }
     let removed = config
         .get_mut("auths")
         .and_then(Value::as_object_mut)
@@ -163,6 +180,20 @@ pub fn logout(domain: &str) -> Result<PathBuf, CredentialsError> {
     }
     write(&path, &config)?;
     Ok(path)
+}
+
+/// The helper `config` names for storing `domain`'s credential: its `credHelpers` entry,
+/// else `credsStore`.
+fn helper_for(config: &Map<String, Value>, domain: &str) -> Option<String> {
+    let helpers = config.get("credHelpers").and_then(Value::as_object);
+    helpers
+        .into_iter()
+        .flatten()
+        .find(|(k, _)| normalize(k) == domain)
+        .and_then(|(_, v)| v.as_str())
+        .or_else(|| config.get("credsStore").and_then(Value::as_str))
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
 }
 
 /// The files to look in, in order.
@@ -259,6 +290,13 @@ fn from_config(
             path: path.to_owned(),
             registry: domain.to_owned(),
         };
+        let field = |name| entry.get(name).and_then(Value::as_str).map(str::to_owned);
+        if let Some(token) = field("identitytoken").filter(|t| !t.is_empty()) {
+            return Ok(Some(Credential {
+                username: IDENTITY_TOKEN_USER.to_owned(),
+                password: token,
+            }));
+        }
         if let Some(auth) = entry.get("auth").and_then(Value::as_str)
             && !auth.is_empty()
         {
@@ -270,15 +308,8 @@ fn from_config(
                 password: password.to_owned(),
             }));
         }
-        let field = |name| entry.get(name).and_then(Value::as_str).map(str::to_owned);
         if let (Some(username), Some(password)) = (field("username"), field("password")) {
             return Ok(Some(Credential { username, password }));
-        }
-        if field("identitytoken").is_some_and(|t| !t.is_empty()) {
-            return Err(CredentialsError::IdentityToken {
-                path: path.to_owned(),
-                registry: domain.to_owned(),
-            });
         }
     }
     if let Some(store) = config.get("credsStore").and_then(Value::as_str) {
@@ -290,6 +321,35 @@ fn from_config(
 /// Asks `docker-credential-<helper> get` for `domain`'s credential; `None` when the
 /// helper is not installed or has none.
 fn run_helper(helper: &str, domain: &str) -> Result<Option<Credential>, CredentialsError> {
+    let stdout = match call_helper(helper, "get", domain, &key(domain)) {
+        Ok(Some(stdout)) => stdout,
+        Ok(None) => return Ok(None),
+        Err(CredentialsError::HelperMissing { .. }) => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let reply: Value = serde_json::from_str(&stdout).map_err(|e| CredentialsError::Helper {
+        helper: format!("docker-credential-{helper}"),
+        registry: domain.to_owned(),
+        message: format!("invalid answer: {e}"),
+    })?;
+    let field = |name| reply.get(name).and_then(Value::as_str).map(str::to_owned);
+    match (field("Username"), field("Secret")) {
+        (Some(username), Some(password)) if !password.is_empty() => {
+            Ok(Some(Credential { username, password }))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Runs `docker-credential-<helper> <action>` with `input` on stdin and returns its
+/// output; `None` when it answers "credentials not found" (the helpers' protocol for
+/// "nothing stored").
+fn call_helper(
+    helper: &str,
+    action: &str,
+    domain: &str,
+    input: &str,
+) -> Result<Option<String>, CredentialsError> {
     let program = format!("docker-credential-{helper}");
     let failed = |message: String| CredentialsError::Helper {
         helper: program.clone(),
@@ -297,32 +357,30 @@ fn run_helper(helper: &str, domain: &str) -> Result<Option<Credential>, Credenti
         message,
     };
     let child = Command::new(&program)
-        .arg("get")
+        .arg(action)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn();
     let mut child = match child {
         Ok(child) => child,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            return Err(CredentialsError::HelperMissing {
+                helper: program.clone(),
+            });
+        }
         Err(error) => return Err(failed(error.to_string())),
-    };
-    let server = if domain == "docker.io" {
-        DOCKER_HUB_KEY
-    } else {
-        domain
     };
     if let Some(mut stdin) = child.stdin.take() {
         stdin
-            .write_all(server.as_bytes())
+            .write_all(input.as_bytes())
             .map_err(|e| failed(e.to_string()))?;
     }
     let output = child
         .wait_with_output()
         .map_err(|e| failed(e.to_string()))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     if !output.status.success() {
-        // The helpers' protocol: this message means "no credential", not a failure.
         if stdout.contains("credentials not found") {
             return Ok(None);
         }
@@ -333,15 +391,7 @@ fn run_helper(helper: &str, domain: &str) -> Result<Option<Credential>, Credenti
                 .to_owned(),
         ));
     }
-    let reply: Value =
-        serde_json::from_str(&stdout).map_err(|e| failed(format!("invalid answer: {e}")))?;
-    let field = |name| reply.get(name).and_then(Value::as_str).map(str::to_owned);
-    match (field("Username"), field("Secret")) {
-        (Some(username), Some(password)) if !password.is_empty() => {
-            Ok(Some(Credential { username, password }))
-        }
-        _ => Ok(None),
-    }
+    Ok(Some(stdout))
 }
 
 /// The registry a config key or server argument names (`https://index.docker.io/v1/`,
@@ -407,13 +457,19 @@ mod tests {
     }
 
     #[test]
-    fn an_identity_token_is_refused_clearly() {
-        let c = config(r#"{"auths":{"r.io":{"identitytoken":"abc"}}}"#);
-        let err = from_config(&c, Path::new("c.json"), "r.io").unwrap_err();
-        assert!(
-            matches!(err, CredentialsError::IdentityToken { .. }),
-            "{err}"
-        );
+    fn an_identity_token_is_a_token_credential() -> Result<(), CredentialsError> {
+        let c = config(r#"{"auths":{"r.io":{"auth":"dTpw","identitytoken":"abc"}}}"#);
+        let found = from_config(&c, Path::new("c.json"), "r.io")?.expect("a credential");
+        assert_eq!(found.identity_token(), Some("abc"));
+        Ok(())
+    }
+
+    #[test]
+    fn the_helper_for_a_registry_is_its_own_then_the_store() {
+        let c = config(r#"{"credsStore":"pass","credHelpers":{"https://ghcr.io":"gh"}}"#);
+        assert_eq!(helper_for(&c, "ghcr.io").as_deref(), Some("gh"));
+        assert_eq!(helper_for(&c, "docker.io").as_deref(), Some("pass"));
+        assert_eq!(helper_for(&config("{}"), "docker.io"), None);
     }
 
     #[test]

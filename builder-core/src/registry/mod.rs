@@ -7,7 +7,7 @@
 //! several at a time, resuming broken downloads; [`push`] sends an image's blobs (skipped
 //! when present, mounted from another repository when possible, else uploaded whole or
 //! in chunks), then its manifests. HTTP is used for loopback registries
-//! and those named insecure; every other registry is reached over TLS.
+//! and those named insecure (see [`registries_conf`] for containers' list); every other registry is reached over TLS.
 //!
 //! ```no_run
 //! use mkimage_core::NoEvents;
@@ -35,11 +35,12 @@ mod progress;
 mod pull;
 mod push;
 mod reference;
+pub mod registries_conf;
 mod repository;
 mod resolve;
 mod upload;
 
-pub use auth::Credential;
+pub use auth::{Credential, IDENTITY_TOKEN_USER};
 pub use client::{Client, ClientOptions};
 pub use error::RegistryError;
 pub use pull::{Pulled, pull};

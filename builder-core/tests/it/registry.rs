@@ -12,7 +12,9 @@ use mkimage_core::layer::{
 use mkimage_core::oci::{Image, ImageConfig, RootFs, write_image};
 use mkimage_core::oci_spec::image::Descriptor;
 use mkimage_core::plan::Platform;
-use mkimage_core::registry::{Client, ClientOptions, Credential, Reference, pull, push};
+use mkimage_core::registry::{
+    Client, ClientOptions, Credential, IDENTITY_TOKEN_USER, Reference, pull, push,
+};
 use mkimage_core::store::{Store, StoreError};
 use mkimage_core::{Error, NoEvents};
 
@@ -550,6 +552,43 @@ fn pull_with_a_bearer_token() {
             },
         )
         .unwrap();
+}
+
+#[test]
+fn pull_with_an_identity_token_trades_it_for_an_access_token() {
+    let registry = Registry::start();
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = Store::open(source_dir.path()).unwrap();
+    let pushed = image(&source, "amd64", 10 * 1024);
+    let name: Reference = "it/oauth:1".parse().unwrap();
+    source.tag(&name, &pushed).unwrap();
+    push_with_skopeo(&source, &name.to_string(), &registry, "it/oauth:1", false);
+    // The proxy takes its password as the refresh token.
+    let proxy = TokenProxy::start(registry.host(), "bob", "refresh-me");
+    let reference: Reference = format!("{}/it/oauth:1", proxy.host()).parse().unwrap();
+    let token = |secret: &str| Credential {
+        username: IDENTITY_TOKEN_USER.into(),
+        password: secret.into(),
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let client = fast_client();
+    client.set_credential(&proxy.host(), token("stale"));
+    let err = pull(&client, &store, &reference, &Platform::host(), &NoEvents).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the token service `http://{}/token` answered HTTP 401",
+            proxy.host()
+        )
+    );
+
+    let client = fast_client();
+    client.set_credential(&proxy.host(), token("refresh-me"));
+    let pulled = pull(&client, &store, &reference, &Platform::host(), &NoEvents).unwrap();
+    assert_eq!(pulled.descriptor.digest(), pushed.digest());
+    assert!(proxy.issued.load(std::sync::atomic::Ordering::SeqCst) >= 1);
 }
 
 #[test]

@@ -191,7 +191,8 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// A Bearer-token front for a registry: a token service at `/token` that issues tokens
-/// for one user's Basic credentials, and a proxy that answers requests without a valid
+/// for one user's Basic credentials (`GET`), or for the user's password used as an OAuth
+/// refresh token (`POST`, form-encoded, as docker sends identity tokens), and a proxy that answers requests without a valid
 /// token with a `WWW-Authenticate: Bearer` challenge and forwards the others to the
 /// registry. It exercises challenge → token → retry as Docker Hub does.
 pub struct TokenProxy {
@@ -215,6 +216,7 @@ impl TokenProxy {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
         );
+        let refresh = password.to_owned();
         let (stop2, issued2) = (stop.clone(), issued.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -223,8 +225,9 @@ impl TokenProxy {
                 }
                 let Ok(stream) = stream else { continue };
                 let (upstream, basic, issued) = (upstream.clone(), basic.clone(), issued2.clone());
+                let refresh = refresh.clone();
                 std::thread::spawn(move || {
-                    let _ = serve(stream, port, &upstream, &basic, &issued);
+                    let _ = serve(stream, port, &upstream, &basic, &refresh, &issued);
                 });
             }
         });
@@ -250,6 +253,7 @@ fn serve(
     port: u16,
     upstream: &str,
     basic: &str,
+    refresh: &str,
     issued: &std::sync::atomic::AtomicUsize,
 ) -> std::io::Result<()> {
     use std::sync::atomic::Ordering;
@@ -273,6 +277,38 @@ fn serve(
         .iter()
         .find(|(k, _)| k == "authorization")
         .map(|(_, v)| v.as_str());
+    if request_line.starts_with("POST /token") {
+        let length: usize = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        client.read_exact(&mut body)?;
+        // The fields checked need no percent-decoding (the scope is only checked to be one).
+        let body = String::from_utf8_lossy(&body).into_owned();
+        let form: Vec<(&str, &str)> = body.split('&').filter_map(|p| p.split_once('=')).collect();
+        let has = |key: &str, value: &str| form.iter().any(|(k, v)| *k == key && *v == value);
+        let ok = has("grant_type", "refresh_token")
+            && has("refresh_token", refresh)
+            && has("client_id", "mkimage")
+            && has("service", "mkimage-test")
+            && form
+                .iter()
+                .any(|(k, v)| *k == "scope" && v.starts_with("repository"));
+        if !ok {
+            return client.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+        let n = issued.fetch_add(1, Ordering::SeqCst);
+        let body = format!(r#"{{"access_token":"token-{n}","expires_in":300}}"#);
+        return write!(
+            client,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    }
     if path.starts_with("/token") {
         let ok = authorization == Some(basic) && path.contains("service=mkimage-test");
         if !ok {

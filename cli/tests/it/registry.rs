@@ -187,6 +187,123 @@ fn login_stores_credentials_that_pull_uses_and_logout_removes_them() {
     assert_eq!(stdout(&out), format!("{name}\n"));
 }
 
+/// A stand-in for a `docker-credential-*` helper (the external program docker's protocol
+/// defines): keeps one credential in a file beside itself and logs every call.
+const FAKE_HELPER: &str = r#"#!/bin/sh
+dir=$(dirname "$0")
+input=$(cat)
+printf '%s %s\n' "$1" "$input" >> "$dir/calls"
+case "$1" in
+  store) printf '%s' "$input" > "$dir/stored" ;;
+  get|erase)
+    if [ ! -f "$dir/stored" ]; then echo "credentials not found in native keychain"; exit 1; fi
+    if [ "$1" = get ]; then cat "$dir/stored"; else rm "$dir/stored"; fi ;;
+esac
+"#;
+
+#[test]
+fn login_and_logout_go_through_the_credential_helper_docker_names() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let registry = Registry::start_with(Auth::Htpasswd {
+        user: "alice",
+        password: "s3cret",
+    });
+    let host = registry.host();
+    let name = registry.reference("it/helper:1");
+    let source_dir = tempfile::tempdir().expect("temp dir");
+    let source = Store::open(source_dir.path()).expect("open store");
+    let local: Reference = "it/source:1".parse().expect("a valid name");
+    source.tag(&local, &image(&source, "helper")).expect("tag");
+    skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds=alice:s3cret",
+        &format!("oci:{}:{local}", source.root().display()),
+        &format!("docker://{name}"),
+    ]);
+    let bin = tempfile::tempdir().expect("temp dir");
+    let helper = bin.path().join("docker-credential-mkfake");
+    std::fs::write(&helper, FAKE_HELPER).expect("write helper");
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let home = tempfile::tempdir().expect("temp dir");
+    let config = home.path().join(".docker/config.json");
+    std::fs::create_dir_all(config.parent().expect("a parent")).expect("mkdir");
+    let run = |root: &Path, args: &[&str], stdin: &str| {
+        use std::io::Write as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mkimage"))
+            .arg("--root")
+            .arg(root)
+            .args(args)
+            .env("HOME", home.path())
+            .env("PATH", &path)
+            .env_remove("DOCKER_CONFIG")
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("XDG_RUNTIME_DIR")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run mkimage");
+        let mut input = child.stdin.take().expect("stdin");
+        input.write_all(stdin.as_bytes()).expect("write stdin");
+        drop(input);
+        child.wait_with_output().expect("wait for mkimage")
+    };
+    let root = tempfile::tempdir().expect("temp dir");
+
+    for settings in [
+        r#"{"credsStore":"mkfake"}"#.to_owned(),
+        format!(r#"{{"credsStore":"absent","credHelpers":{{"{host}":"mkfake"}}}}"#),
+    ] {
+        std::fs::write(&config, &settings).expect("write config.json");
+        let out = stdout(&run(
+            root.path(),
+            &["login", "-u", "alice", "--password-stdin", &host],
+            "s3cret\n",
+        ));
+        assert_eq!(out, "Login Succeeded\n");
+        let stored: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(bin.path().join("stored")).expect("the helper stored it"),
+        )
+        .expect("JSON");
+        assert_eq!(
+            stored,
+            serde_json::json!({"ServerURL": host, "Username": "alice", "Secret": "s3cret"})
+        );
+        let kept = std::fs::read_to_string(&config).expect("config.json");
+        assert_eq!(kept, settings, "the file holds no credential");
+
+        let fresh = tempfile::tempdir().expect("temp dir");
+        assert_eq!(
+            stdout(&run(fresh.path(), &["pull", "-q", &name], "")),
+            format!("{name}\n")
+        );
+
+        let out = stdout(&run(root.path(), &["logout", &host], ""));
+        assert_eq!(out, format!("Removing login credentials for {host}\n"));
+        assert!(!bin.path().join("stored").exists(), "erased by the helper");
+        let err = failure(&run(root.path(), &["logout", &host], ""));
+        assert_eq!(err, format!("error: not logged in to `{host}`\n"));
+    }
+    let calls = std::fs::read_to_string(bin.path().join("calls")).expect("calls");
+    let actions: Vec<&str> = calls.lines().filter_map(|l| l.split(' ').next()).collect();
+    assert_eq!(
+        actions,
+        [
+            "store", "get", "erase", "erase", "store", "get", "erase", "erase"
+        ]
+    );
+    assert!(
+        calls.contains(&format!("erase {host}\n")),
+        "erase gets the server: {calls}"
+    );
+}
+
 #[test]
 fn build_from_a_registry_image_and_push_the_result() {
     let registry = Registry::start();
