@@ -56,7 +56,7 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct PruneArgs {
     /// Also trim the build cache to this size (`512MB`, `10GB`, bytes), removing the least
-    /// recently written entries first; `0` empties it.
+    /// recently used entries first; `0` empties it.
     #[arg(long, value_name = "SIZE", value_parser = crate::human::parse_size)]
     pub keep_storage: Option<u64>,
 }

@@ -38,7 +38,7 @@ pub struct Pruned {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PruneOptions {
     /// Keep at most this many bytes of blobs for cache records (beyond those images
-    /// keep), removing the least recently written records first; `None` keeps them all.
+    /// keep), removing the least recently used records first; `None` keeps them all.
     pub keep_storage: Option<u64>,
 }
 

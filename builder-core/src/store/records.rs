@@ -99,7 +99,9 @@ impl Records {
         atomic::write(&path, &bytes).map_err(|source| StoreError::WriteFile { path, source })
     }
 
-    /// Reads the record `key`; `None` when it is missing or unreadable as a `T`.
+    /// Reads the record `key`; `None` when it is missing or unreadable as a `T`. A record
+    /// read is marked used now (its mtime), so [`Store::prune_with`] trims the least
+    /// recently used records first.
     ///
     /// # Errors
     ///
@@ -108,9 +110,18 @@ impl Records {
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
         let path = self.path(key)?;
         match fs::read(&path) {
-            Ok(bytes) => Ok(serde_json::from_slice::<RecordIn<T>>(&bytes)
-                .ok()
-                .map(|record| record.value)),
+            Ok(bytes) => {
+                let value = serde_json::from_slice::<RecordIn<T>>(&bytes)
+                    .ok()
+                    .map(|record| record.value);
+                if value.is_some() {
+                    // Best effort: a record whose time cannot be set only looks older to
+                    // prune, which is no reason to fail a cache hit.
+                    let _ = fs::File::open(&path)
+                        .and_then(|file| file.set_modified(std::time::SystemTime::now()));
+                }
+                Ok(value)
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(StoreError::ReadRecord { path, source }),
         }

@@ -296,7 +296,7 @@ fn four_processes_tag_at_once() {
     assert!(names.iter().all(|t| t.descriptor.digest() == one.digest()));
 }
 
-/// `prune --keep-storage SIZE` removes the least recently written cache records until what
+/// `prune --keep-storage SIZE` removes the least recently used cache records until what
 /// the rest keep fits in SIZE; their layers go with them, so those steps miss again.
 #[test]
 fn prune_keep_storage_trims_the_oldest_cache_first() {
@@ -329,10 +329,12 @@ fn prune_keep_storage_trims_the_oldest_cache_first() {
     };
     assert!(!cached(&old));
     assert!(!cached(&new));
+    // A hit marks the record used: `old` is now the most recently used.
+    assert!(cached(&old));
     // Untagged builds: only the cache records keep their layers now.
     stdout(&mkimage(&root, &["prune", "--keep-storage", "150KB"]));
-    assert!(cached(&new), "the newest record was kept");
-    assert!(!cached(&old), "the oldest record was trimmed");
+    assert!(cached(&old), "the most recently used record was kept");
+    assert!(!cached(&new), "the least recently used record was trimmed");
 
     let out = stdout(&mkimage(&root, &["prune", "--keep-storage", "0"]));
     assert!(out.contains("Build cache: 2 entries removed"), "{out}");
