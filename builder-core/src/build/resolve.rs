@@ -42,10 +42,7 @@ impl BaseResolver for LocalResolver {
         _platform: &Platform,
         _events: &dyn Events,
     ) -> crate::Result<Descriptor> {
-        let transport = ["oci-archive:", "docker-archive:", "oci:"]
-            .iter()
-            .any(|prefix| reference.starts_with(prefix));
-        if transport {
+        if ImageSource::is_source(reference) {
             let source: ImageSource = reference.parse()?;
             let imported = import(store, &source)?;
             return imported

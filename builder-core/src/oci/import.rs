@@ -58,6 +58,16 @@ pub struct Imported {
     pub names: Vec<Reference>,
 }
 
+impl ImageSource {
+    /// Whether `reference` names a file source (`oci-archive:`, `docker-archive:`, `oci:`)
+    /// rather than an image by name.
+    pub fn is_source(reference: &str) -> bool {
+        ["oci-archive:", "docker-archive:", "oci:"]
+            .iter()
+            .any(|prefix| reference.starts_with(prefix))
+    }
+}
+
 impl FromStr for ImageSource {
     type Err = OciError;
 

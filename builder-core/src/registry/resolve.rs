@@ -41,10 +41,7 @@ impl BaseResolver for RegistryResolver {
         platform: &Platform,
         events: &dyn Events,
     ) -> crate::Result<Descriptor> {
-        let transport = ["oci-archive:", "docker-archive:", "oci:"]
-            .iter()
-            .any(|prefix| reference.starts_with(prefix));
-        if transport {
+        if crate::oci::ImageSource::is_source(reference) {
             return LocalResolver.resolve(store, reference, platform, events);
         }
         if !self.always_pull {
