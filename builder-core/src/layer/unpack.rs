@@ -189,7 +189,7 @@ impl Unpacker {
                 if self.written.contains(path) {
                     return Ok(());
                 }
-                let parent = self.root.dir(path.parent().as_ref(), true)?;
+                let parent = self.parent_dir(path.parent().as_ref())?;
                 root::remove(&parent, name)?;
                 self.forget_dirs(path);
                 rustix::fs::mknodat(
@@ -202,7 +202,7 @@ impl Unpacker {
                 return Ok(());
             }
             EntryKind::Opaque if self.overlay.is_some() => {
-                let dir = self.root.dir(Some(path), true)?;
+                let dir = self.parent_dir(Some(path))?;
                 let prefix = self.overlay.as_ref().map_or("", |o| o.prefix);
                 rustix::fs::fsetxattr(
                     &dir,
@@ -215,6 +215,9 @@ impl Unpacker {
             EntryKind::Whiteout => {
                 if self.written.contains(path) {
                     return Ok(());
+                }
+                if let Some(parent) = path.parent() {
+                    self.keep_times(&parent)?;
                 }
                 match self.root.dir(path.parent().as_ref(), false) {
                     Ok(parent) => root::remove(&parent, name)?,
@@ -238,7 +241,7 @@ impl Unpacker {
             _ => {}
         }
 
-        let parent = self.root.dir(path.parent().as_ref(), true)?;
+        let parent = self.parent_dir(path.parent().as_ref())?;
         let existing = root::type_at(&parent, name)?;
         if !(entry.kind == EntryKind::Dir && existing == Some(FileType::Directory)) {
             root::remove(&parent, name)?;
@@ -340,6 +343,131 @@ impl Unpacker {
             // Applied above.
             EntryKind::Whiteout | EntryKind::Opaque => {}
         }
+        Ok(())
+    }
+
+    /// Opens the directory `path` of the layer (the root for `None`), making the missing
+    /// directories on the way.
+    ///
+    /// In the overlay format a directory the layer does not carry still hides the same
+    /// directory of the layers below (overlayfs shows the attributes of the upper-most
+    /// copy), so each one made here takes the mode, owner, mtime and xattrs of the
+    /// directory the layers below show at its path, as containerd's `mkparent` does; it
+    /// is `0o755` and owned by the caller only where no layer below has it.
+    fn parent_dir(&mut self, path: Option<&LayerPath>) -> io::Result<OwnedFd> {
+        let Some(path) = path else {
+            return self.root.dir(None, true);
+        };
+        if self.overlay.is_none() {
+            self.keep_times(path)?;
+            return self.root.dir(Some(path), true);
+        }
+        match self.root.dir(Some(path), false) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            other => return other,
+        }
+        let mut missing = Vec::new();
+        let mut at = Some(path.clone());
+        while let Some(dir) = at {
+            at = dir.parent();
+            missing.push(dir);
+        }
+        for dir in missing.iter().rev() {
+            let parent = self.root.dir(dir.parent().as_ref(), false)?;
+            if root::type_at(&parent, dir.file_name())?.is_some() {
+                continue;
+            }
+            rustix::fs::mkdirat(&parent, dir.file_name(), Mode::from_raw_mode(0o755))?;
+            if let Some(below) = self.lower_dir(dir)? {
+                let made = root::open_child_dir(&parent, dir.file_name())?;
+                self.copy_dir_metadata(dir, &below, made)?;
+            }
+        }
+        self.root.dir(Some(path), false)
+    }
+
+    /// Keeps the mode and mtime of the directory the layer is about to change at or
+    /// above `path` (the nearest that exists), when the layer does not carry it: adding
+    /// or removing a child must not change a directory of the layers below.
+    fn keep_times(&mut self, path: &LayerPath) -> io::Result<()> {
+        let mut at = Some(path.clone());
+        while let Some(dir) = at {
+            if self.dirs.contains_key(&dir) || self.written.contains(&dir) {
+                return Ok(());
+            }
+            match self.root.dir(Some(&dir), false) {
+                Ok(fd) => {
+                    let stat = rustix::fs::fstat(&fd)?;
+                    self.dirs
+                        .insert(dir, (stat.st_mode & 0o7777, stat.st_mtime));
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => at = dir.parent(),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// The directory at `path` that the layers below show, stacked: that of the upper-most
+    /// layer holding it, unless a layer above that one hides it with a whiteout, a
+    /// non-directory or an opaque directory on the way.
+    fn lower_dir(&self, path: &LayerPath) -> io::Result<Option<OwnedFd>> {
+        let Some(overlay) = &self.overlay else {
+            return Ok(None);
+        };
+        let opaque = format!("{}opaque", overlay.prefix);
+        for layer in &overlay.lower {
+            match layer.dir(Some(path), false) {
+                Ok(fd) => return Ok(Some(fd)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) if e.kind() == io::ErrorKind::NotADirectory => return Ok(None),
+                Err(e) => return Err(e),
+            }
+            // Absent here: an opaque directory on the way hides the layers further down.
+            let mut at = path.parent();
+            while let Some(dir) = at {
+                if let Ok(fd) = layer.dir(Some(&dir), false)
+                    && matches!(rustix::fs::fgetxattr(&fd, &opaque, &mut [0_u8; 1]), Ok(1))
+                {
+                    return Ok(None);
+                }
+                at = dir.parent();
+            }
+        }
+        Ok(None)
+    }
+
+    /// Gives the directory `made` (at `path`) the owner, xattrs, mode and mtime of
+    /// `below`; mode and mtime are applied with the layer's own directories, at the end.
+    fn copy_dir_metadata(
+        &mut self,
+        path: &LayerPath,
+        below: &OwnedFd,
+        made: OwnedFd,
+    ) -> io::Result<()> {
+        let stat = rustix::fs::fstat(below)?;
+        let owner = rustix::fs::fchown(
+            &made,
+            Some(rustix::fs::Uid::from_raw(stat.st_uid)),
+            Some(rustix::fs::Gid::from_raw(stat.st_gid)),
+        );
+        self.own(path, owner)?;
+        let prefix = self.overlay.as_ref().map_or("", |o| o.prefix);
+        let below = File::from(below.try_clone()?);
+        let made = File::from(made);
+        // A file system without xattrs lists none.
+        for name in xattr::FileExt::list_xattr(&below).into_iter().flatten() {
+            let Some(name) = name.to_str().filter(|n| !n.starts_with(prefix)) else {
+                continue;
+            };
+            let value = xattr::FileExt::get_xattr(&below, name).ok().flatten();
+            if value.is_none_or(|value| xattr::FileExt::set_xattr(&made, name, &value).is_err()) {
+                self.skip(path, SkipReason::Xattr(name.to_owned()));
+            }
+        }
+        self.dirs
+            .insert(path.clone(), (stat.st_mode & 0o7777, stat.st_mtime));
         Ok(())
     }
 

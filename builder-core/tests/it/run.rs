@@ -7,8 +7,11 @@ use std::sync::Mutex;
 use mkimage_core::build::{BuildOptions, Builder};
 use mkimage_core::context::Context;
 use mkimage_core::events::{Events, StepRef, Stream};
-use mkimage_core::layer::{Compression, LayerOptions, WrittenLayer};
+use mkimage_core::layer::{
+    Compression, Content, Entry, EntryKind, LayerOptions, LayerPath, WrittenLayer, write_layer,
+};
 use mkimage_core::oci::{Image, RunConfig};
+use mkimage_core::oci_spec::image::{Descriptor, Digest};
 use mkimage_core::plan::{
     Base, Command, InlineFile, KeyValue, Mount, Network, Op, Plan, Platform, Run, Sharing, Source,
     Span, Stage, Step, StepMeta,
@@ -162,6 +165,73 @@ fn copy_fallback_gives_the_same_layer() {
     let (overlay, copy) = (overlay.unwrap().unwrap(), copy.unwrap().unwrap());
     assert_eq!(fixture.listing(&copy), fixture.listing(&overlay));
     assert_eq!(copy.diff_id, overlay.diff_id);
+}
+
+/// Writes `entries` as a layer into the fixture's store.
+fn add_layer(
+    fixture: &Fixture,
+    layers: &mut Vec<Descriptor>,
+    diff_ids: &mut Vec<Digest>,
+    entries: Vec<Entry>,
+) {
+    let options = LayerOptions::default();
+    let (blob, layer) =
+        write_layer(fixture.store.begin_blob().unwrap(), entries, &options).unwrap();
+    blob.commit().unwrap();
+    layers.push(Descriptor::new(layer.media_type, layer.size, layer.digest));
+    diff_ids.push(layer.diff_id);
+}
+
+// See: issue 5
+#[test]
+fn a_parent_a_layer_does_not_carry_keeps_the_metadata_from_below() {
+    let fixture = Fixture::new();
+    let mut layers = fixture.image.layers().to_vec();
+    let mut diff_ids = fixture.image.diff_ids().to_vec();
+    let dir = |path: &str| Entry::new(LayerPath::new(path).unwrap(), EntryKind::Dir);
+    add_layer(
+        &fixture,
+        &mut layers,
+        &mut diff_ids,
+        vec![
+            dir("a")
+                .with_mode(0o700)
+                .with_owner(1000, 1000)
+                .with_mtime(12345),
+        ],
+    );
+    let file = Entry::new(
+        LayerPath::new("a/b/file").unwrap(),
+        EntryKind::File(Content::Bytes(b"x".to_vec())),
+    );
+    add_layer(&fixture, &mut layers, &mut diff_ids, vec![file]);
+    let run = shell("stat -c '%a %u %g %Y' /a /a/b; cat /a/b/file");
+    for mode in [RootfsMode::Overlay, RootfsMode::Copy] {
+        let events = Output::default();
+        let input = RunInput {
+            layers: &layers,
+            diff_ids: &diff_ids,
+            config: &fixture.image.config().config,
+            run: &run,
+            stages: &[],
+            images: &[],
+        };
+        let runner = fixture.runner().rootfs_mode(mode);
+        let layer = runner.run(&input, &step(), &events).unwrap();
+        assert_eq!(layer, None, "{mode:?}");
+        let text = events.text();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some("700 1000 1000 12345"),
+            "{mode:?}: {text}"
+        );
+        assert!(
+            lines.next().unwrap().starts_with("755 0 0 "),
+            "{mode:?}: {text}"
+        );
+        assert_eq!(lines.next(), Some("x"), "{mode:?}");
+    }
 }
 
 #[test]
