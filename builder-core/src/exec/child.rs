@@ -129,6 +129,13 @@ fn run(step: &Step, slots: &mut [RawFd]) -> Result<(), Errno> {
             gid,
             ..
         } => sys::write_file(path, content, *mode, *uid, *gid),
+        Step::SetOwner {
+            path,
+            mode,
+            uid,
+            gid,
+            ..
+        } => sys::set_owner(path, *mode, *uid, *gid),
         Step::Symlink { target, path, .. } => sys::symlink(target, path),
         Step::CloneMount {
             source,

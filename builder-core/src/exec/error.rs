@@ -250,6 +250,15 @@ pub enum ExecError {
         #[source]
         source: io::Error,
     },
+    /// Giving a socket bound into the sandbox its mode and owner failed.
+    #[error("failed to set the owner and mode of the socket `{path}`")]
+    SetSocketOwner {
+        /// The socket, as the sandbox sees it.
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
     /// Preparing a bind mount of a host path failed.
     #[error("failed to prepare the bind mount of `{source_path}`")]
     PrepareBind {

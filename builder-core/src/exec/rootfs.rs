@@ -420,8 +420,8 @@ impl<'a> FilesystemPlan<'a> {
                         (Kind::File, false)
                     }
                 }
+                Mount::Socket { .. } | Mount::File { .. } => (Kind::File, false),
                 Mount::Tmpfs { .. } => (Kind::Dir, true),
-                Mount::File { .. } => (Kind::File, false),
             };
             wanted.push((mount.target().to_owned(), kind, covers));
         }
@@ -517,6 +517,24 @@ impl<'a> FilesystemPlan<'a> {
                 to: Self::c_path(to),
                 shown: from.to_owned(),
             });
+        }
+        for mount in &spec.mounts {
+            if let Mount::Socket {
+                source,
+                target,
+                mode,
+                uid,
+                gid,
+            } = mount
+            {
+                self.steps.push(Step::SetOwner {
+                    path: Self::c_path(source),
+                    mode: *mode,
+                    uid: *uid,
+                    gid: *gid,
+                    shown: target.clone(),
+                });
+            }
         }
         for (index, mount) in spec.mounts.iter().enumerate() {
             if let Mount::File {
@@ -637,6 +655,9 @@ impl<'a> FilesystemPlan<'a> {
                 Mount::Bind {
                     source, readonly, ..
                 } => Some(self.clone_mount(&source.display().to_string(), true, *readonly)),
+                Mount::Socket { source, .. } => {
+                    Some(self.clone_mount(&source.display().to_string(), false, false))
+                }
                 Mount::File { .. } => {
                     let path = files.join(format!("file-{index}"));
                     Some(self.clone_mount(&path.display().to_string(), false, true))
@@ -771,12 +792,14 @@ impl<'a> FilesystemPlan<'a> {
                         Some(&data),
                     );
                 }
-                (Mount::Bind { source, .. }, Some(slot)) => self.steps.push(Step::AttachMount {
-                    slot,
-                    target: c_string(target.clone()),
-                    what: source.display().to_string(),
-                    shown: target,
-                }),
+                (Mount::Bind { source, .. } | Mount::Socket { source, .. }, Some(slot)) => {
+                    self.steps.push(Step::AttachMount {
+                        slot,
+                        target: c_string(target.clone()),
+                        what: source.display().to_string(),
+                        shown: target,
+                    })
+                }
                 (_, Some(slot)) => self.steps.push(Step::AttachMount {
                     slot,
                     target: c_string(target.clone()),

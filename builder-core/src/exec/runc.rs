@@ -172,6 +172,7 @@ fn config(spec: &SandboxSpec, plan: &FilesystemPlan<'_>) -> Result<Spec, ExecErr
             Mount::Bind {
                 source, readonly, ..
             } => bind(source.clone(), target, *readonly)?,
+            Mount::Socket { source, .. } => bind(source.clone(), target, false)?,
             Mount::File { .. } => bind(files.join(format!("file-{index}")), target, true)?,
             Mount::Tmpfs { size, .. } => {
                 let mut options = vec![

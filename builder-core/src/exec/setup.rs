@@ -78,6 +78,15 @@ pub(crate) enum Step {
         gid: u32,
         shown: String,
     },
+    /// Set the owner, then the mode, of a host socket made for the sandbox (as the
+    /// sandbox's ids map).
+    SetOwner {
+        path: CString,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+        shown: String,
+    },
     /// Create a symbolic link.
     Symlink {
         target: CString,
@@ -162,6 +171,10 @@ impl Step {
                 source,
             },
             Step::CopyFile { shown, .. } | Step::WriteFile { shown, .. } => ExecError::WriteFile {
+                path: shown.clone(),
+                source,
+            },
+            Step::SetOwner { shown, .. } => ExecError::SetSocketOwner {
                 path: shown.clone(),
                 source,
             },

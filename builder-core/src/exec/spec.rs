@@ -42,6 +42,20 @@ pub enum Mount {
         /// Mounted read-only.
         readonly: bool,
     },
+    /// A host unix socket bound at `target` and given this mode and owner first: a
+    /// socket the caller made for the step (an SSH agent's proxy), never one it shares.
+    Socket {
+        /// The host path of the socket.
+        source: PathBuf,
+        /// The absolute path in the sandbox.
+        target: String,
+        /// The permission bits.
+        mode: u32,
+        /// The owner, as seen in the sandbox.
+        uid: u32,
+        /// The group, as seen in the sandbox.
+        gid: u32,
+    },
     /// An empty tmpfs (mode 1777).
     Tmpfs {
         /// The absolute path in the sandbox.
@@ -70,6 +84,7 @@ impl Mount {
     pub fn target(&self) -> &str {
         match self {
             Mount::Bind { target, .. }
+            | Mount::Socket { target, .. }
             | Mount::Tmpfs { target, .. }
             | Mount::File { target, .. } => target,
         }
@@ -240,6 +255,7 @@ impl SandboxSpecBuilder {
             ])
             .chain(spec.mounts.iter().map(|mount| match mount {
                 Mount::Bind { target, .. }
+                | Mount::Socket { target, .. }
                 | Mount::Tmpfs { target, .. }
                 | Mount::File { target, .. } => ("mount target", target),
             }))
@@ -268,7 +284,9 @@ impl SandboxSpecBuilder {
             Rootfs::Directory(dir) => vec![("root directory", dir.as_path())],
         };
         let bind_sources = spec.mounts.iter().filter_map(|mount| match mount {
-            Mount::Bind { source, .. } => Some(("bind source", source.as_path())),
+            Mount::Bind { source, .. } | Mount::Socket { source, .. } => {
+                Some(("bind source", source.as_path()))
+            }
             _ => None,
         });
         for (what, path) in paths.into_iter().chain(bind_sources) {

@@ -506,6 +506,19 @@ pub(crate) fn write_file(
     rustix::fs::fchmod(&file, Mode::from_raw_mode(mode)).map_err(errno)
 }
 
+/// Sets the owner, then the mode, of `path` exactly (a symlink is not followed).
+pub(crate) fn set_owner(path: &CStr, mode: u32, uid: u32, gid: u32) -> Result<(), Errno> {
+    rustix::fs::chownat(
+        CWD,
+        path,
+        Some(uid_of(uid)),
+        Some(gid_of(gid)),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .map_err(errno)?;
+    rustix::fs::chmodat(CWD, path, Mode::from_raw_mode(mode), AtFlags::empty()).map_err(errno)
+}
+
 /// Copies the host file `from` to `to` (mode 0644) through a fixed buffer; a missing `from`
 /// gives an empty `to`.
 pub(crate) fn copy_file(from: &CStr, to: &CStr) -> Result<(), Errno> {

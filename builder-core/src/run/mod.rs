@@ -23,6 +23,7 @@
 //! [`RunError::Failed`], with the last lines of the output; nothing is written to the
 //! store then.
 
+mod agent;
 mod copy;
 mod error;
 mod executor;

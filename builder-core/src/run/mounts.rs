@@ -3,7 +3,8 @@
 //! - `tmpfs`: an empty tmpfs.
 //! - `secret`: a read-only file on a tmpfs private to the sandbox (and/or an environment
 //!   variable), from the secrets given to the build; never on disk, in a layer or a key.
-//! - `ssh`: the agent socket given to the build, bound in, with `SSH_AUTH_SOCK` set.
+//! - `ssh`: a socket forwarding to the agent given to the build ([`AgentProxy`]), with
+//!   the mount's mode and owner, bound in, with `SSH_AUTH_SOCK` set.
 //! - `cache`: a directory kept in the store (`data/cache-mounts/<sha256 of the id>`),
 //!   created with the mount's mode and owner (and the content of `from`, a directory of
 //!   the context, a stage or an image), persisting across builds. `sharing=locked`
@@ -23,6 +24,7 @@ use crate::exec::{Mount as SandboxMount, SandboxSpecBuilder};
 use crate::plan::{Mount, Sharing, Source};
 use crate::store::{ScratchDir, Store};
 
+use super::agent::AgentProxy;
 use super::copy::{copy_tree, unpack_layers};
 use super::{RunError, RunInput};
 
@@ -76,6 +78,8 @@ pub(super) struct Resolved {
     _locks: Vec<File>,
     /// Empty directories standing in for busy private caches.
     _scratch: Vec<ScratchDir>,
+    /// The SSH agent proxies, stopped when the step ends.
+    _agents: Vec<AgentProxy>,
 }
 
 impl Resolved {
@@ -101,6 +105,7 @@ pub(super) fn resolve(
         env: Vec::new(),
         _locks: Vec::new(),
         _scratch: Vec::new(),
+        _agents: Vec::new(),
     };
     let mut ssh_count = 0;
     for mount in &run.mounts {
@@ -151,7 +156,9 @@ pub(super) fn resolve(
                 id,
                 target,
                 required,
-                ..
+                mode,
+                uid,
+                gid,
             } => {
                 let Some(socket) = inputs.ssh.get(id) else {
                     if *required {
@@ -166,12 +173,19 @@ pub(super) fn resolve(
                 let target = target
                     .clone()
                     .unwrap_or_else(|| format!("/run/buildkit/ssh_agent.{}", ssh_count - 1));
-                resolved.env.push(format!("SSH_AUTH_SOCK={target}"));
-                resolved.mounts.push(SandboxMount::Bind {
-                    source: socket.clone(),
+                // As BuildKit, the first agent is the default one.
+                if ssh_count == 1 {
+                    resolved.env.push(format!("SSH_AUTH_SOCK={target}"));
+                }
+                let proxy = AgentProxy::start(socket)?;
+                resolved.mounts.push(SandboxMount::Socket {
+                    source: proxy.path(),
                     target,
-                    readonly: false,
+                    mode: *mode,
+                    uid: *uid,
+                    gid: *gid,
                 });
+                resolved._agents.push(proxy);
             }
             Mount::Cache {
                 target,

@@ -464,18 +464,37 @@ fn ssh_agent_socket_is_forwarded() {
     let runner = fixture
         .runner()
         .inputs(StepInputs::default().ssh("default", &socket));
-    let mut run = shell("test -S \"$SSH_AUTH_SOCK\" && echo \"$SSH_AUTH_SOCK\"");
-    run.mounts = vec![Mount::Ssh {
+    // (busybox has no unix socket client: the proxy's forwarding has a unit test.)
+    let mut run = shell(
+        "test -S \"$SSH_AUTH_SOCK\" && echo \"$SSH_AUTH_SOCK\"; \
+         stat -c '%a %u %g' \"$SSH_AUTH_SOCK\" /agent",
+    );
+    let ssh = |target: Option<&str>, mode, uid, gid| Mount::Ssh {
         id: "default".into(),
-        target: None,
+        target: target.map(Into::into),
         required: true,
-        mode: 0o600,
-        uid: 0,
-        gid: 0,
-    }];
+        mode,
+        uid,
+        gid,
+    };
+    // Docker's defaults, then another mode and owner.
+    run.mounts = vec![
+        ssh(None, 0o600, 0, 0),
+        ssh(Some("/agent"), 0o660, 1000, 1001),
+    ];
     let (result, output) = fixture.run_with(&runner, &run, None);
-    assert_eq!(output, "/run/buildkit/ssh_agent.0\n");
+    assert_eq!(
+        output,
+        "/run/buildkit/ssh_agent.0\n600 0 0\n660 1000 1001\n"
+    );
     assert_eq!(result.unwrap(), None);
+    let mode = std::fs::metadata(&socket).unwrap().permissions();
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_ne!(
+        mode.mode() & 0o777,
+        0o660,
+        "the agent's own socket is untouched"
+    );
 }
 
 #[test]
