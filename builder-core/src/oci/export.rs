@@ -20,20 +20,23 @@ use crate::store::Store;
 
 use super::{Image, OciError, canonical_json, media_type};
 
-/// The annotation naming an image in an OCI image layout.
+/// The annotation naming an image in an OCI image layout. In the archives we write it
+/// holds the tag only (`1.0`), as BuildKit and `docker save` write it; in the store's own
+/// layout it holds the full reference.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
-/// The annotation containerd (and `docker load`) reads an image's full name from.
+/// The annotation containerd, `docker load` and `podman load` read an image's full,
+/// normalized name from (`docker.io/library/app:1.0`).
 pub const CONTAINERD_NAME: &str = "io.containerd.image.name";
 
 /// The kind of archive [`write_archive`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArchiveFormat {
-    /// An OCI image layout (`oci-layout`, `index.json`, `blobs/`); each name in the
-    /// `org.opencontainers.image.ref.name` annotation.
+    /// An OCI image layout (`oci-layout`, `index.json`, `blobs/`): an index entry per
+    /// name, its tag in `org.opencontainers.image.ref.name` and its full name in
+    /// `io.containerd.image.name`, as BuildKit's OCI exporter writes them.
     Oci,
-    /// An OCI image layout that is also a docker archive: `manifest.json` with
-    /// `Config`, `RepoTags` and `Layers` pointing into `blobs/`, and each name in both
-    /// the `org.opencontainers.image.ref.name` and `io.containerd.image.name` annotations.
+    /// An OCI image layout that is also a docker archive: the same `index.json`, plus
+    /// `manifest.json` with `Config`, `RepoTags` and `Layers` pointing into `blobs/`.
     Docker,
 }
 
@@ -82,10 +85,11 @@ pub fn write_archive<W: Write>(
         }
         for name in &image.names {
             let mut annotations = std::collections::HashMap::new();
-            annotations.insert(REF_NAME.to_owned(), name.to_string());
-            if format == ArchiveFormat::Docker {
-                annotations.insert(CONTAINERD_NAME.to_owned(), name.to_string());
+            // A name with only a digest has no tag to put in `ref.name`.
+            if let Some(tag) = name.tag() {
+                annotations.insert(REF_NAME.to_owned(), tag.to_owned());
             }
+            annotations.insert(CONTAINERD_NAME.to_owned(), name.to_string());
             let mut descriptor = image.descriptor.clone();
             descriptor.set_annotations(Some(annotations));
             manifests.push(descriptor);

@@ -198,7 +198,7 @@ fn import_layout(store: &Store, files: &Files, name: Option<&str>) -> crate::Res
             let mut available: Vec<String> = index
                 .manifests()
                 .iter()
-                .filter_map(|d| annotation(d, REF_NAME))
+                .filter_map(|d| annotation(d, CONTAINERD_NAME).or_else(|| annotation(d, REF_NAME)))
                 .collect();
             available.sort();
             return Err(OciError::NoSuchName {
@@ -340,9 +340,11 @@ fn annotation(descriptor: &Descriptor, key: &str) -> Option<String> {
     descriptor.annotations().as_ref()?.get(key).cloned()
 }
 
-/// The names an index entry gives its image: containerd's full name, or a
-/// `ref.name` that is a reference with a repository (`app:1`, `host/app`); a bare
-/// `ref.name` such as `latest` is only a tag, naming no repository, and gives none.
+/// The names an index entry gives its image: containerd's full name (what BuildKit,
+/// `docker save` and we write, beside a `ref.name` holding the tag), or a `ref.name`
+/// that is a reference with a repository (`app:1`, `host/app`, as older mkimage and
+/// skopeo wrote); a bare `ref.name` such as `latest` is only a tag, naming no
+/// repository, and gives none.
 fn names_of(descriptor: &Descriptor) -> Vec<Reference> {
     let text = annotation(descriptor, CONTAINERD_NAME)
         .or_else(|| annotation(descriptor, REF_NAME).filter(|name| name.contains([':', '/', '@'])));
@@ -356,8 +358,9 @@ fn names_of(descriptor: &Descriptor) -> Vec<Reference> {
     }
 }
 
-/// Whether an index entry is the one `name` asks for: its `ref.name` or containerd name
-/// as written, or a name equal to `name` once both are normalized.
+/// Whether an index entry is the one `name` asks for: its `ref.name` (a tag, or an older
+/// archive's full reference) or containerd name as written, or a name equal to `name`
+/// once both are normalized.
 fn is_named(descriptor: &Descriptor, name: &str) -> bool {
     let literal = [REF_NAME, CONTAINERD_NAME]
         .iter()

@@ -166,12 +166,42 @@ fn oci_archive_is_read_by_skopeo_and_umoci() {
     let tar = dir.path().join("oci.tar");
     save(&store, &manifest, ArchiveFormat::Oci, &tar);
 
-    let inspected = skopeo_inspect(&format!("oci-archive:{}:{NAME}", tar.display()));
+    // As BuildKit writes it: the tag in `ref.name`, the full name for containerd.
+    let index = String::from_utf8(run(
+        "tar",
+        "tar",
+        &["-xOf", tar.to_str().unwrap(), "index.json"],
+        b"",
+    ))
+    .unwrap();
+    let index: Value = serde_json::from_str(&index).unwrap();
+    assert_eq!(
+        index["manifests"][0]["annotations"],
+        serde_json::json!({
+            "io.containerd.image.name": NAME,
+            "org.opencontainers.image.ref.name": "1",
+        })
+    );
+    let inspected = skopeo_inspect(&format!("oci-archive:{}:1", tar.display()));
     assert_eq!(inspected["Digest"], manifest.digest().to_string());
     assert_eq!(
         inspected["Layers"],
         serde_json::json!(layer_digests(&image))
     );
+    let copied = dir.path().join("copied");
+    run(
+        "skopeo",
+        "skopeo",
+        &[
+            "copy",
+            "--preserve-digests",
+            &format!("oci-archive:{}:1", tar.display()),
+            &format!("oci:{}:copy", copied.display()),
+        ],
+        b"",
+    );
+    let inspected = skopeo_inspect(&format!("oci:{}:copy", copied.display()));
+    assert_eq!(inspected["Digest"], manifest.digest().to_string());
     assert_eq!(inspected["Env"], serde_json::json!(["PATH=/usr/bin:/bin"]));
     assert_eq!(inspected["Labels"]["org.example"], "yes");
 
@@ -184,7 +214,7 @@ fn oci_archive_is_read_by_skopeo_and_umoci() {
         b"",
     );
     let bundle = dir.path().join("bundle");
-    let image_arg = format!("{}:{NAME}", layout.display());
+    let image_arg = format!("{}:1", layout.display());
     run(
         "umoci",
         "umoci",
@@ -224,20 +254,7 @@ fn docker_archive_is_read_by_skopeo_and_podman() {
     let inspected = skopeo_inspect(&format!("oci-archive:{}", tar.display()));
     assert_eq!(inspected["Digest"], manifest.digest().to_string());
 
-    let podman = |args: &[&str]| {
-        let root = dir.path().join("podman");
-        let mut all = vec![
-            "--root".to_owned(),
-            root.join("root").display().to_string(),
-            "--runroot".to_owned(),
-            root.join("run").display().to_string(),
-            "--storage-driver".to_owned(),
-            "vfs".to_owned(),
-        ];
-        all.extend(args.iter().map(|a| a.to_string()));
-        let all: Vec<&str> = all.iter().map(String::as_str).collect();
-        String::from_utf8(run("podman", "podman", &all, b"")).unwrap()
-    };
+    let podman = |args: &[&str]| podman(&dir.path().join("podman"), args);
     podman(&["load", "-i", tar.to_str().unwrap()]);
     let listed = podman(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
     let config_hex = &image.config_descriptor().digest().digest()[..12];
@@ -253,6 +270,81 @@ fn docker_archive_is_read_by_skopeo_and_podman() {
     assert_eq!(layers, serde_json::json!(diff_ids));
     let cmd = podman(&["image", "inspect", "--format", "{{json .Config.Cmd}}", NAME]);
     assert_eq!(cmd.trim(), r#"["/app/run.sh"]"#);
+}
+
+/// Runs podman with its storage under `root`, returning what it prints.
+fn podman(root: &Path, args: &[&str]) -> String {
+    let mut all = vec![
+        "--root".to_owned(),
+        root.join("root").display().to_string(),
+        "--runroot".to_owned(),
+        root.join("run").display().to_string(),
+        "--storage-driver".to_owned(),
+        "vfs".to_owned(),
+    ];
+    all.extend(args.iter().map(|a| a.to_string()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    String::from_utf8(run("podman", "podman", &all, b"")).unwrap()
+}
+
+#[test]
+fn oci_archive_is_loaded_by_podman_under_its_full_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let manifest = fixture(&store);
+    let image = Image::load(&store, &manifest, &Platform::host()).unwrap();
+    let tar = dir.path().join("oci.tar");
+    save(&store, &manifest, ArchiveFormat::Oci, &tar);
+    let podman = |args: &[&str]| podman(&dir.path().join("podman"), args);
+    podman(&["load", "-i", tar.to_str().unwrap()]);
+    let listed = podman(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
+    let config_hex = &image.config_descriptor().digest().digest()[..12];
+    assert_eq!(listed.trim(), format!("{NAME} {config_hex}"));
+}
+
+#[test]
+fn archives_with_the_full_name_in_ref_name_still_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let manifest = fixture(&store);
+    let tar = dir.path().join("oci.tar");
+    save(&store, &manifest, ArchiveFormat::Oci, &tar);
+    let layout = dir.path().join("layout");
+    fs::create_dir(&layout).unwrap();
+    run(
+        "tar",
+        "tar",
+        &["-xf", tar.to_str().unwrap(), "-C", layout.to_str().unwrap()],
+        b"",
+    );
+    // The index as mkimage wrote it before: the full name in `ref.name` alone.
+    let index_path = layout.join("index.json");
+    let mut index: Value = serde_json::from_slice(&fs::read(&index_path).unwrap()).unwrap();
+    index["manifests"][0]["annotations"] =
+        serde_json::json!({ "org.opencontainers.image.ref.name": NAME });
+    fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+    let old = dir.path().join("old.tar");
+    run(
+        "tar",
+        "tar",
+        &[
+            "-cf",
+            old.to_str().unwrap(),
+            "-C",
+            layout.to_str().unwrap(),
+            ".",
+        ],
+        b"",
+    );
+    let empty = Store::open(dir.path().join("empty")).unwrap();
+    let imported = load(&empty, &old).unwrap();
+    assert_eq!(imported.len(), 1);
+    assert_eq!(imported[0].descriptor, manifest);
+    assert_eq!(imported[0].names, [NAME.parse().unwrap()]);
+    let resolved = empty.resolve(&NAME.parse().unwrap()).unwrap().unwrap();
+    assert_eq!(resolved.digest(), manifest.digest());
+    let source: ImageSource = format!("oci:{}:{NAME}", layout.display()).parse().unwrap();
+    assert_eq!(import(&empty, &source).unwrap()[0].descriptor, manifest);
 }
 
 #[test]
@@ -330,7 +422,7 @@ fn docker_save_archives_keep_layers_as_they_are() {
         "skopeo",
         &[
             "copy",
-            &format!("oci-archive:{}:{NAME}", oci.display()),
+            &format!("oci-archive:{}:1", oci.display()),
             &format!("docker-archive:{}:other/name:2", legacy.display()),
         ],
         b"",
@@ -377,8 +469,8 @@ fn oci_dir_source_picks_the_named_image() {
         b"",
     );
     let empty = Store::open(dir.path().join("empty")).unwrap();
-    // The name matches as written or once normalized.
-    for name in [NAME, "docker.io/it/app:latest", "it/app"] {
+    // The name matches as written, as its tag alone, or once normalized.
+    for name in [NAME, "1", "latest", "docker.io/it/app:latest", "it/app"] {
         let source: ImageSource = format!("oci:{}:{name}", layout.display()).parse().unwrap();
         let imported = import(&empty, &source).unwrap();
         assert_eq!(imported[0].descriptor, manifest);

@@ -43,7 +43,7 @@ fn build_and_unpack(root: &Path, context: &Path, args: &[&str], work: &Path) -> 
         ],
     );
     let bundle = work.join("bundle");
-    let image = format!("{}:docker.io/it/add:latest", layout.display());
+    let image = format!("{}:latest", layout.display());
     tool(
         "umoci",
         &["unpack", "--image", &image, bundle.to_str().unwrap()],

@@ -139,8 +139,9 @@ fn hello_builds_and_other_tools_read_it() {
     assert!(!progress.contains("DONE"), "{progress}");
 }
 
-/// Extracts the OCI archive `archive` into `work/layout` and unpacks the image `name`
-/// with umoci into `work/bundle`; returns the layout and the rootfs.
+/// Extracts the OCI archive `archive` into `work/layout`, checks that its one image is
+/// named `name` (tag `latest`) and unpacks it with umoci into `work/bundle`; returns the
+/// layout and the rootfs.
 pub fn unpack(archive: &Path, name: &str, work: &Path) -> (PathBuf, PathBuf) {
     let layout = work.join("layout");
     std::fs::create_dir_all(&layout).unwrap();
@@ -153,8 +154,18 @@ pub fn unpack(archive: &Path, name: &str, work: &Path) -> (PathBuf, PathBuf) {
             layout.to_str().unwrap(),
         ],
     );
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    assert_eq!(
+        index["manifests"][0]["annotations"],
+        serde_json::json!({
+            "io.containerd.image.name": format!("docker.io/library/{name}:latest"),
+            "org.opencontainers.image.ref.name": "latest",
+        })
+    );
     let bundle = work.join("bundle");
-    let image = format!("{}:docker.io/library/{name}:latest", layout.display());
+    // umoci finds an image by its `ref.name`, the tag.
+    let image = format!("{}:latest", layout.display());
     tool(
         "umoci",
         &["unpack", "--image", &image, bundle.to_str().unwrap()],
