@@ -268,7 +268,11 @@ pub(super) fn run_copy(
     write_entries(run, entries).map(Some)
 }
 
-/// The `uid` and `gid` `spec` (`user[:group]`) names in the image of `state`.
+/// The owner that `spec` (`user[:group]`, from `--chown` or the USER of a new WORKDIR)
+/// gives files in the image of `state`, as BuildKit resolves it for file operations: a
+/// numeric user without a group takes its own number as the group (the Dockerfile
+/// reference: "a UID without GID will use the same numeric UID as the GID"), a name takes
+/// its primary group from the image's passwd, and an empty group (`user:`) is group 0.
 pub(super) fn resolve_user(
     run: &BuildRun<'_>,
     state: &StageState,
@@ -290,7 +294,13 @@ pub(super) fn resolve_user(
         (read("etc/passwd")?, read("etc/group")?)
     };
     let user = user::resolve(spec, passwd.as_deref(), group.as_deref())?;
-    Ok((user.uid, user.gid))
+    let gid = match spec.split_once(':') {
+        Some((_, "")) => 0,
+        Some(_) => user.gid,
+        None if numeric => user.uid,
+        None => user.gid,
+    };
+    Ok((user.uid, gid))
 }
 
 /// The directories above `entries` (and `dest`, a destination directory) that the

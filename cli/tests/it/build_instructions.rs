@@ -307,3 +307,32 @@ fn errors_name_the_dockerfile_line() {
         assert!(stderr.starts_with(expected), "{stderr}");
     }
 }
+
+#[test]
+fn chown_and_workdir_owners_follow_buildkit() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let archive = dir.path().join("image.tar");
+    let output = format!("type=oci,dest={}", archive.display());
+    let context = fixture("build/owners");
+    ok(&build(
+        &root,
+        &["-t", "owners", "-o", &output, context.to_str().unwrap()],
+    ));
+    let (_, rootfs) = unpack(&archive, "owners", dir.path());
+    assert_eq!(
+        listing(&rootfs),
+        [
+            "by-name f 644 1500:1600 6",
+            "by-name-and-group f 644 1500:1700 6",
+            "by-name-empty-group f 644 1500:0 6",
+            // A UID without a GID uses the same number as the GID.
+            "by-uid f 644 1500:1500 6",
+            "by-uid-and-gid f 644 1500:1700 6",
+            "etc d 755 0:0",
+            "etc/group f 644 0:0 42",
+            "etc/passwd f 644 0:0 68",
+            "work d 755 4321:4321",
+        ]
+    );
+}
