@@ -33,6 +33,22 @@ pub(crate) mod typeflag {
     pub const PAX: u8 = b'x';
 }
 
+/// The `st_mode` file-type bits that Docker, containerd and containers/storage put in the
+/// mode field beside the permissions (Go's tar once did, and they kept it so that layer
+/// digests stay stable); readers mask them off, but matching them makes our layers look
+/// like theirs entry for entry.
+fn file_type_bits(typeflag: u8) -> u32 {
+    match typeflag {
+        typeflag::FILE | typeflag::HARD_LINK => 0o100_000,
+        typeflag::SYMLINK => 0o120_000,
+        typeflag::CHAR => 0o020_000,
+        typeflag::BLOCK => 0o060_000,
+        typeflag::DIR => 0o040_000,
+        typeflag::FIFO => 0o010_000,
+        _ => 0,
+    }
+}
+
 /// The fields of one tar entry's header.
 pub(crate) struct Fields<'a> {
     /// The name, with a trailing `/` for a directory.
@@ -117,7 +133,10 @@ pub(crate) fn encode(fields: &Fields<'_>, out: &mut Vec<u8>) -> Result<(), Layer
         // The PAX `path` record holds the name; the USTAR field keeps its first bytes.
         None => put_bytes(&mut block[0..100], &fields.name[..NAME_LEN]),
     }
-    put_octal(&mut block[100..108], u64::from(fields.mode & 0o7777));
+    put_octal(
+        &mut block[100..108],
+        u64::from(fields.mode & 0o7777 | file_type_bits(fields.typeflag)),
+    );
     put_octal(&mut block[108..116], u64::from(fields.uid).min(MAX_OCTAL_7));
     put_octal(&mut block[116..124], u64::from(fields.gid).min(MAX_OCTAL_7));
     put_octal(&mut block[124..136], fields.size.min(MAX_OCTAL_11));
@@ -229,7 +248,8 @@ mod tests {
         encode(&fields(b"usr/bin/tool", &none), &mut out)?;
         assert_eq!(out.len(), BLOCK);
         assert_eq!(&out[..12], b"usr/bin/tool");
-        assert_eq!(&out[100..108], b"0004755\0");
+        // The permissions with the regular-file type bits, as Docker writes them.
+        assert_eq!(&out[100..108], b"0104755\0");
         assert_eq!(&out[124..136], b"00000000005\0");
         assert_eq!(&out[257..265], b"ustar\x0000");
         // No user or group names.
