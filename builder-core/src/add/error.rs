@@ -53,8 +53,9 @@ pub enum ArchiveError {
         /// The entry's name in the archive.
         entry: String,
     },
-    /// A hard link's target is not an earlier non-directory entry of the archive.
-    #[error("archive `{}` links `{entry}` to `{target}`, which is not an earlier file of the archive", path.display())]
+    /// A hard link's target is neither an earlier non-directory entry of the archive nor
+    /// a regular file of the image below the destination.
+    #[error("archive `{}` links `{entry}` to `{target}`, which is neither an earlier file of the archive nor a file of the image", path.display())]
     HardLinkTarget {
         /// The archive.
         path: PathBuf,
@@ -62,6 +63,19 @@ pub enum ArchiveError {
         entry: String,
         /// The target as written.
         target: String,
+    },
+    /// The file of the image that a hard link of the archive points at cannot be copied.
+    #[error("archive `{}` links `{entry}` to `{target}`, which cannot be copied from the image", path.display())]
+    ReadBelow {
+        /// The archive.
+        path: PathBuf,
+        /// The link's name in the archive.
+        entry: String,
+        /// The target as written.
+        target: String,
+        /// The cause.
+        #[source]
+        source: Box<crate::Error>,
     },
     /// An extracted file's content cannot be written to the staging directory.
     #[error("failed to write `{}` while extracting an archive", path.display())]

@@ -6,9 +6,12 @@
 //! directories, which merge; an entry's parents are resolved through the symlinks that
 //! the archive made, with `/` and `..` stopping at the destination; missing parents are
 //! implied. Hard links share a node number with their target, so replacing the target
-//! later leaves the link with the old content, as on disk. The tree then becomes layer
-//! entries in layer order, the first path of each node number carrying the content and
-//! the others hard links to it.
+//! later leaves the link with the old content, as on disk. A hard link to a path the
+//! archive does not hold links, as Docker's unpacker does on disk, to the file the image
+//! has there: a layer's hard link can only name a path of the same layer for most
+//! unpackers, so that file is copied into the layer ([`Below`]) and linked to. The tree
+//! then becomes layer entries in layer order, the first path of each node number carrying
+//! the content and the others hard links to it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::OpenOptions;
@@ -19,6 +22,29 @@ use std::path::Path;
 
 use super::{ArchiveError, archive};
 use crate::layer::{self, Content, Entry, EntryKind, LayerPath};
+
+/// The image an archive is extracted onto, as far as [`extract`] needs it: the files that
+/// the archive's hard links point at without holding them.
+pub trait Below {
+    /// Copies the regular file at `path` (a path of the image, from its root) into a new
+    /// file `into` and returns its entry (its metadata, `into` as content); `None` when
+    /// the image has no regular file there.
+    ///
+    /// # Errors
+    ///
+    /// When the image cannot be read or `into` cannot be written.
+    fn copy_file(&self, path: &LayerPath, into: &Path) -> crate::Result<Option<Entry>>;
+}
+
+/// An empty image: [`Below`] for an archive extracted onto nothing (`COPY --link`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NothingBelow;
+
+impl Below for NothingBelow {
+    fn copy_file(&self, _path: &LayerPath, _into: &Path) -> crate::Result<Option<Entry>> {
+        Ok(None)
+    }
+}
 
 /// How many symlinks resolving one parent may follow, as Linux's `MAXSYMLINKS`.
 const MAX_SYMLINKS: usize = 40;
@@ -43,6 +69,8 @@ struct Node {
 
 struct Tree<'a> {
     archive: &'a Path,
+    dest: Option<&'a LayerPath>,
+    below: &'a dyn Below,
     staging: &'a Path,
     options: &'a ExtractOptions,
     nodes: BTreeMap<LayerPath, Node>,
@@ -53,7 +81,8 @@ struct Tree<'a> {
 /// into layer entries below `dest` (`None`: the image root), in layer order. `dest`
 /// itself is not among them; the caller creates it. Regular files are streamed into new
 /// files of the directory `staging`, which the entries name as their content, so the
-/// caller keeps it until the layer is written.
+/// caller keeps it until the layer is written. A hard link to a path below `dest` that
+/// the archive does not hold links to the file `below` has there, copied into the layer.
 ///
 /// # Errors
 ///
@@ -62,10 +91,12 @@ struct Tree<'a> {
 /// has a type a layer cannot hold, [`ArchiveError::ReservedName`] for a `.wh.` name,
 /// [`ArchiveError::NotADirectory`], [`ArchiveError::SymlinkLoop`] and
 /// [`ArchiveError::HardLinkTarget`] for entries that cannot be placed,
+/// [`ArchiveError::ReadBelow`] when `below` fails,
 /// [`ArchiveError::WriteStaging`] when `staging` cannot be written.
 pub fn extract(
     archive: &Path,
     dest: Option<&LayerPath>,
+    below: &dyn Below,
     staging: &Path,
     options: &ExtractOptions,
 ) -> Result<Vec<Entry>, ArchiveError> {
@@ -76,6 +107,8 @@ pub fn extract(
     let mut tar = tar::Archive::new(archive::open(archive)?);
     let mut tree = Tree {
         archive,
+        dest,
+        below,
         staging,
         options,
         nodes: BTreeMap::new(),
@@ -116,6 +149,9 @@ impl Tree<'_> {
                 };
                 let parent = self.resolve_dir(target.parent(), &name)?;
                 let target = LayerPath::child(parent.as_ref(), target.file_name());
+                if !self.nodes.contains_key(&target) {
+                    self.copy_below(&target, &name, &written)?;
+                }
                 let Some(node) = self.nodes.get(&target) else {
                     return Err(missing());
                 };
@@ -179,6 +215,44 @@ impl Tree<'_> {
             xattrs: entry.xattrs,
         };
         self.insert(path, Node { entry, inode });
+        Ok(())
+    }
+
+    /// Puts the file the image has at `target` (a path of the tree) into the tree, copied
+    /// into the staging directory, when there is one. `name` and `written` are the link's
+    /// name and target in the archive, for errors.
+    fn copy_below(
+        &mut self,
+        target: &LayerPath,
+        name: &str,
+        written: &str,
+    ) -> Result<(), ArchiveError> {
+        let in_image = match self.dest {
+            Some(dest) => LayerPath::new(dest.as_path().join(target.as_path()))
+                .expect("two normalized paths join into one"),
+            None => target.clone(),
+        };
+        let staged = self.staging.join(self.next_inode.to_string());
+        let copied =
+            self.below
+                .copy_file(&in_image, &staged)
+                .map_err(|source| ArchiveError::ReadBelow {
+                    path: self.archive.to_owned(),
+                    entry: name.to_owned(),
+                    target: written.to_owned(),
+                    source: Box::new(source),
+                })?;
+        let Some(mut entry) = copied else {
+            return Ok(());
+        };
+        entry.path = target.clone();
+        entry.kind = EntryKind::File(Content::Host(staged));
+        // `--chown` changes the linked file, which is the image's file too.
+        if let Some((uid, gid)) = self.options.owner {
+            (entry.uid, entry.gid) = (uid, gid);
+        }
+        let inode = self.take_inode();
+        self.insert(target.clone(), Node { entry, inode });
         Ok(())
     }
 

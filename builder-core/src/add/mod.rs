@@ -13,7 +13,7 @@
 //! is written.
 //!
 //! ```
-//! use mkimage_core::add::{ExtractOptions, extract, is_archive};
+//! use mkimage_core::add::{ExtractOptions, NothingBelow, extract, is_archive};
 //! use mkimage_core::layer::LayerPath;
 //!
 //! let dir = tempfile::tempdir()?;
@@ -31,7 +31,7 @@
 //!
 //! assert!(is_archive(&archive)?);
 //! let dest = LayerPath::new("/srv")?;
-//! let entries = extract(&archive, Some(&dest), &dir.path().join("staging"), &ExtractOptions::default())?;
+//! let entries = extract(&archive, Some(&dest), &NothingBelow, &dir.path().join("staging"), &ExtractOptions::default())?;
 //! let paths: Vec<String> = entries.iter().map(|e| format!("{} {:o}", e.path, e.mode)).collect();
 //! assert_eq!(paths, ["srv/etc 755", "srv/etc/app.conf 600"]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -43,4 +43,4 @@ mod extract;
 
 pub use archive::{ArchiveFormat, decompress, is_archive};
 pub use error::ArchiveError;
-pub use extract::{ExtractOptions, extract};
+pub use extract::{Below, ExtractOptions, NothingBelow, extract};

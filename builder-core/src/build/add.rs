@@ -15,7 +15,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use crate::add::{ArchiveError, ExtractOptions, extract, is_archive};
+use crate::add::{ArchiveError, Below, ExtractOptions, extract, is_archive};
 use crate::context::{Context, Destination, SelectOptions};
 use crate::digest::sha256;
 use crate::fetch::{Checksum, Download, FetchError, GitSource, Resolved, download};
@@ -158,6 +158,9 @@ pub(super) struct Placement<'a> {
     pub chmod: Option<&'a Chmod>,
     /// The mtime of a download without `Last-Modified` and of implied directories.
     pub now: i64,
+    /// The image below the layer, where an archive's hard links to paths it does not
+    /// hold find their files.
+    pub below: &'a dyn Below,
 }
 
 /// Turns the entries `COPY` placed into those of the `ADD`: each local archive's entry is
@@ -187,12 +190,24 @@ pub(super) fn add_entries(
     let mut added: Vec<Entry> = Vec::new();
     for (index, archive) in sources.archives.iter().enumerate() {
         let staging = staging_dir(scratch, index)?;
-        added.extend(extract(archive, dest_dir, &staging, &options)?);
+        added.extend(extract(
+            archive,
+            dest_dir,
+            placement.below,
+            &staging,
+            &options,
+        )?);
     }
     for (index, (got, unpack)) in sources.downloads.iter().enumerate() {
         if *unpack {
             let staging = staging_dir(scratch, sources.archives.len() + index)?;
-            added.extend(extract(&got.path, dest_dir, &staging, &options)?);
+            added.extend(extract(
+                &got.path,
+                dest_dir,
+                placement.below,
+                &staging,
+                &options,
+            )?);
             continue;
         }
         let path = match (placement.into_dir, dest_dir) {

@@ -251,6 +251,11 @@ pub(super) fn run_copy(
         owner,
         chmod: chmod.as_ref(),
         now: run.now_secs,
+        below: &fs::ImageFiles {
+            store: &store,
+            layers: if copy.link { &[] } else { &state.image.layers },
+            view,
+        },
     };
     add::add_entries(prepared, &mut entries, &placement)?;
     let dest_dir = if into_dir { dest.path().cloned() } else { None };

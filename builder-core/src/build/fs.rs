@@ -8,7 +8,8 @@ use std::path::{Component, Path, PathBuf};
 
 use oci_spec::image::Descriptor;
 
-use crate::layer::{self, Entry, EntryKind, LayerError, LayerPath};
+use crate::add::{ArchiveError, Below};
+use crate::layer::{self, Content, Entry, EntryKind, LayerError, LayerPath};
 use crate::store::Store;
 
 use super::BuildError;
@@ -181,48 +182,174 @@ pub(super) fn read_file(
     path: &LayerPath,
 ) -> crate::Result<Option<Vec<u8>>> {
     for descriptor in layers.iter().rev() {
-        let blob = store.open_blob(descriptor.digest())?;
-        let tar = layer::decompress(blob, Some(descriptor.media_type().as_ref()))?;
-        let mut archive = tar::Archive::new(tar);
-        let read_err = |source| LayerError::ReadTar { source };
-        let mut hidden = false;
-        for entry in archive.entries().map_err(read_err)? {
-            let mut entry = entry.map_err(read_err)?;
-            let name = entry.path_bytes().into_owned();
-            let Ok(name) = LayerPath::from_bytes(&name) else {
-                continue;
-            };
-            let file_name = name.file_name().to_vec();
-            if name == *path {
-                if entry.header().entry_type().is_file() {
-                    let mut content = Vec::new();
-                    entry.read_to_end(&mut content).map_err(read_err)?;
-                    return Ok(Some(content));
-                }
+        let found = in_layer(store, descriptor, path, |entry| {
+            if !entry.header().entry_type().is_file() {
                 return Ok(None);
             }
-            // A whiteout of the path or of a directory above it, or an opaque marker in
-            // such a directory, hides the file in the layers below.
-            let Some(dir) = name.parent() else {
-                if let Some(target) = file_name.strip_prefix(b".wh.") {
-                    hidden |= at_or_below(path, target);
-                }
-                continue;
-            };
-            if file_name == b".wh..wh..opq" {
-                hidden |= path.starts_with(&dir);
-            } else if let Some(target) = file_name.strip_prefix(b".wh.") {
-                let mut removed = dir.as_bytes().to_vec();
-                removed.push(b'/');
-                removed.extend_from_slice(target);
-                hidden |= at_or_below(path, &removed);
-            }
-        }
-        if hidden {
-            return Ok(None);
+            let mut content = Vec::new();
+            entry
+                .read_to_end(&mut content)
+                .map_err(|source| LayerError::ReadTar { source })?;
+            Ok(Some(content))
+        })?;
+        match found {
+            InLayer::Found(content) => return Ok(content),
+            InLayer::Hidden => return Ok(None),
+            InLayer::Absent => {}
         }
     }
     Ok(None)
+}
+
+/// How many hard links of one layer [`copy_file`] follows before giving up.
+const MAX_HARD_LINKS: usize = 8;
+
+/// Copies the regular file `path` of the image of `layers` (the directories above it
+/// resolved through the symlinks of `view`, the same image) into a new file `into`, and
+/// returns its entry with `into` as content; `None` when the image has no regular file
+/// there. A hard link of the layer that holds the path is followed to its target there.
+pub(super) fn copy_file(
+    store: &Store,
+    layers: &[Descriptor],
+    view: &FsView,
+    path: &LayerPath,
+    into: &Path,
+) -> crate::Result<Option<Entry>> {
+    let path = LayerPath::child(
+        view.resolve(path.parent().as_ref())?.as_ref(),
+        path.file_name(),
+    );
+    if view
+        .get(&path)
+        .is_none_or(|node| node.kind != NodeKind::Other)
+    {
+        return Ok(None);
+    }
+    let mut wanted = path;
+    let mut links = 0;
+    for descriptor in layers.iter().rev() {
+        loop {
+            let found = in_layer(store, descriptor, &wanted, |item| {
+                let Some(entry) = layer::decode(item)? else {
+                    return Ok(None);
+                };
+                let kind = match entry.kind {
+                    EntryKind::File(_) => {
+                        let write_err = |source| ArchiveError::WriteStaging {
+                            path: into.to_owned(),
+                            source,
+                        };
+                        let mut file = std::fs::OpenOptions::new()
+                            .write(true)
+                            .create_new(true)
+                            .open(into)
+                            .map_err(write_err)?;
+                        std::io::copy(item, &mut file).map_err(write_err)?;
+                        EntryKind::File(Content::Host(into.to_owned()))
+                    }
+                    EntryKind::HardLink(target) => EntryKind::HardLink(target),
+                    _ => return Ok(None),
+                };
+                Ok(Some(Entry {
+                    path: entry.path,
+                    kind,
+                    mode: entry.mode,
+                    uid: entry.uid,
+                    gid: entry.gid,
+                    mtime: entry.mtime,
+                    xattrs: entry.xattrs,
+                }))
+            })?;
+            match found {
+                // A link names a path of its layer or of one below: look there next.
+                InLayer::Found(Some(Entry {
+                    kind: EntryKind::HardLink(target),
+                    ..
+                })) if links < MAX_HARD_LINKS => {
+                    links += 1;
+                    wanted = target;
+                }
+                InLayer::Found(Some(entry)) if matches!(entry.kind, EntryKind::File(_)) => {
+                    return Ok(Some(entry));
+                }
+                InLayer::Found(_) | InLayer::Hidden => return Ok(None),
+                InLayer::Absent => break,
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The image a step builds on, as the [`Below`] of an `ADD`ed archive.
+pub(super) struct ImageFiles<'a> {
+    /// The store holding the layers.
+    pub store: &'a Store,
+    /// The image's layers, bottom first.
+    pub layers: &'a [Descriptor],
+    /// The same layers' paths.
+    pub view: &'a FsView,
+}
+
+impl Below for ImageFiles<'_> {
+    fn copy_file(&self, path: &LayerPath, into: &Path) -> crate::Result<Option<Entry>> {
+        copy_file(self.store, self.layers, self.view, path, into)
+    }
+}
+
+/// What one layer says about a path.
+enum InLayer<T> {
+    /// The layer has an entry at the path; what the caller made of it.
+    Found(T),
+    /// The layer removes the path (a whiteout or opaque marker at or above it).
+    Hidden,
+    /// The layer does not touch the path.
+    Absent,
+}
+
+/// Reads the layer `descriptor` for `path`, handing its entry there, if any, to `found`.
+fn in_layer<T>(
+    store: &Store,
+    descriptor: &Descriptor,
+    path: &LayerPath,
+    found: impl FnOnce(&mut tar::Entry<'_, Box<dyn Read + '_>>) -> crate::Result<T>,
+) -> crate::Result<InLayer<T>> {
+    let blob = store.open_blob(descriptor.digest())?;
+    let tar = layer::decompress(blob, Some(descriptor.media_type().as_ref()))?;
+    let mut archive = tar::Archive::new(tar);
+    let read_err = |source| LayerError::ReadTar { source };
+    let mut hidden = false;
+    for entry in archive.entries().map_err(read_err)? {
+        let mut entry = entry.map_err(read_err)?;
+        let name = entry.path_bytes().into_owned();
+        let Ok(name) = LayerPath::from_bytes(&name) else {
+            continue;
+        };
+        let file_name = name.file_name().to_vec();
+        if name == *path {
+            return Ok(InLayer::Found(found(&mut entry)?));
+        }
+        // A whiteout of the path or of a directory above it, or an opaque marker in
+        // such a directory, hides the file in the layers below.
+        let Some(dir) = name.parent() else {
+            if let Some(target) = file_name.strip_prefix(b".wh.") {
+                hidden |= at_or_below(path, target);
+            }
+            continue;
+        };
+        if file_name == b".wh..wh..opq" {
+            hidden |= path.starts_with(&dir);
+        } else if let Some(target) = file_name.strip_prefix(b".wh.") {
+            let mut removed = dir.as_bytes().to_vec();
+            removed.push(b'/');
+            removed.extend_from_slice(target);
+            hidden |= at_or_below(path, &removed);
+        }
+    }
+    Ok(if hidden {
+        InLayer::Hidden
+    } else {
+        InLayer::Absent
+    })
 }
 
 /// Whether `path` is `removed` or below it.

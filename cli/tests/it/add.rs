@@ -2,6 +2,7 @@
 //! by umoci and listed with find.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -109,6 +110,55 @@ fn local_archives_are_extracted_into_the_destination() {
     assert_eq!(
         std::fs::read_to_string(rootfs.join("srv/etc/keep.conf")).unwrap(),
         "keep=1\n"
+    );
+}
+
+/// A hard link of an archive to a file the image below has, not the archive, links to
+/// that file as on disk under Docker: the file comes into the layer and the links point
+/// at it (a layer's links can only name paths of the same layer for most unpackers).
+#[test]
+fn hard_links_to_a_file_of_the_image_below_link_to_its_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let context = copy_fixture("build/add-hardlink-below", dir.path());
+    tool(
+        "sh",
+        &[
+            context.join("make-archives.sh").to_str().unwrap(),
+            context.to_str().unwrap(),
+        ],
+    );
+    let rootfs = build_and_unpack(
+        &dir.path().join("store"),
+        &context,
+        &["--build-arg", "SOURCE_DATE_EPOCH=1700000000"],
+        dir.path(),
+    );
+    assert_eq!(
+        listing(&rootfs),
+        "srv d 755 0:0\n\
+         srv/a-first.txt f 644 0:0 15 1700000000\n\
+         srv/data.txt f 644 0:0 15 1700000000\n\
+         srv/sub d 755 0:0\n\
+         srv/sub/alias.txt f 644 0:0 15 1700000000\n\
+         srv/twin-alias.txt f 644 0:0 15 1700000000\n\
+         srv/twin.txt f 644 0:0 15 1700000000\n"
+    );
+    let inode = |path: &str| {
+        let meta = std::fs::metadata(rootfs.join(path)).unwrap();
+        (meta.ino(), meta.nlink())
+    };
+    let data = inode("srv/data.txt");
+    assert_eq!(data.1, 3);
+    assert_eq!(inode("srv/a-first.txt"), data);
+    assert_eq!(inode("srv/sub/alias.txt"), data);
+    // `twin.txt`, a hard link in the image's layer, is copied on its own: the layer
+    // cannot link to `data.txt` of the layer below, so the two no longer share a file.
+    let twin = inode("srv/twin.txt");
+    assert_eq!(twin.1, 2);
+    assert_eq!(inode("srv/twin-alias.txt"), twin);
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("srv/sub/alias.txt")).unwrap(),
+        "from the image\n"
     );
 }
 

@@ -5,7 +5,7 @@ use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 
-use mkimage_core::add::{ArchiveError, ExtractOptions, extract, is_archive};
+use mkimage_core::add::{ArchiveError, Below, ExtractOptions, NothingBelow, extract, is_archive};
 use mkimage_core::layer::{
     Compression, Content, Entry, EntryKind, LayerOptions, LayerPath, write_layer,
 };
@@ -14,13 +14,23 @@ use super::{python_tar, run_in};
 use crate::layer::describe_tree;
 
 fn extract_to(archive: &Path, dest: &str, owner: Option<(u32, u32)>) -> Vec<Entry> {
+    extract_onto(archive, dest, owner, &NothingBelow)
+}
+
+/// [`extract_to`] onto the image `below`.
+fn extract_onto(
+    archive: &Path,
+    dest: &str,
+    owner: Option<(u32, u32)>,
+    below: &dyn Below,
+) -> Vec<Entry> {
     let staging = tempfile::tempdir().unwrap();
     let options = ExtractOptions {
         owner,
         implied_mtime: 1_000,
     };
     let dest = LayerPath::new(dest).ok(); // `/` is the root, `None`
-    let entries = extract(archive, dest.as_ref(), staging.path(), &options).unwrap();
+    let entries = extract(archive, dest.as_ref(), below, staging.path(), &options).unwrap();
     // Keep the staged contents readable after this function: read them into memory.
     entries
         .into_iter()
@@ -210,6 +220,64 @@ add("e", LNKTYPE, link="d")
     );
 }
 
+/// An image below holding one file, `srv/data.txt`.
+struct OneFileBelow;
+
+impl Below for OneFileBelow {
+    fn copy_file(&self, path: &LayerPath, into: &Path) -> mkimage_core::Result<Option<Entry>> {
+        if path.to_string() != "srv/data.txt" {
+            return Ok(None);
+        }
+        fs::write(into, "below").unwrap();
+        let content = EntryKind::File(Content::Host(into.to_owned()));
+        Ok(Some(
+            Entry::new(path.clone(), content)
+                .with_mode(0o640)
+                .with_owner(5, 6)
+                .with_mtime(42),
+        ))
+    }
+}
+
+#[test]
+fn hard_links_to_a_file_below_link_to_its_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("a.tar");
+    python_tar(
+        &archive,
+        r#"
+add("z", LNKTYPE, link="data.txt")
+add("sub/y", LNKTYPE, link="./data.txt")
+add("data.txt", REGTYPE, b"new", mtime=7)
+add("b", LNKTYPE, link="data.txt")
+"#,
+    );
+    // The first links share the image's file (copied, with its metadata); the archive's
+    // `data.txt` then replaces that path, and the last link shares the new file.
+    let entries = extract_onto(&archive, "srv", None, &OneFileBelow);
+    assert_eq!(
+        summary(&entries),
+        [
+            "srv/b 644 0:0 7 file \"new\"",
+            "srv/data.txt 644 0:0 7 link to srv/b",
+            "srv/sub 755 0:0 1000 dir",
+            "srv/sub/y 640 5:6 42 file \"below\"",
+            "srv/z 640 5:6 42 link to srv/sub/y",
+        ]
+    );
+    // `--chown` changes the shared file.
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("a.tar");
+    python_tar(&archive, r#"add("z", LNKTYPE, link="data.txt")"#);
+    assert_eq!(
+        summary(&extract_onto(&archive, "srv", Some((7, 8)), &OneFileBelow)),
+        [
+            "srv/data.txt 640 7:8 42 file \"below\"",
+            "srv/z 640 7:8 42 link to srv/data.txt",
+        ]
+    );
+}
+
 #[test]
 fn chown_overrides_the_archive_owner() {
     let dir = tempfile::tempdir().unwrap();
@@ -272,7 +340,14 @@ fn extract_err(body: &str) -> (String, ArchiveError) {
     let archive = dir.path().join("bad.tar");
     python_tar(&archive, body);
     let staging = tempfile::tempdir().unwrap();
-    let err = extract(&archive, None, staging.path(), &ExtractOptions::default()).unwrap_err();
+    let err = extract(
+        &archive,
+        None,
+        &NothingBelow,
+        staging.path(),
+        &ExtractOptions::default(),
+    )
+    .unwrap_err();
     let shown = err
         .to_string()
         .replace(&*dir.path().to_string_lossy(), "[TMP]");
@@ -297,11 +372,11 @@ fn hostile_or_unplaceable_entries_fail() {
         ),
         (
             r#"add("x", LNKTYPE, link="missing")"#,
-            "archive `[TMP]/bad.tar` links `x` to `missing`, which is not an earlier file of the archive / ",
+            "archive `[TMP]/bad.tar` links `x` to `missing`, which is neither an earlier file of the archive nor a file of the image / ",
         ),
         (
             "add(\"d\", DIRTYPE)\nadd(\"x\", LNKTYPE, link=\"d\")",
-            "archive `[TMP]/bad.tar` links `x` to `d`, which is not an earlier file of the archive / ",
+            "archive `[TMP]/bad.tar` links `x` to `d`, which is neither an earlier file of the archive nor a file of the image / ",
         ),
         (
             "add(\"f\", REGTYPE, b\"f\")\nadd(\"f/g\", REGTYPE)",
@@ -330,6 +405,13 @@ fn a_truncated_archive_fails() {
     let bytes = fs::read(&archive).unwrap();
     fs::write(&archive, &bytes[..2048]).unwrap();
     let staging = tempfile::tempdir().unwrap();
-    let err = extract(&archive, None, staging.path(), &ExtractOptions::default()).unwrap_err();
+    let err = extract(
+        &archive,
+        None,
+        &NothingBelow,
+        staging.path(),
+        &ExtractOptions::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, ArchiveError::ReadArchive { .. }), "{err:?}");
 }
