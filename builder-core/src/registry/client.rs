@@ -286,7 +286,12 @@ mod tests {
         let conf = "[[registry]]\nlocation = \"registry.lan:5000/team\"\ninsecure = true\n";
         std::fs::write(&path, conf).expect("write");
         let client = Client::new(ClientOptions {
-            insecure_registries: super::super::registries_conf::read(&path).expect("valid"),
+            insecure_registries: super::super::registries_conf::Locations {
+                main: path,
+                dirs: Vec::new(),
+            }
+            .insecure_registries()
+            .expect("valid"),
             ..ClientOptions::default()
         });
         assert_eq!(
