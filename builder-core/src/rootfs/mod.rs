@@ -8,7 +8,13 @@
 //! ```text
 //! <store>/data/rootfs/<ns>/<chain id hex>/diff     the layer, in overlay format
 //! <store>/data/rootfs/<ns>/<chain id hex>/layers   the chain's layer blobs, bottom first
+//! <store>/data/rootfs/merged/<chain id hex>/tree   the image's filesystem, for mounts
+//! <store>/data/rootfs/merged/<chain id hex>/layers
 //! ```
+//!
+//! The `merged` trees ([`LayerDirs::merged`]) are whole images unpacked one layer over
+//! the other, the sources of `RUN --mount=from=<stage or image>`: bound read-only, or
+//! copied from, by every step that mounts the image, never written to.
 //!
 //! A directory is keyed by the layer's [chain id] (its `diff_id` and those of the layers
 //! below), so every image that shares the chain shares the directory, and a hard link to
@@ -40,7 +46,7 @@ pub(crate) use sweep::sweep;
 use crate::digest::sha256;
 use crate::events::{Events, TaskRef};
 use crate::exec::overlay_xattr_prefix;
-use crate::layer::{OverlayFormat, OverlayXattrs, decompress, unpack_overlay};
+use crate::layer::{OverlayFormat, OverlayXattrs, decompress, unpack, unpack_overlay};
 use crate::store::Store;
 
 /// The prefix of temps in the rootfs directory; [`sweep`] removes them.
@@ -66,6 +72,8 @@ pub fn chain_ids(diff_ids: &[Digest]) -> Vec<Digest> {
 pub struct LayerDirs {
     store: Store,
     dir: PathBuf,
+    /// Where the merged trees are.
+    merged: PathBuf,
     xattrs: OverlayXattrs,
 }
 
@@ -81,14 +89,19 @@ impl LayerDirs {
         } else {
             OverlayXattrs::User
         };
-        let dir = namespace_dir(&store.path_for("rootfs")?, xattrs);
-        fs::create_dir_all(&dir).map_err(|source| RootfsError::WriteDir {
-            path: dir.clone(),
-            source,
-        })?;
+        let rootfs = store.path_for("rootfs")?;
+        let dir = namespace_dir(&rootfs, xattrs);
+        let merged = rootfs.join("merged");
+        for dir in [&dir, &merged] {
+            fs::create_dir_all(dir).map_err(|source| RootfsError::WriteDir {
+                path: dir.clone(),
+                source,
+            })?;
+        }
         Ok(LayerDirs {
             store: store.clone(),
             dir,
+            merged,
             xattrs,
         })
     }
@@ -134,28 +147,61 @@ impl LayerDirs {
         Ok(dirs)
     }
 
-    /// Unpacks the top layer of `chain` into `dir`, through a temp renamed into place.
-    fn unpack(
+    /// The filesystem of an image (`layers` from its manifest, `diff_ids` from its
+    /// config, both bottom first) as one directory, unpacked when not unpacked yet;
+    /// `None` for an image without layers. Nobody may write to it: bind it read-only or
+    /// copy from it. The caller holds a store lease for as long as it uses it.
+    ///
+    /// # Errors
+    ///
+    /// As [`LayerDirs::prepare`].
+    pub fn merged(
         &self,
-        chain: &[Descriptor],
-        diff_id: &Digest,
-        dir: &Path,
-        lower: Vec<PathBuf>,
+        layers: &[Descriptor],
+        diff_ids: &[Digest],
         events: &dyn Events,
-    ) -> Result<(), RootfsError> {
-        let layer = chain.last().expect("a chain has at least its own layer");
-        let digest = layer.digest();
-        let write = |path: &Path| {
-            let path = path.to_owned();
-            move |source| RootfsError::WriteDir { path, source }
+    ) -> Result<Option<PathBuf>, RootfsError> {
+        if layers.len() != diff_ids.len() {
+            return Err(RootfsError::LayerCount {
+                layers: layers.len(),
+                diff_ids: diff_ids.len(),
+            });
+        }
+        let Some(chain_id) = chain_ids(diff_ids).pop() else {
+            return Ok(None);
         };
-        let temp = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempdir_in(&self.dir)
-            .map_err(write(&self.dir))?;
-        let diff = temp.path().join("diff");
-        fs::create_dir(&diff).map_err(write(&diff))?;
+        let dir = self.merged.join(chain_id.digest());
+        if !dir.is_dir() {
+            let temp = self.temp(&self.merged)?;
+            let tree = temp.path().join("tree");
+            fs::create_dir(&tree).map_err(write_err(&tree))?;
+            for (layer, diff_id) in layers.iter().zip(diff_ids) {
+                self.unpack_layer(layer, diff_id, events, |tar| unpack(tar, &tree))?;
+            }
+            self.publish(temp, layers, &dir)?;
+        }
+        Ok(Some(dir.join("tree")))
+    }
 
+    /// A temp directory in `parent`, which [`sweep`] removes if it is left behind.
+    fn temp(&self, parent: &Path) -> Result<tempfile::TempDir, RootfsError> {
+        tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempdir_in(parent)
+            .map_err(write_err(parent))
+    }
+
+    /// Reads the blob of `layer`, applies its tar with `apply` and checks its `diff_id`.
+    fn unpack_layer(
+        &self,
+        layer: &Descriptor,
+        diff_id: &Digest,
+        events: &dyn Events,
+        apply: impl FnOnce(
+            Box<dyn io::Read + '_>,
+        ) -> Result<crate::layer::Unpacked, crate::layer::LayerError>,
+    ) -> Result<(), RootfsError> {
+        let digest = layer.digest();
         let task = TaskRef {
             label: format!("unpack {}", short(digest)),
         };
@@ -167,11 +213,7 @@ impl LayerDirs {
         };
         let tar =
             decompress(blob, Some(layer.media_type().to_string().as_str())).map_err(unpack_err)?;
-        let format = OverlayFormat {
-            xattrs: self.xattrs,
-            lower,
-        };
-        let unpacked = unpack_overlay(tar, &diff, &format).map_err(unpack_err)?;
+        let unpacked = apply(tar).map_err(unpack_err)?;
         events.task_finished(&task);
         if unpacked.diff_id != *diff_id {
             return Err(RootfsError::DiffIdMismatch {
@@ -180,6 +222,41 @@ impl LayerDirs {
                 actual: unpacked.diff_id.to_string(),
             });
         }
+        Ok(())
+    }
+
+    /// Unpacks the top layer of `chain` into `dir`, through a temp renamed into place.
+    fn unpack(
+        &self,
+        chain: &[Descriptor],
+        diff_id: &Digest,
+        dir: &Path,
+        lower: Vec<PathBuf>,
+        events: &dyn Events,
+    ) -> Result<(), RootfsError> {
+        let layer = chain.last().expect("a chain has at least its own layer");
+        let temp = self.temp(&self.dir)?;
+        let diff = temp.path().join("diff");
+        fs::create_dir(&diff).map_err(write_err(&diff))?;
+        let format = OverlayFormat {
+            xattrs: self.xattrs,
+            lower,
+        };
+        self.unpack_layer(layer, diff_id, events, |tar| {
+            unpack_overlay(tar, &diff, &format)
+        })?;
+        self.publish(temp, chain, dir)
+    }
+
+    /// Records the layer blobs of `chain` in `temp`, makes it durable and renames it to
+    /// `dir`; when another build made `dir` first, `temp` is dropped for it.
+    fn publish(
+        &self,
+        temp: tempfile::TempDir,
+        chain: &[Descriptor],
+        dir: &Path,
+    ) -> Result<(), RootfsError> {
+        let write = write_err;
         let blobs: Vec<String> = chain.iter().map(|l| l.digest().to_string()).collect();
         let list = temp.path().join("layers");
         let json = serde_json::to_vec(&blobs).expect("a list of strings encodes as JSON");
@@ -204,6 +281,12 @@ impl LayerDirs {
             }
         }
     }
+}
+
+/// The error of writing in `path`.
+fn write_err(path: &Path) -> impl FnOnce(io::Error) -> RootfsError + use<> {
+    let path = path.to_owned();
+    move |source| RootfsError::WriteDir { path, source }
 }
 
 /// `<rootfs>/trusted` or `<rootfs>/user`.

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io::BufReader;
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{MetadataExt as _, lchown, symlink};
 use std::path::Path;
 
 use oci_spec::image::Descriptor;
@@ -35,12 +35,14 @@ pub(super) fn unpack_layers(
 }
 
 /// Copies the file or tree `source` to `dest` (which must not exist): directories,
-/// regular files with their modes, symbolic links as links; other types are skipped.
+/// regular files with their modes, symbolic links as links, with their owners when
+/// running as root; other types are skipped.
 pub(super) fn copy_tree(source: &Path, dest: &Path) -> Result<(), RunError> {
     let err = |path: &Path| {
         let path = path.to_owned();
         move |source| RunError::Prepare { path, source }
     };
+    let is_root = rustix::process::geteuid().is_root();
     for entry in walkdir::WalkDir::new(source).follow_links(false) {
         let entry = entry.map_err(|e| err(source)(e.into()))?;
         let rel = entry
@@ -62,6 +64,16 @@ pub(super) fn copy_tree(source: &Path, dest: &Path) -> Result<(), RunError> {
         } else if kind.is_symlink() {
             let target = fs::read_link(entry.path()).map_err(err(entry.path()))?;
             symlink(target, &to).map_err(err(&to))?;
+        } else {
+            continue;
+        }
+        if is_root {
+            let metadata = entry.metadata().map_err(|e| err(entry.path())(e.into()))?;
+            lchown(&to, Some(metadata.uid()), Some(metadata.gid())).map_err(err(&to))?;
+            if !kind.is_symlink() {
+                // `chown` clears the set-id bits.
+                fs::set_permissions(&to, metadata.permissions()).map_err(err(&to))?;
+            }
         }
     }
     Ok(())

@@ -4,20 +4,31 @@ use oci_spec::image::Descriptor;
 
 use crate::build::{NewLayer, RunInput as BuildInput, StepExecutor};
 
-use super::{RunInput, Runner};
+use super::{ImageLayers, RunInput, Runner};
 
 impl StepExecutor for Runner {
     /// Runs the step over the image so far, with the layer options of the build.
     fn run(&self, input: &BuildInput<'_>) -> crate::Result<Option<NewLayer>> {
-        let stages: Vec<Option<&[Descriptor]>> = input
+        let stages: Vec<Option<ImageLayers<'_>>> = input
             .stages
             .iter()
-            .map(|stage| stage.as_ref().map(|image| image.layers.as_slice()))
+            .map(|stage| {
+                stage.as_ref().map(|image| ImageLayers {
+                    layers: &image.layers,
+                    diff_ids: &image.config.rootfs.diff_ids,
+                })
+            })
             .collect();
-        let images: Vec<(&str, &[Descriptor])> = input
+        let images: Vec<(&str, ImageLayers<'_>)> = input
             .images
             .iter()
-            .map(|(reference, image)| (reference.as_str(), image.layers()))
+            .map(|(reference, image)| {
+                let layers = ImageLayers {
+                    layers: image.layers(),
+                    diff_ids: image.diff_ids(),
+                };
+                (reference.as_str(), layers)
+            })
             .collect();
         let image = input.image;
         let run = RunInput {

@@ -82,9 +82,18 @@ pub struct RunInput<'a> {
     pub run: &'a Run,
     /// The layers of the stages built so far, by plan index (`None`: not built), for
     /// `--mount=type=bind,from=<stage>`.
-    pub stages: &'a [Option<&'a [Descriptor]>],
+    pub stages: &'a [Option<ImageLayers<'a>>],
     /// The layers of the images `--mount=from=<image>` names, by reference.
-    pub images: &'a [(&'a str, &'a [Descriptor])],
+    pub images: &'a [(&'a str, ImageLayers<'a>)],
+}
+
+/// The layers of an image that a step mounts.
+#[derive(Debug, Clone, Copy)]
+pub struct ImageLayers<'a> {
+    /// The layers, bottom first (from its manifest).
+    pub layers: &'a [Descriptor],
+    /// Their `diff_id`s, bottom first (from its config).
+    pub diff_ids: &'a [Digest],
 }
 
 /// Runs `RUN` steps against one store.
@@ -309,7 +318,7 @@ impl Runner {
         for file in &input.run.files {
             builder = builder.pipe_file(file.name.clone(), file.content.clone(), 0o755);
         }
-        let mounts = mounts::resolve(&self.store, &self.inputs, input)?;
+        let mounts = mounts::resolve(&self.store, &self.inputs, input, events)?;
         builder = mounts.apply(builder);
         let spec = builder.build()?;
 

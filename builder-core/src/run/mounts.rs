@@ -12,7 +12,9 @@
 //!   an empty directory otherwise; `shared` uses it at once.
 //! - `bind`: a path of the build context ([`StepInputs::context`]), of an earlier stage
 //!   or of an image ([`RunInput::images`], resolved by the build like a base image),
-//!   read-only; with `rw` a copy of it, dropped after the step.
+//!   read-only; with `rw` a copy of it, dropped after the step. A stage or an image is
+//!   unpacked once into the store ([`LayerDirs::merged`]) and shared by every step that
+//!   mounts it, so only read-only binds see that tree itself.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -20,12 +22,14 @@ use std::os::unix::fs::{PermissionsExt as _, chown};
 use std::path::{Component, Path, PathBuf};
 
 use crate::digest::sha256;
+use crate::events::Events;
 use crate::exec::{Mount as SandboxMount, SandboxSpecBuilder};
 use crate::plan::{Mount, Sharing, Source};
+use crate::rootfs::LayerDirs;
 use crate::store::{ScratchDir, Store};
 
 use super::agent::AgentProxy;
-use super::copy::{copy_tree, unpack_layers};
+use super::copy::copy_tree;
 use super::{RunError, RunInput};
 
 /// What a build gives its `RUN` steps beyond the plan: secrets and SSH agents by id, and
@@ -98,8 +102,15 @@ pub(super) fn resolve(
     store: &Store,
     inputs: &StepInputs,
     input: &RunInput<'_>,
+    events: &dyn Events,
 ) -> Result<Resolved, RunError> {
     let run = input.run;
+    let sources = Sources {
+        store,
+        inputs,
+        input,
+        events,
+    };
     let mut resolved = Resolved {
         mounts: Vec::new(),
         env: Vec::new(),
@@ -199,15 +210,9 @@ pub(super) fn resolve(
                 source,
             } => {
                 let seed = match from {
-                    Some(from) if !cache_path(store, id)?.is_dir() => Some(bind_source(
-                        store,
-                        inputs,
-                        input,
-                        "cache",
-                        from,
-                        source,
-                        &mut resolved._scratch,
-                    )?),
+                    Some(from) if !cache_path(store, id)?.is_dir() => {
+                        Some(sources.path("cache", from, source, &mut resolved._scratch)?)
+                    }
                     _ => None,
                 };
                 let dir = cache_dir(store, id, *mode, *uid, *gid, seed.as_deref())?;
@@ -248,32 +253,16 @@ pub(super) fn resolve(
                 from,
                 rw,
             } => {
-                let path = if *rw && *from == Source::Context {
+                let original = sources.path("bind", from, source, &mut resolved._scratch)?;
+                let path = if *rw {
                     // A copy, so that writes are dropped with it.
-                    let original = bind_source(
-                        store,
-                        inputs,
-                        input,
-                        "bind",
-                        from,
-                        source,
-                        &mut resolved._scratch,
-                    )?;
                     let scratch = store.temp_dir()?;
                     let copy = scratch.path().join("bind");
                     copy_tree(&original, &copy)?;
                     resolved._scratch.push(scratch);
                     copy
                 } else {
-                    bind_source(
-                        store,
-                        inputs,
-                        input,
-                        "bind",
-                        from,
-                        source,
-                        &mut resolved._scratch,
-                    )?
+                    original
                 };
                 resolved.mounts.push(SandboxMount::Bind {
                     source: path,
@@ -286,53 +275,70 @@ pub(super) fn resolve(
     Ok(resolved)
 }
 
-/// The host path of `source` in `from`: in the context, or in a fresh unpacked copy of
-/// an earlier stage or an image (kept alive in `scratch`, so writes to it are dropped
-/// with it). `kind` names the mount in errors.
-fn bind_source(
-    store: &Store,
-    inputs: &StepInputs,
-    input: &RunInput<'_>,
-    kind: &'static str,
-    from: &Source,
-    source: &str,
-    scratch: &mut Vec<ScratchDir>,
-) -> Result<PathBuf, RunError> {
-    let layers = match from {
-        Source::Context => {
-            let Some(context) = &inputs.context else {
-                return Err(RunError::UnsupportedMount {
-                    kind,
-                    detail: " without a build context".to_owned(),
-                });
-            };
-            return Ok(inside(context, source));
-        }
-        Source::Stage(index) => {
-            let Some(Some(layers)) = input.stages.get(*index) else {
-                return Err(RunError::UnsupportedMount {
-                    kind,
-                    detail: format!(" from stage {index}, which is not built"),
-                });
-            };
-            *layers
-        }
-        Source::Image(name) => {
-            let Some((_, layers)) = input.images.iter().find(|(image, _)| image == name) else {
-                return Err(RunError::UnsupportedMount {
-                    kind,
-                    detail: format!(" from the image `{name}`, which the build did not resolve"),
-                });
-            };
-            *layers
-        }
-    };
-    let dir = store.temp_dir()?;
-    let root = dir.path().join("rootfs");
-    fs::create_dir(&root).map_err(|source| prepare(&root, source))?;
-    unpack_layers(store, layers, &root)?;
-    scratch.push(dir);
-    Ok(inside(&root, source))
+/// Where mounts read from: the context, earlier stages, images.
+struct Sources<'a> {
+    store: &'a Store,
+    inputs: &'a StepInputs,
+    input: &'a RunInput<'a>,
+    events: &'a dyn Events,
+}
+
+impl Sources<'_> {
+    /// The host path of `source` in `from`: in the context, or in the shared unpacked
+    /// tree of an earlier stage or an image (an image without layers gets an empty
+    /// directory, kept alive in `scratch`). Neither may be written to. `kind` names the
+    /// mount in errors.
+    fn path(
+        &self,
+        kind: &'static str,
+        from: &Source,
+        source: &str,
+        scratch: &mut Vec<ScratchDir>,
+    ) -> Result<PathBuf, RunError> {
+        let image = match from {
+            Source::Context => {
+                let Some(context) = &self.inputs.context else {
+                    return Err(RunError::UnsupportedMount {
+                        kind,
+                        detail: " without a build context".to_owned(),
+                    });
+                };
+                return Ok(inside(context, source));
+            }
+            Source::Stage(index) => {
+                let Some(Some(image)) = self.input.stages.get(*index) else {
+                    return Err(RunError::UnsupportedMount {
+                        kind,
+                        detail: format!(" from stage {index}, which is not built"),
+                    });
+                };
+                image
+            }
+            Source::Image(name) => {
+                let Some((_, image)) = self.input.images.iter().find(|(image, _)| image == name)
+                else {
+                    return Err(RunError::UnsupportedMount {
+                        kind,
+                        detail: format!(
+                            " from the image `{name}`, which the build did not resolve"
+                        ),
+                    });
+                };
+                image
+            }
+        };
+        let dirs = LayerDirs::open(self.store)?;
+        let root = match dirs.merged(image.layers, image.diff_ids, self.events)? {
+            Some(root) => root,
+            None => {
+                let dir = self.store.temp_dir()?;
+                let root = dir.path().to_owned();
+                scratch.push(dir);
+                root
+            }
+        };
+        Ok(inside(&root, source))
+    }
 }
 
 /// `source` (a path in the context, `/` its root) under `base`, lexically: `..` never

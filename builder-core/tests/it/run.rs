@@ -16,7 +16,7 @@ use mkimage_core::plan::{
     Base, Command, InlineFile, KeyValue, Mount, Network, Op, Plan, Platform, Run, Sharing, Source,
     Span, Stage, Step, StepMeta,
 };
-use mkimage_core::run::{RootfsMode, RunError, RunInput, Runner, StepInputs};
+use mkimage_core::run::{ImageLayers, RootfsMode, RunError, RunInput, Runner, StepInputs};
 use mkimage_core::store::Store;
 use mkimage_core::testutil::busybox_image;
 use tempfile::TempDir;
@@ -82,6 +82,14 @@ impl Fixture {
         };
         let result = runner.run(&input, &step(), &events);
         (result, events.text())
+    }
+
+    /// The image's layers, to mount.
+    fn layers(&self) -> ImageLayers<'_> {
+        ImageLayers {
+            layers: self.image.layers(),
+            diff_ids: self.image.diff_ids(),
+        }
     }
 
     fn sh(&self, script: &str) -> (Option<WrittenLayer>, String) {
@@ -425,14 +433,17 @@ fn bind_mounts_of_the_context_and_a_stage() {
     };
     let mut run = shell(
         "cat /ro/hello.txt; touch /ro/x 2>/dev/null || echo read-only; \
-         echo changed > /rw/hello.txt && cat /rw/hello.txt; ls /stage/bin/busybox",
+         echo changed > /rw/hello.txt && cat /rw/hello.txt; ls /stage/bin/busybox; \
+         touch /stage/etc/x 2>/dev/null || echo read-only; \
+         grep -c root /stage/etc/passwd; echo > /stage-rw/passwd; grep -c root /stage-rw/passwd || true",
     );
     run.mounts = vec![
         bind("/ro", "src", Source::Context, false),
         bind("/rw", "/src/", Source::Context, true),
         bind("/stage", "/", Source::Stage(0), false),
+        bind("/stage-rw", "/etc", Source::Stage(0), true),
     ];
-    let stage = [Some(fixture.image.layers())];
+    let stage = [Some(fixture.layers())];
     let events = Output::default();
     let input = RunInput {
         layers: fixture.image.layers(),
@@ -442,12 +453,24 @@ fn bind_mounts_of_the_context_and_a_stage() {
         stages: &stage,
         images: &[],
     };
+    let expected = "hello\nread-only\nchanged\n/stage/bin/busybox\nread-only\n1\n0\n";
     let layer = runner.run(&input, &step(), &events).unwrap();
-    assert_eq!(
-        events.text(),
-        "hello\nread-only\nchanged\n/stage/bin/busybox\n"
-    );
+    assert_eq!(events.text(), expected);
     assert_eq!(layer, None);
+    // The stage is unpacked once, and rw writes never reach the shared tree.
+    let merged = fixture.store.root().join("data/rootfs/merged");
+    let unpacked = || {
+        std::fs::read_dir(&merged)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect::<Vec<_>>()
+    };
+    let first = unpacked();
+    assert_eq!(first.len(), 1, "{first:?}");
+    let events = Output::default();
+    runner.run(&input, &step(), &events).unwrap();
+    assert_eq!(events.text(), expected);
+    assert_eq!(unpacked(), first);
     assert_eq!(
         std::fs::read_to_string(context.path().join("src/hello.txt")).unwrap(),
         "hello\n",
@@ -570,7 +593,7 @@ fn a_new_cache_starts_with_the_content_of_from() {
         uid: 0,
         gid: 0,
     }];
-    let stage = [Some(fixture.image.layers())];
+    let stage = [Some(fixture.layers())];
     let input = RunInput {
         layers: fixture.image.layers(),
         diff_ids: fixture.image.diff_ids(),

@@ -157,19 +157,26 @@ fn prune_removes_unpacked_layers_of_removed_images() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let (_, image) = two_layers(&store);
-    let lower = LayerDirs::open(&store)
-        .unwrap()
+    let dirs = LayerDirs::open(&store).unwrap();
+    let lower = dirs
         .prepare(image.layers(), image.diff_ids(), &NoEvents)
         .unwrap();
+    let merged = dirs
+        .merged(image.layers(), image.diff_ids(), &NoEvents)
+        .unwrap()
+        .unwrap();
+    assert!(merged.join("tmp/new").is_file());
+    assert!(!merged.join("etc/group").exists());
     assert_eq!(store.prune().unwrap().unpacked, 0);
     assert!(lower.iter().all(|dir| dir.is_dir()));
 
     store.remove_image("two:layers", false).unwrap();
     let pruned = store.prune().unwrap();
     assert_eq!(
-        pruned.unpacked, 1,
+        pruned.unpacked, 2,
         "the busybox image still backs the bottom layer"
     );
     assert!(!lower[0].exists());
+    assert!(!merged.exists());
     assert!(lower[1].is_dir());
 }
