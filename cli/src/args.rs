@@ -67,7 +67,8 @@ pub struct LoginArgs {
     /// The registry [default: Docker Hub].
     #[arg(default_value = "docker.io")]
     pub server: String,
-    /// The user name.
+    /// The user name; `<token>` makes the password an OAuth identity (refresh) token,
+    /// stored as docker stores one.
     #[arg(short, long)]
     pub username: String,
     /// The password (visible to other users of this machine: prefer `--password-stdin`).

@@ -109,7 +109,9 @@ pub fn find(domain: &str) -> Result<Option<Credential>, CredentialsError> {
 
 /// Stores `credential` for `domain`: through the credential helper docker's config file
 /// names for it (`credHelpers`, else `credsStore`), else in the file itself (created with
-/// mode 0600 if missing; its other settings kept). Returns the file.
+/// mode 0600 if missing; its other settings kept). An identity token (user name
+/// [`IDENTITY_TOKEN_USER`]) is stored as the file's `identitytoken`, or given to the
+/// helper as the secret of that user name, as docker does. Returns the file.
 ///
 /// # Errors
 ///
@@ -126,7 +128,18 @@ pub fn login(domain: &str, credential: &Credential) -> Result<PathBuf, Credentia
         call_helper(&helper, "store", domain, &input.to_string())?;
         return Ok(path);
     }
-    let pair = format!("{}:{}", credential.username, credential.password);
+    // An identity token goes in `identitytoken`, with an `auth` of the user name alone,
+    // as docker writes it after an OAuth login.
+    let entry = match credential.identity_token() {
+        Some(token) => serde_json::json!({
+            "auth": STANDARD.encode(format!("{}:", credential.username)),
+            "identitytoken": token,
+        }),
+        None => {
+            let pair = format!("{}:{}", credential.username, credential.password);
+            serde_json::json!({ "auth": STANDARD.encode(pair) })
+        }
+    };
     let auths = config
         .entry("auths")
         .or_insert_with(|| Value::Object(Map::new()));
@@ -134,10 +147,7 @@ pub fn login(domain: &str, credential: &Credential) -> Result<PathBuf, Credentia
         *auths = Value::Object(Map::new());
     }
     if let Value::Object(auths) = auths {
-        auths.insert(
-            key(domain),
-            serde_json::json!({ "auth": STANDARD.encode(pair) }),
-        );
+        auths.insert(key(domain), entry);
     }
     write(&path, &config)?;
     Ok(path)

@@ -293,9 +293,10 @@ fn serve(
             && has("refresh_token", refresh)
             && has("client_id", "mkimage")
             && has("service", "mkimage-test")
+            // A login asks for no scope; a pull or push for a repository's.
             && form
                 .iter()
-                .any(|(k, v)| *k == "scope" && v.starts_with("repository"));
+                .all(|(k, v)| *k != "scope" || v.starts_with("repository"));
         if !ok {
             return client.write_all(
                 b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",

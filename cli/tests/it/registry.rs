@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use mkimage_core::registry::Reference;
 use mkimage_core::store::Store;
 
-use crate::registry_server::{Auth, Registry, skopeo, skopeo_digest};
+use crate::registry_server::{Auth, Registry, TokenProxy, skopeo, skopeo_digest};
 use crate::store::{failure, image, mkimage, stdout};
 
 /// Pushes an image made in a scratch store to `registry` as `name`; returns its digest.
@@ -185,6 +185,48 @@ fn login_stores_credentials_that_pull_uses_and_logout_removes_them() {
         .output()
         .expect("run mkimage");
     assert_eq!(stdout(&out), format!("{name}\n"));
+}
+
+/// `login -u '<token>'` takes the password as an OAuth identity token: it is checked
+/// with the token service, stored as `identitytoken`, and traded for access tokens.
+#[test]
+fn login_with_an_identity_token_stores_it_as_docker_does() {
+    let registry = Registry::start();
+    push_image(&registry, "it/oauth:1");
+    let proxy = TokenProxy::start(registry.host(), "bob", "refresh-me");
+    let home = tempfile::tempdir().expect("temp dir");
+    let root = tempfile::tempdir().expect("temp dir");
+    let run = |args: &[&str], stdin: &str| mkimage_at_home(root.path(), home.path(), args, stdin);
+    let host = proxy.host();
+    let config = home.path().join(".docker/config.json");
+
+    let err = failure(&run(
+        &["login", "-u", "<token>", "--password-stdin", &host],
+        "stale\n",
+    ));
+    assert_eq!(
+        err,
+        format!("error: the token service `http://{host}/token` answered HTTP 401\n")
+    );
+    assert!(!config.exists());
+
+    let out = stdout(&run(
+        &["login", "-u", "<token>", "--password-stdin", &host],
+        "refresh-me\n",
+    ));
+    assert_eq!(out, "Login Succeeded\n");
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config).expect("config.json")).expect("JSON");
+    // `auth` is base64 of `<token>:`.
+    assert_eq!(
+        written["auths"][&host],
+        serde_json::json!({ "auth": "PHRva2VuPjo=", "identitytoken": "refresh-me" })
+    );
+    let issued = proxy.issued.load(std::sync::atomic::Ordering::SeqCst);
+    let name = format!("{host}/it/oauth:1");
+    let out = stdout(&run(&["pull", "-q", &name], ""));
+    assert_eq!(out, format!("{name}\n"));
+    assert!(proxy.issued.load(std::sync::atomic::Ordering::SeqCst) > issued);
 }
 
 /// A stand-in for a `docker-credential-*` helper (the external program docker's protocol
