@@ -1,5 +1,13 @@
-//! Helpers for tests of mkimage and of programs built on it (feature `testutil`): a small
-//! base image made from the host's static busybox, without any network.
+//! Helpers for tests of mkimage and of programs built on it (feature `testutil`),
+//! shared by this crate's and the CLI's tests, none needing any network: a small base
+//! image made from the host's static busybox ([`busybox_image`]), a static file server
+//! on 127.0.0.1 ([`HttpServer`]) and seeded incompressible bytes ([`noise`]).
+
+mod http;
+mod noise;
+
+pub use http::HttpServer;
+pub use noise::noise;
 
 use std::fs;
 use std::io;

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use mkimage_core::layer::{
     Compression, Content, Entry, EntryKind, LayerOptions, LayerPath, write_layer,
@@ -111,6 +111,28 @@ fn save(store: &Store, image: &Descriptor, format: ArchiveFormat, path: &Path) {
     write_archive(store, &images, format, &Platform::host(), out).unwrap();
 }
 
+/// A store at `dir/store` holding the [`fixture`] image, saved as `format` to
+/// `dir/file`; returns the store, the image and the archive.
+fn saved(dir: &Path, format: ArchiveFormat, file: &str) -> (Store, Descriptor, PathBuf) {
+    let store = Store::open(dir.join("store")).unwrap();
+    let manifest = fixture(&store);
+    let tar = dir.join(file);
+    save(&store, &manifest, format, &tar);
+    (store, manifest, tar)
+}
+
+/// Extracts the archive `tar` into the new directory `layout`, with GNU tar.
+fn unpack_layout(tar: &Path, layout: &Path) -> PathBuf {
+    fs::create_dir(layout).unwrap();
+    run(
+        "tar",
+        "tar",
+        &["-xf", tar.to_str().unwrap(), "-C", layout.to_str().unwrap()],
+        b"",
+    );
+    layout.to_owned()
+}
+
 fn skopeo_inspect(target: &str) -> Value {
     let out = run("skopeo", "skopeo", &["inspect", target], b"");
     serde_json::from_slice(&out).unwrap()
@@ -160,11 +182,8 @@ fn tree(root: &Path) -> Vec<String> {
 #[test]
 fn oci_archive_is_read_by_skopeo_and_umoci() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("store")).unwrap();
-    let manifest = fixture(&store);
+    let (store, manifest, tar) = saved(dir.path(), ArchiveFormat::Oci, "oci.tar");
     let image = Image::load(&store, &manifest, &Platform::host()).unwrap();
-    let tar = dir.path().join("oci.tar");
-    save(&store, &manifest, ArchiveFormat::Oci, &tar);
 
     // As BuildKit writes it: the tag in `ref.name`, the full name for containerd.
     let index = String::from_utf8(run(
@@ -205,14 +224,7 @@ fn oci_archive_is_read_by_skopeo_and_umoci() {
     assert_eq!(inspected["Env"], serde_json::json!(["PATH=/usr/bin:/bin"]));
     assert_eq!(inspected["Labels"]["org.example"], "yes");
 
-    let layout = dir.path().join("layout");
-    fs::create_dir(&layout).unwrap();
-    run(
-        "tar",
-        "tar",
-        &["-xf", tar.to_str().unwrap(), "-C", layout.to_str().unwrap()],
-        b"",
-    );
+    let layout = unpack_layout(&tar, &dir.path().join("layout"));
     let bundle = dir.path().join("bundle");
     let image_arg = format!("{}:1", layout.display());
     run(
@@ -239,11 +251,8 @@ fn oci_archive_is_read_by_skopeo_and_umoci() {
 #[test]
 fn docker_archive_is_read_by_skopeo_and_podman() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("store")).unwrap();
-    let manifest = fixture(&store);
+    let (store, manifest, tar) = saved(dir.path(), ArchiveFormat::Docker, "docker.tar");
     let image = Image::load(&store, &manifest, &Platform::host()).unwrap();
-    let tar = dir.path().join("docker.tar");
-    save(&store, &manifest, ArchiveFormat::Docker, &tar);
 
     let inspected = skopeo_inspect(&format!("docker-archive:{}", tar.display()));
     // A docker archive's layers are known by their diff_ids.
@@ -290,11 +299,8 @@ fn podman(root: &Path, args: &[&str]) -> String {
 #[test]
 fn oci_archive_is_loaded_by_podman_under_its_full_name() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("store")).unwrap();
-    let manifest = fixture(&store);
+    let (store, manifest, tar) = saved(dir.path(), ArchiveFormat::Oci, "oci.tar");
     let image = Image::load(&store, &manifest, &Platform::host()).unwrap();
-    let tar = dir.path().join("oci.tar");
-    save(&store, &manifest, ArchiveFormat::Oci, &tar);
     let podman = |args: &[&str]| podman(&dir.path().join("podman"), args);
     podman(&["load", "-i", tar.to_str().unwrap()]);
     let listed = podman(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
@@ -305,18 +311,8 @@ fn oci_archive_is_loaded_by_podman_under_its_full_name() {
 #[test]
 fn archives_with_the_full_name_in_ref_name_still_load() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("store")).unwrap();
-    let manifest = fixture(&store);
-    let tar = dir.path().join("oci.tar");
-    save(&store, &manifest, ArchiveFormat::Oci, &tar);
-    let layout = dir.path().join("layout");
-    fs::create_dir(&layout).unwrap();
-    run(
-        "tar",
-        "tar",
-        &["-xf", tar.to_str().unwrap(), "-C", layout.to_str().unwrap()],
-        b"",
-    );
+    let (_store, manifest, tar) = saved(dir.path(), ArchiveFormat::Oci, "oci.tar");
+    let layout = unpack_layout(&tar, &dir.path().join("layout"));
     // The index as mkimage wrote it before: the full name in `ref.name` alone.
     let index_path = layout.join("index.json");
     let mut index: Value = serde_json::from_slice(&fs::read(&index_path).unwrap()).unwrap();
@@ -410,11 +406,8 @@ fn archives_are_deterministic() {
 #[test]
 fn docker_save_archives_keep_layers_as_they_are() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("store")).unwrap();
-    let manifest = fixture(&store);
+    let (store, manifest, oci) = saved(dir.path(), ArchiveFormat::Oci, "oci.tar");
     let original = Image::load(&store, &manifest, &Platform::host()).unwrap();
-    let oci = dir.path().join("oci.tar");
-    save(&store, &manifest, ArchiveFormat::Oci, &oci);
     // skopeo writes the classic `docker save` format: `<id>.tar` layers, uncompressed.
     let legacy = dir.path().join("legacy.tar");
     run(
@@ -460,14 +453,7 @@ fn oci_dir_source_picks_the_named_image() {
     }];
     let out = fs::File::create(&tar).unwrap();
     write_archive(&store, &images, ArchiveFormat::Oci, &Platform::host(), out).unwrap();
-    let layout = dir.path().join("layout");
-    fs::create_dir(&layout).unwrap();
-    run(
-        "tar",
-        "tar",
-        &["-xf", tar.to_str().unwrap(), "-C", layout.to_str().unwrap()],
-        b"",
-    );
+    let layout = unpack_layout(&tar, &dir.path().join("layout"));
     let empty = Store::open(dir.path().join("empty")).unwrap();
     // The name matches as written, as its tag alone, or once normalized.
     for name in [NAME, "1", "latest", "docker.io/it/app:latest", "it/app"] {
@@ -491,19 +477,9 @@ fn oci_dir_source_picks_the_named_image() {
 #[test]
 fn tampered_blob_is_refused_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("store")).unwrap();
-    let manifest = fixture(&store);
+    let (store, manifest, tar) = saved(dir.path(), ArchiveFormat::Oci, "oci.tar");
     let image = Image::load(&store, &manifest, &Platform::host()).unwrap();
-    let layout = dir.path().join("layout");
-    fs::create_dir(&layout).unwrap();
-    let tar = dir.path().join("oci.tar");
-    save(&store, &manifest, ArchiveFormat::Oci, &tar);
-    run(
-        "tar",
-        "tar",
-        &["-xf", tar.to_str().unwrap(), "-C", layout.to_str().unwrap()],
-        b"",
-    );
+    let layout = unpack_layout(&tar, &dir.path().join("layout"));
     let top = &image.layers()[1];
     let path = layout.join("blobs/sha256").join(top.digest().digest());
     let mut bytes = fs::read(&path).unwrap();

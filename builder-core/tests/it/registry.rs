@@ -16,22 +16,10 @@ use mkimage_core::registry::{
     Client, ClientOptions, Credential, IDENTITY_TOKEN_USER, Reference, pull, push,
 };
 use mkimage_core::store::{Store, StoreError};
+use mkimage_core::testutil::noise;
 use mkimage_core::{Error, NoEvents};
 
 use crate::registry_server::{Auth, FlakyProxy, Registry, TokenProxy, skopeo, skopeo_digest};
-
-/// Bytes that do not compress, from a seeded generator (xorshift).
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
 
 /// Writes a layer with one file and returns its descriptor and diff_id.
 fn layer(
@@ -114,6 +102,32 @@ fn push_as(
     skopeo(&args);
 }
 
+/// A source store, kept with its temp dir.
+struct Source {
+    store: Store,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Source {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+/// An amd64 [`image`] with `noise_len` random bytes in a new source store, tagged `name`
+/// there and pushed by skopeo to `registry` under the same name.
+fn pushed_image(registry: &Registry, name: &str, noise_len: usize) -> (Source, Descriptor) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let pushed = image(&store, "amd64", noise_len);
+    let local: Reference = name.parse().unwrap();
+    store.tag(&local, &pushed).unwrap();
+    push_with_skopeo(&store, &local.to_string(), registry, name, false);
+    (Source { store, _dir: dir }, pushed)
+}
+
 fn fast_client() -> Client {
     Client::new(ClientOptions {
         retries: 1,
@@ -130,12 +144,7 @@ fn temps(store: &Store) -> usize {
 #[test]
 fn pull_gets_what_skopeo_pushed() {
     let registry = Registry::start();
-    let source_dir = tempfile::tempdir().unwrap();
-    let source = Store::open(source_dir.path()).unwrap();
-    let pushed = image(&source, "amd64", 1 << 20);
-    let name: Reference = "it/app:1".parse().unwrap();
-    source.tag(&name, &pushed).unwrap();
-    push_with_skopeo(&source, &name.to_string(), &registry, "it/app:1", false);
+    let (source, pushed) = pushed_image(&registry, "it/app:1", 1 << 20);
     let remote = skopeo_digest(&registry.reference("it/app:1"));
     assert_eq!(remote, pushed.digest().to_string());
 
@@ -231,18 +240,7 @@ fn pull_picks_the_platform_of_an_index() {
 #[test]
 fn pull_refuses_a_tampered_blob() {
     let registry = Registry::start();
-    let source_dir = tempfile::tempdir().unwrap();
-    let source = Store::open(source_dir.path()).unwrap();
-    let pushed = image(&source, "amd64", 4096);
-    let name: Reference = "it/tampered:1".parse().unwrap();
-    source.tag(&name, &pushed).unwrap();
-    push_with_skopeo(
-        &source,
-        &name.to_string(),
-        &registry,
-        "it/tampered:1",
-        false,
-    );
+    let (source, pushed) = pushed_image(&registry, "it/tampered:1", 4096);
     let original = Image::load(&source, &pushed, &Platform::host()).unwrap();
     let big = &original.layers()[1];
     let file = registry.blob_file(big.digest().digest());
@@ -288,12 +286,7 @@ impl Events for StopMidway<'_> {
 #[test]
 fn pull_from_a_registry_that_stops_leaves_nothing_partial() {
     let registry = Registry::start();
-    let source_dir = tempfile::tempdir().unwrap();
-    let source = Store::open(source_dir.path()).unwrap();
-    let pushed = image(&source, "amd64", 64 << 20);
-    let name: Reference = "it/stopped:1".parse().unwrap();
-    source.tag(&name, &pushed).unwrap();
-    push_with_skopeo(&source, &name.to_string(), &registry, "it/stopped:1", false);
+    let (source, pushed) = pushed_image(&registry, "it/stopped:1", 64 << 20);
     let original = Image::load(&source, &pushed, &Platform::host()).unwrap();
     let big = original.layers()[1].digest().clone();
     let reference: Reference = registry.reference("it/stopped:1").parse().unwrap();
@@ -500,12 +493,7 @@ fn push_sends_an_index_and_its_manifests() {
 #[test]
 fn pull_with_a_bearer_token() {
     let registry = Registry::start();
-    let source_dir = tempfile::tempdir().unwrap();
-    let source = Store::open(source_dir.path()).unwrap();
-    let pushed = image(&source, "amd64", 100 * 1024);
-    let name: Reference = "it/bearer:1".parse().unwrap();
-    source.tag(&name, &pushed).unwrap();
-    push_with_skopeo(&source, &name.to_string(), &registry, "it/bearer:1", false);
+    let (_source, pushed) = pushed_image(&registry, "it/bearer:1", 100 * 1024);
     let proxy = TokenProxy::start(registry.host(), "bob", "hunter2");
     let reference: Reference = format!("{}/it/bearer:1", proxy.host()).parse().unwrap();
 
@@ -557,12 +545,7 @@ fn pull_with_a_bearer_token() {
 #[test]
 fn pull_with_an_identity_token_trades_it_for_an_access_token() {
     let registry = Registry::start();
-    let source_dir = tempfile::tempdir().unwrap();
-    let source = Store::open(source_dir.path()).unwrap();
-    let pushed = image(&source, "amd64", 10 * 1024);
-    let name: Reference = "it/oauth:1".parse().unwrap();
-    source.tag(&name, &pushed).unwrap();
-    push_with_skopeo(&source, &name.to_string(), &registry, "it/oauth:1", false);
+    let (_source, pushed) = pushed_image(&registry, "it/oauth:1", 10 * 1024);
     // The proxy takes its password as the refresh token.
     let proxy = TokenProxy::start(registry.host(), "bob", "refresh-me");
     let reference: Reference = format!("{}/it/oauth:1", proxy.host()).parse().unwrap();
@@ -643,12 +626,7 @@ fn resolver_takes_the_store_first_unless_asked_to_pull() {
 #[test]
 fn a_broken_download_resumes_with_range() {
     let registry = Registry::start();
-    let source_dir = tempfile::tempdir().unwrap();
-    let source = Store::open(source_dir.path()).unwrap();
-    let pushed = image(&source, "amd64", 1 << 20);
-    let name: Reference = "it/flaky:1".parse().unwrap();
-    source.tag(&name, &pushed).unwrap();
-    push_with_skopeo(&source, &name.to_string(), &registry, "it/flaky:1", false);
+    let (source, pushed) = pushed_image(&registry, "it/flaky:1", 1 << 20);
     let proxy = FlakyProxy::start(registry.host());
     let reference: Reference = format!("{}/it/flaky:1", proxy.host()).parse().unwrap();
 
@@ -682,12 +660,7 @@ fn a_broken_download_resumes_with_range() {
 #[test]
 fn server_errors_are_retried_and_client_errors_are_not() {
     let registry = Registry::start();
-    let source_dir = tempfile::tempdir().unwrap();
-    let source = Store::open(source_dir.path()).unwrap();
-    let pushed = image(&source, "amd64", 1024);
-    let name: Reference = "it/retry:1".parse().unwrap();
-    source.tag(&name, &pushed).unwrap();
-    push_with_skopeo(&source, &name.to_string(), &registry, "it/retry:1", false);
+    let (_source, pushed) = pushed_image(&registry, "it/retry:1", 1024);
     let client = Client::new(ClientOptions {
         retries: 2,
         backoff: Duration::from_millis(10),

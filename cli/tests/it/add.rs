@@ -1,10 +1,11 @@
 //! `mkimage build` of Dockerfiles with `ADD`: local archives and URLs, the images unpacked
 //! by umoci and listed with find.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+
+use mkimage_core::testutil::HttpServer;
 
 use crate::build::{build, fixture, ok, tool};
 
@@ -162,55 +163,6 @@ fn hard_links_to_a_file_of_the_image_below_link_to_its_copy() {
     );
 }
 
-/// `python3 -m http.server` serving a directory on 127.0.0.1 at a free port; stops on
-/// drop. It sends `Last-Modified` from each file's mtime.
-struct HttpServer {
-    child: Child,
-    base: String,
-}
-
-impl HttpServer {
-    fn start(dir: &Path) -> HttpServer {
-        let mut child = Command::new("python3")
-            .args([
-                "-u",
-                "-m",
-                "http.server",
-                "0",
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-            ])
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("`python3` is needed (Debian package `python3`)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
-        let port: u16 = line
-            .split(" port ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|port| port.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected http.server banner: {line}"));
-        HttpServer {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn urls_are_downloaded_verified_and_cached_by_content() {
     let dir = tempfile::tempdir().unwrap();
@@ -237,8 +189,8 @@ fn urls_are_downloaded_verified_and_cached_by_content() {
             &["-d", "@1650000000", served.join(file).to_str().unwrap()],
         );
     }
-    let server = HttpServer::start(&served);
-    let base_arg = format!("BASE={}", server.base);
+    let server = HttpServer::start(&served).unwrap();
+    let base_arg = format!("BASE={}", server.base());
     let root = dir.path().join("store");
     let args = ["--build-arg", base_arg.as_str()];
     let rootfs = build_and_unpack(&root, &context, &args, &dir.path().join("first"));
@@ -288,7 +240,7 @@ unpacked/bundle/docs/README f 644 1000:1000 8 1600000000
         .output()
         .unwrap();
     assert!(!bad.status.success());
-    let url = format!("{}/release.bin", server.base);
+    let url = format!("{}/release.bin", server.base());
     let zeros = "0".repeat(64);
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(
@@ -312,8 +264,8 @@ fn git_repositories_are_checked_out_at_their_commit() {
             served.to_str().unwrap(),
         ],
     );
-    let server = HttpServer::start(&served);
-    let repo_arg = format!("REPO={}/repo.git", server.base);
+    let server = HttpServer::start(&served).unwrap();
+    let repo_arg = format!("REPO={}/repo.git", server.base());
     let root = dir.path().join("store");
     let args = ["--build-arg", repo_arg.as_str()];
     let rootfs = build_and_unpack(&root, &context, &args, &dir.path().join("first"));
@@ -367,8 +319,8 @@ fn a_missing_git_ref_fails_with_the_line() {
             served.to_str().unwrap(),
         ],
     );
-    let server = HttpServer::start(&served);
-    let remote = format!("{}/repo.git", server.base);
+    let server = HttpServer::start(&served).unwrap();
+    let remote = format!("{}/repo.git", server.base());
     std::fs::write(
         dir.path().join("Dockerfile"),
         format!("FROM scratch\nADD {remote}#nope /src\n"),

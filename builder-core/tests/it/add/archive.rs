@@ -43,6 +43,20 @@ fn extract_onto(
         .collect()
 }
 
+/// Writes the archive `body` describes with [`python_tar`] and extracts it with
+/// [`extract_onto`].
+fn python_extract(
+    body: &str,
+    dest: &str,
+    owner: Option<(u32, u32)>,
+    below: &dyn Below,
+) -> Vec<Entry> {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("a.tar");
+    python_tar(&archive, body);
+    extract_onto(&archive, dest, owner, below)
+}
+
 /// `path mode uid:gid mtime kind` of each entry.
 fn summary(entries: &[Entry]) -> Vec<String> {
     entries
@@ -186,10 +200,7 @@ fn what_is_not_an_archive_is_not_extracted() {
 
 #[test]
 fn later_entries_replace_and_directories_merge() {
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("a.tar");
-    python_tar(
-        &archive,
+    let entries = python_extract(
         r#"
 add("a/x", REGTYPE, b"x1", mtime=5)
 add("a", DIRTYPE, mode=0o700, mtime=6)
@@ -203,8 +214,10 @@ add("d", LNKTYPE, link="c")
 add("c", REGTYPE, b"second", mtime=12)
 add("e", LNKTYPE, link="d")
 "#,
+        "srv",
+        None,
+        &NothingBelow,
     );
-    let entries = extract_to(&archive, "srv", None);
     assert_eq!(
         summary(&entries),
         [
@@ -241,20 +254,19 @@ impl Below for OneFileBelow {
 
 #[test]
 fn hard_links_to_a_file_below_link_to_its_copy() {
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("a.tar");
-    python_tar(
-        &archive,
+    // The first links share the image's file (copied, with its metadata); the archive's
+    // `data.txt` then replaces that path, and the last link shares the new file.
+    let entries = python_extract(
         r#"
 add("z", LNKTYPE, link="data.txt")
 add("sub/y", LNKTYPE, link="./data.txt")
 add("data.txt", REGTYPE, b"new", mtime=7)
 add("b", LNKTYPE, link="data.txt")
 "#,
+        "srv",
+        None,
+        &OneFileBelow,
     );
-    // The first links share the image's file (copied, with its metadata); the archive's
-    // `data.txt` then replaces that path, and the last link shares the new file.
-    let entries = extract_onto(&archive, "srv", None, &OneFileBelow);
     assert_eq!(
         summary(&entries),
         [
@@ -266,11 +278,14 @@ add("b", LNKTYPE, link="data.txt")
         ]
     );
     // `--chown` changes the shared file.
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("a.tar");
-    python_tar(&archive, r#"add("z", LNKTYPE, link="data.txt")"#);
+    let entries = python_extract(
+        r#"add("z", LNKTYPE, link="data.txt")"#,
+        "srv",
+        Some((7, 8)),
+        &OneFileBelow,
+    );
     assert_eq!(
-        summary(&extract_onto(&archive, "srv", Some((7, 8)), &OneFileBelow)),
+        summary(&entries),
         [
             "srv/data.txt 640 7:8 42 file \"below\"",
             "srv/z 640 7:8 42 link to srv/data.txt",
@@ -280,16 +295,15 @@ add("b", LNKTYPE, link="data.txt")
 
 #[test]
 fn chown_overrides_the_archive_owner() {
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("a.tar");
-    python_tar(
-        &archive,
+    let entries = python_extract(
         r#"
 add("deep/er/file", REGTYPE, b"f", uid=1000, gid=1000, mtime=50)
 add("deep/link", SYMTYPE, link="er/file", uid=5, gid=6, mtime=51)
 "#,
+        "/",
+        Some((7, 8)),
+        &NothingBelow,
     );
-    let entries = extract_to(&archive, "/", Some((7, 8)));
     assert_eq!(
         summary(&entries),
         [
@@ -304,10 +318,7 @@ add("deep/link", SYMTYPE, link="er/file", uid=5, gid=6, mtime=51)
 
 #[test]
 fn no_name_or_symlink_leads_outside_the_destination() {
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("a.tar");
-    python_tar(
-        &archive,
+    let entries = python_extract(
         r#"
 add("/abs/file", REGTYPE, b"absolute")
 add("etc", SYMTYPE, link="/real/etc")
@@ -316,8 +327,10 @@ add("up", SYMTYPE, link="../../..")
 add("up/top", REGTYPE, b"top")
 add("sub/../dots", REGTYPE, b"dots")
 "#,
+        "/dest",
+        None,
+        &NothingBelow,
     );
-    let entries = extract_to(&archive, "/dest", None);
     assert_eq!(
         summary(&entries),
         [
@@ -335,19 +348,24 @@ add("sub/../dots", REGTYPE, b"dots")
     );
 }
 
-fn extract_err(body: &str) -> (String, ArchiveError) {
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("bad.tar");
-    python_tar(&archive, body);
+/// The error of extracting `archive` to the root, which must fail.
+fn extract_fails(archive: &Path) -> ArchiveError {
     let staging = tempfile::tempdir().unwrap();
-    let err = extract(
-        &archive,
+    extract(
+        archive,
         None,
         &NothingBelow,
         staging.path(),
         &ExtractOptions::default(),
     )
-    .unwrap_err();
+    .unwrap_err()
+}
+
+fn extract_err(body: &str) -> (String, ArchiveError) {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("bad.tar");
+    python_tar(&archive, body);
+    let err = extract_fails(&archive);
     let shown = err
         .to_string()
         .replace(&*dir.path().to_string_lossy(), "[TMP]");
@@ -404,14 +422,6 @@ fn a_truncated_archive_fails() {
     python_tar(&archive, r#"add("big", REGTYPE, b"x" * 5000)"#);
     let bytes = fs::read(&archive).unwrap();
     fs::write(&archive, &bytes[..2048]).unwrap();
-    let staging = tempfile::tempdir().unwrap();
-    let err = extract(
-        &archive,
-        None,
-        &NothingBelow,
-        staging.path(),
-        &ExtractOptions::default(),
-    )
-    .unwrap_err();
+    let err = extract_fails(&archive);
     assert!(matches!(err, ArchiveError::ReadArchive { .. }), "{err:?}");
 }

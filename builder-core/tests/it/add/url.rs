@@ -1,68 +1,18 @@
 //! `http(s)://` sources: downloaded from servers the tests start on 127.0.0.1.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use mkimage_core::fetch::{Checksum, FetchError, download};
 use mkimage_core::layer::{Content, EntryKind, LayerPath};
+use mkimage_core::testutil::{HttpServer, noise};
 use mkimage_core::{Events, NoEvents, TaskRef};
 
 use crate::layer::run;
-
-/// `python3 -m http.server` serving a directory on 127.0.0.1 at a free port; stops on
-/// drop. It sends `Last-Modified` from each file's mtime.
-struct HttpServer {
-    child: Child,
-    port: u16,
-}
-
-impl HttpServer {
-    fn start(dir: &Path) -> HttpServer {
-        let mut child = Command::new("python3")
-            .args([
-                "-u",
-                "-m",
-                "http.server",
-                "0",
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-            ])
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("`python3` is needed (Debian package `python3`)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
-        let port = line
-            .split(" port ")
-            .nth(1)
-            .and_then(|rest| rest.split_whitespace().next())
-            .and_then(|port| port.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected http.server banner: {line}"));
-        HttpServer { child, port }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}/{path}", self.port)
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Answers one request on 127.0.0.1 with `response` as written, in a thread.
 fn serve_once(response: &'static [u8]) -> String {
@@ -91,19 +41,6 @@ fn served_file(dir: &Path, name: &str, content: &[u8], mtime: u64) {
         .unwrap();
 }
 
-/// Pseudo-random bytes, so that nothing on the way can compress them.
-fn noise(len: usize) -> Vec<u8> {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
-
 #[derive(Default)]
 struct Recorded(Mutex<Vec<String>>);
 
@@ -125,9 +62,9 @@ impl Events for Recorded {
 #[test]
 fn downloads_with_name_digest_mode_and_last_modified() {
     let served = tempfile::tempdir().unwrap();
-    let content = noise(300_000);
+    let content = noise(300_000, 0x2545_f491_4f6c_dd1d);
     served_file(served.path(), "app 1.0.tar.gz", &content, 1_600_000_000);
-    let server = HttpServer::start(served.path());
+    let server = HttpServer::start(served.path()).unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let events = Recorded::default();
     let url = server.url("dl/../app%201.0.tar.gz?x=1");
@@ -161,7 +98,7 @@ fn checksum_is_verified_in_its_algorithm() {
     let served = tempfile::tempdir().unwrap();
     let content = b"release payload\n";
     served_file(served.path(), "payload", content, 1_000);
-    let server = HttpServer::start(served.path());
+    let server = HttpServer::start(served.path()).unwrap();
     let url = server.url("payload");
     let scratch = tempfile::tempdir().unwrap();
 
@@ -194,7 +131,7 @@ fn checksum_is_verified_in_its_algorithm() {
 #[test]
 fn a_missing_file_or_server_fails() {
     let served = tempfile::tempdir().unwrap();
-    let server = HttpServer::start(served.path());
+    let server = HttpServer::start(served.path()).unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let url = server.url("nothing-here.tar");
     let err = download(&url, scratch.path(), None, &NoEvents).unwrap_err();
