@@ -490,56 +490,53 @@ fn push_sends_an_index_and_its_manifests() {
     assert_eq!(pulled.descriptor.digest(), arm64.digest());
 }
 
+/// A client that retries fast, with `credential` for the registry `host`.
+fn client_with(host: &str, credential: Credential) -> Client {
+    let client = fast_client();
+    client.set_credential(host, credential);
+    client
+}
+
+/// Pulls `reference` into `store` with `client` for the host platform.
+fn pull_host(
+    client: &Client,
+    store: &Store,
+    reference: &Reference,
+) -> Result<mkimage_core::registry::Pulled, Error> {
+    pull(client, store, reference, &Platform::host(), &NoEvents)
+}
+
+/// What a pull says when the token service at `host` refuses the credential.
+fn token_refused(host: &str) -> String {
+    format!("the token service `http://{host}/token` answered HTTP 401")
+}
+
 #[test]
 fn pull_with_a_bearer_token() {
     let registry = Registry::start();
     let (_source, pushed) = pushed_image(&registry, "it/bearer:1", 100 * 1024);
     let proxy = TokenProxy::start(registry.host(), "bob", "hunter2");
     let reference: Reference = format!("{}/it/bearer:1", proxy.host()).parse().unwrap();
+    let bob = |password: &str| Credential {
+        username: "bob".into(),
+        password: password.into(),
+    };
 
     // A wrong password: the token service refuses.
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let client = fast_client();
-    client.set_credential(
-        &proxy.host(),
-        Credential {
-            username: "bob".into(),
-            password: "wrong".into(),
-        },
-    );
-    let err = pull(&client, &store, &reference, &Platform::host(), &NoEvents).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        format!(
-            "the token service `http://{}/token` answered HTTP 401",
-            proxy.host()
-        )
-    );
+    let client = client_with(&proxy.host(), bob("wrong"));
+    let err = pull_host(&client, &store, &reference).unwrap_err();
+    assert_eq!(err.to_string(), token_refused(&proxy.host()));
 
-    let client = fast_client();
-    client.set_credential(
-        &proxy.host(),
-        Credential {
-            username: "bob".into(),
-            password: "hunter2".into(),
-        },
-    );
-    let pulled = pull(&client, &store, &reference, &Platform::host(), &NoEvents).unwrap();
+    let client = client_with(&proxy.host(), bob("hunter2"));
+    let pulled = pull_host(&client, &store, &reference).unwrap();
     assert_eq!(pulled.descriptor.digest(), pushed.digest());
     // One token for the scope, shared by the manifest and blob requests of every thread
     // (a thread may race the first one to it).
     let issued = proxy.issued.load(std::sync::atomic::Ordering::SeqCst);
     assert!((1..=3).contains(&issued), "{issued} tokens");
-    client
-        .check_login(
-            &proxy.host(),
-            Credential {
-                username: "bob".into(),
-                password: "hunter2".into(),
-            },
-        )
-        .unwrap();
+    client.check_login(&proxy.host(), bob("hunter2")).unwrap();
 }
 
 #[test]
@@ -556,20 +553,12 @@ fn pull_with_an_identity_token_trades_it_for_an_access_token() {
 
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let client = fast_client();
-    client.set_credential(&proxy.host(), token("stale"));
-    let err = pull(&client, &store, &reference, &Platform::host(), &NoEvents).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        format!(
-            "the token service `http://{}/token` answered HTTP 401",
-            proxy.host()
-        )
-    );
+    let client = client_with(&proxy.host(), token("stale"));
+    let err = pull_host(&client, &store, &reference).unwrap_err();
+    assert_eq!(err.to_string(), token_refused(&proxy.host()));
 
-    let client = fast_client();
-    client.set_credential(&proxy.host(), token("refresh-me"));
-    let pulled = pull(&client, &store, &reference, &Platform::host(), &NoEvents).unwrap();
+    let client = client_with(&proxy.host(), token("refresh-me"));
+    let pulled = pull_host(&client, &store, &reference).unwrap();
     assert_eq!(pulled.descriptor.digest(), pushed.digest());
     assert!(proxy.issued.load(std::sync::atomic::Ordering::SeqCst) >= 1);
 }

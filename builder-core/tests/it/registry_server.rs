@@ -196,8 +196,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// token with a `WWW-Authenticate: Bearer` challenge and forwards the others to the
 /// registry. It exercises challenge → token → retry as Docker Hub does.
 pub struct TokenProxy {
-    port: u16,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    server: Server,
     /// Tokens issued so far.
     pub issued: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -206,45 +205,85 @@ impl TokenProxy {
     /// Starts the front for the registry on `upstream` (`127.0.0.1:port`).
     pub fn start(upstream: String, user: &str, password: &str) -> TokenProxy {
         use base64::Engine as _;
-        use std::sync::Arc;
-        use std::sync::atomic::{AtomicBool, AtomicUsize};
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let issued = Arc::new(AtomicUsize::new(0));
+        let issued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let basic = format!(
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
         );
         let refresh = password.to_owned();
-        let (stop2, issued2) = (stop.clone(), issued.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if stop2.load(std::sync::atomic::Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let (upstream, basic, issued) = (upstream.clone(), basic.clone(), issued2.clone());
-                let refresh = refresh.clone();
-                std::thread::spawn(move || {
-                    let _ = serve(stream, port, &upstream, &basic, &refresh, &issued);
-                });
+        let counter = issued.clone();
+        let server = Server::start(move |port| {
+            move |stream| {
+                let _ = serve(stream, port, &upstream, &basic, &refresh, &counter);
             }
         });
-        TokenProxy { port, stop, issued }
+        TokenProxy { server, issued }
     }
 
     /// `127.0.0.1:<port>`.
     pub fn host(&self) -> String {
+        self.server.host()
+    }
+}
+
+/// A TCP server on 127.0.0.1 at a free port that hands each connection to its handler
+/// in a thread of its own; it stops accepting when dropped.
+struct Server {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Server {
+    /// Starts a server whose handler `make` makes, given the port.
+    fn start<F>(make: impl FnOnce(u16) -> F) -> Server
+    where
+        F: Fn(TcpStream) + Send + Sync + 'static,
+    {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = Arc::new(make(port));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let handle = handle.clone();
+                std::thread::spawn(move || handle(stream));
+            }
+        });
+        Server { port, stop }
+    }
+
+    /// `127.0.0.1:<port>`.
+    fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 }
 
-impl Drop for TokenProxy {
+impl Drop for Server {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
         let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
+}
+
+/// The head of a request (up to the blank line) read from `client`; `None` when the
+/// connection closes first.
+fn read_head(client: &mut TcpStream) -> std::io::Result<Option<String>> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if client.read(&mut byte)? == 0 {
+            return Ok(None);
+        }
+        head.push(byte[0]);
+    }
+    Ok(Some(String::from_utf8_lossy(&head).into_owned()))
 }
 
 /// Answers one request of a [`TokenProxy`] connection, then closes it.
@@ -256,16 +295,9 @@ fn serve(
     refresh: &str,
     issued: &std::sync::atomic::AtomicUsize,
 ) -> std::io::Result<()> {
-    use std::sync::atomic::Ordering;
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if client.read(&mut byte)? == 0 {
-            return Ok(());
-        }
-        head.push(byte[0]);
-    }
-    let text = String::from_utf8_lossy(&head).into_owned();
+    let Some(text) = read_head(&mut client)? else {
+        return Ok(());
+    };
     let mut lines = text.split("\r\n");
     let request_line = lines.next().unwrap_or_default().to_owned();
     let path = request_line.split(' ').nth(1).unwrap_or("/").to_owned();
@@ -297,33 +329,11 @@ fn serve(
             && form
                 .iter()
                 .all(|(k, v)| *k != "scope" || v.starts_with("repository"));
-        if !ok {
-            return client.write_all(
-                b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
-        }
-        let n = issued.fetch_add(1, Ordering::SeqCst);
-        let body = format!(r#"{{"access_token":"token-{n}","expires_in":300}}"#);
-        return write!(
-            client,
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
+        return issue_token(&mut client, ok, "access_token", issued);
     }
     if path.starts_with("/token") {
         let ok = authorization == Some(basic) && path.contains("service=mkimage-test");
-        if !ok {
-            return client.write_all(
-                b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
-        }
-        let n = issued.fetch_add(1, Ordering::SeqCst);
-        let body = format!(r#"{{"token":"token-{n}","expires_in":300}}"#);
-        return write!(
-            client,
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
+        return issue_token(&mut client, ok, "token", issued);
     }
     let valid = authorization.is_some_and(|a| a.starts_with("Bearer token-"));
     if !valid {
@@ -353,12 +363,32 @@ fn serve(
     Ok(())
 }
 
+/// Answers a token request: 401 unless `ok`, else a new token in the field `field`.
+fn issue_token(
+    client: &mut TcpStream,
+    ok: bool,
+    field: &str,
+    issued: &std::sync::atomic::AtomicUsize,
+) -> std::io::Result<()> {
+    if !ok {
+        return client.write_all(
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    }
+    let n = issued.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let body = format!(r#"{{"{field}":"token-{n}","expires_in":300}}"#);
+    write!(
+        client,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
 /// A proxy in front of a registry that answers its first requests with 503 (as many as
 /// asked), breaks the first download of every blob after 64 KiB, and passes everything
 /// else through; it counts the requests and the `Range` requests it sees.
 pub struct FlakyProxy {
-    port: u16,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    server: Server,
     /// Requests that asked for a range of a blob.
     pub ranges: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Every request received.
@@ -373,41 +403,27 @@ impl FlakyProxy {
 
     /// Starts the proxy, answering the first `unavailable` requests with 503.
     pub fn failing(upstream: String, unavailable: usize) -> FlakyProxy {
-        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::atomic::{AtomicUsize, Ordering};
         use std::sync::{Arc, Mutex};
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = Arc::new(AtomicBool::new(false));
         let ranges = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(AtomicUsize::new(0));
         let broken: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
-        let (stop2, ranges2, requests2) = (stop.clone(), ranges.clone(), requests.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if stop2.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(mut client) = stream else { continue };
+        let (ranges2, requests2) = (ranges.clone(), requests.clone());
+        let server = Server::start(move |_| {
+            move |mut client: TcpStream| {
                 if requests2.fetch_add(1, Ordering::SeqCst) < unavailable {
-                    std::thread::spawn(move || {
-                        let mut buf = [0u8; 4096];
-                        let _ = client.read(&mut buf);
-                        let _ = client.write_all(
-                            b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                        );
-                    });
-                    continue;
+                    let mut buf = [0u8; 4096];
+                    let _ = client.read(&mut buf);
+                    let _ = client.write_all(
+                        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                    );
+                    return;
                 }
-                let (upstream, ranges, broken) =
-                    (upstream.clone(), ranges2.clone(), broken.clone());
-                std::thread::spawn(move || {
-                    let _ = relay(client, &upstream, &ranges, &broken);
-                });
+                let _ = relay(client, &upstream, &ranges2, &broken);
             }
         });
         FlakyProxy {
-            port,
-            stop,
+            server,
             ranges,
             requests,
         }
@@ -415,14 +431,7 @@ impl FlakyProxy {
 
     /// `127.0.0.1:<port>`.
     pub fn host(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for FlakyProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        self.server.host()
     }
 }
 
@@ -433,15 +442,9 @@ fn relay(
     ranges: &std::sync::atomic::AtomicUsize,
     broken: &std::sync::Mutex<std::collections::HashSet<String>>,
 ) -> std::io::Result<()> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if client.read(&mut byte)? == 0 {
-            return Ok(());
-        }
-        head.push(byte[0]);
-    }
-    let text = String::from_utf8_lossy(&head).into_owned();
+    let Some(text) = read_head(&mut client)? else {
+        return Ok(());
+    };
     let request_line = text.lines().next().unwrap_or_default().to_owned();
     let is_blob_get = request_line.starts_with("GET ") && request_line.contains("/blobs/sha256:");
     let has_range = text.to_ascii_lowercase().contains("\r\nrange:");
