@@ -7,7 +7,7 @@ use std::process::Command;
 
 use mkimage_core::testutil::HttpServer;
 
-use crate::build::{build, fixture, ok, tool};
+use crate::build::{build, fixture, found, ok, tool, unpack};
 
 /// Copies the fixture `name` into `dir` and returns the copy.
 fn copy_fixture(name: &str, dir: &Path) -> PathBuf {
@@ -33,61 +33,31 @@ fn build_and_unpack(root: &Path, context: &Path, args: &[&str], work: &Path) -> 
     all.extend_from_slice(args);
     all.push(context.to_str().unwrap());
     ok(&build(root, &all));
-    let layout = work.join("layout");
-    std::fs::create_dir_all(&layout).unwrap();
-    tool(
-        "tar",
-        &[
-            "-xf",
-            archive.to_str().unwrap(),
-            "-C",
-            layout.to_str().unwrap(),
-        ],
-    );
-    let bundle = work.join("bundle");
-    let image = format!("{}:latest", layout.display());
-    tool(
-        "umoci",
-        &["unpack", "--image", &image, bundle.to_str().unwrap()],
-    );
-    bundle.join("rootfs")
+    unpack(&archive, "it/add", work).1
 }
 
 /// Every path under `rootfs`, sorted, as `PATH TYPE MODE UID:GID SIZE MTIME [-> TARGET]`
 /// (no size or mtime for directories, whose size depends on the file system and whose
 /// mtime umoci does not always keep).
 fn listing(rootfs: &Path) -> String {
-    let found = tool(
-        "find",
-        &[
-            rootfs.to_str().unwrap(),
-            "-mindepth",
-            "1",
-            "-printf",
-            "%P %y %m %U:%G %s %T@ %l\n",
-        ],
-    );
-    let mut lines: Vec<String> = found
-        .lines()
-        .map(|line| {
-            let fields: Vec<&str> = line.splitn(7, ' ').collect();
-            let (path, kind, mode, owner) = (fields[0], fields[1], fields[2], fields[3]);
-            let mtime = fields[5].split('.').next().unwrap();
-            match kind {
-                "d" => format!("{path} d {mode} {owner}"),
-                "l" => format!("{path} l {mode} {owner} -> {}", fields[6]),
-                _ => format!("{path} {kind} {mode} {owner} {} {mtime}", fields[4]),
-            }
-        })
-        .collect();
-    lines.sort_unstable();
+    let lines = found(rootfs, "%P %y %m %U:%G %s %T@ %l\n", |line| {
+        let fields: Vec<&str> = line.splitn(7, ' ').collect();
+        let (path, kind, mode, owner) = (fields[0], fields[1], fields[2], fields[3]);
+        let mtime = fields[5].split('.').next().unwrap();
+        match kind {
+            "d" => format!("{path} d {mode} {owner}"),
+            "l" => format!("{path} l {mode} {owner} -> {}", fields[6]),
+            _ => format!("{path} {kind} {mode} {owner} {} {mtime}", fields[4]),
+        }
+    });
     lines.join("\n") + "\n"
 }
 
-#[test]
-fn local_archives_are_extracted_into_the_destination() {
-    let dir = tempfile::tempdir().unwrap();
-    let context = copy_fixture("build/add-local", dir.path());
+/// Copies the fixture `name` into `dir`, makes its archives with its
+/// `make-archives.sh`, builds it (`SOURCE_DATE_EPOCH=1700000000`) and unpacks the image;
+/// returns the context and the rootfs.
+fn build_archive_fixture(name: &str, dir: &Path) -> (PathBuf, PathBuf) {
+    let context = copy_fixture(name, dir);
     tool(
         "sh",
         &[
@@ -96,11 +66,18 @@ fn local_archives_are_extracted_into_the_destination() {
         ],
     );
     let rootfs = build_and_unpack(
-        &dir.path().join("store"),
+        &dir.join("store"),
         &context,
         &["--build-arg", "SOURCE_DATE_EPOCH=1700000000"],
-        dir.path(),
+        dir,
     );
+    (context, rootfs)
+}
+
+#[test]
+fn local_archives_are_extracted_into_the_destination() {
+    let dir = tempfile::tempdir().unwrap();
+    let (context, rootfs) = build_archive_fixture("build/add-local", dir.path());
     let expected = std::fs::read_to_string(context.join("expect.txt")).unwrap();
     assert_eq!(listing(&rootfs), expected);
     // The archive left packed is the very file of the context.
@@ -120,20 +97,7 @@ fn local_archives_are_extracted_into_the_destination() {
 #[test]
 fn hard_links_to_a_file_of_the_image_below_link_to_its_copy() {
     let dir = tempfile::tempdir().unwrap();
-    let context = copy_fixture("build/add-hardlink-below", dir.path());
-    tool(
-        "sh",
-        &[
-            context.join("make-archives.sh").to_str().unwrap(),
-            context.to_str().unwrap(),
-        ],
-    );
-    let rootfs = build_and_unpack(
-        &dir.path().join("store"),
-        &context,
-        &["--build-arg", "SOURCE_DATE_EPOCH=1700000000"],
-        dir.path(),
-    );
+    let (_, rootfs) = build_archive_fixture("build/add-hardlink-below", dir.path());
     assert_eq!(
         listing(&rootfs),
         "srv d 755 0:0\n\

@@ -140,7 +140,7 @@ fn hello_builds_and_other_tools_read_it() {
 }
 
 /// Extracts the OCI archive `archive` into `work/layout`, checks that its one image is
-/// named `name` (tag `latest`) and unpacks it with umoci into `work/bundle`; returns the
+/// named `name` (tag `latest`, normalized as docker does) and unpacks it with umoci into `work/bundle`; returns the
 /// layout and the rootfs.
 pub fn unpack(archive: &Path, name: &str, work: &Path) -> (PathBuf, PathBuf) {
     let layout = work.join("layout");
@@ -156,10 +156,11 @@ pub fn unpack(archive: &Path, name: &str, work: &Path) -> (PathBuf, PathBuf) {
     );
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let full: mkimage_core::registry::Reference = name.parse().unwrap();
     assert_eq!(
         index["manifests"][0]["annotations"],
         serde_json::json!({
-            "io.containerd.image.name": format!("docker.io/library/{name}:latest"),
+            "io.containerd.image.name": full.to_string(),
             "org.opencontainers.image.ref.name": "latest",
         })
     );
@@ -176,6 +177,18 @@ pub fn unpack(archive: &Path, name: &str, work: &Path) -> (PathBuf, PathBuf) {
 /// Every path under `rootfs`, sorted, as `PATH TYPE MODE UID:GID SIZE` (no size for
 /// directories, whose size depends on the file system).
 pub fn listing(rootfs: &Path) -> Vec<String> {
+    found(rootfs, "%P %y %m %U:%G %s\n", |line| {
+        if line.contains(" d ") {
+            line.rsplit_once(' ').unwrap().0.to_owned()
+        } else {
+            line.to_owned()
+        }
+    })
+}
+
+/// Every path under `rootfs`, as `find -printf format` prints it and `shape` reshapes it,
+/// sorted.
+pub fn found(rootfs: &Path, format: &str, shape: impl Fn(&str) -> String) -> Vec<String> {
     let found = tool(
         "find",
         &[
@@ -183,19 +196,10 @@ pub fn listing(rootfs: &Path) -> Vec<String> {
             "-mindepth",
             "1",
             "-printf",
-            "%P %y %m %U:%G %s\n",
+            format,
         ],
     );
-    let mut lines: Vec<String> = found
-        .lines()
-        .map(|line| {
-            if line.contains(" d ") {
-                line.rsplit_once(' ').unwrap().0.to_owned()
-            } else {
-                line.to_owned()
-            }
-        })
-        .collect();
+    let mut lines: Vec<String> = found.lines().map(shape).collect();
     lines.sort_unstable();
     lines
 }
