@@ -11,6 +11,8 @@ use std::process::{Command, Output};
 use mkimage_core::store::Store;
 use mkimage_core::testutil::busybox_image;
 
+use crate::build::tool;
+
 /// A store holding `busybox:test`, and a build context with `dockerfile`.
 struct Setup {
     dir: tempfile::TempDir,
@@ -47,19 +49,6 @@ fn ok(output: &Output) -> (String, String) {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "mkimage build failed: {stderr}");
     (String::from_utf8(output.stdout.clone()).unwrap(), stderr)
-}
-
-fn tool(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("`{program}` is needed ({e}); run .ci/install-deps"));
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
 }
 
 const DOCKERFILE: &str = r#"FROM busybox:test

@@ -3,33 +3,10 @@
 //! `fixtures/parser-errors/` a `Dockerfile` and the `error.txt` its parse must fail with.
 //! `SNAPSHOTS=overwrite cargo test` rewrites the expectations.
 
-use std::path::{Path, PathBuf};
-
+use snapbox::Data;
 use snapbox::data::DataFormat;
-use snapbox::{Assert, Data};
 
-fn cases(folder: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(folder);
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap_or_else(|error| panic!("failed to list `{}`: {error}", root.display()))
-        .map(|entry| entry.expect("a readable directory entry").path())
-        .filter(|path| path.is_dir())
-        .collect();
-    cases.sort();
-    cases
-}
-
-fn dockerfile(case: &Path) -> String {
-    let path = case.join("Dockerfile");
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|error| panic!("failed to read `{}`: {error}", path.display()))
-}
-
-fn assert() -> Assert {
-    Assert::new().action_env(snapbox::assert::DEFAULT_ACTION_ENV)
-}
+use crate::fixtures::{assert, cases, dockerfile};
 
 #[test]
 fn fixtures_parse_to_their_json() {

@@ -5,23 +5,12 @@
 //! `--target T` lines. The target platform is `linux/amd64`, the build platform
 //! `linux/arm64`. `SNAPSHOTS=overwrite cargo test` rewrites the expectations.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use mkimage_dockerfile::{LowerError, LowerOptions, Lowered, lower, parse};
-use snapbox::{Assert, Data};
+use snapbox::Data;
 
-fn cases(folder: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(folder);
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap_or_else(|error| panic!("failed to list `{}`: {error}", root.display()))
-        .map(|entry| entry.expect("a readable directory entry").path())
-        .filter(|path| path.is_dir())
-        .collect();
-    cases.sort();
-    cases
-}
+use crate::fixtures::{assert, cases, dockerfile};
 
 fn options(case: &Path) -> LowerOptions {
     let mut options = LowerOptions::new("linux/amd64".parse().expect("a valid platform"));
@@ -43,15 +32,10 @@ fn options(case: &Path) -> LowerOptions {
 }
 
 fn lower_case(case: &Path) -> Result<Lowered, LowerError> {
-    let path = case.join("Dockerfile");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|error| panic!("failed to read `{}`: {error}", path.display()));
-    let dockerfile = parse(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let text = dockerfile(case);
+    let dockerfile = parse(&text)
+        .unwrap_or_else(|error| panic!("{}: {error}", case.join("Dockerfile").display()));
     lower(&dockerfile, &options(case))
-}
-
-fn assert() -> Assert {
-    Assert::new().action_env(snapbox::assert::DEFAULT_ACTION_ENV)
 }
 
 #[test]
