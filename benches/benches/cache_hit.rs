@@ -7,9 +7,8 @@
 //! 20,000 files × 8 KiB of incompressible bytes in 200 directories from a fixed seed
 //! (`MKIMAGE_BENCH_FILES` changes the count); the layer is gzip at level 6.
 
-use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main};
 use mkimage_core::NoEvents;
@@ -94,18 +93,9 @@ fn cache_hit(c: &mut Criterion) {
     group.sampling_mode(SamplingMode::Flat);
     group.bench_function(BenchmarkId::new("mkimage", "one-file-changed"), |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                round += 1;
-                let mut content = vec![0u8; FILE_SIZE];
-                content[..8].copy_from_slice(&round.to_le_bytes());
-                fs::write(&changed, &content).expect("change one file");
-                std::thread::sleep(Duration::from_millis(1100));
-                let start = Instant::now();
+            mkimage_benches::time_after_one_edit(iters, &changed, FILE_SIZE, &mut round, || {
                 build(&store, &dir, &plan);
-                total += start.elapsed();
-            }
-            total
+            })
         })
     });
     group.finish();

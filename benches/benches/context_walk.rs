@@ -7,10 +7,9 @@
 //! the context once (`cold`). The context is 20,000 files × 8 KiB of incompressible bytes
 //! in 200 directories from a fixed seed (`MKIMAGE_BENCH_FILES` changes the count).
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
@@ -82,18 +81,9 @@ fn context_walk(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function(BenchmarkId::new("mkimage", "one-file-changed"), |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                round += 1;
-                let mut content = vec![0u8; FILE_SIZE];
-                content[..8].copy_from_slice(&round.to_le_bytes());
-                fs::write(&changed, &content).expect("change one file");
-                std::thread::sleep(Duration::from_millis(1100));
-                let start = Instant::now();
-                rebuild(&dir, &FileHashes::load(&hashes_file));
-                total += start.elapsed();
-            }
-            total
+            mkimage_benches::time_after_one_edit(iters, &changed, FILE_SIZE, &mut round, || {
+                rebuild(&dir, &FileHashes::load(&hashes_file))
+            })
         })
     });
     group.sampling_mode(SamplingMode::Auto);
