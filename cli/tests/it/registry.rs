@@ -11,17 +11,25 @@ use crate::store::{failure, image, mkimage, stdout};
 
 /// Pushes an image made in a scratch store to `registry` as `name`; returns its digest.
 fn push_image(registry: &Registry, name: &str) -> String {
+    push_image_as(registry, name, "pulled", None)
+}
+
+/// Pushes an image with the file content `content`, made in a scratch store, to
+/// `registry` as `name`, with the `user:password` credentials `creds` if given; returns
+/// its digest.
+fn push_image_as(registry: &Registry, name: &str, content: &str, creds: Option<&str>) -> String {
     let source_dir = tempfile::tempdir().expect("temp dir");
     let source = Store::open(source_dir.path()).expect("open store");
-    let pushed = image(&source, "pulled");
+    let pushed = image(&source, content);
     let local: Reference = "it/source:1".parse().expect("a valid name");
     source.tag(&local, &pushed).expect("tag");
-    skopeo(&[
-        "copy",
-        "--dest-tls-verify=false",
-        &format!("oci:{}:{local}", source.root().display()),
-        &format!("docker://{}", registry.reference(name)),
-    ]);
+    let creds = creds.map(|creds| format!("--dest-creds={creds}"));
+    let mut args = vec!["copy", "--dest-tls-verify=false"];
+    args.extend(creds.as_deref());
+    let from = format!("oci:{}:{local}", source.root().display());
+    let to = format!("docker://{}", registry.reference(name));
+    args.extend([from.as_str(), to.as_str()]);
+    skopeo(&args);
     pushed.digest().to_string()
 }
 
@@ -81,12 +89,24 @@ fn push_prints_tag_and_digest_and_skopeo_sees_the_image() {
 
 /// Runs mkimage with `HOME` set to `home` and no other credential source.
 fn mkimage_at_home(root: &Path, home: &Path, args: &[&str], stdin: &str) -> Output {
+    mkimage_with(root, home, &[], args, stdin)
+}
+
+/// [`mkimage_at_home`] with the environment variables `env` set too.
+fn mkimage_with(
+    root: &Path,
+    home: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+    stdin: &str,
+) -> Output {
     use std::io::Write as _;
     let mut child = Command::new(env!("CARGO_BIN_EXE_mkimage"))
         .arg("--root")
         .arg(root)
         .args(args)
         .env("HOME", home)
+        .envs(env.iter().copied())
         .env_remove("DOCKER_CONFIG")
         .env_remove("REGISTRY_AUTH_FILE")
         .env_remove("XDG_RUNTIME_DIR")
@@ -95,12 +115,9 @@ fn mkimage_at_home(root: &Path, home: &Path, args: &[&str], stdin: &str) -> Outp
         .stderr(Stdio::piped())
         .spawn()
         .expect("run mkimage");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.as_bytes()).expect("write stdin");
+    drop(input);
     child.wait_with_output().expect("wait for mkimage")
 }
 
@@ -110,19 +127,8 @@ fn login_stores_credentials_that_pull_uses_and_logout_removes_them() {
         user: "alice",
         password: "s3cret",
     });
-    let source_dir = tempfile::tempdir().expect("temp dir");
-    let source = Store::open(source_dir.path()).expect("open store");
-    let pushed = image(&source, "private");
-    let local: Reference = "it/source:1".parse().expect("a valid name");
-    source.tag(&local, &pushed).expect("tag");
+    push_image_as(&registry, "it/private:1", "private", Some("alice:s3cret"));
     let name = registry.reference("it/private:1");
-    skopeo(&[
-        "copy",
-        "--dest-tls-verify=false",
-        "--dest-creds=alice:s3cret",
-        &format!("oci:{}:{local}", source.root().display()),
-        &format!("docker://{name}"),
-    ]);
     let home = tempfile::tempdir().expect("temp dir");
     let root = tempfile::tempdir().expect("temp dir");
     let run = |args: &[&str], stdin: &str| mkimage_at_home(root.path(), home.path(), args, stdin);
@@ -252,17 +258,7 @@ fn login_and_logout_go_through_the_credential_helper_docker_names() {
     });
     let host = registry.host();
     let name = registry.reference("it/helper:1");
-    let source_dir = tempfile::tempdir().expect("temp dir");
-    let source = Store::open(source_dir.path()).expect("open store");
-    let local: Reference = "it/source:1".parse().expect("a valid name");
-    source.tag(&local, &image(&source, "helper")).expect("tag");
-    skopeo(&[
-        "copy",
-        "--dest-tls-verify=false",
-        "--dest-creds=alice:s3cret",
-        &format!("oci:{}:{local}", source.root().display()),
-        &format!("docker://{name}"),
-    ]);
+    push_image_as(&registry, "it/helper:1", "helper", Some("alice:s3cret"));
     let bin = tempfile::tempdir().expect("temp dir");
     let helper = bin.path().join("docker-credential-mkfake");
     std::fs::write(&helper, FAKE_HELPER).expect("write helper");
@@ -276,25 +272,7 @@ fn login_and_logout_go_through_the_credential_helper_docker_names() {
     let config = home.path().join(".docker/config.json");
     std::fs::create_dir_all(config.parent().expect("a parent")).expect("mkdir");
     let run = |root: &Path, args: &[&str], stdin: &str| {
-        use std::io::Write as _;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mkimage"))
-            .arg("--root")
-            .arg(root)
-            .args(args)
-            .env("HOME", home.path())
-            .env("PATH", &path)
-            .env_remove("DOCKER_CONFIG")
-            .env_remove("REGISTRY_AUTH_FILE")
-            .env_remove("XDG_RUNTIME_DIR")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run mkimage");
-        let mut input = child.stdin.take().expect("stdin");
-        input.write_all(stdin.as_bytes()).expect("write stdin");
-        drop(input);
-        child.wait_with_output().expect("wait for mkimage")
+        mkimage_with(root, home.path(), &[("PATH", &path)], args, stdin)
     };
     let root = tempfile::tempdir().expect("temp dir");
 
