@@ -11,7 +11,7 @@ use mkimage_core::context::{Context, FileHashes, SelectOptions};
 use oci_spec::image::Digest;
 use rustix::fs::inotify;
 
-use super::{link, write};
+use super::{files, link, write};
 
 fn digest_of(root: &Path, sources: &[&str]) -> Digest {
     digest_with(root, sources, &FileHashes::in_memory())
@@ -24,13 +24,13 @@ fn digest_with(root: &Path, sources: &[&str], hashes: &FileHashes) -> Digest {
 }
 
 fn app() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    write(root, "app/main.rs", "fn main() {}\n");
-    write(root, "app/lib/util.rs", "pub fn f() {}\n");
-    write(root, "app/README.md", "readme\n");
-    link(root, "app/current", "lib");
-    write(root, ".dockerignore", "**/*.log\n");
+    let dir = files(&[
+        ("app/main.rs", "fn main() {}\n"),
+        ("app/lib/util.rs", "pub fn f() {}\n"),
+        ("app/README.md", "readme\n"),
+        (".dockerignore", "**/*.log\n"),
+    ]);
+    link(dir.path(), "app/current", "lib");
     dir
 }
 

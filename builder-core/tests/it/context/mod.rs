@@ -18,6 +18,15 @@ pub fn write(root: &Path, rel: &str, content: &str) {
     fs::write(path, content).unwrap();
 }
 
+/// A new temp dir holding `files`, each `(rel, content)` written with [`write`].
+pub fn files(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (rel, content) in files {
+        write(dir.path(), rel, content);
+    }
+    dir
+}
+
 /// Makes `root/rel` a symlink to `target`, creating parent directories.
 pub fn link(root: &Path, rel: &str, target: &str) {
     let path = root.join(rel);

@@ -11,21 +11,20 @@ use mkimage_core::context::{
 };
 use mkimage_core::layer::{Content, Entry, EntryKind};
 
-use super::{link, listing, select, write};
+use super::{files, link, listing, select, write};
 
 fn tree() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    write(root, "a.txt", "a");
-    write(root, "b.txt", "b");
-    write(root, "c.md", "c");
-    write(root, "src/main.rs", "main");
-    write(root, "src/lib/mod.rs", "lib");
-    write(root, "src/lib/util.rs", "util");
-    write(root, "src/bin/mod.rs", "bin");
-    write(root, "src/bin/notes.md", "notes");
-    write(root, "docs/guide/intro.md", "intro");
-    dir
+    files(&[
+        ("a.txt", "a"),
+        ("b.txt", "b"),
+        ("c.md", "c"),
+        ("src/main.rs", "main"),
+        ("src/lib/mod.rs", "lib"),
+        ("src/lib/util.rs", "util"),
+        ("src/bin/mod.rs", "bin"),
+        ("src/bin/notes.md", "notes"),
+        ("docs/guide/intro.md", "intro"),
+    ])
 }
 
 #[test]
