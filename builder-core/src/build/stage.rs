@@ -78,6 +78,7 @@ impl<'a> BuildRun<'a> {
                 compression: options.compression,
                 source_date_epoch: options.source_date_epoch,
                 threads: None,
+                reuse: None,
             },
             now: rfc3339(now_secs),
             now_secs,

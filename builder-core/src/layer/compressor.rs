@@ -18,18 +18,36 @@
 //! on timing or on the number of threads, and each chunk is compressed with fixed
 //! parameters, so the blob is byte-identical whatever the thread count.
 //!
-//! Chunking rule: before each tar entry, the current chunk is cut when it holds at least
-//! [`MIN_CHUNK`] bytes or the next entry's data is at least [`MIN_CHUNK`] bytes (so a
-//! large file always starts a member); a chunk never exceeds [`MAX_CHUNK`], so a large
-//! file is cut at fixed offsets from its own start. An unchanged large file thus always
-//! yields the same members.
+//! Chunking rule, made so that boundaries after a changed file fall where they fell
+//! before (content-defined chunking over tar entries, as rsync's and casync's
+//! rolling-hash cuts over bytes):
+//!
+//! - an entry whose data is at least [`LARGE_ENTRY`] bytes starts a chunk;
+//! - before any other entry, the chunk is cut when it holds at least [`MIN_CHUNK`] bytes
+//!   and a hash of the entry's tar path falls below a threshold proportional to the
+//!   entry's size in the tar, so that cuts come every [`CUT_GAP`] bytes on average
+//!   whatever the file sizes;
+//! - a chunk never exceeds [`MAX_CHUNK`]: it is cut there even inside an entry, so a
+//!   large file is cut at fixed offsets from its own start and yields the same chunks
+//!   wherever it lies.
+//!
+//! A file that changes (or changes size) moves the cuts after it only until the next
+//! path that chooses a cut while both versions' chunks hold [`MIN_CHUNK`] bytes, usually
+//! the first or second one; from there on, chunks and their compressed forms are those of
+//! the earlier build, which [`Reuse`] copies instead of compressing. Each boundary costs
+//! a few bytes (a gzip member header and trailer, a zstd frame header) and a compression
+//! window that starts empty; chunks average about [`MIN_CHUNK`] + [`CUT_GAP`], so on
+//! 20,000 files × 8 KiB (`benches/compare.sh`) layers came out smaller than with the
+//! earlier rule (cut at the first entry after 256 KiB): source-like text −1.1% gzip,
+//! −1.6% zstd; incompressible bytes −0.01% gzip, −0.04% zstd.
 //!
 //! Memory: at most `2 × threads + 2` chunks are in flight, each at most [`MAX_CHUNK`]
 //! raw bytes plus its compressed form, and as many compressed chunks wait to be hashed.
 //!
 //! Threads: the caller's thread writes the tar (reading files, hashing the raw tar) and
-//! writes compressed chunks to the sink; a pool compresses; one more thread hashes the
-//! compressed stream, so that neither SHA-256 pass holds up the other (on a 2-core
+//! writes compressed chunks to the sink; a pool hashes each chunk's raw bytes (for the
+//! [`ChunkIndex`]) and compresses it or copies it from an earlier blob; one more thread
+//! hashes the compressed stream, so that no SHA-256 pass holds up another (on a 2-core
 //! machine they are a third of the work of a zstd layer).
 
 use std::cell::RefCell;
@@ -39,13 +57,19 @@ use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
 use oci_spec::image::Digest;
+use sha2::Digest as _;
 
 use crate::digest::HashingWriter;
 
+use super::reuse::{ChunkHash, ChunkIndex, Reuse, chunk_hash};
 use super::{Compression, LayerError};
 
-/// The size from which a chunk is cut at the next entry boundary.
-pub(crate) const MIN_CHUNK: usize = 256 * 1024;
+/// The data size from which an entry starts a chunk of its own.
+pub(crate) const LARGE_ENTRY: u64 = 256 * 1024;
+/// The size a chunk must reach before a path may cut it.
+pub(crate) const MIN_CHUNK: usize = 128 * 1024;
+/// The mean distance between the entries whose path would cut a chunk, a power of two.
+pub(crate) const CUT_GAP: u64 = 256 * 1024;
 /// The largest chunk.
 pub(crate) const MAX_CHUNK: usize = 1024 * 1024;
 
@@ -62,6 +86,10 @@ pub(crate) struct Chunked<W: Write> {
     sink: W,
     hasher: Option<Hasher>,
     codec: ChunkCodec,
+    reuse: Option<Reuse>,
+    index: ChunkIndex,
+    /// Raw bytes whose compressed form was copied from the earlier blob.
+    reused: u64,
     threads: usize,
     pool: Option<rayon::ThreadPool>,
     buf: Vec<u8>,
@@ -78,7 +106,17 @@ struct Hasher {
 /// A compressed chunk, with the raw buffer handed back for reuse.
 struct Compressed {
     raw: Vec<u8>,
+    hash: ChunkHash,
     out: Vec<u8>,
+    reused: bool,
+}
+
+/// What chunked compression tells besides the blob's digest.
+pub(crate) struct Chunks {
+    /// The chunks, in blob order.
+    pub index: ChunkIndex,
+    /// Raw bytes whose compressed form was copied from an earlier blob.
+    pub reused: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -88,8 +126,14 @@ enum ChunkCodec {
 }
 
 impl<W: Write> Compressor<W> {
-    /// A compressor writing `compression`'s format to `sink` with `threads` threads.
-    pub(crate) fn new(sink: W, compression: Compression, threads: usize) -> Self {
+    /// A compressor writing `compression`'s format to `sink` with `threads` threads,
+    /// copying the chunks `reuse` has instead of compressing them.
+    pub(crate) fn new(
+        sink: W,
+        compression: Compression,
+        threads: usize,
+        reuse: Option<Reuse>,
+    ) -> Self {
         let codec = match compression {
             Compression::Uncompressed => return Compressor::Plain(sink),
             Compression::Gzip { level } => ChunkCodec::Gzip(level.min(9)),
@@ -99,6 +143,9 @@ impl<W: Write> Compressor<W> {
             sink,
             hasher: None,
             codec,
+            reuse: reuse.filter(|reuse| reuse.fits(compression)),
+            index: ChunkIndex::new(compression),
+            reused: 0,
             threads: threads.max(1),
             pool: None,
             buf: Vec::with_capacity(MAX_CHUNK),
@@ -107,14 +154,16 @@ impl<W: Write> Compressor<W> {
         }))
     }
 
-    /// Tells that a tar entry starts here and that `next_data` bytes of data follow its
-    /// headers.
-    pub(crate) fn entry_boundary(&mut self, next_data: u64) -> io::Result<()> {
+    /// Tells that a tar entry with tar path `path` starts here, `size` bytes long in the
+    /// tar (headers, data and padding), `data` of them its data.
+    pub(crate) fn entry_boundary(&mut self, path: &[u8], size: u64, data: u64) -> io::Result<()> {
         match self {
             Compressor::Plain(_) => Ok(()),
             Compressor::Chunked(chunked) => {
                 let buffered = chunked.buf.len();
-                if buffered > 0 && (buffered >= MIN_CHUNK || next_data >= MIN_CHUNK as u64) {
+                if buffered > 0
+                    && (data >= LARGE_ENTRY || (buffered >= MIN_CHUNK && cuts(path, size)))
+                {
                     chunked.submit()?;
                 }
                 Ok(())
@@ -122,14 +171,18 @@ impl<W: Write> Compressor<W> {
         }
     }
 
-    /// Writes out what is left and returns the sink with the blob's digest and size;
-    /// `tar` is the raw tar's digest and size, which are the blob's when uncompressed.
-    pub(crate) fn finish(self, tar: (Digest, u64)) -> Result<(W, Digest, u64), LayerError> {
+    /// Writes out what is left and returns the sink with the blob's digest and size, and
+    /// its chunks (`None` uncompressed); `tar` is the raw tar's digest and size, which
+    /// are the blob's when uncompressed.
+    pub(crate) fn finish(
+        self,
+        tar: (Digest, u64),
+    ) -> Result<(W, Digest, u64, Option<Chunks>), LayerError> {
         match self {
             Compressor::Plain(mut sink) => {
                 sink.flush()
                     .map_err(|source| LayerError::WriteBlob { source })?;
-                Ok((sink, tar.0, tar.1))
+                Ok((sink, tar.0, tar.1, None))
             }
             Compressor::Chunked(mut chunked) => {
                 let write = |source| LayerError::WriteBlob { source };
@@ -150,7 +203,11 @@ impl<W: Write> Compressor<W> {
                         (digest, size)
                     }
                 };
-                Ok((chunked.sink, digest, size))
+                let chunks = Chunks {
+                    index: chunked.index,
+                    reused: chunked.reused,
+                };
+                Ok((chunked.sink, digest, size, Some(chunks)))
             }
         }
     }
@@ -167,9 +224,24 @@ impl<W: Write> Chunked<W> {
                 .unwrap_or_else(|| Vec::with_capacity(MAX_CHUNK)),
         );
         let codec = self.codec;
+        let reuse = self.reuse.clone();
         let (tx, rx) = mpsc::sync_channel(1);
         let job = move || {
-            let result = codec.compress(&raw).map(|out| Compressed { raw, out });
+            let hash = chunk_hash(&raw);
+            let result = match reuse.and_then(|reuse| reuse.compressed(&hash, &raw)) {
+                Some(out) => Ok(Compressed {
+                    raw,
+                    hash,
+                    out,
+                    reused: true,
+                }),
+                None => codec.compress(&raw).map(|out| Compressed {
+                    raw,
+                    hash,
+                    out,
+                    reused: false,
+                }),
+            };
             // The receiver is gone only when the writer was dropped mid-layer.
             let _ = tx.send(result);
         };
@@ -216,6 +288,11 @@ impl<W: Write> Chunked<W> {
 
     /// Writes a compressed chunk to the sink and keeps its raw buffer for reuse.
     fn write_done(&mut self, done: Compressed) -> io::Result<()> {
+        let raw_size = done.raw.len() as u64;
+        self.index.push(&done.hash, raw_size, done.out.len() as u64);
+        if done.reused {
+            self.reused += raw_size;
+        }
         let out = Arc::new(done.out);
         self.sink.write_all(&out)?;
         let depth = 2 * self.threads + 2;
@@ -239,6 +316,17 @@ impl<W: Write> Chunked<W> {
         self.spare.push(raw);
         Ok(())
     }
+}
+
+/// Whether the entry at `path`, `size` bytes long in the tar, is one before which a
+/// chunk of at least [`MIN_CHUNK`] bytes is cut: with probability `size / CUT_GAP`,
+/// decided by a hash of the path alone.
+fn cuts(path: &[u8], size: u64) -> bool {
+    // A fixed function, so that cuts (and blobs) stay the same across builds, versions
+    // and platforms; one SHA-256 block per entry costs about 0.1 µs.
+    let digest = sha2::Sha256::digest(path);
+    let hash = u64::from_be_bytes(digest[..8].try_into().expect("SHA-256 has 32 bytes"));
+    hash >> (64 - CUT_GAP.trailing_zeros()) < size
 }
 
 fn thread_stopped() -> io::Error {

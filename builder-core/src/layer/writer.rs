@@ -15,13 +15,13 @@ use crate::digest::HashingWriter;
 use super::compressor::Compressor;
 use super::entry::WHITEOUT_PREFIX;
 use super::header::{self, BLOCK, Fields, typeflag};
-use super::{Compression, Content, Entry, EntryKind, LayerError, LayerPath};
+use super::{ChunkIndex, Compression, Content, Entry, EntryKind, LayerError, LayerPath, Reuse};
 
 /// The size of the buffer file content is streamed through.
 const COPY_BUFFER: usize = 64 * 1024;
 
 /// How a layer is written.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct LayerOptions {
     /// The blob's compression.
     pub compression: Compression,
@@ -30,6 +30,10 @@ pub struct LayerOptions {
     /// Compression threads; `None` uses every available core. The blob is the same for
     /// every thread count.
     pub threads: Option<usize>,
+    /// An earlier version of the layer whose compressed chunks are copied where the new
+    /// tar has the same chunk, instead of compressed again. The blob is the same with or
+    /// without.
+    pub reuse: Option<Reuse>,
 }
 
 /// What a written layer is known by.
@@ -45,6 +49,12 @@ pub struct WrittenLayer {
     pub tar_size: u64,
     /// The blob's media type.
     pub media_type: MediaType,
+    /// The compressed chunks, for a later version of the layer to [reuse](Reuse);
+    /// `None` when uncompressed.
+    pub chunks: Option<ChunkIndex>,
+    /// The bytes of the tar whose compressed form was copied from the earlier blob
+    /// ([`LayerOptions::reuse`]) rather than compressed.
+    pub reused: u64,
 }
 
 /// Writes a layer blob to a sink, one entry at a time, in one pass.
@@ -71,7 +81,12 @@ impl<W: Write> LayerWriter<W> {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         });
         Self {
-            tar: HashingWriter::new(Compressor::new(sink, options.compression, threads)),
+            tar: HashingWriter::new(Compressor::new(
+                sink,
+                options.compression,
+                threads,
+                options.reuse.clone(),
+            )),
             media_type: options.compression.media_type(),
             source_date_epoch: options.source_date_epoch,
             last: None,
@@ -168,7 +183,11 @@ impl<W: Write> LayerWriter<W> {
             &mut self.header,
         )?;
         let write = |source| LayerError::WriteBlob { source };
-        self.tar.get_mut().entry_boundary(size).map_err(write)?;
+        let tar_size = (self.header.len() + header::padding(size)) as u64 + size;
+        self.tar
+            .get_mut()
+            .entry_boundary(&name, tar_size, size)
+            .map_err(write)?;
         self.tar.write_all(&self.header).map_err(write)?;
         match (&entry.kind, file) {
             (EntryKind::File(Content::Bytes(bytes)), _) => {
@@ -224,7 +243,9 @@ impl<W: Write> LayerWriter<W> {
             .write_all(&[0; 2 * BLOCK])
             .map_err(|source| LayerError::WriteBlob { source })?;
         let (compressor, diff_id, tar_size) = self.tar.finish();
-        let (sink, digest, size) = compressor.finish((diff_id.clone(), tar_size))?;
+        let (sink, digest, size, chunks) = compressor.finish((diff_id.clone(), tar_size))?;
+        let (chunks, reused) =
+            chunks.map_or((None, 0), |chunks| (Some(chunks.index), chunks.reused));
         Ok((
             sink,
             WrittenLayer {
@@ -233,6 +254,8 @@ impl<W: Write> LayerWriter<W> {
                 size,
                 tar_size,
                 media_type: self.media_type,
+                chunks,
+                reused,
             },
         ))
     }

@@ -61,6 +61,7 @@ impl Fixture {
             compression: Compression::Gzip { level: 1 },
             source_date_epoch: Some(0),
             threads: Some(1),
+            ..LayerOptions::default()
         })
     }
 

@@ -4,7 +4,8 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 
 use mkimage_core::layer::{
-    Compression, Content, Entry, EntryKind, LayerOptions, LayerPath, decompress, write_layer,
+    Compression, Content, Entry, EntryKind, LayerOptions, LayerPath, Reuse, WrittenLayer,
+    decompress, write_layer,
 };
 
 use super::{run, sha256sum, tar_listing, write_file};
@@ -75,6 +76,7 @@ fn write(
         compression,
         source_date_epoch: None,
         threads: Some(threads),
+        reuse: None,
     };
     write_layer(Vec::new(), entries, &options).expect("write the layer")
 }
@@ -145,6 +147,138 @@ fn digests_match_independent_tools() {
         zstd.media_type.to_string(),
         "application/vnd.oci.image.layer.v1.tar+zstd"
     );
+}
+
+/// Writes `entries` reusing the chunks of `earlier` (a blob and what it was written as).
+fn write_reusing(
+    entries: Vec<Entry>,
+    compression: Compression,
+    earlier: (&[u8], &WrittenLayer),
+) -> (Vec<u8>, WrittenLayer) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blob");
+    std::fs::write(&path, earlier.0).unwrap();
+    let index = earlier
+        .1
+        .chunks
+        .as_ref()
+        .expect("a compressed layer has chunks");
+    let reuse = Reuse::new(
+        std::fs::File::open(&path).unwrap(),
+        earlier.0.len() as u64,
+        index,
+    );
+    let options = LayerOptions {
+        compression,
+        threads: Some(2),
+        reuse,
+        ..LayerOptions::default()
+    };
+    write_layer(Vec::new(), entries, &options).expect("write the layer")
+}
+
+/// `sample_entries` with one small file in the middle grown by a few bytes.
+fn one_file_changed(host: &std::path::Path) -> Vec<Entry> {
+    let mut entries = sample_entries(host);
+    let changed = entries
+        .iter_mut()
+        .find(|entry| entry.path.to_string() == "data/d3/f0150")
+        .expect("the sample has f0150");
+    entry_append(changed, b"changed");
+    entries
+}
+
+fn entry_append(entry: &mut Entry, extra: &[u8]) {
+    match &mut entry.kind {
+        EntryKind::File(Content::Bytes(bytes)) => bytes.extend_from_slice(extra),
+        _ => panic!("not an in-memory file"),
+    }
+}
+
+// See: issue 4 (incremental layer assembly).
+#[test]
+fn one_file_changed_reuses_the_rest_and_gives_the_cold_blob() {
+    let host = tempfile::tempdir().unwrap();
+    for compression in [
+        Compression::Gzip { level: 6 },
+        Compression::Zstd { level: 3 },
+    ] {
+        let (before, written_before) = write(sample_entries(host.path()), compression, 2);
+        assert!(written_before.chunks.as_ref().unwrap().len() > 4);
+        assert_eq!(written_before.reused, 0);
+
+        let (cold, written_cold) = write(one_file_changed(host.path()), compression, 1);
+        let (warm, written_warm) = write_reusing(
+            one_file_changed(host.path()),
+            compression,
+            (&before, &written_before),
+        );
+        assert!(warm == cold, "{compression:?}: reuse changed the blob");
+        assert_eq!(written_warm.digest, written_cold.digest);
+        assert_eq!(written_warm.diff_id, written_cold.diff_id);
+        assert_eq!(written_warm.chunks, written_cold.chunks);
+        // The changed file's chunk and perhaps the next are compressed again, at most
+        // two chunks of 1 MiB; the rest (over 6 MiB) is copied.
+        let tar = written_warm.tar_size;
+        assert!(
+            written_warm.reused + 2 * 1024 * 1024 >= tar && written_warm.reused < tar,
+            "{compression:?}: reused {} of {tar}",
+            written_warm.reused
+        );
+        let codec = match compression {
+            Compression::Gzip { .. } => "gzip",
+            _ => "zstd",
+        };
+        run(codec, codec, &["-t"], &warm);
+        assert_eq!(
+            sha256sum(&run(codec, codec, &["-dc"], &warm)),
+            written_warm.diff_id.to_string()
+        );
+
+        // The same entries again reuse every chunk.
+        let (again, written_again) = write_reusing(
+            one_file_changed(host.path()),
+            compression,
+            (&warm, &written_warm),
+        );
+        assert!(again == warm);
+        assert_eq!(written_again.reused, tar);
+    }
+}
+
+#[test]
+fn chunks_are_not_reused_from_another_blob_or_codec() {
+    let host = tempfile::tempdir().unwrap();
+    let gzip = Compression::Gzip { level: 6 };
+    let (before, written_before) = write(sample_entries(host.path()), gzip, 2);
+    let (cold, _) = write(sample_entries(host.path()), gzip, 2);
+
+    // Bytes of the right size that are not the indexed blob: every chunk fails its check.
+    let zeros = vec![0u8; before.len()];
+    let (blob, written) =
+        write_reusing(sample_entries(host.path()), gzip, (&zeros, &written_before));
+    assert!(blob == cold);
+    assert_eq!(written.reused, 0);
+
+    // A blob of another size is not used at all.
+    let (blob, written) = write_reusing(
+        sample_entries(host.path()),
+        gzip,
+        (&before[..before.len() - 1], &written_before),
+    );
+    assert!(blob == cold);
+    assert_eq!(written.reused, 0);
+
+    // Chunks of another level are not reused.
+    let level_9 = Compression::Gzip { level: 9 };
+    let (cold_9, _) = write(sample_entries(host.path()), level_9, 2);
+    let (blob, written) = write_reusing(
+        sample_entries(host.path()),
+        level_9,
+        (&before, &written_before),
+    );
+    assert!(blob == cold_9);
+    assert_eq!(written.reused, 0);
 }
 
 #[test]

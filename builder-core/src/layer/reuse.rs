@@ -1,0 +1,188 @@
+//! Incremental layer assembly: the chunk index of a written layer, and reuse of an
+//! earlier layer's compressed chunks.
+//!
+//! The compressor cuts the tar into chunks and compresses each into an independent gzip
+//! member or zstd frame (see `compressor.rs`). For each chunk, [`ChunkIndex`] keeps the
+//! SHA-256 and size of its raw bytes and the size of its compressed form, in blob order.
+//! Writing the next version of the same layer with a [`Reuse`] of the earlier blob, a
+//! chunk whose raw bytes hash to one in the index is not compressed: its compressed bytes
+//! are read from the earlier blob. Compression is deterministic (same bytes, codec, level
+//! and library give the same output), so these are the bytes compressing would give, and
+//! the new blob is byte for byte the blob a cold build writes. Changing one file of a
+//! large `COPY` thus compresses only the chunks around it; reading and hashing every file
+//! is still needed for the `diff_id`.
+//!
+//! Chunks are matched by a SHA-256 of their raw bytes, never by a shorter hash: a
+//! collision would put wrong content into a layer without any error. The [encoder]
+//! (codec, level, library versions) is part of the index; an index of another encoder is
+//! not used, since its bytes would differ from what this build writes. Reused bytes are
+//! checked against the raw chunk where the format makes that cheap (gzip's CRC-32 and
+//! size, zstd's frame content size), and a chunk that cannot be read or does not check
+//! is compressed instead: a reuse that fails is a slower build, never an error.
+//!
+//! [encoder]: ChunkIndex::encoder
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use super::Compression;
+
+/// The chunks of a compressed layer blob, in blob order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkIndex {
+    /// What made the compressed bytes: codec, level and library versions.
+    encoder: String,
+    chunks: Vec<Chunk>,
+}
+
+/// One chunk: its raw bytes' SHA-256 (hex) and size, and its compressed size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Chunk {
+    raw: String,
+    raw_size: u64,
+    size: u64,
+}
+
+/// The SHA-256 of a chunk's raw bytes.
+pub(crate) type ChunkHash = [u8; 32];
+
+impl ChunkIndex {
+    /// An empty index of chunks compressed as `compression`.
+    pub(crate) fn new(compression: Compression) -> ChunkIndex {
+        ChunkIndex {
+            encoder: encoder(compression),
+            chunks: Vec::new(),
+        }
+    }
+
+    /// Adds the next chunk.
+    pub(crate) fn push(&mut self, raw: &ChunkHash, raw_size: u64, size: u64) {
+        self.chunks.push(Chunk {
+            raw: hex::encode(raw),
+            raw_size,
+            size,
+        });
+    }
+
+    /// The number of chunks.
+    pub fn len(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Whether the index has no chunk.
+    pub fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// The total size of the compressed chunks: the blob's size.
+    pub fn blob_size(&self) -> u64 {
+        self.chunks.iter().map(|chunk| chunk.size).sum()
+    }
+
+    /// The encoder named in the index: codec, level and library versions.
+    pub fn encoder(&self) -> &str {
+        &self.encoder
+    }
+}
+
+/// What the compressed bytes of `compression` depend on besides the raw bytes.
+fn encoder(compression: Compression) -> String {
+    let library = match compression {
+        // flate2 does not tell zlib-rs's version; the crate's version stands for the
+        // locked one.
+        Compression::Gzip { level } => format!("gzip-{level} zlib-rs"),
+        Compression::Zstd { level } => {
+            format!("zstd-{level} libzstd-{}", zstd::zstd_safe::version_number())
+        }
+        Compression::Uncompressed => "none".to_owned(),
+    };
+    format!("{library} mkimage-{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// An earlier blob of a layer with its [`ChunkIndex`], whose compressed chunks a new
+/// version of the layer copies instead of compressing again. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Reuse {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    blob: File,
+    encoder: String,
+    /// Raw hash → (offset in the blob, compressed size, raw size).
+    chunks: HashMap<ChunkHash, (u64, u64, u64)>,
+}
+
+impl Reuse {
+    /// A reuse of the blob `blob` of `blob_size` bytes, compressed in the chunks of
+    /// `index`; `None` when the index does not describe a blob of that size.
+    pub fn new(blob: File, blob_size: u64, index: &ChunkIndex) -> Option<Reuse> {
+        if index.blob_size() != blob_size {
+            return None;
+        }
+        let mut chunks = HashMap::with_capacity(index.chunks.len());
+        let mut offset = 0;
+        for chunk in &index.chunks {
+            let mut raw = [0; 32];
+            hex::decode_to_slice(&chunk.raw, &mut raw).ok()?;
+            chunks
+                .entry(raw)
+                .or_insert((offset, chunk.size, chunk.raw_size));
+            offset += chunk.size;
+        }
+        Some(Reuse {
+            inner: Arc::new(Inner {
+                blob,
+                encoder: index.encoder.clone(),
+                chunks,
+            }),
+        })
+    }
+
+    /// Whether the chunks were compressed as `compression` compresses now.
+    pub(crate) fn fits(&self, compression: Compression) -> bool {
+        self.inner.encoder == encoder(compression)
+    }
+
+    /// The compressed form of `raw`, whose SHA-256 is `hash`, from the earlier blob;
+    /// `None` when it has no such chunk or it cannot be read or does not check.
+    pub(crate) fn compressed(&self, hash: &ChunkHash, raw: &[u8]) -> Option<Vec<u8>> {
+        let &(offset, size, raw_size) = self.inner.chunks.get(hash)?;
+        if raw_size != raw.len() as u64 {
+            return None;
+        }
+        let mut out = vec![0; usize::try_from(size).ok()?];
+        self.inner.blob.read_exact_at(&mut out, offset).ok()?;
+        checks(&out, raw).then_some(out)
+    }
+}
+
+/// Whether `compressed`, a gzip member or a zstd frame, holds `raw` as far as its
+/// framing tells cheaply.
+fn checks(compressed: &[u8], raw: &[u8]) -> bool {
+    const ZSTD_MAGIC: [u8; 4] = 0xFD2F_B528_u32.to_le_bytes();
+    if compressed.starts_with(&[0x1f, 0x8b, 8]) && compressed.len() >= 18 {
+        let trailer = &compressed[compressed.len() - 8..];
+        let mut crc = flate2::Crc::new();
+        crc.update(raw);
+        trailer[..4] == crc.sum().to_le_bytes() && trailer[4..] == (raw.len() as u32).to_le_bytes()
+    } else if compressed.starts_with(&ZSTD_MAGIC) {
+        matches!(
+            zstd::zstd_safe::get_frame_content_size(compressed),
+            Ok(Some(size)) if size == raw.len() as u64
+        )
+    } else {
+        false
+    }
+}
+
+/// The SHA-256 of a chunk's raw bytes.
+pub(crate) fn chunk_hash(raw: &[u8]) -> ChunkHash {
+    Sha256::digest(raw).into()
+}
