@@ -27,6 +27,9 @@ pub trait Events: Send + Sync {
     fn task_progress(&self, _task: &TaskRef, _done: u64) {}
     /// A long task finished.
     fn task_finished(&self, _task: &TaskRef) {}
+    /// A step's new layer copied the compressed form of `reused` bytes of its tar from
+    /// the layer the step wrote in an earlier build, and compressed only the rest.
+    fn layer_reused(&self, _step: &StepRef, _reused: u64) {}
     /// Something the user should know that does not stop the build.
     fn warning(&self, _message: &str) {}
 }

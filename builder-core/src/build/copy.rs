@@ -356,6 +356,8 @@ pub(super) fn write_entries(run: &BuildRun<'_>, entries: Vec<Entry>) -> crate::R
     Ok(NewLayer {
         descriptor: Descriptor::new(written.media_type, written.size, written.digest),
         diff_id: written.diff_id,
+        chunks: written.chunks,
+        reused: written.reused,
     })
 }
 

@@ -3,7 +3,7 @@
 use oci_spec::image::{Descriptor, Digest};
 
 use crate::events::{Events, StepRef};
-use crate::layer::LayerOptions;
+use crate::layer::{ChunkIndex, LayerOptions};
 use crate::oci::Image;
 use crate::plan::{Platform, Run};
 use crate::store::Store;
@@ -17,6 +17,12 @@ pub struct NewLayer {
     pub descriptor: Descriptor,
     /// The SHA-256 of the uncompressed tar.
     pub diff_id: Digest,
+    /// The blob's compressed chunks, for the next build of the step to reuse; `None`
+    /// when unknown or uncompressed.
+    pub chunks: Option<ChunkIndex>,
+    /// The bytes of the tar whose compressed form was copied from the step's previous
+    /// layer ([`LayerOptions::reuse`]) rather than compressed.
+    pub reused: u64,
 }
 
 /// What a `RUN` step runs over and with.

@@ -62,6 +62,7 @@ mod copy;
 mod error;
 mod executor;
 mod fs;
+mod lineage;
 mod output;
 mod record;
 mod resolve;

@@ -58,6 +58,8 @@ impl LayerRecord {
                 self.digest.clone(),
             ),
             diff_id: self.diff_id.clone(),
+            chunks: None,
+            reused: 0,
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::store::ScratchDir;
 use super::copy::{self, Prepared};
 use super::executor::{NewLayer, RunInput};
 use super::fs::FsView;
+use super::lineage;
 use super::record::{LayerRecord, StepRecord, StepRecords};
 use super::{BuildError, BuildOptions, Builder, StageImage, StepResult, config, workdir};
 
@@ -50,6 +51,8 @@ pub(super) struct StageState {
     pub cmd_set: bool,
     /// The image's paths, read from its layers when first needed.
     pub fs: FsView,
+    /// The lineage key of the last step (see [`lineage`]).
+    pub lineage: CacheKey,
 }
 
 impl<'a> BuildRun<'a> {
@@ -224,6 +227,7 @@ impl<'a> BuildRun<'a> {
             env.push(config::DEFAULT_PATH.to_owned());
         }
         config.config.on_build = None;
+        let lineage = lineage::root(&stage.base, platform, self.context.root());
         Ok(StageState {
             image: StageImage {
                 config,
@@ -233,6 +237,7 @@ impl<'a> BuildRun<'a> {
             platform: platform.clone(),
             cmd_set: false,
             fs: FsView::default(),
+            lineage: self.options_key(&lineage),
         })
     }
 
@@ -337,6 +342,7 @@ impl<'a> BuildRun<'a> {
             _ => prepared.as_ref().map(Prepared::inputs).unwrap_or_default(),
         };
         let key = step_key(&state.image.key, &step.op, &inputs);
+        let lineage = lineage::step(&state.lineage, &step.op);
         let cached = if self
             .options
             .skips_cache(step_ref.stage, step_ref.stage_name.as_deref())
@@ -353,6 +359,12 @@ impl<'a> BuildRun<'a> {
                 record
             }
             None => {
+                // The layer this step wrote last, whose unchanged chunks are copied.
+                let store = &self.builder.store;
+                self.layer_options.reuse = match &step.op {
+                    Op::Copy(_) | Op::Run(_) => lineage::previous(store, &lineage),
+                    _ => None,
+                };
                 let layer = match (&step.op, prepared.as_mut()) {
                     (Op::Copy(copy), Some(prepared)) => copy::run(self, state, copy, prepared)?,
                     (Op::Run(run), _) => {
@@ -377,6 +389,13 @@ impl<'a> BuildRun<'a> {
                         }
                     }
                 };
+                self.layer_options.reuse = None;
+                if let Some(layer) = &layer {
+                    lineage::remember(&self.builder.store, &lineage, layer)?;
+                    if layer.reused > 0 {
+                        self.events.layer_reused(&step_ref, layer.reused);
+                    }
+                }
                 let record = StepRecord {
                     layer: layer.as_ref().map(LayerRecord::of),
                     created: self.now.clone(),
@@ -391,6 +410,7 @@ impl<'a> BuildRun<'a> {
             let NewLayer {
                 descriptor,
                 diff_id,
+                ..
             } = layer.layer();
             image.layers.push(descriptor);
             image.config.rootfs.diff_ids.push(diff_id);
@@ -402,6 +422,7 @@ impl<'a> BuildRun<'a> {
             ..History::default()
         });
         image.key = key.clone();
+        state.lineage = lineage;
         self.steps.push(StepResult {
             step: step_ref,
             key,

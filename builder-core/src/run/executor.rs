@@ -43,6 +43,8 @@ impl StepExecutor for Runner {
         Ok(layer.map(|layer| NewLayer {
             descriptor: Descriptor::new(layer.media_type, layer.size, layer.digest),
             diff_id: layer.diff_id,
+            chunks: layer.chunks,
+            reused: layer.reused,
         }))
     }
 }

@@ -477,3 +477,91 @@ fn the_first_failing_stage_stops_the_others_after_their_step() {
     assert!(logged.log().contains(&"end b wait-for false".to_owned()));
     assert!(!logged.started("never"), "{:?}", logged.log());
 }
+
+/// Counts the bytes each step's layer reused.
+#[derive(Default)]
+struct Reused(Mutex<Vec<(usize, u64)>>);
+
+impl mkimage_core::events::Events for Reused {
+    fn layer_reused(&self, step: &mkimage_core::events::StepRef, reused: u64) {
+        self.0.lock().unwrap().push((step.step, reused));
+    }
+}
+
+// See: issue 4 (incremental layer assembly).
+#[test]
+fn a_one_file_change_reuses_the_layer_and_equals_a_cold_build() {
+    use mkimage_core::layer::Compression;
+
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = dir.path().join("ctx");
+    // 400 files × 8 KiB of seeded noise: several chunks.
+    let mut x = 0x9E37_79B9_7F4A_7C15_u64;
+    for i in 0..400 {
+        let sub = ctx.join(format!("d{}", i % 8));
+        fs::create_dir_all(&sub).unwrap();
+        let bytes: Vec<u8> = (0..8192)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        fs::write(sub.join(format!("f{i:04}")), bytes).unwrap();
+    }
+    let total = 400 * (8192 + 512);
+    for compression in [
+        Compression::Gzip { level: 6 },
+        Compression::Zstd { level: 3 },
+    ] {
+        let options = BuildOptions {
+            compression,
+            source_date_epoch: Some(1_700_000_000),
+            ..BuildOptions::default()
+        };
+        let store = Store::open(dir.path().join("store")).unwrap();
+        let first = build(&store, &app_plan(), &context_at(&ctx), &options);
+        let changed = ctx.join("d3/f0203");
+        let mut content = fs::read(&changed).unwrap();
+        content.extend_from_slice(format!("{compression:?}").as_bytes());
+        fs::write(&changed, content).unwrap();
+
+        let events = Reused::default();
+        let warm = Builder::new(store.clone())
+            .build(&app_plan(), &context_at(&ctx), &options, &events)
+            .unwrap();
+        assert_eq!(cached(&warm), [true, false, false]);
+        assert_ne!(warm.image, first.image);
+        let reused = events.0.lock().unwrap().clone();
+        assert_eq!(reused.len(), 1, "{reused:?}");
+        let (step, bytes) = reused[0];
+        assert_eq!(step, 1, "the COPY reused");
+        // All but the changed file's chunk and perhaps the next (at most 1 MiB each).
+        assert!(
+            bytes + 2 * 1024 * 1024 >= total && bytes < total,
+            "{compression:?}: reused {bytes} of {total}"
+        );
+
+        let cold_store = Store::open(dir.path().join("cold")).unwrap();
+        let cold = build(&cold_store, &app_plan(), &context_at(&ctx), &options);
+        assert_eq!(warm.image, cold.image, "{compression:?}");
+        fs::remove_dir_all(dir.path().join("cold")).unwrap();
+
+        // The layer reads back through the independent tools.
+        let image = Image::load(&store, &warm.image, &Platform::host()).unwrap();
+        let blob = fs::read(store.blob_path(image.layers()[0].digest())).unwrap();
+        let codec = match compression {
+            Compression::Gzip { .. } => "gzip",
+            _ => "zstd",
+        };
+        let tar = crate::layer::run(codec, codec, &["-dc"], &blob);
+        let listing = String::from_utf8(crate::layer::run("tar", "tar", &["-t"], &tar)).unwrap();
+        assert!(listing.contains("app/d3/f0203\n"), "{listing}");
+        assert_eq!(listing.lines().count(), 1 + 8 + 400);
+    }
+}
+
+fn context_at(dir: &Path) -> Context {
+    Context::open(dir, None).unwrap()
+}
