@@ -9,8 +9,9 @@
 //! changed in the files; two projects with equal Dockerfiles differ by their directory.
 //!
 //! For each lineage, the record `layer-chunks/<lineage>` names the blob the step wrote
-//! last and its chunk index. It keeps no blob from prune: a pruned or unreadable blob,
-//! like a missing or corrupt record, means nothing is reused, never an error. Chunks
+//! last and its chunk index. It keeps no blob from prune, which removes it with its blob
+//! ([`Records::put_weak`](crate::store::Records::put_weak)): a pruned or unreadable
+//! blob, like a missing or corrupt record, means nothing is reused, never an error. Chunks
 //! are matched by the SHA-256 of their raw bytes, so a lineage that points at an
 //! unrelated layer only reuses less.
 
@@ -84,5 +85,8 @@ pub(super) fn remember(
         digest: layer.descriptor.digest().clone(),
         chunks: chunks.clone(),
     };
-    store.records(NAMESPACE)?.put(lineage.hex(), &record, &[])
+    let digest = [record.digest.clone()];
+    store
+        .records(NAMESPACE)?
+        .put_weak(lineage.hex(), &record, &digest)
 }

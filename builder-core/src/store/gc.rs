@@ -81,6 +81,7 @@ impl Store {
         self.mark(images, &mut live)?;
 
         let mut records = Vec::new();
+        let mut weak_records = Vec::new();
         let records_dir = self.root.join("records");
         for namespace in list_dir(&records_dir)? {
             if !namespace.is_dir() {
@@ -96,6 +97,9 @@ impl Store {
                     .ok()
                     .and_then(|bytes| serde_json::from_slice::<RecordRoots>(&bytes).ok());
                 match roots {
+                    Some(record) if record.roots.is_empty() && !record.weak.is_empty() => {
+                        weak_records.push((file, record.weak));
+                    }
                     Some(record) => {
                         let modified = fs::metadata(&file)
                             .and_then(|m| m.modified())
@@ -160,6 +164,11 @@ impl Store {
             })?;
         }
         pruned.blobs.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
+        for (file, weak) in weak_records {
+            if !weak.iter().all(|digest| self.has_blob(digest)) {
+                remove(&file)?;
+            }
+        }
         pruned.unpacked = crate::rootfs::sweep(self)?;
 
         // No lease is held, so nothing under tmp/ is in use.

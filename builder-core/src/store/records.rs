@@ -32,10 +32,12 @@ pub struct RecordInfo {
     pub modified: SystemTime,
 }
 
-/// A record file: the value and the blobs it keeps alive.
+/// A record file: the value, the blobs it keeps alive, and those it lives as long as.
 #[derive(Serialize)]
 struct RecordOut<'a, T> {
     roots: &'a [Digest],
+    #[serde(skip_serializing_if = "<[Digest]>::is_empty")]
+    weak: &'a [Digest],
     value: &'a T,
 }
 
@@ -48,6 +50,9 @@ struct RecordIn<T> {
 #[derive(Deserialize)]
 pub(super) struct RecordRoots {
     pub(super) roots: Vec<Digest>,
+    /// Blobs the record lives as long as, without keeping them (see [`Records::put_weak`]).
+    #[serde(default)]
+    pub(super) weak: Vec<Digest>,
 }
 
 impl Store {
@@ -86,8 +91,36 @@ impl Records {
         value: &T,
         roots: &[Digest],
     ) -> Result<(), StoreError> {
+        self.write(key, value, roots, &[])
+    }
+
+    /// Writes the record `key` (replacing any), which lives only as long as the blobs
+    /// `refers_to`: it keeps none of them from prune, and prune removes it once one of
+    /// them is gone. It is no cache entry for [`PruneOptions::keep_storage`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Records::put`].
+    ///
+    /// [`PruneOptions::keep_storage`]: super::PruneOptions::keep_storage
+    pub fn put_weak<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        refers_to: &[Digest],
+    ) -> Result<(), StoreError> {
+        self.write(key, value, &[], refers_to)
+    }
+
+    fn write<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        roots: &[Digest],
+        weak: &[Digest],
+    ) -> Result<(), StoreError> {
         let path = self.path(key)?;
-        let bytes = serde_json::to_vec(&RecordOut { roots, value }).map_err(|source| {
+        let bytes = serde_json::to_vec(&RecordOut { roots, weak, value }).map_err(|source| {
             StoreError::EncodeRecord {
                 key: key.to_owned(),
                 source,
@@ -216,6 +249,35 @@ mod tests {
         assert_eq!(records.get::<String>("k")?, None);
         fs::write(dir.path().join("records/cache/k"), b"{\"roots\":[],\"val").expect("cut");
         assert_eq!(records.get::<u32>("k")?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn a_weak_record_keeps_no_blob_and_goes_with_it() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path())?;
+        let (kept, loose) = (store.put_blob(b"kept")?, store.put_blob(b"loose")?);
+        let cache = store.records("cache")?;
+        cache.put("root", &1, std::slice::from_ref(&kept))?;
+        let hints = store.records("hints")?;
+        hints.put_weak("on-kept", &2, std::slice::from_ref(&kept))?;
+        hints.put_weak("on-loose", &3, std::slice::from_ref(&loose))?;
+
+        let pruned = store.prune()?;
+        assert_eq!(pruned.blobs, [loose]);
+        assert_eq!((pruned.records, pruned.trimmed), (0, 0));
+        assert_eq!(hints.get::<u32>("on-kept")?, Some(2));
+        assert_eq!(hints.get::<u32>("on-loose")?, None);
+        assert_eq!(hints.list()?.len(), 1);
+
+        // Trimming the cache to nothing counts and removes only the cache record; the
+        // weak one goes with the blob.
+        let pruned = store.prune_with(&crate::store::PruneOptions {
+            keep_storage: Some(0),
+        })?;
+        assert_eq!(pruned.trimmed, 1);
+        assert_eq!(pruned.blobs, [kept]);
+        assert!(hints.list()?.is_empty());
         Ok(())
     }
 
