@@ -64,6 +64,7 @@ use std::path::PathBuf;
 use std::process::ExitStatus;
 
 pub use error::ExecError;
+pub(crate) use namespaces::IdMapping;
 pub use spec::{DEFAULT_PATH, Mount, Rootfs, SandboxSpec, SandboxSpecBuilder};
 
 use crate::events::Stream;

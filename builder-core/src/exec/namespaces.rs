@@ -98,6 +98,16 @@ impl IdMapping {
         }
     }
 
+    /// The owner the sandbox sees for a file the host sees owned by `uid` and `gid`:
+    /// the same ids as root, the ids inside the user namespace otherwise (the overflow
+    /// id, 65534, for an id the namespace does not map, as the kernel shows it).
+    pub(crate) fn owner_inside(&self, uid: u32, gid: u32) -> (u32, u32) {
+        match self {
+            IdMapping::Host => (uid, gid),
+            IdMapping::Namespace { uids, gids, .. } => (inside(uids, uid), inside(gids, gid)),
+        }
+    }
+
     /// Whether `setgroups` is allowed in the sandbox (it is denied with a self-written map).
     pub(crate) fn allows_setgroups(&self) -> bool {
         !matches!(self, IdMapping::Namespace { helpers: None, .. })
@@ -130,6 +140,20 @@ impl IdMapping {
         }
     }
 }
+
+/// The id inside for the host id `outside`.
+fn inside(ranges: &[IdRange], outside: u32) -> u32 {
+    ranges
+        .iter()
+        .find_map(|range| {
+            let offset = outside.checked_sub(range.outside)?;
+            (offset < range.count).then(|| range.inside.saturating_add(offset))
+        })
+        .unwrap_or(OVERFLOW_ID)
+}
+
+/// The id the kernel shows for an id a user namespace does not map.
+const OVERFLOW_ID: u32 = 65534;
 
 fn covers(ranges: &[IdRange], id: u32) -> bool {
     ranges.iter().any(|range| {
@@ -316,5 +340,15 @@ mod tests {
         );
         assert!(covers(&ranges, 65546));
         assert!(!covers(&ranges, 65547));
+
+        let mapping = IdMapping::Namespace {
+            uids: ranges.clone(),
+            gids: ranges,
+            helpers: None,
+        };
+        assert_eq!(mapping.owner_inside(1000, 100000), (0, 1));
+        assert_eq!(mapping.owner_inside(100999, 300009), (1000, 65546));
+        assert_eq!(mapping.owner_inside(0, 99999), (65534, 65534));
+        assert_eq!(IdMapping::Host.owner_inside(7, 8), (7, 8));
     }
 }

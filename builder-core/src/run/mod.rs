@@ -44,9 +44,10 @@ pub use inputs::mount_inputs;
 pub use mounts::StepInputs;
 
 use crate::events::{Events, StepRef, Stream};
-use crate::exec::{ExecError, Rootfs, Sandbox, SandboxSpec};
+use crate::exec::{ExecError, IdMapping, Rootfs, Sandbox, SandboxSpec};
 use crate::layer::{
-    LayerOptions, OverlayXattrs, Snapshot, WrittenLayer, overlay_diff, write_layer,
+    Entry, EntryKind, LayerOptions, OverlayXattrs, Snapshot, WrittenLayer, overlay_diff,
+    write_layer,
 };
 use crate::oci::RunConfig;
 use crate::plan::Run;
@@ -349,7 +350,7 @@ impl Runner {
             });
         }
 
-        let entries = match &prepared.capture {
+        let mut entries = match &prepared.capture {
             Capture::Upper { upper, xattrs } => overlay_diff(upper, *xattrs)?,
             Capture::Snapshot { root, before } => {
                 let mut entries = before.diff(root)?;
@@ -357,11 +358,23 @@ impl Runner {
                 entries
             }
         };
+        owners_inside(&mut entries, &IdMapping::detect()?);
         if entries.is_empty() {
             return Ok(None);
         }
         let (blob, layer) = write_layer(self.store.begin_blob()?, entries, layer_options)?;
         blob.commit()?;
         Ok(Some(layer))
+    }
+}
+
+/// Gives the entries read from the host the owners the sandbox saw: in a user namespace
+/// the host sees the caller's and subordinate ids where the step wrote root, `1000`, ….
+/// Whiteouts and opaque markers carry no owner of the host.
+fn owners_inside(entries: &mut [Entry], mapping: &IdMapping) {
+    for entry in entries {
+        if !matches!(entry.kind, EntryKind::Whiteout | EntryKind::Opaque) {
+            (entry.uid, entry.gid) = mapping.owner_inside(entry.uid, entry.gid);
+        }
     }
 }

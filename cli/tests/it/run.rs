@@ -271,12 +271,20 @@ fn run_works_rootless() {
     mkimage(&["build", "-q", "-t", "base", base.to_str().unwrap()]);
     let out = dir.path().join("out");
     let local = format!("type=local,dest={}", out.display());
+    let archive = dir.path().join("app.tar");
+    let oci = format!("type=oci,dest={}", archive.display());
     let (_, progress) = mkimage(&[
         "build",
         "-o",
         &local,
+        "-o",
+        &oci,
         dir.path().join("ctx").to_str().unwrap(),
     ]);
+    // See: issue 5. The caller's files are root's in the layer, as in the sandbox.
+    let mut owners = last_layer_owners(&archive, &dir.path().join("oci"));
+    owners.sort();
+    assert_eq!(owners, ["0/0 etc/", "0/0 etc/.wh.group", "0/0 hello"]);
     assert!(
         progress.contains("#2 0\n"),
         "root in the user namespace: {progress}"
@@ -286,4 +294,245 @@ fn run_works_rootless() {
     assert!(out.join("etc/passwd").exists());
     let temps = fs::read_dir(dir.path().join("store/tmp")).unwrap().count();
     assert_eq!(temps, 0, "no scratch directory is left");
+}
+
+/// A throwaway unprivileged user with subordinate id ranges in `/etc/subuid` and
+/// `/etc/subgid`; dropping it removes the user and its ranges.
+struct SubidUser {
+    name: String,
+    uid: u32,
+    gid: u32,
+}
+
+impl SubidUser {
+    /// Adds the user (needs root), with 65536 subordinate ids from a start unique to
+    /// this process.
+    fn add() -> SubidUser {
+        let pid = std::process::id();
+        let name = format!("mkit{pid}");
+        tool(
+            "useradd",
+            &[
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/bin/false",
+                &name,
+            ],
+        );
+        let id = |flag| tool("id", &[flag, &name]).trim().parse().unwrap();
+        let user = SubidUser {
+            uid: id("-u"),
+            gid: id("-g"),
+            name,
+        };
+        let start = 200_000_000 + (pid % 5000) * 65536;
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            let mut text = fs::read_to_string(file).unwrap_or_default();
+            text.push_str(&format!("{}:{start}:65536\n", user.name));
+            fs::write(file, text).unwrap();
+        }
+        user
+    }
+
+    /// `setpriv` running `program` as the user, with its group and no others
+    /// (`newuidmap` wants the user's primary group).
+    fn command(&self, program: &Path) -> Command {
+        let mut command = Command::new("setpriv");
+        command
+            .args([
+                &format!("--reuid={}", self.uid),
+                &format!("--regid={}", self.gid),
+                "--clear-groups",
+            ])
+            .arg(program);
+        command
+    }
+}
+
+impl Drop for SubidUser {
+    fn drop(&mut self) {
+        let prefix = format!("{}:", self.name);
+        for file in ["/etc/subuid", "/etc/subgid"] {
+            if let Ok(text) = fs::read_to_string(file) {
+                let kept: String = text
+                    .lines()
+                    .filter(|line| !line.starts_with(&prefix))
+                    .map(|line| format!("{line}\n"))
+                    .collect();
+                let _ = fs::write(file, kept);
+            }
+        }
+        let _ = Command::new("userdel").arg(&self.name).status();
+    }
+}
+
+/// The entries of the last layer of the OCI archive `archive` as `uid/gid path`.
+fn last_layer_owners(archive: &Path, dir: &Path) -> Vec<String> {
+    fs::create_dir_all(dir).unwrap();
+    tool(
+        "tar",
+        &[
+            "-xf",
+            archive.to_str().unwrap(),
+            "-C",
+            dir.to_str().unwrap(),
+        ],
+    );
+    let blob = |digest: &str| dir.join("blobs/sha256").join(&digest["sha256:".len()..]);
+    let json = |path: std::path::PathBuf| -> serde_json::Value {
+        serde_json::from_slice(&fs::read(path).unwrap()).unwrap()
+    };
+    let index = json(dir.join("index.json"));
+    let manifest = json(blob(index["manifests"][0]["digest"].as_str().unwrap()));
+    let layers = manifest["layers"].as_array().unwrap();
+    let layer = blob(layers.last().unwrap()["digest"].as_str().unwrap());
+    tool(
+        "tar",
+        &["--numeric-owner", "-tvzf", layer.to_str().unwrap()],
+    )
+    .lines()
+    .map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        format!("{} {}", fields[1], fields[5])
+    })
+    .collect()
+}
+
+/// The entries of `/tmp` owned by `uid`.
+fn temps_of(uid: u32) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            (entry.metadata().ok()?.uid() == uid)
+                .then(|| entry.file_name().to_string_lossy().into_owned())
+        })
+        .collect()
+}
+
+// See: issue 5
+#[test]
+fn run_works_rootless_with_subordinate_ids() {
+    // Needs root to add the user, and unprivileged user namespaces.
+    let user = SubidUser::add();
+    let dir = tempfile::tempdir().unwrap();
+    let unshare = user
+        .command(Path::new("unshare"))
+        .args(["--user", "true"])
+        .output()
+        .expect("setpriv and unshare (Debian package `util-linux`)");
+    if !unshare.status.success() {
+        eprintln!(
+            "skipped: unprivileged user namespaces are disabled here ({})",
+            String::from_utf8_lossy(&unshare.stderr).trim()
+        );
+        return;
+    }
+    let base = dir.path().join("base");
+    mkimage_core::testutil::busybox_rootfs(&base.join("rootfs")).unwrap();
+    fs::write(base.join("Dockerfile"), "FROM scratch\nCOPY rootfs/ /\n").unwrap();
+    fs::create_dir(dir.path().join("ctx")).unwrap();
+    fs::write(
+        dir.path().join("ctx/Dockerfile"),
+        "FROM base\n\
+         RUN touch /f && chown 1000:1000 /f && mkdir /d && chown 2000:3000 /d \
+             && echo 'bob:x:2000:2000::/home/bob:/bin/sh' >> /etc/passwd \
+             && echo 'bob:x:2000:' >> /etc/group && mkdir -p /home/bob \
+             && chown bob:bob /home/bob && stat -c '%u:%g' /f\n\
+         USER bob\n\
+         RUN touch /tmp/mine && id -u\n",
+    )
+    .unwrap();
+    let binary = dir.path().join("mkimage");
+    fs::copy(env!("CARGO_BIN_EXE_mkimage"), &binary).unwrap();
+    tool(
+        "chown",
+        &[
+            "-R",
+            &format!("{}:{}", user.uid, user.gid),
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    let mkimage = |args: &[&str]| {
+        let output = user
+            .command(&binary)
+            .arg("--root")
+            .arg(dir.path().join("store"))
+            .args(args)
+            .env("HOME", dir.path())
+            .output()
+            .unwrap();
+        ok(&output)
+    };
+    let temps_before = temps_of(user.uid);
+    mkimage(&["build", "-q", "-t", "base", base.to_str().unwrap()]);
+    let archive = dir.path().join("app.tar");
+    let oci = format!("type=oci,dest={}", archive.display());
+    let (_, progress) = mkimage(&[
+        "build",
+        "--progress",
+        "plain",
+        "-o",
+        &oci,
+        dir.path().join("ctx").to_str().unwrap(),
+    ]);
+    assert!(progress.contains("1000:1000\n"), "{progress}");
+    assert!(
+        progress.contains("2000\n"),
+        "USER bob runs as 2000: {progress}"
+    );
+
+    let mut owners = last_layer_owners(&archive, &dir.path().join("oci"));
+    owners.sort();
+    assert_eq!(owners, ["0/0 tmp/", "2000/2000 tmp/mine"]);
+    // The layer before: the first RUN's.
+    let layers_dir = dir.path().join("oci");
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(layers_dir.join("index.json")).unwrap()).unwrap();
+    let digest = index["manifests"][0]["digest"].as_str().unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &fs::read(
+            layers_dir
+                .join("blobs/sha256")
+                .join(&digest["sha256:".len()..]),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let layers = manifest["layers"].as_array().unwrap();
+    let first_run = &layers[layers.len() - 2]["digest"].as_str().unwrap()["sha256:".len()..];
+    let listing = tool(
+        "tar",
+        &[
+            "--numeric-owner",
+            "-tvzf",
+            layers_dir
+                .join("blobs/sha256")
+                .join(first_run)
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    for expected in ["1000/1000 f", "2000/3000 d/", "2000/2000 home/bob/"] {
+        let (owner, path) = expected.split_once(' ').unwrap();
+        assert!(
+            listing
+                .lines()
+                .any(|line| line.contains(&format!(" {owner} "))
+                    && line.ends_with(&format!(" {path}"))),
+            "{expected} in {listing}"
+        );
+    }
+
+    let store_temps: Vec<_> = fs::read_dir(dir.path().join("store/tmp"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert!(
+        store_temps.is_empty(),
+        "no scratch directory is left: {store_temps:?}"
+    );
+    assert_eq!(temps_of(user.uid), temps_before, "nothing is left in /tmp");
 }
