@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use mkimage_core::testutil::run_checked;
+
 /// The registry binary (Debian package `docker-registry`).
 const REGISTRY: &str = "/usr/bin/docker-registry";
 
@@ -154,16 +156,7 @@ fn free_port() -> u16 {
 
 /// Runs skopeo with `args`; panics with its stderr when it fails.
 pub fn skopeo(args: &[&str]) -> Output {
-    let output = Command::new("skopeo")
-        .args(args)
-        .output()
-        .expect("run skopeo: install the Debian package `skopeo`");
-    assert!(
-        output.status.success(),
-        "skopeo {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    run_checked(Command::new("skopeo").args(args), "skopeo").unwrap()
 }
 
 /// The manifest digest `skopeo inspect` reports for `docker://REFERENCE` (plain HTTP).

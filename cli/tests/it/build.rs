@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use mkimage_core::testutil::run_checked;
+
 /// The repository's `fixtures/` directory.
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -34,15 +36,15 @@ pub fn ok(output: &Output) -> String {
 
 /// Runs a tool that must succeed and returns its stdout.
 pub fn tool(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("`{program}` is needed ({e}); run .ci/install-deps"));
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    // The Debian package of each tool, where it is not named for it.
+    let package = match program {
+        "find" => "findutils",
+        "sh" => "dash",
+        "chown" | "cp" | "touch" => "coreutils",
+        other => other,
+    };
+    let output =
+        run_checked(Command::new(program).args(args), package).unwrap_or_else(|e| panic!("{e}"));
     String::from_utf8(output.stdout).expect("UTF-8 output")
 }
 

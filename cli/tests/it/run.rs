@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use mkimage_core::store::Store;
-use mkimage_core::testutil::busybox_image;
+use mkimage_core::testutil::{busybox_image, run_checked};
 
 use crate::build::tool;
 
@@ -211,21 +211,16 @@ impl Podman {
     }
 
     fn run(&self, args: &[&str]) -> String {
-        let output = Command::new("podman")
+        let mut command = Command::new("podman");
+        command
             .env("CONTAINERS_CONF", self.root.join("containers.conf"))
             .arg("--root")
             .arg(self.root.join("storage"))
             .arg("--runroot")
             .arg(self.root.join("run"))
             .args(["--storage-driver", "vfs"])
-            .args(args)
-            .output()
-            .expect("podman (Debian package `podman`)");
-        assert!(
-            output.status.success(),
-            "podman {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+            .args(args);
+        let output = run_checked(&mut command, "podman").unwrap_or_else(|e| panic!("{e}"));
         String::from_utf8(output.stdout).unwrap()
     }
 }

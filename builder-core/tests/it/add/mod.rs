@@ -7,20 +7,13 @@ mod url;
 use std::path::Path;
 use std::process::Command;
 
+use mkimage_core::testutil::run_checked;
+
 /// Runs `program` with `args` in `dir`; fails naming the Debian package when the program
 /// is missing or fails.
 pub fn run_in(dir: &Path, program: &str, package: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("`{program}` is needed (Debian package `{package}`): {e}"));
-    assert!(
-        out.status.success(),
-        "`{program} {}` failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_checked(Command::new(program).args(args).current_dir(dir), package)
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// Writes a tar to `path` with Python's `tarfile`, from Python statements that call

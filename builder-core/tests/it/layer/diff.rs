@@ -7,6 +7,7 @@ use mkimage_core::layer::{
     Compression, Entry, EntryKind, LayerOptions, LayerPath, OverlayXattrs, Snapshot, dir_entries,
     overlay_diff, unpack, write_layer,
 };
+use mkimage_core::testutil::run_checked;
 
 use super::{describe_tree, tar_listing};
 
@@ -58,16 +59,13 @@ impl Overlay {
             upper.display(),
             work.display()
         );
-        let out = Command::new("mount")
+        let mut mount = Command::new("mount");
+        mount
             .args(["-t", "overlay", "overlay", "-o", &options])
-            .arg(merged)
-            .output()
-            .expect("`mount` is needed (Debian package `mount`)");
-        assert!(
-            out.status.success(),
-            "mounting overlayfs needs root and the overlay module: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .arg(merged);
+        run_checked(&mut mount, "mount").unwrap_or_else(|e| {
+            panic!("mounting overlayfs needs root and the overlay module: {e}")
+        });
         Overlay {
             merged: merged.to_owned(),
         }
