@@ -1,16 +1,26 @@
 //! `mkimage save` and `mkimage load`.
 
+use std::path::{Path, PathBuf};
+
+use mkimage_core::oci_spec::image::Descriptor;
 use mkimage_core::store::Store;
 
 use crate::store::{failure, image, mkimage, stdout};
 
-#[test]
-fn save_then_load_into_an_empty_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("store");
+/// A store at `dir/store` with one image tagged `app:1`; returns its root, the store and
+/// the image.
+fn store_with_app(dir: &Path) -> (PathBuf, Store, Descriptor) {
+    let root = dir.join("store");
     let store = Store::open(&root).unwrap();
     let one = image(&store, "one");
     store.tag(&"app:1".parse().unwrap(), &one).unwrap();
+    (root, store, one)
+}
+
+#[test]
+fn save_then_load_into_an_empty_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, store, one) = store_with_app(dir.path());
     store.tag(&"other:2".parse().unwrap(), &one).unwrap();
     for format in ["oci", "docker"] {
         let tar = dir.path().join(format!("{format}.tar"));
@@ -68,10 +78,7 @@ fn save_then_load_into_an_empty_store() {
 #[test]
 fn load_reads_compressed_archives() {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("store");
-    let store = Store::open(&root).unwrap();
-    let one = image(&store, "one");
-    store.tag(&"app:1".parse().unwrap(), &one).unwrap();
+    let (root, _store, one) = store_with_app(dir.path());
     let tar = dir.path().join("app.tar");
     stdout(&mkimage(
         &root,
@@ -146,10 +153,7 @@ fn load_refuses_what_is_not_an_image_archive() {
 #[test]
 fn save_leaves_no_partial_archive_on_failure() {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("store");
-    let store = Store::open(&root).unwrap();
-    let one = image(&store, "one");
-    store.tag(&"app:1".parse().unwrap(), &one).unwrap();
+    let (root, store, one) = store_with_app(dir.path());
     // Lose a layer: the save must fail and write nothing.
     let manifest: serde_json::Value =
         serde_json::from_slice(&store.read_blob(one.digest()).unwrap()).unwrap();

@@ -6,6 +6,8 @@ use std::process::{Command, Output};
 
 use mkimage_core::testutil::run_checked;
 
+use crate::store::mkimage;
+
 /// The repository's `fixtures/` directory.
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -13,25 +15,14 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Stdout of a build that must succeed.
+pub use crate::store::stdout as ok;
+
 /// Runs `mkimage --root ROOT build ARGS…`.
 pub fn build(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mkimage"))
-        .arg("--root")
-        .arg(root)
-        .arg("build")
-        .args(args)
-        .output()
-        .expect("run mkimage")
-}
-
-/// Stdout of a build that must succeed.
-pub fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "mkimage build failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+    let mut all = vec!["build"];
+    all.extend_from_slice(args);
+    mkimage(root, &all)
 }
 
 /// Runs a tool that must succeed and returns its stdout.

@@ -1,7 +1,7 @@
 //! `mkimage build` of every instruction but `RUN`: the files and config other tools see,
 //! multi-stage builds, reproducibility and errors.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::build::{build, fixture, listing, ok, tool, unpack};
 
@@ -17,18 +17,24 @@ fn config(archive: &Path) -> serde_json::Value {
     serde_json::from_str(&tool("tar", &["-xOf", archive.to_str().unwrap(), &member])).unwrap()
 }
 
+/// Builds the fixture `name` as `tag` into an OCI archive in `dir` (store `dir/store`)
+/// and unpacks it there; returns the archive and the rootfs.
+fn build_fixture(name: &str, tag: &str, dir: &Path) -> (PathBuf, PathBuf) {
+    let archive = dir.join("image.tar");
+    let output = format!("type=oci,dest={}", archive.display());
+    let context = fixture(name);
+    ok(&build(
+        &dir.join("store"),
+        &["-t", tag, "-o", &output, context.to_str().unwrap()],
+    ));
+    let (_, rootfs) = unpack(&archive, tag, dir);
+    (archive, rootfs)
+}
+
 #[test]
 fn every_instruction_but_run_gives_what_docker_gives() {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("store");
-    let archive = dir.path().join("image.tar");
-    let output = format!("type=oci,dest={}", archive.display());
-    let context = fixture("build/instructions");
-    ok(&build(
-        &root,
-        &["-t", "inst", "-o", &output, context.to_str().unwrap()],
-    ));
-    let (_, rootfs) = unpack(&archive, "inst", dir.path());
+    let (archive, rootfs) = build_fixture("build/instructions", "inst", dir.path());
     assert_eq!(
         listing(&rootfs),
         [
@@ -311,15 +317,7 @@ fn errors_name_the_dockerfile_line() {
 #[test]
 fn chown_and_workdir_owners_follow_buildkit() {
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("store");
-    let archive = dir.path().join("image.tar");
-    let output = format!("type=oci,dest={}", archive.display());
-    let context = fixture("build/owners");
-    ok(&build(
-        &root,
-        &["-t", "owners", "-o", &output, context.to_str().unwrap()],
-    ));
-    let (_, rootfs) = unpack(&archive, "owners", dir.path());
+    let (_, rootfs) = build_fixture("build/owners", "owners", dir.path());
     assert_eq!(
         listing(&rootfs),
         [
