@@ -74,7 +74,9 @@ impl fmt::Display for Skipped {
 /// directory and the reverse), except that a directory over a directory keeps the
 /// content. Paths are resolved inside `root` as if chrooted, so no symlink, whatever the
 /// layer puts in it, leads a write outside. Owners are set when running as root and
-/// device nodes made only then; what could not be applied is returned, not an error.
+/// device nodes made only then (a caller that is not root owns every file, and the owners
+/// other than root are returned as skipped); what could not be applied is returned, not
+/// an error.
 /// Directory modes and mtimes are applied last, so a read-only directory still receives
 /// its content.
 ///
@@ -248,6 +250,12 @@ impl Unpacker {
             self.forget_dirs(path);
         }
         self.written.insert(path.clone());
+        if !self.is_root
+            && (entry.uid, entry.gid) != (0, 0)
+            && !matches!(entry.kind, EntryKind::HardLink(_))
+        {
+            self.skip(path, SkipReason::Ownership);
+        }
         let mode = Mode::from_raw_mode(entry.mode & 0o7777);
         match &entry.kind {
             EntryKind::File(_) => {
@@ -538,11 +546,11 @@ impl Unpacker {
         self.own(&entry.path, result)
     }
 
-    /// Takes the result of a `chown`: when not root, or when the owner cannot be mapped
+    /// Takes the result of a `chown`: when not root (the files are the caller's, and
+    /// `apply` reported the owners that are not root), or when the owner cannot be mapped
     /// (a user namespace), the owner is skipped rather than failing.
     fn own(&mut self, path: &LayerPath, result: rustix::io::Result<()>) -> io::Result<()> {
         if !self.is_root {
-            self.skip(path, SkipReason::Ownership);
             return Ok(());
         }
         match result {

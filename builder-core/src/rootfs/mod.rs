@@ -46,7 +46,7 @@ pub(crate) use sweep::sweep;
 use crate::digest::sha256;
 use crate::events::{Events, TaskRef};
 use crate::exec::overlay_xattr_prefix;
-use crate::layer::{OverlayFormat, OverlayXattrs, decompress, unpack, unpack_overlay};
+use crate::layer::{OverlayFormat, OverlayXattrs, SkipReason, decompress, unpack, unpack_overlay};
 use crate::store::Store;
 
 /// The prefix of temps in the rootfs directory; [`sweep`] removes them.
@@ -215,6 +215,20 @@ impl LayerDirs {
             decompress(blob, Some(layer.media_type().to_string().as_str())).map_err(unpack_err)?;
         let unpacked = apply(tar).map_err(unpack_err)?;
         events.task_finished(&task);
+        let owners = unpacked
+            .skipped
+            .iter()
+            .filter(|skipped| skipped.what == SkipReason::Ownership)
+            .count();
+        if owners > 0 {
+            // Keeping them needs the store's files owned by subordinate ids, which only
+            // a process inside the user namespace could then change or remove.
+            events.warning(&format!(
+                "layer {}: {owners} files owned by users other than root show as root's in \
+                 RUN steps (not running as root, owners cannot be kept)",
+                short(digest)
+            ));
+        }
         if unpacked.diff_id != *diff_id {
             return Err(RootfsError::DiffIdMismatch {
                 digest: digest.to_string(),

@@ -478,6 +478,11 @@ fn run_works_rootless_with_subordinate_ids() {
         progress.contains("2000\n"),
         "USER bob runs as 2000: {progress}"
     );
+    // What is not done yet: the unpacked layers below a step are the caller's files.
+    assert!(
+        progress.contains("3 files owned by users other than root show as root's"),
+        "{progress}"
+    );
 
     let mut owners = last_layer_owners(&archive, &dir.path().join("oci"));
     owners.sort();
