@@ -6,11 +6,14 @@
 //! layers stacked as lower directories of an overlay mount give its filesystem.
 //!
 //! ```text
-//! <store>/data/rootfs/<ns>/<chain id hex>/diff     the layer, in overlay format
-//! <store>/data/rootfs/<ns>/<chain id hex>/layers   the chain's layer blobs, bottom first
-//! <store>/data/rootfs/merged/<chain id hex>/tree   the image's filesystem, for mounts
-//! <store>/data/rootfs/merged/<chain id hex>/layers
+//! <store>/data/rootfs/2/<ns>/<chain id hex>/diff     the layer, in overlay format
+//! <store>/data/rootfs/2/<ns>/<chain id hex>/layers   the chain's layer blobs, bottom first
+//! <store>/data/rootfs/2/merged/<chain id hex>/tree   the image's filesystem, for mounts
+//! <store>/data/rootfs/2/merged/<chain id hex>/layers
 //! ```
+//!
+//! `2` is the version of how layers are unpacked ([`LAYOUT`]); [`sweep`] removes the
+//! directories of other versions, whose content may differ.
 //!
 //! The `merged` trees ([`LayerDirs::merged`]) are whole images unpacked one layer over
 //! the other, the sources of `RUN --mount=from=<stage or image>`: bound read-only, or
@@ -48,6 +51,11 @@ use crate::events::{Events, TaskRef};
 use crate::exec::overlay_xattr_prefix;
 use crate::layer::{OverlayFormat, OverlayXattrs, SkipReason, decompress, unpack, unpack_overlay};
 use crate::store::Store;
+
+/// The version of how layers are unpacked, the directory under `data/rootfs` that holds
+/// them. Version 2: directories a layer does not carry take the metadata of the layers
+/// below.
+const LAYOUT: &str = "2";
 
 /// The prefix of temps in the rootfs directory; [`sweep`] removes them.
 const TEMP_PREFIX: &str = ".tmp-";
@@ -89,7 +97,7 @@ impl LayerDirs {
         } else {
             OverlayXattrs::User
         };
-        let rootfs = store.path_for("rootfs")?;
+        let rootfs = store.path_for("rootfs")?.join(LAYOUT);
         let dir = namespace_dir(&rootfs, xattrs);
         let merged = rootfs.join("merged");
         for dir in [&dir, &merged] {

@@ -6,24 +6,36 @@ use std::path::Path;
 
 use oci_spec::image::Digest;
 
-use super::{TEMP_PREFIX, remove_tree};
+use super::{LAYOUT, TEMP_PREFIX, remove_tree};
 use crate::store::{Store, StoreError};
 
 /// Removes every unpacked layer directory of `store` whose chain has a layer blob that is
-/// no longer in the store, and every temp; returns how many it removed. Called by
-/// [`Store::prune`] after it swept the blobs, while it holds the store exclusively.
+/// no longer in the store, every temp and the directories of other layout versions;
+/// returns how many it removed. Called by [`Store::prune`] after it swept the blobs,
+/// while it holds the store exclusively.
 pub(crate) fn sweep(store: &Store) -> Result<usize, StoreError> {
     let rootfs = store.root().join("data").join("rootfs");
+    let remove = |dir: &Path| {
+        remove_tree(dir).map_err(|source| StoreError::Remove {
+            path: dir.to_owned(),
+            source,
+        })
+    };
     let mut removed = 0;
-    for namespace in list(&rootfs)? {
+    for version in list(&rootfs)? {
+        if version.file_name() != Some(std::ffi::OsStr::new(LAYOUT)) {
+            for namespace in list(&version)? {
+                removed += list(&namespace)?.len();
+            }
+            remove(&version)?;
+        }
+    }
+    for namespace in list(&rootfs.join(LAYOUT))? {
         for dir in list(&namespace)? {
             let name = dir.file_name().unwrap_or_default().to_string_lossy();
             let keep = !name.starts_with(TEMP_PREFIX) && chain_present(store, &dir);
             if !keep {
-                remove_tree(&dir).map_err(|source| StoreError::Remove {
-                    path: dir.clone(),
-                    source,
-                })?;
+                remove(&dir)?;
                 removed += 1;
             }
         }

@@ -178,5 +178,12 @@ fn prune_removes_unpacked_layers_of_removed_images() {
     );
     assert!(!lower[0].exists());
     assert!(!merged.exists());
+
+    // Directories unpacked by an older version are removed.
+    let old = dir.path().join("data/rootfs/trusted/0123");
+    fs::create_dir_all(old.join("diff/a")).unwrap();
+    assert_eq!(store.prune().unwrap().unpacked, 1);
+    assert!(!old.parent().unwrap().exists());
+    assert!(lower[1].is_dir());
     assert!(lower[1].is_dir());
 }
