@@ -1,6 +1,7 @@
 //! Rebuilds of `FROM scratch`, `COPY . /app` and five config steps through the build
 //! engine (`Builder::build`): no change (every step found in the cache, no layer I/O) and
-//! one file changed (the `COPY` layer written again, the config steps after it missed).
+//! one file changed (the `COPY` layer written again, the config steps after it missed),
+//! with the compressed chunks of the previous layer reused (the default) and without.
 //!
 //! Guards issue 4's cache targets, with `context_walk`'s floors measured in the same
 //! run: a no-change rebuild must stay near the walk of the context. The context is
@@ -98,6 +99,20 @@ fn cache_hit(c: &mut Criterion) {
             })
         })
     });
+    // The same without reuse: the lineage records that point at the previous layer are
+    // removed first (microseconds of the timed build), so the whole layer is compressed.
+    let lineage = root.path().join("records/layer-chunks");
+    group.bench_function(
+        BenchmarkId::new("mkimage", "one-file-changed-no-reuse"),
+        |b| {
+            b.iter_custom(|iters| {
+                mkimage_benches::time_after_one_edit(iters, &changed, FILE_SIZE, &mut round, || {
+                    std::fs::remove_dir_all(&lineage).expect("remove the lineage records");
+                    build(&store, &dir, &plan);
+                })
+            })
+        },
+    );
     group.finish();
 }
 

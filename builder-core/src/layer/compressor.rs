@@ -44,11 +44,12 @@
 //! Memory: at most `2 × threads + 2` chunks are in flight, each at most [`MAX_CHUNK`]
 //! raw bytes plus its compressed form, and as many compressed chunks wait to be hashed.
 //!
-//! Threads: the caller's thread writes the tar (reading files, hashing the raw tar) and
-//! writes compressed chunks to the sink; a pool hashes each chunk's raw bytes (for the
-//! [`ChunkIndex`]) and compresses it or copies it from an earlier blob; one more thread
-//! hashes the compressed stream, so that no SHA-256 pass holds up another (on a 2-core
-//! machine they are a third of the work of a zstd layer).
+//! Threads: the caller's thread writes the tar (reading files) and writes compressed
+//! chunks to the sink; a pool hashes each chunk's raw bytes (for the [`ChunkIndex`]) and
+//! compresses it or copies it from an earlier blob; one thread hashes the raw tar (the
+//! `diff_id`) and one the compressed stream (the digest), so that no SHA-256 pass holds
+//! up another or the reading of files. On a 2-core machine the three passes are a third
+//! of the work of a zstd layer, and most of a layer whose chunks are reused.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -75,8 +76,8 @@ pub(crate) const MAX_CHUNK: usize = 1024 * 1024;
 
 /// Where the tar goes: straight to the sink, or through parallel compression.
 pub(crate) enum Compressor<W: Write> {
-    /// No compression: the blob is the tar.
-    Plain(W),
+    /// No compression: the blob is the tar, hashed as it is written.
+    Plain(HashingWriter<W>),
     /// Chunked parallel compression.
     Chunked(Box<Chunked<W>>),
 }
@@ -84,7 +85,10 @@ pub(crate) enum Compressor<W: Write> {
 /// The state of chunked compression.
 pub(crate) struct Chunked<W: Write> {
     sink: W,
-    hasher: Option<Hasher>,
+    /// Hashes the raw tar: the `diff_id`.
+    tar_hasher: Option<Hasher>,
+    /// Hashes the compressed stream: the blob's digest.
+    blob_hasher: Option<Hasher>,
     codec: ChunkCodec,
     reuse: Option<Reuse>,
     index: ChunkIndex,
@@ -97,7 +101,7 @@ pub(crate) struct Chunked<W: Write> {
     spare: Vec<Vec<u8>>,
 }
 
-/// The thread that hashes the compressed stream, fed in order.
+/// A thread that hashes a stream fed to it in chunks, in order.
 struct Hasher {
     tx: mpsc::SyncSender<Arc<Vec<u8>>>,
     thread: JoinHandle<(Digest, u64)>,
@@ -105,7 +109,7 @@ struct Hasher {
 
 /// A compressed chunk, with the raw buffer handed back for reuse.
 struct Compressed {
-    raw: Vec<u8>,
+    raw: Arc<Vec<u8>>,
     hash: ChunkHash,
     out: Vec<u8>,
     reused: bool,
@@ -135,13 +139,14 @@ impl<W: Write> Compressor<W> {
         reuse: Option<Reuse>,
     ) -> Self {
         let codec = match compression {
-            Compression::Uncompressed => return Compressor::Plain(sink),
+            Compression::Uncompressed => return Compressor::Plain(HashingWriter::new(sink)),
             Compression::Gzip { level } => ChunkCodec::Gzip(level.min(9)),
             Compression::Zstd { level } => ChunkCodec::Zstd(level),
         };
         Compressor::Chunked(Box::new(Chunked {
             sink,
-            hasher: None,
+            tar_hasher: None,
+            blob_hasher: None,
             codec,
             reuse: reuse.filter(|reuse| reuse.fits(compression)),
             index: ChunkIndex::new(compression),
@@ -171,18 +176,15 @@ impl<W: Write> Compressor<W> {
         }
     }
 
-    /// Writes out what is left and returns the sink with the blob's digest and size, and
-    /// its chunks (`None` uncompressed); `tar` is the raw tar's digest and size, which
-    /// are the blob's when uncompressed.
-    pub(crate) fn finish(
-        self,
-        tar: (Digest, u64),
-    ) -> Result<(W, Digest, u64, Option<Chunks>), LayerError> {
+    /// Writes out what is left and returns the sink, the raw tar's digest and size, the
+    /// blob's digest and size, and its chunks (`None` uncompressed).
+    pub(crate) fn finish(self) -> Result<Finished<W>, LayerError> {
         match self {
             Compressor::Plain(mut sink) => {
                 sink.flush()
                     .map_err(|source| LayerError::WriteBlob { source })?;
-                Ok((sink, tar.0, tar.1, None))
+                let (sink, digest, size) = sink.finish();
+                Ok((sink, (digest.clone(), size), (digest, size), None))
             }
             Compressor::Chunked(mut chunked) => {
                 let write = |source| LayerError::WriteBlob { source };
@@ -193,21 +195,13 @@ impl<W: Write> Compressor<W> {
                     chunked.write_oldest().map_err(write)?;
                 }
                 chunked.sink.flush().map_err(write)?;
-                let (digest, size) = match chunked.hasher.take() {
-                    Some(hasher) => {
-                        drop(hasher.tx);
-                        hasher.thread.join().map_err(|_| write(thread_stopped()))?
-                    }
-                    None => {
-                        let (_, digest, size) = HashingWriter::new(io::sink()).finish();
-                        (digest, size)
-                    }
-                };
+                let tar = Hasher::finish(chunked.tar_hasher.take()).map_err(write)?;
+                let blob = Hasher::finish(chunked.blob_hasher.take()).map_err(write)?;
                 let chunks = Chunks {
                     index: chunked.index,
                     reused: chunked.reused,
                 };
-                Ok((chunked.sink, digest, size, Some(chunks)))
+                Ok((chunked.sink, tar, blob, Some(chunks)))
             }
         }
     }
@@ -217,12 +211,16 @@ impl<W: Write> Chunked<W> {
     /// Hands the current chunk to the pool, first writing out finished chunks and, when
     /// too many are in flight, waiting for the oldest.
     fn submit(&mut self) -> io::Result<()> {
-        let raw = std::mem::replace(
+        let raw = Arc::new(std::mem::replace(
             &mut self.buf,
             self.spare
                 .pop()
                 .unwrap_or_else(|| Vec::with_capacity(MAX_CHUNK)),
-        );
+        ));
+        let depth = 2 * self.threads + 2;
+        self.tar_hasher
+            .get_or_insert_with(|| Hasher::start(depth))
+            .send(Arc::clone(&raw))?;
         let codec = self.codec;
         let reuse = self.reuse.clone();
         let (tx, rx) = mpsc::sync_channel(1);
@@ -296,25 +294,56 @@ impl<W: Write> Chunked<W> {
         let out = Arc::new(done.out);
         self.sink.write_all(&out)?;
         let depth = 2 * self.threads + 2;
-        let hasher = self.hasher.get_or_insert_with(|| {
-            let (tx, rx) = mpsc::sync_channel::<Arc<Vec<u8>>>(depth);
-            let thread = std::thread::spawn(move || {
-                let mut hashing = HashingWriter::new(io::sink());
-                for chunk in rx {
-                    hashing
-                        .write_all(&chunk)
-                        .expect("writing to io::sink cannot fail");
-                }
-                let (_, digest, size) = hashing.finish();
-                (digest, size)
-            });
-            Hasher { tx, thread }
-        });
-        hasher.tx.send(out).map_err(|_| thread_stopped())?;
-        let mut raw = done.raw;
-        raw.clear();
-        self.spare.push(raw);
+        self.blob_hasher
+            .get_or_insert_with(|| Hasher::start(depth))
+            .send(out)?;
+        // The tar hasher may still hold the buffer; then it is freed when it is done.
+        if let Ok(mut raw) = Arc::try_unwrap(done.raw) {
+            raw.clear();
+            self.spare.push(raw);
+        }
         Ok(())
+    }
+}
+
+/// What [`Compressor::finish`] returns: the sink, the raw tar's digest and size, the
+/// blob's digest and size, and the chunks.
+pub(crate) type Finished<W> = (W, (Digest, u64), (Digest, u64), Option<Chunks>);
+
+impl Hasher {
+    /// Starts a thread hashing what is sent, at most `depth` chunks behind.
+    fn start(depth: usize) -> Hasher {
+        let (tx, rx) = mpsc::sync_channel::<Arc<Vec<u8>>>(depth);
+        let thread = std::thread::spawn(move || {
+            let mut hashing = HashingWriter::new(io::sink());
+            for chunk in rx {
+                hashing
+                    .write_all(&chunk)
+                    .expect("writing to io::sink cannot fail");
+            }
+            let (_, digest, size) = hashing.finish();
+            (digest, size)
+        });
+        Hasher { tx, thread }
+    }
+
+    /// Hands the next chunk to the thread.
+    fn send(&self, chunk: Arc<Vec<u8>>) -> io::Result<()> {
+        self.tx.send(chunk).map_err(|_| thread_stopped())
+    }
+
+    /// The digest and size of everything sent (of nothing, without a hasher).
+    fn finish(hasher: Option<Hasher>) -> io::Result<(Digest, u64)> {
+        match hasher {
+            Some(hasher) => {
+                drop(hasher.tx);
+                hasher.thread.join().map_err(|_| thread_stopped())
+            }
+            None => {
+                let (_, digest, size) = HashingWriter::new(io::sink()).finish();
+                Ok((digest, size))
+            }
+        }
     }
 }
 

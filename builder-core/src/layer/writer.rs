@@ -10,8 +10,6 @@ use std::path::Path;
 
 use oci_spec::image::{Digest, MediaType};
 
-use crate::digest::HashingWriter;
-
 use super::compressor::Compressor;
 use super::entry::WHITEOUT_PREFIX;
 use super::header::{self, BLOCK, Fields, typeflag};
@@ -64,7 +62,7 @@ pub struct WrittenLayer {
 /// USTAR headers with fixed fields, no user or group names, no access or change times,
 /// PAX records only for values USTAR cannot hold.
 pub struct LayerWriter<W: Write> {
-    tar: HashingWriter<Compressor<W>>,
+    tar: Compressor<W>,
     media_type: MediaType,
     source_date_epoch: Option<i64>,
     last: Option<LayerPath>,
@@ -81,12 +79,7 @@ impl<W: Write> LayerWriter<W> {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         });
         Self {
-            tar: HashingWriter::new(Compressor::new(
-                sink,
-                options.compression,
-                threads,
-                options.reuse.clone(),
-            )),
+            tar: Compressor::new(sink, options.compression, threads, options.reuse.clone()),
             media_type: options.compression.media_type(),
             source_date_epoch: options.source_date_epoch,
             last: None,
@@ -185,7 +178,6 @@ impl<W: Write> LayerWriter<W> {
         let write = |source| LayerError::WriteBlob { source };
         let tar_size = (self.header.len() + header::padding(size)) as u64 + size;
         self.tar
-            .get_mut()
             .entry_boundary(&name, tar_size, size)
             .map_err(write)?;
         self.tar.write_all(&self.header).map_err(write)?;
@@ -242,8 +234,7 @@ impl<W: Write> LayerWriter<W> {
         self.tar
             .write_all(&[0; 2 * BLOCK])
             .map_err(|source| LayerError::WriteBlob { source })?;
-        let (compressor, diff_id, tar_size) = self.tar.finish();
-        let (sink, digest, size, chunks) = compressor.finish((diff_id.clone(), tar_size))?;
+        let (sink, (diff_id, tar_size), (digest, size), chunks) = self.tar.finish()?;
         let (chunks, reused) =
             chunks.map_or((None, 0), |chunks| (Some(chunks.index), chunks.reused));
         Ok((
