@@ -32,6 +32,12 @@ pub(crate) fn init(setup: &Setup, slots: &mut [RawFd]) -> ! {
     if sys::new_session().is_err() {
         sys::exit(1);
     }
+    if let Some(strings) = &setup.host_strings {
+        // SAFETY: the range is this process's argument and environment strings (read
+        // from /proc/self/stat before the clone); init is single-threaded and never reads
+        // them (nor `std::env`) again.
+        unsafe { sys::blank_memory(strings.start, strings.end, b"init") };
+    }
     let spawn = setup.spawn_index();
     for (index, step) in setup.steps.iter().enumerate().take(spawn) {
         if let Err(errno) = run(step, slots) {

@@ -13,7 +13,7 @@ use super::interrupt::InterruptGuard;
 use super::namespaces::{self, IdMapping};
 use super::protocol::Message;
 use super::rootfs::{FilesystemPlan, MountContext};
-use super::setup::{Setup, Step, c_string};
+use super::setup::{self, Setup, Step, c_string};
 use super::spec::SandboxSpec;
 use super::sys;
 use crate::events::Stream;
@@ -204,6 +204,7 @@ impl Launch {
             socket: child_socket.as_raw_fd(),
             keep_fds,
             output_fds: [stdout_write.as_raw_fd(), stderr_write.as_raw_fd()],
+            host_strings: setup::host_strings(),
         };
         setup.finish_pointers();
         let mut slot_fds: Vec<RawFd> = vec![-1; setup.slots];

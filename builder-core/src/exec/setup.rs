@@ -8,6 +8,7 @@
 
 use std::ffi::CString;
 use std::io;
+use std::ops::Range;
 use std::os::fd::RawFd;
 
 use rustix::mount::MountFlags;
@@ -241,6 +242,9 @@ pub(crate) struct Setup {
     pub(crate) keep_fds: Vec<RawFd>,
     /// The write ends of the output pipes, which init closes once the command runs.
     pub(crate) output_fds: [RawFd; 2],
+    /// Where this process keeps its command line and environment strings (see
+    /// [`host_strings`]); init, a copy of this process, blanks them.
+    pub(crate) host_strings: Option<Range<usize>>,
 }
 
 impl Setup {
@@ -265,4 +269,20 @@ impl Setup {
 /// the parent from such text.
 pub(crate) fn c_string(text: impl Into<Vec<u8>>) -> CString {
     CString::new(text).expect("the spec was checked for NUL bytes")
+}
+
+/// The address range of this process's command line and environment strings, from
+/// `/proc/self/stat` (`arg_start` to `env_end`), or `None` when it cannot be read.
+///
+/// Init is cloned from the builder, not executed, so without blanking these a RUN step
+/// would read the builder's command line in `/proc/1/cmdline` (and, were it readable, its
+/// environment — host paths, tokens — in `/proc/1/environ`).
+pub(crate) fn host_strings() -> Option<Range<usize>> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which may hold spaces, start at field 3.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |number: usize| fields.get(number - 3)?.parse::<usize>().ok();
+    let (arg_start, env_end) = (field(48)?, field(51)?);
+    (arg_start < env_end).then_some(arg_start..env_end)
 }

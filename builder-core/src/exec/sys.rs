@@ -160,6 +160,23 @@ pub(crate) fn exit(code: i32) -> ! {
 }
 
 /// Child side: asks for `SIGKILL` when the parent thread dies.
+/// Overwrites the bytes from `start` to `end` with `name` and zeros, so that
+/// `/proc/self/cmdline` reads `name`.
+///
+/// # Safety
+///
+/// `start..end` must be writable memory of this process that nothing reads or writes
+/// meanwhile and that no Rust value owns.
+pub(crate) unsafe fn blank_memory(start: usize, end: usize, name: &[u8]) {
+    let len = end - start;
+    let ptr = start as *mut u8;
+    // SAFETY: the caller guarantees the range is ours alone to write.
+    unsafe {
+        std::ptr::write_bytes(ptr, 0, len);
+        std::ptr::copy_nonoverlapping(name.as_ptr(), ptr, name.len().min(len.saturating_sub(1)));
+    }
+}
+
 pub(crate) fn set_parent_death_signal() -> Result<(), Errno> {
     rustix::process::set_parent_process_death_signal(Some(Signal::KILL)).map_err(errno)
 }

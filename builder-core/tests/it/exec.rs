@@ -219,6 +219,14 @@ fn pid_one_is_init_and_dev_is_minimal() {
 }
 
 #[test]
+fn pid_one_shows_nothing_of_the_builder() {
+    // Init is a clone of the builder: its command line would be the host's (paths, flags).
+    let overlay = Overlay::new();
+    let out = stdout_of(overlay.spec("tr '\\0' ' ' </proc/1/cmdline | tr -s ' '; echo"));
+    assert_eq!(out, "init \n");
+}
+
+#[test]
 fn stdin_is_empty() {
     let overlay = Overlay::new();
     assert_eq!(stdout_of(overlay.spec("cat; echo done")), "done\n");
