@@ -12,7 +12,7 @@
 //! last and its chunk index. It keeps no blob from prune, which removes it with its blob
 //! ([`Records::put_weak`](crate::store::Records::put_weak)): a pruned or unreadable
 //! blob, like a missing or corrupt record, means nothing is reused, never an error. Chunks
-//! are matched by the SHA-256 of their raw bytes, so a lineage that points at an
+//! are matched by a strong hash of their raw bytes, so a lineage that points at an
 //! unrelated layer only reuses less.
 
 use std::path::Path;

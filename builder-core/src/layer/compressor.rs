@@ -45,11 +45,12 @@
 //! raw bytes plus its compressed form, and as many compressed chunks wait to be hashed.
 //!
 //! Threads: the caller's thread writes the tar (reading files) and writes compressed
-//! chunks to the sink; a pool hashes each chunk's raw bytes (for the [`ChunkIndex`]) and
-//! compresses it or copies it from an earlier blob; one thread hashes the raw tar (the
-//! `diff_id`) and one the compressed stream (the digest), so that no SHA-256 pass holds
-//! up another or the reading of files. On a 2-core machine the three passes are a third
-//! of the work of a zstd layer, and most of a layer whose chunks are reused.
+//! chunks to the sink; a pool hashes each chunk's raw bytes (BLAKE3, for the
+//! [`ChunkIndex`]) and compresses it or copies it from an earlier blob; one thread hashes
+//! the raw tar (the `diff_id`) and one the compressed stream (the digest), so that no
+//! SHA-256 pass holds up another or the reading of files. On a 2-core machine the hash
+//! passes are a third of the work of a zstd layer, and most of a layer whose chunks are
+//! reused.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
