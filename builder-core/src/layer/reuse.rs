@@ -33,6 +33,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::Compression;
+use super::compressor::MAX_CHUNK;
 
 /// The chunks of a compressed layer blob, in blob order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,9 +82,13 @@ impl ChunkIndex {
         self.chunks.is_empty()
     }
 
-    /// The total size of the compressed chunks: the blob's size.
+    /// The total size of the compressed chunks: the blob's size (`u64::MAX` if the
+    /// sizes overflow, which no blob has).
     pub fn blob_size(&self) -> u64 {
-        self.chunks.iter().map(|chunk| chunk.size).sum()
+        self.chunks
+            .iter()
+            .try_fold(0_u64, |total, chunk| total.checked_add(chunk.size))
+            .unwrap_or(u64::MAX)
     }
 
     /// The encoder named in the index: codec, level and library versions.
@@ -128,7 +133,14 @@ impl Reuse {
     /// A reuse of the blob `blob` of `blob_size` bytes, compressed in the chunks of
     /// `index`; `None` when the index does not describe a blob of that size.
     pub fn new(blob: File, blob_size: u64, index: &ChunkIndex) -> Option<Reuse> {
-        if index.blob_size() != blob_size {
+        // No chunk this writer makes is larger; a larger one is not read into memory.
+        let largest = 2 * MAX_CHUNK as u64;
+        if index.blob_size() != blob_size
+            || index
+                .chunks
+                .iter()
+                .any(|chunk| chunk.size > largest || chunk.raw_size > MAX_CHUNK as u64)
+        {
             return None;
         }
         let mut chunks = HashMap::with_capacity(index.chunks.len());
@@ -188,4 +200,27 @@ fn checks(compressed: &[u8], raw: &[u8]) -> bool {
 /// The BLAKE3 hash of a chunk's raw bytes.
 pub(crate) fn chunk_hash(raw: &[u8]) -> ChunkHash {
     blake3::hash(raw).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_index_that_does_not_fit_the_blob_is_not_used() -> std::io::Result<()> {
+        let blob = tempfile::tempfile()?;
+        let mut index = ChunkIndex::new(Compression::Gzip { level: 6 });
+        index.push(&[1; 32], 10, 20);
+        assert!(Reuse::new(blob.try_clone()?, 20, &index).is_some());
+        assert!(Reuse::new(blob.try_clone()?, 21, &index).is_none());
+        // Sizes no chunk has, or that overflow when summed.
+        let mut huge = ChunkIndex::new(Compression::Gzip { level: 6 });
+        huge.push(&[1; 32], 10, u64::MAX / 2 + 1);
+        huge.push(&[2; 32], 10, u64::MAX / 2 + 1);
+        assert_eq!(huge.blob_size(), u64::MAX);
+        let mut large = ChunkIndex::new(Compression::Gzip { level: 6 });
+        large.push(&[1; 32], 10, 1 << 40);
+        assert!(Reuse::new(blob, 1 << 40, &large).is_none());
+        Ok(())
+    }
 }
