@@ -46,16 +46,16 @@
 //!
 //! Threads: the caller's thread writes the tar (reading files) and writes compressed
 //! chunks to the sink; a pool hashes each chunk's raw bytes (BLAKE3, for the
-//! [`ChunkIndex`]) and compresses it or copies it from an earlier blob; one thread hashes
-//! the raw tar (the `diff_id`) and one the compressed stream (the digest), so that no
-//! SHA-256 pass holds up another or the reading of files. On a 2-core machine the hash
-//! passes are a third of the work of a zstd layer, and most of a layer whose chunks are
-//! reused.
+//! [`ChunkIndex`]) and compresses it or copies it from an earlier blob; one more thread
+//! hashes, in order, the raw tar (the `diff_id`) and the compressed stream (the digest),
+//! and hands raw buffers back for reuse, so that the SHA-256 passes hold up neither the
+//! reading of files nor compression. On a 2-core machine the hash passes are a third of
+//! the work of a zstd layer, and most of a layer whose chunks are reused.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, Write};
-use std::sync::{Arc, mpsc};
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use oci_spec::image::Digest;
@@ -86,10 +86,8 @@ pub(crate) enum Compressor<W: Write> {
 /// The state of chunked compression.
 pub(crate) struct Chunked<W: Write> {
     sink: W,
-    /// Hashes the raw tar: the `diff_id`.
-    tar_hasher: Option<Hasher>,
-    /// Hashes the compressed stream: the blob's digest.
-    blob_hasher: Option<Hasher>,
+    /// Hashes the raw tar (the `diff_id`) and the compressed stream (the digest).
+    hasher: Option<Hasher>,
     codec: ChunkCodec,
     reuse: Option<Reuse>,
     index: ChunkIndex,
@@ -102,15 +100,20 @@ pub(crate) struct Chunked<W: Write> {
     spare: Vec<Vec<u8>>,
 }
 
+/// A raw chunk and its compressed form, in tar order.
+type Pair = (Vec<u8>, Vec<u8>);
+
 /// A thread that hashes a stream fed to it in chunks, in order.
 struct Hasher {
-    tx: mpsc::SyncSender<Arc<Vec<u8>>>,
-    thread: JoinHandle<(Digest, u64)>,
+    tx: mpsc::SyncSender<Pair>,
+    /// Raw buffers handed back once hashed, for the next chunks.
+    back: mpsc::Receiver<Vec<u8>>,
+    thread: JoinHandle<((Digest, u64), (Digest, u64))>,
 }
 
 /// A compressed chunk, with the raw buffer handed back for reuse.
 struct Compressed {
-    raw: Arc<Vec<u8>>,
+    raw: Vec<u8>,
     hash: ChunkHash,
     out: Vec<u8>,
     reused: bool,
@@ -146,8 +149,7 @@ impl<W: Write> Compressor<W> {
         };
         Compressor::Chunked(Box::new(Chunked {
             sink,
-            tar_hasher: None,
-            blob_hasher: None,
+            hasher: None,
             codec,
             reuse: reuse.filter(|reuse| reuse.fits(compression)),
             index: ChunkIndex::new(compression),
@@ -196,8 +198,7 @@ impl<W: Write> Compressor<W> {
                     chunked.write_oldest().map_err(write)?;
                 }
                 chunked.sink.flush().map_err(write)?;
-                let tar = Hasher::finish(chunked.tar_hasher.take()).map_err(write)?;
-                let blob = Hasher::finish(chunked.blob_hasher.take()).map_err(write)?;
+                let (tar, blob) = Hasher::finish(chunked.hasher.take()).map_err(write)?;
                 let chunks = Chunks {
                     index: chunked.index,
                     reused: chunked.reused,
@@ -212,16 +213,15 @@ impl<W: Write> Chunked<W> {
     /// Hands the current chunk to the pool, first writing out finished chunks and, when
     /// too many are in flight, waiting for the oldest.
     fn submit(&mut self) -> io::Result<()> {
-        let raw = Arc::new(std::mem::replace(
+        if let Some(hasher) = &self.hasher {
+            self.spare.extend(hasher.back.try_iter());
+        }
+        let raw = std::mem::replace(
             &mut self.buf,
             self.spare
                 .pop()
                 .unwrap_or_else(|| Vec::with_capacity(MAX_CHUNK)),
-        ));
-        let depth = 2 * self.threads + 2;
-        self.tar_hasher
-            .get_or_insert_with(|| Hasher::start(depth))
-            .send(Arc::clone(&raw))?;
+        );
         let codec = self.codec;
         let reuse = self.reuse.clone();
         let (tx, rx) = mpsc::sync_channel(1);
@@ -292,18 +292,13 @@ impl<W: Write> Chunked<W> {
         if done.reused {
             self.reused += raw_size;
         }
-        let out = Arc::new(done.out);
-        self.sink.write_all(&out)?;
+        self.sink.write_all(&done.out)?;
         let depth = 2 * self.threads + 2;
-        self.blob_hasher
+        self.hasher
             .get_or_insert_with(|| Hasher::start(depth))
-            .send(out)?;
-        // The tar hasher may still hold the buffer; then it is freed when it is done.
-        if let Ok(mut raw) = Arc::try_unwrap(done.raw) {
-            raw.clear();
-            self.spare.push(raw);
-        }
-        Ok(())
+            .tx
+            .send((done.raw, done.out))
+            .map_err(|_| thread_stopped())
     }
 }
 
@@ -312,29 +307,32 @@ impl<W: Write> Chunked<W> {
 pub(crate) type Finished<W> = (W, (Digest, u64), (Digest, u64), Option<Chunks>);
 
 impl Hasher {
-    /// Starts a thread hashing what is sent, at most `depth` chunks behind.
+    /// Starts a thread hashing the raw and compressed chunks sent, at most `depth`
+    /// chunks behind, and handing the raw buffers back.
     fn start(depth: usize) -> Hasher {
-        let (tx, rx) = mpsc::sync_channel::<Arc<Vec<u8>>>(depth);
+        let (tx, rx) = mpsc::sync_channel::<Pair>(depth);
+        let (back_tx, back) = mpsc::sync_channel(depth);
         let thread = std::thread::spawn(move || {
-            let mut hashing = HashingWriter::new(io::sink());
-            for chunk in rx {
-                hashing
-                    .write_all(&chunk)
+            let mut tar = HashingWriter::new(io::sink());
+            let mut blob = HashingWriter::new(io::sink());
+            for (mut raw, out) in rx {
+                tar.write_all(&raw)
                     .expect("writing to io::sink cannot fail");
+                blob.write_all(&out)
+                    .expect("writing to io::sink cannot fail");
+                raw.clear();
+                // A full or closed channel: the writer has buffers enough, or is done.
+                let _ = back_tx.try_send(raw);
             }
-            let (_, digest, size) = hashing.finish();
-            (digest, size)
+            let ((_, tar, tar_size), (_, blob, size)) = (tar.finish(), blob.finish());
+            ((tar, tar_size), (blob, size))
         });
-        Hasher { tx, thread }
+        Hasher { tx, back, thread }
     }
 
-    /// Hands the next chunk to the thread.
-    fn send(&self, chunk: Arc<Vec<u8>>) -> io::Result<()> {
-        self.tx.send(chunk).map_err(|_| thread_stopped())
-    }
-
-    /// The digest and size of everything sent (of nothing, without a hasher).
-    fn finish(hasher: Option<Hasher>) -> io::Result<(Digest, u64)> {
+    /// The digests and sizes of the raw and compressed streams sent (of nothing, without
+    /// a hasher).
+    fn finish(hasher: Option<Hasher>) -> io::Result<((Digest, u64), (Digest, u64))> {
         match hasher {
             Some(hasher) => {
                 drop(hasher.tx);
@@ -342,7 +340,7 @@ impl Hasher {
             }
             None => {
                 let (_, digest, size) = HashingWriter::new(io::sink()).finish();
-                Ok((digest, size))
+                Ok(((digest.clone(), size), (digest, size)))
             }
         }
     }
