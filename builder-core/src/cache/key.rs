@@ -1,6 +1,6 @@
 //! Cache keys: a stable, versioned, length-prefixed encoding of what a step does.
 //!
-//! A step's key is `sha256("mkimage-cache-v1" ‖ parent ‖ canonical(op) ‖ inputs)`. The
+//! A step's key is `sha256("mkimage-cache-v2" ‖ parent ‖ canonical(op) ‖ inputs)`. The
 //! encoding is written by hand, field by field in a fixed order, rather than derived
 //! (`#[derive(Hash)]` or JSON of a map), so that keys are equal across runs, machines and
 //! compiler versions. Every value is preceded by a one-byte tag and every variable-length
@@ -21,8 +21,11 @@ use crate::plan::{
     Mount, Network, Op, Platform, Run, Security, Sharing, Source,
 };
 
-/// The version of the key encoding; changing how anything is encoded changes this.
-const VERSION: &str = "mkimage-cache-v1";
+/// The version of the keys: bumped when the key encoding changes, and when what a step
+/// produces changes for the same key (v2: `--chown`/WORKDIR owners as BuildKit gives them,
+/// tar mode fields with file-type bits), so that results of an older mkimage are not
+/// reused and a warm store builds the same digests as a fresh one.
+const VERSION: &str = "mkimage-cache-v2";
 
 /// The cache key of a step: the digest of everything its result depends on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -558,7 +561,7 @@ mod tests {
         let op = Op::Copy(Copy::new(vec![".".into()], "/app"));
         assert_eq!(
             step_key(&scratch(), &op, &[]).to_string(),
-            "sha256:785a0035d85885db5919d17c9f0faf63139b15b57e0b99d5bd220b1993db5b9e"
+            "sha256:9de4817041f28251dc900412bbc902cf18fe98cedfd904aa344261deb00d8581"
         );
     }
 
