@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use mkimage_core::{Events, StepRef, Stream, TaskRef};
 
+use crate::human;
 use crate::located::Located;
 
 /// Prints one line of output to stdout.
@@ -181,6 +182,10 @@ impl Events for Progress {
         eprintln!("#{} DONE {:.1}s", self.number(step), elapsed.as_secs_f64());
     }
 
+    fn layer_reused(&self, step: &StepRef, reused: u64) {
+        eprintln!("#{} {}", self.number(step), reused_text(reused));
+    }
+
     fn warning(&self, message: &str) {
         warning(message);
     }
@@ -269,6 +274,16 @@ struct StepBar {
     partial: Vec<u8>,
     /// The last complete lines of output.
     tail: VecDeque<String>,
+    /// What the step's layer took from its earlier build, for the end of the line.
+    reused: Option<String>,
+}
+
+/// What a step's layer took from the layer of its earlier build.
+fn reused_text(reused: u64) -> String {
+    format!(
+        "reused the compressed form of {} from the last build",
+        human::size(reused)
+    )
 }
 
 impl StepBars {
@@ -296,7 +311,11 @@ impl StepBars {
                 indicatif::ProgressStyle::with_template("{prefix} {msg}")
                     .expect("the template is valid"),
             );
-            line.bar.finish_with_message(status.to_string());
+            let status = match line.reused {
+                Some(reused) => format!("{status} ({reused})"),
+                None => status.to_string(),
+            };
+            line.bar.finish_with_message(status);
         }
     }
 }
@@ -315,6 +334,7 @@ impl Events for StepBars {
             bar,
             partial: Vec::new(),
             tail: VecDeque::new(),
+            reused: None,
         };
         self.steps().insert((step.stage, step.step), line);
     }
@@ -343,6 +363,12 @@ impl Events for StepBars {
 
     fn step_finished(&self, step: &StepRef, elapsed: Duration) {
         self.end(step, &format!("DONE {:.1}s", elapsed.as_secs_f64()));
+    }
+
+    fn layer_reused(&self, step: &StepRef, reused: u64) {
+        if let Some(line) = self.steps().get_mut(&(step.stage, step.step)) {
+            line.reused = Some(reused_text(reused));
+        }
     }
 
     fn task_started(&self, task: &TaskRef, total: Option<u64>) {

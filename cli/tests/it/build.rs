@@ -319,3 +319,37 @@ fn no_cache_filter_rebuilds_only_the_stages_it_names() {
         .collect();
     assert_eq!(others, [true, true], "{rebuilt:?}");
 }
+
+/// A step rebuilt after one file changed says how much of its layer it took, compressed,
+/// from its last build.
+#[test]
+fn progress_tells_what_a_rebuilt_layer_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let context = dir.path().join("ctx");
+    std::fs::create_dir(&context).unwrap();
+    // 4 MiB of incompressible files: many chunks, only the changed one is compressed again.
+    for i in 0..256 {
+        std::fs::write(
+            context.join(format!("f{i:03}")),
+            mkimage_core::testutil::noise(16 * 1024, i),
+        )
+        .unwrap();
+    }
+    std::fs::write(context.join("Dockerfile"), "FROM scratch\nCOPY . /app\n").unwrap();
+    let context = context.to_str().unwrap();
+    let first = build(&root, &["--progress", "plain", context]);
+    ok(&first);
+    assert!(!String::from_utf8_lossy(&first.stderr).contains("reused"));
+
+    std::fs::write(dir.path().join("ctx/f000"), "changed\n").unwrap();
+    let second = build(&root, &["--progress", "plain", context]);
+    ok(&second);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    let line = stderr
+        .lines()
+        .find(|line| line.contains("reused the compressed form of "))
+        .unwrap_or_else(|| panic!("no reuse reported: {stderr}"));
+    // Most of the 4.2 MB tar comes from the first build.
+    assert!(line.ends_with("MB from the last build"), "{line}");
+}
