@@ -525,14 +525,7 @@ pub(crate) fn write_file(
 
 /// Sets the owner, then the mode, of `path` exactly (a symlink is not followed).
 pub(crate) fn set_owner(path: &CStr, mode: u32, uid: u32, gid: u32) -> Result<(), Errno> {
-    rustix::fs::chownat(
-        CWD,
-        path,
-        Some(uid_of(uid)),
-        Some(gid_of(gid)),
-        AtFlags::SYMLINK_NOFOLLOW,
-    )
-    .map_err(errno)?;
+    chown(path, uid, gid)?;
     rustix::fs::chmodat(CWD, path, Mode::from_raw_mode(mode), AtFlags::empty()).map_err(errno)
 }
 
