@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use mkimage_core::store::Store;
@@ -228,24 +228,29 @@ impl Podman {
 /// The uid and gid the rootless test runs as (`nobody`).
 const NOBODY: u32 = 65534;
 
+/// Lays out a rootless build in `dir`: a busybox base context `base/`, `ctx/Dockerfile`
+/// holding `dockerfile`, and a copy of the binary, all handed to `owner` (`uid:gid`) so
+/// the unprivileged user can run it; returns the base context and the binary.
+fn rootless_workspace(dir: &Path, dockerfile: &str, owner: &str) -> (PathBuf, PathBuf) {
+    let base = dir.join("base");
+    mkimage_core::testutil::busybox_rootfs(&base.join("rootfs")).unwrap();
+    fs::write(base.join("Dockerfile"), "FROM scratch\nCOPY rootfs/ /\n").unwrap();
+    fs::create_dir(dir.join("ctx")).unwrap();
+    fs::write(dir.join("ctx/Dockerfile"), dockerfile).unwrap();
+    let binary = dir.join("mkimage");
+    fs::copy(env!("CARGO_BIN_EXE_mkimage"), &binary).unwrap();
+    tool("chown", &["-R", owner, dir.to_str().unwrap()]);
+    (base, binary)
+}
+
 #[test]
 fn run_works_rootless() {
     // Needs root to hand the files to `nobody`, and unprivileged user namespaces.
     let dir = tempfile::tempdir().unwrap();
-    let base = dir.path().join("base");
-    mkimage_core::testutil::busybox_rootfs(&base.join("rootfs")).unwrap();
-    fs::write(base.join("Dockerfile"), "FROM scratch\nCOPY rootfs/ /\n").unwrap();
-    fs::create_dir(dir.path().join("ctx")).unwrap();
-    fs::write(
-        dir.path().join("ctx/Dockerfile"),
+    let (base, binary) = rootless_workspace(
+        dir.path(),
         "FROM base\nRUN echo hi > /hello && rm /etc/group && id -u\n",
-    )
-    .unwrap();
-    let binary = dir.path().join("mkimage");
-    fs::copy(env!("CARGO_BIN_EXE_mkimage"), &binary).unwrap();
-    tool(
-        "chown",
-        &["-R", "65534:65534", dir.path().to_str().unwrap()],
+        "65534:65534",
     );
     let mkimage = |args: &[&str]| {
         let output = Command::new("setpriv")
@@ -425,12 +430,8 @@ fn run_works_rootless_with_subordinate_ids() {
         );
         return;
     }
-    let base = dir.path().join("base");
-    mkimage_core::testutil::busybox_rootfs(&base.join("rootfs")).unwrap();
-    fs::write(base.join("Dockerfile"), "FROM scratch\nCOPY rootfs/ /\n").unwrap();
-    fs::create_dir(dir.path().join("ctx")).unwrap();
-    fs::write(
-        dir.path().join("ctx/Dockerfile"),
+    let (base, binary) = rootless_workspace(
+        dir.path(),
         "FROM base\n\
          RUN touch /f && chown 1000:1000 /f && mkdir /d && chown 2000:3000 /d \
              && echo 'bob:x:2000:2000::/home/bob:/bin/sh' >> /etc/passwd \
@@ -438,17 +439,7 @@ fn run_works_rootless_with_subordinate_ids() {
              && chown bob:bob /home/bob && stat -c '%u:%g' /f\n\
          USER bob\n\
          RUN touch /tmp/mine && id -u\n",
-    )
-    .unwrap();
-    let binary = dir.path().join("mkimage");
-    fs::copy(env!("CARGO_BIN_EXE_mkimage"), &binary).unwrap();
-    tool(
-        "chown",
-        &[
-            "-R",
-            &format!("{}:{}", user.uid, user.gid),
-            dir.path().to_str().unwrap(),
-        ],
+        &format!("{}:{}", user.uid, user.gid),
     );
     let mkimage = |args: &[&str]| {
         let output = user
