@@ -87,8 +87,9 @@ pub struct Run {
     pub network: Network,
     /// Security mode (`--security`).
     pub security: Security,
-    /// The build arguments in effect, given to the command as environment variables but not
-    /// kept in the image config. Part of the cache key.
+    /// The build arguments in effect, given to the command as environment variables (in
+    /// place of the image's variables of the same name) but not kept in the image config.
+    /// Part of the cache key.
     pub env: Vec<KeyValue>,
     /// Proxy settings from the build arguments (`HTTP_PROXY` and `http_proxy`, …), given to
     /// the command as environment variables. As in Docker, not part of the cache key, so a

@@ -22,17 +22,26 @@ pub(super) fn argv(config: &RunConfig, run: &Run) -> Vec<String> {
     }
 }
 
-/// The environment of the step, as Docker builds it: the image's `ENV`, then the build
-/// arguments in effect and the proxy variables that `ENV` does not set (`ENV` wins over
-/// `ARG`), then `PATH` and `HOME` when still missing.
+/// The environment of the step, as BuildKit builds it: the image's `ENV`, then the build
+/// arguments in effect, which replace a variable of the same name (an `ARG` is only in
+/// effect when no later `ENV` hid it, so `ENV` wins over an earlier `ARG` and a later `ARG`
+/// over an earlier `ENV`), then the proxy variables that neither sets, then `PATH` and
+/// `HOME` when still missing.
 pub(super) fn env(config: &RunConfig, run: &Run, home: &str) -> Vec<String> {
     let mut env: Vec<String> = config.env.clone().unwrap_or_default();
-    let has = |env: &[String], key: &str| {
+    let position = |env: &[String], key: &str| {
         env.iter()
-            .any(|var| var.split_once('=').map_or(var.as_str(), |(k, _)| k) == key)
+            .position(|var| var.split_once('=').map_or(var.as_str(), |(k, _)| k) == key)
     };
-    let args: Vec<&KeyValue> = run.env.iter().chain(&run.proxy_env).collect();
-    for KeyValue { key, value } in args {
+    let has = |env: &[String], key: &str| position(env, key).is_some();
+    for KeyValue { key, value } in &run.env {
+        let var = format!("{key}={value}");
+        match position(&env, key) {
+            Some(at) => env[at] = var,
+            None => env.push(var),
+        }
+    }
+    for KeyValue { key, value } in &run.proxy_env {
         if !has(&env, key) {
             env.push(format!("{key}={value}"));
         }
@@ -67,18 +76,22 @@ mod tests {
     }
 
     #[test]
-    fn env_wins_over_args_and_defaults_fill_in() {
+    fn args_in_effect_replace_env_and_defaults_fill_in() {
         let mut run = Run::new(Command::Shell("true".into()));
         run.env = vec![KeyValue::new("A", "arg"), KeyValue::new("B", "arg")];
-        run.proxy_env = vec![KeyValue::new("http_proxy", "http://p")];
+        run.proxy_env = vec![
+            KeyValue::new("http_proxy", "http://p"),
+            KeyValue::new("C", "proxy"),
+        ];
         let config = RunConfig {
-            env: Some(vec!["A=env".into()]),
+            env: Some(vec!["A=env".into(), "C=env".into()]),
             ..RunConfig::default()
         };
         assert_eq!(
             env(&config, &run, "/root"),
             [
-                "A=env",
+                "A=arg",
+                "C=env",
                 "B=arg",
                 "http_proxy=http://p",
                 &format!("PATH={DEFAULT_PATH}"),

@@ -108,6 +108,45 @@ fn run_steps_make_layers_and_are_cached() {
 }
 
 #[test]
+fn env_and_args_reach_run_in_the_order_they_were_set() {
+    // An `ENV` hides an earlier `ARG` of the same name; a later `ARG` with a value
+    // replaces the variable for the `RUN`s after it, but not in the image config.
+    let setup = Setup::new(
+        "FROM busybox:test\nARG A=first\nENV A=env\nRUN echo $A > /1\nARG A=second\n\
+         RUN echo $A > /2\nARG A\nRUN echo $A > /3\nENV B=$A\n",
+    );
+    let rootfs = setup.path("rootfs");
+    let local = format!("type=local,dest={}", rootfs.display());
+    ok(&setup.build(&["-t", "env", "-o", &local]));
+    let read = |name: &str| fs::read_to_string(rootfs.join(name)).unwrap();
+    assert_eq!(
+        [read("1"), read("2"), read("3")],
+        ["env\n", "second\n", "second\n"]
+    );
+    let archive = setup.path("env.tar");
+    ok(&setup.build(&["-o", &format!("type=oci,dest={}", archive.display())]));
+    let config: serde_json::Value = serde_json::from_str(&tool(
+        "skopeo",
+        &[
+            "inspect",
+            "--config",
+            &format!("oci-archive:{}", archive.display()),
+        ],
+    ))
+    .unwrap();
+    let env: Vec<&str> = config["config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|var| var.as_str().unwrap())
+        .collect();
+    assert!(
+        env.contains(&"A=env") && env.contains(&"B=second"),
+        "{env:?}"
+    );
+}
+
+#[test]
 fn the_runc_runtime_builds_the_same_image() {
     let setup = Setup::new(DOCKERFILE);
     let (native, _) = ok(&setup.build(&["--build-arg", "SOURCE_DATE_EPOCH=0"]));
