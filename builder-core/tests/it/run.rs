@@ -261,6 +261,7 @@ fn user_workdir_env_and_args() {
         ..RunConfig::default()
     };
     let mut run = shell("echo $(id -u):$(id -g):$(id -G) $(pwd) $A $B $HOME; touch mine");
+    // The arguments in effect replace the image's variables of the same name.
     run.env = vec![
         KeyValue::new("A", "from-arg"),
         KeyValue::new("B", "from-arg"),
@@ -268,7 +269,7 @@ fn user_workdir_env_and_args() {
     let (layer, output) = fixture.run_with(&fixture.runner(), &run, Some(&config));
     assert_eq!(
         output,
-        "1000:1000:1000 10 /home/app/work from-env from-arg /home/app\n"
+        "1000:1000:1000 10 /home/app/work from-arg from-arg /home/app\n"
     );
     let layer = layer.unwrap().unwrap();
     assert_eq!(
