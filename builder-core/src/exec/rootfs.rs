@@ -35,6 +35,7 @@ use rustix::mount::MountFlags;
 use super::error::ExecError;
 use super::setup::{Step, c_string};
 use super::spec::{Mount, Rootfs, SandboxSpec};
+use crate::plan::Network;
 
 /// Mount points are resolved through at most this many symbolic links, as the kernel does.
 const MAX_SYMLINKS: usize = 40;
@@ -299,7 +300,7 @@ pub(crate) struct FilesystemPlan<'a> {
     /// Stop once the root is mounted: an OCI runtime makes the rest of the filesystem.
     for_runtime: bool,
     /// The resolved sandbox paths of `/proc`, `/dev`, `/etc/resolv.conf`, `/etc/hosts`,
-    /// each extra mount's target in order, and, for a runtime, `/sys`.
+    /// each extra mount's target in order, and `/sys`.
     pub(crate) resolved: Vec<String>,
 }
 
@@ -425,10 +426,8 @@ impl<'a> FilesystemPlan<'a> {
             };
             wanted.push((mount.target().to_owned(), kind, covers));
         }
-        if self.for_runtime {
-            // The runtime mounts sysfs there.
-            wanted.push(("/sys".to_owned(), Kind::Dir, true));
-        }
+        // sysfs, last: mounted here or, for a runtime, by the runtime.
+        wanted.push(("/sys".to_owned(), Kind::Dir, true));
         for (target, kind, covers) in wanted {
             let point = resolve(&stack, &target, &mounted)?;
             if covers {
@@ -511,13 +510,19 @@ impl<'a> FilesystemPlan<'a> {
         // Files on the scratch tmpfs.
         let resolv = files.join("resolv.conf");
         let hosts = files.join("hosts");
-        for (from, to) in [("/etc/resolv.conf", &resolv), ("/etc/hosts", &hosts)] {
-            self.steps.push(Step::CopyFile {
-                from: c_string(from),
-                to: Self::c_path(to),
-                shown: from.to_owned(),
-            });
-        }
+        self.steps.push(Step::CopyFile {
+            from: c"/etc/resolv.conf".to_owned(),
+            to: Self::c_path(&resolv),
+            shown: "/etc/resolv.conf".to_owned(),
+        });
+        self.steps.push(Step::WriteFile {
+            path: Self::c_path(&hosts),
+            content: hosts_file(&fs::read("/etc/hosts").unwrap_or_default(), &spec.hostname),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            shown: "/etc/hosts".to_owned(),
+        });
         for mount in &spec.mounts {
             if let Mount::Socket {
                 source,
@@ -644,6 +649,12 @@ impl<'a> FilesystemPlan<'a> {
             let target = point.path(point.components.len());
             dns_attach.push((slot, c_string(target.clone()), name.to_owned(), target));
         }
+        // sysfs can only be mounted afresh by a user namespace that owns the network
+        // namespace; rootless on the host's network gets the host's, read-only, as podman
+        // does.
+        let sys = targets.last().map(|(point, _)| point);
+        let sys_slot = (self.context.user_namespace && spec.network != Network::None)
+            .then(|| self.clone_mount("/sys", true, true));
         let pipes_slot = if spec.pipe_files.is_empty() {
             None
         } else {
@@ -679,9 +690,33 @@ impl<'a> FilesystemPlan<'a> {
             what: "proc".to_owned(),
             shown: proc.path(proc.components.len()),
         });
+        if let (Some(sys), None) = (sys, sys_slot) {
+            // Before `pivot_root` too, for the same reason as /proc.
+            self.steps.push(Step::Mount {
+                source: c"sysfs".to_owned(),
+                target: Self::c_path(&root.join(sys.components.join("/"))),
+                fstype: c"sysfs".to_owned(),
+                flags: MountFlags::RDONLY
+                    | MountFlags::NOSUID
+                    | MountFlags::NODEV
+                    | MountFlags::NOEXEC,
+                data: None,
+                what: "sysfs".to_owned(),
+                shown: sys.path(sys.components.len()),
+            });
+        }
         self.steps.push(Step::PivotRoot {
             root: Self::c_path(&root),
         });
+        if let (Some(sys), Some(slot)) = (sys, sys_slot) {
+            let target = sys.path(sys.components.len());
+            self.steps.push(Step::AttachMount {
+                slot,
+                target: c_string(target.clone()),
+                what: "/sys".to_owned(),
+                shown: target,
+            });
+        }
 
         // /dev.
         self.mount_fs(
@@ -845,10 +880,40 @@ impl<'a> FilesystemPlan<'a> {
     }
 }
 
+/// The sandbox's `/etc/hosts`: the host's, and a line naming the sandbox's hostname as
+/// the loopback address when the host's does not name it, so that it resolves (BuildKit's
+/// has `127.0.0.1 localhost buildkitsandbox`).
+fn hosts_file(host: &[u8], hostname: &str) -> Vec<u8> {
+    let names_it = String::from_utf8_lossy(host).lines().any(|line| {
+        let line = line.split('#').next().unwrap_or_default();
+        line.split_whitespace().skip(1).any(|name| name == hostname)
+    });
+    let mut hosts = host.to_vec();
+    if !names_it {
+        if !hosts.is_empty() && !hosts.ends_with(b"\n") {
+            hosts.push(b'\n');
+        }
+        hosts.extend_from_slice(format!("127.0.0.1\t{hostname}\n").as_bytes());
+    }
+    hosts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+
+    #[test]
+    fn hosts_names_the_sandbox_once() {
+        let host = b"127.0.0.1 localhost\n::1 localhost # sandbox\n";
+        assert_eq!(
+            hosts_file(host, "sandbox"),
+            b"127.0.0.1 localhost\n::1 localhost # sandbox\n127.0.0.1\tsandbox\n"
+        );
+        let named = b"127.0.0.1 localhost sandbox";
+        assert_eq!(hosts_file(named, "sandbox"), named);
+        assert_eq!(hosts_file(b"", "sandbox"), b"127.0.0.1\tsandbox\n");
+    }
 
     fn stack(layers: &[&Path]) -> LayerStack {
         LayerStack {

@@ -219,6 +219,25 @@ fn pid_one_is_init_and_dev_is_minimal() {
 }
 
 #[test]
+fn sys_is_read_only_and_the_hostname_resolves() {
+    let overlay = Overlay::new();
+    for network in [Network::Default, Network::None] {
+        let spec = overlay
+            .spec(
+                "test -d /sys/kernel && ! touch /sys/kernel/x 2>/dev/null && echo sys ro; \
+                 grep -c \"^127.0.0.1[[:space:]]*builder$\" /etc/hosts",
+            )
+            .hostname("builder")
+            .network(network);
+        assert_eq!(stdout_of(spec), "sys ro\n1\n");
+    }
+    assert!(
+        listing(&overlay.upper()).is_empty(),
+        "mount points left no trace"
+    );
+}
+
+#[test]
 fn pid_one_shows_nothing_of_the_builder() {
     // Init is a clone of the builder: its command line would be the host's (paths, flags).
     let overlay = Overlay::new();
@@ -336,8 +355,15 @@ fn copied_up_directories_keep_the_images_metadata() {
 #[test]
 fn resolv_conf_and_hosts_come_from_the_host() {
     let overlay = Overlay::new();
-    let out = stdout_of(overlay.spec("cat /etc/hosts; echo '1.2.3.4 extra' >> /etc/hosts"));
-    assert_eq!(out, fs::read_to_string("/etc/hosts").unwrap());
+    let spec = overlay
+        .spec("cat /etc/hosts; echo '1.2.3.4 extra' >> /etc/hosts")
+        .hostname("mkimage-test-host");
+    let mut host = fs::read_to_string("/etc/hosts").unwrap();
+    if !host.is_empty() && !host.ends_with('\n') {
+        host.push('\n');
+    }
+    // The host's, and the sandbox's name so that it resolves.
+    assert_eq!(stdout_of(spec), host + "127.0.0.1\tmkimage-test-host\n");
     assert!(!fs::read_to_string("/etc/hosts").unwrap().contains("extra"));
     let out = stdout_of(overlay.spec("cat /etc/resolv.conf"));
     assert_eq!(
@@ -757,6 +783,12 @@ fn helper_rootless() {
     assert_eq!(processes_with(&marker), Vec::<u32>::new());
     assert_no_new_mounts(&before, &[&dir]);
 
+    // On the host's network sysfs cannot be mounted afresh: the host's is bound, read-only.
+    let sys = "test -d /sys/kernel && ! touch /sys/kernel/x 2>/dev/null && echo sys ro";
+    for network in [Network::Default, Network::None] {
+        let output = run(sh(rootfs.clone(), sys).network(network)).unwrap();
+        assert_eq!(output.stdout, "sys ro\n", "{}", output.stderr);
+    }
     let result = run(sh(
         rootfs,
         "id -u; id -g; id -G; touch /tmp/made; stat -c %u /tmp/made",
