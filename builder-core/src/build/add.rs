@@ -245,7 +245,7 @@ pub(super) fn add_entries(
             let (uid, gid) = placement.owner.unwrap_or((0, 0));
             (entry.uid, entry.gid, entry.mtime) = (uid, gid, checkout.commit_time);
             if let Some(chmod) = placement.chmod
-                && !matches!(entry.kind, EntryKind::Symlink(_) | EntryKind::HardLink(_))
+                && !matches!(entry.kind, EntryKind::Symlink(_))
             {
                 entry.mode = chmod.apply(entry.mode, entry.kind == EntryKind::Dir);
             }

@@ -240,7 +240,7 @@ pub(super) fn run_copy(
             None => {}
         }
         if let Some(chmod) = &chmod
-            && !matches!(entry.kind, EntryKind::Symlink(_) | EntryKind::HardLink(_))
+            && !matches!(entry.kind, EntryKind::Symlink(_))
         {
             entry.mode = chmod.apply(entry.mode, entry.kind == EntryKind::Dir);
         }

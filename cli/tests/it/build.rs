@@ -353,3 +353,55 @@ fn progress_tells_what_a_rebuilt_layer_reused() {
     // Most of the 4.2 MB tar comes from the first build.
     assert!(line.ends_with("MB from the last build"), "{line}");
 }
+
+#[test]
+fn chmod_applies_to_hard_links_too() {
+    // A hard link's tar header carries the mode as well; unpackers that read it (or
+    // compare headers) must see the same mode as the file it links to.
+    let dir = tempfile::tempdir().unwrap();
+    let context = dir.path().join("ctx");
+    std::fs::create_dir_all(context.join("d")).unwrap();
+    std::fs::write(context.join("d/a"), "a\n").unwrap();
+    std::fs::hard_link(context.join("d/a"), context.join("d/b")).unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM scratch\nCOPY --chmod=700 d /d/\n",
+    )
+    .unwrap();
+    let archive = dir.path().join("image.tar");
+    let output = format!("type=oci,dest={}", archive.display());
+    ok(&build(
+        &dir.path().join("store"),
+        &["-t", "links", "-o", &output, context.to_str().unwrap()],
+    ));
+    let (layout, _) = unpack(&archive, "links", dir.path());
+    let manifest: serde_json::Value = serde_json::from_str(&tool(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            &format!("oci:{}:latest", layout.display()),
+        ],
+    ))
+    .unwrap();
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let blob = layout
+        .join("blobs/sha256")
+        .join(layer.trim_start_matches("sha256:"));
+    let tar = tool("tar", &["-tvzf", blob.to_str().unwrap()]);
+    let modes: Vec<(&str, &str)> = tar
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields[0], fields[5])
+        })
+        .collect();
+    assert_eq!(
+        modes,
+        [
+            ("drwxr-xr-x", "d/"),
+            ("-rwx------", "d/a"),
+            ("hrwx------", "d/b")
+        ]
+    );
+}
