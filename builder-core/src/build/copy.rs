@@ -351,8 +351,8 @@ pub(super) fn parent_dirs(
 /// Writes `entries` as a layer blob into the store.
 pub(super) fn write_entries(run: &BuildRun<'_>, entries: Vec<Entry>) -> crate::Result<NewLayer> {
     let store = &run.builder.store;
-    let (blob, written) = write_layer(store.begin_blob()?, entries, &run.layer_options)?;
-    blob.commit_verified(&written.digest)?;
+    let (blob, written) = write_layer(store.begin_unhashed_blob()?, entries, &run.layer_options)?;
+    blob.commit_as(&written.digest)?;
     Ok(NewLayer {
         descriptor: Descriptor::new(written.media_type, written.size, written.digest),
         diff_id: written.diff_id,

@@ -82,6 +82,43 @@ impl Write for BlobWriter {
     }
 }
 
+/// A blob being written by a writer that computes its digest itself, as a
+/// [layer writer](crate::layer::LayerWriter) does: like [`BlobWriter`], without hashing
+/// the bytes a second time (a SHA-256 pass over the whole blob on the thread that feeds
+/// the layer).
+#[derive(Debug)]
+pub struct UnhashedBlobWriter {
+    temp: BufWriter<tempfile::NamedTempFile>,
+    blobs: PathBuf,
+    _lease: Lease,
+}
+
+impl UnhashedBlobWriter {
+    /// Syncs the temp to disk and moves it to `digest`, which must be the digest of the
+    /// bytes written.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::WriteBlob`] or [`StoreError::CommitBlob`] when the file system fails;
+    /// the temp is removed.
+    pub fn commit_as(self, digest: &Digest) -> Result<(), StoreError> {
+        let temp = self.temp.into_inner().map_err(|e| StoreError::WriteBlob {
+            source: e.into_error(),
+        })?;
+        persist(temp, &self.blobs, digest)
+    }
+}
+
+impl Write for UnhashedBlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.temp.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.temp.flush()
+    }
+}
+
 /// Syncs `temp` and renames it to `blobs/<algorithm>/<hex>`, then syncs that directory.
 fn persist(
     temp: tempfile::NamedTempFile,
@@ -110,16 +147,37 @@ impl Store {
     /// [`StoreError::Lock`] when no lease can be taken, [`StoreError::WriteBlob`] when the
     /// temp cannot be created.
     pub fn begin_blob(&self) -> Result<BlobWriter, StoreError> {
+        let (temp, lease) = self.blob_temp()?;
+        Ok(BlobWriter {
+            temp: HashingWriter::new(temp),
+            blobs: self.root.join("blobs"),
+            _lease: lease,
+        })
+    }
+
+    /// Starts writing a blob whose digest the caller computes (see
+    /// [`UnhashedBlobWriter`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`begin_blob`](Store::begin_blob).
+    pub fn begin_unhashed_blob(&self) -> Result<UnhashedBlobWriter, StoreError> {
+        let (temp, lease) = self.blob_temp()?;
+        Ok(UnhashedBlobWriter {
+            temp,
+            blobs: self.root.join("blobs"),
+            _lease: lease,
+        })
+    }
+
+    /// A new temp file for a blob, buffered, and the lease that keeps it from pruning.
+    fn blob_temp(&self) -> Result<(BufWriter<tempfile::NamedTempFile>, Lease), StoreError> {
         let lease = self.lease()?;
         let temp = tempfile::Builder::new()
             .prefix("blob-")
             .tempfile_in(self.tmp_root())
             .map_err(|source| StoreError::WriteBlob { source })?;
-        Ok(BlobWriter {
-            temp: HashingWriter::new(BufWriter::with_capacity(64 * 1024, temp)),
-            blobs: self.root.join("blobs"),
-            _lease: lease,
-        })
+        Ok((BufWriter::with_capacity(64 * 1024, temp), lease))
     }
 
     /// Writes `bytes` as a blob and returns its digest.
@@ -283,6 +341,18 @@ mod tests {
         );
         assert_eq!(temps(&store), 0);
         assert!(!store.has_blob(&sha256(b"tampered")));
+        Ok(())
+    }
+
+    #[test]
+    fn unhashed_blob_is_stored_under_the_given_digest() -> Result<(), StoreError> {
+        let (_dir, store) = store();
+        let mut blob = store.begin_unhashed_blob()?;
+        blob.write_all(b"[3]").expect("write");
+        let digest = sha256(b"[3]");
+        blob.commit_as(&digest)?;
+        assert_eq!(store.read_blob(&digest)?, b"[3]");
+        assert_eq!(temps(&store), 0);
         Ok(())
     }
 

@@ -63,7 +63,7 @@ mod tags;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-pub use blobs::{BlobWriter, JSON_LIMIT};
+pub use blobs::{BlobWriter, JSON_LIMIT, UnhashedBlobWriter};
 pub use error::StoreError;
 pub use gc::{PruneOptions, Pruned};
 pub use images::ImageSummary;
