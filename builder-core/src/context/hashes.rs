@@ -2,8 +2,8 @@
 //! an unchanged file is never read twice.
 //!
 //! A record maps a file's path in the context to its size, mtime and ctime (in
-//! nanoseconds), inode number and permission bits, and the SHA-256 of its content and its
-//! xattrs. A file whose metadata equals its record's has that digest and those xattrs;
+//! nanoseconds), inode number and permission bits, and the BLAKE3 hash of its content and
+//! its xattrs. A file whose metadata equals its record's has that digest and those xattrs;
 //! ctime changes with every write, `chmod`, `chown`, xattr change or rename and cannot be
 //! set by a process, so an edit that restores size and mtime is still noticed. Keeping
 //! the xattrs spares a `listxattr` per file, which would cost as much as the walk. A file whose ctime is less than a second (`RACY_WINDOW_NS`)
@@ -17,7 +17,7 @@
 //!
 //! ```text
 //! magic "mkimage-file-hashes\0" (20 bytes)  version u32  count u32
-//! count × { path_len u32  path  size u64  mtime_ns i64  ctime_ns i64  ino u64  mode u32  sha256 [32]
+//! count × { path_len u32  path  size u64  mtime_ns i64  ctime_ns i64  ino u64  mode u32  blake3 [32]
 //!           xattr_count u32  xattr_count × { name_len u32  name  value_len u32  value } }
 //! sha256 of everything above (32 bytes)
 //! ```
@@ -43,7 +43,8 @@ use sha2::{Digest as _, Sha256};
 use super::{ContextError, HostFile};
 
 const MAGIC: &[u8; 20] = b"mkimage-file-hashes\0";
-const VERSION: u32 = 2;
+/// The format's version (3: content hashes are BLAKE3, they were SHA-256).
+const VERSION: u32 = 3;
 /// Bytes of a record after its path, up to its xattrs.
 const FIXED: usize = 8 + 8 + 8 + 8 + 4 + 32 + 4;
 
