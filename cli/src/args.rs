@@ -281,6 +281,11 @@ pub struct BuildArgs {
     /// Write the image id to this file.
     #[arg(long, value_name = "FILE")]
     pub iidfile: Option<PathBuf>,
+    /// A named build context, `NAME=VALUE`: a directory, `docker-image://REF`,
+    /// `oci-layout://DIR[:TAG][@DIGEST]` or a git URL. `FROM NAME`, `COPY --from=NAME` and
+    /// mounts `from=NAME` read it, and it replaces a stage named NAME. Repeatable.
+    #[arg(long = "build-context", value_name = "NAME=VALUE")]
+    pub build_contexts: Vec<String>,
     /// A secret for `RUN --mount=type=secret`: `id=ID,src=FILE` or `id=ID,env=VAR`
     /// (`id=ID` alone reads the variable `ID`, else the file `ID`). Repeatable.
     #[arg(long = "secret", value_name = "id=ID,src=FILE|env=VAR")]

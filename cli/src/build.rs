@@ -27,7 +27,7 @@ use crate::args::{BuildArgs, CompressionArg, ProgressMode};
 use crate::located::Located;
 use crate::parse::{lower_error, read_dockerfile};
 use crate::render::{self, Progress, StepBars};
-use crate::secrets;
+use crate::{named_context, secrets};
 
 /// Where `-o` writes the image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,25 +89,6 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     for warning in &dockerfile.warnings {
         render::warning(&format!("{name}:{}: {}", warning.line, warning.message));
     }
-    let mut lower_options = LowerOptions {
-        build_args,
-        target: args.target.clone(),
-        ..LowerOptions::new(platform.clone())
-    };
-    let mut lowered = mkimage_dockerfile::lower(&dockerfile, &lower_options)
-        .map_err(|error| lower_error(name, text, error))?;
-    // The bases' environment and triggers matter to lowering: resolve them and lower again.
-    let transfers = render::Transfers::new(args.quiet);
-    let resolver = RegistryResolver::new(crate::registry::client(&args.registry)?, args.pull);
-    lower_options.base_images = base_images(store, &lowered.plan, &platform, &resolver, &transfers);
-    if !lower_options.base_images.is_empty() {
-        lowered = mkimage_dockerfile::lower(&dockerfile, &lower_options)
-            .map_err(|error| lower_error(name, text, error))?;
-    }
-    for warning in &lowered.warnings {
-        render::warning(&format!("{name}:{}: {}", warning.span, warning.message));
-    }
-
     let context = Context::open(&input.context_dir, input.dockerfile_path.as_deref())?;
     let options = BuildOptions {
         tags: tags.clone(),
@@ -147,6 +128,32 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         Some(bars) => bars,
         None => &plain,
     };
+    let mut lower_options = LowerOptions {
+        build_args,
+        target: args.target.clone(),
+        named_contexts: named_context::resolve(
+            &args.build_contexts,
+            store,
+            &builder,
+            &options,
+            events,
+        )?,
+        ..LowerOptions::new(platform.clone())
+    };
+    let mut lowered = mkimage_dockerfile::lower(&dockerfile, &lower_options)
+        .map_err(|error| lower_error(name, text, error))?;
+    // The bases' environment and triggers matter to lowering: resolve them and lower again.
+    let transfers = render::Transfers::new(args.quiet);
+    let resolver = RegistryResolver::new(crate::registry::client(&args.registry)?, args.pull);
+    lower_options.base_images = base_images(store, &lowered.plan, &platform, &resolver, &transfers);
+    if !lower_options.base_images.is_empty() {
+        lowered = mkimage_dockerfile::lower(&dockerfile, &lower_options)
+            .map_err(|error| lower_error(name, text, error))?;
+    }
+    for warning in &lowered.warnings {
+        render::warning(&format!("{name}:{}: {}", warning.span, warning.message));
+    }
+
     let built = builder
         .build(&lowered.plan, &context, &options, events)
         .map_err(|error| located(name, text, error))?;

@@ -9,6 +9,7 @@ mod inspect;
 mod load;
 mod located;
 mod login;
+mod named_context;
 mod parse;
 mod prune;
 mod pull;

@@ -41,7 +41,11 @@ impl BaseResolver for RegistryResolver {
         platform: &Platform,
         events: &dyn Events,
     ) -> crate::Result<Descriptor> {
-        if crate::oci::ImageSource::is_source(reference) {
+        // A bare image digest (`sha256:<hex>`) names no repository to pull from.
+        let image_id = reference
+            .strip_prefix("sha256:")
+            .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+        if image_id || crate::oci::ImageSource::is_source(reference) {
             return LocalResolver.resolve(store, reference, platform, events);
         }
         if !self.always_pull {

@@ -8,6 +8,7 @@ mod archive;
 mod build;
 mod build_instructions;
 mod build_outputs;
+mod contexts;
 mod parse;
 mod registry;
 #[allow(clippy::unwrap_used, dead_code)]

@@ -25,7 +25,7 @@ mod stage;
 
 use std::collections::BTreeMap;
 
-use mkimage_core::plan::{Base, KeyValue, Op, Plan, PlanError, Platform, Span, Stage};
+use mkimage_core::plan::{Base, KeyValue, Op, Plan, PlanError, Platform, Source, Span, Stage};
 use serde::{Deserialize, Serialize};
 
 pub use error::LowerError;
@@ -78,6 +78,12 @@ pub struct LowerOptions {
     /// expansion). An image not listed is taken to have no environment but Docker's
     /// default `PATH`, and no `ONBUILD` triggers.
     pub base_images: BTreeMap<String, BaseImage>,
+    /// Named build contexts (`--build-context NAME=…`), by name, each as the image
+    /// reference that stands for it. A stage named `NAME` is replaced by that image (its
+    /// instructions are not run), and `FROM NAME`, `COPY --from=NAME` and
+    /// `RUN --mount=…,from=NAME` that name no stage use it. Names match as BuildKit matches
+    /// them: `alpine`, `alpine:latest` and `docker.io/library/alpine` are one name.
+    pub named_contexts: BTreeMap<String, String>,
 }
 
 impl LowerOptions {
@@ -90,6 +96,7 @@ impl LowerOptions {
             target_platform: platform.clone(),
             build_platform: platform,
             base_images: BTreeMap::new(),
+            named_contexts: BTreeMap::new(),
         }
     }
 }
@@ -134,9 +141,30 @@ pub(crate) struct Context<'a> {
     args: &'a Args,
     /// The stage names (lowercase) in declaration order.
     names: Vec<Option<String>>,
+    /// [`LowerOptions::named_contexts`], by [`familiar`] name.
+    named_contexts: BTreeMap<String, &'a str>,
 }
 
 impl Context<'_> {
+    /// What `--from=name` (of `COPY` or a mount) reads: the stage of that name, else the
+    /// named context, else the image of that name.
+    fn source_named(&self, name: &str) -> Source {
+        match self.stage_named(name) {
+            Some(index) => Source::Stage(index),
+            None => Source::Image(self.named_context(name).unwrap_or(name).to_owned()),
+        }
+    }
+
+    /// The image reference given for the named context `name` (ignoring case, as stage
+    /// names do), if any.
+    fn named_context(&self, name: &str) -> Option<&str> {
+        let name = familiar(name);
+        self.named_contexts
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, image)| *image)
+    }
+
     /// The stage whose name is `name`, ignoring case.
     fn stage_named(&self, name: &str) -> Option<usize> {
         let name = name.to_ascii_lowercase();
@@ -237,6 +265,11 @@ pub(crate) fn lower_instructions(
         expander,
         args: &args,
         names: froms.iter().map(|from| from.name.clone()).collect(),
+        named_contexts: options
+            .named_contexts
+            .iter()
+            .map(|(name, image)| (familiar(name).to_owned(), image.as_str()))
+            .collect(),
     };
 
     let mut warnings = Vec::new();
@@ -394,10 +427,31 @@ fn lower_stage(
             )
         }
     };
+    // A stage that a named context replaces is that image; its instructions do not run.
+    if let Some(image) = from.name.as_deref().and_then(|n| context.named_context(n)) {
+        let env = options
+            .base_images
+            .get(image)
+            .map_or(&[][..], |known| &known.env[..]);
+        let unknown = (!options.base_images.contains_key(image)).then(|| image.to_owned());
+        let lowerer = StageLowerer::new(context, Scope::from_image_env(env), unknown);
+        return Ok(lowerer.finish(Stage {
+            name: from.name.clone(),
+            base: Base::Image(image.to_owned()),
+            platform,
+            steps: Vec::new(),
+            span,
+        }));
+    }
     // `FROM name` refers to an earlier stage only, by its exact (lowercase) name.
     let base_stage = earlier
         .iter()
         .rposition(|f| f.name.as_deref() == Some(base.as_str()));
+    // Else a named context of that name stands for the image.
+    let base = match (base_stage, context.named_context(&base)) {
+        (None, Some(image)) => image.to_owned(),
+        _ => base,
+    };
     // The base's ONBUILD triggers run first, as if written at the top of the stage.
     let (base, scope, unknown_base, platform, triggers) = match base_stage {
         Some(index) => {
@@ -493,6 +547,21 @@ fn unknown_instruction(instr: &Instr) -> LowerError {
         keyword: instr.keyword.clone(),
         suggestion: suggest::closest(&instr.keyword, INSTRUCTIONS),
     }
+}
+
+/// A reference as BuildKit compares named contexts: without the `docker.io/library/` (or
+/// `docker.io/`) prefix and the `:latest` tag.
+fn familiar(name: &str) -> &str {
+    let name = [
+        "docker.io/library/",
+        "index.docker.io/library/",
+        "docker.io/",
+        "index.docker.io/",
+    ]
+    .iter()
+    .find_map(|prefix| name.strip_prefix(prefix))
+    .unwrap_or(name);
+    name.strip_suffix(":latest").unwrap_or(name)
 }
 
 #[cfg(test)]

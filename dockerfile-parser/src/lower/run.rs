@@ -6,7 +6,7 @@
 //! the bodies go to the shell together, which reads the heredocs itself. Bodies are never
 //! expanded here: the shell does it.
 
-use mkimage_core::plan::{Command, InlineFile, Op, Run, Source};
+use mkimage_core::plan::{Command, InlineFile, Op, Run};
 
 use super::error::LowerError;
 use super::flags::{Flags, Kind};
@@ -59,11 +59,7 @@ impl StageLowerer<'_> {
                 source => LowerError::Mount { span, source },
             })?;
             self.note_unset(&vars, span);
-            let from = spec.from.take().map(|name| {
-                self.ctx
-                    .stage_named(&name)
-                    .map_or(Source::Image(name), Source::Stage)
-            });
+            let from = spec.from.take().map(|name| self.ctx.source_named(&name));
             mounts.push(spec.into_mount(from));
         }
 

@@ -393,7 +393,8 @@ impl<'a> StageLowerer<'a> {
         Ok(Some(value))
     }
 
-    /// Resolves a `--from` of `COPY`: a stage index, a stage name, or an image.
+    /// Resolves a `--from` of `COPY`: a stage index, a stage name, a named context, or an
+    /// image.
     pub(super) fn copy_from(&self, instr: &Instr, from: &str) -> Result<Source, LowerError> {
         let env = std::collections::BTreeMap::new();
         let unchanged = self
@@ -415,10 +416,7 @@ impl<'a> StageLowerer<'a> {
                     count: self.ctx.names.len(),
                 });
         }
-        Ok(self
-            .ctx
-            .stage_named(from)
-            .map_or_else(|| Source::Image(from.to_owned()), Source::Stage))
+        Ok(self.ctx.source_named(from))
     }
 
     pub(super) fn finish(self, stage: Stage) -> (Lowered, Vec<Warning>) {

@@ -720,3 +720,51 @@ fn base_image_triggers_run_first() {
         "2:1: `FROM` is not allowed as an `ONBUILD` trigger"
     );
 }
+
+#[test]
+fn named_contexts_stand_for_images_stages_do_not_name() {
+    let mut options = options();
+    for (name, image) in [
+        ("alpine", "sha256:aaaa"),
+        ("docker.io/library/tools:latest", "oci:/layouts/tools:v1"),
+        ("deps", "sha256:dddd"),
+        ("Built", "sha256:bbbb"),
+    ] {
+        options.named_contexts.insert(name.into(), image.into());
+    }
+    let lowered = Lines::default()
+        .i("FROM", &["alpine:latest", "AS", "built"])
+        .i("RUN", &["never run"])
+        .i("FROM", &["docker.io/library/alpine"])
+        .add("COPY", &["--from=tools"], &["/bin/t", "/t"])
+        .add("COPY", &["--from=deps"], &["/lib", "/lib"])
+        .add("COPY", &["--from=built"], &["/x", "/x"])
+        .add("RUN", &["--mount=from=deps,target=/d"], &["true"])
+        .lower(&options)
+        .unwrap();
+    let plan = &lowered.plan;
+    // The stage named like a context is that image, without its instructions.
+    assert_eq!(plan.stages[0].base, Base::Image("sha256:bbbb".into()));
+    assert!(plan.stages[0].steps.is_empty());
+    assert_eq!(plan.stages[1].base, Base::Image("sha256:aaaa".into()));
+    let froms: Vec<Source> = ops(plan, 1)
+        .into_iter()
+        .filter_map(|op| match op {
+            Op::Copy(copy) => Some(copy.from),
+            Op::Run(run) => match &run.mounts[0] {
+                Mount::Bind { from, .. } => Some(from.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        froms,
+        [
+            Source::Image("oci:/layouts/tools:v1".into()),
+            Source::Image("sha256:dddd".into()),
+            Source::Stage(0),
+            Source::Image("sha256:dddd".into()),
+        ]
+    );
+}

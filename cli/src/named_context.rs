@@ -1,0 +1,159 @@
+//! Named build contexts (`--build-context NAME=VALUE`): each value becomes an image in the
+//! store, and lowering uses its reference wherever the Dockerfile names NAME.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use mkimage_core::build::{BuildOptions, Builder};
+use mkimage_core::context::Context;
+use mkimage_core::oci::{ImageSource, import};
+use mkimage_core::plan::{
+    AddOptions, Base, Copy, CopySource, Op, Plan, Span, Stage, Step, StepMeta,
+};
+use mkimage_core::store::Store;
+
+/// The image reference standing for each named context, by name. Directories and git
+/// repositories are made into one-layer images (`FROM scratch` + `COPY . /`, or `ADD` of
+/// the repository) with `builder` and `options`; a second build of an unchanged one is a
+/// cache hit and gives the same image, so the steps built on it hit too.
+///
+/// # Errors
+/// A value that is not `NAME=VALUE`, a kind of context mkimage cannot read, or the failed
+/// import or build.
+pub fn resolve(
+    values: &[String],
+    store: &Store,
+    builder: &Builder,
+    options: &BuildOptions,
+    events: &dyn mkimage_core::Events,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut named = BTreeMap::new();
+    for value in values {
+        let Some((name, source)) = value.split_once('=').filter(|(name, _)| !name.is_empty())
+        else {
+            bail!("invalid `--build-context` `{value}`: expected NAME=VALUE");
+        };
+        let image = image_for(name, source, store, builder, options, events)
+            .with_context(|| format!("build context `{name}` (`{source}`)"))?;
+        named.insert(name.to_owned(), image);
+    }
+    Ok(named)
+}
+
+/// The image reference for one named context's value.
+fn image_for(
+    name: &str,
+    source: &str,
+    store: &Store,
+    builder: &Builder,
+    options: &BuildOptions,
+    events: &dyn mkimage_core::Events,
+) -> anyhow::Result<String> {
+    if let Some(reference) = source.strip_prefix("docker-image://") {
+        return Ok(reference.to_owned());
+    }
+    if let Some(layout) = source.strip_prefix("oci-layout://") {
+        return oci_layout(layout, store);
+    }
+    let git = source.starts_with("git@")
+        || source.starts_with("git://")
+        || source.starts_with("ssh://")
+        || ((source.starts_with("https://") || source.starts_with("http://"))
+            && source
+                .split(['#', '?'])
+                .next()
+                .is_some_and(|url| url.ends_with(".git")));
+    if !git && source.contains("://") {
+        bail!(
+            "mkimage reads directories, `docker-image://`, `oci-layout://` and git \
+             repositories as build contexts; download this one and give its directory"
+        );
+    }
+    let (context, copy) = if git {
+        let copy = Copy {
+            sources: vec![CopySource::Git(source.to_owned())],
+            add: Some(AddOptions::default()),
+            ..Copy::new(Vec::new(), "/")
+        };
+        (Context::without_ignore_file(std::env::temp_dir())?, copy)
+    } else {
+        let dir = Path::new(source);
+        if !dir.is_dir() {
+            bail!("`{source}` is not a directory");
+        }
+        // Its own `.dockerignore` applies, as in BuildKit.
+        (Context::open(dir, None)?, Copy::new(vec![".".into()], "/"))
+    };
+    let text = format!("{} (build context {name})", copy_text(&copy));
+    let plan = Plan {
+        stages: vec![Stage {
+            name: None,
+            base: Base::Scratch,
+            platform: None,
+            steps: vec![Step {
+                op: Op::Copy(copy),
+                meta: StepMeta {
+                    span: Span::default(),
+                    text,
+                },
+            }],
+            span: Span::default(),
+        }],
+        target: 0,
+    };
+    let options = BuildOptions {
+        tags: Vec::new(),
+        labels: Vec::new(),
+        ..options.clone()
+    };
+    let built = builder.build(&plan, &context, &options, events)?;
+    Ok(built.image.digest().to_string())
+}
+
+/// How the context's one step shows in progress and history.
+fn copy_text(copy: &Copy) -> String {
+    match copy.sources.first() {
+        Some(CopySource::Git(url)) => format!("ADD {url} /"),
+        _ => "COPY . /".to_owned(),
+    }
+}
+
+/// `oci-layout://DIR[:TAG][@DIGEST]`: the layout's image of that digest (imported into the
+/// store), else the one of that tag, else its only image.
+fn oci_layout(layout: &str, store: &Store) -> anyhow::Result<String> {
+    let (rest, digest) = match layout.rsplit_once('@') {
+        Some((rest, digest)) => (rest, Some(digest)),
+        None => (layout, None),
+    };
+    // A tag follows the last `:` after the last `/`.
+    let (dir, tag) = match rest.rsplit_once(':') {
+        Some((dir, tag)) if !tag.contains('/') && !dir.is_empty() => (dir, Some(tag)),
+        _ => (rest, None),
+    };
+    let name = if digest.is_some() {
+        None
+    } else {
+        tag.map(str::to_owned)
+    };
+    let imported = import(
+        store,
+        &ImageSource::OciDir {
+            path: dir.into(),
+            name,
+        },
+    )?;
+    let found = match digest {
+        Some(digest) => imported
+            .iter()
+            .find(|image| image.descriptor.digest().to_string() == digest),
+        None => imported.first(),
+    };
+    match found {
+        Some(image) => Ok(image.descriptor.digest().to_string()),
+        None => bail!(
+            "the OCI layout `{dir}` has no image `{}`",
+            digest.unwrap_or("")
+        ),
+    }
+}

@@ -1,0 +1,123 @@
+//! `mkimage build --build-context`: named contexts from a directory, an image of the
+//! store, an OCI layout and a git repository.
+
+use std::fs;
+use std::path::Path;
+
+use mkimage_core::testutil::HttpServer;
+
+use crate::build::{build, fixture, ok, tool};
+
+fn write(path: &Path, text: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+#[test]
+fn named_contexts_stand_for_stages_bases_and_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+
+    // An image of the store, and the same kind of image as an OCI layout.
+    write(
+        &dir.path().join("img/Dockerfile"),
+        "FROM scratch\nCOPY b.txt /\n",
+    );
+    write(&dir.path().join("img/b.txt"), "from the store\n");
+    ok(&build(&root, &["-q", "-t", "img:1", &path("img")]));
+    write(&dir.path().join("img/b.txt"), "from a layout\n");
+    let archive = path("layout.tar");
+    let image = ok(&build(
+        &root,
+        &[
+            "-q",
+            "-o",
+            &format!("type=oci,dest={archive}"),
+            &path("img"),
+        ],
+    ));
+    fs::create_dir(path("layout")).unwrap();
+    tool("tar", &["-xf", &archive, "-C", &path("layout")]);
+
+    // A directory with its own .dockerignore.
+    write(&dir.path().join("deps/a.txt"), "from a directory\n");
+    write(&dir.path().join("deps/ignored.txt"), "ignored\n");
+    write(&dir.path().join("deps/.dockerignore"), "ignored.txt\n");
+
+    // A git repository served over HTTP.
+    let served = dir.path().join("served");
+    fs::create_dir(&served).unwrap();
+    tool(
+        "sh",
+        &[
+            fixture("build/add-git/make-repo.sh").to_str().unwrap(),
+            served.to_str().unwrap(),
+        ],
+    );
+    let server = HttpServer::start(&served).unwrap();
+
+    write(
+        &dir.path().join("ctx/Dockerfile"),
+        "FROM scratch AS replaced\nRUN exit 1\n\
+         FROM deps\n\
+         COPY --from=replaced /b.txt /from-store.txt\n\
+         COPY --from=layout /b.txt /from-layout.txt\n\
+         COPY --from=repo /sub/a.txt /from-git.txt\n",
+    );
+    let contexts = [
+        "replaced=docker-image://img:1".to_owned(),
+        format!("layout=oci-layout://{}@{}", path("layout"), image.trim()),
+        format!("deps={}", path("deps")),
+        format!("repo={}/repo.git#v1", server.base()),
+    ];
+    let mut args = vec!["-q".to_owned()];
+    for context in &contexts {
+        args.extend(["--build-context".to_owned(), context.clone()]);
+    }
+    args.extend([
+        "-o".to_owned(),
+        format!("type=local,dest={}", path("out")),
+        path("ctx"),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let first = ok(&build(&root, &args));
+    let read = |name: &str| fs::read_to_string(dir.path().join("out").join(name)).unwrap();
+    assert_eq!(read("a.txt"), "from a directory\n");
+    assert!(!dir.path().join("out/ignored.txt").exists());
+    assert_eq!(read("from-store.txt"), "from the store\n");
+    assert_eq!(read("from-layout.txt"), "from a layout\n");
+    assert_eq!(read("from-git.txt"), "in a subdirectory\n");
+
+    // Unchanged contexts give the same images again, so every step hits the cache.
+    let again = build(&root, &args[1..]);
+    assert_eq!(ok(&again), first);
+    let progress = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(progress.matches("CACHED").count(), 5, "{progress}");
+}
+
+#[test]
+fn unreadable_named_contexts_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("ctx/Dockerfile"), "FROM x\n");
+    let ctx = dir.path().join("ctx");
+    for (value, message) in [
+        ("x", "invalid `--build-context` `x`: expected NAME=VALUE"),
+        (
+            "x=https://example.com/ctx.tar",
+            "build context `x` (`https://example.com/ctx.tar`)\ncaused by: mkimage reads directories",
+        ),
+        (
+            "x=/no/such/dir",
+            "build context `x` (`/no/such/dir`)\ncaused by: `/no/such/dir` is not a directory",
+        ),
+    ] {
+        let output = build(
+            &dir.path().join("store"),
+            &["--build-context", value, ctx.to_str().unwrap()],
+        );
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.starts_with(&format!("error: {message}")), "{stderr}");
+    }
+}
