@@ -6,10 +6,12 @@ use std::collections::{BTreeSet, HashSet};
 use oci_spec::image::{Descriptor, Digest};
 
 use crate::context::{Context, ContextError, Destination, SelectOptions, Selection};
-use crate::layer::{self, Content, Entry, EntryKind, LayerPath, write_layer};
+use crate::layer::{
+    self, Content, Entry, EntryKind, LayerPath, LayerWriter, WrittenLayer, write_layer,
+};
 use crate::oci::Image;
 use crate::plan::{Copy, CopySource, Platform, Source};
-use crate::store::ScratchDir;
+use crate::store::{ScratchDir, UnhashedBlobWriter};
 use crate::user;
 
 use super::add;
@@ -208,32 +210,12 @@ pub(super) fn run_copy(
         }
         .into());
     }
-    let mut entries = match selection {
-        Some(selection) => selection.place(&dest, exists_as_dir)?,
-        None => Vec::new(),
-    };
-    for file in inline {
-        let path = match (into_dir, dest.path()) {
-            (false, Some(path)) => path.clone(),
-            (_, Some(dir)) => LayerPath::new(dir.as_path().join(&file.name))?,
-            (_, None) => LayerPath::new(&file.name)?,
-        };
-        entries.push(
-            Entry::new(
-                path,
-                EntryKind::File(Content::Bytes(file.content.clone().into_bytes())),
-            )
-            .with_mode(0o644)
-            .with_mtime(run.now_secs),
-        );
-    }
-
     let owner = match &copy.chown {
         Some(spec) => Some(resolve_user(run, state, spec)?),
         None => None,
     };
     let chmod = copy.chmod.as_deref().map(Chmod::parse).transpose()?;
-    for entry in &mut entries {
+    let adjust = |entry: &mut Entry| {
         match owner {
             Some((uid, gid)) => (entry.uid, entry.gid) = (uid, gid),
             None if !keep_owner => (entry.uid, entry.gid) = (0, 0),
@@ -244,33 +226,129 @@ pub(super) fn run_copy(
         {
             entry.mode = chmod.apply(entry.mode, entry.kind == EntryKind::Dir);
         }
-    }
-    let placement = add::Placement {
-        dest: &dest,
-        into_dir,
-        owner,
-        chmod: chmod.as_ref(),
-        now: run.now_secs,
-        below: &fs::ImageFiles {
-            store: &store,
-            layers: if copy.link { &[] } else { &state.image.layers },
-            view,
-        },
     };
-    add::add_entries(prepared, &mut entries, &placement)?;
+    let mut extras = Vec::new();
+    for file in inline {
+        let path = match (into_dir, dest.path()) {
+            (false, Some(path)) => path.clone(),
+            (_, Some(dir)) => LayerPath::new(dir.as_path().join(&file.name))?,
+            (_, None) => LayerPath::new(&file.name)?,
+        };
+        let mut entry = Entry::new(
+            path,
+            EntryKind::File(Content::Bytes(file.content.clone().into_bytes())),
+        )
+        .with_mode(0o644)
+        .with_mtime(run.now_secs);
+        adjust(&mut entry);
+        extras.push(entry);
+    }
     let dest_dir = if into_dir { dest.path().cloned() } else { None };
-    let parents = parent_dirs(
-        view,
-        &entries,
-        dest_dir.as_ref(),
-        owner.unwrap_or((0, 0)),
-        run.now_secs,
-    );
-    entries.extend(parents);
-    if entries.is_empty() {
+
+    if !prepared.add.is_empty() {
+        // What an `ADD` extracts or downloads replaces copied entries: build the list.
+        let mut entries = match selection {
+            Some(selection) => selection.place(&dest, exists_as_dir)?,
+            None => Vec::new(),
+        };
+        entries.iter_mut().for_each(adjust);
+        entries.extend(extras);
+        let placement = add::Placement {
+            dest: &dest,
+            into_dir,
+            owner,
+            chmod: chmod.as_ref(),
+            now: run.now_secs,
+            below: &fs::ImageFiles {
+                store: &store,
+                layers: if copy.link { &[] } else { &state.image.layers },
+                view,
+            },
+        };
+        add::add_entries(prepared, &mut entries, &placement)?;
+        let parents = parent_dirs(
+            view,
+            &entries,
+            dest_dir.as_ref(),
+            owner.unwrap_or((0, 0)),
+            run.now_secs,
+        );
+        entries.extend(parents);
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        return write_entries(run, entries).map(Some);
+    }
+
+    // The selection is written as it is placed, one entry at a time, so that memory does
+    // not grow with the number of files copied; the few other entries (inline files,
+    // missing parents) are merged in by path.
+    let outer = selection.map_or(Vec::new(), |s| s.outer_parents(&dest, exists_as_dir));
+    let have: HashSet<&LayerPath> = extras.iter().map(|entry| &entry.path).collect();
+    let starts = extras
+        .iter()
+        .filter_map(|entry| entry.path.parent())
+        .chain(outer)
+        .chain(dest_dir);
+    let parents = missing_dirs(view, &have, starts, owner.unwrap_or((0, 0)), run.now_secs);
+    extras.extend(parents);
+    extras.sort_by(|a, b| a.path.cmp(&b.path));
+    if let Some(pair) = extras.windows(2).find(|pair| pair[0].path == pair[1].path) {
+        return Err(layer::LayerError::DuplicatePath {
+            path: pair[0].path.to_string(),
+        }
+        .into());
+    }
+    let placed = match selection {
+        Some(selection) if !selection.entries.is_empty() => {
+            Some(selection.placed(&dest, exists_as_dir)?)
+        }
+        _ => None,
+    };
+    if placed.is_none() && extras.is_empty() {
         return Ok(None);
     }
-    write_entries(run, entries).map(Some)
+    let placed = placed.into_iter().flatten().map(|placed| {
+        let mut entry = placed?;
+        adjust(&mut entry);
+        Ok(entry)
+    });
+    write_sorted(run, merge(extras, placed)).map(Some)
+}
+
+/// The entries of `extras` and `placed`, both sorted by path, in one sorted sequence.
+///
+/// # Errors
+///
+/// The items fail with [`layer::LayerError::DuplicatePath`] for a path in both, and with
+/// the errors of `placed`.
+fn merge(
+    extras: Vec<Entry>,
+    placed: impl Iterator<Item = crate::Result<Entry>>,
+) -> impl Iterator<Item = crate::Result<Entry>> {
+    let mut extras = extras.into_iter().peekable();
+    let mut placed = placed.peekable();
+    std::iter::from_fn(move || {
+        let extra_first = match (extras.peek(), placed.peek()) {
+            (None, None) => return None,
+            (_, Some(Err(_))) | (None, Some(_)) => false,
+            (Some(_), None) => true,
+            (Some(extra), Some(Ok(next))) => {
+                if extra.path == next.path {
+                    return Some(Err(layer::LayerError::DuplicatePath {
+                        path: next.path.to_string(),
+                    }
+                    .into()));
+                }
+                extra.path < next.path
+            }
+        };
+        if extra_first {
+            extras.next().map(Ok)
+        } else {
+            placed.next()
+        }
+    })
 }
 
 /// The owner that `spec` (`user[:group]`, from `--chown` or the USER of a new WORKDIR)
@@ -319,11 +397,23 @@ pub(super) fn parent_dirs(
     mtime: i64,
 ) -> Vec<Entry> {
     let have: HashSet<&LayerPath> = entries.iter().map(|entry| &entry.path).collect();
-    let mut dirs: BTreeSet<LayerPath> = BTreeSet::new();
     let starts = entries
         .iter()
         .filter_map(|entry| entry.path.parent())
         .chain(dest.cloned());
+    missing_dirs(view, &have, starts, owner, mtime)
+}
+
+/// The directories from each of `starts` up to the root that are not in `have`: those
+/// in the image as they are, missing ones new (`0o755`, `owner`, `mtime`).
+fn missing_dirs(
+    view: &FsView,
+    have: &HashSet<&LayerPath>,
+    starts: impl Iterator<Item = LayerPath>,
+    owner: (u32, u32),
+    mtime: i64,
+) -> Vec<Entry> {
+    let mut dirs: BTreeSet<LayerPath> = BTreeSet::new();
     for start in starts {
         let mut next = Some(start);
         while let Some(dir) = next {
@@ -352,6 +442,26 @@ pub(super) fn parent_dirs(
 pub(super) fn write_entries(run: &BuildRun<'_>, entries: Vec<Entry>) -> crate::Result<NewLayer> {
     let store = &run.builder.store;
     let (blob, written) = write_layer(store.begin_unhashed_blob()?, entries, &run.layer_options)?;
+    committed(blob, written)
+}
+
+/// Writes `entries`, sorted by tar path, each path once, with every hard link after its
+/// target, as a layer blob into the store, one at a time.
+fn write_sorted(
+    run: &BuildRun<'_>,
+    entries: impl Iterator<Item = crate::Result<Entry>>,
+) -> crate::Result<NewLayer> {
+    let store = &run.builder.store;
+    let mut writer = LayerWriter::new(store.begin_unhashed_blob()?, &run.layer_options);
+    for entry in entries {
+        writer.append(&entry?)?;
+    }
+    let (blob, written) = writer.finish()?;
+    committed(blob, written)
+}
+
+/// Commits the blob of a layer just written.
+fn committed(blob: UnhashedBlobWriter, written: WrittenLayer) -> crate::Result<NewLayer> {
     blob.commit_as(&written.digest)?;
     Ok(NewLayer {
         descriptor: Descriptor::new(written.media_type, written.size, written.digest),

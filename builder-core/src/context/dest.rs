@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::patterns::clean;
 use super::walk::xattrs_of;
-use super::{ContextError, Selection};
+use super::{ContextError, HostFile, Selection};
 use crate::layer::{Content, Entry, EntryKind, LayerPath};
 
 /// The destination of a `COPY`/`ADD` in the image, resolved against the working
@@ -67,6 +67,21 @@ impl Selection {
         dest: &Destination,
         exists_as_dir: bool,
     ) -> Result<Vec<Entry>, ContextError> {
+        self.placed(dest, exists_as_dir)?.collect()
+    }
+
+    /// The entries of [`place`](Selection::place), one at a time, so that a layer can be
+    /// written without holding them all.
+    ///
+    /// # Errors
+    ///
+    /// As [`place`](Selection::place); the iterator's items fail when the xattrs of a
+    /// file cannot be read.
+    pub fn placed<'a>(
+        &'a self,
+        dest: &'a Destination,
+        exists_as_dir: bool,
+    ) -> Result<impl Iterator<Item = Result<Entry, ContextError>> + 'a, ContextError> {
         let into_dir = dest.is_dir() || exists_as_dir;
         if self.matches.len() > 1 && !into_dir {
             return Err(ContextError::DestNotDir {
@@ -74,6 +89,41 @@ impl Selection {
             });
         }
         let as_file = !into_dir && self.matches.len() == 1 && !self.matches[0].is_dir;
+        Ok(self
+            .entries
+            .iter()
+            .map(move |entry| self.place_one(entry, dest, as_file)))
+    }
+
+    /// Where the selection's entries need directories they do not hold: the parents of
+    /// its top-level entries at `dest` (every deeper entry's parent is a directory of the
+    /// selection, as a walk lists a directory before its contents).
+    pub fn outer_parents(&self, dest: &Destination, exists_as_dir: bool) -> Vec<LayerPath> {
+        let into_dir = dest.is_dir() || exists_as_dir;
+        let as_file = !into_dir && self.matches.len() == 1 && !self.matches[0].is_dir;
+        let mut parents: Vec<LayerPath> = Vec::new();
+        for entry in &self.entries {
+            let parent = match (as_file, entry.path.parent()) {
+                (false, Some(_)) => continue,
+                (true, _) => dest.path().and_then(LayerPath::parent),
+                (false, None) => dest.path().cloned(),
+            };
+            if let Some(parent) = parent
+                && !parents.contains(&parent)
+            {
+                parents.push(parent);
+            }
+        }
+        parents
+    }
+
+    /// `entry` at its path in the image (see [`place`](Selection::place)).
+    fn place_one(
+        &self,
+        entry: &Entry<HostFile>,
+        dest: &Destination,
+        as_file: bool,
+    ) -> Result<Entry, ContextError> {
         let at = |path: &LayerPath| -> LayerPath {
             match (as_file, dest.path()) {
                 (true, Some(dest)) => dest.clone(),
@@ -82,44 +132,39 @@ impl Selection {
                 (_, None) => path.clone(),
             }
         };
-        self.entries
-            .iter()
-            .map(|entry| {
-                let mut xattrs = entry.xattrs.clone();
-                let kind = match &entry.kind {
-                    EntryKind::File(file) => {
-                        let host = self.root().join(file.source.as_path());
-                        if !file.xattrs_read {
-                            xattrs = xattrs_of(&host)?;
-                        }
-                        EntryKind::File(Content::Host(host))
-                    }
-                    EntryKind::HardLink(target) => EntryKind::HardLink(at(target)),
-                    EntryKind::Dir => EntryKind::Dir,
-                    EntryKind::Symlink(target) => EntryKind::Symlink(PathBuf::from(target)),
-                    EntryKind::CharDevice { major, minor } => EntryKind::CharDevice {
-                        major: *major,
-                        minor: *minor,
-                    },
-                    EntryKind::BlockDevice { major, minor } => EntryKind::BlockDevice {
-                        major: *major,
-                        minor: *minor,
-                    },
-                    EntryKind::Fifo => EntryKind::Fifo,
-                    EntryKind::Whiteout => EntryKind::Whiteout,
-                    EntryKind::Opaque => EntryKind::Opaque,
-                };
-                Ok(Entry {
-                    path: at(&entry.path),
-                    kind,
-                    mode: entry.mode,
-                    uid: entry.uid,
-                    gid: entry.gid,
-                    mtime: entry.mtime,
-                    xattrs,
-                })
-            })
-            .collect()
+        let mut xattrs = entry.xattrs.clone();
+        let kind = match &entry.kind {
+            EntryKind::File(file) => {
+                let host = self.root().join(file.source.as_path());
+                if !file.xattrs_read {
+                    xattrs = xattrs_of(&host)?;
+                }
+                EntryKind::File(Content::Host(host))
+            }
+            EntryKind::HardLink(target) => EntryKind::HardLink(at(target)),
+            EntryKind::Dir => EntryKind::Dir,
+            EntryKind::Symlink(target) => EntryKind::Symlink(PathBuf::from(target)),
+            EntryKind::CharDevice { major, minor } => EntryKind::CharDevice {
+                major: *major,
+                minor: *minor,
+            },
+            EntryKind::BlockDevice { major, minor } => EntryKind::BlockDevice {
+                major: *major,
+                minor: *minor,
+            },
+            EntryKind::Fifo => EntryKind::Fifo,
+            EntryKind::Whiteout => EntryKind::Whiteout,
+            EntryKind::Opaque => EntryKind::Opaque,
+        };
+        Ok(Entry {
+            path: at(&entry.path),
+            kind,
+            mode: entry.mode,
+            uid: entry.uid,
+            gid: entry.gid,
+            mtime: entry.mtime,
+            xattrs,
+        })
     }
 }
 
