@@ -143,6 +143,27 @@ pub enum ExecError {
         #[source]
         source: io::Error,
     },
+    /// The process that works on the store's files in the user namespace could not be
+    /// started.
+    #[error("failed to start a process in a user namespace")]
+    StartNamespaceHelper {
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Work on the store's files in the user namespace failed; the message is its error
+    /// and causes.
+    #[error("in the user namespace: {message}")]
+    NamespaceWork {
+        /// The error, with its causes after `: `.
+        message: String,
+    },
+    /// The process working in the user namespace ended without an answer.
+    #[error("the process working in the user namespace died ({status})")]
+    NamespaceHelperDied {
+        /// How it ended.
+        status: ExitStatus,
+    },
     /// Writing a user-namespace map failed.
     #[error("failed to write `{}`", path.display())]
     MapIds {

@@ -59,6 +59,7 @@ mod runc;
 mod setup;
 mod spec;
 mod sys;
+mod userns;
 
 use std::path::PathBuf;
 use std::process::ExitStatus;
@@ -66,6 +67,7 @@ use std::process::ExitStatus;
 pub use error::ExecError;
 pub(crate) use namespaces::IdMapping;
 pub use spec::{DEFAULT_PATH, Mount, Rootfs, SandboxSpec, SandboxSpecBuilder};
+pub(crate) use userns::{error_chain, in_user_namespace};
 
 use crate::events::Stream;
 

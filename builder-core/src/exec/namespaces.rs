@@ -77,6 +77,35 @@ impl IdMapping {
         })
     }
 
+    /// The mapping of the current process when it has subordinate ids mapped through
+    /// `newuidmap`/`newgidmap` (files of the sandbox's users then belong to those ids on
+    /// the host); `None` as root or with the caller alone mapped.
+    ///
+    /// # Errors
+    /// As [`IdMapping::detect`].
+    pub(crate) fn subordinate() -> Result<Option<Self>, ExecError> {
+        let mapping = Self::detect()?;
+        let subordinate = matches!(
+            mapping,
+            IdMapping::Namespace {
+                helpers: Some(_),
+                ..
+            }
+        );
+        Ok(subordinate.then_some(mapping))
+    }
+
+    /// The uid and gid maps as `/proc/<pid>/uid_map` lists them, `uid_map` first: what
+    /// files written through this mapping depend on.
+    pub(crate) fn maps(&self) -> String {
+        match self {
+            IdMapping::Host => String::new(),
+            IdMapping::Namespace { uids, gids, .. } => {
+                format!("{}\n{}", map_text(uids), map_text(gids))
+            }
+        }
+    }
+
     /// Whether a user namespace is used.
     pub(crate) fn user_namespace(&self) -> bool {
         matches!(self, IdMapping::Namespace { .. })

@@ -85,6 +85,33 @@ pub(crate) unsafe fn clone_process(namespaces: libc::c_int) -> io::Result<Forked
 /// A signal mask saved by [`block_all_signals`].
 pub(crate) struct SignalMask(libc::sigset_t);
 
+/// Forks through the C library's `fork`, for a child that runs ordinary Rust code (see
+/// `userns.rs`) rather than a setup program.
+///
+/// # Safety
+/// The child is a copy of one thread of a possibly multi-threaded process. The C library's
+/// `fork` runs its fork handlers, which leave the allocator usable in the child (glibc and
+/// musl both do), but any other lock another thread held stays locked: the child must take
+/// none (no standard streams, no environment, no `Mutex` shared with other threads, no
+/// thread pool) and must end in [`exit`], never by returning from the caller's frames.
+pub(crate) unsafe fn fork() -> io::Result<Forked> {
+    // SAFETY: `fork` has no memory effects on this process; the caller upholds the
+    // child-side contract above.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid)),
+    }
+}
+
+/// Child side of [`fork`]: moves this (single-threaded) process into a new, unmapped user
+/// namespace, in which it has every capability once the parent mapped it.
+pub(crate) fn unshare_user_namespace() -> io::Result<()> {
+    // SAFETY: `unshare(CLONE_NEWUSER)` changes only this process's credentials; the child
+    // of a fork is single-threaded, so no other thread shares them.
+    Ok(unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWUSER) }?)
+}
+
 /// Blocks every signal in the calling thread and returns the previous mask. Used around
 /// `clone` so the child starts with all signals blocked (no handler of the parent can run
 /// in it) and as init's permanent mask (it takes signals with [`wait_signal`]).

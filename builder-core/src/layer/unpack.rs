@@ -73,8 +73,9 @@ impl fmt::Display for Skipped {
 /// what lower layers put there; an entry replaces whatever was at its path (a file by a
 /// directory and the reverse), except that a directory over a directory keeps the
 /// content. Paths are resolved inside `root` as if chrooted, so no symlink, whatever the
-/// layer puts in it, leads a write outside. Owners are set when running as root and
-/// device nodes made only then (a caller that is not root owns every file, and the owners
+/// layer puts in it, leads a write outside. Owners are set when running as root (of the
+/// host or of a user namespace, where an id it does not map is skipped) and device nodes
+/// made only by the host's root (a caller that is not root owns every file, and the owners
 /// other than root are returned as skipped); what could not be applied is returned, not
 /// an error.
 /// Directory modes and mtimes are applied last, so a read-only directory still receives
@@ -341,7 +342,15 @@ impl Unpacker {
                     FileType::BlockDevice
                 };
                 let dev = rustix::fs::makedev(*major, *minor);
-                rustix::fs::mknodat(&parent, name, kind, Mode::from_raw_mode(0o600), dev)?;
+                match rustix::fs::mknodat(&parent, name, kind, Mode::from_raw_mode(0o600), dev) {
+                    // Root of a user namespace may not make devices.
+                    Err(rustix::io::Errno::PERM) => {
+                        self.written.remove(path);
+                        self.skip(path, SkipReason::DeviceNode);
+                        return Ok(());
+                    }
+                    other => other?,
+                }
                 self.finish_node(&parent, entry, mode)?;
             }
             EntryKind::Fifo => {

@@ -3,6 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::exec::ExecError;
 use crate::layer::LayerError;
 use crate::store::StoreError;
 
@@ -17,6 +18,9 @@ pub enum RootfsError {
         /// `diff_id`s in the config.
         diff_ids: usize,
     },
+    /// Unpacking in the user namespace of a rootless build failed.
+    #[error(transparent)]
+    UserNamespace(#[from] ExecError),
     /// A layer blob could not be read from the store.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -25,6 +25,12 @@
 //! of them. `<ns>` is `trusted` or `user`, the attribute namespace of the overlay mounts
 //! made by this process (root or a user namespace), which read only their own.
 //!
+//! Rootless with subordinate ids, `<ns>` is `user-<maps>` and `merged` is
+//! `merged-<maps>` (`<maps>` a hash of the user namespace's id maps): the layers keep the
+//! owners they record, so their files belong to the subordinate ids the sandbox maps them
+//! to, and only a process in that user namespace can write or remove them. Unpacking and
+//! removing run there ([`in_user_namespace`]), as buildah does all its work.
+//!
 //! A directory is made atomically: unpacked into a temp beside it, then renamed. When two
 //! builds unpack the same layer at once, the second rename fails and its copy is dropped.
 //! Nothing is renamed before its `diff_id` was checked. Every user holds a store
@@ -48,8 +54,11 @@ pub(crate) use sweep::sweep;
 
 use crate::digest::sha256;
 use crate::events::{Events, TaskRef};
-use crate::exec::overlay_xattr_prefix;
-use crate::layer::{OverlayFormat, OverlayXattrs, SkipReason, decompress, unpack, unpack_overlay};
+use crate::exec::{ExecError, IdMapping, error_chain, in_user_namespace, overlay_xattr_prefix};
+use crate::layer::{
+    LayerError, OverlayFormat, OverlayXattrs, SkipReason, Unpacked, decompress, unpack,
+    unpack_overlay,
+};
 use crate::store::Store;
 
 /// The version of how layers are unpacked, the directory under `data/rootfs` that holds
@@ -83,6 +92,8 @@ pub struct LayerDirs {
     /// Where the merged trees are.
     merged: PathBuf,
     xattrs: OverlayXattrs,
+    /// The user namespace layers are unpacked in, rootless with subordinate ids.
+    mapping: Option<IdMapping>,
 }
 
 impl LayerDirs {
@@ -98,8 +109,18 @@ impl LayerDirs {
             OverlayXattrs::User
         };
         let rootfs = store.path_for("rootfs")?.join(LAYOUT);
-        let dir = namespace_dir(&rootfs, xattrs);
-        let merged = rootfs.join("merged");
+        let mapping = IdMapping::subordinate()?;
+        let (dir, merged) = match &mapping {
+            None => (namespace_dir(&rootfs, xattrs), rootfs.join("merged")),
+            Some(mapping) => {
+                let maps = sha256(mapping.maps().as_bytes());
+                let maps = &maps.digest()[..12];
+                (
+                    rootfs.join(format!("user-{maps}")),
+                    rootfs.join(format!("merged-{maps}")),
+                )
+            }
+        };
         for dir in [&dir, &merged] {
             fs::create_dir_all(dir).map_err(|source| RootfsError::WriteDir {
                 path: dir.clone(),
@@ -111,6 +132,7 @@ impl LayerDirs {
             dir,
             merged,
             xattrs,
+            mapping,
         })
     }
 
@@ -180,7 +202,7 @@ impl LayerDirs {
         };
         let dir = self.merged.join(chain_id.digest());
         if !dir.is_dir() {
-            let temp = self.temp(&self.merged)?;
+            let temp = Temp::new(&self.merged)?;
             let tree = temp.path().join("tree");
             fs::create_dir(&tree).map_err(write_err(&tree))?;
             for (layer, diff_id) in layers.iter().zip(diff_ids) {
@@ -191,57 +213,63 @@ impl LayerDirs {
         Ok(Some(dir.join("tree")))
     }
 
-    /// A temp directory in `parent`, which [`sweep`] removes if it is left behind.
-    fn temp(&self, parent: &Path) -> Result<tempfile::TempDir, RootfsError> {
-        tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
-            .tempdir_in(parent)
-            .map_err(write_err(parent))
-    }
-
-    /// Reads the blob of `layer`, applies its tar with `apply` and checks its `diff_id`.
+    /// Reads the blob of `layer`, applies its tar with `apply` (in the user namespace
+    /// when there is one) and checks its `diff_id`.
     fn unpack_layer(
         &self,
         layer: &Descriptor,
         diff_id: &Digest,
         events: &dyn Events,
-        apply: impl FnOnce(
-            Box<dyn io::Read + '_>,
-        ) -> Result<crate::layer::Unpacked, crate::layer::LayerError>,
+        apply: impl FnOnce(Box<dyn io::Read + '_>) -> Result<Unpacked, LayerError>,
     ) -> Result<(), RootfsError> {
         let digest = layer.digest();
         let task = TaskRef {
             label: format!("unpack {}", short(digest)),
         };
         events.task_started(&task, Some(layer.size()));
-        let blob = BufReader::with_capacity(64 * 1024, self.store.open_blob(digest)?);
-        let unpack_err = |source| RootfsError::Unpack {
-            digest: digest.to_string(),
-            source,
+        let (unpacked, owners) = match &self.mapping {
+            None => {
+                let unpacked = unpack_blob(&self.store, layer, apply)?;
+                let owners = owners_skipped(&unpacked);
+                (unpacked.diff_id, owners)
+            }
+            Some(mapping) => {
+                let answer = in_user_namespace(mapping, || {
+                    let unpacked = unpack_blob(&self.store, layer, apply)
+                        .map_err(|error| error_chain(&error))?;
+                    let owners = owners_skipped(&unpacked);
+                    Ok(format!("{} {owners}", unpacked.diff_id).into_bytes())
+                })?;
+                let answer = String::from_utf8_lossy(&answer).into_owned();
+                let parsed = answer.split_once(' ').and_then(|(digest, owners)| {
+                    Some((digest.parse::<Digest>().ok()?, owners.parse().ok()?))
+                });
+                parsed.ok_or(ExecError::NamespaceWork {
+                    message: format!("unexpected answer `{answer}`"),
+                })?
+            }
         };
-        let tar =
-            decompress(blob, Some(layer.media_type().to_string().as_str())).map_err(unpack_err)?;
-        let unpacked = apply(tar).map_err(unpack_err)?;
         events.task_finished(&task);
-        let owners = unpacked
-            .skipped
-            .iter()
-            .filter(|skipped| skipped.what == SkipReason::Ownership)
-            .count();
         if owners > 0 {
-            // Keeping them needs the store's files owned by subordinate ids, which only
-            // a process inside the user namespace could then change or remove.
-            events.warning(&format!(
-                "layer {}: {owners} files owned by users other than root show as root's in \
-                 RUN steps (not running as root, owners cannot be kept)",
-                short(digest)
-            ));
+            events.warning(&match self.mapping {
+                // Keeping them needs the store's files owned by subordinate ids.
+                None => format!(
+                    "layer {}: {owners} files owned by users other than root show as root's \
+                     in RUN steps (not running as root, owners cannot be kept)",
+                    short(digest)
+                ),
+                Some(_) => format!(
+                    "layer {}: {owners} files owned by ids beyond the subordinate ranges \
+                     show as root's in RUN steps",
+                    short(digest)
+                ),
+            });
         }
-        if unpacked.diff_id != *diff_id {
+        if unpacked != *diff_id {
             return Err(RootfsError::DiffIdMismatch {
                 digest: digest.to_string(),
                 expected: diff_id.to_string(),
-                actual: unpacked.diff_id.to_string(),
+                actual: unpacked.to_string(),
             });
         }
         Ok(())
@@ -257,7 +285,7 @@ impl LayerDirs {
         events: &dyn Events,
     ) -> Result<(), RootfsError> {
         let layer = chain.last().expect("a chain has at least its own layer");
-        let temp = self.temp(&self.dir)?;
+        let temp = Temp::new(&self.dir)?;
         let diff = temp.path().join("diff");
         fs::create_dir(&diff).map_err(write_err(&diff))?;
         let format = OverlayFormat {
@@ -272,12 +300,7 @@ impl LayerDirs {
 
     /// Records the layer blobs of `chain` in `temp`, makes it durable and renames it to
     /// `dir`; when another build made `dir` first, `temp` is dropped for it.
-    fn publish(
-        &self,
-        temp: tempfile::TempDir,
-        chain: &[Descriptor],
-        dir: &Path,
-    ) -> Result<(), RootfsError> {
+    fn publish(&self, temp: Temp, chain: &[Descriptor], dir: &Path) -> Result<(), RootfsError> {
         let write = write_err;
         let blobs: Vec<String> = chain.iter().map(|l| l.digest().to_string()).collect();
         let list = temp.path().join("layers");
@@ -305,6 +328,71 @@ impl LayerDirs {
     }
 }
 
+/// Reads the blob of `layer` from `store` and applies its tar with `apply`.
+fn unpack_blob(
+    store: &Store,
+    layer: &Descriptor,
+    apply: impl FnOnce(Box<dyn io::Read + '_>) -> Result<Unpacked, LayerError>,
+) -> Result<Unpacked, RootfsError> {
+    let digest = layer.digest();
+    let blob = BufReader::with_capacity(64 * 1024, store.open_blob(digest)?);
+    let unpack_err = |source| RootfsError::Unpack {
+        digest: digest.to_string(),
+        source,
+    };
+    let tar =
+        decompress(blob, Some(layer.media_type().to_string().as_str())).map_err(unpack_err)?;
+    apply(tar).map_err(unpack_err)
+}
+
+/// How many files of a layer did not get their owner.
+fn owners_skipped(unpacked: &Unpacked) -> usize {
+    unpacked
+        .skipped
+        .iter()
+        .filter(|skipped| skipped.what == SkipReason::Ownership)
+        .count()
+}
+
+/// A temp directory in the rootfs directory, removed with [`remove_tree`] when dropped
+/// unless kept; [`sweep`] removes those a killed process left.
+struct Temp {
+    path: PathBuf,
+    kept: bool,
+}
+
+impl Temp {
+    /// A new temp directory in `parent`.
+    fn new(parent: &Path) -> Result<Temp, RootfsError> {
+        let dir = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempdir_in(parent)
+            .map_err(write_err(parent))?;
+        Ok(Temp {
+            path: dir.keep(),
+            kept: false,
+        })
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The path, no longer removed on drop.
+    fn keep(mut self) -> PathBuf {
+        self.kept = true;
+        std::mem::take(&mut self.path)
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = remove_tree(&self.path);
+        }
+    }
+}
+
 /// The error of writing in `path`.
 fn write_err(path: &Path) -> impl FnOnce(io::Error) -> RootfsError + use<> {
     let path = path.to_owned();
@@ -326,8 +414,29 @@ fn short(digest: &Digest) -> String {
 }
 
 /// Removes a directory tree, making directories writable first where a non-root owner
-/// needs that (an image may hold read-only directories).
+/// needs that (an image may hold read-only directories); rootless with subordinate ids,
+/// what the caller may not remove (files of the sandbox's users) is removed in the user
+/// namespace.
 pub(crate) fn remove_tree(path: &Path) -> io::Result<()> {
+    match remove_own_tree(path) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            let Ok(Some(mapping)) = IdMapping::subordinate() else {
+                return Err(e);
+            };
+            in_user_namespace(&mapping, || {
+                remove_own_tree(path)
+                    .map(|()| Vec::new())
+                    .map_err(|error| error.to_string())
+            })
+            .map(drop)
+            .map_err(io::Error::other)
+        }
+        other => other,
+    }
+}
+
+/// [`remove_tree`] with the rights of this process.
+fn remove_own_tree(path: &Path) -> io::Result<()> {
     match fs::remove_dir_all(path) {
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
             use std::os::unix::fs::PermissionsExt as _;

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use oci_spec::image::Descriptor;
 
+use crate::exec::{IdMapping, error_chain, in_user_namespace};
 use crate::layer::{decompress, unpack};
 use crate::rootfs::RootfsError;
 use crate::store::Store;
@@ -15,12 +16,28 @@ use crate::store::Store;
 use super::RunError;
 
 /// Unpacks `layers` (bottom first) from `store` into the directory `root`, one over the
-/// other.
+/// other; rootless with subordinate ids, in the user namespace, so that files keep their
+/// owners.
 pub(super) fn unpack_layers(
     store: &Store,
     layers: &[Descriptor],
     root: &Path,
 ) -> Result<(), RunError> {
+    match IdMapping::subordinate()? {
+        None => unpack_here(store, layers, root),
+        Some(mapping) => {
+            in_user_namespace(&mapping, || {
+                unpack_here(store, layers, root)
+                    .map(|()| Vec::new())
+                    .map_err(|error| error_chain(&error))
+            })?;
+            Ok(())
+        }
+    }
+}
+
+/// [`unpack_layers`] with the rights of this process.
+fn unpack_here(store: &Store, layers: &[Descriptor], root: &Path) -> Result<(), RunError> {
     for layer in layers {
         let unpack_err = |source| RootfsError::Unpack {
             digest: layer.digest().to_string(),
@@ -36,8 +53,24 @@ pub(super) fn unpack_layers(
 
 /// Copies the file or tree `source` to `dest` (which must not exist): directories,
 /// regular files with their modes, symbolic links as links, with their owners when
-/// running as root; other types are skipped.
+/// running as root or in the user namespace of subordinate ids (where the sources may
+/// be files the caller cannot read); other types are skipped.
 pub(super) fn copy_tree(source: &Path, dest: &Path) -> Result<(), RunError> {
+    match IdMapping::subordinate()? {
+        None => copy_here(source, dest),
+        Some(mapping) => {
+            in_user_namespace(&mapping, || {
+                copy_here(source, dest)
+                    .map(|()| Vec::new())
+                    .map_err(|error| error_chain(&error))
+            })?;
+            Ok(())
+        }
+    }
+}
+
+/// [`copy_tree`] with the rights of this process.
+fn copy_here(source: &Path, dest: &Path) -> Result<(), RunError> {
     let err = |path: &Path| {
         let path = path.to_owned();
         move |source| RunError::Prepare { path, source }

@@ -44,7 +44,9 @@ pub use inputs::mount_inputs;
 pub use mounts::StepInputs;
 
 use crate::events::{Events, StepRef, Stream};
-use crate::exec::{ExecError, IdMapping, Rootfs, Sandbox, SandboxSpec};
+use crate::exec::{
+    ExecError, IdMapping, Rootfs, Sandbox, SandboxSpec, error_chain, in_user_namespace,
+};
 use crate::layer::{
     Entry, EntryKind, LayerOptions, OverlayXattrs, Snapshot, WrittenLayer, overlay_diff,
     write_layer,
@@ -350,21 +352,96 @@ impl Runner {
             });
         }
 
-        let mut entries = match &prepared.capture {
-            Capture::Upper { upper, xattrs } => overlay_diff(upper, *xattrs)?,
-            Capture::Snapshot { root, before } => {
-                let mut entries = before.diff(root)?;
-                parents::add_parents(&mut entries, root)?;
-                entries
+        match (&prepared.capture, IdMapping::subordinate()?) {
+            (Capture::Upper { upper, xattrs }, Some(mapping)) => {
+                // The step's users' files may be unreadable to the caller.
+                let answer = in_user_namespace(&mapping, || {
+                    let written = self
+                        .write_changes(overlay_diff(upper, *xattrs), layer_options)
+                        .map_err(|error| error_chain(&error))?;
+                    let wire = written.map(WrittenWire::from);
+                    Ok(serde_json::to_vec(&wire).expect("a written layer encodes as JSON"))
+                })?;
+                let wire: Option<WrittenWire> =
+                    serde_json::from_slice(&answer).map_err(|error| ExecError::NamespaceWork {
+                        message: format!("unexpected answer: {error}"),
+                    })?;
+                Ok(wire.map(WrittenLayer::from))
             }
-        };
-        owners_inside(&mut entries, &IdMapping::detect()?);
+            (Capture::Upper { upper, xattrs }, None) => {
+                let mut entries = overlay_diff(upper, *xattrs);
+                if let Ok(entries) = &mut entries {
+                    owners_inside(entries, &IdMapping::detect()?);
+                }
+                self.write_changes(entries, layer_options)
+            }
+            (Capture::Snapshot { root, before }, _) => {
+                let mut entries = before.diff(root).and_then(|mut entries| {
+                    parents::add_parents(&mut entries, root)?;
+                    Ok(entries)
+                });
+                if let Ok(entries) = &mut entries {
+                    owners_inside(entries, &IdMapping::detect()?);
+                }
+                self.write_changes(entries, layer_options)
+            }
+        }
+    }
+
+    /// Writes the changes `entries` as a layer blob of the store; `None` when there are
+    /// none.
+    fn write_changes(
+        &self,
+        entries: Result<Vec<Entry>, crate::layer::LayerError>,
+        layer_options: &LayerOptions,
+    ) -> Result<Option<WrittenLayer>, RunError> {
+        let entries = entries?;
         if entries.is_empty() {
             return Ok(None);
         }
         let (blob, layer) = write_layer(self.store.begin_blob()?, entries, layer_options)?;
         blob.commit()?;
         Ok(Some(layer))
+    }
+}
+
+/// A [`WrittenLayer`] as the user namespace's process sends it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct WrittenWire {
+    diff_id: Digest,
+    digest: Digest,
+    size: u64,
+    tar_size: u64,
+    media_type: oci_spec::image::MediaType,
+    chunks: Option<crate::layer::ChunkIndex>,
+    reused: u64,
+}
+
+impl From<WrittenLayer> for WrittenWire {
+    fn from(layer: WrittenLayer) -> Self {
+        WrittenWire {
+            diff_id: layer.diff_id,
+            digest: layer.digest,
+            size: layer.size,
+            tar_size: layer.tar_size,
+            media_type: layer.media_type,
+            chunks: layer.chunks,
+            reused: layer.reused,
+        }
+    }
+}
+
+impl From<WrittenWire> for WrittenLayer {
+    fn from(wire: WrittenWire) -> Self {
+        WrittenLayer {
+            diff_id: wire.diff_id,
+            digest: wire.digest,
+            size: wire.size,
+            tar_size: wire.tar_size,
+            media_type: wire.media_type,
+            chunks: wire.chunks,
+            reused: wire.reused,
+        }
     }
 }
 

@@ -23,7 +23,9 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::digest::sha256;
 use crate::events::Events;
-use crate::exec::{Mount as SandboxMount, SandboxSpecBuilder};
+use crate::exec::{
+    ExecError, IdMapping, Mount as SandboxMount, SandboxSpecBuilder, in_user_namespace,
+};
 use crate::plan::{Mount, Sharing, Source};
 use crate::rootfs::LayerDirs;
 use crate::store::{ScratchDir, Store};
@@ -84,6 +86,16 @@ pub(super) struct Resolved {
     _scratch: Vec<ScratchDir>,
     /// The SSH agent proxies, stopped when the step ends.
     _agents: Vec<AgentProxy>,
+}
+
+impl Drop for Resolved {
+    /// Removes the scratch directories even where the steps' users own files in them
+    /// (rootless with subordinate ids); a failure leaves them for [`Store::prune`].
+    fn drop(&mut self) {
+        for scratch in &self._scratch {
+            let _ = crate::rootfs::remove_tree(scratch.path());
+        }
+    }
 }
 
 impl Resolved {
@@ -232,10 +244,7 @@ pub(super) fn resolve(
                         None => {
                             let scratch = store.temp_dir()?;
                             let empty = scratch.path().to_owned();
-                            fs::set_permissions(&empty, fs::Permissions::from_mode(*mode))
-                                .map_err(|source| prepare(&empty, source))?;
-                            chown(&empty, Some(*uid), Some(*gid))
-                                .map_err(|source| prepare(&empty, source))?;
+                            set_owner(&empty, *mode, *uid, *gid)?;
                             resolved._scratch.push(scratch);
                             empty
                         }
@@ -390,9 +399,6 @@ fn cache_dir(
         .prefix(".tmp-")
         .tempdir_in(&caches)
         .map_err(|source| prepare(&caches, source))?;
-    fs::set_permissions(temp.path(), fs::Permissions::from_mode(mode))
-        .map_err(|source| prepare(temp.path(), source))?;
-    chown(temp.path(), Some(uid), Some(gid)).map_err(|source| prepare(temp.path(), source))?;
     if let Some(seed) = seed {
         let entries = fs::read_dir(seed).map_err(|source| prepare(seed, source))?;
         for entry in entries {
@@ -400,6 +406,8 @@ fn cache_dir(
             copy_tree(&entry.path(), &temp.path().join(entry.file_name()))?;
         }
     }
+    // Last: once another id owns it, a rootless caller may not write in it.
+    set_owner(temp.path(), mode, uid, gid)?;
     let temp = temp.keep();
     if let Err(source) = fs::rename(&temp, &dir) {
         let _ = fs::remove_dir(&temp);
@@ -408,6 +416,40 @@ fn cache_dir(
         }
     }
     Ok(dir)
+}
+
+/// Gives the directory `path` the mode `mode` and the owner `uid:gid` as the sandbox sees
+/// it: the host's ids as root; rootless, the ids of the user namespace, set there when it
+/// maps subordinate ids (only root, the caller itself, exists otherwise).
+fn set_owner(path: &Path, mode: u32, uid: u32, gid: u32) -> Result<(), RunError> {
+    let apply = || -> std::io::Result<()> {
+        chown(path, Some(uid), Some(gid))?;
+        // After `chown`, which clears set-id bits.
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+    };
+    match IdMapping::detect()? {
+        IdMapping::Host => apply().map_err(|source| prepare(path, source)),
+        mapping @ IdMapping::Namespace {
+            helpers: Some(_), ..
+        } => {
+            in_user_namespace(&mapping, || {
+                apply().map(|()| Vec::new()).map_err(|error| {
+                    format!("failed to set the owner of `{}`: {error}", path.display())
+                })
+            })?;
+            Ok(())
+        }
+        IdMapping::Namespace { .. } => {
+            if uid != 0 {
+                return Err(ExecError::UnmappedUid { id: uid }.into());
+            }
+            if gid != 0 {
+                return Err(ExecError::UnmappedGid { id: gid }.into());
+            }
+            fs::set_permissions(path, fs::Permissions::from_mode(mode))
+                .map_err(|source| prepare(path, source))
+        }
+    }
 }
 
 /// Locks the cache `dir` (through `<dir>.lock`) exclusively: waiting when `wait`, else

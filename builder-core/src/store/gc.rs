@@ -254,7 +254,8 @@ fn list_dir(dir: &Path) -> Result<Vec<std::path::PathBuf>, StoreError> {
 /// Removes a file or a directory tree; one already gone is fine.
 fn remove(path: &Path) -> Result<(), StoreError> {
     let result = match fs::symlink_metadata(path) {
-        Ok(metadata) if metadata.is_dir() => fs::remove_dir_all(path),
+        // Scratch directories of rootless steps may hold the sandbox users' files.
+        Ok(metadata) if metadata.is_dir() => crate::rootfs::remove_tree(path),
         Ok(_) => fs::remove_file(path),
         Err(e) => Err(e),
     };

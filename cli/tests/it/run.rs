@@ -472,90 +472,146 @@ fn run_works_rootless_with_subordinate_ids() {
     let (base, binary) = rootless_workspace(
         dir.path(),
         "FROM base\n\
-         RUN touch /f && chown 1000:1000 /f && mkdir /d && chown 2000:3000 /d \
-             && echo 'bob:x:2000:2000::/home/bob:/bin/sh' >> /etc/passwd \
-             && echo 'bob:x:2000:' >> /etc/group && mkdir -p /home/bob \
-             && chown bob:bob /home/bob && stat -c '%u:%g' /f\n\
+         RUN stat -c 'owned %u:%g' /owned /owned/file\n\
+         RUN sed -i 's/^app:/bob:/' /etc/passwd /etc/group && mkdir -p /home/bob/x && chown -R bob /home/bob && chmod 700 /home/bob/x \
+             && touch /f && chown 1000:1000 /f && mkdir /d && chown 2000:3000 /d \
+             && stat -c '%u:%g' /f\n\
          USER bob\n\
-         RUN touch /tmp/mine && id -u\n",
+         RUN touch /home/bob/ok /home/bob/x/ok && stat -c 'home %u' /home/bob \
+             && stat -c 'below %u:%g' /f /d && id -u\n\
+         RUN --mount=type=cache,target=/c,uid=1000,gid=1000 touch /c/mine \
+             && stat -c 'cache %u:%g' /c /c/mine\n",
         &format!("{}:{}", user.uid, user.gid),
     );
-    let mkimage = |args: &[&str]| {
-        let output = user
-            .command(&binary)
+    // A base layer with files of uid 1000.
+    fs::create_dir(base.join("owned")).unwrap();
+    fs::write(base.join("owned/file"), "x").unwrap();
+    fs::write(
+        base.join("Dockerfile"),
+        "FROM scratch\nCOPY rootfs/ /\nCOPY --chown=1000:1000 owned /owned\n",
+    )
+    .unwrap();
+    tool(
+        "chown",
+        &[
+            "-R",
+            &format!("{}:{}", user.uid, user.gid),
+            base.to_str().unwrap(),
+        ],
+    );
+    let mkimage_output = |args: &[&str]| {
+        user.command(&binary)
             .arg("--root")
             .arg(dir.path().join("store"))
             .args(args)
             .env("HOME", dir.path())
             .output()
-            .unwrap();
-        ok(&output)
+            .unwrap()
     };
+    let mkimage = |args: &[&str]| ok(&mkimage_output(args));
     let temps_before = temps_of(user.uid);
     mkimage(&["build", "-q", "-t", "base", base.to_str().unwrap()]);
     let archive = dir.path().join("app.tar");
     let oci = format!("type=oci,dest={}", archive.display());
+    let started = std::time::Instant::now();
     let (_, progress) = mkimage(&[
         "build",
         "--progress",
         "plain",
+        "-t",
+        "app",
         "-o",
         &oci,
         dir.path().join("ctx").to_str().unwrap(),
     ]);
-    assert!(progress.contains("1000:1000\n"), "{progress}");
+    eprintln!("rootless build: {:?}", started.elapsed());
+    // See: issue 5. Every file shows the owner its layer records.
+    for line in [
+        "owned 1000:1000\n",
+        "1000:1000\n",
+        "home 1000\n",
+        "below 1000:1000\n",
+        "below 2000:3000\n",
+        "cache 1000:1000\n",
+    ] {
+        assert!(progress.contains(line), "{line:?} in {progress}");
+    }
     assert!(
-        progress.contains("2000\n"),
-        "USER bob runs as 2000: {progress}"
+        progress.contains("#5 1000\n"),
+        "USER bob runs as 1000: {progress}"
     );
-    // What is not done yet: the unpacked layers below a step are the caller's files.
     assert!(
-        progress.contains("3 files owned by users other than root show as root's"),
-        "{progress}"
+        !progress.contains("show as root's"),
+        "owners are kept: {progress}"
     );
 
+    // The cache mount step changes nothing: the last layer is bob's.
     let mut owners = last_layer_owners(&archive, &dir.path().join("oci"));
     owners.sort();
-    assert_eq!(owners, ["0/0 tmp/", "2000/2000 tmp/mine"]);
-    // The layer before: the first RUN's.
-    let layers_dir = dir.path().join("oci");
-    let index: serde_json::Value =
-        serde_json::from_slice(&fs::read(layers_dir.join("index.json")).unwrap()).unwrap();
-    let digest = index["manifests"][0]["digest"].as_str().unwrap();
-    let manifest: serde_json::Value = serde_json::from_slice(
-        &fs::read(
-            layers_dir
-                .join("blobs/sha256")
-                .join(&digest["sha256:".len()..]),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let layers = manifest["layers"].as_array().unwrap();
-    let first_run = &layers[layers.len() - 2]["digest"].as_str().unwrap()["sha256:".len()..];
-    let listing = tool(
-        "tar",
-        &[
-            "--numeric-owner",
-            "-tvzf",
-            layers_dir
-                .join("blobs/sha256")
-                .join(first_run)
-                .to_str()
-                .unwrap(),
-        ],
+    assert_eq!(
+        owners,
+        [
+            "0/0 home/",
+            "1000/0 home/bob/",
+            "1000/0 home/bob/x/",
+            "1000/1000 home/bob/ok",
+            "1000/1000 home/bob/x/ok"
+        ]
     );
-    for expected in ["1000/1000 f", "2000/3000 d/", "2000/2000 home/bob/"] {
+    let layers_dir = dir.path().join("oci");
+    let listing = |back: usize| {
+        let index: serde_json::Value =
+            serde_json::from_slice(&fs::read(layers_dir.join("index.json")).unwrap()).unwrap();
+        let digest = index["manifests"][0]["digest"].as_str().unwrap();
+        let manifest: serde_json::Value = serde_json::from_slice(
+            &fs::read(
+                layers_dir
+                    .join("blobs/sha256")
+                    .join(&digest["sha256:".len()..]),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let layers = manifest["layers"].as_array().unwrap();
+        let blob = &layers[layers.len() - 1 - back]["digest"].as_str().unwrap()["sha256:".len()..];
+        tool(
+            "tar",
+            &[
+                "--numeric-owner",
+                "-tvzf",
+                layers_dir.join("blobs/sha256").join(blob).to_str().unwrap(),
+            ],
+        )
+    };
+    let has = |listing: &str, expected: &str| {
         let (owner, path) = expected.split_once(' ').unwrap();
         assert!(
             listing
                 .lines()
-                .any(|line| line.contains(&format!(" {owner} "))
+                .any(|line| line.split_whitespace().nth(1) == Some(owner)
                     && line.ends_with(&format!(" {path}"))),
             "{expected} in {listing}"
         );
+    };
+    let first = listing(1);
+    for expected in [
+        "1000/1000 f",
+        "2000/3000 d/",
+        "1000/0 home/bob/",
+        "1000/0 home/bob/x/",
+    ] {
+        has(&first, expected);
     }
 
+    // A failing step leaves nothing its users own behind.
+    fs::write(
+        dir.path().join("ctx/Dockerfile"),
+        "FROM app\nUSER root\nRUN mkdir -p /q/r && touch /q/r/f && chown -R 1000:1000 /q \
+         && chmod 500 /q/r && false\n",
+    )
+    .unwrap();
+    let failed = mkimage_output(&["build", dir.path().join("ctx").to_str().unwrap()]);
+    assert!(!failed.status.success());
     let store_temps: Vec<_> = fs::read_dir(dir.path().join("store/tmp"))
         .unwrap()
         .map(|entry| entry.unwrap().file_name())
@@ -565,4 +621,17 @@ fn run_works_rootless_with_subordinate_ids() {
         "no scratch directory is left: {store_temps:?}"
     );
     assert_eq!(temps_of(user.uid), temps_before, "nothing is left in /tmp");
+
+    // The user's own prune removes the unpacked layers, files of the sandbox's users.
+    let rootfs = dir.path().join("store/data/rootfs/2");
+    let unpacked = |rootfs: &Path| -> usize {
+        fs::read_dir(rootfs)
+            .unwrap()
+            .map(|ns| fs::read_dir(ns.unwrap().path()).unwrap().count())
+            .sum()
+    };
+    assert!(unpacked(&rootfs) > 0);
+    mkimage(&["rmi", "app", "base"]);
+    mkimage(&["prune", "--keep-storage", "0"]);
+    assert_eq!(unpacked(&rootfs), 0, "unpacked layers are pruned");
 }
