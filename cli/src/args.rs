@@ -281,6 +281,15 @@ pub struct BuildArgs {
     /// Write the image id to this file.
     #[arg(long, value_name = "FILE")]
     pub iidfile: Option<PathBuf>,
+    /// The network of `RUN` steps that do not choose one with `--network`: `default` and
+    /// `host` share the host's, `none` has only loopback.
+    #[arg(long, value_enum, default_value_t = NetworkArg::Default)]
+    pub network: NetworkArg,
+    /// An extra `/etc/hosts` entry for `RUN` steps, `HOST:IP` (or `HOST=IP`); `IP` may be
+    /// `host-gateway`, the host itself (`127.0.0.1`, as steps share its network).
+    /// Repeatable.
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_hosts: Vec<String>,
     /// A named build context, `NAME=VALUE`: a directory, `docker-image://REF`,
     /// `oci-layout://DIR[:TAG][@DIGEST]` or a git URL. `FROM NAME`, `COPY --from=NAME` and
     /// mounts `from=NAME` read it, and it replaces a stage named NAME. Repeatable.
@@ -329,6 +338,17 @@ pub enum ProgressMode {
     Plain,
     /// A redrawn line per step.
     Tty,
+}
+
+/// The networks of `mkimage build --network`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NetworkArg {
+    /// The host's network.
+    Default,
+    /// A private network namespace with loopback only.
+    None,
+    /// The host's network.
+    Host,
 }
 
 /// The layer compressions of `mkimage build`.

@@ -17,13 +17,13 @@ use mkimage_core::context::{Context, extract};
 use mkimage_core::exec::Sandbox;
 use mkimage_core::layer::Compression;
 use mkimage_core::oci::{ArchiveFormat, ArchiveImage, Image, write_archive};
-use mkimage_core::plan::{Base, KeyValue, Platform};
+use mkimage_core::plan::{Base, KeyValue, Network, Op, Platform};
 use mkimage_core::registry::{Client, Reference, RegistryResolver, push};
 use mkimage_core::run::Runner;
 use mkimage_core::store::Store;
 use mkimage_dockerfile::{BaseImage, LowerOptions};
 
-use crate::args::{BuildArgs, CompressionArg, ProgressMode};
+use crate::args::{BuildArgs, CompressionArg, NetworkArg, ProgressMode};
 use crate::located::Located;
 use crate::parse::{lower_error, read_dockerfile};
 use crate::render::{self, Progress, StepBars};
@@ -153,6 +153,11 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     for warning in &lowered.warnings {
         render::warning(&format!("{name}:{}: {}", warning.span, warning.message));
     }
+    run_defaults(
+        &mut lowered.plan,
+        args.network,
+        &extra_hosts(&args.add_hosts)?,
+    );
 
     let built = builder
         .build(&lowered.plan, &context, &options, events)
@@ -330,6 +335,48 @@ fn base_images(
         found.insert(reference.clone(), BaseImage { env, onbuild });
     }
     found
+}
+
+/// Gives every `RUN` of `plan` the network of `--network` (where the step chose none) and
+/// the hosts of `--add-host`.
+fn run_defaults(plan: &mut mkimage_core::Plan, network: NetworkArg, hosts: &[KeyValue]) {
+    let network = match network {
+        NetworkArg::Default => Network::Default,
+        NetworkArg::None => Network::None,
+        NetworkArg::Host => Network::Host,
+    };
+    for step in plan.stages.iter_mut().flat_map(|stage| &mut stage.steps) {
+        if let Op::Run(run) = &mut step.op {
+            if run.network == Network::Default {
+                run.network = network;
+            }
+            run.extra_hosts = hosts.to_vec();
+        }
+    }
+}
+
+/// The `--add-host` values, `HOST:IP` or `HOST=IP`, as host and address.
+fn extra_hosts(values: &[String]) -> anyhow::Result<Vec<KeyValue>> {
+    values
+        .iter()
+        .map(|value| {
+            let Some((host, ip)) = value
+                .split_once(['=', ':'])
+                .filter(|(host, ip)| !host.is_empty() && !ip.is_empty())
+            else {
+                bail!("invalid `--add-host` `{value}`: expected HOST:IP");
+            };
+            let ip = if ip == "host-gateway" {
+                "127.0.0.1"
+            } else {
+                ip
+            };
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                bail!("invalid `--add-host` `{value}`: `{ip}` is not an IP address");
+            }
+            Ok(KeyValue::new(host, ip))
+        })
+        .collect()
 }
 
 /// The compression `--compression` and `--compression-level` ask for.

@@ -295,6 +295,7 @@ impl Encode for Run {
             security,
             env,
             proxy_env: _,
+            extra_hosts,
         } = self;
         command.encode(key);
         key.list(files, |key, file| file.encode(key));
@@ -302,6 +303,11 @@ impl Encode for Run {
         network.encode(key);
         security.encode(key);
         key.list(env, |key, pair| pair.encode(key));
+        // Only when given, so that the keys of steps without them stay those of earlier
+        // versions.
+        if !extra_hosts.is_empty() {
+            key.tag(1).list(extra_hosts, |key, pair| pair.encode(key));
+        }
     }
 }
 

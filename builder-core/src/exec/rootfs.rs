@@ -517,7 +517,11 @@ impl<'a> FilesystemPlan<'a> {
         });
         self.steps.push(Step::WriteFile {
             path: Self::c_path(&hosts),
-            content: hosts_file(&fs::read("/etc/hosts").unwrap_or_default(), &spec.hostname),
+            content: hosts_file(
+                &fs::read("/etc/hosts").unwrap_or_default(),
+                &spec.hostname,
+                &spec.extra_hosts,
+            ),
             mode: 0o644,
             uid: 0,
             gid: 0,
@@ -880,10 +884,10 @@ impl<'a> FilesystemPlan<'a> {
     }
 }
 
-/// The sandbox's `/etc/hosts`: the host's, and a line naming the sandbox's hostname as
-/// the loopback address when the host's does not name it, so that it resolves (BuildKit's
-/// has `127.0.0.1 localhost buildkitsandbox`).
-fn hosts_file(host: &[u8], hostname: &str) -> Vec<u8> {
+/// The sandbox's `/etc/hosts`: the host's, a line naming the sandbox's hostname as the
+/// loopback address when the host's does not name it, so that it resolves (BuildKit's
+/// has `127.0.0.1 localhost buildkitsandbox`), then the `extra` hosts and addresses.
+fn hosts_file(host: &[u8], hostname: &str, extra: &[(String, String)]) -> Vec<u8> {
     let names_it = String::from_utf8_lossy(host).lines().any(|line| {
         let line = line.split('#').next().unwrap_or_default();
         line.split_whitespace().skip(1).any(|name| name == hostname)
@@ -894,6 +898,9 @@ fn hosts_file(host: &[u8], hostname: &str) -> Vec<u8> {
             hosts.push(b'\n');
         }
         hosts.extend_from_slice(format!("127.0.0.1\t{hostname}\n").as_bytes());
+    }
+    for (name, address) in extra {
+        hosts.extend_from_slice(format!("{address}\t{name}\n").as_bytes());
     }
     hosts
 }
@@ -907,12 +914,16 @@ mod tests {
     fn hosts_names_the_sandbox_once() {
         let host = b"127.0.0.1 localhost\n::1 localhost # sandbox\n";
         assert_eq!(
-            hosts_file(host, "sandbox"),
+            hosts_file(host, "sandbox", &[]),
             b"127.0.0.1 localhost\n::1 localhost # sandbox\n127.0.0.1\tsandbox\n"
         );
         let named = b"127.0.0.1 localhost sandbox";
-        assert_eq!(hosts_file(named, "sandbox"), named);
-        assert_eq!(hosts_file(b"", "sandbox"), b"127.0.0.1\tsandbox\n");
+        assert_eq!(hosts_file(named, "sandbox", &[]), named);
+        let extra = [("db".to_owned(), "10.0.0.2".to_owned())];
+        assert_eq!(
+            hosts_file(b"", "sandbox", &extra),
+            b"127.0.0.1\tsandbox\n10.0.0.2\tdb\n"
+        );
     }
 
     fn stack(layers: &[&Path]) -> LayerStack {

@@ -109,6 +109,7 @@ pub struct SandboxSpec {
     pub(crate) gid: u32,
     pub(crate) groups: Vec<u32>,
     pub(crate) hostname: String,
+    pub(crate) extra_hosts: Vec<(String, String)>,
     pub(crate) network: Network,
     pub(crate) security: Security,
     pub(crate) rootfs: Rootfs,
@@ -133,6 +134,7 @@ impl SandboxSpec {
                 gid: 0,
                 groups: Vec::new(),
                 hostname: "sandbox".to_owned(),
+                extra_hosts: Vec::new(),
                 network: Network::Default,
                 security: Security::Sandbox,
                 rootfs,
@@ -194,6 +196,19 @@ impl SandboxSpecBuilder {
     /// Sets the hostname.
     pub fn hostname(mut self, hostname: impl Into<String>) -> Self {
         self.spec.hostname = hostname.into();
+        self
+    }
+
+    /// Adds `/etc/hosts` entries: each host name and its IP address.
+    pub fn extra_hosts<I, H, A>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = (H, A)>,
+        H: Into<String>,
+        A: Into<String>,
+    {
+        self.spec
+            .extra_hosts
+            .extend(hosts.into_iter().map(|(host, ip)| (host.into(), ip.into())));
         self
     }
 

@@ -96,6 +96,10 @@ pub struct Run {
     /// different proxy does not rebuild the step.
     #[serde(default)]
     pub proxy_env: Vec<KeyValue>,
+    /// Extra `/etc/hosts` entries (`--add-host`): each host name and its IP address. Part
+    /// of the cache key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<KeyValue>,
 }
 
 impl Run {
@@ -109,6 +113,7 @@ impl Run {
             security: Security::Sandbox,
             env: Vec::new(),
             proxy_env: Vec::new(),
+            extra_hosts: Vec::new(),
         }
     }
 }

@@ -316,6 +316,13 @@ impl Runner {
             .cwd(cwd)
             .user(user.uid, user.gid, user.groups.clone())
             .hostname(self.hostname.clone())
+            .extra_hosts(
+                input
+                    .run
+                    .extra_hosts
+                    .iter()
+                    .map(|pair| (pair.key.clone(), pair.value.clone())),
+            )
             .network(input.run.network)
             .security(input.run.security);
         for file in &input.run.files {

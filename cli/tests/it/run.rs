@@ -147,6 +147,32 @@ fn env_and_args_reach_run_in_the_order_they_were_set() {
 }
 
 #[test]
+fn network_and_add_host_reach_run_steps() {
+    let setup = Setup::new(
+        "FROM busybox:test\nRUN grep -w db /etc/hosts > /hosts; tail -n +3 /proc/net/dev | wc -l > /links\n\
+         RUN --network=host tail -n +3 /proc/net/dev | wc -l > /host-links\n",
+    );
+    let rootfs = setup.path("rootfs");
+    let local = format!("type=local,dest={}", rootfs.display());
+    let build = |host: &str| {
+        ok(&setup.build(&["--network", "none", "--add-host", host, "-o", &local]));
+        let read = |name: &str| fs::read_to_string(rootfs.join(name)).unwrap();
+        (
+            read("hosts"),
+            read("links").trim().to_owned(),
+            read("host-links"),
+        )
+    };
+    let (hosts, links, host_links) = build("db:10.1.2.3");
+    assert_eq!(hosts, "10.1.2.3\tdb\n");
+    assert_eq!(links, "1", "only loopback without a network");
+    let host_links: usize = host_links.trim().parse().unwrap();
+    assert!(host_links > 1, "a step's own --network wins: {host_links}");
+    // Another address is another key.
+    assert_eq!(build("db=10.9.9.9").0, "10.9.9.9\tdb\n");
+}
+
+#[test]
 fn the_runc_runtime_builds_the_same_image() {
     let setup = Setup::new(DOCKERFILE);
     let (native, _) = ok(&setup.build(&["--build-arg", "SOURCE_DATE_EPOCH=0"]));

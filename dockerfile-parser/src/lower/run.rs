@@ -81,6 +81,7 @@ impl StageLowerer<'_> {
             security,
             env: self.scope.run_env(),
             proxy_env: self.ctx.args.proxy_env(),
+            extra_hosts: Vec::new(),
         };
         self.push(instr, Op::Run(run), format!("RUN {flags_text}{shown}"));
         Ok(())
