@@ -283,7 +283,8 @@ pub(super) fn run_copy(
     // The selection is written as it is placed, one entry at a time, so that memory does
     // not grow with the number of files copied; the few other entries (inline files,
     // missing parents) are merged in by path.
-    let outer = selection.map_or(Vec::new(), |s| s.outer_parents(&dest, exists_as_dir));
+    let selection = selection.filter(|selection| !selection.is_empty());
+    let outer = selection.and_then(|s| s.outer_parent(&dest, exists_as_dir));
     let have: HashSet<&LayerPath> = extras.iter().map(|entry| &entry.path).collect();
     let starts = extras
         .iter()
@@ -300,10 +301,8 @@ pub(super) fn run_copy(
         .into());
     }
     let placed = match selection {
-        Some(selection) if !selection.entries.is_empty() => {
-            Some(selection.placed(&dest, exists_as_dir)?)
-        }
-        _ => None,
+        Some(selection) => Some(selection.placed(&dest, exists_as_dir)?),
+        None => None,
     };
     if placed.is_none() && extras.is_empty() {
         return Ok(None);

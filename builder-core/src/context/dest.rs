@@ -90,31 +90,22 @@ impl Selection {
         }
         let as_file = !into_dir && self.matches.len() == 1 && !self.matches[0].is_dir;
         Ok(self
-            .entries
-            .iter()
-            .map(move |entry| self.place_one(entry, dest, as_file)))
+            .entries()
+            .map(move |entry| self.place_one(&entry?, dest, as_file)))
     }
 
-    /// Where the selection's entries need directories they do not hold: the parents of
-    /// its top-level entries at `dest` (every deeper entry's parent is a directory of the
-    /// selection, as a walk lists a directory before its contents).
-    pub fn outer_parents(&self, dest: &Destination, exists_as_dir: bool) -> Vec<LayerPath> {
+    /// The directory that the entries of a non-empty selection need above them and do
+    /// not hold: where they go (`dest`), or the parent of `dest` for a single file that
+    /// becomes `dest`; `None` at the image root. Every deeper entry's parent is a
+    /// directory of the selection, as a walk lists a directory before its contents.
+    pub fn outer_parent(&self, dest: &Destination, exists_as_dir: bool) -> Option<LayerPath> {
         let into_dir = dest.is_dir() || exists_as_dir;
         let as_file = !into_dir && self.matches.len() == 1 && !self.matches[0].is_dir;
-        let mut parents: Vec<LayerPath> = Vec::new();
-        for entry in &self.entries {
-            let parent = match (as_file, entry.path.parent()) {
-                (false, Some(_)) => continue,
-                (true, _) => dest.path().and_then(LayerPath::parent),
-                (false, None) => dest.path().cloned(),
-            };
-            if let Some(parent) = parent
-                && !parents.contains(&parent)
-            {
-                parents.push(parent);
-            }
+        if as_file {
+            dest.path().and_then(LayerPath::parent)
+        } else {
+            dest.path().cloned()
         }
-        parents
     }
 
     /// `entry` at its path in the image (see [`place`](Selection::place)).

@@ -16,6 +16,7 @@
 //! several times faster than SHA-256 here and the content read is the cold build's
 //! largest cost after compression; the tree is hashed with SHA-256, as it is small.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -36,134 +37,183 @@ use crate::layer::{Entry, EntryKind, LayerPath};
 /// BLAKE3 instead of SHA-256).
 const VERSION_TAG: &[u8] = b"mkimage-context-v2";
 
+/// How many entries the digest reads ahead: the files among them that `FileHashes` does
+/// not know are hashed in parallel. Bounds the memory of a digest, whatever the number
+/// of files.
+const WINDOW: usize = 1024;
+
 impl Selection {
     /// The content digest of the selection (see the [module](self) docs), reading only
     /// the files whose metadata `hashes` does not know, and recording their digests there
-    /// for [`FileHashes::save`]. Fills in the xattrs of regular files (see
-    /// [`HostFile::xattrs_read`]).
+    /// for [`FileHashes::save`]. Keeps the xattrs of regular files for the
+    /// [entries](Selection::entries) given after (see [`HostFile::xattrs_read`]).
     ///
     /// # Errors
     ///
     /// [`ContextError::ReadContext`] when a file cannot be read.
     pub fn digest(&mut self, hashes: &FileHashes) -> Result<Digest, ContextError> {
-        let contents = self.contents(hashes)?;
-        let mut stack: Vec<(Option<&LayerPath>, Encoder)> = vec![(None, Encoder::root())];
-        let mut next_content = contents.iter();
-        for entry in &self.entries {
-            // Close the directories this entry is not inside of.
-            while let Some((Some(dir), _)) = stack.last() {
-                if entry.path.starts_with(dir) {
-                    break;
-                }
-                close(&mut stack);
+        let mut tree = Tree {
+            stack: vec![(None, Encoder::root())],
+        };
+        let mut file_xattrs = HashMap::new();
+        let mut window = Window {
+            entries: Vec::with_capacity(WINDOW),
+            cursor: 0,
+        };
+        for entry in self.entries() {
+            window.push(entry?, hashes);
+            if window.entries.len() == WINDOW {
+                window.flush(self.root(), hashes, &mut tree, &mut file_xattrs)?;
             }
-            let (parent, encoder) = stack.last_mut().expect("the root stays on the stack");
-            encoder.bytes(relative_name(*parent, &entry.path));
-            if entry.kind == EntryKind::Dir {
+        }
+        window.flush(self.root(), hashes, &mut tree, &mut file_xattrs)?;
+        self.file_xattrs = Some(file_xattrs);
+        Ok(tree.finish())
+    }
+}
+
+/// Entries read ahead, each regular file with its content digest if `FileHashes` knows
+/// it (and then its xattrs).
+struct Window {
+    entries: Vec<(Entry<HostFile>, Option<[u8; 32]>)>,
+    /// Where the next lookup in `FileHashes` starts.
+    cursor: usize,
+}
+
+impl Window {
+    fn push(&mut self, mut entry: Entry<HostFile>, hashes: &FileHashes) {
+        let mut content = None;
+        if let EntryKind::File(file) = &mut entry.kind {
+            let stamp = Stamp::of(file, entry.mode);
+            if let Some((digest, xattrs)) =
+                hashes.get(file.source.as_bytes(), &stamp, &mut self.cursor)
+            {
+                content = Some(digest);
+                entry.xattrs = xattrs;
+                file.xattrs_read = true;
+            }
+        }
+        self.entries.push((entry, content));
+    }
+
+    /// Hashes the files not known (in parallel), records them, and adds every entry to
+    /// `tree`; the regular files' xattrs go to `file_xattrs`.
+    fn flush(
+        &mut self,
+        root: &Path,
+        hashes: &FileHashes,
+        tree: &mut Tree,
+        file_xattrs: &mut HashMap<LayerPath, Xattrs>,
+    ) -> Result<(), ContextError> {
+        let started = now_ns();
+        self.entries
+            .par_iter_mut()
+            .filter(|(_, content)| content.is_none())
+            .try_for_each(|(entry, content)| -> Result<(), ContextError> {
+                let EntryKind::File(file) = &mut entry.kind else {
+                    return Ok(());
+                };
+                let stamp = Stamp::of(file, entry.mode);
+                let hashed = hash_file(root, file, &stamp, started)?;
+                *content = Some(hashed.digest);
+                if hashed.stable {
+                    hashes.add(vec![Record {
+                        path: file.source.as_bytes().to_vec(),
+                        stamp,
+                        digest: hashed.digest,
+                        xattrs: hashed.xattrs.clone(),
+                    }]);
+                }
+                entry.xattrs = hashed.xattrs;
+                file.xattrs_read = true;
+                Ok(())
+            })?;
+        for (entry, content) in self.entries.drain(..) {
+            if let EntryKind::File(file) = &entry.kind
+                && !entry.xattrs.is_empty()
+            {
+                file_xattrs.insert(file.source.clone(), entry.xattrs.clone());
+            }
+            tree.add(&entry, content.as_ref());
+        }
+        Ok(())
+    }
+}
+
+/// The digests of the directories the entries added so far are in, the innermost last.
+struct Tree {
+    stack: Vec<(Option<LayerPath>, Encoder)>,
+}
+
+impl Tree {
+    /// Adds `entry`, the next in layer order; `content` is a regular file's digest.
+    fn add(&mut self, entry: &Entry<HostFile>, content: Option<&[u8; 32]>) {
+        // Close the directories this entry is not inside of.
+        while let Some((Some(dir), _)) = self.stack.last() {
+            if entry.path.starts_with(dir) {
+                break;
+            }
+            self.close();
+        }
+        let (parent, encoder) = self.stack.last_mut().expect("the root stays on the stack");
+        encoder.bytes(relative_name(parent.as_ref(), &entry.path));
+        match &entry.kind {
+            EntryKind::Dir => {
                 // The parent has the name now and gets the digest when the directory closes.
                 let mut dir = Encoder::new();
                 dir.header(entry, b"dir");
-                stack.push((Some(&entry.path), dir));
-                continue;
+                self.stack.push((Some(entry.path.clone()), dir));
             }
-            match &entry.kind {
-                EntryKind::File(file) => {
-                    encoder.header(entry, b"file");
-                    encoder.u64(file.size);
-                    encoder.raw(next_content.next().expect("one content per regular file"));
-                }
-                EntryKind::Symlink(target) => {
-                    encoder.header(entry, b"symlink");
-                    encoder.bytes(target.as_os_str().as_bytes());
-                }
-                EntryKind::HardLink(target) => {
-                    encoder.header(entry, b"hardlink");
-                    encoder.bytes(target.as_bytes());
-                }
-                EntryKind::CharDevice { major, minor }
-                | EntryKind::BlockDevice { major, minor } => {
-                    let tag: &[u8] = if matches!(entry.kind, EntryKind::CharDevice { .. }) {
-                        b"char"
-                    } else {
-                        b"block"
-                    };
-                    encoder.header(entry, tag);
-                    encoder.u64(u64::from(*major));
-                    encoder.u64(u64::from(*minor));
-                }
-                EntryKind::Fifo => encoder.header(entry, b"fifo"),
-                // A selection holds what is in a directory, never whiteouts.
-                EntryKind::Whiteout | EntryKind::Opaque | EntryKind::Dir => {
-                    encoder.header(entry, b"other");
-                }
+            EntryKind::File(file) => {
+                encoder.header(entry, b"file");
+                encoder.u64(file.size);
+                encoder.raw(content.expect("one content per regular file"));
+            }
+            EntryKind::Symlink(target) => {
+                encoder.header(entry, b"symlink");
+                encoder.bytes(target.as_os_str().as_bytes());
+            }
+            EntryKind::HardLink(target) => {
+                encoder.header(entry, b"hardlink");
+                encoder.bytes(target.as_bytes());
+            }
+            EntryKind::CharDevice { major, minor } | EntryKind::BlockDevice { major, minor } => {
+                let tag: &[u8] = if matches!(entry.kind, EntryKind::CharDevice { .. }) {
+                    b"char"
+                } else {
+                    b"block"
+                };
+                encoder.header(entry, tag);
+                encoder.u64(u64::from(*major));
+                encoder.u64(u64::from(*minor));
+            }
+            EntryKind::Fifo => encoder.header(entry, b"fifo"),
+            // A selection holds what is in a directory, never whiteouts.
+            EntryKind::Whiteout | EntryKind::Opaque => {
+                encoder.header(entry, b"other");
             }
         }
-        while stack.len() > 1 {
-            close(&mut stack);
-        }
-        let (_, root) = stack.pop().expect("the root stays on the stack");
-        let hex = hex::encode(root.finish());
-        Ok(Sha256Digest::from_str(&hex)
-            .expect("a SHA-256 output is 64 lowercase hex digits")
-            .into())
     }
 
-    /// The content digest of each regular file of the selection, in order, with the
-    /// entries' xattrs filled in: recorded ones from `hashes`, the others read in
-    /// parallel and recorded.
-    fn contents(&mut self, hashes: &FileHashes) -> Result<Vec<[u8; 32]>, ContextError> {
-        let mut contents = Vec::new();
-        // The index in `contents` and in `entries` of each file to read, its stamp.
-        let mut misses = Vec::new();
-        let mut cursor = 0;
-        for (index, entry) in self.entries.iter_mut().enumerate() {
-            let EntryKind::File(file) = &mut entry.kind else {
-                continue;
-            };
-            let stamp = Stamp::of(file, entry.mode);
-            match hashes.get(file.source.as_bytes(), &stamp, &mut cursor) {
-                Some((digest, xattrs)) => {
-                    contents.push(digest);
-                    entry.xattrs = xattrs;
-                    file.xattrs_read = true;
-                }
-                None => {
-                    misses.push((contents.len(), index, stamp));
-                    contents.push([0; 32]);
-                }
-            }
+    /// Finishes the innermost directory and adds its digest to its parent.
+    fn close(&mut self) {
+        let (_, dir) = self.stack.pop().expect("a directory to close");
+        let digest = dir.finish();
+        let (_, parent) = self.stack.last_mut().expect("the root stays on the stack");
+        parent.bytes(b"dir");
+        parent.raw(&digest);
+    }
+
+    /// The digest of the whole tree.
+    fn finish(mut self) -> Digest {
+        while self.stack.len() > 1 {
+            self.close();
         }
-        let started = now_ns();
-        let (root, entries) = (self.root(), &self.entries);
-        let computed: Vec<Hashed> = misses
-            .par_iter()
-            .map(|&(_, index, stamp)| {
-                let EntryKind::File(file) = &entries[index].kind else {
-                    unreachable!("misses are regular files");
-                };
-                hash_file(root, file, &stamp, started)
-            })
-            .collect::<Result<_, ContextError>>()?;
-        let mut record = Vec::new();
-        for ((content, index, stamp), hashed) in misses.into_iter().zip(computed) {
-            contents[content] = hashed.digest;
-            let entry = &mut self.entries[index];
-            let EntryKind::File(file) = &mut entry.kind else {
-                unreachable!("misses are regular files");
-            };
-            if hashed.stable {
-                record.push(Record {
-                    path: file.source.as_bytes().to_vec(),
-                    stamp,
-                    digest: hashed.digest,
-                    xattrs: hashed.xattrs.clone(),
-                });
-            }
-            entry.xattrs = hashed.xattrs;
-            file.xattrs_read = true;
-        }
-        hashes.add(record);
-        Ok(contents)
+        let (_, root) = self.stack.pop().expect("the root stays on the stack");
+        let hex = hex::encode(root.finish());
+        Sha256Digest::from_str(&hex)
+            .expect("a SHA-256 output is 64 lowercase hex digits")
+            .into()
     }
 }
 
@@ -205,15 +255,6 @@ fn hash_file(
         xattrs,
         stable: unchanged && settled,
     })
-}
-
-/// Finishes the innermost directory and adds its digest to its parent.
-fn close(stack: &mut Vec<(Option<&LayerPath>, Encoder)>) {
-    let (_, dir) = stack.pop().expect("a directory to close");
-    let digest = dir.finish();
-    let (_, parent) = stack.last_mut().expect("the root stays on the stack");
-    parent.bytes(b"dir");
-    parent.raw(&digest);
 }
 
 /// `path` relative to the directory `parent` (the whole path at the root).

@@ -3,10 +3,12 @@
 //!
 //! A [`Context`] is a host directory (given, or [extracted](extract) from a tar stream)
 //! with the [`Patterns`] of its ignore file. [`Context::select`] resolves the sources of
-//! one `COPY`/`ADD` into a [`Selection`]: entries in layer order with their metadata,
-//! paths relative to the destination. [`Selection::place`] maps them to image paths for a
-//! [`Destination`]. [`Selection::digest`] gives the content digest of a selection for
-//! cache keys, reading only the files whose metadata [`FileHashes`] does not know.
+//! one `COPY`/`ADD` into a [`Selection`]: what each source matched, whose entries
+//! (with their metadata, paths relative to the destination) are walked in layer order
+//! each time they are read, so that memory does not grow with the number of files.
+//! [`Selection::place`] maps them to image paths for a [`Destination`].
+//! [`Selection::digest`] gives the content digest of a selection for cache keys, reading
+//! only the files whose metadata [`FileHashes`] does not know.
 //!
 //! ```
 //! use mkimage_core::context::{Context, Destination, SelectOptions};

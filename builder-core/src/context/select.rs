@@ -15,6 +15,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::glob::{self, Glob};
+use super::hashes::Xattrs;
 use super::patterns::BadPattern;
 use super::walk::{self, Dir, Walker, lossy};
 use super::{Context, ContextError, HostFile, Patterns};
@@ -33,15 +34,31 @@ pub struct SelectOptions {
 }
 
 /// What the sources of one `COPY`/`ADD` select from the context.
+///
+/// It holds what each source matched, not the files below a matched directory: those
+/// are walked again each time the [entries](Selection::entries) are read, so that a
+/// selection of any size costs memory for the directories being walked only.
 #[derive(Debug, Clone)]
 pub struct Selection {
     root: PathBuf,
-    /// The selected entries in layer order, each path once, relative to the destination
-    /// directory. A regular file that is a hard link of an earlier selected file is a
-    /// [`EntryKind::HardLink`] to that file's path.
-    pub entries: Vec<Entry<HostFile>>,
+    ignore: Patterns,
+    exclude: Patterns,
+    /// What the sources add, in source order, each part in layer order.
+    parts: Vec<Part>,
     /// What each source matched, in the order of the sources.
     pub matches: Vec<Matched>,
+    /// The xattrs of the regular files that have any, by path relative to the context
+    /// root, once the [digest](Selection::digest) has read them.
+    pub(super) file_xattrs: Option<HashMap<LayerPath, Xattrs>>,
+}
+
+/// Entries of a selection from one or more sources, in layer order.
+#[derive(Debug, Clone)]
+enum Part {
+    /// Entries listed when the sources were resolved (files, directories above a match).
+    Listed(Vec<Entry<HostFile>>),
+    /// Everything below a directory.
+    Walk { dir: Dir, exclude_from: usize },
 }
 
 /// One path a source matched.
@@ -88,12 +105,8 @@ impl Context {
     ) -> Result<Selection, ContextError> {
         let exclude = Patterns::new(&options.exclude)
             .map_err(|BadPattern(pattern)| ContextError::ExcludePattern { pattern })?;
-        let walker = Walker {
-            root: &self.root,
-            ignore: &self.ignore,
-            exclude: &exclude,
-        };
-        let mut entries = Vec::new();
+        let mut parts = Vec::new();
+        let mut listed = Vec::new();
         let mut matches = Vec::new();
         for (index, source) in sources.iter().enumerate() {
             let source = source.as_ref();
@@ -131,7 +144,7 @@ impl Context {
                             let path = LayerPath::new(written[parsed.pivot..depth].join("/"))
                                 .expect("components of a parsed source are plain names");
                             let host = self.host(dir.path.as_ref());
-                            entries.push(walk::entry(path, EntryKind::Dir, &dir.metadata, &host)?);
+                            listed.push(walk::entry(path, EntryKind::Dir, &dir.metadata, &host)?);
                         }
                     }
                 }
@@ -139,7 +152,7 @@ impl Context {
                     if let Some(dest) = &dest {
                         let host = self.host(resolved.path.as_ref());
                         let metadata = &resolved.metadata;
-                        entries.push(walk::entry(dest.clone(), EntryKind::Dir, metadata, &host)?);
+                        listed.push(walk::entry(dest.clone(), EntryKind::Dir, metadata, &host)?);
                     }
                     let (_, ignore_state) = match &resolved.path {
                         Some(path) => self.ignore.state_of(&lossy(path.as_bytes())),
@@ -151,17 +164,18 @@ impl Context {
                         dest,
                         ignore_state,
                     };
-                    let walked = walker.walk(dir, offset)?;
-                    if entries.is_empty() {
-                        entries = walked;
-                    } else {
-                        entries.extend(walked);
+                    if !listed.is_empty() {
+                        parts.push(Part::listed(std::mem::take(&mut listed)));
                     }
+                    parts.push(Part::Walk {
+                        dir,
+                        exclude_from: offset,
+                    });
                 } else if let (Some(real), Some(dest)) = (resolved.path.clone(), dest) {
                     // Always so: only the root lacks a path, and it is a directory.
                     let host = self.host(Some(&real));
                     if let Some(kind) = walk::kind(&host, real, &resolved.metadata)? {
-                        entries.push(walk::entry(dest, kind, &resolved.metadata, &host)?);
+                        listed.push(walk::entry(dest, kind, &resolved.metadata, &host)?);
                     }
                 }
                 matches.push(Matched {
@@ -174,7 +188,17 @@ impl Context {
                 });
             }
         }
-        Ok(Selection::new(self.root.clone(), entries, matches))
+        if !listed.is_empty() {
+            parts.push(Part::listed(listed));
+        }
+        Ok(Selection {
+            root: self.root.clone(),
+            ignore: self.ignore.clone(),
+            exclude,
+            parts,
+            matches,
+            file_xattrs: None,
+        })
     }
 
     /// The paths `parsed` matches, as written (wildcards expanded) and resolved, sorted.
@@ -379,32 +403,72 @@ fn parse(source: &str, parents: bool) -> Result<Parsed<'_>, ContextError> {
     Ok(Parsed { components, pivot })
 }
 
-impl Selection {
-    /// Sorts `entries`, keeps the last of those with one path, and turns repeated inodes
-    /// into hard links.
-    fn new(root: PathBuf, mut entries: Vec<Entry<HostFile>>, matches: Vec<Matched>) -> Selection {
-        // One source (a directory) walked in layer order is already sorted, once.
-        let mut deduped = if entries.is_sorted_by(|a, b| a.path < b.path) {
-            entries
-        } else {
-            // Stable: of entries with equal paths, the later source's comes last.
-            entries.sort_by(|a, b| a.path.cmp(&b.path));
-            let mut deduped: Vec<Entry<HostFile>> = Vec::with_capacity(entries.len());
-            for entry in entries {
-                match deduped.last_mut() {
-                    Some(last) if last.path == entry.path => *last = entry,
-                    _ => deduped.push(entry),
-                }
+impl Part {
+    /// Entries listed in source order: sorted, keeping the last of those with one path.
+    fn listed(mut entries: Vec<Entry<HostFile>>) -> Part {
+        // Stable: of entries with equal paths, the later source's comes last.
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut deduped: Vec<Entry<HostFile>> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match deduped.last_mut() {
+                Some(last) if last.path == entry.path => *last = entry,
+                _ => deduped.push(entry),
             }
-            deduped
+        }
+        Part::Listed(deduped)
+    }
+}
+
+impl Selection {
+    /// The context directory the entries' sources are relative to.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The selected entries in layer order, each path once, relative to the destination
+    /// directory, read from the context as they are given. A regular file that is a hard
+    /// link of an earlier selected file is an [`EntryKind::HardLink`] to that file's
+    /// path. Regular files carry their xattrs once the [digest](Selection::digest) has
+    /// read them (see [`HostFile::xattrs_read`]).
+    ///
+    /// # Errors
+    ///
+    /// The items fail with [`ContextError::ReadContext`] when a directory cannot be read;
+    /// nothing follows an error.
+    pub fn entries(&self) -> impl Iterator<Item = Result<Entry<HostFile>, ContextError>> + '_ {
+        let walker = Walker {
+            root: &self.root,
+            ignore: &self.ignore,
+            exclude: &self.exclude,
         };
+        let streams: Vec<Boxed<'_>> = self
+            .parts
+            .iter()
+            .map(|part| -> Boxed<'_> {
+                match part {
+                    Part::Listed(entries) => Box::new(entries.iter().cloned().map(Ok)),
+                    Part::Walk { dir, exclude_from } => {
+                        Box::new(walker.walk(dir.clone(), *exclude_from))
+                    }
+                }
+            })
+            .collect();
+        let merged = Merged::new(streams);
+        // The first path (in layer order) of each file with more than one link.
         let mut inodes: HashMap<(u64, u64), LayerPath> = HashMap::new();
-        for entry in &mut deduped {
-            let EntryKind::File(file) = &entry.kind else {
-                continue;
+        merged.map(move |entry| {
+            let mut entry = entry?;
+            let EntryKind::File(file) = &mut entry.kind else {
+                return Ok(entry);
             };
+            if let Some(known) = &self.file_xattrs {
+                if let Some(xattrs) = known.get(&file.source) {
+                    entry.xattrs = xattrs.clone();
+                }
+                file.xattrs_read = true;
+            }
             if file.nlink < 2 {
-                continue;
+                return Ok(entry);
             }
             match inodes.get(&(file.dev, file.ino)) {
                 Some(first) => entry.kind = EntryKind::HardLink(first.clone()),
@@ -412,16 +476,72 @@ impl Selection {
                     inodes.insert((file.dev, file.ino), entry.path.clone());
                 }
             }
-        }
-        Selection {
-            root,
-            entries: deduped,
-            matches,
-        }
+            Ok(entry)
+        })
     }
 
-    /// The context directory the entries' sources are relative to.
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// Whether the selection has no entry (a source directory with nothing left in it).
+    pub fn is_empty(&self) -> bool {
+        self.entries().next().is_none()
+    }
+}
+
+/// The entries of one part.
+type Boxed<'a> = Box<dyn Iterator<Item = Result<Entry<HostFile>, ContextError>> + 'a>;
+
+/// The entries of several parts in layer order, of equal paths the later part's.
+struct Merged<'a> {
+    streams: Vec<Boxed<'a>>,
+    /// The next entry of each stream.
+    heads: Vec<Option<Result<Entry<HostFile>, ContextError>>>,
+}
+
+impl<'a> Merged<'a> {
+    fn new(mut streams: Vec<Boxed<'a>>) -> Self {
+        let heads = streams.iter_mut().map(Iterator::next).collect();
+        Merged { streams, heads }
+    }
+}
+
+impl Iterator for Merged<'_> {
+    type Item = Result<Entry<HostFile>, ContextError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // The stream with the least path, the last of those with an equal one; an error
+        // first.
+        let mut least: Option<usize> = None;
+        for (index, head) in self.heads.iter().enumerate() {
+            match head {
+                None => {}
+                Some(Err(_)) => {
+                    least = Some(index);
+                    break;
+                }
+                Some(Ok(head)) => {
+                    least = match least {
+                        Some(at) if matches!(&self.heads[at], Some(Ok(best)) if best.path < head.path) => {
+                            Some(at)
+                        }
+                        _ => Some(index),
+                    }
+                }
+            }
+        }
+        let at = least?;
+        let next = self.heads[at].take()?;
+        match &next {
+            Ok(entry) => {
+                self.heads[at] = self.streams[at].next();
+                // The same path in earlier parts is replaced.
+                for index in 0..at {
+                    if matches!(&self.heads[index], Some(Ok(head)) if head.path == entry.path) {
+                        self.heads[index] = self.streams[index].next();
+                    }
+                }
+            }
+            // Nothing after an error.
+            Err(_) => self.heads.iter_mut().for_each(|head| *head = None),
+        }
+        Some(next)
     }
 }

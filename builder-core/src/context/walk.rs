@@ -1,18 +1,19 @@
 //! Walking a directory of the context: what `.dockerignore` and `--exclude` leave, with
 //! the metadata of each path, in layer order.
 //!
-//! Directories are read in parallel (rayon), one task per directory; each task lists and
-//! `stat`s its children (`statx` relative to the directory's descriptor, as `find` does),
-//! sorts them by name, and the results are concatenated in order, so the output is in
-//! layer order without a global sort.
+//! A [`Walk`] is an iterator: depth first, each directory's children listed and
+//! `stat`ed (`statx` relative to the directory's descriptor, as `find` does) and sorted
+//! by name when the walk enters it, so the entries come in layer order without a global
+//! sort, and it holds only the children of the directories it is inside of (depth ×
+//! width), whatever the number of files.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::fs::{self, Metadata};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
-
-use rayon::prelude::*;
 
 use super::hashes::Xattrs;
 use super::{ContextError, HostFile, Patterns};
@@ -20,6 +21,7 @@ use crate::layer::{Entry, EntryKind, LayerPath, read_xattrs};
 
 /// The filters of a walk: `.dockerignore` on paths relative to the context root,
 /// `--exclude` on paths relative to the directory walked.
+#[derive(Clone, Copy)]
 pub(crate) struct Walker<'a> {
     /// The context root on the host.
     pub root: &'a Path,
@@ -28,6 +30,7 @@ pub(crate) struct Walker<'a> {
 }
 
 /// A directory to walk.
+#[derive(Debug, Clone)]
 pub(crate) struct Dir {
     /// Its path relative to the context root (`None`: the root).
     pub source: Option<LayerPath>,
@@ -43,27 +46,57 @@ pub(crate) fn exclude_offset(base: Option<&LayerPath>) -> usize {
     base.map_or(0, |b| b.as_bytes().len() + 1)
 }
 
-impl Walker<'_> {
+impl<'a> Walker<'a> {
     /// Everything below `dir` that the filters leave, in layer order. `dir` itself is not
     /// listed. `exclude_from` is the byte offset in source paths where the paths that
     /// `--exclude` sees start.
-    pub(crate) fn walk(
-        &self,
-        dir: Dir,
-        exclude_from: usize,
-    ) -> Result<Vec<Entry<HostFile>>, ContextError> {
-        self.walk_dir(dir, Vec::new(), exclude_from)
+    pub(crate) fn walk(&self, dir: Dir, exclude_from: usize) -> Walk<'a> {
+        let mut walk = Walk {
+            walker: *self,
+            exclude_from,
+            stack: Vec::new(),
+            ready: VecDeque::new(),
+        };
+        if let Err(e) = walk.enter(dir, Vec::new(), None) {
+            walk.ready.push_back(Err(e));
+        }
+        walk
     }
+}
 
-    fn walk_dir(
-        &self,
+/// The entries below a directory, in layer order (see [`Walker::walk`]).
+pub(crate) struct Walk<'a> {
+    walker: Walker<'a>,
+    exclude_from: usize,
+    /// The directories the walk is inside of, the innermost last.
+    stack: Vec<Level>,
+    /// Entries to give before walking on.
+    ready: VecDeque<Result<Entry<HostFile>, ContextError>>,
+}
+
+/// A directory being walked.
+struct Level {
+    dir: Dir,
+    exclude_state: Vec<bool>,
+    host: PathBuf,
+    /// Its children not walked yet, in order.
+    children: std::vec::IntoIter<(OsString, Metadata)>,
+    /// The directory's own entry, when it is excluded itself: given only before a child
+    /// that a `!` pattern brings back.
+    held: Option<Entry<HostFile>>,
+}
+
+impl Walk<'_> {
+    /// Lists the children of `dir` and walks them next.
+    fn enter(
+        &mut self,
         dir: Dir,
         exclude_state: Vec<bool>,
-        exclude_from: usize,
-    ) -> Result<Vec<Entry<HostFile>>, ContextError> {
+        held: Option<Entry<HostFile>>,
+    ) -> Result<(), ContextError> {
         let host = match &dir.source {
-            Some(source) => self.root.join(source.as_path()),
-            None => self.root.to_owned(),
+            Some(source) => self.walker.root.join(source.as_path()),
+            None => self.walker.root.to_owned(),
         };
         let read_err = |path: &Path| {
             let path = path.to_owned();
@@ -76,73 +109,91 @@ impl Walker<'_> {
             children.push((child.file_name(), metadata));
         }
         children.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        self.stack.push(Level {
+            dir,
+            exclude_state,
+            host,
+            children: children.into_iter(),
+            held,
+        });
+        Ok(())
+    }
 
-        struct Job {
-            /// Where the directory's entry is in `out`.
-            at: usize,
-            /// Whether the directory is excluded itself.
-            filtered: bool,
-            dir: Dir,
-            exclude_state: Vec<bool>,
+    /// Queues `entry`, after the held entries of the directories it is in.
+    fn give(&mut self, entry: Entry<HostFile>) {
+        for level in &mut self.stack {
+            if let Some(held) = level.held.take() {
+                self.ready.push_back(Ok(held));
+            }
         }
-        // The children in order; the contents of directories are spliced in after.
-        let mut out = Vec::with_capacity(children.len());
-        let mut jobs = Vec::new();
-        for (name, metadata) in children {
+        self.ready.push_back(Ok(entry));
+    }
+
+    /// Walks on until an entry is queued or the walk ends.
+    fn step(&mut self) -> Result<(), ContextError> {
+        let walker = self.walker;
+        while self.ready.is_empty() {
+            let Some(level) = self.stack.last_mut() else {
+                return Ok(());
+            };
+            let Some((name, metadata)) = level.children.next() else {
+                self.stack.pop();
+                continue;
+            };
+            let dir = &level.dir;
             // A regular file needs no host path here (its xattrs are read with its
             // content): spare the allocation for each of them.
             let child_host = if metadata.is_file() {
                 PathBuf::new()
             } else {
-                host.join(&name)
+                level.host.join(&name)
             };
             let name = name.as_bytes();
             let source = LayerPath::child(dir.source.as_ref(), name);
             let source_str = lossy(source.as_bytes());
-            let below = &source_str[exclude_from.min(source_str.len())..];
-            let is_dir = metadata.is_dir();
-            let mut ignore_state = Vec::new();
-            let mut child_exclude_state = Vec::new();
-            let (ignored, excluded) = if is_dir {
-                (
-                    self.ignore.matches_below(
-                        &dir.ignore_state,
-                        &source_str,
-                        Some(&mut ignore_state),
-                    ),
-                    self.exclude.matches_below(
-                        &exclude_state,
-                        below,
-                        Some(&mut child_exclude_state),
-                    ),
-                )
-            } else {
-                (
-                    self.ignore
-                        .matches_below(&dir.ignore_state, &source_str, None),
-                    self.exclude.matches_below(&exclude_state, below, None),
-                )
-            };
-            if is_dir {
-                let descend = (!ignored || self.ignore.may_include_below(&source_str))
-                    && (!excluded || self.exclude.may_include_below(below));
+            let below = &source_str[self.exclude_from.min(source_str.len())..];
+            if metadata.is_dir() {
+                let mut ignore_state = Vec::new();
+                let mut exclude_state = Vec::new();
+                let ignored = walker.ignore.matches_below(
+                    &dir.ignore_state,
+                    &source_str,
+                    Some(&mut ignore_state),
+                );
+                let excluded = walker.exclude.matches_below(
+                    &level.exclude_state,
+                    below,
+                    Some(&mut exclude_state),
+                );
+                let descend = (!ignored || walker.ignore.may_include_below(&source_str))
+                    && (!excluded || walker.exclude.may_include_below(below));
                 if !descend {
                     continue;
                 }
                 let dest = LayerPath::child(dir.dest.as_ref(), name);
-                jobs.push(Job {
-                    at: out.len(),
-                    filtered: ignored || excluded,
-                    dir: Dir {
-                        source: Some(source),
-                        dest: Some(dest.clone()),
-                        ignore_state,
-                    },
-                    exclude_state: child_exclude_state,
-                });
-                out.push(entry(dest, EntryKind::Dir, &metadata, &child_host)?);
+                let entry = entry(dest.clone(), EntryKind::Dir, &metadata, &child_host)?;
+                let filtered = ignored || excluded;
+                let child = Dir {
+                    source: Some(source),
+                    dest: Some(dest),
+                    ignore_state,
+                };
+                if filtered {
+                    // An excluded directory appears only as the parent of what a `!`
+                    // pattern brought back.
+                    self.enter(child, exclude_state, Some(entry))?;
+                } else {
+                    self.give(entry);
+                    self.enter(child, exclude_state, None)?;
+                }
                 continue;
             }
+            let ignored = walker
+                .ignore
+                .matches_below(&dir.ignore_state, &source_str, None);
+            let excluded = walker
+                .exclude
+                .matches_below(&level.exclude_state, below, None);
             if ignored || excluded {
                 continue;
             }
@@ -150,35 +201,25 @@ impl Walker<'_> {
             let Some(kind) = kind(&child_host, source, &metadata)? else {
                 continue;
             };
-            out.push(entry(dest, kind, &metadata, &child_host)?);
+            let entry = entry(dest, kind, &metadata, &child_host)?;
+            self.give(entry);
         }
-        if jobs.is_empty() {
-            return Ok(out);
-        }
+        Ok(())
+    }
+}
 
-        let places: Vec<(usize, bool)> = jobs.iter().map(|j| (j.at, j.filtered)).collect();
-        let results: Vec<Result<Vec<Entry<HostFile>>, ContextError>> = jobs
-            .into_par_iter()
-            .map(|job| self.walk_dir(job.dir, job.exclude_state, exclude_from))
-            .collect();
-        let below_len: usize = results.iter().map(|r| r.as_ref().map_or(0, Vec::len)).sum();
-        let mut merged = Vec::with_capacity(out.len() + below_len);
-        let mut walked = places.into_iter().zip(results).peekable();
-        for (at, entry) in out.into_iter().enumerate() {
-            let Some(((_, filtered), below)) = walked.next_if(|((job_at, _), _)| *job_at == at)
-            else {
-                merged.push(entry);
-                continue;
-            };
-            let below = below?;
-            // An excluded directory appears only as the parent of what a `!` pattern
-            // brought back.
-            if !filtered || !below.is_empty() {
-                merged.push(entry);
-                merged.extend(below);
-            }
+impl Iterator for Walk<'_> {
+    type Item = Result<Entry<HostFile>, ContextError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.ready.is_empty()
+            && let Err(e) = self.step()
+        {
+            // Nothing after an error.
+            self.stack.clear();
+            return Some(Err(e));
         }
-        Ok(merged)
+        self.ready.pop_front()
     }
 }
 

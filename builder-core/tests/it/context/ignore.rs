@@ -110,9 +110,8 @@ fn dockerfile_ignore_file_replaces_the_root_one() {
     let selected = context
         .select(&["."], &Default::default())
         .unwrap()
-        .entries
-        .iter()
-        .map(|e| e.path.to_string())
+        .entries()
+        .map(|e| e.unwrap().path.to_string())
         .collect::<Vec<_>>();
     assert_eq!(selected, [".dockerignore", "a.txt"]);
 }

@@ -37,8 +37,8 @@ pub fn link(root: &Path, rel: &str, target: &str) {
 /// One line per entry: `dir/`, `file`, `link -> target`, `name => hard link target`.
 pub fn listing(selection: &Selection) -> Vec<String> {
     selection
-        .entries
-        .iter()
+        .entries()
+        .map(|entry| entry.unwrap())
         .map(|entry| match &entry.kind {
             EntryKind::Dir => format!("{}/", entry.path),
             EntryKind::Symlink(target) => format!("{} -> {}", entry.path, target.display()),
