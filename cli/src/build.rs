@@ -16,7 +16,8 @@ use mkimage_core::build::{
 use mkimage_core::context::{Context, extract};
 use mkimage_core::exec::Sandbox;
 use mkimage_core::layer::Compression;
-use mkimage_core::oci::{ArchiveFormat, ArchiveImage, Image, write_archive};
+use mkimage_core::oci::{ArchiveFormat, ArchiveImage, Image, write_archive, write_index};
+use mkimage_core::oci_spec::image::Descriptor;
 use mkimage_core::plan::{Base, KeyValue, Network, Op, Platform};
 use mkimage_core::registry::{Client, Reference, RegistryResolver, push};
 use mkimage_core::run::Runner;
@@ -62,10 +63,7 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     if args.push && tags.is_empty() {
         bail!("`--push` needs a name: give one with `--tag`");
     }
-    let platform = match &args.platform {
-        Some(text) => text.parse::<Platform>()?,
-        None => Platform::host(),
-    };
+    let platforms = platforms(args.platform.as_deref())?;
     let build_args = build_args(&args.build_args);
     let source_date_epoch =
         match build_args
@@ -92,7 +90,7 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let context = Context::open(&input.context_dir, input.dockerfile_path.as_deref())?;
     let options = BuildOptions {
         tags: tags.clone(),
-        platform: platform.clone(),
+        platform: platforms[0].clone(),
         compression: compression(args.compression, args.compression_level)?,
         no_cache: args.no_cache,
         no_cache_stages: args.no_cache_filter.clone(),
@@ -128,61 +126,95 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         Some(bars) => bars,
         None => &plain,
     };
-    let mut lower_options = LowerOptions {
-        build_args,
-        target: args.target.clone(),
-        named_contexts: named_context::resolve(
-            &args.build_contexts,
-            store,
-            &builder,
-            &options,
-            events,
-        )?,
-        ..LowerOptions::new(platform.clone())
-    };
-    let mut lowered = mkimage_dockerfile::lower(&dockerfile, &lower_options)
-        .map_err(|error| lower_error(name, text, error))?;
-    // The bases' environment and triggers matter to lowering: resolve them and lower again.
+    let named_contexts =
+        named_context::resolve(&args.build_contexts, store, &builder, &options, events)?;
+    let extra_hosts = extra_hosts(&args.add_hosts)?;
     let transfers = render::Transfers::new(args.quiet);
     let resolver = RegistryResolver::new(crate::registry::client(&args.registry)?, args.pull);
-    lower_options.base_images = base_images(store, &lowered.plan, &platform, &resolver, &transfers);
-    if !lower_options.base_images.is_empty() {
-        lowered = mkimage_dockerfile::lower(&dockerfile, &lower_options)
+    // One build per platform; several make one image index of their images.
+    let mut builds = Vec::new();
+    for platform in &platforms {
+        let mut lower_options = LowerOptions {
+            build_args: build_args.clone(),
+            target: args.target.clone(),
+            named_contexts: named_contexts.clone(),
+            build_platform: Platform::host(),
+            ..LowerOptions::new(platform.clone())
+        };
+        let mut lowered = mkimage_dockerfile::lower(&dockerfile, &lower_options)
             .map_err(|error| lower_error(name, text, error))?;
+        // The bases' environment and triggers matter to lowering: resolve them and lower
+        // again.
+        lower_options.base_images =
+            base_images(store, &lowered.plan, platform, &resolver, &transfers);
+        if !lower_options.base_images.is_empty() {
+            lowered = mkimage_dockerfile::lower(&dockerfile, &lower_options)
+                .map_err(|error| lower_error(name, text, error))?;
+        }
+        if builds.is_empty() {
+            for warning in &lowered.warnings {
+                render::warning(&format!("{name}:{}: {}", warning.span, warning.message));
+            }
+        }
+        run_defaults(&mut lowered.plan, args.network, &extra_hosts);
+        let options = BuildOptions {
+            platform: platform.clone(),
+            tags: if platforms.len() == 1 {
+                options.tags.clone()
+            } else {
+                Vec::new()
+            },
+            ..options.clone()
+        };
+        builds.push(
+            builder
+                .build(&lowered.plan, &context, &options, events)
+                .map_err(|error| located(name, text, error))?,
+        );
     }
-    for warning in &lowered.warnings {
-        render::warning(&format!("{name}:{}: {}", warning.span, warning.message));
-    }
-    run_defaults(
-        &mut lowered.plan,
-        args.network,
-        &extra_hosts(&args.add_hosts)?,
-    );
-
-    let built = builder
-        .build(&lowered.plan, &context, &options, events)
-        .map_err(|error| located(name, text, error))?;
+    let image = match builds.as_slice() {
+        [built] => built.image.clone(),
+        _ => {
+            let manifests: Vec<_> = builds.iter().map(|built| built.image.clone()).collect();
+            let index = write_index(store, &manifests)?;
+            store.add_image(&index)?;
+            for tag in &tags {
+                store.tag(tag, &index)?;
+            }
+            // The index keeps its manifests; they are not listed on their own unless
+            // something names them.
+            let named: Vec<Descriptor> = store
+                .tags()?
+                .into_iter()
+                .filter(|entry| entry.name.is_some())
+                .map(|entry| entry.descriptor)
+                .collect();
+            for manifest in &manifests {
+                if !named
+                    .iter()
+                    .any(|entry| entry.digest() == manifest.digest())
+                {
+                    store.remove_image(manifest.digest().as_ref(), false)?;
+                }
+            }
+            index
+        }
+    };
 
     let client = crate::registry::client(&args.registry)?;
     for output in &outputs {
         write_output(
-            store,
-            &built.image,
-            &tags,
-            &platform,
-            output,
-            &client,
-            &transfers,
+            store, &image, &tags, &platforms, output, &client, &transfers,
         )?;
     }
     if args.push {
         for tag in &tags {
-            push(&client, store, &built.image, tag, &transfers)?;
+            push(&client, store, &image, tag, &transfers)?;
         }
     }
-    let id = built.image.digest().to_string();
+    let id = image.digest().to_string();
     if let Some(path) = &args.metadata_file {
-        let metadata = metadata(&built, &tags);
+        let metadata = metadata(&image, &builds, &tags);
         let text = serde_json::to_string_pretty(&metadata).context("failed to write JSON")?;
         std::fs::write(path, text + "\n")
             .with_context(|| format!("failed to write `{}`", path.display()))?;
@@ -448,9 +480,9 @@ fn parse_output(text: &str) -> anyhow::Result<Output> {
 /// Writes the image `image` to `output`.
 fn write_output(
     store: &Store,
-    image: &mkimage_core::oci_spec::image::Descriptor,
+    image: &Descriptor,
     tags: &[Reference],
-    platform: &Platform,
+    platforms: &[Platform],
     output: &Output,
     client: &Client,
     events: &dyn mkimage_core::Events,
@@ -461,11 +493,16 @@ fn write_output(
             return Ok(());
         }
         Output::Local(dir) => {
-            export_rootfs(store, image, platform, dir)?;
+            export_rootfs(store, image, platforms, dir)?;
             return Ok(());
         }
         Output::Tar(path) => (None, path),
         Output::Oci(path) => (Some(ArchiveFormat::Oci), path),
+        // As BuildKit's docker exporter: `docker load` takes no image index.
+        Output::Docker(_) if platforms.len() > 1 => bail!(
+            "a docker archive holds one platform's image: write several platforms with \
+             `type=oci`"
+        ),
         Output::Docker(path) => (Some(ArchiveFormat::Docker), path),
     };
     let images = [ArchiveImage {
@@ -483,8 +520,8 @@ fn write_output(
         .with_context(write)?;
     let sink = BufWriter::new(temp);
     let mut sink = match format {
-        Some(format) => write_archive(store, &images, format, platform, sink)?,
-        None => export_rootfs_tar(store, image, platform, sink)?,
+        Some(format) => write_archive(store, &images, format, &platforms[0], sink)?,
+        None => export_rootfs_tar(store, image, platforms, sink)?,
     };
     sink.flush().with_context(write)?;
     let temp = sink
@@ -498,11 +535,12 @@ fn write_output(
     Ok(())
 }
 
-/// What `--metadata-file` holds: the image and config digests (under BuildKit's keys),
-/// the names, and each step with whether it came from the cache.
-fn metadata(built: &Built, tags: &[Reference]) -> serde_json::Value {
-    let steps: Vec<serde_json::Value> = built
-        .steps
+/// What `--metadata-file` holds: the image and config digests (under BuildKit's keys;
+/// no config for an index of several platforms), the names, and each step of each build
+/// with whether it came from the cache.
+fn metadata(image: &Descriptor, builds: &[Built], tags: &[Reference]) -> serde_json::Value {
+    let results: Vec<_> = builds.iter().flat_map(|built| &built.steps).collect();
+    let steps: Vec<serde_json::Value> = results
         .iter()
         .map(|result| {
             serde_json::json!({
@@ -512,13 +550,31 @@ fn metadata(built: &Built, tags: &[Reference]) -> serde_json::Value {
             })
         })
         .collect();
-    let hits = built.steps.iter().filter(|result| result.cached).count();
-    serde_json::json!({
-        "containerimage.digest": built.image.digest().to_string(),
-        "containerimage.config.digest": built.config.digest().to_string(),
+    let hits = results.iter().filter(|result| result.cached).count();
+    let mut metadata = serde_json::json!({
+        "containerimage.digest": image.digest().to_string(),
         "image.name": tags.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
-        "cache": {"hits": hits, "misses": built.steps.len() - hits, "steps": steps},
-    })
+        "cache": {"hits": hits, "misses": results.len() - hits, "steps": steps},
+    });
+    if let [built] = builds {
+        metadata["containerimage.config.digest"] = built.config.digest().to_string().into();
+    }
+    metadata
+}
+
+/// The platforms of `--platform`: a comma-separated list, the host's when not given.
+fn platforms(text: Option<&str>) -> anyhow::Result<Vec<Platform>> {
+    let Some(text) = text else {
+        return Ok(vec![Platform::host()]);
+    };
+    let mut platforms: Vec<Platform> = Vec::new();
+    for part in text.split(',').map(str::trim) {
+        let platform: Platform = part.parse()?;
+        if !platforms.contains(&platform) {
+            platforms.push(platform);
+        }
+    }
+    Ok(platforms)
 }
 
 /// A build error, located in the Dockerfile when it is about a step or a `FROM`.

@@ -12,14 +12,32 @@ use crate::store::Store;
 
 use super::BuildError;
 
-/// Unpacks the layers of the image `image` (for `platform`) into the directory `dest`,
-/// created if missing: the image's final filesystem.
+/// Unpacks the image `image` into the directory `dest`, created if missing: its final
+/// filesystem for the one platform in `platforms`, or, for several (an image index),
+/// each platform's in a subdirectory named as BuildKit names them (`linux_amd64`,
+/// `linux_arm_v7`).
 ///
 /// # Errors
 ///
 /// [`BuildError::WriteOutput`] when `dest` cannot be created, and the errors of reading
 /// and unpacking the layers.
 pub fn export_rootfs(
+    store: &Store,
+    image: &Descriptor,
+    platforms: &[Platform],
+    dest: &Path,
+) -> crate::Result<()> {
+    match platforms {
+        [platform] => unpack_image(store, image, platform, dest),
+        _ => platforms.iter().try_for_each(|platform| {
+            let dir = platform.to_string().replace('/', "_");
+            unpack_image(store, image, platform, &dest.join(dir))
+        }),
+    }
+}
+
+/// Unpacks the layers of `image` for `platform` into `dest`, created if missing.
+fn unpack_image(
     store: &Store,
     image: &Descriptor,
     platform: &Platform,
@@ -38,8 +56,8 @@ pub fn export_rootfs(
     Ok(())
 }
 
-/// Writes the filesystem of the image `image` (for `platform`) to `sink` as one plain,
-/// deterministic tar (`-o type=tar`); returns the sink.
+/// Writes the filesystem of the image `image` to `sink` as one plain, deterministic tar
+/// (`-o type=tar`), laid out as [`export_rootfs`] lays out `platforms`; returns the sink.
 ///
 /// # Errors
 ///
@@ -48,11 +66,11 @@ pub fn export_rootfs(
 pub fn export_rootfs_tar<W: Write>(
     store: &Store,
     image: &Descriptor,
-    platform: &Platform,
+    platforms: &[Platform],
     sink: W,
 ) -> crate::Result<W> {
     let scratch = store.temp_dir()?;
-    export_rootfs(store, image, platform, scratch.path())?;
+    export_rootfs(store, image, platforms, scratch.path())?;
     let entries = layer::dir_entries(scratch.path())?;
     let options = LayerOptions {
         compression: Compression::Uncompressed,

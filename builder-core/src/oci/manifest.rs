@@ -1,7 +1,8 @@
 //! Building and storing image manifests.
 
 use oci_spec::image::{
-    Arch, Descriptor, ImageManifest, ImageManifestBuilder, MediaType, Os, PlatformBuilder,
+    Arch, Descriptor, ImageIndexBuilder, ImageManifest, ImageManifestBuilder, MediaType, Os,
+    PlatformBuilder,
 };
 
 use crate::store::Store;
@@ -17,6 +18,31 @@ pub fn image_manifest(config: Descriptor, layers: Vec<Descriptor>) -> ImageManif
         .layers(layers)
         .build()
         .expect("a manifest with schema version, config and layers is complete")
+}
+
+/// Writes an OCI image index of `manifests` (each with its platform) into the store;
+/// returns its descriptor. Canonical JSON, so equal manifests give an equal index.
+///
+/// # Errors
+///
+/// [`OciError::Encode`] when the index cannot be encoded, and the store's errors.
+pub fn write_index(store: &Store, manifests: &[Descriptor]) -> crate::Result<Descriptor> {
+    let index = ImageIndexBuilder::default()
+        .schema_version(2_u32)
+        .media_type(MediaType::ImageIndex)
+        .manifests(manifests.to_vec())
+        .build()
+        .expect("an index with schema version and manifests is complete");
+    let bytes = canonical_json(&index).map_err(|source| OciError::Encode {
+        what: "index",
+        source,
+    })?;
+    let digest = store.put_blob(&bytes)?;
+    Ok(Descriptor::new(
+        MediaType::ImageIndex,
+        bytes.len() as u64,
+        digest,
+    ))
 }
 
 /// Writes `config` and a manifest for it and `layers` (already in the store) into the

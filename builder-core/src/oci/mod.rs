@@ -23,5 +23,5 @@ pub use export::{ArchiveFormat, ArchiveImage, CONTAINERD_NAME, REF_NAME, write_a
 pub use image::Image;
 pub use import::{ImageSource, Imported, import, load};
 pub use json::canonical_json;
-pub use manifest::{image_manifest, write_image};
+pub use manifest::{image_manifest, write_image, write_index};
 pub use platform::select_manifest;

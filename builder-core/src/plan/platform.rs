@@ -81,7 +81,13 @@ impl FromStr for Platform {
             text: text.to_owned(),
         };
         let parts: Vec<&str> = text.split('/').collect();
-        if parts.iter().any(|part| part.is_empty()) {
+        let valid = |part: &&str| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        };
+        if !parts.iter().all(valid) {
             return Err(error());
         }
         match parts.as_slice() {
@@ -120,5 +126,13 @@ mod tests {
             "linux".parse::<Platform>().unwrap_err().to_string(),
             "invalid platform `linux`: expected `os/arch` or `os/arch/variant`"
         );
+        for bad in [
+            "linux/amd64,linux/arm64",
+            "linux/x 86",
+            "linux//amd64",
+            "linux/arm/v7/x",
+        ] {
+            assert!(bad.parse::<Platform>().is_err(), "{bad}");
+        }
     }
 }

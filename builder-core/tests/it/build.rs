@@ -321,7 +321,7 @@ fn copy_from_a_stage_follows_its_absolute_symlinks_inside_it() {
     };
     let built = build(&store, &plan, &context, &BuildOptions::default());
     let out = dir.path().join("out");
-    mkimage_core::build::export_rootfs(&store, &built.image, &Platform::host(), &out).unwrap();
+    mkimage_core::build::export_rootfs(&store, &built.image, &[Platform::host()], &out).unwrap();
     assert_eq!(fs::read_to_string(out.join("sh")).unwrap(), "the binary\n");
     assert_eq!(fs::read_to_string(out.join("up")).unwrap(), "the binary\n");
 }
@@ -453,7 +453,7 @@ fn independent_stages_build_at_the_same_time_into_the_same_image() {
         "sha256:d1f99c73c9ad7496562dc1b3be1a42f70959285d30c86d8030cde3cf03dc994e"
     );
     let out = dir.path().join("out");
-    mkimage_core::build::export_rootfs(&store, &built.image, &Platform::host(), &out).unwrap();
+    mkimage_core::build::export_rootfs(&store, &built.image, &[Platform::host()], &out).unwrap();
     assert_eq!(fs::read_to_string(out.join("a.txt")).unwrap(), "a\n");
     assert_eq!(fs::read_to_string(out.join("b.txt")).unwrap(), "b\n");
 }

@@ -299,3 +299,88 @@ fn podman_loads_the_docker_archive() {
     assert_eq!(inspect[0]["RootFS"]["Layers"].as_array().unwrap().len(), 3);
     assert!(!id.is_empty());
 }
+
+#[test]
+fn several_platforms_make_one_image_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let context = dir.path().join("ctx");
+    std::fs::create_dir(&context).unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM scratch\nARG TARGETARCH\nARG BUILDARCH\nCOPY Dockerfile /for-$TARGETARCH-on-$BUILDARCH\n",
+    )
+    .unwrap();
+    let root = dir.path().join("store");
+    let archive = dir.path().join("multi.tar");
+    let local = dir.path().join("local");
+    let id = ok(&build(
+        &root,
+        &[
+            "-q",
+            "--platform",
+            "linux/amd64,linux/arm64,linux/arm/v7",
+            "-t",
+            "multi:1",
+            "-o",
+            &format!("type=oci,dest={}", archive.display()),
+            "-o",
+            &format!("type=local,dest={}", local.display()),
+            context.to_str().unwrap(),
+        ],
+    ));
+    // skopeo reads an index of one manifest per platform, each with its own file.
+    let index: serde_json::Value = serde_json::from_str(&tool(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            &format!("oci-archive:{}", archive.display()),
+        ],
+    ))
+    .unwrap();
+    let platforms: Vec<String> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let p = &m["platform"];
+            let variant = p["variant"].as_str().map(|v| format!("/{v}"));
+            format!(
+                "{}/{}{}",
+                p["os"].as_str().unwrap(),
+                p["architecture"].as_str().unwrap(),
+                variant.unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64", "linux/arm/v7"]);
+    let host = mkimage_core::plan::Platform::host()
+        .architecture()
+        .to_owned();
+    for (dir_name, arch) in [
+        ("linux_amd64", "amd64"),
+        ("linux_arm64", "arm64"),
+        ("linux_arm_v7", "arm"),
+    ] {
+        let file = local.join(dir_name).join(format!("for-{arch}-on-{host}"));
+        assert!(file.is_file(), "{}", file.display());
+    }
+    let arm = tool(
+        "skopeo",
+        &[
+            "inspect",
+            "--override-arch",
+            "arm64",
+            "--config",
+            &format!("oci-archive:{}", archive.display()),
+        ],
+    );
+    assert!(arm.contains("\"architecture\": \"arm64\""), "{arm}");
+    // The store lists the index under its name, not its manifests on their own.
+    let images = ok(&crate::store::mkimage(&root, &["images", "-q"]));
+    assert_eq!(images.lines().count(), 1, "{images}");
+    assert!(
+        id.trim().starts_with(&format!("sha256:{}", images.trim())),
+        "{id} {images}"
+    );
+}
