@@ -1,16 +1,19 @@
 //! Helpers for tests of mkimage and of programs built on it (feature `testutil`),
 //! shared by this crate's and the CLI's tests, none needing any network: a small base
 //! image made from the host's static busybox ([`busybox_image`]), a static file server
-//! on 127.0.0.1 ([`HttpServer`]), seeded incompressible bytes ([`noise`]) and a runner
-//! for the tools that check results ([`run_checked`]).
+//! on 127.0.0.1 ([`HttpServer`]), seeded incompressible bytes ([`noise`]), a throwaway
+//! user with subordinate ids ([`SubidUser`]) and a runner for the tools that check
+//! results ([`run_checked`]).
 
 mod command;
 mod http;
 mod noise;
+mod subid;
 
 pub use command::run_checked;
 pub use http::HttpServer;
 pub use noise::noise;
+pub use subid::SubidUser;
 
 use std::fs;
 use std::io;

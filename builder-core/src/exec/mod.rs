@@ -67,7 +67,7 @@ use std::process::ExitStatus;
 pub use error::ExecError;
 pub(crate) use namespaces::IdMapping;
 pub use spec::{DEFAULT_PATH, Mount, Rootfs, SandboxSpec, SandboxSpecBuilder};
-pub(crate) use userns::{error_chain, in_user_namespace};
+pub(crate) use userns::{Pause, Session, error_chain, in_user_namespace};
 
 use crate::events::Stream;
 

@@ -85,14 +85,18 @@ impl IdMapping {
     /// As [`IdMapping::detect`].
     pub(crate) fn subordinate() -> Result<Option<Self>, ExecError> {
         let mapping = Self::detect()?;
-        let subordinate = matches!(
-            mapping,
+        Ok(mapping.has_subordinate_ids().then_some(mapping))
+    }
+
+    /// Whether subordinate ids are mapped (through `newuidmap`/`newgidmap`).
+    pub(crate) fn has_subordinate_ids(&self) -> bool {
+        matches!(
+            self,
             IdMapping::Namespace {
                 helpers: Some(_),
                 ..
             }
-        );
-        Ok(subordinate.then_some(mapping))
+        )
     }
 
     /// The uid and gid maps as `/proc/<pid>/uid_map` lists them, `uid_map` first: what

@@ -65,7 +65,17 @@ pub(crate) fn run(
         let _ = sys::kill(pid, libc::SIGKILL);
     };
     let result = launch.run(fds, &mapping, &mut kill_init, output);
-    let undone = cleanup.undo();
+    let undone = match cleanup.undo() {
+        // Mount points in directories of the image's users (subordinate ids).
+        Err(_) if mapping.has_subordinate_ids() => super::in_user_namespace(&mapping, || {
+            cleanup
+                .undo()
+                .map(|()| Vec::new())
+                .map_err(|error| super::error_chain(&error))
+        })
+        .map(drop),
+        other => other,
+    };
     let status = result?;
     undone?;
     Ok(status)

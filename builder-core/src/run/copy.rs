@@ -16,28 +16,12 @@ use crate::store::Store;
 use super::RunError;
 
 /// Unpacks `layers` (bottom first) from `store` into the directory `root`, one over the
-/// other; rootless with subordinate ids, in the user namespace, so that files keep their
-/// owners.
+/// other.
 pub(super) fn unpack_layers(
     store: &Store,
     layers: &[Descriptor],
     root: &Path,
 ) -> Result<(), RunError> {
-    match IdMapping::subordinate()? {
-        None => unpack_here(store, layers, root),
-        Some(mapping) => {
-            in_user_namespace(&mapping, || {
-                unpack_here(store, layers, root)
-                    .map(|()| Vec::new())
-                    .map_err(|error| error_chain(&error))
-            })?;
-            Ok(())
-        }
-    }
-}
-
-/// [`unpack_layers`] with the rights of this process.
-fn unpack_here(store: &Store, layers: &[Descriptor], root: &Path) -> Result<(), RunError> {
     for layer in layers {
         let unpack_err = |source| RootfsError::Unpack {
             digest: layer.digest().to_string(),

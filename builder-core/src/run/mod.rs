@@ -34,7 +34,7 @@ mod output;
 mod parents;
 mod process;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use oci_spec::image::{Descriptor, Digest};
@@ -45,7 +45,8 @@ pub use mounts::StepInputs;
 
 use crate::events::{Events, StepRef, Stream};
 use crate::exec::{
-    ExecError, IdMapping, Rootfs, Sandbox, SandboxSpec, error_chain, in_user_namespace,
+    ExecError, IdMapping, Pause, Rootfs, Sandbox, SandboxSpec, Session, error_chain,
+    in_user_namespace,
 };
 use crate::layer::{
     Entry, EntryKind, LayerOptions, OverlayXattrs, Snapshot, WrittenLayer, overlay_diff,
@@ -139,6 +140,10 @@ enum Capture {
     },
     /// Compared with the snapshot of the copy taken before the run.
     Snapshot { root: PathBuf, before: Snapshot },
+    /// Rootless with subordinate ids: the copy was made and recorded by a process in the
+    /// user namespace (the step's users' files may be unreadable to the caller), paused
+    /// while the step runs; it then compares and writes the layer.
+    Session(Session),
 }
 
 impl Runner {
@@ -224,7 +229,7 @@ impl Runner {
                 other => return other,
             }
         }
-        let prepared = self.prepare_copy(input)?;
+        let prepared = self.prepare_copy(input, layer)?;
         self.execute(input, prepared, layer, step, events)
     }
 
@@ -261,19 +266,42 @@ impl Runner {
     }
 
     /// The layers unpacked into one directory, with a snapshot of it.
-    fn prepare_copy(&self, input: &RunInput<'_>) -> Result<Prepared, RunError> {
+    fn prepare_copy(
+        &self,
+        input: &RunInput<'_>,
+        layer_options: &LayerOptions,
+    ) -> Result<Prepared, RunError> {
         let scratch = self.store.temp_dir()?;
         let root = scratch.path().join("rootfs");
         std::fs::create_dir(&root).map_err(|source| RunError::Prepare {
             path: root.clone(),
             source,
         })?;
-        copy::unpack_layers(&self.store, input.layers, &root)?;
-        let before = Snapshot::capture(&root)?;
+        let capture = match IdMapping::subordinate()? {
+            None => {
+                copy::unpack_layers(&self.store, input.layers, &root)?;
+                let before = Snapshot::capture(&root)?;
+                Capture::Snapshot {
+                    root: root.clone(),
+                    before,
+                }
+            }
+            Some(mapping) => {
+                let mut session = Session::start(&mapping, |pause: &mut Pause| {
+                    let before = copy::unpack_layers(&self.store, input.layers, &root)
+                        .and_then(|()| Ok(Snapshot::capture(&root)?))
+                        .map_err(|error| error_chain(&error))?;
+                    pause.pause()?;
+                    written_bytes(self.write_changes(snapshot_diff(&before, &root), layer_options))
+                })?;
+                session.paused()?;
+                Capture::Session(session)
+            }
+        };
         Ok(Prepared {
             rootfs: Rootfs::Directory(root.clone()),
-            layers: vec![root.clone()],
-            capture: Capture::Snapshot { root, before },
+            layers: vec![root],
+            capture,
             scratch,
         })
     }
@@ -282,7 +310,7 @@ impl Runner {
     fn execute(
         &self,
         input: &RunInput<'_>,
-        prepared: Prepared,
+        mut prepared: Prepared,
         layer_options: &LayerOptions,
         step: &StepRef,
         events: &dyn Events,
@@ -359,21 +387,17 @@ impl Runner {
             });
         }
 
-        match (&prepared.capture, IdMapping::subordinate()?) {
+        match (&mut prepared.capture, IdMapping::subordinate()?) {
+            (Capture::Session(session), _) => {
+                session.resume()?;
+                written_answer(&session.finish()?)
+            }
             (Capture::Upper { upper, xattrs }, Some(mapping)) => {
                 // The step's users' files may be unreadable to the caller.
                 let answer = in_user_namespace(&mapping, || {
-                    let written = self
-                        .write_changes(overlay_diff(upper, *xattrs), layer_options)
-                        .map_err(|error| error_chain(&error))?;
-                    let wire = written.map(WrittenWire::from);
-                    Ok(serde_json::to_vec(&wire).expect("a written layer encodes as JSON"))
+                    written_bytes(self.write_changes(overlay_diff(upper, *xattrs), layer_options))
                 })?;
-                let wire: Option<WrittenWire> =
-                    serde_json::from_slice(&answer).map_err(|error| ExecError::NamespaceWork {
-                        message: format!("unexpected answer: {error}"),
-                    })?;
-                Ok(wire.map(WrittenLayer::from))
+                written_answer(&answer)
             }
             (Capture::Upper { upper, xattrs }, None) => {
                 let mut entries = overlay_diff(upper, *xattrs);
@@ -383,10 +407,7 @@ impl Runner {
                 self.write_changes(entries, layer_options)
             }
             (Capture::Snapshot { root, before }, _) => {
-                let mut entries = before.diff(root).and_then(|mut entries| {
-                    parents::add_parents(&mut entries, root)?;
-                    Ok(entries)
-                });
+                let mut entries = snapshot_diff(before, root);
                 if let Ok(entries) = &mut entries {
                     owners_inside(entries, &IdMapping::detect()?);
                 }
@@ -410,6 +431,30 @@ impl Runner {
         blob.commit()?;
         Ok(Some(layer))
     }
+}
+
+/// The changes in the copy `root` since `before`, with the parent directories of each.
+fn snapshot_diff(before: &Snapshot, root: &Path) -> Result<Vec<Entry>, crate::layer::LayerError> {
+    let mut entries = before.diff(root)?;
+    parents::add_parents(&mut entries, root)?;
+    Ok(entries)
+}
+
+/// The answer of a process in the user namespace that wrote a step's layer.
+fn written_bytes(written: Result<Option<WrittenLayer>, RunError>) -> Result<Vec<u8>, String> {
+    let wire = written
+        .map_err(|error| error_chain(&error))?
+        .map(WrittenWire::from);
+    Ok(serde_json::to_vec(&wire).expect("a written layer encodes as JSON"))
+}
+
+/// Decodes [`written_bytes`].
+fn written_answer(answer: &[u8]) -> Result<Option<WrittenLayer>, RunError> {
+    let wire: Option<WrittenWire> =
+        serde_json::from_slice(answer).map_err(|error| ExecError::NamespaceWork {
+            message: format!("unexpected answer: {error}"),
+        })?;
+    Ok(wire.map(WrittenLayer::from))
 }
 
 /// A [`WrittenLayer`] as the user namespace's process sends it.

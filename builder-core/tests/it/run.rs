@@ -18,7 +18,7 @@ use mkimage_core::plan::{
 };
 use mkimage_core::run::{ImageLayers, RootfsMode, RunError, RunInput, Runner, StepInputs};
 use mkimage_core::store::Store;
-use mkimage_core::testutil::busybox_image;
+use mkimage_core::testutil::{SubidUser, busybox_image};
 use tempfile::TempDir;
 
 /// Collects a step's output.
@@ -45,7 +45,12 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
+        Fixture::new_in(&std::env::temp_dir())
+    }
+
+    /// A fixture whose store is in a new temp directory in `parent`.
+    fn new_in(parent: &std::path::Path) -> Fixture {
+        let dir = tempfile::tempdir_in(parent).unwrap();
         let store = Store::open(dir.path()).unwrap();
         let image = busybox_image(&store, "busybox:test").unwrap();
         let image = Image::load(&store, &image, &Platform::host()).unwrap();
@@ -699,4 +704,103 @@ fn a_cache_mount_error_names_the_cache_kind() {
     let (result, _) = fixture.run_with(&fixture.runner(), &run, None);
     let error = result.unwrap_err().to_string();
     assert!(error.contains("--mount=cache"), "{error}");
+}
+
+/// Set for [`rootless_owners_inner`] by the test that runs it as an unprivileged user: a
+/// directory it may write in.
+const ROOTLESS_DIR: &str = "MKIMAGE_IT_ROOTLESS_DIR";
+
+// See: issue 5
+#[test]
+fn rootless_steps_see_and_write_layer_owners_in_both_modes() {
+    // Needs root to add the user, and unprivileged user namespaces.
+    let user = SubidUser::add().unwrap();
+    if !user.can_unshare() {
+        eprintln!("skipped: unprivileged user namespaces are disabled here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let owner = format!("{}:{}", user.uid, user.gid);
+    let chown = Process::new("chown")
+        .args([&owner, dir.path().to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(chown.success());
+    // This test binary again, as the user, running only the inner test.
+    let output = user
+        .command(&std::env::current_exe().unwrap())
+        .args([
+            "run::rootless_owners_inner",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(ROOTLESS_DIR, dir.path())
+        .env("TMPDIR", dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "{stdout}\n{stderr}");
+}
+
+#[test]
+#[ignore = "run as an unprivileged user by rootless_steps_see_and_write_layer_owners_in_both_modes"]
+fn rootless_owners_inner() {
+    let Some(parent) = std::env::var_os(ROOTLESS_DIR) else {
+        return;
+    };
+    let fixture = Fixture::new_in(std::path::Path::new(&parent));
+    let mut layers = fixture.image.layers().to_vec();
+    let mut diff_ids = fixture.image.diff_ids().to_vec();
+    let entry = |path: &str, kind, mode| {
+        Entry::new(LayerPath::new(path).unwrap(), kind)
+            .with_mode(mode)
+            .with_owner(1000, 1000)
+    };
+    add_layer(
+        &fixture,
+        &mut layers,
+        &mut diff_ids,
+        vec![
+            entry("a", EntryKind::Dir, 0o700),
+            entry("a/f", EntryKind::File(Content::Bytes(b"x".to_vec())), 0o600),
+        ],
+    );
+    let run = shell(
+        "stat -c '%u:%g %a' /a /a/f && cat /a/f && mkdir /a/new && echo y > /a/new/g \
+         && chown -R 1000:1000 /a/new && chmod 700 /a/new && chmod 600 /a/new/g",
+    );
+    for mode in [RootfsMode::Overlay, RootfsMode::Copy] {
+        let events = Output::default();
+        let input = RunInput {
+            layers: &layers,
+            diff_ids: &diff_ids,
+            config: &fixture.image.config().config,
+            run: &run,
+            stages: &[],
+            images: &[],
+        };
+        let layer = fixture
+            .runner()
+            .rootfs_mode(mode)
+            .run(&input, &step(), &events)
+            .unwrap()
+            .expect("a layer");
+        assert_eq!(events.text(), "1000:1000 700\n1000:1000 600\nx", "{mode:?}");
+        assert_eq!(
+            fixture.listing(&layer),
+            [
+                "drwx------ 1000/1000 a/",
+                "drwx------ 1000/1000 a/new/",
+                "-rw------- 1000/1000 a/new/g",
+            ],
+            "{mode:?}"
+        );
+    }
+    let temps = std::fs::read_dir(fixture.store.root().join("tmp"))
+        .unwrap()
+        .count();
+    assert_eq!(temps, 0, "no scratch directory is left");
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use mkimage_core::store::Store;
-use mkimage_core::testutil::{busybox_image, run_checked};
+use mkimage_core::testutil::{SubidUser, busybox_image, run_checked};
 
 use crate::build::tool;
 
@@ -361,77 +361,6 @@ fn run_works_rootless() {
     assert_eq!(temps, 0, "no scratch directory is left");
 }
 
-/// A throwaway unprivileged user with subordinate id ranges in `/etc/subuid` and
-/// `/etc/subgid`; dropping it removes the user and its ranges.
-struct SubidUser {
-    name: String,
-    uid: u32,
-    gid: u32,
-}
-
-impl SubidUser {
-    /// Adds the user (needs root), with 65536 subordinate ids from a start unique to
-    /// this process.
-    fn add() -> SubidUser {
-        let pid = std::process::id();
-        let name = format!("mkit{pid}");
-        tool(
-            "useradd",
-            &[
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/bin/false",
-                &name,
-            ],
-        );
-        let id = |flag| tool("id", &[flag, &name]).trim().parse().unwrap();
-        let user = SubidUser {
-            uid: id("-u"),
-            gid: id("-g"),
-            name,
-        };
-        let start = 200_000_000 + (pid % 5000) * 65536;
-        for file in ["/etc/subuid", "/etc/subgid"] {
-            let mut text = fs::read_to_string(file).unwrap_or_default();
-            text.push_str(&format!("{}:{start}:65536\n", user.name));
-            fs::write(file, text).unwrap();
-        }
-        user
-    }
-
-    /// `setpriv` running `program` as the user, with its group and no others
-    /// (`newuidmap` wants the user's primary group).
-    fn command(&self, program: &Path) -> Command {
-        let mut command = Command::new("setpriv");
-        command
-            .args([
-                &format!("--reuid={}", self.uid),
-                &format!("--regid={}", self.gid),
-                "--clear-groups",
-            ])
-            .arg(program);
-        command
-    }
-}
-
-impl Drop for SubidUser {
-    fn drop(&mut self) {
-        let prefix = format!("{}:", self.name);
-        for file in ["/etc/subuid", "/etc/subgid"] {
-            if let Ok(text) = fs::read_to_string(file) {
-                let kept: String = text
-                    .lines()
-                    .filter(|line| !line.starts_with(&prefix))
-                    .map(|line| format!("{line}\n"))
-                    .collect();
-                let _ = fs::write(file, kept);
-            }
-        }
-        let _ = Command::new("userdel").arg(&self.name).status();
-    }
-}
-
 /// The entries of the last layer of the OCI archive `archive` as `uid/gid path`.
 fn last_layer_owners(archive: &Path, dir: &Path) -> Vec<String> {
     fs::create_dir_all(dir).unwrap();
@@ -481,18 +410,10 @@ fn temps_of(uid: u32) -> Vec<String> {
 #[test]
 fn run_works_rootless_with_subordinate_ids() {
     // Needs root to add the user, and unprivileged user namespaces.
-    let user = SubidUser::add();
+    let user = SubidUser::add().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let unshare = user
-        .command(Path::new("unshare"))
-        .args(["--user", "true"])
-        .output()
-        .expect("setpriv and unshare (Debian package `util-linux`)");
-    if !unshare.status.success() {
-        eprintln!(
-            "skipped: unprivileged user namespaces are disabled here ({})",
-            String::from_utf8_lossy(&unshare.stderr).trim()
-        );
+    if !user.can_unshare() {
+        eprintln!("skipped: unprivileged user namespaces are disabled here");
         return;
     }
     let (base, binary) = rootless_workspace(
