@@ -28,7 +28,7 @@ use oci_spec::image::{Digest, Sha256Digest};
 use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 
-use super::hashes::{RACY_WINDOW_NS, Record, Stamp, Xattrs};
+use super::hashes::{Lookup, RACY_WINDOW_NS, Record, Stamp, Xattrs};
 use super::walk::xattrs_of;
 use super::{ContextError, FileHashes, HostFile, Selection};
 use crate::layer::{Entry, EntryKind, LayerPath};
@@ -58,10 +58,10 @@ impl Selection {
         let mut file_xattrs = HashMap::new();
         let mut window = Window {
             entries: Vec::with_capacity(WINDOW),
-            cursor: 0,
+            lookup: hashes.lookup(),
         };
         for entry in self.entries() {
-            window.push(entry?, hashes);
+            window.push(entry?);
             if window.entries.len() == WINDOW {
                 window.flush(self.root(), hashes, &mut tree, &mut file_xattrs)?;
             }
@@ -73,27 +73,24 @@ impl Selection {
 }
 
 /// Entries read ahead, each regular file with its content digest if `FileHashes` knows
-/// it (and then its xattrs).
-struct Window {
-    entries: Vec<(Entry<HostFile>, Option<[u8; 32]>)>,
-    /// Where the next lookup in `FileHashes` starts.
-    cursor: usize,
+/// it (and then its xattrs), and whether a digest computed for it is to be recorded.
+struct Window<'a> {
+    entries: Vec<(Entry<HostFile>, Option<[u8; 32]>, bool)>,
+    lookup: Lookup<'a>,
 }
 
-impl Window {
-    fn push(&mut self, mut entry: Entry<HostFile>, hashes: &FileHashes) {
+impl Window<'_> {
+    fn push(&mut self, mut entry: Entry<HostFile>) {
         let mut content = None;
         if let EntryKind::File(file) = &mut entry.kind {
             let stamp = Stamp::of(file, entry.mode);
-            if let Some((digest, xattrs)) =
-                hashes.get(file.source.as_bytes(), &stamp, &mut self.cursor)
-            {
+            if let Some((digest, xattrs)) = self.lookup.get(file.source.as_bytes(), &stamp) {
                 content = Some(digest);
                 entry.xattrs = xattrs;
                 file.xattrs_read = true;
             }
         }
-        self.entries.push((entry, content));
+        self.entries.push((entry, content, false));
     }
 
     /// Hashes the files not known (in parallel), records them, and adds every entry to
@@ -108,34 +105,38 @@ impl Window {
         let started = now_ns();
         self.entries
             .par_iter_mut()
-            .filter(|(_, content)| content.is_none())
-            .try_for_each(|(entry, content)| -> Result<(), ContextError> {
+            .filter(|(_, content, _)| content.is_none())
+            .try_for_each(|(entry, content, record)| -> Result<(), ContextError> {
                 let EntryKind::File(file) = &mut entry.kind else {
                     return Ok(());
                 };
                 let stamp = Stamp::of(file, entry.mode);
                 let hashed = hash_file(root, file, &stamp, started)?;
                 *content = Some(hashed.digest);
-                if hashed.stable {
-                    hashes.add(vec![Record {
-                        path: file.source.as_bytes().to_vec(),
-                        stamp,
-                        digest: hashed.digest,
-                        xattrs: hashed.xattrs.clone(),
-                    }]);
-                }
+                *record = hashed.stable;
                 entry.xattrs = hashed.xattrs;
                 file.xattrs_read = true;
                 Ok(())
             })?;
-        for (entry, content) in self.entries.drain(..) {
-            if let EntryKind::File(file) = &entry.kind
-                && !entry.xattrs.is_empty()
-            {
-                file_xattrs.insert(file.source.clone(), entry.xattrs.clone());
+        // Recorded in layer order, so that the records computed form one sorted run.
+        let mut records = Vec::new();
+        for (entry, content, record) in self.entries.drain(..) {
+            if let EntryKind::File(file) = &entry.kind {
+                if !entry.xattrs.is_empty() {
+                    file_xattrs.insert(file.source.clone(), entry.xattrs.clone());
+                }
+                if record && let Some(digest) = content {
+                    records.push(Record {
+                        path: file.source.as_bytes().to_vec(),
+                        stamp: Stamp::of(file, entry.mode),
+                        digest,
+                        xattrs: entry.xattrs.clone(),
+                    });
+                }
             }
             tree.add(&entry, content.as_ref());
         }
+        hashes.add(&records);
         Ok(())
     }
 }

@@ -6,14 +6,14 @@
 //! its xattrs. A file whose metadata equals its record's has that digest and those xattrs;
 //! ctime changes with every write, `chmod`, `chown`, xattr change or rename and cannot be
 //! set by a process, so an edit that restores size and mtime is still noticed. Keeping
-//! the xattrs spares a `listxattr` per file, which would cost as much as the walk. A file whose ctime is less than a second (`RACY_WINDOW_NS`)
-//! older than the moment its hashing began is not recorded: a write within the same
-//! timestamp tick could go unseen ("racy" entries, as git calls them); it is hashed again
-//! next time.
+//! the xattrs spares a `listxattr` per file, which would cost as much as the walk. A file
+//! whose ctime is less than a second (`RACY_WINDOW_NS`) older than the moment its hashing
+//! began is not recorded: a write within the same timestamp tick could go unseen ("racy"
+//! entries, as git calls them); it is hashed again next time.
 //!
 //! # File format
 //!
-//! Little-endian, loaded with one `read` and used in place:
+//! Little-endian:
 //!
 //! ```text
 //! magic "mkimage-file-hashes\0" (20 bytes)  version u32  count u32
@@ -23,18 +23,22 @@
 //! ```
 //!
 //! Records are sorted by path in layer order, the order in which a selection looks them
-//! up, so a lookup is mostly a comparison with the record after the last one found (a
-//! binary search otherwise) over offsets computed at load time, with no allocation per
-//! record. Fixed-width fields need no parser (JSON or
-//! bincode of a map would allocate a key per record and cost more than the walk it
-//! serves), and the trailing SHA-256 (about a millisecond for 20,000 records) turns a
-//! truncated or corrupt file into a cold start instead of wrong digests. The file is
-//! written whole to a temporary file and renamed over the old one.
+//! up. The file is never held in memory: loading reads it through once to check it and
+//! keeps the offset and path of every 256th record; a [`Lookup`] reads on from the last
+//! record found, seeking through those only when a path comes out of order. Digests
+//! computed during a build go to a temporary file in sorted runs (one per digest, mostly),
+//! and saving merges the records with those runs as it writes. Memory stays flat, whatever
+//! the number of files. Fixed-width fields need no parser (JSON or bincode of a map would
+//! allocate a key per record and cost more than the walk it serves), and the trailing
+//! SHA-256 (about a millisecond for 20,000 records) turns a truncated or corrupt file into
+//! a cold start instead of wrong digests. The file is written whole to a temporary file
+//! and renamed over the old one.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use std::fs;
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -47,6 +51,12 @@ const MAGIC: &[u8; 20] = b"mkimage-file-hashes\0";
 const VERSION: u32 = 3;
 /// Bytes of a record after its path, up to its xattrs.
 const FIXED: usize = 8 + 8 + 8 + 8 + 4 + 32 + 4;
+/// Bytes before the first record.
+const HEADER: u64 = 28;
+/// One record in this many has its offset and path kept when the file is loaded.
+const INDEX_EVERY: u32 = 256;
+/// The buffer of each reader of records.
+const READ_BUFFER: usize = 16 * 1024;
 
 /// How much older than the start of its hashing a file's ctime must be for its digest to
 /// be recorded: well above the timestamp tick of Linux file systems.
@@ -92,11 +102,39 @@ pub(crate) type Xattrs = BTreeMap<String, Vec<u8>>;
 #[derive(Debug)]
 pub struct FileHashes {
     file: Option<PathBuf>,
-    /// The loaded file's bytes, and where each record starts, sorted by path.
-    bytes: Vec<u8>,
-    records: Vec<usize>,
+    /// The file as loaded, when it was whole.
+    loaded: Option<Loaded>,
     /// Digests computed since loading, not yet saved.
-    added: Mutex<Vec<Record>>,
+    added: Mutex<Added>,
+}
+
+/// A loaded file of records, kept open (a newer file renamed over it is not seen).
+#[derive(Debug)]
+struct Loaded {
+    file: File,
+    count: u32,
+    /// Where the records end (the checksum starts).
+    end: u64,
+    /// The offset and path of every [`INDEX_EVERY`]th record, the first one first.
+    index: Vec<(u64, Vec<u8>)>,
+}
+
+/// Records computed since loading, encoded as in the file, in a temporary file.
+#[derive(Debug, Default)]
+struct Added {
+    spill: Option<File>,
+    len: u64,
+    /// Sorted runs of records in `spill`, in the order they were added.
+    runs: Vec<Run>,
+    /// The path of the last record added.
+    last: Vec<u8>,
+}
+
+/// Records of `Added::spill` in layer order, at `start..end`.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    start: u64,
+    end: u64,
 }
 
 impl FileHashes {
@@ -105,12 +143,11 @@ impl FileHashes {
     /// [`save`](FileHashes::save).
     pub fn load(file: impl Into<PathBuf>) -> FileHashes {
         let file = file.into();
-        let (bytes, records) = read(&file).unwrap_or_default();
+        let loaded = load(&file).ok().flatten();
         FileHashes {
             file: Some(file),
-            bytes,
-            records,
-            added: Mutex::new(Vec::new()),
+            loaded,
+            added: Mutex::new(Added::default()),
         }
     }
 
@@ -118,53 +155,43 @@ impl FileHashes {
     pub fn in_memory() -> FileHashes {
         FileHashes {
             file: None,
-            bytes: Vec::new(),
-            records: Vec::new(),
-            added: Mutex::new(Vec::new()),
+            loaded: None,
+            added: Mutex::new(Added::default()),
         }
     }
 
     /// The number of records loaded.
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.loaded
+            .as_ref()
+            .map_or(0, |loaded| loaded.count as usize)
     }
 
     /// Whether no record was loaded.
     pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+        self.len() == 0
     }
 
-    /// The recorded content digest and xattrs of the file at `path` if `stamp` is what
-    /// was recorded. `cursor` is where to look first, and is left after the record
-    /// found: files looked up in layer order are found one after the other, without a
-    /// search.
-    pub(crate) fn get(
-        &self,
-        path: &[u8],
-        stamp: &Stamp,
-        cursor: &mut usize,
-    ) -> Option<([u8; 32], Xattrs)> {
-        let at = match self.records.get(*cursor) {
-            Some(&offset) if self.path_at(offset) == path => *cursor,
-            _ => self
-                .records
-                .binary_search_by(|&offset| layer_order(self.path_at(offset), path))
-                .ok()?,
-        };
-        *cursor = at + 1;
-        let (found, digest, xattrs) = self.fields_at(self.records[at]);
-        (found == *stamp).then_some((digest, xattrs))
+    /// A reader of the loaded records, for files looked up in layer order.
+    pub(crate) fn lookup(&self) -> Lookup<'_> {
+        Lookup {
+            loaded: self.loaded.as_ref(),
+            reader: None,
+        }
     }
 
-    /// Records digests computed for files of the context.
-    pub(crate) fn add(&self, computed: Vec<Record>) {
-        if computed.is_empty() {
+    /// Records digests computed for files of the context, in layer order (else they are
+    /// only sorted when saved).
+    pub(crate) fn add(&self, computed: &[Record]) {
+        if computed.is_empty() || self.file.is_none() {
             return;
         }
-        self.added
+        let mut added = self
+            .added
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .extend(computed);
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // A cache that cannot be written only stays cold.
+        let _ = added.push(computed);
     }
 
     /// Writes the loaded records with those computed since, atomically, when there are
@@ -177,106 +204,221 @@ impl FileHashes {
         let Some(file) = &self.file else {
             return Ok(());
         };
-        let mut added = std::mem::take(
+        let added = std::mem::take(
             &mut *self
                 .added
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         );
-        if added.is_empty() {
+        let Some(spill) = &added.spill else {
             return Ok(());
+        };
+        self.write_merged(file, spill, &added.runs)
+            .map_err(|source| ContextError::WriteFileHashes {
+                path: file.clone(),
+                source,
+            })
+    }
+
+    /// Writes to `file` the loaded records merged with the `runs` of `spill`: of equal
+    /// paths, the last run's record.
+    fn write_merged(&self, file: &Path, spill: &File, runs: &[Run]) -> io::Result<()> {
+        // The loaded records first: of equal paths, the source listed last wins.
+        let mut sources: Vec<RecordReader<'_>> = Vec::new();
+        if let Some(loaded) = &self.loaded {
+            sources.push(RecordReader::new(&loaded.file, HEADER, loaded.end)?);
         }
-        added.sort_by(|a, b| layer_order(&a.path, &b.path));
-        // Of two digests of one path (two selections of it), keep the later.
-        added.dedup_by(|later, earlier| {
-            if later.path == earlier.path {
-                std::mem::swap(later, earlier);
-                true
-            } else {
-                false
-            }
-        });
-        let mut out = Vec::with_capacity(self.bytes.len() + added.len() * (FIXED + 64));
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&[0; 4]);
+        for run in runs {
+            sources.push(RecordReader::new(spill, run.start, run.end)?);
+        }
+        let dir = match file.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let temp = tempfile::NamedTempFile::new_in(dir)?;
+        let mut out = BufWriter::new(temp.as_file());
+        out.write_all(MAGIC)?;
+        out.write_all(&VERSION.to_le_bytes())?;
+        out.write_all(&[0; 4])?;
         let mut count: u32 = 0;
-        let mut old = self.records.iter().peekable();
-        let mut new = added.iter().peekable();
         loop {
-            let take_old = match (old.peek(), new.peek()) {
-                (None, None) => break,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (Some(&&offset), Some(added)) => {
-                    match layer_order(self.path_at(offset), &added.path) {
-                        Ordering::Less => true,
-                        Ordering::Equal => {
-                            old.next();
-                            false
-                        }
-                        Ordering::Greater => false,
+            let mut least: Option<usize> = None;
+            for (index, source) in sources.iter().enumerate() {
+                let Some(head) = &source.head else { continue };
+                least = match least {
+                    Some(at)
+                        if sources[at]
+                            .head
+                            .as_ref()
+                            .is_some_and(|best| layer_order(&best.path, &head.path).is_lt()) =>
+                    {
+                        Some(at)
                     }
-                }
-            };
-            if take_old {
-                let offset = *old.next().expect("peeked");
-                let (stamp, digest, xattrs) = self.fields_at(offset);
-                encode(&mut out, self.path_at(offset), &stamp, &digest, &xattrs);
-            } else {
-                let record = new.next().expect("peeked");
-                encode(
-                    &mut out,
-                    &record.path,
-                    &record.stamp,
-                    &record.digest,
-                    &record.xattrs,
-                );
+                    _ => Some(index),
+                };
             }
+            let Some(at) = least else { break };
+            let record = sources[at].advance()?.expect("a head to take");
+            for source in &mut sources[..at] {
+                if source
+                    .head
+                    .as_ref()
+                    .is_some_and(|head| head.path == record.path)
+                {
+                    source.advance()?;
+                }
+            }
+            let mut bytes = Vec::new();
+            encode(&mut bytes, &record);
+            out.write_all(&bytes)?;
             count += 1;
         }
-        out[24..28].copy_from_slice(&count.to_le_bytes());
-        let checksum = Sha256::digest(&out);
-        out.extend_from_slice(&checksum);
-        write_atomically(file, &out).map_err(|source| ContextError::WriteFileHashes {
-            path: file.clone(),
-            source,
-        })
-    }
-
-    fn path_at(&self, offset: usize) -> &[u8] {
-        let len = u32_at(&self.bytes, offset) as usize;
-        &self.bytes[offset + 4..offset + 4 + len]
-    }
-
-    fn fields_at(&self, offset: usize) -> (Stamp, [u8; 32], Xattrs) {
-        let at = offset + 4 + u32_at(&self.bytes, offset) as usize;
-        let b = &self.bytes;
-        let stamp = Stamp {
-            size: u64_at(b, at),
-            mtime_ns: u64_at(b, at + 8) as i64,
-            ctime_ns: u64_at(b, at + 16) as i64,
-            ino: u64_at(b, at + 24),
-            mode: u32_at(b, at + 32),
-        };
-        let digest = b[at + 36..at + 68]
-            .try_into()
-            .expect("a record was bounds-checked when loaded");
-        let mut xattrs = Xattrs::new();
-        let count_at = at + 68;
-        let mut next = count_at + 4;
-        for _ in 0..u32_at(b, count_at) {
-            let (name, after_name) = chunk_at(b, next);
-            let (value, after_value) = chunk_at(b, after_name);
-            let name = std::str::from_utf8(name).expect("names were checked when loaded");
-            xattrs.insert(name.to_owned(), value.to_vec());
-            next = after_value;
-        }
-        (stamp, digest, xattrs)
+        out.flush()?;
+        drop(out);
+        let written = temp.as_file();
+        written.write_all_at(&count.to_le_bytes(), 24)?;
+        // The checksum of what was written, read back (from the page cache).
+        let mut hasher = Sha256::new();
+        let mut reader = BufReader::with_capacity(READ_BUFFER * 4, written);
+        reader.seek(SeekFrom::Start(0))?;
+        io::copy(&mut reader, &mut hasher)?;
+        let mut written = reader.into_inner();
+        written.seek(SeekFrom::End(0))?;
+        written.write_all(&hasher.finalize())?;
+        // Without `fsync`: after a crash the rename may survive the data, but the
+        // checksum then fails and the cache is only cold, while an `fsync` would cost a
+        // one-file-changed rebuild more than the rest of its work.
+        temp.persist(file).map_err(|e| e.error)?;
+        Ok(())
     }
 }
 
-fn encode(out: &mut Vec<u8>, path: &[u8], stamp: &Stamp, digest: &[u8; 32], xattrs: &Xattrs) {
+impl Added {
+    fn push(&mut self, computed: &[Record]) -> io::Result<()> {
+        if self.spill.is_none() {
+            self.spill = Some(tempfile::tempfile()?);
+        }
+        let mut bytes = Vec::new();
+        for record in computed {
+            let start = self.len + bytes.len() as u64;
+            let in_order = layer_order(&self.last, &record.path).is_lt();
+            match self.runs.last_mut() {
+                Some(run) if in_order => run.end = start,
+                _ => self.runs.push(Run { start, end: start }),
+            }
+            encode(&mut bytes, record);
+            let run = self.runs.last_mut().expect("pushed above");
+            run.end = self.len + bytes.len() as u64;
+            self.last.clone_from(&record.path);
+        }
+        let spill = self.spill.as_mut().expect("made above");
+        spill.write_all_at(&bytes, self.len)?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+/// Finds records of the loaded file, reading on from the last one found.
+pub(crate) struct Lookup<'a> {
+    loaded: Option<&'a Loaded>,
+    reader: Option<RecordReader<'a>>,
+}
+
+impl Lookup<'_> {
+    /// The recorded content digest and xattrs of the file at `path` if `stamp` is what
+    /// was recorded.
+    pub(crate) fn get(&mut self, path: &[u8], stamp: &Stamp) -> Option<([u8; 32], Xattrs)> {
+        let loaded = self.loaded?;
+        // The last indexed record at or before `path`: reading from there (or from a
+        // record after it) finds `path` within `INDEX_EVERY` records.
+        let at = loaded
+            .index
+            .partition_point(|(_, indexed)| layer_order(indexed, path).is_le())
+            .checked_sub(1)?;
+        let (start, indexed) = &loaded.index[at];
+        let reading_on = self
+            .reader
+            .as_ref()
+            .and_then(|reader| reader.head.as_ref())
+            .is_some_and(|head| {
+                layer_order(indexed, &head.path).is_le() && layer_order(&head.path, path).is_le()
+            });
+        if !reading_on {
+            self.reader = Some(RecordReader::new(&loaded.file, *start, loaded.end).ok()?);
+        }
+        let reader = self.reader.as_mut()?;
+        loop {
+            let head = reader.head.as_ref()?;
+            match layer_order(&head.path, path) {
+                Ordering::Less => {
+                    reader.advance().ok()?;
+                }
+                Ordering::Equal => {
+                    let record = reader.advance().ok()??;
+                    return (record.stamp == *stamp).then_some((record.digest, record.xattrs));
+                }
+                Ordering::Greater => return None,
+            }
+        }
+    }
+}
+
+/// Reads records one at a time from `file` at `start..end`.
+struct RecordReader<'a> {
+    reader: BufReader<At<'a>>,
+    left: u64,
+    /// The next record.
+    head: Option<Record>,
+}
+
+impl<'a> RecordReader<'a> {
+    fn new(file: &'a File, start: u64, end: u64) -> io::Result<Self> {
+        let mut reader = RecordReader {
+            reader: BufReader::with_capacity(READ_BUFFER, At { file, pos: start }),
+            left: end.saturating_sub(start),
+            head: None,
+        };
+        reader.advance()?;
+        Ok(reader)
+    }
+
+    /// Takes the next record and reads the one after.
+    fn advance(&mut self) -> io::Result<Option<Record>> {
+        let next = if self.left == 0 {
+            None
+        } else {
+            let (record, len) = decode(&mut self.reader)?;
+            self.left = self.left.checked_sub(len).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidData, "a record past its end")
+            })?;
+            Some(record)
+        };
+        Ok(std::mem::replace(&mut self.head, next))
+    }
+}
+
+/// Reads `file` from `pos` on, with positioned reads (the file's offset, shared with its
+/// other users, is left alone).
+struct At<'a> {
+    file: &'a File,
+    pos: u64,
+}
+
+impl Read for At<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+fn encode(out: &mut Vec<u8>, record: &Record) {
+    let Record {
+        path,
+        stamp,
+        digest,
+        xattrs,
+    } = record;
     put_chunk(out, path);
     out.extend_from_slice(&stamp.size.to_le_bytes());
     out.extend_from_slice(&stamp.mtime_ns.to_le_bytes());
@@ -292,6 +434,38 @@ fn encode(out: &mut Vec<u8>, path: &[u8], stamp: &Stamp, digest: &[u8; 32], xatt
     }
 }
 
+/// Reads one record and how many bytes it took.
+fn decode(reader: &mut impl Read) -> io::Result<(Record, u64)> {
+    let path = read_chunk(reader)?;
+    let mut fixed = [0; FIXED];
+    reader.read_exact(&mut fixed)?;
+    let stamp = Stamp {
+        size: u64_at(&fixed, 0),
+        mtime_ns: u64_at(&fixed, 8) as i64,
+        ctime_ns: u64_at(&fixed, 16) as i64,
+        ino: u64_at(&fixed, 24),
+        mode: u32_at(&fixed, 32),
+    };
+    let digest = fixed[36..68].try_into().expect("32 bytes");
+    let mut len = (4 + path.len() + FIXED) as u64;
+    let mut xattrs = Xattrs::new();
+    for _ in 0..u32_at(&fixed, 68) {
+        let name = read_chunk(reader)?;
+        let value = read_chunk(reader)?;
+        len += (8 + name.len() + value.len()) as u64;
+        let name = String::from_utf8(name)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "an xattr name"))?;
+        xattrs.insert(name, value);
+    }
+    let record = Record {
+        path,
+        stamp,
+        digest,
+        xattrs,
+    };
+    Ok((record, len))
+}
+
 /// Writes `bytes` with their length in front.
 fn put_chunk(out: &mut Vec<u8>, bytes: &[u8]) {
     let len = u32::try_from(bytes.len()).expect("a path or xattr is shorter than 4 GiB");
@@ -299,17 +473,18 @@ fn put_chunk(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-/// The length-prefixed bytes at `at`, and where they end.
-fn chunk_at(bytes: &[u8], at: usize) -> (&[u8], usize) {
-    let len = u32_at(bytes, at) as usize;
-    (&bytes[at + 4..at + 4 + len], at + 4 + len)
-}
-
-/// Where the length-prefixed bytes at `at` end, `None` past `bytes`.
-fn checked_chunk(bytes: &[u8], at: usize) -> Option<(&[u8], usize)> {
-    let len = u32_at(bytes.get(at..at.checked_add(4)?)?, 0) as usize;
-    let end = at.checked_add(4)?.checked_add(len)?;
-    Some((bytes.get(at + 4..end)?, end))
+/// Reads bytes with their length in front (at most what the reader has: a damaged length
+/// fails instead of allocating).
+fn read_chunk(reader: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut len = [0; 4];
+    reader.read_exact(&mut len)?;
+    let len = u64::from(u32::from_le_bytes(len));
+    let mut bytes = Vec::new();
+    reader.take(len).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 != len {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(bytes)
 }
 
 /// The order of paths in a layer (a `/` sorts before every other byte), which is the
@@ -327,64 +502,80 @@ fn u64_at(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
 }
 
-/// The bytes of `file` and its record offsets, `None` unless the file is whole, of this
-/// version, and its records in order and within bounds.
-fn read(file: &Path) -> Option<(Vec<u8>, Vec<usize>)> {
-    let mut bytes = Vec::new();
-    fs::File::open(file).ok()?.read_to_end(&mut bytes).ok()?;
-    let body_len = bytes.len().checked_sub(32)?;
-    let (body, checksum) = bytes.split_at(body_len);
-    if body.len() < 28 || &body[..20] != MAGIC || u32_at(body, 20) != VERSION {
-        return None;
+/// Reads `file` through once: `None` unless it is whole, of this version, and its records
+/// in order and within bounds.
+fn load(path: &Path) -> io::Result<Option<Loaded>> {
+    let file = File::open(path)?;
+    let Some(end) = file.metadata()?.len().checked_sub(32) else {
+        return Ok(None);
+    };
+    let mut hashing = Hashing {
+        inner: BufReader::with_capacity(
+            READ_BUFFER * 4,
+            At {
+                file: &file,
+                pos: 0,
+            },
+        )
+        .take(end),
+        hasher: Sha256::new(),
+    };
+    let mut header = [0; HEADER as usize];
+    hashing.read_exact(&mut header)?;
+    if &header[..20] != MAGIC || u32_at(&header, 20) != VERSION {
+        return Ok(None);
     }
-    if Sha256::digest(body).as_slice() != checksum {
-        return None;
-    }
-    let count = u32_at(body, 24) as usize;
-    let mut records = Vec::with_capacity(count.min(body.len() / (4 + FIXED)));
-    let mut at = 28;
-    let mut previous: Option<&[u8]> = None;
-    for _ in 0..count {
-        let record = at;
-        let (path, end) = checked_chunk(body, at)?;
-        if previous.is_some_and(|p| layer_order(p, path).is_ge()) {
-            return None;
+    let count = u32_at(&header, 24);
+    let mut index = Vec::new();
+    let mut at = HEADER;
+    let mut previous: Vec<u8> = Vec::new();
+    for n in 0..count {
+        let Ok((record, len)) = decode(&mut hashing) else {
+            return Ok(None);
+        };
+        if n > 0 && layer_order(&previous, &record.path).is_ge() {
+            return Ok(None);
         }
-        previous = Some(path);
-        at = end.checked_add(FIXED)?;
-        let xattrs = u32_at(body.get(at - 4..at)?, 0);
-        for _ in 0..xattrs {
-            let (name, end) = checked_chunk(body, at)?;
-            std::str::from_utf8(name).ok()?;
-            (_, at) = checked_chunk(body, end)?;
+        if n % INDEX_EVERY == 0 {
+            index.push((at, record.path.clone()));
         }
-        records.push(record);
+        previous = record.path;
+        at += len;
     }
-    if at != body.len() {
-        return None;
+    if at != end {
+        return Ok(None);
     }
-    Some((bytes, records))
+    let mut checksum = [0; 32];
+    file.read_exact_at(&mut checksum, end)?;
+    if hashing.hasher.finalize().as_slice() != checksum {
+        return Ok(None);
+    }
+    Ok(Some(Loaded {
+        file,
+        count,
+        end,
+        index,
+    }))
 }
 
-/// Writes `bytes` to a temporary file beside `file` and renames it over `file`, so that a
-/// reader sees the old file or the new one, never a part.
-///
-/// Without `fsync`: after a crash the rename may survive the data, but the checksum then
-/// fails and the cache is only cold, while an `fsync` would cost a one-file-changed
-/// rebuild more than the rest of its work.
-fn write_atomically(file: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match file.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    temp.write_all(bytes)?;
-    temp.persist(file).map_err(|e| e.error)?;
-    Ok(())
+/// A reader that hashes what it reads.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     fn stamp(size: u64) -> Stamp {
@@ -420,30 +611,30 @@ mod tests {
         let file = dir.path().join("hashes");
         let hashes = FileHashes::load(&file);
         assert!(hashes.is_empty());
-        hashes.add(vec![record(b"b", 2, 2), record(b"a", 1, 1)]);
+        hashes.add(&[record(b"b", 2, 2), record(b"a", 1, 1)]);
         hashes.save()?;
         let hashes = FileHashes::load(&file);
         assert_eq!(hashes.len(), 2);
         assert_eq!(
-            hashes.get(b"a", &stamp(1), &mut 0),
+            hashes.lookup().get(b"a", &stamp(1)),
             got(&record(b"a", 1, 1))
         );
-        assert_eq!(hashes.get(b"a", &stamp(9), &mut 0), None);
-        assert_eq!(hashes.get(b"c", &stamp(1), &mut 0), None);
-        hashes.add(vec![record(b"c", 3, 3), record(b"a", 4, 4)]);
+        assert_eq!(hashes.lookup().get(b"a", &stamp(9)), None);
+        assert_eq!(hashes.lookup().get(b"c", &stamp(1)), None);
+        hashes.add(&[record(b"c", 3, 3), record(b"a", 4, 4)]);
         hashes.save()?;
         let hashes = FileHashes::load(&file);
         assert_eq!(hashes.len(), 3);
         assert_eq!(
-            hashes.get(b"a", &stamp(4), &mut 0),
+            hashes.lookup().get(b"a", &stamp(4)),
             got(&record(b"a", 4, 4))
         );
         assert_eq!(
-            hashes.get(b"b", &stamp(2), &mut 2),
+            hashes.lookup().get(b"b", &stamp(2)),
             got(&record(b"b", 2, 2))
         );
         assert_eq!(
-            hashes.get(b"c", &stamp(3), &mut 2),
+            hashes.lookup().get(b"c", &stamp(3)),
             got(&record(b"c", 3, 3))
         );
         Ok(())
@@ -454,7 +645,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("hashes");
         let hashes = FileHashes::load(&file);
-        hashes.add(vec![record(b"a", 1, 1)]);
+        hashes.add(&[record(b"a", 1, 1)]);
         hashes.save()?;
         let good = fs::read(&file).expect("saved");
         for damaged in [
@@ -469,6 +660,47 @@ mod tests {
         ] {
             fs::write(&file, &damaged).expect("write");
             assert!(FileHashes::load(&file).is_empty());
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn finds_records_in_any_order_across_runs() -> Result<(), ContextError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("hashes");
+        let path = |n: u64| format!("d{:02}/f{n:04}", n % 7).into_bytes();
+        let mut sorted: Vec<u64> = (0..1500).collect();
+        sorted.sort_by(|a, b| layer_order(&path(*a), &path(*b)));
+        // The last 20 are added again out of order (each a run of its own), and win.
+        let again: Vec<u64> = sorted.iter().rev().take(20).copied().collect();
+        let size = |n: u64| if again.contains(&n) { 10_000 + n } else { n };
+        let record_of = |n: u64| record(&path(n), size(n), (n % 251) as u8);
+        let hashes = FileHashes::load(&file);
+        let (first, rest) = sorted.split_at(900);
+        for run in [first, rest] {
+            let records: Vec<Record> = run.iter().map(|&n| record(&path(n), n, 1)).collect();
+            hashes.add(&records);
+        }
+        for &n in &again {
+            hashes.add(&[record_of(n)]);
+        }
+        hashes.save()?;
+        let hashes = FileHashes::load(&file);
+        assert_eq!(hashes.len(), 1500);
+        let reversed: Vec<u64> = sorted.iter().rev().copied().collect();
+        let strided: Vec<u64> = (0..1500).step_by(7).collect();
+        for order in [&sorted, &reversed, &strided] {
+            let mut lookup = hashes.lookup();
+            for &n in order {
+                let want = if again.contains(&n) {
+                    got(&record_of(n))
+                } else {
+                    got(&record(&path(n), n, 1))
+                };
+                assert_eq!(lookup.get(&path(n), &stamp(size(n))), want, "{n}");
+                assert_eq!(lookup.get(b"d99/none", &stamp(0)), None);
+            }
+            assert_eq!(lookup.get(b"a", &stamp(0)), None);
         }
         Ok(())
     }
