@@ -761,6 +761,14 @@ impl<'a> FilesystemPlan<'a> {
             MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
             Some("mode=1777,size=65536k"),
         );
+        // POSIX message queues of the sandbox's own IPC namespace, as in Docker's.
+        self.make_dir("/dev/mqueue");
+        self.mount_fs(
+            "mqueue",
+            "/dev/mqueue",
+            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+            None,
+        );
         for (target, path) in [
             ("pts/ptmx", "/dev/ptmx"),
             ("/proc/self/fd", "/dev/fd"),

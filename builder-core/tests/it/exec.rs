@@ -210,7 +210,7 @@ fn pid_one_is_init_and_dev_is_minimal() {
     let out = stdout_of(overlay.spec("echo $$; ls /dev; ls /dev/pts; readlink /dev/ptmx; readlink /dev/fd; echo x > /dev/null; head -c 4 /dev/zero | od -An -tx1"));
     assert_eq!(
         out,
-        "2\nfd\nfull\nnull\nptmx\npts\nrandom\nshm\nstderr\nstdin\nstdout\ntty\nurandom\nzero\nptmx\npts/ptmx\n/proc/self/fd\n 00 00 00 00\n"
+        "2\nfd\nfull\nmqueue\nnull\nptmx\npts\nrandom\nshm\nstderr\nstdin\nstdout\ntty\nurandom\nzero\nptmx\npts/ptmx\n/proc/self/fd\n 00 00 00 00\n"
     );
     let out = stdout_of(
         overlay.spec("ls /proc/1/ >/dev/null && echo proc ok; cat /proc/self/status | grep ^NSpid"),
@@ -762,10 +762,10 @@ fn helper_rootless() {
         .filter(|_| Path::new("/usr/bin/newuidmap").exists());
     let expected = match subordinate {
         None => format!(
-            "uid=0(root) gid=0(root)\n         0      {ROOTLESS_ID}          1\nrootless\n13\nsecret\n"
+            "uid=0(root) gid=0(root)\n         0      {ROOTLESS_ID}          1\nrootless\n14\nsecret\n"
         ),
         Some((start, count)) => format!(
-            "uid=0(root) gid=0(root)\n         0      {ROOTLESS_ID}          1\n         1 {start:>10} {count:>10}\nrootless\n13\nsecret\n"
+            "uid=0(root) gid=0(root)\n         0      {ROOTLESS_ID}          1\n         1 {start:>10} {count:>10}\nrootless\n14\nsecret\n"
         ),
     };
     assert_eq!(out, expected);
