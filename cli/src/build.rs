@@ -583,16 +583,8 @@ fn located(name: &str, text: &str, error: mkimage_core::Error) -> anyhow::Error 
         mkimage_core::Error::Build(build) => build.span().filter(|span| span.line > 0),
         _ => None,
     };
-    let Some(span) = span else {
-        return error.into();
-    };
-    let prefix = format!("{span}: ");
-    let message = error.to_string();
-    let mut message = message.strip_prefix(&prefix).unwrap_or(&message).to_owned();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
-        source = cause.source();
+    match span {
+        Some(span) => Located::error(name, text, span.line, span.col, &error).into(),
+        None => error.into(),
     }
-    Located::new(name, text, span.line, span.col, message).into()
 }

@@ -35,6 +35,26 @@ impl Located {
             message,
         }
     }
+
+    /// Locates `error` at `line:col` of `text`: its message without the leading
+    /// `LINE:COL: ` it may carry, then each of its causes after a `: `.
+    pub fn error(
+        file: &str,
+        text: &str,
+        line: usize,
+        col: usize,
+        error: &dyn std::error::Error,
+    ) -> Self {
+        let prefix = format!("{line}:{col}: ");
+        let message = error.to_string();
+        let mut message = message.strip_prefix(&prefix).unwrap_or(&message).to_owned();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            message.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        Self::new(file, text, line, col, message)
+    }
 }
 
 impl fmt::Display for Located {

@@ -85,17 +85,7 @@ pub(crate) fn lower_error(
     error: mkimage_dockerfile::LowerError,
 ) -> anyhow::Error {
     match error.span() {
-        Some(span) => {
-            let prefix = format!("{span}: ");
-            let message = error.to_string();
-            let mut message = message.strip_prefix(&prefix).unwrap_or(&message).to_owned();
-            let mut source = std::error::Error::source(&error);
-            while let Some(cause) = source {
-                message.push_str(&format!(": {cause}"));
-                source = cause.source();
-            }
-            Located::new(name, text, span.line, span.col, message).into()
-        }
+        Some(span) => Located::error(name, text, span.line, span.col, &error).into(),
         None => anyhow::Error::new(error),
     }
 }

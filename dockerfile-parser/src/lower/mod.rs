@@ -370,19 +370,32 @@ fn check_stage_names(froms: &[From<'_>]) -> Result<(), LowerError> {
     Ok(())
 }
 
-/// Declares the `ARG`s of one instruction before the first `FROM`.
-fn declare_globals(args: &mut Args, instr: &Instr, expander: Expander) -> Result<(), LowerError> {
+/// The declarations of an `ARG`: each argument as written, its name and its default.
+pub(super) fn arg_declarations(
+    instr: &Instr,
+) -> Result<Vec<(&String, &str, Option<&str>)>, LowerError> {
     if instr.args.is_empty() {
         return Err(arguments(instr, "requires at least one argument"));
     }
-    for arg in &instr.args {
-        let (key, default) = match arg.split_once('=') {
-            Some((key, value)) => (key, Some(value)),
-            None => (arg.as_str(), None),
-        };
-        if key.is_empty() {
-            return Err(arguments(instr, "names cannot be blank"));
-        }
+    instr
+        .args
+        .iter()
+        .map(|arg| {
+            let (key, default) = match arg.split_once('=') {
+                Some((key, value)) => (key, Some(value)),
+                None => (arg.as_str(), None),
+            };
+            if key.is_empty() {
+                return Err(arguments(instr, "names cannot be blank"));
+            }
+            Ok((arg, key, default))
+        })
+        .collect()
+}
+
+/// Declares the `ARG`s of one instruction before the first `FROM`.
+fn declare_globals(args: &mut Args, instr: &Instr, expander: Expander) -> Result<(), LowerError> {
+    for (arg, key, default) in arg_declarations(instr)? {
         let mut expand =
             |text: &str, scope: &Scope| expander.word(text, scope).map(|expanded| expanded.value);
         args.declare_global(key, default, &mut expand)

@@ -109,17 +109,7 @@ impl<'a> StageLowerer<'a> {
     }
 
     fn arg(&mut self, instr: &Instr) -> Result<(), LowerError> {
-        if instr.args.is_empty() {
-            return Err(arguments(instr, "requires at least one argument"));
-        }
-        for arg in &instr.args {
-            let (key, default) = match arg.split_once('=') {
-                Some((key, value)) => (key, Some(value)),
-                None => (arg.as_str(), None),
-            };
-            if key.is_empty() {
-                return Err(arguments(instr, "names cannot be blank"));
-            }
+        for (arg, key, default) in super::arg_declarations(instr)? {
             let expander = self.ctx.expander;
             let mut vars = Vars::default();
             let mut expand = |text: &str, scope: &Scope| {
