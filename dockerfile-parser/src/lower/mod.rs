@@ -370,10 +370,11 @@ fn check_stage_names(froms: &[From<'_>]) -> Result<(), LowerError> {
     Ok(())
 }
 
-/// The declarations of an `ARG`: each argument as written, its name and its default.
-pub(super) fn arg_declarations(
-    instr: &Instr,
-) -> Result<Vec<(&String, &str, Option<&str>)>, LowerError> {
+/// One declaration of an `ARG`: the argument as written, its name and its default.
+pub(super) type ArgDeclaration<'a> = (&'a String, &'a str, Option<&'a str>);
+
+/// The declarations of an `ARG`.
+pub(super) fn arg_declarations(instr: &Instr) -> Result<Vec<ArgDeclaration<'_>>, LowerError> {
     if instr.args.is_empty() {
         return Err(arguments(instr, "requires at least one argument"));
     }
