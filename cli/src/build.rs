@@ -22,7 +22,7 @@ use mkimage_core::plan::{Base, KeyValue, Network, Op, Platform};
 use mkimage_core::registry::{Client, Reference, RegistryResolver, push};
 use mkimage_core::run::Runner;
 use mkimage_core::store::Store;
-use mkimage_dockerfile::{BaseImage, LowerOptions};
+use mkimage_dockerfile::{Arguments, BaseImage, Dockerfile, Keyword, LowerOptions};
 
 use crate::args::{BuildArgs, CompressionArg, NetworkArg, ProgressMode};
 use crate::located::Located;
@@ -86,6 +86,13 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     })?;
     for warning in &dockerfile.warnings {
         render::warning(&format!("{name}:{}: {}", warning.line, warning.message));
+    }
+    let unused = unconsumed(&dockerfile, &build_args);
+    if !unused.is_empty() {
+        render::warning(&format!(
+            "build arguments that no ARG of {name} declares: {}",
+            unused.join(", ")
+        ));
     }
     let context = Context::open(&input.context_dir, input.dockerfile_path.as_deref())?;
     let options = BuildOptions {
@@ -367,6 +374,54 @@ fn base_images(
         found.insert(reference.clone(), BaseImage { env, onbuild });
     }
     found
+}
+
+/// The `--build-arg` names that no `ARG` of the Dockerfile declares, as `docker build`
+/// reports them: the proxy settings, `SOURCE_DATE_EPOCH`, the platform arguments and
+/// `BUILDKIT_*` are used without an `ARG`.
+fn unconsumed(dockerfile: &Dockerfile, build_args: &BTreeMap<String, String>) -> Vec<String> {
+    const IMPLICIT: &[&str] = &[
+        "SOURCE_DATE_EPOCH",
+        "BUILDPLATFORM",
+        "BUILDOS",
+        "BUILDOSVERSION",
+        "BUILDARCH",
+        "BUILDVARIANT",
+        "TARGETPLATFORM",
+        "TARGETOS",
+        "TARGETOSVERSION",
+        "TARGETARCH",
+        "TARGETVARIANT",
+        "TARGETSTAGE",
+    ];
+    const PROXIES: &[&str] = &[
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "FTP_PROXY",
+        "NO_PROXY",
+        "ALL_PROXY",
+    ];
+    let declared: Vec<&str> = dockerfile
+        .instructions
+        .iter()
+        .filter(|instr| instr.kind == Keyword::Arg)
+        .filter_map(|instr| match &instr.args {
+            Arguments::Words(words) => Some(words),
+            _ => None,
+        })
+        .flatten()
+        .map(|word| word.split_once('=').map_or(word.as_str(), |(key, _)| key))
+        .collect();
+    build_args
+        .keys()
+        .filter(|key| {
+            !declared.contains(&key.as_str())
+                && !IMPLICIT.contains(&key.as_str())
+                && !PROXIES.iter().any(|proxy| key.eq_ignore_ascii_case(proxy))
+                && !key.starts_with("BUILDKIT_")
+        })
+        .cloned()
+        .collect()
 }
 
 /// Gives every `RUN` of `plan` the network of `--network` (where the step chose none) and

@@ -405,3 +405,33 @@ fn chmod_applies_to_hard_links_too() {
         ]
     );
 }
+
+#[test]
+fn build_args_no_arg_declares_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "ARG GLOBAL\nFROM scratch\nARG USED=x\nLABEL used=$USED\n",
+    )
+    .unwrap();
+    let output = build(
+        &dir.path().join("store"),
+        &[
+            "--build-arg",
+            "USED=1",
+            "--build-arg",
+            "GLOBAL=1",
+            "--build-arg",
+            "TYPO=2",
+            "--build-arg",
+            "http_proxy=http://proxy",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    ok(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("warning: build arguments that no ARG of Dockerfile declares: TYPO\n"),
+        "{stderr}"
+    );
+}
