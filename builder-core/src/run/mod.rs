@@ -292,7 +292,10 @@ impl Runner {
                         .and_then(|()| Ok(Snapshot::capture(&root)?))
                         .map_err(|error| error_chain(&error))?;
                     pause.pause()?;
-                    written_bytes(self.write_changes(snapshot_diff(&before, &root), layer_options))
+                    let written = self.write_changes(snapshot_diff(&before, &root), layer_options);
+                    // Here, where it is allowed, rather than from another process later.
+                    let _ = crate::rootfs::remove_tree(&root);
+                    written_bytes(written)
                 })?;
                 session.paused()?;
                 Capture::Session(session)
@@ -394,8 +397,12 @@ impl Runner {
             }
             (Capture::Upper { upper, xattrs }, Some(mapping)) => {
                 // The step's users' files may be unreadable to the caller.
+                let scratch = prepared.scratch.path();
                 let answer = in_user_namespace(&mapping, || {
-                    written_bytes(self.write_changes(overlay_diff(upper, *xattrs), layer_options))
+                    let written = self.write_changes(overlay_diff(upper, *xattrs), layer_options);
+                    // Here, where it is allowed, rather than from another process later.
+                    let _ = crate::rootfs::remove_tree(scratch);
+                    written_bytes(written)
                 })?;
                 written_answer(&answer)
             }
