@@ -238,8 +238,9 @@ pub struct ParseArgs {
 /// `mkimage build`.
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
-    /// The build context: a directory, or `-` for a tar stream (or a lone Dockerfile) on
-    /// standard input.
+    /// The build context: a directory; `-` for a tar stream (or a lone Dockerfile) on
+    /// standard input; a git repository URL (`URL#REF:DIR`); or an `http(s)://` URL of a
+    /// tar stream or a lone Dockerfile.
     #[arg(value_name = "CONTEXT")]
     pub context: PathBuf,
     /// The Dockerfile [default: `CONTEXT/Dockerfile`]; `-` reads standard input.

@@ -15,6 +15,7 @@ use mkimage_core::build::{
 };
 use mkimage_core::context::{Context, extract};
 use mkimage_core::exec::Sandbox;
+use mkimage_core::fetch::{GitSource, download};
 use mkimage_core::layer::Compression;
 use mkimage_core::oci::{ArchiveFormat, ArchiveImage, Image, write_archive, write_index};
 use mkimage_core::oci_spec::image::Descriptor;
@@ -248,6 +249,16 @@ struct BuildInput {
 impl BuildInput {
     fn read(args: &BuildArgs) -> anyhow::Result<BuildInput> {
         let stdin_file = args.file.as_deref() == Some(Path::new("-"));
+        let source = args.context.to_string_lossy();
+        if is_git_url(&source) {
+            return Self::git(args, &source);
+        }
+        if source.starts_with("http://") || source.starts_with("https://") {
+            let temp = tempfile::tempdir().context("failed to create a temporary directory")?;
+            let download = download(&source, temp.path(), None, &NoEvents)
+                .with_context(|| format!("failed to download the build context `{source}`"))?;
+            return Self::from_file(args, temp, &download.path, &source);
+        }
         if args.context != Path::new("-") {
             let path = match &args.file {
                 Some(file) if !stdin_file => file.clone(),
@@ -271,44 +282,92 @@ impl BuildInput {
         if stdin_file {
             bail!("the build context and the Dockerfile cannot both be read from standard input");
         }
-        // A tar stream of the context, or, as docker takes it, a lone Dockerfile.
         let temp = tempfile::tempdir().context("failed to create a temporary directory")?;
         let spool = temp.path().join("stdin");
         let mut file = File::create(&spool).context("failed to spool standard input")?;
         std::io::copy(&mut std::io::stdin().lock(), &mut file)
             .context("failed to read the build context from standard input")?;
         drop(file);
+        Self::from_file(args, temp, &spool, "<stdin>")
+    }
+
+    /// A context in the file `spool` (inside `temp`): a tar stream of the context, or, as
+    /// docker takes it, a lone Dockerfile (shown as `shown`) with an empty context.
+    fn from_file(
+        args: &BuildArgs,
+        temp: tempfile::TempDir,
+        spool: &Path,
+        shown: &str,
+    ) -> anyhow::Result<BuildInput> {
+        if args.file.as_deref() == Some(Path::new("-")) {
+            bail!("the Dockerfile cannot be read from standard input with this build context");
+        }
         let context_dir = temp.path().join("context");
         std::fs::create_dir(&context_dir).context("failed to create the context directory")?;
-        if is_archive(&spool)? {
-            let tar = File::open(&spool).context("failed to read the spooled context")?;
+        if is_archive(spool)? {
+            let tar = File::open(spool).context("failed to read the spooled context")?;
             extract(tar, &context_dir)?;
-            let path = context_dir.join(args.file.as_deref().unwrap_or(Path::new("Dockerfile")));
-            let (_, text) = read_dockerfile(&path)?;
-            let name = args
-                .file
-                .as_deref()
-                .unwrap_or(Path::new("Dockerfile"))
-                .display()
-                .to_string();
-            Ok(BuildInput {
-                context_dir,
-                dockerfile_path: Some(path),
-                dockerfile_name: name,
-                dockerfile_text: text,
-                _temp: Some(temp),
-            })
+            Self::in_dir(args, context_dir, temp)
         } else {
-            let (_, text) = read_dockerfile(&spool)?;
+            let (_, text) = read_dockerfile(spool)?;
             Ok(BuildInput {
                 context_dir,
                 dockerfile_path: None,
-                dockerfile_name: "<stdin>".to_owned(),
+                dockerfile_name: shown.to_owned(),
                 dockerfile_text: text,
                 _temp: Some(temp),
             })
         }
     }
+
+    /// A git repository's commit as the context (`URL#REF:DIR` as `docker build` takes
+    /// it); `-f` is a path inside it.
+    fn git(args: &BuildArgs, url: &str) -> anyhow::Result<BuildInput> {
+        let source = GitSource::parse(url);
+        let failed = || format!("failed to fetch the build context `{url}`");
+        let resolved = source.resolve().with_context(failed)?;
+        let temp = tempfile::tempdir().context("failed to create a temporary directory")?;
+        let checkout = source
+            .checkout(&resolved, &temp.path().join("repo"))
+            .with_context(failed)?;
+        Self::in_dir(args, checkout.root, temp)
+    }
+
+    /// The context `context_dir` (inside `temp`) with its Dockerfile: `-f`, relative to
+    /// it, or `Dockerfile`.
+    fn in_dir(
+        args: &BuildArgs,
+        context_dir: PathBuf,
+        temp: tempfile::TempDir,
+    ) -> anyhow::Result<BuildInput> {
+        if args.file.as_deref() == Some(Path::new("-")) {
+            bail!("the Dockerfile cannot be read from standard input with this build context");
+        }
+        let file = args.file.as_deref().unwrap_or(Path::new("Dockerfile"));
+        let path = context_dir.join(file);
+        let (_, text) = read_dockerfile(&path)?;
+        Ok(BuildInput {
+            context_dir,
+            dockerfile_path: Some(path),
+            dockerfile_name: file.display().to_string(),
+            dockerfile_text: text,
+            _temp: Some(temp),
+        })
+    }
+}
+
+/// Whether a context or named-context value is a git repository URL, as `docker build`
+/// tells them: `git@…`, `git://…`, `ssh://…`, or an `http(s)://` URL whose path ends in
+/// `.git` (before a `#REF:DIR`).
+pub(crate) fn is_git_url(source: &str) -> bool {
+    source.starts_with("git@")
+        || source.starts_with("git://")
+        || source.starts_with("ssh://")
+        || ((source.starts_with("https://") || source.starts_with("http://"))
+            && source
+                .split(['#', '?'])
+                .next()
+                .is_some_and(|url| url.ends_with(".git")))
 }
 
 /// Whether the file at `path` is a tar stream, plain or compressed.

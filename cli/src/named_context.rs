@@ -13,6 +13,8 @@ use mkimage_core::plan::{
 };
 use mkimage_core::store::Store;
 
+use crate::build::is_git_url;
+
 /// The image reference standing for each named context, by name. Directories and git
 /// repositories are made into one-layer images (`FROM scratch` + `COPY . /`, or `ADD` of
 /// the repository) with `builder` and `options`; a second build of an unchanged one is a
@@ -56,14 +58,7 @@ fn image_for(
     if let Some(layout) = source.strip_prefix("oci-layout://") {
         return oci_layout(layout, store);
     }
-    let git = source.starts_with("git@")
-        || source.starts_with("git://")
-        || source.starts_with("ssh://")
-        || ((source.starts_with("https://") || source.starts_with("http://"))
-            && source
-                .split(['#', '?'])
-                .next()
-                .is_some_and(|url| url.ends_with(".git")));
+    let git = is_git_url(source);
     if !git && source.contains("://") {
         bail!(
             "mkimage reads directories, `docker-image://`, `oci-layout://` and git \

@@ -121,3 +121,79 @@ fn unreadable_named_contexts_are_errors() {
         assert!(stderr.starts_with(&format!("error: {message}")), "{stderr}");
     }
 }
+
+#[test]
+fn remote_contexts_are_fetched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let served = dir.path().join("served");
+    // A repository whose `app/` holds a Dockerfile and a file, served over dumb HTTP.
+    write(
+        &dir.path().join("work/app/Dockerfile"),
+        "FROM scratch\nCOPY hello.txt /\n",
+    );
+    write(&dir.path().join("work/app/hello.txt"), "from git\n");
+    let git = |args: &[&str]| {
+        let mut all = vec!["-C", args[0], "-c", "user.name=t", "-c", "user.email=t@t"];
+        all.extend_from_slice(&args[1..]);
+        tool("git", &all);
+    };
+    git(&[&path("work"), "init", "-q", "-b", "main"]);
+    git(&[&path("work"), "add", "-A"]);
+    git(&[&path("work"), "commit", "-q", "-m", "one"]);
+    fs::create_dir(&served).unwrap();
+    tool(
+        "git",
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            &path("work"),
+            &path("served/repo.git"),
+        ],
+    );
+    git(&[&path("served/repo.git"), "update-server-info"]);
+    // A context tarball and a lone Dockerfile.
+    write(
+        &dir.path().join("tarred/Dockerfile"),
+        "FROM scratch\nCOPY hello.txt /\n",
+    );
+    write(&dir.path().join("tarred/hello.txt"), "from a tarball\n");
+    tool(
+        "tar",
+        &[
+            "-czf",
+            &path("served/ctx.tar.gz"),
+            "-C",
+            &path("tarred"),
+            ".",
+        ],
+    );
+    write(&served.join("Dockerfile"), "FROM scratch\nLABEL lone=yes\n");
+    let server = HttpServer::start(&served).unwrap();
+
+    let root = dir.path().join("store");
+    for (context, expected) in [
+        (format!("{}/repo.git#main:app", server.base()), "from git\n"),
+        (format!("{}/ctx.tar.gz", server.base()), "from a tarball\n"),
+    ] {
+        let out = dir.path().join("out");
+        let _ = fs::remove_dir_all(&out);
+        ok(&build(
+            &root,
+            &[
+                "-q",
+                "-o",
+                &format!("type=local,dest={}", out.display()),
+                &context,
+            ],
+        ));
+        assert_eq!(fs::read_to_string(out.join("hello.txt")).unwrap(), expected);
+    }
+    let lone = ok(&build(
+        &root,
+        &["-q", "-t", "lone", &format!("{}/Dockerfile", server.base())],
+    ));
+    let config = ok(&crate::store::mkimage(&root, &["inspect", "lone"]));
+    assert!(config.contains("\"lone\": \"yes\""), "{lone} {config}");
+}
