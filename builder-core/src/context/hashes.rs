@@ -177,6 +177,7 @@ impl FileHashes {
         Lookup {
             loaded: self.loaded.as_ref(),
             reader: None,
+            passed: None,
         }
     }
 
@@ -294,26 +295,29 @@ impl FileHashes {
 }
 
 impl Added {
+    /// Appends `computed` to the spill file; what fails to be written is not recorded.
     fn push(&mut self, computed: &[Record]) -> io::Result<()> {
         if self.spill.is_none() {
             self.spill = Some(tempfile::tempfile()?);
         }
         let mut bytes = Vec::new();
+        let mut runs = self.runs.clone();
+        let mut last = self.last.clone();
         for record in computed {
             let start = self.len + bytes.len() as u64;
-            let in_order = layer_order(&self.last, &record.path).is_lt();
-            match self.runs.last_mut() {
-                Some(run) if in_order => run.end = start,
-                _ => self.runs.push(Run { start, end: start }),
-            }
             encode(&mut bytes, record);
-            let run = self.runs.last_mut().expect("pushed above");
-            run.end = self.len + bytes.len() as u64;
-            self.last.clone_from(&record.path);
+            let end = self.len + bytes.len() as u64;
+            match runs.last_mut() {
+                Some(run) if layer_order(&last, &record.path).is_lt() => run.end = end,
+                _ => runs.push(Run { start, end }),
+            }
+            last.clone_from(&record.path);
         }
         let spill = self.spill.as_mut().expect("made above");
         spill.write_all_at(&bytes, self.len)?;
         self.len += bytes.len() as u64;
+        self.runs = runs;
+        self.last = last;
         Ok(())
     }
 }
@@ -322,6 +326,8 @@ impl Added {
 pub(crate) struct Lookup<'a> {
     loaded: Option<&'a Loaded>,
     reader: Option<RecordReader<'a>>,
+    /// The path of the record the reader read last, if any.
+    passed: Option<Vec<u8>>,
 }
 
 impl Lookup<'_> {
@@ -336,28 +342,34 @@ impl Lookup<'_> {
             .partition_point(|(_, indexed)| layer_order(indexed, path).is_le())
             .checked_sub(1)?;
         let (start, indexed) = &loaded.index[at];
-        let reading_on = self
-            .reader
-            .as_ref()
-            .and_then(|reader| reader.head.as_ref())
-            .is_some_and(|head| {
-                layer_order(indexed, &head.path).is_le() && layer_order(&head.path, path).is_le()
-            });
-        if !reading_on {
-            self.reader = Some(RecordReader::new(&loaded.file, *start, loaded.end).ok()?);
+        let head = self.reader.as_ref().and_then(|reader| reader.head.as_ref());
+        let passed = self.passed.as_deref();
+        match head {
+            // Between the record read last and the next one: not recorded.
+            Some(head)
+                if layer_order(path, &head.path).is_lt()
+                    && passed.is_some_and(|passed| layer_order(passed, path).is_lt()) =>
+            {
+                return None;
+            }
+            Some(head)
+                if layer_order(indexed, &head.path).is_le()
+                    && layer_order(&head.path, path).is_le() => {}
+            _ => {
+                self.reader = Some(RecordReader::new(&loaded.file, *start, loaded.end).ok()?);
+                self.passed = None;
+            }
         }
         let reader = self.reader.as_mut()?;
         loop {
-            let head = reader.head.as_ref()?;
-            match layer_order(&head.path, path) {
-                Ordering::Less => {
-                    reader.advance().ok()?;
-                }
-                Ordering::Equal => {
-                    let record = reader.advance().ok()??;
-                    return (record.stamp == *stamp).then_some((record.digest, record.xattrs));
-                }
-                Ordering::Greater => return None,
+            let order = layer_order(&reader.head.as_ref()?.path, path);
+            if order.is_gt() {
+                return None;
+            }
+            let record = reader.advance().ok()??;
+            self.passed = Some(record.path);
+            if order.is_eq() {
+                return (record.stamp == *stamp).then_some((record.digest, record.xattrs));
             }
         }
     }
