@@ -1,11 +1,11 @@
 //! Walking a directory of the context: what `.dockerignore` and `--exclude` leave, with
 //! the metadata of each path, in layer order.
 //!
-//! A [`Walk`] is an iterator: depth first, each directory's children listed and
-//! `stat`ed (`statx` relative to the directory's descriptor, as `find` does) and sorted
-//! by name when the walk enters it, so the entries come in layer order without a global
-//! sort, and it holds only the children of the directories it is inside of (depth ×
-//! width), whatever the number of files.
+//! A [`Walk`] is an iterator: depth first, each directory's children listed, `stat`ed
+//! (`statx` relative to the directory's descriptor, as `find` does; in parallel in a
+//! large directory) and sorted by name when the walk enters it, so the entries come in
+//! layer order without a global sort, and it holds only the children of the directories
+//! it is inside of (depth × width), whatever the number of files.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -15,9 +15,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use super::hashes::Xattrs;
 use super::{ContextError, HostFile, Patterns};
 use crate::layer::{Entry, EntryKind, LayerPath, read_xattrs};
+
+/// How many children a directory has for the walk to `stat` them in parallel.
+const PARALLEL_STAT: usize = 64;
 
 /// The filters of a walk: `.dockerignore` on paths relative to the context root,
 /// `--exclude` on paths relative to the directory walked.
@@ -102,12 +107,27 @@ impl Walk<'_> {
             let path = path.to_owned();
             move |source| ContextError::ReadContext { path, source }
         };
-        let mut children = Vec::new();
-        for child in fs::read_dir(&host).map_err(read_err(&host))? {
-            let child = child.map_err(read_err(&host))?;
+        let listed = fs::read_dir(&host)
+            .map_err(read_err(&host))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(read_err(&host))?;
+        // The `stat`s of a large directory in parallel: the walk's largest cost.
+        let stat = |child: &fs::DirEntry| {
             let metadata = child.metadata().map_err(read_err(&child.path()))?;
-            children.push((child.file_name(), metadata));
-        }
+            Ok((child.file_name(), metadata))
+        };
+        let mut children: Vec<(OsString, Metadata)> = if listed.len() >= PARALLEL_STAT {
+            listed
+                .par_iter()
+                .map(stat)
+                .collect::<Result<_, ContextError>>()?
+        } else {
+            listed
+                .iter()
+                .map(stat)
+                .collect::<Result<_, ContextError>>()?
+        };
+        drop(listed);
         children.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         self.stack.push(Level {
             dir,
