@@ -95,7 +95,10 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
             unused.join(", ")
         ));
     }
-    let context = Context::open(&input.context_dir, input.dockerfile_path.as_deref())?;
+    let mut context = Context::open(&input.context_dir, input.dockerfile_path.as_deref())?;
+    if input.temp.is_some() {
+        context = context.streamed();
+    }
     let options = BuildOptions {
         tags: tags.clone(),
         platform: platforms[0].clone(),
@@ -242,8 +245,8 @@ struct BuildInput {
     dockerfile_path: Option<PathBuf>,
     dockerfile_name: String,
     dockerfile_text: String,
-    /// Holds a context read from standard input.
-    _temp: Option<tempfile::TempDir>,
+    /// Holds a context read from standard input, extracted for this build.
+    temp: Option<tempfile::TempDir>,
 }
 
 impl BuildInput {
@@ -276,7 +279,7 @@ impl BuildInput {
                 dockerfile_path: (!stdin_file).then_some(path),
                 dockerfile_name: name,
                 dockerfile_text: text,
-                _temp: None,
+                temp: None,
             });
         }
         if stdin_file {
@@ -315,7 +318,7 @@ impl BuildInput {
                 dockerfile_path: None,
                 dockerfile_name: shown.to_owned(),
                 dockerfile_text: text,
-                _temp: Some(temp),
+                temp: Some(temp),
             })
         }
     }
@@ -351,7 +354,7 @@ impl BuildInput {
             dockerfile_path: Some(path),
             dockerfile_name: file.display().to_string(),
             dockerfile_text: text,
-            _temp: Some(temp),
+            temp: Some(temp),
         })
     }
 }

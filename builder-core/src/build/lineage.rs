@@ -9,18 +9,23 @@
 //! changed in the files; two projects with equal Dockerfiles differ by their directory.
 //!
 //! For each lineage, the record `layer-chunks/<lineage>` names the blob the step wrote
-//! last and its chunk index. It keeps no blob from prune, which removes it with its blob
-//! ([`Records::put_weak`](crate::store::Records::put_weak)): a pruned or unreadable
-//! blob, like a missing or corrupt record, means nothing is reused, never an error. Chunks
-//! are matched by a strong hash of their raw bytes, so a lineage that points at an
-//! unrelated layer only reuses less.
-
-use std::path::Path;
+//! or found in the cache last, and `blob-chunks/<blob>` holds the chunk index of each blob
+//! a step wrote. A cache hit points its lineage at the layer it found, so that the next
+//! miss reuses that layer even when another lineage wrote it (a context in another
+//! directory, a `build -` context). Neither record keeps a blob from prune, which removes
+//! them with their blob ([`Records::put_weak`](crate::store::Records::put_weak)): a
+//! pruned or unreadable blob, like a missing or corrupt record, means nothing is reused,
+//! never an error. Chunks are matched by a strong hash of their raw bytes, so a lineage
+//! that points at an unrelated layer only reuses less.
+//!
+//! A context extracted from a stream (`mkimage build -`) lives in a new temporary
+//! directory each build, so its lineage names no directory (see [`Context::streamed`]).
 
 use oci_spec::image::Digest;
 use serde::{Deserialize, Serialize};
 
 use crate::cache::{CacheKey, KeyBuilder, step_key};
+use crate::context::Context;
 use crate::layer::{ChunkIndex, Reuse};
 use crate::plan::{Base, Op, Platform};
 use crate::store::{Store, StoreError};
@@ -29,10 +34,13 @@ use super::executor::NewLayer;
 
 /// The store namespace of lineage records.
 const NAMESPACE: &str = "layer-chunks";
+/// The store namespace of the chunk indexes of blobs.
+const CHUNKS: &str = "blob-chunks";
 
 /// The lineage a stage starts from: its base as written, the platform and the context
-/// directory. The build options are added by the caller, as for cache keys.
-pub(super) fn root(base: &Base, platform: &Platform, context: &Path) -> CacheKey {
+/// directory (`-` for a [streamed](Context::streamed) context). The build options are
+/// added by the caller, as for cache keys.
+pub(super) fn root(base: &Base, platform: &Platform, context: &Context) -> CacheKey {
     let mut key = KeyBuilder::new("lineage");
     match base {
         Base::Scratch => key.tag(0),
@@ -40,7 +48,14 @@ pub(super) fn root(base: &Base, platform: &Platform, context: &Path) -> CacheKey
         Base::Stage(index) => key.tag(2).u64(*index as u64),
     };
     key.str(&platform.to_string());
-    key.bytes(std::os::unix::ffi::OsStrExt::as_bytes(context.as_os_str()));
+    // A canonical directory is absolute, so `-` names none.
+    if context.is_streamed() {
+        key.bytes(b"-");
+    } else {
+        key.bytes(std::os::unix::ffi::OsStrExt::as_bytes(
+            context.root().as_os_str(),
+        ));
+    }
     key.finish()
 }
 
@@ -50,29 +65,32 @@ pub(super) fn step(parent: &CacheKey, op: &Op) -> CacheKey {
     step_key(parent, op, &[])
 }
 
-/// What a lineage wrote last.
+/// The blob a lineage wrote or found last.
 #[derive(Serialize, Deserialize)]
 struct LineageRecord {
     /// The blob.
     digest: Digest,
-    /// Its chunks.
-    chunks: ChunkIndex,
 }
 
-/// The layer `lineage` wrote last, to reuse; `None` when there is none or it cannot be
-/// read.
+/// The layer `lineage` wrote or found last, to reuse; `None` when there is none or it
+/// cannot be read.
 pub(super) fn previous(store: &Store, lineage: &CacheKey) -> Option<Reuse> {
     let record: LineageRecord = store.records(NAMESPACE).ok()?.get(lineage.hex()).ok()??;
+    let chunks: ChunkIndex = store
+        .records(CHUNKS)
+        .ok()?
+        .get(record.digest.digest())
+        .ok()??;
     let size = store.blob_size(&record.digest).ok()?;
     let blob = store.open_blob(&record.digest).ok()?;
-    Reuse::new(blob, size, &record.chunks)
+    Reuse::new(blob, size, &chunks)
 }
 
-/// Records `layer` as what `lineage` wrote last.
+/// Records `layer`, just written, as what `lineage` wrote last, with its chunk index.
 ///
 /// # Errors
 ///
-/// The store's, when the record cannot be written.
+/// The store's, when a record cannot be written.
 pub(super) fn remember(
     store: &Store,
     lineage: &CacheKey,
@@ -81,12 +99,38 @@ pub(super) fn remember(
     let Some(chunks) = &layer.chunks else {
         return Ok(());
     };
+    let digest = layer.descriptor.digest();
+    store
+        .records(CHUNKS)?
+        .put_weak(digest.digest(), chunks, std::slice::from_ref(digest))?;
+    point(store, lineage, digest)
+}
+
+/// Records the layer `digest`, found in the cache, as what `lineage` has last, unless it
+/// is already.
+///
+/// # Errors
+///
+/// The store's, when the record cannot be written.
+pub(super) fn found(store: &Store, lineage: &CacheKey, digest: &Digest) -> Result<(), StoreError> {
+    let known = store
+        .records(NAMESPACE)?
+        .get::<LineageRecord>(lineage.hex())
+        .ok()
+        .flatten()
+        .is_some_and(|record| record.digest == *digest);
+    if known {
+        return Ok(());
+    }
+    point(store, lineage, digest)
+}
+
+/// Points `lineage` at the blob `digest`.
+fn point(store: &Store, lineage: &CacheKey, digest: &Digest) -> Result<(), StoreError> {
     let record = LineageRecord {
-        digest: layer.descriptor.digest().clone(),
-        chunks: chunks.clone(),
+        digest: digest.clone(),
     };
-    let digest = [record.digest.clone()];
     store
         .records(NAMESPACE)?
-        .put_weak(lineage.hex(), &record, &digest)
+        .put_weak(lineage.hex(), &record, std::slice::from_ref(digest))
 }

@@ -219,9 +219,14 @@ impl Builder {
     ) -> crate::Result<Built> {
         plan.validate()?;
         let _lease = self.store.lease()?;
-        let hashes_dir = self.store.path_for("context-hashes")?;
-        let context_id = sha256(context.root().as_os_str().as_encoded_bytes());
-        let hashes = FileHashes::load(hashes_dir.join(context_id.digest()));
+        // A streamed context's files are new each build: no record of them would match.
+        let hashes = if context.is_streamed() {
+            FileHashes::in_memory()
+        } else {
+            let hashes_dir = self.store.path_for("context-hashes")?;
+            let context_id = sha256(context.root().as_os_str().as_encoded_bytes());
+            FileHashes::load(hashes_dir.join(context_id.digest()))
+        };
         events.build_started(plan);
 
         let mut run = stage::BuildRun::new(self, plan, context, &hashes, options, events)?;

@@ -227,7 +227,7 @@ impl<'a> BuildRun<'a> {
             env.push(config::DEFAULT_PATH.to_owned());
         }
         config.config.on_build = None;
-        let lineage = lineage::root(&stage.base, platform, self.context.root());
+        let lineage = lineage::root(&stage.base, platform, self.context);
         Ok(StageState {
             image: StageImage {
                 config,
@@ -355,6 +355,9 @@ impl<'a> BuildRun<'a> {
         let record = match cached {
             Some(record) => {
                 config::apply(&mut state.image.config, &mut state.cmd_set, &step.op);
+                if let Some(layer) = &record.layer {
+                    lineage::found(&self.builder.store, &lineage, &layer.digest)?;
+                }
                 self.events.step_cached(&step_ref);
                 record
             }

@@ -63,6 +63,8 @@ pub struct Context {
     /// Whether the directory is an unpacked image, where an absolute symlink target is
     /// taken from the directory and `..` stops at it, as inside a container.
     image_root: bool,
+    /// Whether the directory was extracted from a stream for this build.
+    streamed: bool,
 }
 
 /// A regular file of the context: where it is, and what identifies its content on the
@@ -161,6 +163,7 @@ impl Context {
             ignore,
             ignore_file,
             image_root: false,
+            streamed: false,
         })
     }
 
@@ -195,7 +198,25 @@ impl Context {
             ignore: Patterns::default(),
             ignore_file: None,
             image_root: true,
+            streamed: false,
         })
+    }
+
+    /// Marks the context as [extracted](extract) from a stream (`mkimage build -`) into a
+    /// directory made for this build: the directory names no project, so what a build
+    /// keeps per context directory (the lineage of layers to reuse, the metadata cache of
+    /// file digests) is not keyed by it.
+    #[must_use]
+    pub fn streamed(self) -> Context {
+        Context {
+            streamed: true,
+            ..self
+        }
+    }
+
+    /// Whether the context was [extracted from a stream](Context::streamed).
+    pub fn is_streamed(&self) -> bool {
+        self.streamed
     }
 
     /// The context directory, canonical.

@@ -562,6 +562,76 @@ fn a_one_file_change_reuses_the_layer_and_equals_a_cold_build() {
     }
 }
 
+/// Writes 256 files × 16 KiB of noise (many chunks) under `dir`.
+fn noise_context(dir: &Path) {
+    fs::create_dir_all(dir).unwrap();
+    for i in 0..256 {
+        let bytes = mkimage_core::testutil::noise(16 * 1024, i);
+        fs::write(dir.join(format!("f{i:03}")), bytes).unwrap();
+    }
+}
+
+/// Builds `app_plan` from `context` and returns it with the bytes the `COPY` reused.
+/// Mtimes are clamped, so that equal files in two directories give equal tar entries.
+fn build_reusing(store: &Store, context: &Context) -> (Built, u64) {
+    let events = Reused::default();
+    let options = BuildOptions {
+        source_date_epoch: Some(1_700_000_000),
+        ..BuildOptions::default()
+    };
+    let built = Builder::new(store.clone())
+        .build(&app_plan(), context, &options, &events)
+        .unwrap();
+    let reused = events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, bytes)| bytes)
+        .sum();
+    (built, reused)
+}
+
+// See: issue 4 (`build -` extracts the context to a new directory each time).
+#[test]
+fn a_streamed_context_reuses_the_layer_of_its_last_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let first = dir.path().join("first");
+    noise_context(&first);
+    build_reusing(&store, &context_at(&first).streamed());
+
+    let second = dir.path().join("second");
+    noise_context(&second);
+    fs::write(second.join("f007"), "changed\n").unwrap();
+    let (built, reused) = build_reusing(&store, &context_at(&second).streamed());
+    assert_eq!(cached(&built), [true, false, false]);
+    assert!(reused > 2 * 1024 * 1024, "reused {reused}");
+    // Nothing is kept per streamed directory.
+    let hashes = store.path_for("context-hashes").unwrap();
+    assert_eq!(fs::read_dir(hashes).unwrap().count(), 0);
+}
+
+// See: issue 4 (a hit keeps the lineage pointing at the layer the step has).
+#[test]
+fn a_layer_found_in_the_cache_is_reused_by_the_next_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let first = dir.path().join("first");
+    noise_context(&first);
+    build_reusing(&store, &context_at(&first));
+
+    // Equal content in another directory: a hit, under another lineage.
+    let second = dir.path().join("second");
+    noise_context(&second);
+    let (built, reused) = build_reusing(&store, &context_at(&second));
+    assert_eq!((cached(&built), reused), (vec![true, true, true], 0));
+    fs::write(second.join("f007"), "changed\n").unwrap();
+    let (built, reused) = build_reusing(&store, &context_at(&second));
+    assert_eq!(cached(&built), [true, false, false]);
+    assert!(reused > 2 * 1024 * 1024, "reused {reused}");
+}
+
 fn context_at(dir: &Path) -> Context {
     Context::open(dir, None).unwrap()
 }
