@@ -95,7 +95,7 @@ pub fn busybox_image(store: &Store, name: &str) -> crate::Result<Descriptor> {
         compression: Compression::Gzip { level: 1 },
         source_date_epoch: Some(0),
         threads: Some(1),
-        reuse: None,
+        ..LayerOptions::default()
     };
     let (blob, layer) = write_layer(store.begin_blob()?, entries, &options)?;
     blob.commit()?;

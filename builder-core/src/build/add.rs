@@ -65,7 +65,7 @@ pub(super) fn prepare(
     options: &AddOptions,
     platform: &Platform,
 ) -> crate::Result<Prepared> {
-    let mut prepared = copy::prepare_copy(run, copy, platform)?;
+    let mut prepared = copy::prepare_copy(run, copy, platform, false)?;
     let mut sources = AddSources {
         keep_git_dir: options.keep_git_dir,
         ..AddSources::default()
@@ -147,7 +147,7 @@ pub(super) fn run(
     state: &mut StageState,
     copy: &Copy,
     _options: &AddOptions,
-    prepared: &Prepared,
+    prepared: &mut Prepared,
 ) -> crate::Result<Option<NewLayer>> {
     copy::run_copy(run, state, copy, prepared)
 }

@@ -2,12 +2,14 @@
 //! destination rules, and write them as one layer.
 
 use std::collections::{BTreeSet, HashSet};
+use std::time::SystemTime;
 
 use oci_spec::image::{Descriptor, Digest};
 
 use crate::context::{Context, ContextError, Destination, SelectOptions, Selection};
 use crate::layer::{
-    self, Content, Entry, EntryKind, LayerPath, LayerWriter, WrittenLayer, write_layer,
+    self, Content, CopiedContent, Entry, EntryKind, LayerOptions, LayerPath, LayerWriter,
+    WrittenLayer, write_layer,
 };
 use crate::oci::Image;
 use crate::plan::{Copy, CopySource, Platform, Source};
@@ -24,6 +26,10 @@ use super::stage::{BuildRun, StageState};
 pub(super) struct Prepared {
     from: From,
     inputs: Vec<Digest>,
+    /// Whether the content digest of the context sources waits for the layer, whose
+    /// writer hashes each file as it copies it: `inputs` are complete only after
+    /// [`run`], and the step's key is known only then.
+    deferred: bool,
     /// What an `ADD` brings beyond `COPY`.
     pub add: add::AddSources,
 }
@@ -50,24 +56,28 @@ impl Prepared {
     }
 }
 
-/// Finds the sources of `copy` (an `ADD` goes through [`add::prepare`]).
+/// Finds the sources of `copy` (an `ADD` goes through [`add::prepare`]); with `defer`,
+/// a `COPY` from the context leaves its digest to [`run`].
 pub(super) fn prepare(
     run: &BuildRun<'_>,
     copy: &Copy,
     platform: &Platform,
+    defer: bool,
 ) -> crate::Result<Prepared> {
     if let Some(options) = &copy.add {
         return add::prepare(run, copy, options, platform);
     }
-    prepare_copy(run, copy, platform)
+    prepare_copy(run, copy, platform, defer)
 }
 
-/// Finds the sources of a `COPY`: selects and digests context sources; an earlier stage
-/// or an image stands for itself by its key or digest.
+/// Finds the sources of a `COPY`: selects and digests context sources (with `defer`,
+/// [`run`] digests them); an earlier stage or an image stands for itself by its key or
+/// digest.
 pub(super) fn prepare_copy(
     run: &BuildRun<'_>,
     copy: &Copy,
     platform: &Platform,
+    defer: bool,
 ) -> crate::Result<Prepared> {
     match &copy.from {
         Source::Context => {
@@ -76,14 +86,20 @@ pub(super) fn prepare_copy(
                 return Ok(Prepared {
                     from: From::Context(None),
                     inputs: Vec::new(),
+                    deferred: false,
                     add: add::AddSources::default(),
                 });
             }
             let mut selection = run.context.select(&paths, &select_options(copy))?;
-            let digest = selection.digest(run.hashes)?;
+            let inputs = if defer {
+                Vec::new()
+            } else {
+                vec![selection.digest(run.hashes)?]
+            };
             Ok(Prepared {
                 from: From::Context(Some(selection)),
-                inputs: vec![digest],
+                inputs,
+                deferred: defer,
                 add: add::AddSources::default(),
             })
         }
@@ -92,6 +108,7 @@ pub(super) fn prepare_copy(
             Ok(Prepared {
                 from: From::Stage(*index),
                 inputs: vec![key],
+                deferred: false,
                 add: add::AddSources::default(),
             })
         }
@@ -100,6 +117,7 @@ pub(super) fn prepare_copy(
             Ok(Prepared {
                 inputs: vec![image.digest().clone()],
                 from: From::Image(Box::new(image)),
+                deferred: false,
                 add: add::AddSources::default(),
             })
         }
@@ -137,7 +155,7 @@ pub(super) fn run(
     run: &mut BuildRun<'_>,
     state: &mut StageState,
     copy: &Copy,
-    prepared: &Prepared,
+    prepared: &mut Prepared,
 ) -> crate::Result<Option<NewLayer>> {
     if let Some(options) = &copy.add {
         return add::run(run, state, copy, options, prepared);
@@ -151,7 +169,7 @@ pub(super) fn run_copy(
     run: &mut BuildRun<'_>,
     state: &mut StageState,
     copy: &Copy,
-    prepared: &Prepared,
+    prepared: &mut Prepared,
 ) -> crate::Result<Option<NewLayer>> {
     let store = run.builder.store.clone();
     state.fs.update(&store, &state.image.layers)?;
@@ -304,15 +322,24 @@ pub(super) fn run_copy(
         Some(selection) => Some(selection.placed(&dest, exists_as_dir)?),
         None => None,
     };
-    if placed.is_none() && extras.is_empty() {
-        return Ok(None);
+    let started = SystemTime::now();
+    let (layer, copied) = if placed.is_none() && extras.is_empty() {
+        (None, Vec::new())
+    } else {
+        let placed = placed.into_iter().flatten().map(|placed| {
+            let mut entry = placed?;
+            adjust(&mut entry);
+            Ok(entry)
+        });
+        let (layer, copied) = write_sorted(run, merge(extras, placed), prepared.deferred)?;
+        (Some(layer), copied)
+    };
+    if prepared.deferred
+        && let Some(selection) = selection
+    {
+        prepared.inputs = vec![selection.digest_copied(&copied, started, run.hashes)?];
     }
-    let placed = placed.into_iter().flatten().map(|placed| {
-        let mut entry = placed?;
-        adjust(&mut entry);
-        Ok(entry)
-    });
-    write_sorted(run, merge(extras, placed)).map(Some)
+    Ok(layer)
 }
 
 /// The entries of `extras` and `placed`, both sorted by path, in one sorted sequence.
@@ -445,18 +472,25 @@ pub(super) fn write_entries(run: &BuildRun<'_>, entries: Vec<Entry>) -> crate::R
 }
 
 /// Writes `entries`, sorted by tar path, each path once, with every hard link after its
-/// target, as a layer blob into the store, one at a time.
+/// target, as a layer blob into the store, one at a time; with `hash_contents`, also
+/// returns the host files it copied (see [`LayerOptions::hash_contents`]).
 fn write_sorted(
     run: &BuildRun<'_>,
     entries: impl Iterator<Item = crate::Result<Entry>>,
-) -> crate::Result<NewLayer> {
+    hash_contents: bool,
+) -> crate::Result<(NewLayer, Vec<CopiedContent>)> {
     let store = &run.builder.store;
-    let mut writer = LayerWriter::new(store.begin_unhashed_blob()?, &run.layer_options);
+    let options = LayerOptions {
+        hash_contents,
+        ..run.layer_options.clone()
+    };
+    let mut writer = LayerWriter::new(store.begin_unhashed_blob()?, &options);
     for entry in entries {
         writer.append(&entry?)?;
     }
+    let copied = writer.take_contents();
     let (blob, written) = writer.finish()?;
-    committed(blob, written)
+    Ok((committed(blob, written)?, copied))
 }
 
 /// Commits the blob of a layer just written.

@@ -15,6 +15,8 @@ use super::executor::NewLayer;
 
 /// The store namespace of step records.
 const NAMESPACE: &str = "build-steps";
+/// The store namespace of the marks of step definitions that have a record.
+const DEFINITIONS: &str = "build-step-defs";
 
 /// What a step produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +71,7 @@ impl LayerRecord {
 pub(super) struct StepRecords {
     store: Store,
     records: Records,
+    definitions: Records,
 }
 
 impl StepRecords {
@@ -77,6 +80,7 @@ impl StepRecords {
         Ok(StepRecords {
             store: store.clone(),
             records: store.records(NAMESPACE)?,
+            definitions: store.records(DEFINITIONS)?,
         })
     }
 
@@ -89,6 +93,32 @@ impl StepRecords {
                 .as_ref()
                 .is_none_or(|layer| self.store.has_blob(&layer.digest))
         }))
+    }
+
+    /// Whether a record was [marked](StepRecords::define) for a step with `definition`:
+    /// the [`step_key`](crate::cache::step_key) of its parent and op without inputs. A
+    /// step without one is in no record, so it need not hash its inputs before it runs.
+    /// A missing or unreadable mark is `false`.
+    pub fn defined(&self, definition: &CacheKey) -> bool {
+        matches!(
+            self.definitions.get::<bool>(definition.hex()),
+            Ok(Some(true))
+        )
+    }
+
+    /// Marks that `record` is a record of a step with `definition`. The mark lives as
+    /// long as the record's layer (and keeps nothing); a record without a layer is not
+    /// marked.
+    ///
+    /// # Errors
+    ///
+    /// The store's, when the mark cannot be written.
+    pub fn define(&self, definition: &CacheKey, record: &StepRecord) -> Result<(), StoreError> {
+        let Some(layer) = &record.layer else {
+            return Ok(());
+        };
+        self.definitions
+            .put_weak(definition.hex(), &true, std::slice::from_ref(&layer.digest))
     }
 
     /// Writes the record of `key`, keeping its layer from prune.

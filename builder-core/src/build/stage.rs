@@ -82,6 +82,7 @@ impl<'a> BuildRun<'a> {
                 source_date_epoch: options.source_date_epoch,
                 threads: None,
                 reuse: None,
+                hash_contents: false,
             },
             now: rfc3339(now_secs),
             now_secs,
@@ -312,8 +313,22 @@ impl<'a> BuildRun<'a> {
     ) -> crate::Result<()> {
         let started = Instant::now();
         self.events.step_started(&step_ref);
+        let skips_cache = self
+            .options
+            .skips_cache(step_ref.stage, step_ref.stage_name.as_deref());
+        // A `COPY` from the context that no record can match hashes its files as it
+        // writes them, after which its key is known (see `copy::prepare`).
+        let definition = match &step.op {
+            Op::Copy(copy) if copy.add.is_none() && copy.from == Source::Context => {
+                Some(step_key(&state.image.key, &step.op, &[]))
+            }
+            _ => None,
+        };
+        let defer = definition
+            .as_ref()
+            .is_some_and(|definition| skips_cache || !self.records.defined(definition));
         let mut prepared = match &step.op {
-            Op::Copy(copy) => Some(copy::prepare(self, copy, &state.platform)?),
+            Op::Copy(copy) => Some(copy::prepare(self, copy, &state.platform, defer)?),
             _ => None,
         };
         let images = match &step.op {
@@ -341,12 +356,9 @@ impl<'a> BuildRun<'a> {
             )?,
             _ => prepared.as_ref().map(Prepared::inputs).unwrap_or_default(),
         };
-        let key = step_key(&state.image.key, &step.op, &inputs);
+        let mut key = step_key(&state.image.key, &step.op, &inputs);
         let lineage = lineage::step(&state.lineage, &step.op);
-        let cached = if self
-            .options
-            .skips_cache(step_ref.stage, step_ref.stage_name.as_deref())
-        {
+        let cached = if skips_cache || defer {
             None
         } else {
             self.records.get(&key)?
@@ -393,6 +405,9 @@ impl<'a> BuildRun<'a> {
                     }
                 };
                 self.layer_options.reuse = None;
+                if let (true, Some(prepared)) = (defer, &prepared) {
+                    key = step_key(&state.image.key, &step.op, &prepared.inputs());
+                }
                 if let Some(layer) = &layer {
                     lineage::remember(&self.builder.store, &lineage, layer)?;
                     if layer.reused > 0 {
@@ -404,6 +419,9 @@ impl<'a> BuildRun<'a> {
                     created: self.now.clone(),
                 };
                 self.records.put(&key, &record)?;
+                if let (true, Some(definition)) = (defer, &definition) {
+                    self.records.define(definition, &record)?;
+                }
                 self.events.step_finished(&step_ref, started.elapsed());
                 record
             }

@@ -12,7 +12,10 @@
 //! Paths are those relative to the destination and mtimes are left out, so two contexts
 //! with equal content in different directories, or touched files, give equal digests.
 //! File contents come from [`FileHashes`] when the file's metadata is unchanged, else
-//! are read (in parallel) and recorded there. Contents are hashed with BLAKE3, which is
+//! are read (in parallel) and recorded there. A step that no record can match gets them
+//! from the layer writer instead, which hashes each file as it copies it
+//! ([`Selection::digest_copied`]), so that a cold `COPY` reads every file once. Contents
+//! are hashed with BLAKE3, which is
 //! several times faster than SHA-256 here and the content read is the cold build's
 //! largest cost after compression; the tree is hashed with SHA-256, as it is small.
 
@@ -31,7 +34,7 @@ use sha2::{Digest as _, Sha256};
 use super::hashes::{Lookup, RACY_WINDOW_NS, Record, Stamp, Xattrs};
 use super::walk::xattrs_of;
 use super::{ContextError, FileHashes, HostFile, Selection};
-use crate::layer::{Entry, EntryKind, LayerPath};
+use crate::layer::{CopiedContent, Entry, EntryKind, LayerPath};
 
 /// Names the encoding; a change to it changes every digest (v2: contents hashed with
 /// BLAKE3 instead of SHA-256).
@@ -68,6 +71,68 @@ impl Selection {
         }
         window.flush(self.root(), hashes, &mut tree, &mut file_xattrs)?;
         self.file_xattrs = Some(file_xattrs);
+        Ok(tree.finish())
+    }
+
+    /// The content digest of the selection, as [`digest`](Selection::digest) gives it,
+    /// from what a layer writer copied from its regular files, in order, with their
+    /// xattrs ([`LayerOptions::hash_contents`](crate::layer::LayerOptions::hash_contents)),
+    /// after `started`. The contents of files whose metadata is what the walk saw are
+    /// recorded in `hashes`.
+    ///
+    /// # Errors
+    ///
+    /// [`ContextError::ContentNotCopied`] for a regular file whose content is not next in
+    /// `copied` (one replaced since it was copied), and the errors of
+    /// [`entries`](Selection::entries).
+    pub fn digest_copied(
+        &self,
+        copied: &[CopiedContent],
+        started: SystemTime,
+        hashes: &FileHashes,
+    ) -> Result<Digest, ContextError> {
+        let started = ns_since_epoch(started);
+        let mut tree = Tree {
+            stack: vec![(None, Encoder::root())],
+        };
+        let mut copied = copied.iter();
+        let mut records = Vec::new();
+        for entry in self.entries() {
+            let mut entry = entry?;
+            let content = match &entry.kind {
+                EntryKind::File(file) => {
+                    // The inode number ties each content to its file: the writer copied
+                    // the files in the selection's order, each once.
+                    let Some(content) = copied.next().filter(|content| content.ino == file.ino)
+                    else {
+                        return Err(ContextError::ContentNotCopied {
+                            path: self.root().join(file.source.as_path()),
+                        });
+                    };
+                    entry.xattrs.clone_from(&content.xattrs);
+                    let stamp = Stamp::of(file, entry.mode);
+                    let unchanged = content.size == stamp.size
+                        && content.mtime_ns == stamp.mtime_ns
+                        && content.ctime_ns == stamp.ctime_ns;
+                    if unchanged && stamp.ctime_ns < started - RACY_WINDOW_NS {
+                        records.push(Record {
+                            path: file.source.as_bytes().to_vec(),
+                            stamp,
+                            digest: content.hash,
+                            xattrs: content.xattrs.clone(),
+                        });
+                        if records.len() == WINDOW {
+                            hashes.add(&records);
+                            records.clear();
+                        }
+                    }
+                    Some(content.hash)
+                }
+                _ => None,
+            };
+            tree.add(&entry, content.as_ref());
+        }
+        hashes.add(&records);
         Ok(tree.finish())
     }
 }
@@ -267,9 +332,11 @@ fn relative_name<'a>(parent: Option<&LayerPath>, path: &'a LayerPath) -> &'a [u8
 }
 
 fn now_ns() -> i64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    ns_since_epoch(SystemTime::now())
+}
+
+fn ns_since_epoch(time: SystemTime) -> i64 {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
 }
 

@@ -29,6 +29,13 @@ pub enum ContextError {
         #[source]
         source: io::Error,
     },
+    /// A selected file is not among the contents a layer writer copied: it was replaced
+    /// while the build ran.
+    #[error("`{}` changed while it was copied into the layer", path.display())]
+    ContentNotCopied {
+        /// The host path.
+        path: PathBuf,
+    },
     /// A tar stream of the context cannot be extracted.
     #[error("failed to extract the build context from a tar stream")]
     ExtractContext {

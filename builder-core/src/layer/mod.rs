@@ -47,4 +47,4 @@ pub use path::LayerPath;
 pub use reuse::{ChunkIndex, Reuse};
 pub use snapshot::Snapshot;
 pub use unpack::{OverlayFormat, SkipReason, Skipped, Unpacked, unpack, unpack_overlay};
-pub use writer::{LayerOptions, LayerWriter, WrittenLayer, write_layer};
+pub use writer::{CopiedContent, LayerOptions, LayerWriter, WrittenLayer, write_layer};

@@ -1,11 +1,11 @@
 //! The deterministic layer writer: entries → tar → compressor → sink, with the `diff_id`
 //! and the `digest` computed as the bytes flow past.
 
-use std::collections::{HashMap, HashSet};
-use std::fs::{File, OpenOptions};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use oci_spec::image::{Digest, MediaType};
@@ -32,6 +32,26 @@ pub struct LayerOptions {
     /// tar has the same chunk, instead of compressed again. The blob is the same with or
     /// without.
     pub reuse: Option<Reuse>,
+    /// Whether to hash each host file's content as it is copied, for
+    /// [`LayerWriter::take_contents`].
+    pub hash_contents: bool,
+}
+
+/// A host file's content as copied into a layer (see [`LayerOptions::hash_contents`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopiedContent {
+    /// The BLAKE3 hash of the bytes copied.
+    pub hash: [u8; 32],
+    /// The file's size when it was opened.
+    pub size: u64,
+    /// Its mtime when it was opened, in nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// Its ctime when it was opened, in nanoseconds since the epoch.
+    pub ctime_ns: i64,
+    /// Its inode number.
+    pub ino: u64,
+    /// The xattrs the entry gave it in the layer.
+    pub xattrs: BTreeMap<String, Vec<u8>>,
 }
 
 /// What a written layer is known by.
@@ -68,6 +88,8 @@ pub struct LayerWriter<W: Write> {
     last: Option<LayerPath>,
     /// Hard link targets that sort after their link; they must not appear later.
     forward_links: HashSet<LayerPath>,
+    /// The host files copied, when asked for.
+    contents: Option<Vec<CopiedContent>>,
     header: Vec<u8>,
     buffer: Box<[u8]>,
 }
@@ -84,6 +106,7 @@ impl<W: Write> LayerWriter<W> {
             source_date_epoch: options.source_date_epoch,
             last: None,
             forward_links: HashSet::new(),
+            contents: options.hash_contents.then(Vec::new),
             header: Vec::with_capacity(3 * BLOCK),
             buffer: vec![0; COPY_BUFFER].into_boxed_slice(),
         }
@@ -137,8 +160,9 @@ impl<W: Write> LayerWriter<W> {
                 (typeflag::FILE, bytes.len() as u64, b"", (0, 0))
             }
             EntryKind::File(Content::Host(path)) => {
-                let (opened, size) = open_content(path)?;
-                file = Some((opened, path.as_path()));
+                let (opened, metadata) = open_content(path)?;
+                let size = metadata.len();
+                file = Some((opened, path.as_path(), metadata));
                 (typeflag::FILE, size, b"", (0, 0))
             }
             EntryKind::Dir => {
@@ -185,7 +209,21 @@ impl<W: Write> LayerWriter<W> {
             (EntryKind::File(Content::Bytes(bytes)), _) => {
                 self.tar.write_all(bytes).map_err(write)?;
             }
-            (_, Some((mut opened, path))) => self.copy_content(&mut opened, path, size)?,
+            (_, Some((mut opened, path, metadata))) => {
+                let mut hasher = self.contents.is_some().then(blake3::Hasher::new);
+                self.copy_content(&mut opened, path, size, hasher.as_mut())?;
+                if let (Some(contents), Some(hasher)) = (&mut self.contents, hasher) {
+                    let copied = CopiedContent {
+                        hash: *hasher.finalize().as_bytes(),
+                        size,
+                        mtime_ns: metadata.mtime() * 1_000_000_000 + metadata.mtime_nsec(),
+                        ctime_ns: metadata.ctime() * 1_000_000_000 + metadata.ctime_nsec(),
+                        ino: metadata.ino(),
+                        xattrs: entry.xattrs.clone(),
+                    };
+                    contents.push(copied);
+                }
+            }
             _ => {}
         }
         let pad = header::padding(size);
@@ -194,8 +232,14 @@ impl<W: Write> LayerWriter<W> {
         Ok(())
     }
 
-    /// Copies exactly `size` bytes of `file` into the tar.
-    fn copy_content(&mut self, file: &mut File, path: &Path, size: u64) -> Result<(), LayerError> {
+    /// Copies exactly `size` bytes of `file` into the tar, through `hasher` if given.
+    fn copy_content(
+        &mut self,
+        file: &mut File,
+        path: &Path,
+        size: u64,
+        mut hasher: Option<&mut blake3::Hasher>,
+    ) -> Result<(), LayerError> {
         let mut left = size;
         while left > 0 {
             let want = self
@@ -217,12 +261,24 @@ impl<W: Write> LayerWriter<W> {
                     });
                 }
             };
+            if let Some(hasher) = &mut hasher {
+                hasher.update(&self.buffer[..n]);
+            }
             self.tar
                 .write_all(&self.buffer[..n])
                 .map_err(|source| LayerError::WriteBlob { source })?;
             left -= n as u64;
         }
         Ok(())
+    }
+
+    /// The host files copied since the last call, in the order they were appended, when
+    /// [`LayerOptions::hash_contents`] is set; else none.
+    pub fn take_contents(&mut self) -> Vec<CopiedContent> {
+        self.contents
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Ends the tar and returns the sink with what the layer is known by.
@@ -252,8 +308,8 @@ impl<W: Write> LayerWriter<W> {
     }
 }
 
-/// Opens a host file for its content without following a symlink, with its size.
-fn open_content(path: &Path) -> Result<(File, u64), LayerError> {
+/// Opens a host file for its content without following a symlink, with its metadata.
+fn open_content(path: &Path) -> Result<(File, Metadata), LayerError> {
     let read = |source| LayerError::ReadContent {
         path: path.to_owned(),
         source,
@@ -269,7 +325,7 @@ fn open_content(path: &Path) -> Result<(File, u64), LayerError> {
             path: path.to_owned(),
         });
     }
-    Ok((file, metadata.len()))
+    Ok((file, metadata))
 }
 
 /// Writes `entries` as one layer to `sink`: sorts them, makes the first path of each hard

@@ -4,8 +4,8 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 
 use mkimage_core::layer::{
-    Compression, Content, Entry, EntryKind, LayerOptions, LayerPath, Reuse, WrittenLayer,
-    decompress, write_layer,
+    Compression, Content, Entry, EntryKind, LayerOptions, LayerPath, LayerWriter, Reuse,
+    WrittenLayer, decompress, write_layer,
 };
 
 use super::{run, sha256sum, tar_listing, write_file};
@@ -76,7 +76,7 @@ fn write(
         compression,
         source_date_epoch: None,
         threads: Some(threads),
-        reuse: None,
+        ..LayerOptions::default()
     };
     write_layer(Vec::new(), entries, &options).expect("write the layer")
 }
@@ -364,4 +364,49 @@ fn host_file_content_and_mode_are_streamed() {
         std::fs::read(out.path().join("script.sh")).unwrap(),
         b"#!/bin/sh\necho hi\n"
     );
+}
+
+#[test]
+fn host_contents_are_hashed_as_they_are_copied_when_asked() {
+    use std::os::unix::fs::MetadataExt;
+
+    let host = tempfile::tempdir().unwrap();
+    let mut entries = sample_entries(host.path());
+    entries.sort_by_key(Entry::tar_path);
+    let write = |hash_contents| {
+        let options = LayerOptions {
+            compression: Compression::Zstd { level: 3 },
+            threads: Some(2),
+            hash_contents,
+            ..LayerOptions::default()
+        };
+        let mut writer = LayerWriter::new(Vec::new(), &options);
+        for entry in &entries {
+            writer.append(entry).unwrap();
+        }
+        let contents = writer.take_contents();
+        (writer.finish().unwrap().0, contents)
+    };
+    let (plain, none) = write(false);
+    assert!(none.is_empty());
+    let (blob, contents) = write(true);
+    assert_eq!(blob, plain, "hashing changes no byte");
+    let hosts: Vec<_> = entries
+        .iter()
+        .filter_map(|entry| match &entry.kind {
+            EntryKind::File(Content::Host(path)) => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(!hosts.is_empty());
+    assert_eq!(contents.len(), hosts.len());
+    for (path, copied) in hosts.iter().zip(&contents) {
+        let bytes = std::fs::read(path).unwrap();
+        let metadata = std::fs::metadata(path).unwrap();
+        assert_eq!(copied.hash, *blake3::hash(&bytes).as_bytes());
+        assert_eq!(
+            (copied.size, copied.ino, copied.ctime_ns / 1_000_000_000),
+            (bytes.len() as u64, metadata.ino(), metadata.ctime())
+        );
+    }
 }
