@@ -245,7 +245,8 @@ struct BuildInput {
     dockerfile_path: Option<PathBuf>,
     dockerfile_name: String,
     dockerfile_text: String,
-    /// Holds a context read from standard input, extracted for this build.
+    /// Holds a context made for this build (from standard input, a URL): a new
+    /// directory each time, so the context is [streamed](Context::streamed).
     temp: Option<tempfile::TempDir>,
 }
 
