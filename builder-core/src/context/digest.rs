@@ -183,7 +183,6 @@ impl Window<'_> {
                 file.xattrs_read = true;
                 Ok(())
             })?;
-        // Recorded in layer order, so that the records computed form one sorted run.
         let mut records = Vec::new();
         for (entry, content, record) in self.entries.drain(..) {
             if let EntryKind::File(file) = &entry.kind {

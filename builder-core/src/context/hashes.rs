@@ -181,8 +181,8 @@ impl FileHashes {
         }
     }
 
-    /// Records digests computed for files of the context, in layer order (else they are
-    /// only sorted when saved).
+    /// Records digests computed for files of the context (best in layer order, as a
+    /// selection's files come: records in order form one run to merge when saving).
     pub(crate) fn add(&self, computed: &[Record]) {
         if computed.is_empty() || self.file.is_none() {
             return;
@@ -300,10 +300,14 @@ impl Added {
         if self.spill.is_none() {
             self.spill = Some(tempfile::tempfile()?);
         }
+        // Sorted, so that each call adds at most one run: records of several sources come
+        // in the order of their destinations, which may differ from their own.
+        let mut sorted: Vec<&Record> = computed.iter().collect();
+        sorted.sort_by(|a, b| layer_order(&a.path, &b.path));
         let mut bytes = Vec::new();
         let mut runs = self.runs.clone();
         let mut last = self.last.clone();
-        for record in computed {
+        for record in sorted {
             let start = self.len + bytes.len() as u64;
             encode(&mut bytes, record);
             let end = self.len + bytes.len() as u64;
@@ -714,6 +718,29 @@ mod tests {
             }
             assert_eq!(lookup.get(b"a", &stamp(0)), None);
         }
+        Ok(())
+    }
+
+    #[test]
+    fn records_added_out_of_order_make_one_run() -> Result<(), ContextError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("hashes");
+        let hashes = FileHashes::load(&file);
+        hashes.add(&[
+            record(b"a/x", 1, 1),
+            record(b"b/y", 2, 2),
+            record(b"a/z", 3, 3),
+        ]);
+        hashes.add(&[record(b"c", 4, 4)]);
+        let runs = hashes.added.lock().expect("not poisoned").runs.len();
+        assert_eq!(runs, 1);
+        hashes.save()?;
+        let hashes = FileHashes::load(&file);
+        assert_eq!(hashes.len(), 4);
+        assert_eq!(
+            hashes.lookup().get(b"a/z", &stamp(3)),
+            got(&record(b"a/z", 3, 3))
+        );
         Ok(())
     }
 }
