@@ -91,13 +91,6 @@ fn a_rebuild_is_all_cached_and_no_cache_runs_every_step() {
     assert_eq!(cached(&again), [false, false, false]);
     // The keys of a step run without a lookup (its files hashed as its layer is
     // written) equal those of the lookup.
-    let keys = |built: &Built| {
-        built
-            .steps
-            .iter()
-            .map(|s| s.key.clone())
-            .collect::<Vec<_>>()
-    };
     assert_eq!(keys(&again), keys(&second));
 
     let image = Image::load(&store, &first.image, &Platform::host()).unwrap();
@@ -229,13 +222,6 @@ fn equal_contexts_in_different_directories_share_keys() {
         &BuildOptions::default(),
     );
     assert_eq!(rebuild(&store, &two), [true, true, true]);
-    let keys = |built: &Built| {
-        built
-            .steps
-            .iter()
-            .map(|s| s.key.clone())
-            .collect::<Vec<_>>()
-    };
     let second = build(
         &store,
         &app_plan(),
@@ -642,4 +628,9 @@ fn a_layer_found_in_the_cache_is_reused_by_the_next_change() {
 
 fn context_at(dir: &Path) -> Context {
     Context::open(dir, None).unwrap()
+}
+
+/// The cache keys of a build's steps, in order.
+fn keys(built: &Built) -> Vec<mkimage_core::cache::CacheKey> {
+    built.steps.iter().map(|s| s.key.clone()).collect()
 }

@@ -108,21 +108,17 @@ fn hello_builds_and_other_tools_read_it() {
     );
 
     // The COPY layer holds the file and its directory, owned by root.
-    let manifest: serde_json::Value =
-        serde_json::from_str(&tool("skopeo", &["inspect", "--raw", &archive_ref])).unwrap();
-    let layer = manifest["layers"][1]["digest"].as_str().unwrap();
-    let blob = layout
-        .join("blobs/sha256")
-        .join(layer.trim_start_matches("sha256:"));
-    let tar = tool("tar", &["-tvzf", blob.to_str().unwrap()]);
-    let names: Vec<(&str, &str)> = tar
-        .lines()
-        .map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            (fields[1], fields[5])
-        })
+    let names: Vec<(String, String)> = layer_listing(&layout, 1)
+        .into_iter()
+        .map(|fields| (fields[1].clone(), fields[5].clone()))
         .collect();
-    assert_eq!(names, [("0/0", "app/"), ("0/0", "app/hello.txt")]);
+    assert_eq!(
+        names,
+        [
+            ("0/0".into(), "app/".into()),
+            ("0/0".into(), "app/hello.txt".into())
+        ]
+    );
 
     // A second build finds every step in the cache and makes the same image.
     let second = build(&root, &["-t", "hello", context.to_str().unwrap()]);
@@ -165,6 +161,28 @@ pub fn unpack(archive: &Path, name: &str, work: &Path) -> (PathBuf, PathBuf) {
         &["unpack", "--image", &image, bundle.to_str().unwrap()],
     );
     (layout, bundle.join("rootfs"))
+}
+
+/// The `tar -tvz` listing of layer `index` of the image `latest` in the OCI layout
+/// `layout`, each line split into its fields.
+pub fn layer_listing(layout: &Path, index: usize) -> Vec<Vec<String>> {
+    let manifest: serde_json::Value = serde_json::from_str(&tool(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            &format!("oci:{}:latest", layout.display()),
+        ],
+    ))
+    .unwrap();
+    let layer = manifest["layers"][index]["digest"].as_str().unwrap();
+    let blob = layout
+        .join("blobs/sha256")
+        .join(layer.trim_start_matches("sha256:"));
+    tool("tar", &["-tvzf", blob.to_str().unwrap()])
+        .lines()
+        .map(|line| line.split_whitespace().map(str::to_owned).collect())
+        .collect()
 }
 
 /// Every path under `rootfs`, sorted, as `PATH TYPE MODE UID:GID SIZE` (no size for
@@ -375,33 +393,16 @@ fn chmod_applies_to_hard_links_too() {
         &["-t", "links", "-o", &output, context.to_str().unwrap()],
     ));
     let (layout, _) = unpack(&archive, "links", dir.path());
-    let manifest: serde_json::Value = serde_json::from_str(&tool(
-        "skopeo",
-        &[
-            "inspect",
-            "--raw",
-            &format!("oci:{}:latest", layout.display()),
-        ],
-    ))
-    .unwrap();
-    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
-    let blob = layout
-        .join("blobs/sha256")
-        .join(layer.trim_start_matches("sha256:"));
-    let tar = tool("tar", &["-tvzf", blob.to_str().unwrap()]);
-    let modes: Vec<(&str, &str)> = tar
-        .lines()
-        .map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            (fields[0], fields[5])
-        })
+    let modes: Vec<(String, String)> = layer_listing(&layout, 0)
+        .into_iter()
+        .map(|fields| (fields[0].clone(), fields[5].clone()))
         .collect();
     assert_eq!(
         modes,
         [
-            ("drwxr-xr-x", "d/"),
-            ("-rwx------", "d/a"),
-            ("hrwx------", "d/b")
+            ("drwxr-xr-x".to_owned(), "d/".to_owned()),
+            ("-rwx------".into(), "d/a".into()),
+            ("hrwx------".into(), "d/b".into())
         ]
     );
 }
