@@ -77,11 +77,24 @@ impl Fixture {
         run: &Run,
         config: Option<&RunConfig>,
     ) -> (Result<Option<WrittenLayer>, RunError>, String) {
+        let config = config.unwrap_or(&self.image.config().config);
+        let layers = (self.image.layers(), self.image.diff_ids());
+        self.run_over(runner, layers, run, config)
+    }
+
+    /// Runs `run` with `config` over `layers` and their diff_ids.
+    fn run_over(
+        &self,
+        runner: &Runner,
+        (layers, diff_ids): (&[Descriptor], &[Digest]),
+        run: &Run,
+        config: &RunConfig,
+    ) -> (Result<Option<WrittenLayer>, RunError>, String) {
         let events = Output::default();
         let input = RunInput {
-            layers: self.image.layers(),
-            diff_ids: self.image.diff_ids(),
-            config: config.unwrap_or(&self.image.config().config),
+            layers,
+            diff_ids,
+            config,
             run,
             stages: &[],
             images: &[],
@@ -221,19 +234,10 @@ fn a_parent_a_layer_does_not_carry_keeps_the_metadata_from_below() {
     add_layer(&fixture, &mut layers, &mut diff_ids, vec![file]);
     let run = shell("stat -c '%a %u %g %Y' /a /a/b; cat /a/b/file");
     for mode in [RootfsMode::Overlay, RootfsMode::Copy] {
-        let events = Output::default();
-        let input = RunInput {
-            layers: &layers,
-            diff_ids: &diff_ids,
-            config: &fixture.image.config().config,
-            run: &run,
-            stages: &[],
-            images: &[],
-        };
         let runner = fixture.runner().rootfs_mode(mode);
-        let layer = runner.run(&input, &step(), &events).unwrap();
-        assert_eq!(layer, None, "{mode:?}");
-        let text = events.text();
+        let config = &fixture.image.config().config;
+        let (layer, text) = fixture.run_over(&runner, (&layers, &diff_ids), &run, config);
+        assert_eq!(layer.unwrap(), None, "{mode:?}");
         let mut lines = text.lines();
         assert_eq!(
             lines.next(),
@@ -773,22 +777,11 @@ fn rootless_owners_inner() {
          && chown -R 1000:1000 /a/new && chmod 700 /a/new && chmod 600 /a/new/g",
     );
     for mode in [RootfsMode::Overlay, RootfsMode::Copy] {
-        let events = Output::default();
-        let input = RunInput {
-            layers: &layers,
-            diff_ids: &diff_ids,
-            config: &fixture.image.config().config,
-            run: &run,
-            stages: &[],
-            images: &[],
-        };
-        let layer = fixture
-            .runner()
-            .rootfs_mode(mode)
-            .run(&input, &step(), &events)
-            .unwrap()
-            .expect("a layer");
-        assert_eq!(events.text(), "1000:1000 700\n1000:1000 600\nx", "{mode:?}");
+        let runner = fixture.runner().rootfs_mode(mode);
+        let config = &fixture.image.config().config;
+        let (layer, text) = fixture.run_over(&runner, (&layers, &diff_ids), &run, config);
+        let layer = layer.unwrap().expect("a layer");
+        assert_eq!(text, "1000:1000 700\n1000:1000 600\nx", "{mode:?}");
         assert_eq!(
             fixture.listing(&layer),
             [

@@ -163,18 +163,19 @@ pub fn unpack(archive: &Path, name: &str, work: &Path) -> (PathBuf, PathBuf) {
     (layout, bundle.join("rootfs"))
 }
 
+/// `skopeo ARGS…` (an `inspect`), its JSON output parsed.
+pub fn skopeo_json(args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&tool("skopeo", args)).unwrap()
+}
+
 /// The `tar -tvz` listing of layer `index` of the image `latest` in the OCI layout
 /// `layout`, each line split into its fields.
 pub fn layer_listing(layout: &Path, index: usize) -> Vec<Vec<String>> {
-    let manifest: serde_json::Value = serde_json::from_str(&tool(
-        "skopeo",
-        &[
-            "inspect",
-            "--raw",
-            &format!("oci:{}:latest", layout.display()),
-        ],
-    ))
-    .unwrap();
+    let manifest = skopeo_json(&[
+        "inspect",
+        "--raw",
+        &format!("oci:{}:latest", layout.display()),
+    ]);
     let layer = manifest["layers"][index]["digest"].as_str().unwrap();
     let blob = layout
         .join("blobs/sha256")

@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use crate::build::{build, fixture, ok, tool};
+use crate::build::{build, fixture, ok, skopeo_json, tool};
 
 /// Runs `mkimage --root ROOT ARGS…` in `cwd` with `stdin` on standard input.
 fn with_stdin(root: &Path, cwd: &Path, args: &[&str], stdin: &[u8]) -> Output {
@@ -329,15 +329,11 @@ fn several_platforms_make_one_image_index() {
         ],
     ));
     // skopeo reads an index of one manifest per platform, each with its own file.
-    let index: serde_json::Value = serde_json::from_str(&tool(
-        "skopeo",
-        &[
-            "inspect",
-            "--raw",
-            &format!("oci-archive:{}", archive.display()),
-        ],
-    ))
-    .unwrap();
+    let index = skopeo_json(&[
+        "inspect",
+        "--raw",
+        &format!("oci-archive:{}", archive.display()),
+    ]);
     let platforms: Vec<String> = index["manifests"]
         .as_array()
         .unwrap()

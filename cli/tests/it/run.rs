@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use mkimage_core::store::Store;
 use mkimage_core::testutil::{SubidUser, busybox_image, run_checked};
 
-use crate::build::tool;
+use crate::build::{skopeo_json, tool};
 
 /// A store holding `busybox:test`, and a build context with `dockerfile`.
 struct Setup {
@@ -125,15 +125,11 @@ fn env_and_args_reach_run_in_the_order_they_were_set() {
     );
     let archive = setup.path("env.tar");
     ok(&setup.build(&["-o", &format!("type=oci,dest={}", archive.display())]));
-    let config: serde_json::Value = serde_json::from_str(&tool(
-        "skopeo",
-        &[
-            "inspect",
-            "--config",
-            &format!("oci-archive:{}", archive.display()),
-        ],
-    ))
-    .unwrap();
+    let config = skopeo_json(&[
+        "inspect",
+        "--config",
+        &format!("oci-archive:{}", archive.display()),
+    ]);
     let env: Vec<&str> = config["config"]["Env"]
         .as_array()
         .unwrap()
