@@ -254,7 +254,7 @@ impl BuildInput {
     fn read(args: &BuildArgs) -> anyhow::Result<BuildInput> {
         let stdin_file = args.file.as_deref() == Some(Path::new("-"));
         let source = args.context.to_string_lossy();
-        if is_git_url(&source) {
+        if mkimage_dockerfile::is_git(&source) {
             return Self::git(args, &source);
         }
         if source.starts_with("http://") || source.starts_with("https://") {
@@ -358,20 +358,6 @@ impl BuildInput {
             temp: Some(temp),
         })
     }
-}
-
-/// Whether a context or named-context value is a git repository URL, as `docker build`
-/// tells them: `git@…`, `git://…`, `ssh://…`, or an `http(s)://` URL whose path ends in
-/// `.git` (before a `#REF:DIR`).
-pub(crate) fn is_git_url(source: &str) -> bool {
-    source.starts_with("git@")
-        || source.starts_with("git://")
-        || source.starts_with("ssh://")
-        || ((source.starts_with("https://") || source.starts_with("http://"))
-            && source
-                .split(['#', '?'])
-                .next()
-                .is_some_and(|url| url.ends_with(".git")))
 }
 
 /// Whether the file at `path` is a tar stream, plain or compressed.

@@ -13,8 +13,6 @@ use mkimage_core::plan::{
 };
 use mkimage_core::store::Store;
 
-use crate::build::is_git_url;
-
 /// The image reference standing for each named context, by name. Directories and git
 /// repositories are made into one-layer images (`FROM scratch` + `COPY . /`, or `ADD` of
 /// the repository) with `builder` and `options`; a second build of an unchanged one is a
@@ -58,7 +56,7 @@ fn image_for(
     if let Some(layout) = source.strip_prefix("oci-layout://") {
         return oci_layout(layout, store);
     }
-    let git = is_git_url(source);
+    let git = mkimage_dockerfile::is_git(source);
     if !git && source.contains("://") {
         bail!(
             "mkimage reads directories, `docker-image://`, `oci-layout://` and git \

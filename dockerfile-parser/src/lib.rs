@@ -47,6 +47,7 @@ pub use error::ParseError;
 pub use expand::{Env, ExpandError, Expanded, Expander, Vars};
 pub use expose::ExposeError;
 pub use healthcheck::HealthcheckError;
+pub use lower::source::is_git;
 pub use lower::{BaseImage, LowerError, LowerOptions, Lowered, Warning, lower};
 pub use mount::MountError;
 pub use parse::parse;

@@ -20,7 +20,7 @@ mod flags;
 mod heredoc;
 pub(crate) mod instr;
 mod run;
-mod source;
+pub(crate) mod source;
 mod stage;
 
 use std::collections::BTreeMap;

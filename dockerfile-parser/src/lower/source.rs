@@ -18,8 +18,9 @@ pub(super) fn classify(source: &str) -> CopySource {
     }
 }
 
-/// Whether `source` is a git repository reference.
-fn is_git(source: &str) -> bool {
+/// Whether `source` is a git repository reference, as BuildKit tells them apart (for
+/// `ADD`, a build context or a named context).
+pub fn is_git(source: &str) -> bool {
     if source.starts_with("./") || source.starts_with("../") || source.starts_with("github.com/") {
         return false;
     }
