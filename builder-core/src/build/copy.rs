@@ -8,8 +8,8 @@ use oci_spec::image::{Descriptor, Digest};
 
 use crate::context::{Context, ContextError, Destination, SelectOptions, Selection};
 use crate::layer::{
-    self, Content, CopiedContent, Entry, EntryKind, LayerOptions, LayerPath, LayerWriter,
-    WrittenLayer, write_layer,
+    self, Content, Entry, EntryKind, LayerOptions, LayerPath, LayerWriter, WrittenLayer,
+    write_layer,
 };
 use crate::oci::Image;
 use crate::plan::{Copy, CopySource, Platform, Source};
@@ -322,36 +322,51 @@ pub(super) fn run_copy(
         Some(selection) => Some(selection.placed(&dest, exists_as_dir)?),
         None => None,
     };
-    let started = SystemTime::now();
-    let (layer, copied) = if placed.is_none() && extras.is_empty() {
-        (None, Vec::new())
-    } else {
-        let placed = placed.into_iter().flatten().map(|placed| {
-            let mut entry = placed?;
-            adjust(&mut entry);
-            Ok(entry)
-        });
-        let (layer, copied) = write_sorted(run, merge(extras, placed), prepared.deferred)?;
-        (Some(layer), copied)
-    };
-    if prepared.deferred
-        && let Some(selection) = selection
-    {
-        prepared.inputs = vec![selection.digest_copied(&copied, started, run.hashes)?];
+    if placed.is_none() && extras.is_empty() {
+        return Ok(None);
     }
-    Ok(layer)
+    // A step no cache record can match gets its content digest from the files as they
+    // are copied.
+    let mut digest = selection
+        .filter(|_| prepared.deferred)
+        .map(|selection| selection.copied_digest(SystemTime::now(), run.hashes));
+    let placed = placed.into_iter().flatten().map(|placed| {
+        let (mut entry, source) = placed?;
+        adjust(&mut entry);
+        Ok((entry, Some(source)))
+    });
+    let store = &run.builder.store;
+    let options = LayerOptions {
+        hash_contents: digest.is_some(),
+        ..run.layer_options.clone()
+    };
+    let mut writer = LayerWriter::new(store.begin_unhashed_blob()?, &options);
+    for item in merge(extras, placed) {
+        let (entry, source) = item?;
+        writer.append(&entry)?;
+        if let (Some(digest), Some(source)) = (&mut digest, source) {
+            digest.add(source, writer.take_copied())?;
+        }
+    }
+    let (blob, written) = writer.finish()?;
+    let layer = committed(blob, written)?;
+    if let Some(digest) = digest {
+        prepared.inputs = vec![digest.finish()];
+    }
+    Ok(Some(layer))
 }
 
-/// The entries of `extras` and `placed`, both sorted by path, in one sorted sequence.
+/// The entries of `extras` and `placed`, both sorted by path, in one sorted sequence,
+/// each placed one with what comes with it.
 ///
 /// # Errors
 ///
 /// The items fail with [`layer::LayerError::DuplicatePath`] for a path in both, and with
 /// the errors of `placed`.
-fn merge(
+fn merge<T>(
     extras: Vec<Entry>,
-    placed: impl Iterator<Item = crate::Result<Entry>>,
-) -> impl Iterator<Item = crate::Result<Entry>> {
+    placed: impl Iterator<Item = crate::Result<(Entry, Option<T>)>>,
+) -> impl Iterator<Item = crate::Result<(Entry, Option<T>)>> {
     let mut extras = extras.into_iter().peekable();
     let mut placed = placed.peekable();
     std::iter::from_fn(move || {
@@ -359,7 +374,7 @@ fn merge(
             (None, None) => return None,
             (_, Some(Err(_))) | (None, Some(_)) => false,
             (Some(_), None) => true,
-            (Some(extra), Some(Ok(next))) => {
+            (Some(extra), Some(Ok((next, _)))) => {
                 if extra.path == next.path {
                     return Some(Err(layer::LayerError::DuplicatePath {
                         path: next.path.to_string(),
@@ -370,7 +385,7 @@ fn merge(
             }
         };
         if extra_first {
-            extras.next().map(Ok)
+            extras.next().map(|extra| Ok((extra, None)))
         } else {
             placed.next()
         }
@@ -469,28 +484,6 @@ pub(super) fn write_entries(run: &BuildRun<'_>, entries: Vec<Entry>) -> crate::R
     let store = &run.builder.store;
     let (blob, written) = write_layer(store.begin_unhashed_blob()?, entries, &run.layer_options)?;
     committed(blob, written)
-}
-
-/// Writes `entries`, sorted by tar path, each path once, with every hard link after its
-/// target, as a layer blob into the store, one at a time; with `hash_contents`, also
-/// returns the host files it copied (see [`LayerOptions::hash_contents`]).
-fn write_sorted(
-    run: &BuildRun<'_>,
-    entries: impl Iterator<Item = crate::Result<Entry>>,
-    hash_contents: bool,
-) -> crate::Result<(NewLayer, Vec<CopiedContent>)> {
-    let store = &run.builder.store;
-    let options = LayerOptions {
-        hash_contents,
-        ..run.layer_options.clone()
-    };
-    let mut writer = LayerWriter::new(store.begin_unhashed_blob()?, &options);
-    for entry in entries {
-        writer.append(&entry?)?;
-    }
-    let copied = writer.take_contents();
-    let (blob, written) = writer.finish()?;
-    Ok((committed(blob, written)?, copied))
 }
 
 /// Commits the blob of a layer just written.

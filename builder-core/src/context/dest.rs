@@ -67,11 +67,14 @@ impl Selection {
         dest: &Destination,
         exists_as_dir: bool,
     ) -> Result<Vec<Entry>, ContextError> {
-        self.placed(dest, exists_as_dir)?.collect()
+        self.placed(dest, exists_as_dir)?
+            .map(|placed| placed.map(|(entry, _)| entry))
+            .collect()
     }
 
     /// The entries of [`place`](Selection::place), one at a time, so that a layer can be
-    /// written without holding them all.
+    /// written without holding them all, each with the [entry](Selection::entries) of the
+    /// selection it comes from.
     ///
     /// # Errors
     ///
@@ -81,7 +84,10 @@ impl Selection {
         &'a self,
         dest: &'a Destination,
         exists_as_dir: bool,
-    ) -> Result<impl Iterator<Item = Result<Entry, ContextError>> + 'a, ContextError> {
+    ) -> Result<
+        impl Iterator<Item = Result<(Entry, Entry<HostFile>), ContextError>> + 'a,
+        ContextError,
+    > {
         let into_dir = dest.is_dir() || exists_as_dir;
         if self.matches.len() > 1 && !into_dir {
             return Err(ContextError::DestNotDir {
@@ -89,9 +95,10 @@ impl Selection {
             });
         }
         let as_file = !into_dir && self.matches.len() == 1 && !self.matches[0].is_dir;
-        Ok(self
-            .entries()
-            .map(move |entry| self.place_one(&entry?, dest, as_file)))
+        Ok(self.entries().map(move |entry| {
+            let entry = entry?;
+            Ok((self.place_one(&entry, dest, as_file)?, entry))
+        }))
     }
 
     /// The directory that the entries of a non-empty selection need above them and do

@@ -14,7 +14,7 @@
 //! File contents come from [`FileHashes`] when the file's metadata is unchanged, else
 //! are read (in parallel) and recorded there. A step that no record can match gets them
 //! from the layer writer instead, which hashes each file as it copies it
-//! ([`Selection::digest_copied`]), so that a cold `COPY` reads every file once. Contents
+//! ([`Selection::copied_digest`]), so that a cold `COPY` reads every file once. Contents
 //! are hashed with BLAKE3, which is
 //! several times faster than SHA-256 here and the content read is the cold build's
 //! largest cost after compression; the tree is hashed with SHA-256, as it is small.
@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -74,66 +74,88 @@ impl Selection {
         Ok(tree.finish())
     }
 
-    /// The content digest of the selection, as [`digest`](Selection::digest) gives it,
-    /// from what a layer writer copied from its regular files, in order, with their
-    /// xattrs ([`LayerOptions::hash_contents`](crate::layer::LayerOptions::hash_contents)),
-    /// after `started`. The contents of files whose metadata is what the walk saw are
-    /// recorded in `hashes`.
+    /// A digest of the selection, as [`digest`](Selection::digest) gives it, fed with
+    /// its [entries](Selection::entries) as a layer writer copies them, each regular file
+    /// with what the writer copied from it
+    /// ([`LayerOptions::hash_contents`](crate::layer::LayerOptions::hash_contents)) after
+    /// `started`: a cold `COPY` walks and reads the context once. The contents of files
+    /// whose metadata is what the walk saw are recorded in `hashes`.
+    pub fn copied_digest<'h>(
+        &self,
+        started: SystemTime,
+        hashes: &'h FileHashes,
+    ) -> CopiedDigest<'h> {
+        CopiedDigest {
+            tree: Tree {
+                stack: vec![(None, Encoder::root())],
+            },
+            records: Vec::new(),
+            hashes,
+            root: self.root().to_owned(),
+            started: ns_since_epoch(started),
+        }
+    }
+}
+
+/// The content digest of a selection being copied (see [`Selection::copied_digest`]).
+pub struct CopiedDigest<'h> {
+    tree: Tree,
+    /// Records not yet handed to `hashes`, at most [`WINDOW`].
+    records: Vec<Record>,
+    hashes: &'h FileHashes,
+    root: PathBuf,
+    started: i64,
+}
+
+impl CopiedDigest<'_> {
+    /// Adds `entry`, the next of the selection, with `copied`, what the writer copied
+    /// from it when it is a regular file.
     ///
     /// # Errors
     ///
-    /// [`ContextError::ContentNotCopied`] for a regular file whose content is not next in
-    /// `copied` (one replaced since it was copied), and the errors of
-    /// [`entries`](Selection::entries).
-    pub fn digest_copied(
-        &self,
-        copied: &[CopiedContent],
-        started: SystemTime,
-        hashes: &FileHashes,
-    ) -> Result<Digest, ContextError> {
-        let started = ns_since_epoch(started);
-        let mut tree = Tree {
-            stack: vec![(None, Encoder::root())],
-        };
-        let mut copied = copied.iter();
-        let mut records = Vec::new();
-        for entry in self.entries() {
-            let mut entry = entry?;
-            let content = match &entry.kind {
-                EntryKind::File(file) => {
-                    // The inode number ties each content to its file: the writer copied
-                    // the files in the selection's order, each once.
-                    let Some(content) = copied.next().filter(|content| content.ino == file.ino)
-                    else {
-                        return Err(ContextError::ContentNotCopied {
-                            path: self.root().join(file.source.as_path()),
-                        });
-                    };
-                    entry.xattrs.clone_from(&content.xattrs);
-                    let stamp = Stamp::of(file, entry.mode);
-                    let unchanged = content.size == stamp.size
-                        && content.mtime_ns == stamp.mtime_ns
-                        && content.ctime_ns == stamp.ctime_ns;
-                    if unchanged && stamp.ctime_ns < started - RACY_WINDOW_NS {
-                        records.push(Record {
-                            path: file.source.as_bytes().to_vec(),
-                            stamp,
-                            digest: content.hash,
-                            xattrs: content.xattrs.clone(),
-                        });
-                        if records.len() == WINDOW {
-                            hashes.add(&records);
-                            records.clear();
-                        }
+    /// [`ContextError::ContentNotCopied`] for a regular file without its content (or with
+    /// that of another inode: a file replaced since it was walked).
+    pub fn add(
+        &mut self,
+        mut entry: Entry<HostFile>,
+        copied: Option<CopiedContent>,
+    ) -> Result<(), ContextError> {
+        let content = match &entry.kind {
+            EntryKind::File(file) => {
+                let Some(content) = copied.filter(|content| content.ino == file.ino) else {
+                    return Err(ContextError::ContentNotCopied {
+                        path: self.root.join(file.source.as_path()),
+                    });
+                };
+                let stamp = Stamp::of(file, entry.mode);
+                let unchanged = content.size == stamp.size
+                    && content.mtime_ns == stamp.mtime_ns
+                    && content.ctime_ns == stamp.ctime_ns;
+                if unchanged && stamp.ctime_ns < self.started - RACY_WINDOW_NS {
+                    self.records.push(Record {
+                        path: file.source.as_bytes().to_vec(),
+                        stamp,
+                        digest: content.hash,
+                        xattrs: content.xattrs.clone(),
+                    });
+                    if self.records.len() == WINDOW {
+                        self.hashes.add(&self.records);
+                        self.records.clear();
                     }
-                    Some(content.hash)
                 }
-                _ => None,
-            };
-            tree.add(&entry, content.as_ref());
-        }
-        hashes.add(&records);
-        Ok(tree.finish())
+                entry.xattrs = content.xattrs;
+                Some(content.hash)
+            }
+            _ => None,
+        };
+        self.tree.add(&entry, content.as_ref());
+        Ok(())
+    }
+
+    /// The digest of the entries added.
+    pub fn finish(self) -> Digest {
+        self.hashes.add(&self.records);
+        self.tree.finish()
     }
 }
 

@@ -43,6 +43,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 pub use dest::Destination;
+pub use digest::CopiedDigest;
 pub use error::ContextError;
 pub use hashes::FileHashes;
 pub use patterns::Patterns;

@@ -33,7 +33,7 @@ pub struct LayerOptions {
     /// without.
     pub reuse: Option<Reuse>,
     /// Whether to hash each host file's content as it is copied, for
-    /// [`LayerWriter::take_contents`].
+    /// [`LayerWriter::take_copied`].
     pub hash_contents: bool,
 }
 
@@ -88,8 +88,10 @@ pub struct LayerWriter<W: Write> {
     last: Option<LayerPath>,
     /// Hard link targets that sort after their link; they must not appear later.
     forward_links: HashSet<LayerPath>,
-    /// The host files copied, when asked for.
-    contents: Option<Vec<CopiedContent>>,
+    /// Whether to hash host files as they are copied.
+    hash_contents: bool,
+    /// The host file the last entry copied, when asked for.
+    copied: Option<CopiedContent>,
     header: Vec<u8>,
     buffer: Box<[u8]>,
 }
@@ -106,7 +108,8 @@ impl<W: Write> LayerWriter<W> {
             source_date_epoch: options.source_date_epoch,
             last: None,
             forward_links: HashSet::new(),
-            contents: options.hash_contents.then(Vec::new),
+            hash_contents: options.hash_contents,
+            copied: None,
             header: Vec::with_capacity(3 * BLOCK),
             buffer: vec![0; COPY_BUFFER].into_boxed_slice(),
         }
@@ -210,18 +213,17 @@ impl<W: Write> LayerWriter<W> {
                 self.tar.write_all(bytes).map_err(write)?;
             }
             (_, Some((mut opened, path, metadata))) => {
-                let mut hasher = self.contents.is_some().then(blake3::Hasher::new);
+                let mut hasher = self.hash_contents.then(blake3::Hasher::new);
                 self.copy_content(&mut opened, path, size, hasher.as_mut())?;
-                if let (Some(contents), Some(hasher)) = (&mut self.contents, hasher) {
-                    let copied = CopiedContent {
+                if let Some(hasher) = hasher {
+                    self.copied = Some(CopiedContent {
                         hash: *hasher.finalize().as_bytes(),
                         size,
                         mtime_ns: metadata.mtime() * 1_000_000_000 + metadata.mtime_nsec(),
                         ctime_ns: metadata.ctime() * 1_000_000_000 + metadata.ctime_nsec(),
                         ino: metadata.ino(),
                         xattrs: entry.xattrs.clone(),
-                    };
-                    contents.push(copied);
+                    });
                 }
             }
             _ => {}
@@ -272,13 +274,10 @@ impl<W: Write> LayerWriter<W> {
         Ok(())
     }
 
-    /// The host files copied since the last call, in the order they were appended, when
-    /// [`LayerOptions::hash_contents`] is set; else none.
-    pub fn take_contents(&mut self) -> Vec<CopiedContent> {
-        self.contents
-            .as_mut()
-            .map(std::mem::take)
-            .unwrap_or_default()
+    /// The host file copied since the last call, when [`LayerOptions::hash_contents`] is
+    /// set: that of the last entry appended, if it read one.
+    pub fn take_copied(&mut self) -> Option<CopiedContent> {
+        self.copied.take()
     }
 
     /// Ends the tar and returns the sink with what the layer is known by.

@@ -381,10 +381,19 @@ fn host_contents_are_hashed_as_they_are_copied_when_asked() {
             ..LayerOptions::default()
         };
         let mut writer = LayerWriter::new(Vec::new(), &options);
+        let mut contents = Vec::new();
         for entry in &entries {
             writer.append(entry).unwrap();
+            let copied = writer.take_copied();
+            let from_host = matches!(entry.kind, EntryKind::File(Content::Host(_)));
+            assert_eq!(
+                copied.is_some(),
+                hash_contents && from_host,
+                "{}",
+                entry.path
+            );
+            contents.extend(copied);
         }
-        let contents = writer.take_contents();
         (writer.finish().unwrap().0, contents)
     };
     let (plain, none) = write(false);
