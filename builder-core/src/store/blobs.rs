@@ -9,6 +9,7 @@ use oci_spec::image::Digest;
 use crate::digest::{HashingWriter, sha256};
 
 use super::atomic::sync_dir;
+use super::writeback::WritebackFile;
 use super::{Lease, Store, StoreError};
 
 /// The most bytes [`Store::read_blob`] reads: JSON documents (manifests, indexes,
@@ -23,7 +24,7 @@ pub const JSON_LIMIT: u64 = 16 * 1024 * 1024;
 /// dropped.
 #[derive(Debug)]
 pub struct BlobWriter {
-    temp: HashingWriter<BufWriter<tempfile::NamedTempFile>>,
+    temp: HashingWriter<BufWriter<WritebackFile>>,
     blobs: PathBuf,
     _lease: Lease,
 }
@@ -45,7 +46,7 @@ impl BlobWriter {
         let temp = buffered.into_inner().map_err(|e| StoreError::WriteBlob {
             source: e.into_error(),
         })?;
-        persist(temp, &self.blobs, &digest)?;
+        persist(temp.into_inner(), &self.blobs, &digest)?;
         Ok((digest, size))
     }
 
@@ -67,7 +68,7 @@ impl BlobWriter {
         let temp = buffered.into_inner().map_err(|e| StoreError::WriteBlob {
             source: e.into_error(),
         })?;
-        persist(temp, &self.blobs, &digest)?;
+        persist(temp.into_inner(), &self.blobs, &digest)?;
         Ok(size)
     }
 }
@@ -88,7 +89,7 @@ impl Write for BlobWriter {
 /// the layer).
 #[derive(Debug)]
 pub struct UnhashedBlobWriter {
-    temp: BufWriter<tempfile::NamedTempFile>,
+    temp: BufWriter<WritebackFile>,
     blobs: PathBuf,
     _lease: Lease,
 }
@@ -105,7 +106,7 @@ impl UnhashedBlobWriter {
         let temp = self.temp.into_inner().map_err(|e| StoreError::WriteBlob {
             source: e.into_error(),
         })?;
-        persist(temp, &self.blobs, digest)
+        persist(temp.into_inner(), &self.blobs, digest)
     }
 }
 
@@ -171,13 +172,16 @@ impl Store {
     }
 
     /// A new temp file for a blob, buffered, and the lease that keeps it from pruning.
-    fn blob_temp(&self) -> Result<(BufWriter<tempfile::NamedTempFile>, Lease), StoreError> {
+    fn blob_temp(&self) -> Result<(BufWriter<WritebackFile>, Lease), StoreError> {
         let lease = self.lease()?;
         let temp = tempfile::Builder::new()
             .prefix("blob-")
             .tempfile_in(self.tmp_root())
             .map_err(|source| StoreError::WriteBlob { source })?;
-        Ok((BufWriter::with_capacity(64 * 1024, temp), lease))
+        Ok((
+            BufWriter::with_capacity(64 * 1024, WritebackFile::new(temp)),
+            lease,
+        ))
     }
 
     /// Writes `bytes` as a blob and returns its digest.

@@ -59,6 +59,7 @@ mod lock;
 mod records;
 mod refs;
 mod tags;
+mod writeback;
 
 use std::fs;
 use std::path::{Path, PathBuf};
