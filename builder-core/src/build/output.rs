@@ -63,7 +63,7 @@ fn unpack_image(
 ///
 /// The errors of unpacking the layers into a scratch directory of the store and of
 /// writing the tar.
-pub fn export_rootfs_tar<W: Write>(
+pub fn export_rootfs_tar<W: Write + Send + 'static>(
     store: &Store,
     image: &Descriptor,
     platforms: &[Platform],

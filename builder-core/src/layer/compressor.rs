@@ -44,13 +44,14 @@
 //! Memory: at most `2 × threads + 2` chunks are in flight, each at most [`MAX_CHUNK`]
 //! raw bytes plus its compressed form, and as many compressed chunks wait to be hashed.
 //!
-//! Threads: the caller's thread writes the tar (reading files) and writes compressed
-//! chunks to the sink; a pool hashes each chunk's raw bytes (BLAKE3, for the
-//! [`ChunkIndex`]) and compresses it or copies it from an earlier blob; one more thread
-//! hashes, in order, the raw tar (the `diff_id`) and the compressed stream (the digest),
-//! and hands raw buffers back for reuse, so that the SHA-256 passes hold up neither the
-//! reading of files nor compression. On a 2-core machine the hash passes are a third of
-//! the work of a zstd layer, and most of a layer whose chunks are reused.
+//! Threads: the caller's thread writes the tar (reading files); a pool hashes each
+//! chunk's raw bytes (BLAKE3, for the [`ChunkIndex`]) and compresses it or copies it from
+//! an earlier blob; one more thread, the output, writes the compressed chunks to the sink
+//! in order, hashes the raw tar (the `diff_id`) and the compressed stream (the digest),
+//! and hands raw buffers back for reuse, so that neither the SHA-256 passes nor the
+//! writes to the sink hold up the reading of files or compression. On a 2-core machine
+//! the hash passes are a third of the work of a zstd layer, and most of a layer whose
+//! chunks are reused.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -85,9 +86,9 @@ pub(crate) enum Compressor<W: Write> {
 
 /// The state of chunked compression.
 pub(crate) struct Chunked<W: Write> {
-    sink: W,
-    /// Hashes the raw tar (the `diff_id`) and the compressed stream (the digest).
-    hasher: Option<Hasher>,
+    /// Where compressed chunks go: the sink until the first chunk is done, then the
+    /// output thread that writes them to it.
+    output: Output<W>,
     codec: ChunkCodec,
     reuse: Option<Reuse>,
     index: ChunkIndex,
@@ -103,12 +104,29 @@ pub(crate) struct Chunked<W: Write> {
 /// A raw chunk and its compressed form, in tar order.
 type Pair = (Vec<u8>, Vec<u8>);
 
-/// A thread that hashes a stream fed to it in chunks, in order.
-struct Hasher {
-    tx: mpsc::SyncSender<Pair>,
+/// The sink of chunked compression.
+enum Output<W> {
+    /// Nothing written yet (no thread started for a layer that ends before its first
+    /// chunk is done).
+    Idle(W),
+    /// The output thread.
+    Running(OutputThread<W>),
+    /// Taken while it changes state.
+    Gone,
+}
+
+/// A thread that writes compressed chunks to the sink, in order, and hashes them and
+/// their raw bytes.
+///
+/// Dropped before [`join`](OutputThread::join) (a layer given up), it still waits for the
+/// thread, so that the sink (a blob's temp file) is gone when the drop returns.
+struct OutputThread<W> {
+    /// `None` once the stream has ended.
+    tx: Option<mpsc::SyncSender<Pair>>,
     /// Raw buffers handed back once hashed, for the next chunks.
     back: mpsc::Receiver<Vec<u8>>,
-    thread: JoinHandle<((Digest, u64), (Digest, u64))>,
+    /// `None` once joined.
+    thread: Option<JoinHandle<io::Result<Finished<W>>>>,
 }
 
 /// A compressed chunk, with the raw buffer handed back for reuse.
@@ -133,7 +151,7 @@ enum ChunkCodec {
     Zstd(i32),
 }
 
-impl<W: Write> Compressor<W> {
+impl<W: Write + Send + 'static> Compressor<W> {
     /// A compressor writing `compression`'s format to `sink` with `threads` threads,
     /// copying the chunks `reuse` has instead of compressing them.
     pub(crate) fn new(
@@ -148,8 +166,7 @@ impl<W: Write> Compressor<W> {
             Compression::Zstd { level } => ChunkCodec::Zstd(level),
         };
         Compressor::Chunked(Box::new(Chunked {
-            sink,
-            hasher: None,
+            output: Output::Idle(sink),
             codec,
             reuse: reuse.filter(|reuse| reuse.fits(compression)),
             index: ChunkIndex::new(compression),
@@ -181,7 +198,7 @@ impl<W: Write> Compressor<W> {
 
     /// Writes out what is left and returns the sink, the raw tar's digest and size, the
     /// blob's digest and size, and its chunks (`None` uncompressed).
-    pub(crate) fn finish(self) -> Result<Finished<W>, LayerError> {
+    pub(crate) fn finish(self) -> Result<Written<W>, LayerError> {
         match self {
             Compressor::Plain(mut sink) => {
                 sink.flush()
@@ -197,24 +214,24 @@ impl<W: Write> Compressor<W> {
                 while !chunked.pending.is_empty() {
                     chunked.write_oldest().map_err(write)?;
                 }
-                chunked.sink.flush().map_err(write)?;
-                let (tar, blob) = Hasher::finish(chunked.hasher.take()).map_err(write)?;
+                let chunked = *chunked;
+                let (sink, tar, blob) = chunked.output.finish().map_err(write)?;
                 let chunks = Chunks {
                     index: chunked.index,
                     reused: chunked.reused,
                 };
-                Ok((chunked.sink, tar, blob, Some(chunks)))
+                Ok((sink, tar, blob, Some(chunks)))
             }
         }
     }
 }
 
-impl<W: Write> Chunked<W> {
+impl<W: Write + Send + 'static> Chunked<W> {
     /// Hands the current chunk to the pool, first writing out finished chunks and, when
     /// too many are in flight, waiting for the oldest.
     fn submit(&mut self) -> io::Result<()> {
-        if let Some(hasher) = &self.hasher {
-            self.spare.extend(hasher.back.try_iter());
+        if let Output::Running(output) = &self.output {
+            self.spare.extend(output.back.try_iter());
         }
         let raw = std::mem::replace(
             &mut self.buf,
@@ -285,63 +302,105 @@ impl<W: Write> Chunked<W> {
         self.write_done(done)
     }
 
-    /// Writes a compressed chunk to the sink and keeps its raw buffer for reuse.
+    /// Hands a compressed chunk to the output thread, which hands its raw buffer back.
     fn write_done(&mut self, done: Compressed) -> io::Result<()> {
         let raw_size = done.raw.len() as u64;
         self.index.push(&done.hash, raw_size, done.out.len() as u64);
         if done.reused {
             self.reused += raw_size;
         }
-        self.sink.write_all(&done.out)?;
         let depth = 2 * self.threads + 2;
-        self.hasher
-            .get_or_insert_with(|| Hasher::start(depth))
-            .tx
-            .send((done.raw, done.out))
-            .map_err(|_| thread_stopped())
+        self.output.send((done.raw, done.out), depth)
     }
 }
 
 /// What [`Compressor::finish`] returns: the sink, the raw tar's digest and size, the
 /// blob's digest and size, and the chunks.
-pub(crate) type Finished<W> = (W, (Digest, u64), (Digest, u64), Option<Chunks>);
+pub(crate) type Written<W> = (W, (Digest, u64), (Digest, u64), Option<Chunks>);
 
-impl Hasher {
-    /// Starts a thread hashing the raw and compressed chunks sent, at most `depth`
-    /// chunks behind, and handing the raw buffers back.
-    fn start(depth: usize) -> Hasher {
+impl<W: Write + Send + 'static> Output<W> {
+    /// Sends a raw chunk and its compressed form to the output thread, starting it
+    /// (`depth` chunks deep) on the first.
+    ///
+    /// # Errors
+    ///
+    /// The error that stopped the thread: the sink failed.
+    fn send(&mut self, pair: Pair, depth: usize) -> io::Result<()> {
+        let output = match std::mem::replace(self, Output::Gone) {
+            Output::Idle(sink) => OutputThread::start(sink, depth),
+            Output::Running(output) => output,
+            Output::Gone => return Err(thread_stopped()),
+        };
+        let sent = output.tx.as_ref().map(|tx| tx.send(pair));
+        if let Some(Ok(())) = sent {
+            *self = Output::Running(output);
+            return Ok(());
+        }
+        // The thread stopped on an error of the sink: report it.
+        Err(output.join().err().unwrap_or_else(thread_stopped))
+    }
+
+    /// Waits for every chunk sent to be written, flushes the sink and returns it with
+    /// the digests and sizes of the raw and compressed streams (of nothing, when no chunk
+    /// was sent).
+    fn finish(self) -> io::Result<Finished<W>> {
+        match self {
+            Output::Idle(mut sink) => {
+                sink.flush()?;
+                let (_, digest, size) = HashingWriter::new(io::sink()).finish();
+                Ok((sink, (digest.clone(), size), (digest, size)))
+            }
+            Output::Running(output) => output.join(),
+            Output::Gone => Err(thread_stopped()),
+        }
+    }
+}
+
+/// The sink with the raw tar's digest and size and the blob's digest and size.
+type Finished<W> = (W, (Digest, u64), (Digest, u64));
+
+impl<W: Write + Send + 'static> OutputThread<W> {
+    /// Starts a thread writing the compressed chunks sent to `sink` and hashing them and
+    /// the raw chunks, at most `depth` chunks behind, and handing the raw buffers back.
+    fn start(mut sink: W, depth: usize) -> OutputThread<W> {
         let (tx, rx) = mpsc::sync_channel::<Pair>(depth);
         let (back_tx, back) = mpsc::sync_channel(depth);
         let thread = std::thread::spawn(move || {
             let mut tar = HashingWriter::new(io::sink());
             let mut blob = HashingWriter::new(io::sink());
             for (mut raw, out) in rx {
-                tar.write_all(&raw)
-                    .expect("writing to io::sink cannot fail");
-                blob.write_all(&out)
-                    .expect("writing to io::sink cannot fail");
+                sink.write_all(&out)?;
+                tar.write_all(&raw)?;
+                blob.write_all(&out)?;
                 raw.clear();
                 // A full or closed channel: the writer has buffers enough, or is done.
                 let _ = back_tx.try_send(raw);
             }
+            sink.flush()?;
             let ((_, tar, tar_size), (_, blob, size)) = (tar.finish(), blob.finish());
-            ((tar, tar_size), (blob, size))
+            Ok((sink, (tar, tar_size), (blob, size)))
         });
-        Hasher { tx, back, thread }
+        OutputThread {
+            tx: Some(tx),
+            back,
+            thread: Some(thread),
+        }
     }
 
-    /// The digests and sizes of the raw and compressed streams sent (of nothing, without
-    /// a hasher).
-    fn finish(hasher: Option<Hasher>) -> io::Result<((Digest, u64), (Digest, u64))> {
-        match hasher {
-            Some(hasher) => {
-                drop(hasher.tx);
-                hasher.thread.join().map_err(|_| thread_stopped())
-            }
-            None => {
-                let (_, digest, size) = HashingWriter::new(io::sink()).finish();
-                Ok(((digest.clone(), size), (digest, size)))
-            }
+    /// Ends the stream and waits for the thread's result.
+    fn join(mut self) -> io::Result<Finished<W>> {
+        self.tx = None;
+        let thread = self.thread.take().ok_or_else(thread_stopped)?;
+        thread.join().map_err(|_| thread_stopped())?
+    }
+}
+
+impl<W> Drop for OutputThread<W> {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(thread) = self.thread.take() {
+            // The layer is given up: its result and errors do not matter.
+            let _ = thread.join();
         }
     }
 }
@@ -361,7 +420,7 @@ fn thread_stopped() -> io::Error {
     io::Error::other("a compression thread stopped")
 }
 
-impl<W: Write> Write for Compressor<W> {
+impl<W: Write + Send + 'static> Write for Compressor<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Compressor::Plain(sink) => sink.write(buf),

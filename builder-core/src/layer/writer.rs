@@ -96,7 +96,7 @@ pub struct LayerWriter<W: Write> {
     buffer: Box<[u8]>,
 }
 
-impl<W: Write> LayerWriter<W> {
+impl<W: Write + Send + 'static> LayerWriter<W> {
     /// A writer of a layer to `sink`.
     pub fn new(sink: W, options: &LayerOptions) -> Self {
         let threads = options.threads.unwrap_or_else(|| {
@@ -334,7 +334,7 @@ fn open_content(path: &Path) -> Result<(File, Metadata), LayerError> {
 ///
 /// [`LayerError::DuplicatePath`] when two entries have the same tar path, and the errors
 /// of [`LayerWriter::append`] and [`LayerWriter::finish`].
-pub fn write_layer<W: Write>(
+pub fn write_layer<W: Write + Send + 'static>(
     sink: W,
     mut entries: Vec<Entry>,
     options: &LayerOptions,

@@ -419,3 +419,53 @@ fn host_contents_are_hashed_as_they_are_copied_when_asked() {
         );
     }
 }
+
+/// A sink that takes `room` bytes, then fails.
+struct FullDisk {
+    room: usize,
+}
+
+impl std::io::Write for FullDisk {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.room == 0 {
+            return Err(std::io::Error::other("no space left in the test sink"));
+        }
+        let n = buf.len().min(self.room);
+        self.room -= n;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_sink_fails_the_layer_with_its_error() {
+    for compression in [
+        Compression::Zstd { level: 3 },
+        Compression::Gzip { level: 6 },
+        Compression::Uncompressed,
+    ] {
+        let entries = (0..8)
+            .map(|i| {
+                let name = format!("f{i}");
+                Entry::new(p(&name), EntryKind::File(Content::Bytes(noise(i, 1 << 20))))
+            })
+            .collect();
+        let options = LayerOptions {
+            compression,
+            threads: Some(2),
+            ..LayerOptions::default()
+        };
+        let error = write_layer(FullDisk { room: 3 << 20 }, entries, &options)
+            .err()
+            .expect("a sink with 3 MiB of room cannot take 8 MiB of noise");
+        let source = std::error::Error::source(&error).map(ToString::to_string);
+        assert_eq!(
+            source.as_deref(),
+            Some("no space left in the test sink"),
+            "{compression:?}: {error}"
+        );
+    }
+}
