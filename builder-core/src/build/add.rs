@@ -13,13 +13,13 @@
 //! without `.git` unless `--keep-git-dir`, every file with the commit's time.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::add::{ArchiveError, Below, ExtractOptions, extract, is_archive};
 use crate::context::{Context, Destination, SelectOptions};
 use crate::digest::sha256;
 use crate::fetch::{Checksum, Download, FetchError, GitSource, Resolved, download};
-use crate::layer::{Content, Entry, EntryKind, LayerPath};
+use crate::layer::{Entry, EntryKind, LayerPath};
 use crate::plan::{AddOptions, Copy, CopySource, Platform};
 use crate::store::ScratchDir;
 
@@ -184,9 +184,9 @@ pub(super) fn add_entries(
     let Some(scratch) = &sources.scratch else {
         return Ok(());
     };
-    let archives: HashSet<&PathBuf> = sources.archives.iter().collect();
+    let archives: HashSet<&Path> = sources.archives.iter().map(PathBuf::as_path).collect();
     entries.retain(|entry| {
-        !matches!(&entry.kind, EntryKind::File(Content::Host(host)) if archives.contains(host))
+        !matches!(&entry.kind, EntryKind::File(content) if content.host_path().is_some_and(|host| archives.contains(host)))
     });
     let options = ExtractOptions {
         owner: placement.owner,

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use super::patterns::clean;
-use super::walk::xattrs_of;
 use super::{ContextError, HostFile, Selection};
 use crate::layer::{Content, Entry, EntryKind, LayerPath};
 
@@ -130,15 +129,14 @@ impl Selection {
                 (_, None) => path.clone(),
             }
         };
-        let mut xattrs = entry.xattrs.clone();
         let kind = match &entry.kind {
-            EntryKind::File(file) => {
-                let host = self.root().join(file.source.as_path());
-                if !file.xattrs_read {
-                    xattrs = xattrs_of(&host)?;
-                }
-                EntryKind::File(Content::Host(host))
+            // The xattrs not read yet are read with the content.
+            EntryKind::File(file) if file.xattrs_read => {
+                EntryKind::File(Content::Host(self.root().join(file.source.as_path())))
             }
+            EntryKind::File(file) => EntryKind::File(Content::HostWithXattrs(
+                self.root().join(file.source.as_path()),
+            )),
             EntryKind::HardLink(target) => EntryKind::HardLink(at(target)),
             EntryKind::Dir => EntryKind::Dir,
             EntryKind::Symlink(target) => EntryKind::Symlink(PathBuf::from(target)),
@@ -161,7 +159,7 @@ impl Selection {
             uid: entry.uid,
             gid: entry.gid,
             mtime: entry.mtime,
-            xattrs,
+            xattrs: entry.xattrs.clone(),
         })
     }
 }

@@ -196,6 +196,28 @@ impl<W: Write + Send + 'static> Compressor<W> {
         }
     }
 
+    /// The chunk being filled and how many more bytes it takes, for content to be read
+    /// straight into it (then [`chunk_filled`](Compressor::chunk_filled)); `None` when
+    /// uncompressed.
+    pub(crate) fn chunk_room(&mut self) -> Option<(&mut Vec<u8>, usize)> {
+        match self {
+            Compressor::Plain(_) => None,
+            Compressor::Chunked(chunked) => {
+                let room = MAX_CHUNK - chunked.buf.len();
+                Some((&mut chunked.buf, room))
+            }
+        }
+    }
+
+    /// Cuts the chunk if bytes appended through [`chunk_room`](Compressor::chunk_room)
+    /// filled it, as [`write`](Write::write) does.
+    pub(crate) fn chunk_filled(&mut self) -> io::Result<()> {
+        match self {
+            Compressor::Chunked(chunked) if chunked.buf.len() >= MAX_CHUNK => chunked.submit(),
+            _ => Ok(()),
+        }
+    }
+
     /// Writes out what is left and returns the sink, the raw tar's digest and size, the
     /// blob's digest and size, and its chunks (`None` uncompressed).
     pub(crate) fn finish(self) -> Result<Written<W>, LayerError> {

@@ -1,7 +1,7 @@
 //! One path of a layer: the change-set types.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::LayerPath;
 
@@ -72,8 +72,22 @@ pub enum EntryKind<F = Content> {
 pub enum Content {
     /// A file on the host, read (streamed) when the entry is written.
     Host(PathBuf),
+    /// A file on the host whose extended attributes, like its bytes, are read when the
+    /// entry is written, from the open file (the entry's own are ignored): this spares a
+    /// second lookup of its path.
+    HostWithXattrs(PathBuf),
     /// Bytes in memory (small generated files such as a heredoc).
     Bytes(Vec<u8>),
+}
+
+impl Content {
+    /// The host file the content is read from, if any.
+    pub fn host_path(&self) -> Option<&Path> {
+        match self {
+            Content::Host(path) | Content::HostWithXattrs(path) => Some(path),
+            Content::Bytes(_) => None,
+        }
+    }
 }
 
 impl<F> Entry<F> {

@@ -2,10 +2,12 @@
 //! mount (the changes a `RUN` step made).
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, Metadata};
+use std::fs::{self, File, Metadata};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
+
+use xattr::FileExt;
 
 use super::{Content, Entry, EntryKind, LayerError, LayerPath};
 
@@ -164,8 +166,23 @@ pub(crate) fn read_xattrs(
     host: &Path,
     overlay: Option<OverlayXattrs>,
 ) -> std::io::Result<BTreeMap<String, Vec<u8>>> {
+    kept_xattrs(xattr::list(host), overlay, |name| xattr::get(host, name))
+}
+
+/// The xattrs of the open file `file` that belong in a layer (see [`read_xattrs`]).
+pub(crate) fn read_file_xattrs(file: &File) -> std::io::Result<BTreeMap<String, Vec<u8>>> {
+    kept_xattrs(file.list_xattr(), None, |name| file.get_xattr(name))
+}
+
+/// The xattrs that belong in a layer among the `listed` names, their values read with
+/// `get`.
+fn kept_xattrs(
+    listed: std::io::Result<xattr::XAttrs>,
+    overlay: Option<OverlayXattrs>,
+    get: impl Fn(&str) -> std::io::Result<Option<Vec<u8>>>,
+) -> std::io::Result<BTreeMap<String, Vec<u8>>> {
     let mut xattrs = BTreeMap::new();
-    let names = match xattr::list(host) {
+    let names = match listed {
         Ok(names) => names,
         // A file system without xattrs has none to keep.
         Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(xattrs),
@@ -181,7 +198,7 @@ pub(crate) fn read_xattrs(
         if private {
             continue;
         }
-        if let Some(value) = xattr::get(host, &name)? {
+        if let Some(value) = get(&name)? {
             xattrs.insert(name, value);
         }
     }

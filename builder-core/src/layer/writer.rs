@@ -13,6 +13,7 @@ use oci_spec::image::{Digest, MediaType};
 use super::compressor::Compressor;
 use super::entry::WHITEOUT_PREFIX;
 use super::header::{self, BLOCK, Fields, typeflag};
+use super::host::read_file_xattrs;
 use super::{ChunkIndex, Compression, Content, Entry, EntryKind, LayerError, LayerPath, Reuse};
 
 /// The size of the buffer file content is streamed through.
@@ -158,12 +159,21 @@ impl<W: Write + Send + 'static> LayerWriter<W> {
 
         let mut name = tar_path.as_bytes().to_vec();
         let mut file = None;
+        let mut read_xattrs = None;
         let (typeflag, size, link, dev): (u8, u64, &[u8], (u32, u32)) = match &entry.kind {
             EntryKind::File(Content::Bytes(bytes)) => {
                 (typeflag::FILE, bytes.len() as u64, b"", (0, 0))
             }
-            EntryKind::File(Content::Host(path)) => {
+            EntryKind::File(content @ (Content::Host(path) | Content::HostWithXattrs(path))) => {
                 let (opened, metadata) = open_content(path)?;
+                if let Content::HostWithXattrs(_) = content {
+                    read_xattrs = Some(read_file_xattrs(&opened).map_err(|source| {
+                        LayerError::ReadContent {
+                            path: path.clone(),
+                            source,
+                        }
+                    })?);
+                }
                 let size = metadata.len();
                 file = Some((opened, path.as_path(), metadata));
                 (typeflag::FILE, size, b"", (0, 0))
@@ -198,7 +208,7 @@ impl<W: Write + Send + 'static> LayerWriter<W> {
                 mtime,
                 link,
                 dev,
-                xattrs: &entry.xattrs,
+                xattrs: read_xattrs.as_ref().unwrap_or(&entry.xattrs),
             },
             &mut self.header,
         )?;
@@ -222,7 +232,7 @@ impl<W: Write + Send + 'static> LayerWriter<W> {
                         mtime_ns: metadata.mtime() * 1_000_000_000 + metadata.mtime_nsec(),
                         ctime_ns: metadata.ctime() * 1_000_000_000 + metadata.ctime_nsec(),
                         ino: metadata.ino(),
-                        xattrs: entry.xattrs.clone(),
+                        xattrs: read_xattrs.unwrap_or_else(|| entry.xattrs.clone()),
                     });
                 }
             }
@@ -235,6 +245,7 @@ impl<W: Write + Send + 'static> LayerWriter<W> {
     }
 
     /// Copies exactly `size` bytes of `file` into the tar, through `hasher` if given.
+    /// When compressing, the bytes are read straight into the chunk being filled.
     fn copy_content(
         &mut self,
         file: &mut File,
@@ -242,33 +253,45 @@ impl<W: Write + Send + 'static> LayerWriter<W> {
         size: u64,
         mut hasher: Option<&mut blake3::Hasher>,
     ) -> Result<(), LayerError> {
+        let read_err = |source| LayerError::ReadContent {
+            path: path.to_owned(),
+            source,
+        };
+        let write_err = |source| LayerError::WriteBlob { source };
         let mut left = size;
         while left > 0 {
-            let want = self
-                .buffer
-                .len()
-                .min(usize::try_from(left).unwrap_or(usize::MAX));
-            let n = match file.read(&mut self.buffer[..want]) {
-                Ok(0) => {
-                    return Err(LayerError::ContentChanged {
-                        path: path.to_owned(),
-                    });
+            let want = usize::try_from(left).unwrap_or(usize::MAX);
+            let n = match self.tar.chunk_room() {
+                Some((chunk, room)) => {
+                    let start = chunk.len();
+                    // `take` ends the read at the size wanted without another call.
+                    let read = (&mut *file).take(room.min(want) as u64).read_to_end(chunk);
+                    let n = chunk.len() - start;
+                    if let Some(hasher) = &mut hasher {
+                        hasher.update(&chunk[start..]);
+                    }
+                    read.map_err(read_err)?;
+                    self.tar.chunk_filled().map_err(write_err)?;
+                    n
                 }
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    return Err(LayerError::ReadContent {
-                        path: path.to_owned(),
-                        source,
-                    });
+                None => {
+                    let want = self.buffer.len().min(want);
+                    let n = match file.read(&mut self.buffer[..want]) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        read => read.map_err(read_err)?,
+                    };
+                    if let Some(hasher) = &mut hasher {
+                        hasher.update(&self.buffer[..n]);
+                    }
+                    self.tar.write_all(&self.buffer[..n]).map_err(write_err)?;
+                    n
                 }
             };
-            if let Some(hasher) = &mut hasher {
-                hasher.update(&self.buffer[..n]);
+            if n == 0 {
+                return Err(LayerError::ContentChanged {
+                    path: path.to_owned(),
+                });
             }
-            self.tar
-                .write_all(&self.buffer[..n])
-                .map_err(|source| LayerError::WriteBlob { source })?;
             left -= n as u64;
         }
         Ok(())

@@ -232,6 +232,37 @@ fn equal_contexts_in_different_directories_share_keys() {
 }
 
 #[test]
+fn the_xattrs_of_copied_files_are_in_the_key_and_layer_of_a_cold_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each build has a store of its own: a cold COPY hashes files as it copies them.
+    let cold = |name: &str, origin: &[u8]| {
+        let store = Store::open(dir.path().join(format!("store-{name}"))).unwrap();
+        let ctx = dir.path().join(name);
+        context(&ctx);
+        xattr::set(ctx.join("src/main.rs"), "user.origin", origin).unwrap();
+        let built = build(
+            &store,
+            &app_plan(),
+            &Context::open(&ctx, None).unwrap(),
+            &BuildOptions::default(),
+        );
+        let image = Image::load(&store, &built.image, &Platform::host()).unwrap();
+        let blob = store.read_blob(image.layers()[0].digest()).unwrap();
+        let tar = mkimage_core::layer::decompress(&blob[..], None).unwrap();
+        let tar: Vec<u8> = std::io::Read::bytes(tar).map(Result::unwrap).collect();
+        let record = [b"SCHILY.xattr.user.origin=", origin, b"\n"].concat();
+        assert!(
+            tar.windows(record.len()).any(|w| w == record),
+            "the layer keeps the xattr"
+        );
+        keys(&built)
+    };
+    let one = cold("one", b"a");
+    assert_eq!(cold("two", b"a"), one, "equal contexts, equal keys");
+    assert_ne!(cold("three", b"b"), one, "another xattr value, another key");
+}
+
+#[test]
 fn four_builds_at_once_share_one_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("store")).unwrap();

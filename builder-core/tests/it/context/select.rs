@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use mkimage_core::context::{
     self, Context, ContextError, Destination, FileHashes, HostFile, SelectOptions,
 };
-use mkimage_core::layer::{Content, Entry, EntryKind};
+use mkimage_core::layer::{Content, Entry, EntryKind, LayerOptions, decompress, write_layer};
 
 use super::{files, link, listing, select, write};
 
@@ -239,12 +239,23 @@ fn xattrs_are_kept() {
         // A walk leaves the xattrs of regular files to the digest or the placement.
         let mut selection = context.select(sources, &SelectOptions::default()).unwrap();
         assert_eq!(origin(&selection.entries().last().unwrap().unwrap()), None);
+        // Placed before a digest read them, a file's xattrs are read with its content.
         let placed = selection.place(&Destination::new("/", "/"), true).unwrap();
         let tool = placed.last().unwrap();
         assert_eq!(
-            tool.xattrs.get("user.origin").unwrap(),
-            b"ctx",
+            tool.kind,
+            EntryKind::File(Content::HostWithXattrs(
+                fs::canonicalize(root).unwrap().join("bin/tool")
+            )),
             "{sources:?}"
+        );
+        let (tar, _) = write_layer(Vec::new(), placed, &LayerOptions::default()).unwrap();
+        let tar = decompress(&tar[..], None).unwrap();
+        let tar: Vec<u8> = std::io::Read::bytes(tar).map(Result::unwrap).collect();
+        let record = b"SCHILY.xattr.user.origin=ctx\n";
+        assert!(
+            tar.windows(record.len()).any(|w| w == record),
+            "{sources:?}: the layer keeps the file's xattr"
         );
         selection.digest(&FileHashes::in_memory()).unwrap();
         assert_eq!(
@@ -295,7 +306,7 @@ fn place_follows_docker_destination_rules() {
     let entries = selection.place(&Destination::new("/", "/"), false).unwrap();
     assert_eq!(
         entries[0].kind,
-        EntryKind::File(Content::Host(root.join("a.txt")))
+        EntryKind::File(Content::HostWithXattrs(root.join("a.txt")))
     );
 }
 
