@@ -58,6 +58,7 @@ fn plan() -> Plan {
                 step(Op::Env(vec![env("C", "3")])),
             ],
             span: Span::default(),
+            from_text: None,
         }],
         target: 0,
     }

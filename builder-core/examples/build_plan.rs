@@ -53,6 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ),
             ],
             span: Span::default(),
+            from_text: None,
         }],
         target: 0,
     };

@@ -12,11 +12,13 @@ use mkimage_core::plan::{
     AddOptions, Base, Copy, CopySource, Op, Plan, Span, Stage, Step, StepMeta,
 };
 use mkimage_core::store::Store;
+use mkimage_dockerfile::NamedContext;
 
-/// The image reference standing for each named context, by name. Directories and git
-/// repositories are made into one-layer images (`FROM scratch` + `COPY . /`, or `ADD` of
-/// the repository) with `builder` and `options`; a second build of an unchanged one is a
-/// cache hit and gives the same image, so the steps built on it hit too.
+/// Each named context, by name, as the image reference standing for it and its value.
+/// Directories and git repositories are made into one-layer images (`FROM scratch` +
+/// `COPY . /`, or `ADD` of the repository) with `builder` and `options`; a second build of
+/// an unchanged one is a cache hit and gives the same image, so the steps built on it hit
+/// too.
 ///
 /// # Errors
 /// A value that is not `NAME=VALUE`, a kind of context mkimage cannot read, or the failed
@@ -27,7 +29,7 @@ pub fn resolve(
     builder: &Builder,
     options: &BuildOptions,
     events: &dyn mkimage_core::Events,
-) -> anyhow::Result<BTreeMap<String, String>> {
+) -> anyhow::Result<BTreeMap<String, NamedContext>> {
     let mut named = BTreeMap::new();
     for value in values {
         let Some((name, source)) = value.split_once('=').filter(|(name, _)| !name.is_empty())
@@ -36,7 +38,11 @@ pub fn resolve(
         };
         let image = image_for(name, source, store, builder, options, events)
             .with_context(|| format!("build context `{name}` (`{source}`)"))?;
-        named.insert(name.to_owned(), image);
+        let context = NamedContext {
+            image,
+            value: source.to_owned(),
+        };
+        named.insert(name.to_owned(), context);
     }
     Ok(named)
 }
@@ -92,6 +98,7 @@ fn image_for(
                 },
             }],
             span: Span::default(),
+            from_text: None,
         }],
         target: 0,
     };

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use mkimage_core::plan::Plan;
 use mkimage_core::{Events, StepRef, Stream, TaskRef};
 
 use crate::human;
@@ -117,8 +118,11 @@ fn snippet(located: &Located) {
 /// Build progress on stderr, one line per event, as BuildKit's plain output shows it:
 /// `#3 [stage-0 2/4] COPY . /app`, then `#3 CACHED` or `#3 DONE 0.1s`.
 pub struct Progress {
-    /// The number of each step shown, by stage and step index.
-    numbers: Mutex<HashMap<(usize, usize), usize>>,
+    /// How many builds started: named contexts are built before the Dockerfile, each
+    /// with stages and steps counted from 0.
+    builds: AtomicUsize,
+    /// The number of each step shown, by build, stage and step index.
+    numbers: Mutex<HashMap<(usize, usize, usize), usize>>,
     /// The unfinished last line of each running step's output.
     partial: Mutex<HashMap<usize, Vec<u8>>>,
 }
@@ -127,6 +131,7 @@ impl Progress {
     /// A progress display with no step shown yet.
     pub fn new() -> Progress {
         Progress {
+            builds: AtomicUsize::new(0),
             numbers: Mutex::new(HashMap::new()),
             partial: Mutex::new(HashMap::new()),
         }
@@ -160,11 +165,18 @@ impl Progress {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let next = numbers.len() + 1;
-        *numbers.entry((step.stage, step.step)).or_insert(next)
+        let build = self.builds.load(Ordering::Relaxed);
+        *numbers
+            .entry((build, step.stage, step.step))
+            .or_insert(next)
     }
 }
 
 impl Events for Progress {
+    fn build_started(&self, _plan: &Plan) {
+        self.builds.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn step_started(&self, step: &StepRef) {
         eprintln!("#{} {step}", self.number(step));
     }

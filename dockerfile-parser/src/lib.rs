@@ -48,7 +48,7 @@ pub use expand::{Env, ExpandError, Expanded, Expander, Vars};
 pub use expose::ExposeError;
 pub use healthcheck::HealthcheckError;
 pub use lower::source::is_git;
-pub use lower::{BaseImage, LowerError, LowerOptions, Lowered, Warning, lower};
+pub use lower::{BaseImage, LowerError, LowerOptions, Lowered, NamedContext, Warning, lower};
 pub use mount::MountError;
 pub use parse::parse;
 pub use platform::PlatformError;

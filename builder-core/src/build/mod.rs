@@ -42,6 +42,7 @@
 //!         platform: None,
 //!         steps: vec![step(Op::Copy(Copy::new(vec!["hello.txt".into()], "/")))],
 //!         span: Span::default(),
+//!         from_text: None,
 //!     }],
 //!     target: 0,
 //! };

@@ -189,7 +189,10 @@ impl<'a> BuildRun<'a> {
             ),
             Base::Image(reference) => {
                 let step_ref = StepRef {
-                    text: format!("FROM {reference}"),
+                    text: stage
+                        .from_text
+                        .clone()
+                        .unwrap_or_else(|| format!("FROM {reference}")),
                     ..step_ref
                 };
                 let started = Instant::now();

@@ -31,6 +31,11 @@ pub struct Stage {
     pub steps: Vec<Step>,
     /// Where the stage was declared (the `FROM` line).
     pub span: Span,
+    /// How progress shows the step that loads an image base, when not as
+    /// `FROM {reference}` (a named build context shows its name and value). Never part of
+    /// a cache key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_text: Option<String>,
 }
 
 /// What a stage starts from.
@@ -294,6 +299,7 @@ mod tests {
                 })
                 .collect(),
             span: Span::default(),
+            from_text: None,
         }
     }
 

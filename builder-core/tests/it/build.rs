@@ -34,6 +34,7 @@ fn plan(steps: Vec<Step>) -> Plan {
             platform: None,
             steps,
             span: Span { line: 1, col: 1 },
+            from_text: None,
         }],
         target: 0,
     }
@@ -321,6 +322,7 @@ fn copy_from_a_stage_follows_its_absolute_symlinks_inside_it() {
         platform: None,
         steps,
         span: Span { line: 1, col: 1 },
+        from_text: None,
     };
     let copy_from = |source: &str, dest: &str| {
         let mut copy = Copy::new(vec![source.into()], dest);
@@ -400,6 +402,7 @@ fn two_feeding_one(a_runs: &[&str], b_runs: &[&str]) -> Plan {
         platform: None,
         steps,
         span: Span { line: 1, col: 1 },
+        from_text: None,
     };
     let branch = |file: &str, runs: &[&str], line: usize| {
         let mut steps = vec![step(

@@ -664,6 +664,7 @@ fn bind_and_cache_mounts_from_an_image_through_the_build() {
                 },
             }],
             span: Span { line: 1, col: 1 },
+            from_text: None,
         }],
         target: 0,
     };

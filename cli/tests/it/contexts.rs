@@ -94,6 +94,30 @@ fn named_contexts_stand_for_stages_bases_and_sources() {
     assert_eq!(ok(&again), first);
     let progress = String::from_utf8_lossy(&again.stderr);
     assert_eq!(progress.matches("CACHED").count(), 5, "{progress}");
+    // Stages based on a context show it, not the id of the image it became.
+    let froms: Vec<&str> = progress
+        .lines()
+        .filter(|line| line.contains("] FROM "))
+        .map(|line| line.split_once("] ").unwrap().1)
+        .collect();
+    assert_eq!(
+        froms,
+        [
+            "FROM docker-image://img:1 (build context replaced)".to_owned(),
+            format!("FROM {} (build context deps)", path("deps")),
+        ],
+        "{progress}"
+    );
+    // Each step has its own number, those of the contexts' builds too.
+    let started: Vec<&str> = progress
+        .lines()
+        .filter(|line| line.contains(" ["))
+        .map(|line| line.split_once(' ').unwrap().0)
+        .collect();
+    let mut unique = started.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!((started.len(), unique.len()), (7, 7), "{progress}");
 }
 
 #[test]

@@ -78,12 +78,22 @@ pub struct LowerOptions {
     /// expansion). An image not listed is taken to have no environment but Docker's
     /// default `PATH`, and no `ONBUILD` triggers.
     pub base_images: BTreeMap<String, BaseImage>,
-    /// Named build contexts (`--build-context NAME=…`), by name, each as the image
-    /// reference that stands for it. A stage named `NAME` is replaced by that image (its
-    /// instructions are not run), and `FROM NAME`, `COPY --from=NAME` and
-    /// `RUN --mount=…,from=NAME` that name no stage use it. Names match as BuildKit matches
-    /// them: `alpine`, `alpine:latest` and `docker.io/library/alpine` are one name.
-    pub named_contexts: BTreeMap<String, String>,
+    /// Named build contexts (`--build-context NAME=…`), by name. A stage named `NAME` is
+    /// replaced by the context's image (its instructions are not run), and `FROM NAME`,
+    /// `COPY --from=NAME` and `RUN --mount=…,from=NAME` that name no stage use it. Names
+    /// match as BuildKit matches them: `alpine`, `alpine:latest` and
+    /// `docker.io/library/alpine` are one name.
+    pub named_contexts: BTreeMap<String, NamedContext>,
+}
+
+/// A named build context (`--build-context NAME=VALUE`) as lowering uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedContext {
+    /// The image reference that stands for it.
+    pub image: String,
+    /// `VALUE` as given (`docker-image://alpine`, a directory, a git URL), for progress:
+    /// a stage based on the context shows as `FROM VALUE (build context NAME)`.
+    pub value: String,
 }
 
 impl LowerOptions {
@@ -141,8 +151,8 @@ pub(crate) struct Context<'a> {
     args: &'a Args,
     /// The stage names (lowercase) in declaration order.
     names: Vec<Option<String>>,
-    /// [`LowerOptions::named_contexts`], by [`familiar`] name.
-    named_contexts: BTreeMap<String, &'a str>,
+    /// [`LowerOptions::named_contexts`], by [`familiar`] name, each with its name as given.
+    named_contexts: BTreeMap<String, (&'a str, &'a NamedContext)>,
 }
 
 impl Context<'_> {
@@ -151,18 +161,22 @@ impl Context<'_> {
     fn source_named(&self, name: &str) -> Source {
         match self.stage_named(name) {
             Some(index) => Source::Stage(index),
-            None => Source::Image(self.named_context(name).unwrap_or(name).to_owned()),
+            None => Source::Image(
+                self.named_context(name)
+                    .map_or(name, |(_, context)| &context.image)
+                    .to_owned(),
+            ),
         }
     }
 
-    /// The image reference given for the named context `name` (ignoring case, as stage
-    /// names do), if any.
-    fn named_context(&self, name: &str) -> Option<&str> {
+    /// The named context `name` (ignoring case, as stage names do), if any, with its name
+    /// as given.
+    fn named_context(&self, name: &str) -> Option<(&str, &NamedContext)> {
         let name = familiar(name);
         self.named_contexts
             .iter()
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, image)| *image)
+            .map(|(_, found)| *found)
     }
 
     /// The stage whose name is `name`, ignoring case.
@@ -268,7 +282,7 @@ pub(crate) fn lower_instructions(
         named_contexts: options
             .named_contexts
             .iter()
-            .map(|(name, image)| (familiar(name).to_owned(), image.as_str()))
+            .map(|(name, named)| (familiar(name).to_owned(), (name.as_str(), named)))
             .collect(),
     };
 
@@ -442,7 +456,8 @@ fn lower_stage(
         }
     };
     // A stage that a named context replaces is that image; its instructions do not run.
-    if let Some(image) = from.name.as_deref().and_then(|n| context.named_context(n)) {
+    if let Some((name, named)) = from.name.as_deref().and_then(|n| context.named_context(n)) {
+        let image = named.image.as_str();
         let env = options
             .base_images
             .get(image)
@@ -455,6 +470,7 @@ fn lower_stage(
             platform,
             steps: Vec::new(),
             span,
+            from_text: Some(named_context_text(name, named)),
         }));
     }
     // `FROM name` refers to an earlier stage only, by its exact (lowercase) name.
@@ -462,9 +478,9 @@ fn lower_stage(
         .iter()
         .rposition(|f| f.name.as_deref() == Some(base.as_str()));
     // Else a named context of that name stands for the image.
-    let base = match (base_stage, context.named_context(&base)) {
-        (None, Some(image)) => image.to_owned(),
-        _ => base,
+    let (base, from_text) = match (base_stage, context.named_context(&base)) {
+        (None, Some((name, named))) => (named.image.clone(), Some(named_context_text(name, named))),
+        _ => (base, None),
     };
     // The base's ONBUILD triggers run first, as if written at the top of the stage.
     let (base, scope, unknown_base, platform, triggers) = match base_stage {
@@ -524,7 +540,13 @@ fn lower_stage(
         platform,
         steps: Vec::new(),
         span,
+        from_text,
     }))
+}
+
+/// How progress shows a stage based on a named context.
+fn named_context_text(name: &str, named: &NamedContext) -> String {
+    format!("FROM {} (build context {name})", named.value)
 }
 
 /// Parses an `ONBUILD` trigger of the base (as Docker does, on its own with the default

@@ -730,7 +730,11 @@ fn named_contexts_stand_for_images_stages_do_not_name() {
         ("deps", "sha256:dddd"),
         ("Built", "sha256:bbbb"),
     ] {
-        options.named_contexts.insert(name.into(), image.into());
+        let named = NamedContext {
+            image: image.into(),
+            value: format!("value of {name}"),
+        };
+        options.named_contexts.insert(name.into(), named);
     }
     let lowered = Lines::default()
         .i("FROM", &["alpine:latest", "AS", "built"])
@@ -747,6 +751,15 @@ fn named_contexts_stand_for_images_stages_do_not_name() {
     assert_eq!(plan.stages[0].base, Base::Image("sha256:bbbb".into()));
     assert!(plan.stages[0].steps.is_empty());
     assert_eq!(plan.stages[1].base, Base::Image("sha256:aaaa".into()));
+    // Progress names the context, not the image it became.
+    let texts: Vec<Option<&str>> = plan.stages.iter().map(|s| s.from_text.as_deref()).collect();
+    assert_eq!(
+        texts,
+        [
+            Some("FROM value of Built (build context Built)"),
+            Some("FROM value of alpine (build context alpine)"),
+        ]
+    );
     let froms: Vec<Source> = ops(plan, 1)
         .into_iter()
         .filter_map(|op| match op {
