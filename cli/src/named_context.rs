@@ -69,13 +69,20 @@ fn image_for(
              repositories as build contexts; download this one and give its directory"
         );
     }
+    // Kept until the build ends.
+    let empty;
     let (context, copy) = if git {
         let copy = Copy {
             sources: vec![CopySource::Git(source.to_owned())],
             add: Some(AddOptions::default()),
             ..Copy::new(Vec::new(), "/")
         };
-        (Context::without_ignore_file(std::env::temp_dir())?, copy)
+        // The repository is the step's only source, so the context it is built with holds
+        // nothing: an empty directory, new each build and so taken as streamed (its file
+        // hashes are not recorded, its lineage names no directory), not the system's
+        // temporary directory, which any later change reading the context would walk.
+        empty = tempfile::tempdir().context("failed to create a temporary directory")?;
+        (Context::without_ignore_file(empty.path())?.streamed(), copy)
     } else {
         let dir = Path::new(source);
         if !dir.is_dir() {

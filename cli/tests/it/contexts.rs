@@ -121,6 +121,71 @@ fn named_contexts_stand_for_stages_bases_and_sources() {
 }
 
 #[test]
+fn git_named_contexts_are_checkouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let served = dir.path().join("served");
+    fs::create_dir(&served).unwrap();
+    tool(
+        "sh",
+        &[
+            fixture("build/add-git/make-repo.sh").to_str().unwrap(),
+            served.to_str().unwrap(),
+        ],
+    );
+    let server = HttpServer::start(&served).unwrap();
+    write(
+        &dir.path().join("ctx/Dockerfile"),
+        "FROM repo
+COPY --from=sub a.txt /from-sub.txt
+",
+    );
+    let repo = format!("{}/repo.git", server.base());
+    let out = path("out.tar");
+    let output = build(
+        &dir.path().join("store"),
+        &[
+            "--build-context",
+            &format!("repo={repo}#v1"),
+            "--build-context",
+            &format!("sub={repo}#main:sub"),
+            "-o",
+            &format!("type=tar,dest={out}"),
+            &path("ctx"),
+        ],
+    );
+    ok(&output);
+    // The work tree at the ref as the stage's filesystem (without `.git`), each file with
+    // the commit's time, and the subdirectory as a context of its own.
+    let listing = tool("tar", &["--utc", "--full-time", "-tvf", &out]);
+    let mut lines: Vec<String> = listing
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let name = fields[5..].join(" ");
+            format!("{} {} {} {name}", fields[0], fields[3], fields[4])
+        })
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "-rw-r--r-- 2023-11-14 22:13:20 from-sub.txt",
+            "-rw-r--r-- 2023-11-14 22:13:20 sub/a.txt",
+            "-rwxr-xr-x 2023-11-14 22:13:20 top.sh",
+            "drwxr-xr-x 2023-11-14 22:13:20 sub/",
+            "lrwxrwxrwx 2023-11-14 22:13:20 link -> sub/a.txt",
+        ],
+        "{listing}"
+    );
+    let progress = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        progress.contains(&format!("] FROM {repo}#v1 (build context repo)\n")),
+        "{progress}"
+    );
+}
+
+#[test]
 fn unreadable_named_contexts_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     write(&dir.path().join("ctx/Dockerfile"), "FROM x\n");
