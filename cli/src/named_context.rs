@@ -15,8 +15,8 @@ use mkimage_core::store::Store;
 use mkimage_dockerfile::NamedContext;
 
 /// Each named context, by name, as the image reference standing for it and its value.
-/// Directories and git repositories are made into one-layer images (`FROM scratch` +
-/// `COPY . /`, or `ADD` of the repository) with `builder` and `options`; a second build of
+/// Directories, git repositories and URLs are made into one-layer images (`FROM scratch` +
+/// `COPY . /`, or `ADD` of the repository or the URL) with `builder` and `options`; a second build of
 /// an unchanged one is a cache hit and gives the same image, so the steps built on it hit
 /// too.
 ///
@@ -62,22 +62,30 @@ fn image_for(
     if let Some(layout) = source.strip_prefix("oci-layout://") {
         return oci_layout(layout, store);
     }
-    let git = mkimage_dockerfile::is_git(source);
-    if !git && source.contains("://") {
+    // A git repository is its work tree at the ref; any other http(s) URL is, as in
+    // BuildKit, the one downloaded file, named `context` and not extracted.
+    let remote = if mkimage_dockerfile::is_git(source) {
+        Some((CopySource::Git(source.to_owned()), "/"))
+    } else if source.starts_with("http://") || source.starts_with("https://") {
+        Some((CopySource::Url(source.to_owned()), "/context"))
+    } else if source.contains("://") {
         bail!(
-            "mkimage reads directories, `docker-image://`, `oci-layout://` and git \
-             repositories as build contexts; download this one and give its directory"
+            "mkimage reads directories, `docker-image://`, `oci-layout://`, git \
+             repositories and http(s) URLs as build contexts; download this one and give \
+             its directory"
         );
-    }
+    } else {
+        None
+    };
     // Kept until the build ends.
     let empty;
-    let (context, copy) = if git {
+    let (context, copy) = if let Some((remote, dest)) = remote {
         let copy = Copy {
-            sources: vec![CopySource::Git(source.to_owned())],
+            sources: vec![remote],
             add: Some(AddOptions::default()),
-            ..Copy::new(Vec::new(), "/")
+            ..Copy::new(Vec::new(), dest)
         };
-        // The repository is the step's only source, so the context it is built with holds
+        // The URL is the step's only source, so the context it is built with holds
         // nothing: an empty directory, new each build and so taken as streamed (its file
         // hashes are not recorded, its lineage names no directory), not the system's
         // temporary directory, which any later change reading the context would walk.
@@ -121,7 +129,8 @@ fn image_for(
 /// How the context's one step shows in progress and history.
 fn copy_text(copy: &Copy) -> String {
     match copy.sources.first() {
-        Some(CopySource::Git(url)) => format!("ADD {url} /"),
+        Some(CopySource::Git(url)) => format!("ADD {url} {}", copy.dest),
+        Some(CopySource::Url(url)) => format!("ADD {url} {}", copy.dest),
         _ => "COPY . /".to_owned(),
     }
 }

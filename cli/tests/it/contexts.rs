@@ -121,7 +121,7 @@ fn named_contexts_stand_for_stages_bases_and_sources() {
 }
 
 #[test]
-fn git_named_contexts_are_checkouts() {
+fn git_and_http_named_contexts() {
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
     let served = dir.path().join("served");
@@ -133,12 +133,30 @@ fn git_named_contexts_are_checkouts() {
             served.to_str().unwrap(),
         ],
     );
+    write(&dir.path().join("notes/n.txt"), "in a tarball\n");
+    tool(
+        "tar",
+        &[
+            "-cf",
+            served.join("notes.tar").to_str().unwrap(),
+            "-C",
+            &path("notes"),
+            "n.txt",
+        ],
+    );
+    // Its `Last-Modified`, which the file keeps; it is not extracted.
+    tool(
+        "touch",
+        &[
+            "-d",
+            "@1700000000",
+            served.join("notes.tar").to_str().unwrap(),
+        ],
+    );
     let server = HttpServer::start(&served).unwrap();
     write(
         &dir.path().join("ctx/Dockerfile"),
-        "FROM repo
-COPY --from=sub a.txt /from-sub.txt
-",
+        "FROM repo\nCOPY --from=sub a.txt /from-sub.txt\nCOPY --from=file /context /notes\n",
     );
     let repo = format!("{}/repo.git", server.base());
     let out = path("out.tar");
@@ -149,6 +167,8 @@ COPY --from=sub a.txt /from-sub.txt
             &format!("repo={repo}#v1"),
             "--build-context",
             &format!("sub={repo}#main:sub"),
+            "--build-context",
+            &format!("file={}/notes.tar", server.base()),
             "-o",
             &format!("type=tar,dest={out}"),
             &path("ctx"),
@@ -156,7 +176,8 @@ COPY --from=sub a.txt /from-sub.txt
     );
     ok(&output);
     // The work tree at the ref as the stage's filesystem (without `.git`), each file with
-    // the commit's time, and the subdirectory as a context of its own.
+    // the commit's time, the subdirectory as a context of its own, and a URL as the file
+    // `context` (mode 0600, as BuildKit downloads it).
     let listing = tool("tar", &["--utc", "--full-time", "-tvf", &out]);
     let mut lines: Vec<String> = listing
         .lines()
@@ -170,6 +191,7 @@ COPY --from=sub a.txt /from-sub.txt
     assert_eq!(
         lines,
         [
+            "-rw------- 2023-11-14 22:13:20 notes",
             "-rw-r--r-- 2023-11-14 22:13:20 from-sub.txt",
             "-rw-r--r-- 2023-11-14 22:13:20 sub/a.txt",
             "-rwxr-xr-x 2023-11-14 22:13:20 top.sh",
@@ -193,8 +215,8 @@ fn unreadable_named_contexts_are_errors() {
     for (value, message) in [
         ("x", "invalid `--build-context` `x`: expected NAME=VALUE"),
         (
-            "x=https://example.com/ctx.tar",
-            "build context `x` (`https://example.com/ctx.tar`)\ncaused by: mkimage reads directories",
+            "x=ftp://example.com/ctx.tar",
+            "build context `x` (`ftp://example.com/ctx.tar`)\ncaused by: mkimage reads directories",
         ),
         (
             "x=/no/such/dir",
