@@ -282,6 +282,11 @@ pub struct BuildArgs {
     /// Write the image id to this file.
     #[arg(long, value_name = "FILE")]
     pub iidfile: Option<PathBuf>,
+    /// An extra privilege the build may use: `security.insecure` lets
+    /// `RUN --security=insecure` run with all capabilities; `network.host` is accepted,
+    /// as `RUN` steps have the host's network already. Repeatable.
+    #[arg(long = "allow", value_enum, value_name = "ENTITLEMENT")]
+    pub allow: Vec<Entitlement>,
     /// The network of `RUN` steps that do not choose one with `--network`: `default` and
     /// `host` share the host's, `none` has only loopback.
     #[arg(long, value_enum, default_value_t = NetworkArg::Default)]
@@ -292,7 +297,8 @@ pub struct BuildArgs {
     #[arg(long = "add-host", value_name = "HOST:IP")]
     pub add_hosts: Vec<String>,
     /// A named build context, `NAME=VALUE`: a directory, `docker-image://REF`,
-    /// `oci-layout://DIR[:TAG][@DIGEST]` or a git URL. `FROM NAME`, `COPY --from=NAME` and
+    /// `oci-layout://DIR[:TAG][@DIGEST]`, a git URL or an http(s) URL (the file
+    /// `context`). `FROM NAME`, `COPY --from=NAME` and
     /// mounts `from=NAME` read it, and it replaces a stage named NAME. Repeatable.
     #[arg(long = "build-context", value_name = "NAME=VALUE")]
     pub build_contexts: Vec<String>,
@@ -339,6 +345,17 @@ pub enum ProgressMode {
     Plain,
     /// A redrawn line per step.
     Tty,
+}
+
+/// The entitlements of `mkimage build --allow`, named as BuildKit names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Entitlement {
+    /// `RUN --security=insecure` may run with all capabilities.
+    #[value(name = "security.insecure")]
+    SecurityInsecure,
+    /// `RUN --network=host` may use the host's network (always allowed here).
+    #[value(name = "network.host")]
+    NetworkHost,
 }
 
 /// The networks of `mkimage build --network`.

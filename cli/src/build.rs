@@ -25,7 +25,7 @@ use mkimage_core::run::Runner;
 use mkimage_core::store::Store;
 use mkimage_dockerfile::{Arguments, BaseImage, Dockerfile, Keyword, LowerOptions};
 
-use crate::args::{BuildArgs, CompressionArg, NetworkArg, ProgressMode};
+use crate::args::{BuildArgs, CompressionArg, Entitlement, NetworkArg, ProgressMode};
 use crate::located::Located;
 use crate::parse::{lower_error, read_dockerfile};
 use crate::render::{self, Progress, StepBars};
@@ -106,6 +106,7 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         no_cache: args.no_cache,
         no_cache_stages: args.no_cache_filter.clone(),
         source_date_epoch,
+        allow_insecure: args.allow.contains(&Entitlement::SecurityInsecure),
         labels: args
             .labels
             .iter()

@@ -37,6 +37,18 @@ pub enum BuildError {
         /// The reference as written.
         reference: String,
     },
+    /// A `RUN --security=insecure` step in a build that does not allow it
+    /// ([`BuildOptions::allow_insecure`](super::BuildOptions::allow_insecure)).
+    #[error(
+        "{span}: `{text}` asks for all capabilities, which needs the `security.insecure` \
+         entitlement (`--allow security.insecure`)"
+    )]
+    InsecureNotAllowed {
+        /// Where the step was written.
+        span: Span,
+        /// The step as shown in progress output.
+        text: String,
+    },
     /// A `RUN` step, without an executor that runs commands.
     #[error("RUN is not available in this build")]
     RunUnavailable,
@@ -73,7 +85,9 @@ impl BuildError {
     /// The place in the Dockerfile this error is about, if any.
     pub fn span(&self) -> Option<Span> {
         match self {
-            BuildError::Step { span, .. } | BuildError::Base { span, .. } => Some(*span),
+            BuildError::Step { span, .. }
+            | BuildError::Base { span, .. }
+            | BuildError::InsecureNotAllowed { span, .. } => Some(*span),
             _ => None,
         }
     }

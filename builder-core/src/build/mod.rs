@@ -79,7 +79,7 @@ use crate::digest::sha256;
 use crate::events::{Events, StepRef};
 use crate::layer::Compression;
 use crate::oci::{ImageConfig, write_image};
-use crate::plan::{KeyValue, Plan, Platform};
+use crate::plan::{KeyValue, Op, Plan, Platform, Security};
 use crate::registry::Reference;
 use crate::store::Store;
 
@@ -114,6 +114,10 @@ pub struct BuildOptions {
     pub source_date_epoch: Option<i64>,
     /// Labels added to the image's config (`--label`), after the Dockerfile's.
     pub labels: Vec<KeyValue>,
+    /// Whether `RUN --security=insecure` steps may run, with all capabilities (the
+    /// `security.insecure` entitlement, `--allow security.insecure`). Without it, a build
+    /// that has one is refused before any step runs, as BuildKit refuses it.
+    pub allow_insecure: bool,
 }
 
 impl BuildOptions {
@@ -138,6 +142,7 @@ impl Default for BuildOptions {
             no_cache_stages: Vec::new(),
             source_date_epoch: None,
             labels: Vec::new(),
+            allow_insecure: false,
         }
     }
 }
@@ -209,8 +214,9 @@ impl Builder {
     /// # Errors
     ///
     /// [`BuildError::Step`] naming the step that failed and why,
-    /// [`BuildError::Base`] for a base image that cannot be resolved, and the store's
-    /// errors.
+    /// [`BuildError::Base`] for a base image that cannot be resolved,
+    /// [`BuildError::InsecureNotAllowed`] for a `RUN --security=insecure` step without
+    /// [`BuildOptions::allow_insecure`], and the store's errors.
     pub fn build(
         &self,
         plan: &Plan,
@@ -219,6 +225,9 @@ impl Builder {
         events: &dyn Events,
     ) -> crate::Result<Built> {
         plan.validate()?;
+        if !options.allow_insecure {
+            refuse_insecure(plan)?;
+        }
         let _lease = self.store.lease()?;
         // A streamed context's files are new each build: no record of them would match.
         let hashes = if context.is_streamed() {
@@ -264,4 +273,21 @@ impl Builder {
             steps,
         })
     }
+}
+
+/// Refuses a plan whose target needs a `RUN --security=insecure` step, cached or not.
+fn refuse_insecure(plan: &Plan) -> Result<(), BuildError> {
+    for index in plan.needed_stages() {
+        for step in &plan.stages[index].steps {
+            if let Op::Run(run) = &step.op
+                && run.security == Security::Insecure
+            {
+                return Err(BuildError::InsecureNotAllowed {
+                    span: step.meta.span,
+                    text: step.meta.text.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
 }

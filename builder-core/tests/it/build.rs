@@ -12,7 +12,7 @@ use mkimage_core::build::{
 use mkimage_core::context::Context;
 use mkimage_core::oci::Image;
 use mkimage_core::plan::{
-    Base, Command, Copy, KeyValue, Op, Plan, Platform, Run, Span, Stage, Step, StepMeta,
+    Base, Command, Copy, KeyValue, Op, Plan, Platform, Run, Security, Span, Stage, Step, StepMeta,
 };
 use mkimage_core::store::Store;
 
@@ -122,6 +122,42 @@ fn run_without_an_executor_is_a_typed_error_at_its_line() {
     assert!(matches!(
         *source,
         mkimage_core::Error::Build(BuildError::RunUnavailable)
+    ));
+}
+
+#[test]
+fn insecure_run_is_refused_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let context = context(&dir.path().join("ctx"));
+    let insecure = Run {
+        security: Security::Insecure,
+        ..Run::new(Command::Shell("true".into()))
+    };
+    let plan = plan(vec![step(
+        Op::Run(insecure),
+        3,
+        "RUN --security=insecure true",
+    )]);
+    let build = |options: &BuildOptions| {
+        Builder::new(store.clone())
+            .build(&plan, &context, options, &NoEvents)
+            .unwrap_err()
+    };
+    let error = build(&BuildOptions::default());
+    assert_eq!(
+        error.to_string(),
+        "3:1: `RUN --security=insecure true` asks for all capabilities, which needs the \
+         `security.insecure` entitlement (`--allow security.insecure`)"
+    );
+    // Allowed, it reaches the executor (none here).
+    let allowed = BuildOptions {
+        allow_insecure: true,
+        ..BuildOptions::default()
+    };
+    assert!(matches!(
+        build(&allowed),
+        mkimage_core::Error::Build(BuildError::Step { .. })
     ));
 }
 

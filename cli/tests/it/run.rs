@@ -169,6 +169,37 @@ fn network_and_add_host_reach_run_steps() {
 }
 
 #[test]
+fn insecure_steps_need_the_entitlement() {
+    let setup = Setup::new(
+        "FROM busybox:test\nRUN grep CapEff /proc/self/status > /normal\n\
+         RUN --security=insecure grep CapEff /proc/self/status > /insecure\n",
+    );
+    // Refused before any step runs, as BuildKit refuses it.
+    let output = setup.build(&[]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(
+            "error: Dockerfile:3:1: `RUN --security=insecure grep CapEff /proc/self/status > \
+             /insecure` asks for all capabilities, which needs the `security.insecure` \
+             entitlement (`--allow security.insecure`)\n"
+        ),
+        "{stderr}"
+    );
+    let rootfs = setup.path("rootfs");
+    let local = format!("type=local,dest={}", rootfs.display());
+    ok(&setup.build(&["--allow", "security.insecure", "-o", &local]));
+    let caps = |name: &str| {
+        let text = fs::read_to_string(rootfs.join(name)).unwrap();
+        u64::from_str_radix(text.trim().trim_start_matches("CapEff:").trim(), 16).unwrap()
+    };
+    const CAP_SYS_ADMIN: u64 = 1 << 21;
+    assert_eq!(caps("normal") & CAP_SYS_ADMIN, 0);
+    assert_eq!(caps("insecure") & caps("normal"), caps("normal"));
+    assert_ne!(caps("insecure") & CAP_SYS_ADMIN, 0);
+}
+
+#[test]
 fn the_runc_runtime_builds_the_same_image() {
     let setup = Setup::new(DOCKERFILE);
     let (native, _) = ok(&setup.build(&["--build-arg", "SOURCE_DATE_EPOCH=0"]));
