@@ -2,7 +2,7 @@
 //! and the outputs asked for.
 
 use std::collections::BTreeMap;
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{BufWriter, IsTerminal as _, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -326,15 +326,23 @@ impl BuildInput {
     }
 
     /// A git repository's commit as the context (`URL#REF:DIR` as `docker build` takes
-    /// it); `-f` is a path inside it.
+    /// it); `-f` is a path inside it. As in BuildKit, the context has no `.git` unless the
+    /// build argument `BUILDKIT_CONTEXT_KEEP_GIT_DIR` is true.
     fn git(args: &BuildArgs, url: &str) -> anyhow::Result<BuildInput> {
         let source = GitSource::parse(url);
         let failed = || format!("failed to fetch the build context `{url}`");
         let resolved = source.resolve().with_context(failed)?;
         let temp = tempfile::tempdir().context("failed to create a temporary directory")?;
-        let checkout = source
-            .checkout(&resolved, &temp.path().join("repo"))
-            .with_context(failed)?;
+        let repo = temp.path().join("repo");
+        let checkout = source.checkout(&resolved, &repo).with_context(failed)?;
+        let keep = build_args(&args.build_args)
+            .get("BUILDKIT_CONTEXT_KEEP_GIT_DIR")
+            .is_some_and(|value| is_true(value));
+        if !keep {
+            let git_dir = repo.join(".git");
+            fs::remove_dir_all(&git_dir)
+                .with_context(|| format!("failed to remove `{}`", git_dir.display()))?;
+        }
         Self::in_dir(args, checkout.root, temp)
     }
 
@@ -368,6 +376,12 @@ fn is_archive(path: &Path) -> anyhow::Result<bool> {
         .and_then(|file| file.take(512).read_to_end(&mut head))
         .context("failed to read the spooled standard input")?;
     Ok(Compressed::sniff(&head) != Compressed::Tar || head.get(257..262) == Some(b"ustar"))
+}
+
+/// Whether a build argument's value is true, as Go's `strconv.ParseBool` (which BuildKit
+/// uses) reads it.
+fn is_true(value: &str) -> bool {
+    matches!(value, "1" | "t" | "T" | "true" | "TRUE" | "True")
 }
 
 /// `--build-arg` values: `KEY=VALUE`, or `KEY` taken from the environment (skipped when

@@ -244,6 +244,10 @@ fn remote_contexts_are_fetched() {
         "FROM scratch\nCOPY hello.txt /\n",
     );
     write(&dir.path().join("work/app/hello.txt"), "from git\n");
+    write(
+        &dir.path().join("work/Dockerfile.all"),
+        "FROM scratch\nCOPY . /all/\n",
+    );
     let git = |args: &[&str]| {
         let mut all = vec!["-C", args[0], "-c", "user.name=t", "-c", "user.email=t@t"];
         all.extend_from_slice(&args[1..]);
@@ -301,6 +305,29 @@ fn remote_contexts_are_fetched() {
         ));
         assert_eq!(fs::read_to_string(out.join("hello.txt")).unwrap(), expected);
     }
+    // The whole work tree, without `.git` unless asked for, as in BuildKit.
+    let git_dirs = |extra: &[&str]| {
+        let out = dir.path().join("all");
+        let _ = fs::remove_dir_all(&out);
+        let context = format!("{}/repo.git#main", server.base());
+        let output = format!("type=local,dest={}", out.display());
+        let mut args = vec!["-q", "-f", "Dockerfile.all", "-o", &output];
+        args.extend_from_slice(extra);
+        args.push(&context);
+        ok(&build(&root, &args));
+        let mut names: Vec<String> = fs::read_dir(out.join("all"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(git_dirs(&[]), ["Dockerfile.all", "app"]);
+    assert_eq!(
+        git_dirs(&["--build-arg", "BUILDKIT_CONTEXT_KEEP_GIT_DIR=1"]),
+        [".git", "Dockerfile.all", "app"]
+    );
+
     let lone = ok(&build(
         &root,
         &["-q", "-t", "lone", &format!("{}/Dockerfile", server.base())],
