@@ -65,6 +65,7 @@ use sha2::Digest as _;
 use crate::digest::HashingWriter;
 
 use super::reuse::{ChunkHash, ChunkIndex, Reuse, chunk_hash};
+use super::zstd_frames::zstd_frames;
 use super::{Compression, LayerError};
 
 /// The data size from which an entry starts a chunk of its own.
@@ -115,8 +116,8 @@ enum Output<W> {
     Gone,
 }
 
-/// A thread that writes compressed chunks to the sink, in order, and hashes them and
-/// their raw bytes.
+/// A thread that writes compressed chunks to the sink, in order, and hashes them, with
+/// one more that hashes their raw bytes.
 ///
 /// Dropped before [`join`](OutputThread::join) (a layer given up), it still waits for the
 /// thread, so that the sink (a blob's temp file) is gone when the drop returns.
@@ -388,19 +389,33 @@ impl<W: Write + Send + 'static> OutputThread<W> {
         let (tx, rx) = mpsc::sync_channel::<Pair>(depth);
         let (back_tx, back) = mpsc::sync_channel(depth);
         let thread = std::thread::spawn(move || {
-            let mut tar = HashingWriter::new(io::sink());
+            // The raw tar is hashed on a thread of its own: each SHA-256 pass is as much
+            // work as reading the files.
+            let (raw_tx, raw_rx) = mpsc::sync_channel::<Vec<u8>>(depth);
+            let tar_hasher = std::thread::spawn(move || {
+                let mut tar = HashingWriter::new(io::sink());
+                for mut raw in raw_rx {
+                    tar.write_all(&raw)
+                        .expect("writing to io::sink cannot fail");
+                    raw.clear();
+                    // A full or closed channel: the writer has buffers enough, or is done.
+                    let _ = back_tx.try_send(raw);
+                }
+                let (_, digest, size) = tar.finish();
+                (digest, size)
+            });
             let mut blob = HashingWriter::new(io::sink());
-            for (mut raw, out) in rx {
+            let written = rx.into_iter().try_for_each(|(raw, out)| {
                 sink.write_all(&out)?;
-                tar.write_all(&raw)?;
                 blob.write_all(&out)?;
-                raw.clear();
-                // A full or closed channel: the writer has buffers enough, or is done.
-                let _ = back_tx.try_send(raw);
-            }
+                raw_tx.send(raw).map_err(|_| thread_stopped())
+            });
+            drop(raw_tx);
+            let tar = tar_hasher.join().map_err(|_| thread_stopped())?;
+            written?;
             sink.flush()?;
-            let ((_, tar, tar_size), (_, blob, size)) = (tar.finish(), blob.finish());
-            Ok((sink, (tar, tar_size), (blob, size)))
+            let (_, blob, size) = blob.finish();
+            Ok((sink, tar, (blob, size)))
         });
         OutputThread {
             tx: Some(tx),
@@ -468,17 +483,15 @@ impl ChunkCodec {
     fn compress(self, raw: &[u8]) -> io::Result<Vec<u8>> {
         match self {
             ChunkCodec::Gzip(level) => gzip_member(raw, level),
-            ChunkCodec::Zstd(level) => zstd_frame(raw, level),
+            ChunkCodec::Zstd(level) => zstd_frames(raw, level),
         }
     }
 }
 
 thread_local! {
-    /// Each pool thread keeps its deflate and zstd state (with their level) between
-    /// chunks; building them anew costs more than compressing a small chunk.
+    /// Each pool thread keeps its deflate state (with its level) between chunks;
+    /// building it anew costs more than compressing a small chunk.
     static DEFLATE: RefCell<Option<(u32, flate2::Compress)>> = const { RefCell::new(None) };
-    static ZSTD: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
-        const { RefCell::new(None) };
 }
 
 /// One gzip member (RFC 1952) of `raw`, with a fixed header: no name, mtime 0, OS
@@ -525,19 +538,4 @@ fn gzip_member(raw: &[u8], level: u32) -> io::Result<Vec<u8>> {
     // ISIZE is the input size modulo 2^32; a chunk is far smaller.
     out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
     Ok(out)
-}
-
-/// One zstd frame of `raw`, with its content size and a checksum.
-fn zstd_frame(raw: &[u8], level: i32) -> io::Result<Vec<u8>> {
-    ZSTD.with_borrow_mut(|state| {
-        let compressor = match state {
-            Some((l, compressor)) if *l == level => compressor,
-            _ => {
-                let mut fresh = zstd::bulk::Compressor::new(level)?;
-                fresh.include_checksum(true)?;
-                &mut state.insert((level, fresh)).1
-            }
-        };
-        compressor.compress(raw)
-    })
 }

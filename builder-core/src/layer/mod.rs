@@ -35,6 +35,7 @@ mod root;
 mod snapshot;
 mod unpack;
 mod writer;
+mod zstd_frames;
 
 pub use compression::{Codec, Compression, decompress};
 pub use entry::{Content, Entry, EntryKind};

@@ -180,7 +180,7 @@ impl Reuse {
     }
 }
 
-/// Whether `compressed`, a gzip member or a zstd frame, holds `raw` as far as its
+/// Whether `compressed`, a gzip member or zstd frames, holds `raw` as far as its
 /// framing tells cheaply.
 fn checks(compressed: &[u8], raw: &[u8]) -> bool {
     const ZSTD_MAGIC: [u8; 4] = 0xFD2F_B528_u32.to_le_bytes();
@@ -188,13 +188,23 @@ fn checks(compressed: &[u8], raw: &[u8]) -> bool {
         // ISIZE; the CRC-32 would cost a pass over the raw bytes for little more.
         compressed[compressed.len() - 4..] == (raw.len() as u32).to_le_bytes()
     } else if compressed.starts_with(&ZSTD_MAGIC) {
-        matches!(
-            zstd::zstd_safe::get_frame_content_size(compressed),
-            Ok(Some(size)) if size == raw.len() as u64
-        )
+        zstd_content_size(compressed) == Some(raw.len() as u64)
     } else {
         false
     }
+}
+
+/// The content size of the zstd frames that make up all of `frames`, as their headers
+/// tell it; `None` when they do not tell it or do not end where `frames` does.
+fn zstd_content_size(mut frames: &[u8]) -> Option<u64> {
+    let mut total = 0u64;
+    while !frames.is_empty() {
+        let size = zstd::zstd_safe::find_frame_compressed_size(frames).ok()?;
+        let content = zstd::zstd_safe::get_frame_content_size(frames.get(..size)?).ok()??;
+        total = total.checked_add(content)?;
+        frames = &frames[size..];
+    }
+    Some(total)
 }
 
 /// The BLAKE3 hash of a chunk's raw bytes.
@@ -222,5 +232,24 @@ mod tests {
         large.push(&[1; 32], 10, 1 << 40);
         assert!(Reuse::new(blob, 1 << 40, &large).is_none());
         Ok(())
+    }
+
+    #[test]
+    fn zstd_chunks_of_several_frames_are_checked_whole() {
+        let mut x = 7u64;
+        let mut raw: Vec<u8> = (0..64 * 1024)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        raw.extend(b"text after the noise ".repeat(100));
+        let frames = crate::layer::zstd_frames::zstd_frames(&raw, 3).unwrap();
+        assert!(zstd::zstd_safe::find_frame_compressed_size(&frames).unwrap() < frames.len());
+        assert!(checks(&frames, &raw));
+        assert!(!checks(&frames, &raw[1..]), "another size");
+        assert!(!checks(&frames[..frames.len() - 1], &raw), "cut short");
     }
 }
