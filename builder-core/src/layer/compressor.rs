@@ -45,13 +45,13 @@
 //! raw bytes plus its compressed form, and as many compressed chunks wait to be hashed.
 //!
 //! Threads: the caller's thread writes the tar (reading files); a pool hashes each
-//! chunk's raw bytes (BLAKE3, for the [`ChunkIndex`]) and compresses it or copies it from
-//! an earlier blob; one more thread, the output, writes the compressed chunks to the sink
-//! in order, hashes the raw tar (the `diff_id`) and the compressed stream (the digest),
-//! and hands raw buffers back for reuse, so that neither the SHA-256 passes nor the
-//! writes to the sink hold up the reading of files or compression. On a 2-core machine
-//! the hash passes are a third of the work of a zstd layer, and most of a layer whose
-//! chunks are reused.
+//! chunk's raw bytes (BLAKE3, for the [`ChunkIndex`]) and compresses it (zstd chunks
+//! through [`zstd_frames`]) or copies it from an earlier blob; one more thread, the
+//! output, writes the compressed chunks to the sink in order and hashes them (the digest),
+//! and a last one hashes the raw tar (the `diff_id`) and hands raw buffers back for
+//! reuse, so that neither the SHA-256 passes nor the writes to the sink hold up the
+//! reading of files or compression. On a 2-core machine each hash pass is as much work as
+//! reading the files, and the two are most of a layer whose chunks are reused.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
