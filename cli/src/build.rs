@@ -329,15 +329,16 @@ impl BuildInput {
     /// it); `-f` is a path inside it. As in BuildKit, the context has no `.git` unless the
     /// build argument `BUILDKIT_CONTEXT_KEEP_GIT_DIR` is true.
     fn git(args: &BuildArgs, url: &str) -> anyhow::Result<BuildInput> {
-        let source = GitSource::parse(url);
         let failed = || format!("failed to fetch the build context `{url}`");
+        let source = GitSource::parse(url).with_context(failed)?;
         let resolved = source.resolve().with_context(failed)?;
         let temp = tempfile::tempdir().context("failed to create a temporary directory")?;
         let repo = temp.path().join("repo");
         let checkout = source.checkout(&resolved, &repo).with_context(failed)?;
-        let keep = build_args(&args.build_args)
-            .get("BUILDKIT_CONTEXT_KEEP_GIT_DIR")
-            .is_some_and(|value| is_true(value));
+        let keep = source.keeps_git_dir()
+            || build_args(&args.build_args)
+                .get("BUILDKIT_CONTEXT_KEEP_GIT_DIR")
+                .is_some_and(|value| is_true(value));
         if !keep {
             let git_dir = repo.join(".git");
             fs::remove_dir_all(&git_dir)

@@ -109,7 +109,7 @@ pub(super) fn prepare(
         sources.scratch = Some(run.builder.store.temp_dir()?);
     }
     for url in gits {
-        let git = GitSource::parse(url);
+        let git = GitSource::parse(url)?;
         let resolved = git.resolve()?;
         if let Some(expected) = options.checksum.as_deref().filter(|_| checksum.is_none())
             && (expected.is_empty() || !resolved.commit.starts_with(expected))
@@ -234,7 +234,7 @@ pub(super) fn add_entries(
     };
     for (index, (git, resolved)) in sources.gits.iter().enumerate() {
         let checkout = git.checkout(resolved, &scratch.path().join(format!("git-{index}")))?;
-        let exclude = if sources.keep_git_dir {
+        let exclude = if sources.keep_git_dir || git.keeps_git_dir() {
             Vec::new()
         } else {
             vec![".git".to_owned()]

@@ -88,6 +88,14 @@ pub enum FetchError {
         /// The ref as written.
         reference: String,
     },
+    /// A git URL's queries are wrong.
+    #[error("invalid git URL `{url}`: {reason}")]
+    GitQuery {
+        /// The source as written.
+        url: String,
+        /// Why, in a few words.
+        reason: String,
+    },
     /// The subdirectory named after `:` is not a directory of the commit.
     #[error("`{subdir}` is not a directory of `{remote}`")]
     GitSubdir {
@@ -96,7 +104,7 @@ pub enum FetchError {
         /// The subdirectory as written.
         subdir: String,
     },
-    /// The commit is not the one `--checksum` expects.
+    /// The commit is not the one `--checksum` (or the URL's `?checksum=`) expects.
     #[error("`{remote}` is at commit `{actual}`, but `--checksum` expects `{expected}`")]
     GitCommitMismatch {
         /// The repository.

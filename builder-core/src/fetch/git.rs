@@ -11,12 +11,18 @@ use std::process::Command;
 
 use super::FetchError;
 
-/// A git source as `ADD` takes it: `<remote>[#<ref>[:<subdir>]]`.
+/// A git source as `ADD` and `docker build` take it: `<remote>[#<ref>[:<subdir>]]`, or a
+/// URL with the queries of BuildKit 0.24 (`?tag=T`, `?branch=B`, `?ref=R`, `?subdir=D`,
+/// `?checksum=C` or `?commit=C`, `?keep-git-dir`, `?submodules`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitSource {
     remote: String,
     reference: Option<String>,
     subdir: Option<String>,
+    /// The commit (or a prefix of it) the ref must resolve to (`?checksum=`).
+    checksum: Option<String>,
+    /// `?keep-git-dir`: keep the `.git` directory.
+    keep_git_dir: bool,
 }
 
 /// A reference resolved on the remote.
@@ -39,11 +45,23 @@ pub struct Checkout {
 }
 
 impl GitSource {
-    /// Splits `source` into the remote, the ref and the subdirectory after `#`.
-    pub fn parse(source: &str) -> GitSource {
-        let (remote, fragment) = match source.split_once('#') {
-            Some((remote, fragment)) => (remote, Some(fragment)),
+    /// Splits `source` into the remote, the ref and the subdirectory after `#`, and
+    /// reads the queries of a URL (`scheme://…?…`) as BuildKit reads them: `tag` and
+    /// `branch` name `refs/tags/T` and `refs/heads/B`, `checksum` (alias `commit`) is
+    /// checked against the resolved commit (and is the ref when none is named).
+    ///
+    /// # Errors
+    ///
+    /// [`FetchError::GitQuery`] for an unknown query, one without a value or given twice,
+    /// and queries that name different refs or subdirectories.
+    pub fn parse(source: &str) -> Result<GitSource, FetchError> {
+        let (before, fragment) = match source.split_once('#') {
+            Some((before, fragment)) => (before, Some(fragment)),
             None => (source, None),
+        };
+        let (remote, query) = match before.split_once('?') {
+            Some((remote, query)) if remote.contains("://") => (remote, Some(query)),
+            _ => (before, None),
         };
         let (reference, subdir) = match fragment.map(|f| f.split_once(':').unwrap_or((f, ""))) {
             Some((reference, subdir)) => (
@@ -52,11 +70,70 @@ impl GitSource {
             ),
             None => (None, None),
         };
-        GitSource {
+        let mut git = GitSource {
             remote: remote.to_owned(),
             reference,
             subdir,
+            checksum: None,
+            keep_git_dir: false,
+        };
+        if let Some(query) = query {
+            git.read_query(query)
+                .map_err(|reason| FetchError::GitQuery {
+                    url: source.to_owned(),
+                    reason,
+                })?;
         }
+        Ok(git)
+    }
+
+    /// Reads a URL's queries into `self`; the error says why they are wrong.
+    fn read_query(&mut self, query: &str) -> Result<(), String> {
+        let mut seen = Vec::new();
+        let (mut tag, mut branch) = (None, None);
+        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if seen.contains(&key) {
+                return Err(format!("query `{key}` has multiple values"));
+            }
+            seen.push(key);
+            let flag = |value: &str| match value {
+                "" | "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+                "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+                _ => Err(format!("invalid `{key}` value `{value}`")),
+            };
+            if value.is_empty() && !matches!(key, "keep-git-dir" | "submodules") {
+                return Err(format!("query `{key}` has no value"));
+            }
+            match key {
+                "ref" => self.reference = Some(same(self.reference.take(), value, "ref")?),
+                "tag" => tag = Some(with_prefix(value, "refs/tags/")),
+                "branch" => branch = Some(with_prefix(value, "refs/heads/")),
+                "subdir" => self.subdir = Some(same(self.subdir.take(), value, "subdir")?),
+                "checksum" | "commit" => self.checksum = Some(value.to_owned()),
+                "keep-git-dir" => self.keep_git_dir = flag(value)?,
+                // Submodules are not fetched either way.
+                "submodules" => {
+                    flag(value)?;
+                }
+                _ => return Err(format!("unexpected query `{key}`")),
+            }
+        }
+        if tag.is_some() && branch.is_some() {
+            return Err("`branch` conflicts with `tag`".to_owned());
+        }
+        if let Some(named) = tag.or(branch) {
+            self.reference = Some(same(self.reference.take(), &named, "ref")?);
+        }
+        if self.reference.is_none() {
+            self.reference.clone_from(&self.checksum);
+        }
+        Ok(())
+    }
+
+    /// Whether the source asks to keep the `.git` directory (`?keep-git-dir`).
+    pub fn keeps_git_dir(&self) -> bool {
+        self.keep_git_dir
     }
 
     /// The repository URL, without the fragment.
@@ -76,7 +153,7 @@ impl GitSource {
         let reference = self.reference.as_deref().unwrap_or("HEAD");
         let is_hex = reference.bytes().all(|b| b.is_ascii_hexdigit());
         if is_hex && matches!(reference.len(), 40 | 64) {
-            return Ok(Resolved {
+            return self.check(Resolved {
                 commit: reference.to_ascii_lowercase(),
                 refname: None,
             });
@@ -86,25 +163,42 @@ impl GitSource {
             .lines()
             .filter_map(|line| line.split_once('\t'))
             .collect();
+        // A full ref name's peeled tag first, so that an annotated tag gives its commit.
         let candidates = [
+            format!("{reference}^{{}}"),
             reference.to_owned(),
             format!("refs/tags/{reference}^{{}}"),
             format!("refs/tags/{reference}"),
             format!("refs/heads/{reference}"),
+            format!("refs/{reference}"),
         ];
-        for candidate in &candidates {
-            if let Some((commit, _)) = refs.iter().find(|(_, name)| name == candidate) {
-                let refname = candidate.strip_suffix("^{}").unwrap_or(candidate);
-                return Ok(Resolved {
-                    commit: (*commit).to_owned(),
-                    refname: Some(refname.to_owned()),
-                });
-            }
-        }
-        Err(FetchError::GitRefNotFound {
+        let found = candidates.iter().find_map(|candidate| {
+            let (commit, _) = refs.iter().find(|(_, name)| name == candidate)?;
+            let refname = candidate.strip_suffix("^{}").unwrap_or(candidate);
+            Some(Resolved {
+                commit: (*commit).to_owned(),
+                refname: Some(refname.to_owned()),
+            })
+        });
+        let resolved = found.ok_or_else(|| FetchError::GitRefNotFound {
             remote: self.remote.clone(),
             reference: reference.to_owned(),
-        })
+        })?;
+        self.check(resolved)
+    }
+
+    /// `resolved`, if it is the commit `?checksum=` expects.
+    fn check(&self, resolved: Resolved) -> Result<Resolved, FetchError> {
+        match &self.checksum {
+            Some(expected) if !resolved.commit.starts_with(&expected.to_ascii_lowercase()) => {
+                Err(FetchError::GitCommitMismatch {
+                    remote: self.remote.clone(),
+                    expected: expected.clone(),
+                    actual: resolved.commit,
+                })
+            }
+            _ => Ok(resolved),
+        }
     }
 
     /// Fetches `resolved` into a new repository at `dir` (which must not exist) and
@@ -212,6 +306,25 @@ impl GitSource {
     }
 }
 
+/// `value`, unless `current` names another one.
+fn same(current: Option<String>, value: &str, what: &str) -> Result<String, String> {
+    match current {
+        Some(current) if current != value => {
+            Err(format!("{what} conflicts: `{current}` vs `{value}`"))
+        }
+        _ => Ok(value.to_owned()),
+    }
+}
+
+/// `name` with `prefix` in front, unless it starts with it.
+fn with_prefix(name: &str, prefix: &str) -> String {
+    if name.starts_with(prefix) {
+        name.to_owned()
+    } else {
+        format!("{prefix}{name}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,10 +348,99 @@ mod tests {
             ),
         ];
         for (source, remote, reference, subdir) in cases {
-            let git = GitSource::parse(source);
+            let git = GitSource::parse(source).unwrap();
             assert_eq!(git.remote(), remote, "{source}");
             assert_eq!(git.reference.as_deref(), reference, "{source}");
             assert_eq!(git.subdir.as_deref(), subdir, "{source}");
+        }
+    }
+
+    #[test]
+    fn reads_the_queries_of_a_url() {
+        let cases = [
+            ("https://h/r.git?tag=v1", Some("refs/tags/v1"), None, None),
+            (
+                "https://h/r.git?branch=main&subdir=docs",
+                Some("refs/heads/main"),
+                Some("docs"),
+                None,
+            ),
+            (
+                "https://h/r.git?ref=pull/42/head",
+                Some("pull/42/head"),
+                None,
+                None,
+            ),
+            (
+                "https://h/r.git?tag=v1&checksum=66735c67",
+                Some("refs/tags/v1"),
+                None,
+                Some("66735c67"),
+            ),
+            (
+                "https://h/r.git?commit=66735c67",
+                Some("66735c67"),
+                None,
+                Some("66735c67"),
+            ),
+            ("https://h/r.git?subdir=a#v2:a", Some("v2"), Some("a"), None),
+        ];
+        for (source, reference, subdir, checksum) in cases {
+            let git = GitSource::parse(source).unwrap();
+            assert_eq!(git.remote(), "https://h/r.git", "{source}");
+            assert_eq!(git.reference.as_deref(), reference, "{source}");
+            assert_eq!(git.subdir.as_deref(), subdir, "{source}");
+            assert_eq!(git.checksum.as_deref(), checksum, "{source}");
+            assert!(!git.keeps_git_dir());
+        }
+        assert!(
+            GitSource::parse("https://h/r.git?keep-git-dir")
+                .unwrap()
+                .keeps_git_dir()
+        );
+        assert!(
+            GitSource::parse("https://h/r.git?keep-git-dir=1&submodules=false")
+                .unwrap()
+                .keeps_git_dir()
+        );
+        // Not a URL: a `?` is part of the path.
+        assert_eq!(
+            GitSource::parse("git@h:r?x.git").unwrap().remote(),
+            "git@h:r?x.git"
+        );
+    }
+
+    #[test]
+    fn refuses_wrong_queries() {
+        for (source, reason) in [
+            ("https://h/r.git?depth=1", "unexpected query `depth`"),
+            ("https://h/r.git?tag=", "query `tag` has no value"),
+            (
+                "https://h/r.git?tag=a&tag=b",
+                "query `tag` has multiple values",
+            ),
+            (
+                "https://h/r.git?tag=a&branch=b",
+                "`branch` conflicts with `tag`",
+            ),
+            (
+                "https://h/r.git?ref=x&tag=v1",
+                "ref conflicts: `x` vs `refs/tags/v1`",
+            ),
+            (
+                "https://h/r.git?subdir=b#:a",
+                "subdir conflicts: `a` vs `b`",
+            ),
+            (
+                "https://h/r.git?keep-git-dir=maybe",
+                "invalid `keep-git-dir` value `maybe`",
+            ),
+        ] {
+            let error = GitSource::parse(source).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!("invalid git URL `{source}`: {reason}")
+            );
         }
     }
 }

@@ -208,6 +208,74 @@ fn git_and_http_named_contexts() {
 }
 
 #[test]
+fn git_url_queries_choose_ref_subdir_and_git_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = dir.path().join("served");
+    fs::create_dir(&served).unwrap();
+    tool(
+        "sh",
+        &[
+            fixture("build/add-git/make-repo.sh").to_str().unwrap(),
+            served.to_str().unwrap(),
+        ],
+    );
+    let commit = tool(
+        "git",
+        &[
+            "-C",
+            served.join("repo.git").to_str().unwrap(),
+            "rev-parse",
+            "v1",
+        ],
+    );
+    let server = HttpServer::start(&served).unwrap();
+    let repo = format!("{}/repo.git", server.base());
+    write(
+        &dir.path().join("ctx/Dockerfile"),
+        "FROM scratch\nCOPY --from=tagged a.txt /tagged.txt\nCOPY --from=kept .git/HEAD /head\n",
+    );
+    let ctx = dir.path().join("ctx");
+    let out = dir.path().join("out");
+    let build_with = |contexts: &[String]| {
+        let mut args = vec!["-q".to_owned()];
+        for context in contexts {
+            args.extend(["--build-context".to_owned(), context.clone()]);
+        }
+        args.extend([
+            "-o".to_owned(),
+            format!("type=local,dest={}", out.display()),
+            ctx.to_str().unwrap().to_owned(),
+        ]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        build(&dir.path().join("store"), &args)
+    };
+    ok(&build_with(&[
+        format!("tagged={repo}?tag=v1&subdir=sub&checksum={}", &commit[..8]),
+        format!("kept={repo}?branch=main&keep-git-dir"),
+    ]));
+    assert_eq!(
+        fs::read_to_string(out.join("tagged.txt")).unwrap(),
+        "in a subdirectory\n"
+    );
+    // The checkout's `.git`, its HEAD at the commit.
+    assert_eq!(fs::read_to_string(out.join("head")).unwrap(), commit);
+
+    let wrong = build_with(&[
+        format!("tagged={repo}?tag=v1&checksum=0000"),
+        format!("kept={repo}?branch=main&keep-git-dir"),
+    ]);
+    assert!(!wrong.status.success());
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "`{repo}` is at commit `{}`, but `--checksum` expects `0000`",
+            commit.trim()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn unreadable_named_contexts_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     write(&dir.path().join("ctx/Dockerfile"), "FROM x\n");
@@ -217,6 +285,10 @@ fn unreadable_named_contexts_are_errors() {
         (
             "x=ftp://example.com/ctx.tar",
             "build context `x` (`ftp://example.com/ctx.tar`)\ncaused by: mkimage reads directories",
+        ),
+        (
+            "x=https://h/r.git?depth=1",
+            "build context `x` (`https://h/r.git?depth=1`)\ncaused by: 0:0: `ADD https://h/r.git?depth=1 / (build context x)` failed\ncaused by: invalid git URL `https://h/r.git?depth=1`: unexpected query `depth`",
         ),
         (
             "x=/no/such/dir",
@@ -229,7 +301,7 @@ fn unreadable_named_contexts_are_errors() {
         );
         assert!(!output.status.success());
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.starts_with(&format!("error: {message}")), "{stderr}");
+        assert!(stderr.contains(&format!("error: {message}")), "{stderr}");
     }
 }
 
