@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
-use mkimage_core::build::{BuildOptions, Builder};
+use mkimage_core::build::{BuildError, BuildOptions, Builder};
 use mkimage_core::context::Context;
 use mkimage_core::oci::{ImageSource, import};
 use mkimage_core::plan::{
@@ -122,7 +122,14 @@ fn image_for(
         labels: Vec::new(),
         ..options.clone()
     };
-    let built = builder.build(&plan, &context, &options, events)?;
+    // The step was made here, not written in a file: the caller names the context, and
+    // the step's own cause says what went wrong.
+    let built = builder
+        .build(&plan, &context, &options, events)
+        .map_err(|error| match error {
+            mkimage_core::Error::Build(BuildError::Step { source, .. }) => *source,
+            other => other,
+        })?;
     Ok(built.image.digest().to_string())
 }
 

@@ -288,7 +288,7 @@ fn unreadable_named_contexts_are_errors() {
         ),
         (
             "x=https://h/r.git?depth=1",
-            "build context `x` (`https://h/r.git?depth=1`)\ncaused by: 0:0: `ADD https://h/r.git?depth=1 / (build context x)` failed\ncaused by: invalid git URL `https://h/r.git?depth=1`: unexpected query `depth`",
+            "build context `x` (`https://h/r.git?depth=1`)\ncaused by: invalid git URL `https://h/r.git?depth=1`: unexpected query `depth`\n",
         ),
         (
             "x=/no/such/dir",
