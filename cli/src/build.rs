@@ -2,7 +2,7 @@
 //! and the outputs asked for.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{BufWriter, IsTerminal as _, Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -340,9 +340,7 @@ impl BuildInput {
                 .get("BUILDKIT_CONTEXT_KEEP_GIT_DIR")
                 .is_some_and(|value| is_true(value));
         if !keep {
-            let git_dir = repo.join(".git");
-            fs::remove_dir_all(&git_dir)
-                .with_context(|| format!("failed to remove `{}`", git_dir.display()))?;
+            checkout.remove_git_dirs().with_context(failed)?;
         }
         Self::in_dir(args, checkout.root, temp)
     }

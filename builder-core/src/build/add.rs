@@ -234,19 +234,11 @@ pub(super) fn add_entries(
     };
     for (index, (git, resolved)) in sources.gits.iter().enumerate() {
         let checkout = git.checkout(resolved, &scratch.path().join(format!("git-{index}")))?;
-        let exclude = if sources.keep_git_dir || git.keeps_git_dir() {
-            Vec::new()
-        } else {
-            vec![".git".to_owned()]
-        };
+        if !(sources.keep_git_dir || git.keeps_git_dir()) {
+            checkout.remove_git_dirs()?;
+        }
         let tree = Context::without_ignore_file(&checkout.root)?;
-        let selection = tree.select(
-            &["."],
-            &SelectOptions {
-                exclude,
-                parents: false,
-            },
-        )?;
+        let selection = tree.select(&["."], &SelectOptions::default())?;
         for mut entry in selection.place(&dest, true)? {
             let (uid, gid) = placement.owner.unwrap_or((0, 0));
             (entry.uid, entry.gid, entry.mtime) = (uid, gid, checkout.commit_time);

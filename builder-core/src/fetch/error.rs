@@ -88,6 +88,15 @@ pub enum FetchError {
         /// The ref as written.
         reference: String,
     },
+    /// A `.git` of a checkout could not be removed.
+    #[error("failed to remove `{}` from a git checkout", path.display())]
+    RemoveGitDir {
+        /// The `.git` directory or file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
     /// A git URL's queries are wrong.
     #[error("invalid git URL `{url}`: {reason}")]
     GitQuery {

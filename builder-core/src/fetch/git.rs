@@ -4,7 +4,7 @@
 //! nothing here speaks a git protocol. [`GitSource::resolve`] runs `git ls-remote` to
 //! find the commit (the step's cache input, so a cache hit clones nothing) and
 //! [`GitSource::checkout`] fetches that commit (shallow when the server allows it) into
-//! a new repository and checks it out.
+//! a new repository and checks it out, with its submodules.
 
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
@@ -23,6 +23,8 @@ pub struct GitSource {
     checksum: Option<String>,
     /// `?keep-git-dir`: keep the `.git` directory.
     keep_git_dir: bool,
+    /// Whether submodules are checked out too (unless `?submodules=false`).
+    submodules: bool,
 }
 
 /// A reference resolved on the remote.
@@ -42,6 +44,47 @@ pub struct Checkout {
     pub root: PathBuf,
     /// The commit's committer time, seconds since the epoch: the mtime of every file.
     pub commit_time: i64,
+    /// The work tree, with `.git`.
+    repo: PathBuf,
+}
+
+impl Checkout {
+    /// Removes every `.git` of the work tree: the repository's directory and its
+    /// submodules' `.git` files, as BuildKit leaves them out unless asked to keep them.
+    ///
+    /// # Errors
+    ///
+    /// [`FetchError::RemoveGitDir`] when one cannot be read or removed.
+    pub fn remove_git_dirs(&self) -> Result<(), FetchError> {
+        let failed = |path: &Path, source: std::io::Error| FetchError::RemoveGitDir {
+            path: path.to_owned(),
+            source,
+        };
+        let mut found = Vec::new();
+        let mut walk = walkdir::WalkDir::new(&self.repo).min_depth(1).into_iter();
+        while let Some(entry) = walk.next() {
+            let entry = entry.map_err(|e| {
+                let path = e.path().unwrap_or(&self.repo).to_owned();
+                failed(&path, e.into())
+            })?;
+            if entry.file_name() == ".git" {
+                let is_dir = entry.file_type().is_dir();
+                if is_dir {
+                    walk.skip_current_dir();
+                }
+                found.push((entry.into_path(), is_dir));
+            }
+        }
+        for (path, is_dir) in found {
+            let removed = if is_dir {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            removed.map_err(|source| failed(&path, source))?;
+        }
+        Ok(())
+    }
 }
 
 impl GitSource {
@@ -76,6 +119,7 @@ impl GitSource {
             subdir,
             checksum: None,
             keep_git_dir: false,
+            submodules: true,
         };
         if let Some(query) = query {
             git.read_query(query)
@@ -112,10 +156,7 @@ impl GitSource {
                 "subdir" => self.subdir = Some(same(self.subdir.take(), value, "subdir")?),
                 "checksum" | "commit" => self.checksum = Some(value.to_owned()),
                 "keep-git-dir" => self.keep_git_dir = flag(value)?,
-                // Submodules are not fetched either way.
-                "submodules" => {
-                    flag(value)?;
-                }
+                "submodules" => self.submodules = flag(value)?,
                 _ => return Err(format!("unexpected query `{key}`")),
             }
         }
@@ -252,6 +293,16 @@ impl GitSource {
                 &resolved.commit,
             ],
         )?;
+        // Submodules too, as BuildKit checks them out (at depth 1 where the server can).
+        if self.submodules && dir.join(".gitmodules").is_file() {
+            // Relative submodule URLs are resolved against `origin`.
+            self.git(Some(dir), &["remote", "add", "origin", &self.remote])?;
+            let update = ["submodule", "--quiet", "update", "--init", "--recursive"];
+            let shallow = [&update[..], &["--depth", "1"]].concat();
+            if self.git(Some(dir), &shallow).is_err() {
+                self.git(Some(dir), &update)?;
+            }
+        }
         let time = self.git(Some(dir), &["log", "-1", "--format=%ct", &resolved.commit])?;
         let commit_time = time.trim().parse().unwrap_or(0);
         let root = match &self.subdir {
@@ -272,7 +323,11 @@ impl GitSource {
                 root
             }
         };
-        Ok(Checkout { root, commit_time })
+        Ok(Checkout {
+            root,
+            commit_time,
+            repo: dir.to_owned(),
+        })
     }
 
     /// Runs `git ARGS` (in `dir`, if given) without prompting for credentials; returns

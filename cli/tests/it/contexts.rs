@@ -276,6 +276,81 @@ fn git_url_queries_choose_ref_subdir_and_git_dir() {
 }
 
 #[test]
+fn git_contexts_have_their_submodules_without_git_dirs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let served = dir.path().join("served");
+    fs::create_dir(&served).unwrap();
+    let server = HttpServer::start(&served).unwrap();
+    let git = |args: &[&str]| {
+        let mut all = vec!["-C", args[0], "-c", "user.name=t", "-c", "user.email=t@t"];
+        all.extend_from_slice(&args[1..]);
+        tool("git", &all);
+    };
+    let serve = |work: &str, bare: &str| {
+        tool("git", &["clone", "-q", "--bare", &path(work), &path(bare)]);
+        git(&[&path(bare), "update-server-info"]);
+    };
+    // A repository, and one that has it as the submodule `lib`.
+    write(&dir.path().join("sub/s.txt"), "in a submodule\n");
+    git(&[&path("sub"), "init", "-q", "-b", "main"]);
+    git(&[&path("sub"), "add", "-A"]);
+    git(&[&path("sub"), "commit", "-q", "-m", "sub"]);
+    serve("sub", "served/sub.git");
+    write(
+        &dir.path().join("top/Dockerfile"),
+        "FROM scratch\nCOPY . /all/\n",
+    );
+    git(&[&path("top"), "init", "-q", "-b", "main"]);
+    let sub_url = format!("{}/sub.git", server.base());
+    git(&[&path("top"), "submodule", "--quiet", "add", &sub_url, "lib"]);
+    git(&[&path("top"), "add", "-A"]);
+    git(&[&path("top"), "commit", "-q", "-m", "top"]);
+    serve("top", "served/top.git");
+
+    let root = dir.path().join("store");
+    let listing = |context: &str| {
+        let out = dir.path().join("out");
+        let _ = fs::remove_dir_all(&out);
+        let output = format!("type=local,dest={}", out.display());
+        ok(&build(&root, &["-q", "-o", &output, context]));
+        let mut names: Vec<String> = tool("find", &[out.join("all").to_str().unwrap()])
+            .lines()
+            .map(|line| line.replace(out.join("all").to_str().unwrap(), ""))
+            .collect();
+        names.sort();
+        names
+    };
+    let top = format!("{}/top.git", server.base());
+    assert_eq!(
+        listing(&top),
+        ["", "/.gitmodules", "/Dockerfile", "/lib", "/lib/s.txt"]
+    );
+    assert_eq!(
+        listing(&format!("{top}?submodules=false")),
+        ["", "/.gitmodules", "/Dockerfile", "/lib"]
+    );
+    // The same through `ADD`, which a git named context is.
+    write(
+        &dir.path().join("ctx/Dockerfile"),
+        "FROM scratch\nCOPY --from=top / /all/\n",
+    );
+    let named = format!("top={top}");
+    let out = dir.path().join("named");
+    let output = format!("type=local,dest={}", out.display());
+    ok(&build(
+        &root,
+        &["-q", "--build-context", &named, "-o", &output, &path("ctx")],
+    ));
+    assert_eq!(
+        fs::read_to_string(out.join("all/lib/s.txt")).unwrap(),
+        "in a submodule\n"
+    );
+    assert!(!out.join("all/lib/.git").exists());
+    assert!(!out.join("all/.git").exists());
+}
+
+#[test]
 fn unreadable_named_contexts_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     write(&dir.path().join("ctx/Dockerfile"), "FROM x\n");
