@@ -137,10 +137,12 @@ impl GitSource {
         let (mut tag, mut branch) = (None, None);
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            if seen.contains(&key) {
+            let (key, value) = (unescape(key), unescape(value));
+            let (key, value) = (key.as_str(), value.as_str());
+            if seen.contains(&key.to_owned()) {
                 return Err(format!("query `{key}` has multiple values"));
             }
-            seen.push(key);
+            seen.push(key.to_owned());
             let flag = |value: &str| match value {
                 "" | "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
                 "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
@@ -361,6 +363,15 @@ impl GitSource {
     }
 }
 
+/// A query's key or value decoded as Go's `url.ParseQuery` decodes it: `+` is a space,
+/// `%XX` a byte.
+fn unescape(text: &str) -> String {
+    let spaced = text.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
 /// `value`, unless `current` names another one.
 fn same(current: Option<String>, value: &str, what: &str) -> Result<String, String> {
     match current {
@@ -439,6 +450,12 @@ mod tests {
                 Some("66735c67"),
             ),
             ("https://h/r.git?subdir=a#v2:a", Some("v2"), Some("a"), None),
+            (
+                "https://h/r.git?branch=feature%2Fx",
+                Some("refs/heads/feature/x"),
+                None,
+                None,
+            ),
         ];
         for (source, reference, subdir, checksum) in cases {
             let git = GitSource::parse(source).unwrap();
