@@ -88,13 +88,6 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     for warning in &dockerfile.warnings {
         render::warning(&format!("{name}:{}: {}", warning.line, warning.message));
     }
-    let unused = unconsumed(&dockerfile, &build_args);
-    if !unused.is_empty() {
-        render::warning(&format!(
-            "build arguments that no ARG of {name} declares: {}",
-            unused.join(", ")
-        ));
-    }
     let mut context = Context::open(&input.context_dir, input.dockerfile_path.as_deref())?;
     if input.temp.is_some() {
         context = context.streamed();
@@ -164,6 +157,17 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
                 .map_err(|error| lower_error(name, text, error))?;
         }
         if builds.is_empty() {
+            let triggers = lower_options
+                .base_images
+                .values()
+                .flat_map(|base| &base.onbuild);
+            let unused = unconsumed(&dockerfile, triggers, &build_args);
+            if !unused.is_empty() {
+                render::warning(&format!(
+                    "build arguments that no ARG of {name} declares: {}",
+                    unused.join(", ")
+                ));
+            }
             for warning in &lowered.warnings {
                 render::warning(&format!("{name}:{}: {}", warning.span, warning.message));
             }
@@ -439,10 +443,14 @@ fn base_images(
     found
 }
 
-/// The `--build-arg` names that no `ARG` of the Dockerfile declares, as `docker build`
-/// reports them: the proxy settings, `SOURCE_DATE_EPOCH`, the platform arguments and
-/// `BUILDKIT_*` are used without an `ARG`.
-fn unconsumed(dockerfile: &Dockerfile, build_args: &BTreeMap<String, String>) -> Vec<String> {
+/// The `--build-arg` names that no `ARG` of the Dockerfile or of the bases' `ONBUILD`
+/// `triggers` declares, as `docker build` reports them: the proxy settings,
+/// `SOURCE_DATE_EPOCH`, the platform arguments and `BUILDKIT_*` are used without an `ARG`.
+fn unconsumed<'a>(
+    dockerfile: &Dockerfile,
+    triggers: impl Iterator<Item = &'a String>,
+    build_args: &BTreeMap<String, String>,
+) -> Vec<String> {
     const IMPLICIT: &[&str] = &[
         "SOURCE_DATE_EPOCH",
         "BUILDPLATFORM",
@@ -464,9 +472,13 @@ fn unconsumed(dockerfile: &Dockerfile, build_args: &BTreeMap<String, String>) ->
         "NO_PROXY",
         "ALL_PROXY",
     ];
-    let declared: Vec<&str> = dockerfile
-        .instructions
-        .iter()
+    // A trigger that does not parse fails the lowering, which reports it.
+    let triggers: Vec<Dockerfile> = triggers
+        .filter_map(|trigger| mkimage_dockerfile::parse(trigger).ok())
+        .collect();
+    let declared: Vec<&str> = std::iter::once(dockerfile)
+        .chain(&triggers)
+        .flat_map(|file| &file.instructions)
         .filter(|instr| instr.kind == Keyword::Arg)
         .filter_map(|instr| match &instr.args {
             Arguments::Words(words) => Some(words),

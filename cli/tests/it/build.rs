@@ -436,4 +436,33 @@ fn build_args_no_arg_declares_are_reported() {
         stderr.contains("warning: build arguments that no ARG of Dockerfile declares: TYPO\n"),
         "{stderr}"
     );
+
+    // An `ARG` that a base's `ONBUILD` trigger declares consumes its value too.
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nONBUILD ARG TRIGGERED\nONBUILD LABEL t=$TRIGGERED\n",
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    ok(&build(
+        &store,
+        &["-q", "-t", "base:1", dir.path().to_str().unwrap()],
+    ));
+    std::fs::write(dir.path().join("Dockerfile"), "FROM base:1\n").unwrap();
+    let output = build(
+        &store,
+        &[
+            "--build-arg",
+            "TRIGGERED=yes",
+            "--build-arg",
+            "TYPO=2",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    ok(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("warning: build arguments that no ARG of Dockerfile declares: TYPO\n"),
+        "{stderr}"
+    );
 }
