@@ -41,8 +41,10 @@
 //! earlier rule (cut at the first entry after 256 KiB): source-like text −1.1% gzip,
 //! −1.6% zstd; incompressible bytes −0.01% gzip, −0.04% zstd.
 //!
-//! Memory: at most `2 × threads + 2` chunks are in flight, each at most [`MAX_CHUNK`]
-//! raw bytes plus its compressed form, and as many compressed chunks wait to be hashed.
+//! Memory: a fixed number of raw chunk buffers ([`MAX_CHUNK`] bytes each, `2 × threads
+//! + 4` of them) go round from the tar to the pool, the output and the raw hash and back;
+//! when all are in use, the tar waits for one. At most `2 × threads + 2` chunks are in the
+//! pool and `threads + 1` wait for the output, each with its compressed form.
 //!
 //! Threads: the caller's thread writes the tar (reading files); a pool hashes each
 //! chunk's raw bytes (BLAKE3, for the [`ChunkIndex`]) and compresses it (zstd chunks
@@ -97,7 +99,11 @@ pub(crate) struct Chunked<W: Write> {
     reused: u64,
     threads: usize,
     pool: Option<rayon::ThreadPool>,
+    /// The chunk being filled; without capacity right after a submit, until the next
+    /// byte needs it.
     buf: Vec<u8>,
+    /// How many raw chunk buffers exist, at most [`Chunked::max_buffers`].
+    buffers: usize,
     pending: VecDeque<mpsc::Receiver<io::Result<Compressed>>>,
     spare: Vec<Vec<u8>>,
 }
@@ -175,6 +181,7 @@ impl<W: Write + Send + 'static> Compressor<W> {
             threads: threads.max(1),
             pool: None,
             buf: Vec::with_capacity(MAX_CHUNK),
+            buffers: 1,
             pending: VecDeque::new(),
             spare: Vec::new(),
         }))
@@ -200,12 +207,17 @@ impl<W: Write + Send + 'static> Compressor<W> {
     /// The chunk being filled and how many more bytes it takes, for content to be read
     /// straight into it (then [`chunk_filled`](Compressor::chunk_filled)); `None` when
     /// uncompressed.
-    pub(crate) fn chunk_room(&mut self) -> Option<(&mut Vec<u8>, usize)> {
+    ///
+    /// # Errors
+    ///
+    /// The error that stopped the output thread while waiting for a buffer.
+    pub(crate) fn chunk_room(&mut self) -> io::Result<Option<(&mut Vec<u8>, usize)>> {
         match self {
-            Compressor::Plain(_) => None,
+            Compressor::Plain(_) => Ok(None),
             Compressor::Chunked(chunked) => {
+                chunked.ready_buffer()?;
                 let room = MAX_CHUNK - chunked.buf.len();
-                Some((&mut chunked.buf, room))
+                Ok(Some((&mut chunked.buf, room)))
             }
         }
     }
@@ -253,15 +265,7 @@ impl<W: Write + Send + 'static> Chunked<W> {
     /// Hands the current chunk to the pool, first writing out finished chunks and, when
     /// too many are in flight, waiting for the oldest.
     fn submit(&mut self) -> io::Result<()> {
-        if let Output::Running(output) = &self.output {
-            self.spare.extend(output.back.try_iter());
-        }
-        let raw = std::mem::replace(
-            &mut self.buf,
-            self.spare
-                .pop()
-                .unwrap_or_else(|| Vec::with_capacity(MAX_CHUNK)),
-        );
+        let raw = std::mem::take(&mut self.buf);
         let codec = self.codec;
         let reuse = self.reuse.clone();
         let (tx, rx) = mpsc::sync_channel(1);
@@ -303,6 +307,44 @@ impl<W: Write + Send + 'static> Chunked<W> {
         Ok(())
     }
 
+    /// The most raw chunk buffers: enough to keep the pool, the output and the raw hash
+    /// busy. A fixed number, taken back once hashed, so that memory stays the same whatever the
+    /// size of the layer.
+    fn max_buffers(&self) -> usize {
+        2 * self.threads + 4
+    }
+
+    /// Gives the chunk being filled a buffer, if it has none: a spare one, a new one, or,
+    /// when all exist, the next one handed back (after writing out every chunk done, so
+    /// that some are).
+    fn ready_buffer(&mut self) -> io::Result<()> {
+        if self.buf.capacity() > 0 {
+            return Ok(());
+        }
+        if let Output::Running(output) = &self.output {
+            self.spare.extend(output.back.try_iter());
+        }
+        if self.spare.is_empty() && self.buffers >= self.max_buffers() {
+            while !self.pending.is_empty() {
+                self.write_oldest()?;
+            }
+            if let Output::Running(output) = &self.output {
+                match output.back.recv() {
+                    Ok(buffer) => self.spare.push(buffer),
+                    Err(_) => return Err(self.output.stopped()),
+                }
+            }
+        }
+        self.buf = match self.spare.pop() {
+            Some(buffer) => buffer,
+            None => {
+                self.buffers += 1;
+                Vec::with_capacity(MAX_CHUNK)
+            }
+        };
+        Ok(())
+    }
+
     /// The thread pool, started on first use so that a small layer starts no threads.
     fn pool(&mut self) -> io::Result<&rayon::ThreadPool> {
         if self.pool.is_none() {
@@ -332,8 +374,8 @@ impl<W: Write + Send + 'static> Chunked<W> {
         if done.reused {
             self.reused += raw_size;
         }
-        let depth = 2 * self.threads + 2;
-        self.output.send((done.raw, done.out), depth)
+        let (depth, buffers) = (self.threads + 1, self.max_buffers());
+        self.output.send((done.raw, done.out), depth, buffers)
     }
 }
 
@@ -343,14 +385,14 @@ pub(crate) type Written<W> = (W, (Digest, u64), (Digest, u64), Option<Chunks>);
 
 impl<W: Write + Send + 'static> Output<W> {
     /// Sends a raw chunk and its compressed form to the output thread, starting it
-    /// (`depth` chunks deep) on the first.
+    /// (`depth` chunks deep, handing back up to `buffers` raw buffers) on the first.
     ///
     /// # Errors
     ///
     /// The error that stopped the thread: the sink failed.
-    fn send(&mut self, pair: Pair, depth: usize) -> io::Result<()> {
+    fn send(&mut self, pair: Pair, depth: usize, buffers: usize) -> io::Result<()> {
         let output = match std::mem::replace(self, Output::Gone) {
-            Output::Idle(sink) => OutputThread::start(sink, depth),
+            Output::Idle(sink) => OutputThread::start(sink, depth, buffers),
             Output::Running(output) => output,
             Output::Gone => return Err(thread_stopped()),
         };
@@ -361,6 +403,14 @@ impl<W: Write + Send + 'static> Output<W> {
         }
         // The thread stopped on an error of the sink: report it.
         Err(output.join().err().unwrap_or_else(thread_stopped))
+    }
+
+    /// The error that stopped the output thread (which is gone after this).
+    fn stopped(&mut self) -> io::Error {
+        match std::mem::replace(self, Output::Gone) {
+            Output::Running(output) => output.join().err().unwrap_or_else(thread_stopped),
+            _ => thread_stopped(),
+        }
     }
 
     /// Waits for every chunk sent to be written, flushes the sink and returns it with
@@ -385,9 +435,10 @@ type Finished<W> = (W, (Digest, u64), (Digest, u64));
 impl<W: Write + Send + 'static> OutputThread<W> {
     /// Starts a thread writing the compressed chunks sent to `sink` and hashing them and
     /// the raw chunks, at most `depth` chunks behind, and handing the raw buffers back.
-    fn start(mut sink: W, depth: usize) -> OutputThread<W> {
+    fn start(mut sink: W, depth: usize, buffers: usize) -> OutputThread<W> {
         let (tx, rx) = mpsc::sync_channel::<Pair>(depth);
-        let (back_tx, back) = mpsc::sync_channel(depth);
+        // Room for every buffer, so that none is ever dropped for want of room.
+        let (back_tx, back) = mpsc::sync_channel(buffers);
         let thread = std::thread::spawn(move || {
             // The raw tar is hashed on a thread of its own: each SHA-256 pass is as much
             // work as reading the files.
@@ -398,7 +449,7 @@ impl<W: Write + Send + 'static> OutputThread<W> {
                     tar.write_all(&raw)
                         .expect("writing to io::sink cannot fail");
                     raw.clear();
-                    // A full or closed channel: the writer has buffers enough, or is done.
+                    // A closed channel: the writer is done.
                     let _ = back_tx.try_send(raw);
                 }
                 let (_, digest, size) = tar.finish();
@@ -462,6 +513,7 @@ impl<W: Write + Send + 'static> Write for Compressor<W> {
         match self {
             Compressor::Plain(sink) => sink.write(buf),
             Compressor::Chunked(chunked) => {
+                chunked.ready_buffer()?;
                 let room = MAX_CHUNK - chunked.buf.len();
                 let n = room.min(buf.len());
                 chunked.buf.extend_from_slice(&buf[..n]);

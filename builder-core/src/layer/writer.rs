@@ -261,7 +261,7 @@ impl<W: Write + Send + 'static> LayerWriter<W> {
         let mut left = size;
         while left > 0 {
             let want = usize::try_from(left).unwrap_or(usize::MAX);
-            let n = match self.tar.chunk_room() {
+            let n = match self.tar.chunk_room().map_err(write_err)? {
                 Some((chunk, room)) => {
                     let start = chunk.len();
                     // `take` ends the read at the size wanted without another call.

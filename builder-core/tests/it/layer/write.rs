@@ -442,12 +442,14 @@ impl std::io::Write for FullDisk {
 
 #[test]
 fn a_failing_sink_fails_the_layer_with_its_error() {
-    for compression in [
-        Compression::Zstd { level: 3 },
-        Compression::Gzip { level: 6 },
-        Compression::Uncompressed,
+    for (compression, threads) in [
+        (Compression::Zstd { level: 3 }, 2),
+        // One thread: few chunk buffers, so the tar waits for them to come back.
+        (Compression::Zstd { level: 3 }, 1),
+        (Compression::Gzip { level: 6 }, 2),
+        (Compression::Uncompressed, 2),
     ] {
-        let entries = (0..8)
+        let entries = (0..16)
             .map(|i| {
                 let name = format!("f{i}");
                 Entry::new(p(&name), EntryKind::File(Content::Bytes(noise(i, 1 << 20))))
@@ -455,12 +457,12 @@ fn a_failing_sink_fails_the_layer_with_its_error() {
             .collect();
         let options = LayerOptions {
             compression,
-            threads: Some(2),
+            threads: Some(threads),
             ..LayerOptions::default()
         };
         let error = write_layer(FullDisk { room: 3 << 20 }, entries, &options)
             .err()
-            .expect("a sink with 3 MiB of room cannot take 8 MiB of noise");
+            .expect("a sink with 3 MiB of room cannot take 16 MiB of noise");
         let source = std::error::Error::source(&error).map(ToString::to_string);
         assert_eq!(
             source.as_deref(),
