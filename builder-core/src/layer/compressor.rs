@@ -67,6 +67,7 @@ use sha2::Digest as _;
 use crate::digest::HashingWriter;
 
 use super::reuse::{ChunkHash, ChunkIndex, Reuse, chunk_hash};
+use super::workers::Workers;
 use super::zstd_frames::zstd_frames;
 use super::{Compression, LayerError};
 
@@ -98,7 +99,7 @@ pub(crate) struct Chunked<W: Write> {
     /// Raw bytes whose compressed form was copied from the earlier blob.
     reused: u64,
     threads: usize,
-    pool: Option<rayon::ThreadPool>,
+    pool: Option<Workers>,
     /// The chunk being filled; without capacity right after a submit, until the next
     /// byte needs it.
     buf: Vec<u8>,
@@ -346,14 +347,9 @@ impl<W: Write + Send + 'static> Chunked<W> {
     }
 
     /// The thread pool, started on first use so that a small layer starts no threads.
-    fn pool(&mut self) -> io::Result<&rayon::ThreadPool> {
+    fn pool(&mut self) -> io::Result<&Workers> {
         if self.pool.is_none() {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(self.threads)
-                .thread_name(|i| format!("mkimage-compress-{i}"))
-                .build()
-                .map_err(io::Error::other)?;
-            self.pool = Some(pool);
+            self.pool = Some(Workers::start(self.threads, "mkimage-compress")?);
         }
         Ok(self.pool.as_ref().expect("the pool was just set"))
     }

@@ -34,6 +34,7 @@ mod reuse;
 mod root;
 mod snapshot;
 mod unpack;
+mod workers;
 mod writer;
 mod zstd_frames;
 
