@@ -221,6 +221,11 @@ pub(super) fn run_copy(
         .collect();
     let matched =
         selection.as_ref().map_or(0, |s| s.matches.len()) + inline.len() + prepared.add.count();
+    if matched == 0 {
+        // Only wildcards, matching nothing: BuildKit copies nothing and makes no
+        // directory.
+        return Ok(None);
+    }
     let into_dir = dest.is_dir() || exists_as_dir;
     if matched > 1 && !into_dir {
         return Err(ContextError::DestNotDir {

@@ -93,7 +93,8 @@ impl Context {
     ///
     /// # Errors
     ///
-    /// [`ContextError::SourceNotFound`] for a source that matches nothing,
+    /// [`ContextError::SourceNotFound`] for a source without wildcards that matches
+    /// nothing (one with wildcards may match nothing),
     /// [`ContextError::SourceEscapes`] and [`ContextError::SymlinkEscapes`] for one that
     /// leaves the context, [`ContextError::SymlinkLoop`], [`ContextError::SourcePattern`]
     /// and [`ContextError::ExcludePattern`] for malformed patterns,
@@ -112,7 +113,10 @@ impl Context {
             let source = source.as_ref();
             let parsed = parse(source, options.parents)?;
             let found = self.expand(source, &parsed)?;
-            if found.is_empty() {
+            // A wildcard may match nothing, as BuildKit allows (`COPY requirements*.txt
+            // ./` for a file that may be missing); a plain path must exist.
+            let wildcard = parsed.components.iter().any(|c| glob::has_wildcard(c));
+            if found.is_empty() && !wildcard {
                 return Err(ContextError::SourceNotFound {
                     source_path: source.to_owned(),
                 });

@@ -334,3 +334,25 @@ fn chown_and_workdir_owners_follow_buildkit() {
         ]
     );
 }
+
+#[test]
+fn a_wildcard_may_match_nothing_as_in_buildkit() {
+    let dir = tempfile::tempdir().unwrap();
+    let context = dir.path().join("ctx");
+    std::fs::create_dir(&context).unwrap();
+    std::fs::write(context.join("a.txt"), "a\n").unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM scratch\nCOPY requirements*.txt /opt/\nCOPY none/*.cfg a.txt /etc/\n",
+    )
+    .unwrap();
+    let archive = dir.path().join("image.tar");
+    let output = format!("type=oci,dest={}", archive.display());
+    ok(&build(
+        &dir.path().join("store"),
+        &["-q", "-t", "it/wild", "-o", &output, context.to_str().unwrap()],
+    ));
+    let (_, rootfs) = unpack(&archive, "it/wild", dir.path());
+    // Nothing for the first COPY, not even its destination; the second copies a.txt.
+    assert_eq!(listing(&rootfs), ["etc d 755 0:0", "etc/a.txt f 644 0:0 2"]);
+}
