@@ -55,7 +55,6 @@
 //! reading of files or compression. On a 2-core machine each hash pass is as much work as
 //! reading the files, and the two are most of a layer whose chunks are reused.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::sync::mpsc;
@@ -66,6 +65,7 @@ use sha2::Digest as _;
 
 use crate::digest::HashingWriter;
 
+use super::gzip_member::gzip_member;
 use super::reuse::{ChunkHash, ChunkIndex, Reuse, chunk_hash};
 use super::workers::Workers;
 use super::zstd_frames::zstd_frames;
@@ -534,56 +534,4 @@ impl ChunkCodec {
             ChunkCodec::Zstd(level) => zstd_frames(raw, level),
         }
     }
-}
-
-thread_local! {
-    /// Each pool thread keeps its deflate state (with its level) between chunks;
-    /// building it anew costs more than compressing a small chunk.
-    static DEFLATE: RefCell<Option<(u32, flate2::Compress)>> = const { RefCell::new(None) };
-}
-
-/// One gzip member (RFC 1952) of `raw`, with a fixed header: no name, mtime 0, OS
-/// "unknown", so the bytes do not depend on the host or the time.
-fn gzip_member(raw: &[u8], level: u32) -> io::Result<Vec<u8>> {
-    let xfl = match level {
-        9 => 2,
-        1 => 4,
-        _ => 0,
-    };
-    let mut out = Vec::with_capacity(raw.len() + raw.len() / 64 + 64);
-    out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255]);
-    DEFLATE.with_borrow_mut(|state| -> io::Result<()> {
-        let deflate = match state {
-            Some((l, deflate)) if *l == level => {
-                deflate.reset();
-                deflate
-            }
-            _ => {
-                let fresh = flate2::Compress::new(flate2::Compression::new(level), false);
-                &mut state.insert((level, fresh)).1
-            }
-        };
-        let mut input = raw;
-        loop {
-            if out.capacity() - out.len() < 64 {
-                out.reserve(raw.len() / 8 + 64);
-            }
-            let before = deflate.total_in();
-            let status = deflate
-                .compress_vec(input, &mut out, flate2::FlushCompress::Finish)
-                .map_err(io::Error::other)?;
-            let consumed = usize::try_from(deflate.total_in() - before)
-                .expect("deflate consumes at most its input");
-            input = &input[consumed..];
-            if status == flate2::Status::StreamEnd {
-                return Ok(());
-            }
-        }
-    })?;
-    let mut crc = flate2::Crc::new();
-    crc.update(raw);
-    out.extend_from_slice(&crc.sum().to_le_bytes());
-    // ISIZE is the input size modulo 2^32; a chunk is far smaller.
-    out.extend_from_slice(&(raw.len() as u32).to_le_bytes());
-    Ok(out)
 }

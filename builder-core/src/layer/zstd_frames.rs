@@ -1,36 +1,15 @@
-//! A chunk of a layer as zstd frames: runs of incompressible bytes stored in frames of
-//! raw blocks, everything else compressed by libzstd.
-//!
-//! Compressing bytes that do not compress (already compressed files: images, archives,
-//! fonts, encrypted data) costs zstd about as much as text, only to store them as raw
-//! blocks in the end: on 160 MB of random files it was a third of a cold build's CPU.
-//! Runs of such bytes are found first, 512 bytes at a time (the tar block: file data
-//! starts on one), by their byte histogram: a block in which no byte value occurs more
-//! than [`NOISE_MAX_COUNT`] times has nothing a literal coder can use. Runs of at least
-//! [`MIN_RAW_RUN`] such blocks become frames of raw blocks; the rest (tar headers, text,
-//! code, short runs) is compressed as before, one frame per stretch. Every frame is a
-//! standard zstd frame (RFC 8878), so the chunk decodes with any zstd decoder.
-//!
-//! What is given up: a repeat of incompressible bytes inside a run (the same compressed
-//! file twice in one chunk) is stored twice, and each stretch's frame starts with an
-//! empty window, which costs a few dozen bytes per file next to such runs (≈1 % on the
-//! random files of `benches/compare.sh`). Raw frames carry no checksum: the layer's
-//! SHA-256 digest covers every byte already. libzstd has no public call that writes raw
-//! blocks (its block-level API is deprecated), hence the framing by hand below.
+//! A chunk of a layer as zstd frames: runs of incompressible bytes ([`noise_runs`])
+//! stored in frames of raw blocks, everything else compressed by libzstd, one frame per
+//! stretch. Every frame is a standard zstd frame (RFC 8878), so the chunk decodes with
+//! any zstd decoder. Raw frames carry no checksum: the layer's SHA-256 digest covers
+//! every byte already. libzstd has no public call that writes raw blocks (its
+//! block-level API is deprecated), hence the framing by hand below.
 
 use std::cell::RefCell;
 use std::io;
 
-/// The unit in which incompressible runs are found: a tar block.
-const BLOCK: usize = 512;
-/// The most times one byte value may occur in a [`BLOCK`] of incompressible bytes.
-/// Uniformly random bytes occur twice on average; a block of random bytes exceeds 12
-/// about once in 20,000, while text, code and tar headers exceed it within their first
-/// few dozen bytes.
-const NOISE_MAX_COUNT: u16 = 12;
-/// The fewest consecutive incompressible blocks stored raw: shorter runs are not worth a
-/// frame of their own.
-const MIN_RAW_RUN: usize = 8;
+use super::noise::noise_runs;
+
 /// The largest block of a zstd frame.
 const MAX_BLOCK: usize = 128 * 1024;
 /// The zstd frame magic number, little-endian.
@@ -47,44 +26,17 @@ thread_local! {
 pub(crate) fn zstd_frames(raw: &[u8], level: i32) -> io::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(raw.len() + raw.len() / 64 + 64);
     let mut from = 0;
-    let mut at = 0;
-    while at < raw.len() {
-        let run = noise_run(&raw[at..]);
-        if run >= MIN_RAW_RUN * BLOCK {
-            if from < at {
-                out.extend_from_slice(&compressed_frame(&raw[from..at], level)?);
-            }
-            raw_frame(&raw[at..at + run], &mut out);
-            at += run;
-            from = at;
-        } else {
-            at += run.max(BLOCK);
+    for run in noise_runs(raw) {
+        if from < run.start {
+            out.extend_from_slice(&compressed_frame(&raw[from..run.start], level)?);
         }
+        raw_frame(&raw[run.clone()], &mut out);
+        from = run.end;
     }
     if from < raw.len() || raw.is_empty() {
         out.extend_from_slice(&compressed_frame(&raw[from..], level)?);
     }
     Ok(out)
-}
-
-/// The length of the run of incompressible blocks `bytes` starts with (a whole number of
-/// blocks; a short last block never counts).
-fn noise_run(bytes: &[u8]) -> usize {
-    bytes
-        .chunks_exact(BLOCK)
-        .take_while(|block| looks_random(block))
-        .count()
-        * BLOCK
-}
-
-/// Whether no byte value occurs more than [`NOISE_MAX_COUNT`] times in `block`.
-fn looks_random(block: &[u8]) -> bool {
-    let mut counts = [0u16; 256];
-    block.iter().all(|&byte| {
-        let count = &mut counts[usize::from(byte)];
-        *count += 1;
-        *count <= NOISE_MAX_COUNT
-    })
 }
 
 /// Appends a frame that stores `bytes` (not empty) in raw blocks: a single-segment frame
@@ -140,28 +92,7 @@ fn compressed_frame(raw: &[u8], level: i32) -> io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Pseudo-random bytes (incompressible), from a seed.
-    fn noise(seed: u64, len: usize) -> Vec<u8> {
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
-
-    fn text(len: usize) -> Vec<u8> {
-        b"fn main() { println!(\"hello\"); }\n"
-            .iter()
-            .copied()
-            .cycle()
-            .take(len)
-            .collect()
-    }
+    use crate::layer::noise::tests::{noise, text};
 
     /// The frames of `out`: (raw, content size) each, read from their headers.
     fn frames(mut out: &[u8]) -> Vec<(bool, usize)> {

@@ -350,7 +350,14 @@ fn a_wildcard_may_match_nothing_as_in_buildkit() {
     let output = format!("type=oci,dest={}", archive.display());
     ok(&build(
         &dir.path().join("store"),
-        &["-q", "-t", "it/wild", "-o", &output, context.to_str().unwrap()],
+        &[
+            "-q",
+            "-t",
+            "it/wild",
+            "-o",
+            &output,
+            context.to_str().unwrap(),
+        ],
     ));
     let (_, rootfs) = unpack(&archive, "it/wild", dir.path());
     // Nothing for the first COPY, not even its destination; the second copies a.txt.
