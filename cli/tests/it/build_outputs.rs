@@ -246,7 +246,7 @@ fn dockerfiles_and_contexts_from_elsewhere() {
         &root,
         dir.path(),
         &["build", "-q", "-"],
-        dockerfile.as_bytes(),
+        b"FROM scratch\nCOPY secret.txt /\n",
     );
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
