@@ -59,8 +59,8 @@ impl Selection {
     /// # Errors
     ///
     /// [`ContextError::DestNotDir`] when more than one path was matched and the
-    /// destination is not a directory, [`ContextError::ReadContext`] when the xattrs of a
-    /// file cannot be read.
+    /// destination is not a directory, [`ContextError::ReadContext`] when a directory
+    /// of the selection cannot be read.
     pub fn place(
         &self,
         dest: &Destination,
@@ -77,8 +77,8 @@ impl Selection {
     ///
     /// # Errors
     ///
-    /// As [`place`](Selection::place); the iterator's items fail when the xattrs of a
-    /// file cannot be read.
+    /// As [`place`](Selection::place); the iterator's items fail when a directory of the
+    /// selection cannot be read.
     pub fn placed<'a>(
         &'a self,
         dest: &'a Destination,

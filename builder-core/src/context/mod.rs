@@ -88,8 +88,9 @@ pub struct HostFile {
     pub ctime_ns: i64,
     /// Whether the entry's `xattrs` are the file's. A walk leaves them unread, as a
     /// `listxattr` per file would cost as much as the walk itself: [`Selection::digest`]
-    /// fills them in (from [`FileHashes`] when the file is unchanged) and
-    /// [`Selection::place`] reads those still missing.
+    /// fills them in (from [`FileHashes`] when the file is unchanged), and
+    /// [`Selection::place`] leaves those still missing to the layer writer
+    /// ([`Content::HostWithXattrs`](crate::layer::Content::HostWithXattrs)).
     pub xattrs_read: bool,
 }
 

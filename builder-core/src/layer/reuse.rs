@@ -236,16 +236,10 @@ mod tests {
 
     #[test]
     fn zstd_chunks_of_several_frames_are_checked_whole() {
-        let mut x = 7u64;
-        let mut raw: Vec<u8> = (0..64 * 1024)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect();
-        raw.extend(b"text after the noise ".repeat(100));
+        use crate::layer::noise::tests::{noise, text};
+
+        let mut raw = noise(7, 64 * 1024);
+        raw.extend(text(2000));
         let frames = crate::layer::zstd_frames::zstd_frames(&raw, 3).unwrap();
         assert!(zstd::zstd_safe::find_frame_compressed_size(&frames).unwrap() < frames.len());
         assert!(checks(&frames, &raw));

@@ -46,15 +46,7 @@ fn named_contexts_stand_for_stages_bases_and_sources() {
     write(&dir.path().join("deps/.dockerignore"), "ignored.txt\n");
 
     // A git repository served over HTTP.
-    let served = dir.path().join("served");
-    fs::create_dir(&served).unwrap();
-    tool(
-        "sh",
-        &[
-            fixture("build/add-git/make-repo.sh").to_str().unwrap(),
-            served.to_str().unwrap(),
-        ],
-    );
+    let served = served_repo(dir.path());
     let server = HttpServer::start(&served).unwrap();
 
     write(
@@ -124,15 +116,7 @@ fn named_contexts_stand_for_stages_bases_and_sources() {
 fn git_and_http_named_contexts() {
     let dir = tempfile::tempdir().unwrap();
     let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
-    let served = dir.path().join("served");
-    fs::create_dir(&served).unwrap();
-    tool(
-        "sh",
-        &[
-            fixture("build/add-git/make-repo.sh").to_str().unwrap(),
-            served.to_str().unwrap(),
-        ],
-    );
+    let served = served_repo(dir.path());
     write(&dir.path().join("notes/n.txt"), "in a tarball\n");
     tool(
         "tar",
@@ -210,15 +194,7 @@ fn git_and_http_named_contexts() {
 #[test]
 fn git_url_queries_choose_ref_subdir_and_git_dir() {
     let dir = tempfile::tempdir().unwrap();
-    let served = dir.path().join("served");
-    fs::create_dir(&served).unwrap();
-    tool(
-        "sh",
-        &[
-            fixture("build/add-git/make-repo.sh").to_str().unwrap(),
-            served.to_str().unwrap(),
-        ],
-    );
+    let served = served_repo(dir.path());
     let commit = tool(
         "git",
         &[
@@ -481,4 +457,19 @@ fn remote_contexts_are_fetched() {
     ));
     let config = ok(&crate::store::mkimage(&root, &["inspect", "lone"]));
     assert!(config.contains("\"lone\": \"yes\""), "{lone} {config}");
+}
+
+/// A directory `served` in `dir` holding the fixture git repository of
+/// `build/add-git/make-repo.sh`, to serve over HTTP.
+fn served_repo(dir: &std::path::Path) -> std::path::PathBuf {
+    let served = dir.join("served");
+    fs::create_dir(&served).unwrap();
+    tool(
+        "sh",
+        &[
+            fixture("build/add-git/make-repo.sh").to_str().unwrap(),
+            served.to_str().unwrap(),
+        ],
+    );
+    served
 }
