@@ -309,8 +309,8 @@ impl<W: Write + Send + 'static> Chunked<W> {
     }
 
     /// The most raw chunk buffers: enough to keep the pool, the output and the raw hash
-    /// busy. A fixed number, taken back once hashed, so that memory stays the same whatever the
-    /// size of the layer.
+    /// busy. A fixed number, taken back once hashed, so that memory stays the same
+    /// whatever the size of the layer.
     fn max_buffers(&self) -> usize {
         2 * self.threads + 4
     }
