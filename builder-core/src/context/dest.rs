@@ -96,7 +96,7 @@ impl Selection {
         let as_file = !into_dir && self.matches.len() == 1 && !self.matches[0].is_dir;
         Ok(self.entries().map(move |entry| {
             let entry = entry?;
-            Ok((self.place_one(&entry, dest, as_file)?, entry))
+            Ok((self.place_one(&entry, dest, as_file), entry))
         }))
     }
 
@@ -115,12 +115,7 @@ impl Selection {
     }
 
     /// `entry` at its path in the image (see [`place`](Selection::place)).
-    fn place_one(
-        &self,
-        entry: &Entry<HostFile>,
-        dest: &Destination,
-        as_file: bool,
-    ) -> Result<Entry, ContextError> {
+    fn place_one(&self, entry: &Entry<HostFile>, dest: &Destination, as_file: bool) -> Entry {
         let at = |path: &LayerPath| -> LayerPath {
             match (as_file, dest.path()) {
                 (true, Some(dest)) => dest.clone(),
@@ -152,7 +147,7 @@ impl Selection {
             EntryKind::Whiteout => EntryKind::Whiteout,
             EntryKind::Opaque => EntryKind::Opaque,
         };
-        Ok(Entry {
+        Entry {
             path: at(&entry.path),
             kind,
             mode: entry.mode,
@@ -160,7 +155,7 @@ impl Selection {
             gid: entry.gid,
             mtime: entry.mtime,
             xattrs: entry.xattrs.clone(),
-        })
+        }
     }
 }
 

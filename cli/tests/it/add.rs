@@ -7,7 +7,7 @@ use std::process::Command;
 
 use mkimage_core::testutil::HttpServer;
 
-use crate::build::{build, fixture, found, ok, tool, unpack};
+use crate::build::{build, build_and_unpack, fixture, found, ok, tool};
 
 /// Copies the fixture `name` into `dir` and returns the copy.
 fn copy_fixture(name: &str, dir: &Path) -> PathBuf {
@@ -21,19 +21,6 @@ fn copy_fixture(name: &str, dir: &Path) -> PathBuf {
         ],
     );
     copy
-}
-
-/// Builds `context` (with `args`) into an OCI archive, unpacks it with umoci and returns
-/// the rootfs.
-fn build_and_unpack(root: &Path, context: &Path, args: &[&str], work: &Path) -> PathBuf {
-    std::fs::create_dir_all(work).unwrap();
-    let archive = work.join("image.tar");
-    let output = format!("type=oci,dest={}", archive.display());
-    let mut all = vec!["-q", "-t", "it/add", "-o", &output];
-    all.extend_from_slice(args);
-    all.push(context.to_str().unwrap());
-    ok(&build(root, &all));
-    unpack(&archive, "it/add", work).1
 }
 
 /// Every path under `rootfs`, sorted, as `PATH TYPE MODE UID:GID SIZE MTIME [-> TARGET]`

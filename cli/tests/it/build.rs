@@ -163,6 +163,19 @@ pub fn unpack(archive: &Path, name: &str, work: &Path) -> (PathBuf, PathBuf) {
     (layout, bundle.join("rootfs"))
 }
 
+/// Builds `context` (with `args`) into an OCI archive, unpacks it with umoci and returns
+/// the rootfs.
+pub fn build_and_unpack(root: &Path, context: &Path, args: &[&str], work: &Path) -> PathBuf {
+    std::fs::create_dir_all(work).unwrap();
+    let archive = work.join("image.tar");
+    let output = format!("type=oci,dest={}", archive.display());
+    let mut all = vec!["-q", "-t", "it/image", "-o", &output];
+    all.extend_from_slice(args);
+    all.push(context.to_str().unwrap());
+    ok(&build(root, &all));
+    unpack(&archive, "it/image", work).1
+}
+
 /// `skopeo ARGS…` (an `inspect`), its JSON output parsed.
 pub fn skopeo_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&tool("skopeo", args)).unwrap()

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::build::{build, fixture, listing, ok, tool, unpack};
+use crate::build::{build, build_and_unpack, fixture, listing, ok, tool, unpack};
 
 /// The config blob of the image in the OCI archive `archive`, as written (skopeo's
 /// `--config` drops Docker's fields such as `Shell` and `Healthcheck`): the manifest from
@@ -346,20 +346,7 @@ fn a_wildcard_may_match_nothing_as_in_buildkit() {
         "FROM scratch\nCOPY requirements*.txt /opt/\nCOPY none/*.cfg a.txt /etc/\n",
     )
     .unwrap();
-    let archive = dir.path().join("image.tar");
-    let output = format!("type=oci,dest={}", archive.display());
-    ok(&build(
-        &dir.path().join("store"),
-        &[
-            "-q",
-            "-t",
-            "it/wild",
-            "-o",
-            &output,
-            context.to_str().unwrap(),
-        ],
-    ));
-    let (_, rootfs) = unpack(&archive, "it/wild", dir.path());
+    let rootfs = build_and_unpack(&dir.path().join("store"), &context, &[], dir.path());
     // Nothing for the first COPY, not even its destination; the second copies a.txt.
     assert_eq!(listing(&rootfs), ["etc d 755 0:0", "etc/a.txt f 644 0:0 2"]);
 }
