@@ -32,6 +32,11 @@ pub trait Events: Send + Sync {
     fn layer_reused(&self, _step: &StepRef, _reused: u64) {}
     /// Something the user should know that does not stop the build.
     fn warning(&self, _message: &str) {}
+    /// A network request has waited `waited` for its server: for an answer, or for the
+    /// next bytes of one. Reported every few seconds while the wait lasts.
+    fn request_waiting(&self, _request: &RequestRef, _waited: Duration) {}
+    /// A network request failed and is tried again after a pause.
+    fn request_retrying(&self, _request: &RequestRef, _retry: &Retry) {}
 }
 
 /// An [`Events`] that ignores everything.
@@ -86,4 +91,31 @@ impl fmt::Display for TaskRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.label)
     }
+}
+
+/// Names one network request (with the tries it takes), for display:
+/// ``blob `sha256:…` of `registry.example/app` ``.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RequestRef {
+    /// What is requested, and from where.
+    pub label: String,
+}
+
+impl fmt::Display for RequestRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.label)
+    }
+}
+
+/// A retry of a failed network request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    /// The number of the try about to be made: 2 for the first retry.
+    pub attempt: u32,
+    /// How many tries are allowed in all.
+    pub attempts: u32,
+    /// The pause before it.
+    pub delay: Duration,
+    /// Why the last try failed, with its causes.
+    pub reason: String,
 }

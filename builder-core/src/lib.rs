@@ -6,6 +6,8 @@
 //! ([`exec`]) over the base's layers unpacked once into the store ([`rootfs`]),
 //! and the result is kept in a content-addressed [`store`] under a
 //! [`Reference`](registry::Reference), or written out as an OCI or docker archive. Progress is reported through [`Events`]; the engine never prints.
+//! [Registries](registry) and `ADD` downloads ([`fetch`]) reach their servers through
+//! [`net`], which bounds every wait.
 
 #![deny(missing_docs)]
 
@@ -19,6 +21,7 @@ pub mod events;
 pub mod exec;
 pub mod fetch;
 pub mod layer;
+pub mod net;
 pub mod oci;
 pub mod plan;
 pub mod registry;
@@ -30,6 +33,6 @@ pub mod testutil;
 pub mod user;
 
 pub use error::{Error, Result};
-pub use events::{Events, NoEvents, StepRef, Stream, TaskRef};
+pub use events::{Events, NoEvents, RequestRef, Retry, StepRef, Stream, TaskRef};
 pub use oci_spec;
 pub use plan::{Plan, Stage, Step};

@@ -1,6 +1,7 @@
 //! Command-line arguments.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -105,13 +106,36 @@ pub struct PushArgs {
     pub registry: RegistryArgs,
 }
 
-/// Options of every command that talks to a registry.
+/// Options of every command that talks to a registry (or, for `build`, downloads).
 #[derive(Debug, clap::Args)]
 pub struct RegistryArgs {
     /// A registry (`host[:port]`) to reach over plain HTTP; loopback registries and those
     /// containers' `registries.conf` marks insecure always are. Repeatable.
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
     pub insecure_registries: Vec<String>,
+    /// How long a registry or download server may take to accept a connection, to
+    /// start answering a request, and between any two reads or writes of it.
+    #[arg(
+        long,
+        env = "MKIMAGE_NETWORK_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "30s",
+        value_parser = crate::human::parse_duration
+    )]
+    pub network_timeout: Duration,
+    /// How long one manifest, blob or download may take in all, retries included.
+    #[arg(
+        long,
+        env = "MKIMAGE_TRANSFER_DEADLINE",
+        value_name = "DURATION",
+        default_value = "1h",
+        value_parser = crate::human::parse_duration
+    )]
+    pub transfer_deadline: Duration,
+    /// How many times a request that timed out, broke or met a server error is tried
+    /// again, after pauses of 0.5s, 1s, 2s, ….
+    #[arg(long, env = "MKIMAGE_RETRY", value_name = "N", default_value_t = 3)]
+    pub retry: u32,
 }
 
 /// `mkimage pull`.

@@ -11,16 +11,17 @@ use anyhow::{Context as _, bail};
 use mkimage_core::NoEvents;
 use mkimage_core::add::ArchiveFormat as Compressed;
 use mkimage_core::build::{
-    BaseResolver, BuildOptions, Builder, Built, export_rootfs, export_rootfs_tar,
+    BaseResolver, BuildError, BuildOptions, Builder, Built, export_rootfs, export_rootfs_tar,
 };
 use mkimage_core::context::{Context, extract};
 use mkimage_core::exec::Sandbox;
 use mkimage_core::fetch::{GitSource, download};
 use mkimage_core::layer::Compression;
+use mkimage_core::net::Http;
 use mkimage_core::oci::{ArchiveFormat, ArchiveImage, Image, write_archive, write_index};
 use mkimage_core::oci_spec::image::Descriptor;
 use mkimage_core::plan::{Base, KeyValue, Network, Op, Platform};
-use mkimage_core::registry::{Client, Reference, RegistryResolver, push};
+use mkimage_core::registry::{Client, Reference, RegistryError, RegistryResolver, push};
 use mkimage_core::run::Runner;
 use mkimage_core::store::Store;
 use mkimage_dockerfile::{Arguments, BaseImage, Dockerfile, Keyword, LowerOptions};
@@ -116,6 +117,7 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     }
     let builder = Builder::new(store.clone())
         .with_executor(runner)
+        .with_http(Http::new(crate::registry::net_options(&args.registry)))
         .with_resolver(RegistryResolver::new(
             crate::registry::client(&args.registry)?,
             args.pull,
@@ -151,7 +153,8 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         // The bases' environment and triggers matter to lowering: resolve them and lower
         // again.
         lower_options.base_images =
-            base_images(store, &lowered.plan, platform, &resolver, &transfers);
+            base_images(store, &lowered.plan, platform, &resolver, &transfers)
+                .map_err(|error| located(name, text, error))?;
         if !lower_options.base_images.is_empty() {
             lowered = mkimage_dockerfile::lower(&dockerfile, &lower_options)
                 .map_err(|error| lower_error(name, text, error))?;
@@ -264,7 +267,9 @@ impl BuildInput {
         }
         if source.starts_with("http://") || source.starts_with("https://") {
             let temp = tempfile::tempdir().context("failed to create a temporary directory")?;
-            let download = download(&source, temp.path(), None, &NoEvents)
+            let http = Http::new(crate::registry::net_options(&args.registry));
+            let progress = render::Transfers::new(args.quiet);
+            let download = download(&source, temp.path(), None, &http, &progress)
                 .with_context(|| format!("failed to download the build context `{source}`"))?;
             return Self::from_file(args, temp, &download.path, &source);
         }
@@ -407,22 +412,33 @@ fn build_args(args: &[String]) -> BTreeMap<String, String> {
 }
 
 /// The environment and `ONBUILD` triggers of the plan's base images that the store (or
-/// an archive, or a registry) has; the others are left for the build to report.
+/// an archive, or a registry) has; the others are left for the build to report, but a
+/// registry that gave no answer fails the build at once, located at its `FROM`.
 fn base_images(
     store: &Store,
     plan: &mkimage_core::Plan,
     platform: &Platform,
     resolver: &dyn BaseResolver,
     events: &dyn mkimage_core::Events,
-) -> BTreeMap<String, BaseImage> {
+) -> Result<BTreeMap<String, BaseImage>, mkimage_core::Error> {
     let mut found = BTreeMap::new();
     for stage in &plan.stages {
         let Base::Image(reference) = &stage.base else {
             continue;
         };
         let platform = stage.platform.as_ref().unwrap_or(platform);
-        let Ok(descriptor) = resolver.resolve(store, reference, platform, events) else {
-            continue;
+        let descriptor = match resolver.resolve(store, reference, platform, events) {
+            Ok(descriptor) => descriptor,
+            // The build would wait for the same server again before it fails.
+            Err(error @ mkimage_core::Error::Registry(RegistryError::Net(_))) => {
+                return Err(BuildError::Base {
+                    span: stage.span,
+                    reference: reference.clone(),
+                    source: Box::new(error),
+                }
+                .into());
+            }
+            Err(_) => continue,
         };
         let Ok(image) = Image::load(store, &descriptor, platform) else {
             continue;
@@ -440,7 +456,7 @@ fn base_images(
         let onbuild = config.on_build.clone().unwrap_or_default();
         found.insert(reference.clone(), BaseImage { env, onbuild });
     }
-    found
+    Ok(found)
 }
 
 /// The `--build-arg` names that no `ARG` of the Dockerfile or of the bases' `ONBUILD`

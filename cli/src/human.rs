@@ -1,6 +1,6 @@
 //! Human-readable sizes, ids and ages, as docker prints them.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// `4.26MB`, `1.5kB`, `0B`: decimal units and three significant digits, as docker's
 /// `images` and `history` print sizes.
@@ -70,6 +70,21 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes as u64)
 }
 
+/// Parses a duration of a network option, as humantime reads it (`30s`, `500ms`,
+/// `2m`, `1h 30m`); it must not be zero.
+///
+/// # Errors
+///
+/// A message naming the accepted forms when `text` is not such a duration.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        _ => Err(format!(
+            "invalid duration `{text}`: expected a number and a unit like 30s, 500ms or 2m"
+        )),
+    }
+}
+
 /// The first 12 hex digits of a digest, docker's short id.
 pub fn short_id(digest: &str) -> String {
     let hex = digest.split_once(':').map_or(digest, |(_, hex)| hex);
@@ -118,6 +133,16 @@ mod tests {
         assert_eq!(parse_size("2m"), Ok(2 << 20));
         for bad in ["", "GB", "1xb", "-1", "1e3", "1.2.3"] {
             assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parses_durations_of_network_options() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        for bad in ["", "30", "0s", "-1s", "soon"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }
 

@@ -1,16 +1,28 @@
-//! The registry client the registry options describe.
+//! The registry client and the network options the registry options describe.
 
+use mkimage_core::net::NetOptions;
 use mkimage_core::registry::{Client, ClientOptions, registries_conf};
 
 use crate::args::RegistryArgs;
 
 /// A client with the user's registry options: the `--insecure-registry` ones and those
-/// containers' `registries.conf` marks insecure.
+/// containers' `registries.conf` marks insecure, and the network options.
 pub fn client(args: &RegistryArgs) -> anyhow::Result<Client> {
     let mut insecure_registries = args.insecure_registries.clone();
     insecure_registries.extend(registries_conf::insecure_registries()?);
     Ok(Client::new(ClientOptions {
         insecure_registries,
+        net: net_options(args),
         ..ClientOptions::default()
     }))
+}
+
+/// The timeouts, deadline and retries of `--network-timeout`, `--transfer-deadline` and
+/// `--retry`, for registries and downloads alike.
+pub fn net_options(args: &RegistryArgs) -> NetOptions {
+    NetOptions {
+        deadline: args.transfer_deadline,
+        retries: args.retry,
+        ..NetOptions::default().with_timeout(args.network_timeout)
+    }
 }

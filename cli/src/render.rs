@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use mkimage_core::plan::Plan;
-use mkimage_core::{Events, StepRef, Stream, TaskRef};
+use mkimage_core::{Events, RequestRef, Retry, StepRef, Stream, TaskRef};
 
 use crate::human;
 use crate::located::Located;
@@ -201,12 +201,41 @@ impl Events for Progress {
     fn warning(&self, message: &str) {
         warning(message);
     }
+
+    fn request_waiting(&self, request: &RequestRef, waited: Duration) {
+        eprintln!("{}", waiting_text(request, waited));
+    }
+
+    fn request_retrying(&self, request: &RequestRef, retry: &Retry) {
+        eprintln!("{}", retry_text(request, retry));
+    }
 }
 
-/// Progress of pulls and pushes on stderr: a bar per blob, drawn only on a terminal.
+/// `waiting 10s for manifest `registry.example/app:1``.
+fn waiting_text(request: &RequestRef, waited: Duration) -> String {
+    format!(
+        "waiting {} for {request}",
+        humantime::format_duration(waited)
+    )
+}
+
+/// ``retrying manifest `registry.example/app:1` (2/4) in 500ms: the server answered HTTP 503``.
+fn retry_text(request: &RequestRef, retry: &Retry) -> String {
+    format!(
+        "retrying {request} ({}/{}) in {}: {}",
+        retry.attempt,
+        retry.attempts,
+        humantime::format_duration(retry.delay),
+        retry.reason
+    )
+}
+
+/// Progress of pulls and pushes on stderr: a bar per blob, drawn only on a terminal, and
+/// a line per wait for a server and per retry, above the bars or plain.
 pub struct Transfers {
     bars: indicatif::MultiProgress,
     tasks: Mutex<HashMap<TaskRef, indicatif::ProgressBar>>,
+    quiet: bool,
 }
 
 impl Transfers {
@@ -220,6 +249,19 @@ impl Transfers {
         Transfers {
             bars: indicatif::MultiProgress::with_draw_target(target),
             tasks: Mutex::default(),
+            quiet,
+        }
+    }
+
+    /// Prints a line above the bars on a terminal, else as it is; nothing when quiet.
+    fn note(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.bars.is_hidden() {
+            eprintln!("{text}");
+        } else {
+            let _ = self.bars.println(text);
         }
     }
 
@@ -260,6 +302,14 @@ impl Events for Transfers {
 
     fn warning(&self, message: &str) {
         let _ = self.bars.println(format!("warning: {message}"));
+    }
+
+    fn request_waiting(&self, request: &RequestRef, waited: Duration) {
+        self.note(&waiting_text(request, waited));
+    }
+
+    fn request_retrying(&self, request: &RequestRef, retry: &Retry) {
+        self.note(&retry_text(request, retry));
     }
 }
 
@@ -400,6 +450,14 @@ impl Events for StepBars {
 
     fn warning(&self, message: &str) {
         self.transfers.warning(message);
+    }
+
+    fn request_waiting(&self, request: &RequestRef, waited: Duration) {
+        self.transfers.request_waiting(request, waited);
+    }
+
+    fn request_retrying(&self, request: &RequestRef, retry: &Retry) {
+        self.transfers.request_retrying(request, retry);
     }
 }
 

@@ -130,7 +130,7 @@ pub(super) fn prepare(
             .as_ref()
             .expect("made above for URLs")
             .path();
-        let got = download(url, dir, checksum.as_ref(), run.events)?;
+        let got = download(url, dir, checksum.as_ref(), &run.builder.http, run.events)?;
         // As BuildKit's key of an HTTP source: the body and the mtime it will carry.
         let mtime = got.last_modified.map_or("-".to_owned(), |m| m.to_string());
         prepared.push_input(sha256(format!("{}\n{mtime}", got.digest).as_bytes()));

@@ -78,6 +78,7 @@ use crate::context::{Context, FileHashes};
 use crate::digest::sha256;
 use crate::events::{Events, StepRef};
 use crate::layer::Compression;
+use crate::net::Http;
 use crate::oci::{ImageConfig, write_image};
 use crate::plan::{KeyValue, Op, Plan, Platform, Security};
 use crate::registry::Reference;
@@ -93,6 +94,7 @@ pub struct Builder {
     store: Store,
     resolver: Box<dyn BaseResolver>,
     executor: Box<dyn StepExecutor>,
+    http: Http,
 }
 
 /// How to build.
@@ -188,7 +190,14 @@ impl Builder {
             store,
             resolver: Box::new(LocalResolver),
             executor: Box::new(NoRun),
+            http: Http::default(),
         }
+    }
+
+    /// Downloads `ADD` URLs with `http` (its timeouts and retries).
+    pub fn with_http(mut self, http: Http) -> Builder {
+        self.http = http;
+        self
     }
 
     /// Resolves base images with `resolver`.

@@ -3,6 +3,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::net::NetError;
+
 /// What can fail when an `ADD` source is fetched.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -14,15 +16,11 @@ pub enum FetchError {
         /// The value as written.
         checksum: String,
     },
-    /// The request failed before a response came: a bad URL, a connection or TLS error.
-    #[error("failed to request `{url}`")]
-    Request {
-        /// The URL.
-        url: String,
-        /// The cause.
-        #[source]
-        source: ureq::Error,
-    },
+    /// The request got no whole answer: every try timed out, broke or met a server
+    /// error, or it could not be made (a bad URL, a TLS error). It names the URL, the
+    /// tries and (as its cause) the last failure.
+    #[error(transparent)]
+    Net(#[from] NetError),
     /// The server answered with a status other than success.
     #[error("`{url}` answered with HTTP status {status}")]
     HttpStatus {
@@ -30,15 +28,6 @@ pub enum FetchError {
         url: String,
         /// The status code.
         status: u16,
-    },
-    /// The response body could not be read whole.
-    #[error("failed to download the body of `{url}`")]
-    ReadBody {
-        /// The URL.
-        url: String,
-        /// The cause.
-        #[source]
-        source: io::Error,
     },
     /// The downloaded file could not be written.
     #[error("failed to write the download of `{url}` to `{}`", path.display())]

@@ -1,18 +1,20 @@
 //! Downloading an `http(s)://` source of `ADD`.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek as _, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use oci_spec::image::Digest;
 use sha2::Digest as _;
+use tempfile::NamedTempFile;
 
 use super::checksum::Hasher;
 use super::{Checksum, FetchError};
 use crate::digest::digest_of;
-use crate::events::{Events, TaskRef};
+use crate::events::{Events, RequestRef, TaskRef};
 use crate::layer::{Content, Entry, EntryKind, LayerPath};
+use crate::net::{Attempts, Failure, Http, NetOptions, Watch};
 
 /// The mode of a downloaded file in the image, as Docker gives it.
 pub const DOWNLOAD_MODE: u32 = 0o600;
@@ -22,9 +24,6 @@ const UNNAMED: &str = "__unnamed__";
 
 /// The size of the buffer a body is streamed through.
 const BUFFER: usize = 64 * 1024;
-
-/// How long connecting to a server may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A URL's body, downloaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,111 +73,176 @@ pub fn file_name(url: &str) -> String {
 }
 
 /// Downloads `url` (`http://` or `https://`, redirects followed, proxies from the
-/// environment) into a new file of the directory `dir`, streaming and hashing the body,
-/// and checks it against `checksum` when one is given. Progress goes to `events` as a
-/// task named `download <url>`.
+/// environment) with `http` into a new file of the directory `dir`, streaming and
+/// hashing the body, and checks it against `checksum` when one is given. Progress goes
+/// to `events` as a task named `download <url>`, with the waits and retries of the
+/// request.
+///
+/// A try that times out, breaks or meets a server error (5xx) is made again from the
+/// start, within `http`'s retries and deadline.
 ///
 /// # Errors
 ///
-/// [`FetchError::Request`] when no response comes, [`FetchError::HttpStatus`] for a
-/// status other than 2xx, [`FetchError::ReadBody`] when the body breaks off,
-/// [`FetchError::WriteDownload`] when `dir` cannot be written,
-/// [`FetchError::ChecksumMismatch`] when the body is not what `checksum` says (the file
-/// is removed).
+/// [`FetchError::Net`] when no try got the whole body, [`FetchError::HttpStatus`] for a
+/// status other than 2xx and 5xx, [`FetchError::WriteDownload`] when `dir` cannot be
+/// written, [`FetchError::ChecksumMismatch`] when the body is not what `checksum` says.
+/// No file is left behind.
 pub fn download(
     url: &str,
     dir: &Path,
     checksum: Option<&Checksum>,
+    http: &Http,
     events: &dyn Events,
 ) -> Result<Download, FetchError> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_connect(Some(CONNECT_TIMEOUT))
-        .build()
-        .into();
-    let response = agent
-        .get(url)
-        .call()
-        .map_err(|source| FetchError::Request {
-            url: url.to_owned(),
-            source,
-        })?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(FetchError::HttpStatus {
-            url: url.to_owned(),
-            status: status.as_u16(),
-        });
-    }
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned)
+    let write_err = |source| FetchError::WriteDownload {
+        url: url.to_owned(),
+        path: dir.to_owned(),
+        source,
     };
-    let last_modified = header("last-modified").and_then(|value| parse_http_date(&value));
-    let total = header("content-length").and_then(|value| value.parse::<u64>().ok());
-
-    let (file, path) = tempfile::Builder::new()
+    // Removed when dropped, unless kept at the end.
+    let mut temp = tempfile::Builder::new()
         .prefix("download-")
         .tempfile_in(dir)
-        .and_then(|temp| temp.keep().map_err(|e| e.error))
-        .map_err(|source| FetchError::WriteDownload {
-            url: url.to_owned(),
-            path: dir.to_owned(),
-            source,
-        })?;
-    let task = TaskRef {
-        label: format!("download {url}"),
-    };
-    events.task_started(&task, total);
-    let body = response.into_body().into_reader();
-    let copied = copy_body(url, body, file, &path, checksum, |done| {
-        events.task_progress(&task, done);
-    });
-    events.task_finished(&task);
-    let (digest, size, actual) = match copied {
-        Ok(copied) => copied,
-        Err(e) => {
-            // Best effort: the caller's scratch directory is removed later anyway.
-            let _ = std::fs::remove_file(&path);
-            return Err(e);
-        }
-    };
-    if let (Some(expected), Some(actual)) = (checksum, actual)
-        && *expected != actual
-    {
-        let _ = std::fs::remove_file(&path);
-        return Err(FetchError::ChecksumMismatch {
-            url: url.to_owned(),
-            expected: expected.to_string(),
-            actual: actual.to_string(),
-        });
-    }
+        .map_err(write_err)?;
+    let got = Watch::run(events, http.options().notice(), |watch| {
+        let label = format!("download of `{url}`");
+        let mut attempts = Attempts::new(http, watch, RequestRef { label });
+        let mut task = Shown {
+            events,
+            task: TaskRef {
+                label: format!("download {url}"),
+            },
+            started: false,
+        };
+        fetch(url, &mut temp, checksum, &mut attempts, &mut task)
+    })?;
+    temp.keep().map_err(|e| write_err(e.error))?;
     Ok(Download {
-        path,
         file_name: file_name(url),
-        digest,
-        size,
-        last_modified,
+        ..got
     })
 }
 
-/// Streams `body` into `file`, returning the SHA-256, the size and, when a checksum is
-/// expected, the digest in its algorithm.
+/// The tries of [`download`]: the body of `url` in `temp`, and what is known of it
+/// (its path and name left for the caller to fill in).
+fn fetch(
+    url: &str,
+    temp: &mut NamedTempFile,
+    checksum: Option<&Checksum>,
+    attempts: &mut Attempts<'_>,
+    task: &mut Shown<'_>,
+) -> Result<Download, FetchError> {
+    let options = attempts.options();
+    loop {
+        let mut response = attempts.execute(|agent| agent.get(url).call(), |_| String::new())?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(FetchError::HttpStatus {
+                url: url.to_owned(),
+                status: status.as_u16(),
+            });
+        }
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let last_modified = header("last-modified").and_then(|value| parse_http_date(&value));
+        let total = header("content-length").and_then(|value| value.parse::<u64>().ok());
+        task.start(total);
+        let path = temp.path().to_owned();
+        let file = temp.as_file_mut();
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .map_err(|source| FetchError::WriteDownload {
+                url: url.to_owned(),
+                path: path.clone(),
+                source,
+            })?;
+        let pulse = attempts.pulse();
+        let body = response.body_mut().as_reader();
+        let copied = copy_body(url, body, file, &path, checksum, options, |done| {
+            pulse.beat();
+            task.progress(done);
+        })?;
+        let (digest, size, actual) = match copied {
+            Ok(copied) => copied,
+            Err(failure) => {
+                attempts.retry(failure)?;
+                continue;
+            }
+        };
+        if let (Some(expected), Some(actual)) = (checksum, actual)
+            && *expected != actual
+        {
+            return Err(FetchError::ChecksumMismatch {
+                url: url.to_owned(),
+                expected: expected.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        return Ok(Download {
+            path,
+            file_name: String::new(),
+            digest,
+            size,
+            last_modified,
+        });
+    }
+}
+
+/// The task of a download, started by the first answer and finished when dropped.
+struct Shown<'e> {
+    events: &'e dyn Events,
+    task: TaskRef,
+    started: bool,
+}
+
+impl Shown<'_> {
+    /// Starts the task, of `total` bytes, unless an earlier try did; a retry starts over.
+    fn start(&mut self, total: Option<u64>) {
+        if self.started {
+            self.events.task_progress(&self.task, 0);
+        } else {
+            self.events.task_started(&self.task, total);
+            self.started = true;
+        }
+    }
+
+    /// `done` bytes are in.
+    fn progress(&self, done: u64) {
+        self.events.task_progress(&self.task, done);
+    }
+}
+
+impl Drop for Shown<'_> {
+    fn drop(&mut self) {
+        if self.started {
+            self.events.task_finished(&self.task);
+        }
+    }
+}
+
+/// What [`copy_body`] got: the SHA-256, the size and, when a checksum is expected, the
+/// digest in its algorithm; or the failure of the network that cut it short.
+type Copied = Result<(Digest, u64, Option<Checksum>), Failure>;
+
+/// Streams `body` into `file`, hashing it.
+///
+/// # Errors
+///
+/// [`FetchError::WriteDownload`] when `file` cannot be written.
 fn copy_body(
     url: &str,
     mut body: impl Read,
-    mut file: File,
+    file: &mut File,
     path: &Path,
     checksum: Option<&Checksum>,
+    options: &NetOptions,
     progress: impl Fn(u64),
-) -> Result<(Digest, u64, Option<Checksum>), FetchError> {
-    let read_err = |source| FetchError::ReadBody {
-        url: url.to_owned(),
-        source,
-    };
+) -> Result<Copied, FetchError> {
     let write_err = |source| FetchError::WriteDownload {
         url: url.to_owned(),
         path: path.to_owned(),
@@ -193,7 +257,7 @@ fn copy_body(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_err(e)),
+            Err(e) => return Ok(Err(Failure::from_io(e, options))),
         };
         let chunk = &buffer[..n];
         file.write_all(chunk).map_err(write_err)?;
@@ -205,7 +269,7 @@ fn copy_body(
         progress(size);
     }
     file.sync_all().map_err(write_err)?;
-    Ok((digest_of(sha256), size, other.map(Hasher::finish)))
+    Ok(Ok((digest_of(sha256), size, other.map(Hasher::finish))))
 }
 
 /// Seconds since the epoch of an HTTP date (the three formats HTTP allows, as Go's

@@ -13,11 +13,13 @@
 //! ```no_run
 //! use mkimage_core::NoEvents;
 //! use mkimage_core::fetch::{Checksum, download};
+//! use mkimage_core::net::Http;
 //!
 //! let dir = tempfile::tempdir()?;
 //! let checksum: Checksum =
 //!     "sha256:24d4b96f58da6d4a8512313bbd02a28ebf0ca95dec6e4c86ef78ce7f01e788ac".parse()?;
-//! let got = download("https://example.com/app.tar.gz", dir.path(), Some(&checksum), &NoEvents)?;
+//! let http = Http::default();
+//! let got = download("https://example.com/app.tar.gz", dir.path(), Some(&checksum), &http, &NoEvents)?;
 //! assert_eq!(got.file_name, "app.tar.gz");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

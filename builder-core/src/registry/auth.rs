@@ -20,6 +20,8 @@ use ureq::{Body, RequestBuilder};
 
 use super::RegistryError;
 use super::client::{Client, error_message};
+use crate::events::{NoEvents, RequestRef};
+use crate::net::{Attempts, Watch, read_small};
 
 /// What a token lives for when the token service does not say (the spec's default).
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
@@ -108,13 +110,22 @@ impl Client {
     /// the registry and its token service.
     pub fn check_login(&self, domain: &str, credential: Credential) -> Result<(), RegistryError> {
         self.set_credential(domain, credential);
+        let notice = self.http().options().notice();
+        Watch::run(&NoEvents, notice, |watch| self.try_login(domain, watch))
+    }
+
+    /// [`check_login`](Client::check_login) with the credential set.
+    fn try_login(&self, domain: &str, watch: &Watch<'_>) -> Result<(), RegistryError> {
         let url = self.base_url(domain);
-        let mut response = self.execute(&url, |agent| agent.get(&url).call())?;
+        let label = format!("login to `{domain}`");
+        let mut attempts = Attempts::new(self.http(), watch, RequestRef { label });
+        let mut response = attempts.execute(|agent| agent.get(&url).call(), error_message)?;
         if response.status().as_u16() == 401
             && let Some(auth) =
-                self.authenticate(domain, "", &response, &Authorization::default())?
+                self.authenticate(domain, "", &response, &Authorization::default(), watch)?
         {
-            response = self.execute(&url, |agent| auth.apply(agent.get(&url)).call())?;
+            response =
+                attempts.execute(|agent| auth.apply(agent.get(&url)).call(), error_message)?;
         }
         match response.status().as_u16() {
             200..=299 => Ok(()),
@@ -148,13 +159,14 @@ impl Client {
 
     /// Answers a 401: authenticates as the challenge in `response` asks and caches the
     /// result. `None` when there is nothing new to try (no credentials for Basic, or the
-    /// same authorization was refused already).
+    /// same authorization was refused already). A token request's waits go to `watch`.
     pub(crate) fn authenticate(
         &self,
         domain: &str,
         scope: &str,
         response: &Response<Body>,
         refused: &Authorization,
+        watch: &Watch<'_>,
     ) -> Result<Option<Authorization>, RegistryError> {
         let challenges: Vec<Challenge> = response
             .headers()
@@ -166,7 +178,7 @@ impl Client {
         let bearer = challenges.iter().find(|c| c.scheme == "bearer");
         let basic = challenges.iter().find(|c| c.scheme == "basic");
         let (auth, lifetime) = if let Some(challenge) = bearer {
-            self.token(domain, scope, challenge)?
+            self.token(domain, scope, challenge, watch)?
         } else if basic.is_some() {
             match self.credential(domain)? {
                 Some(credential) => (Authorization::basic(&credential), Duration::MAX),
@@ -195,6 +207,7 @@ impl Client {
         domain: &str,
         scope: &str,
         challenge: &Challenge,
+        watch: &Watch<'_>,
     ) -> Result<(Authorization, Duration), RegistryError> {
         let realm = challenge
             .param("realm")
@@ -213,47 +226,30 @@ impl Client {
             None => {}
         }
         let credential = self.credential(domain)?;
-        let mut response = match credential.as_ref().and_then(Credential::identity_token) {
-            // Docker's OAuth flow: trade the identity (refresh) token for an access token.
-            Some(refresh) => {
-                let mut form = query.clone();
-                form.extend([
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", refresh),
-                    ("client_id", "mkimage"),
-                ]);
-                self.execute(&realm, |agent| {
-                    agent.post(&realm).send_form(form.iter().copied())
-                })?
+        let label = format!("token from `{realm}`");
+        let mut attempts = Attempts::new(self.http(), watch, RequestRef { label });
+        let bytes = loop {
+            let mut response =
+                self.ask_token(&realm, &query, credential.as_ref(), &mut attempts)?;
+            if !response.status().is_success() {
+                let status = response.status().as_u16();
+                return Err(RegistryError::Token {
+                    realm,
+                    status,
+                    message: error_message(&mut response),
+                });
             }
-            None => {
-                let basic = credential.as_ref().map(Authorization::basic);
-                self.execute(&realm, |agent| {
-                    let request = agent.get(&realm).query_pairs(query.iter().copied());
-                    match &basic {
-                        Some(auth) => auth.apply(request).call(),
-                        None => request.call(),
-                    }
-                })?
+            match read_small(&mut response, TOKEN_LIMIT, self.http().options()) {
+                Ok(Some(bytes)) => break bytes,
+                Ok(None) => {
+                    return Err(RegistryError::TokenTooLarge {
+                        realm,
+                        limit: TOKEN_LIMIT,
+                    });
+                }
+                Err(failure) => attempts.retry(failure)?,
             }
         };
-        if !response.status().is_success() {
-            let status = response.status().as_u16();
-            return Err(RegistryError::Token {
-                realm,
-                status,
-                message: error_message(&mut response),
-            });
-        }
-        let bytes = response
-            .body_mut()
-            .with_config()
-            .limit(TOKEN_LIMIT)
-            .read_to_vec()
-            .map_err(|source| RegistryError::Connect {
-                url: realm.clone(),
-                source,
-            })?;
         let reply: TokenReply =
             serde_json::from_slice(&bytes).map_err(|source| RegistryError::TokenReply {
                 realm: realm.clone(),
@@ -274,6 +270,47 @@ impl Client {
             // Renew a little early rather than send an expired token.
             .saturating_sub(Duration::from_secs(5));
         Ok((Authorization(Some(format!("Bearer {token}"))), lifetime))
+    }
+
+    /// Asks the token service `realm` for a token with `query`: trading an identity
+    /// token (docker's OAuth flow), else with the credential's Basic authorization, else
+    /// anonymously.
+    fn ask_token(
+        &self,
+        realm: &str,
+        query: &[(&str, &str)],
+        credential: Option<&Credential>,
+        attempts: &mut Attempts<'_>,
+    ) -> Result<Response<Body>, RegistryError> {
+        let response = match credential.and_then(Credential::identity_token) {
+            // Docker's OAuth flow: trade the identity (refresh) token for an access token.
+            Some(refresh) => {
+                let mut form = query.to_vec();
+                form.extend([
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh),
+                    ("client_id", "mkimage"),
+                ]);
+                attempts.execute(
+                    |agent| agent.post(realm).send_form(form.iter().copied()),
+                    error_message,
+                )?
+            }
+            None => {
+                let basic = credential.map(Authorization::basic);
+                attempts.execute(
+                    |agent| {
+                        let request = agent.get(realm).query_pairs(query.iter().copied());
+                        match &basic {
+                            Some(auth) => auth.apply(request).call(),
+                            None => request.call(),
+                        }
+                    },
+                    error_message,
+                )?
+            }
+        };
+        Ok(response)
     }
 }
 

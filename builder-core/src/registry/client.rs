@@ -1,25 +1,27 @@
-//! A blocking client for the [OCI distribution API]: requests, retries, error bodies.
+//! A blocking client for the [OCI distribution API]: options, URLs, error bodies. Its
+//! requests go through [`crate::net`], which bounds their waits and retries them.
 //!
 //! Written by hand on `ureq` rather than taken from `oci-client`, the maintained Rust
 //! client: that one is async on tokio, while the engine is synchronous and streams blobs
 //! into the store through `std::io`. A tokio runtime, `block_on` at every call and async
 //! streams bridged into our writers would cost more than the dozen endpoints used here.
-//! Everything else comes from crates: HTTP and TLS (rustls, with the platform's roots)
-//! from `ureq`, JSON from `serde_json`, manifests from `oci-spec`, base64 from `base64`.
+//! Everything else comes from crates: HTTP, TLS (rustls, with the platform's roots) and
+//! timeouts from `ureq`, JSON from `serde_json`, manifests from `oci-spec`, base64 from `base64`.
 //!
 //! [OCI distribution API]: https://github.com/opencontainers/distribution-spec/blob/main/spec.md
 
 use std::io::Read as _;
 use std::net::IpAddr;
-use std::time::Duration;
 
+use ureq::Body;
 use ureq::http::Response;
-use ureq::{Agent, Body};
 
 use super::RegistryError;
 use super::auth::{AuthCache, Credential};
+use crate::net::{Http, NetOptions};
 
-/// The most bytes read from an error body.
+/// The most bytes read from an error body; a longer one is cut, and a message that
+/// does not fit is not shown.
 const ERROR_BODY_LIMIT: u64 = 64 * 1024;
 
 /// How a [`Client`] behaves.
@@ -29,11 +31,8 @@ pub struct ClientOptions {
     /// over plain HTTP. Loopback hosts (`localhost`, `127.0.0.0/8`, `::1`) always are;
     /// every other registry needs TLS.
     pub insecure_registries: Vec<String>,
-    /// How many times a request is tried again after a server error (5xx) or a broken
-    /// connection. Client errors (4xx) are never retried.
-    pub retries: u32,
-    /// The wait before the first retry; it doubles with each further one.
-    pub backoff: Duration,
+    /// Timeouts, deadline and retries of each request.
+    pub net: NetOptions,
     /// How many blobs are transferred at once.
     pub concurrency: usize,
     /// Blobs larger than this are pushed in chunks of this size.
@@ -44,8 +43,7 @@ impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
             insecure_registries: Vec::new(),
-            retries: 4,
-            backoff: Duration::from_millis(250),
+            net: NetOptions::default(),
             concurrency: 3,
             chunk_size: 16 * 1024 * 1024,
         }
@@ -55,7 +53,7 @@ impl Default for ClientOptions {
 /// A registry client: one connection pool, shared by the threads of a pull or push.
 #[derive(Debug)]
 pub struct Client {
-    agent: Agent,
+    http: Http,
     options: ClientOptions,
     auth: AuthCache,
 }
@@ -69,21 +67,8 @@ impl Default for Client {
 impl Client {
     /// A client with these options.
     pub fn new(options: ClientOptions) -> Client {
-        let tls = ureq::tls::TlsConfig::builder()
-            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-            .build();
-        let agent = Agent::config_builder()
-            .http_status_as_error(false)
-            .tls_config(tls)
-            .user_agent(concat!("mkimage/", env!("CARGO_PKG_VERSION")))
-            // Blobs are hashed as they arrive: they must come as stored, not decoded.
-            .accept_encoding("identity")
-            .timeout_connect(Some(Duration::from_secs(30)))
-            .timeout_recv_response(Some(Duration::from_secs(120)))
-            .build()
-            .into();
         Client {
-            agent,
+            http: Http::new(options.net.clone()),
             options,
             auth: AuthCache::default(),
         }
@@ -92,6 +77,11 @@ impl Client {
     /// The options.
     pub fn options(&self) -> &ClientOptions {
         &self.options
+    }
+
+    /// The HTTP agent, with the options' timeouts.
+    pub(crate) fn http(&self) -> &Http {
+        &self.http
     }
 
     /// The cached credentials and tokens.
@@ -128,54 +118,6 @@ impl Client {
         };
         format!("{scheme}://{host}/v2/")
     }
-
-    /// Sends a request built by `send`, again after a server error or a broken
-    /// connection (with backoff), and returns the first other answer, whatever its status.
-    ///
-    /// `send` is called once per try, so a request body is rebuilt for every try.
-    pub(crate) fn execute(
-        &self,
-        url: &str,
-        mut send: impl FnMut(&Agent) -> Result<Response<Body>, ureq::Error>,
-    ) -> Result<Response<Body>, RegistryError> {
-        let mut attempt = 0;
-        loop {
-            match send(&self.agent) {
-                Ok(response) if response.status().is_server_error() => {
-                    if attempt >= self.options.retries {
-                        return Ok(response);
-                    }
-                }
-                Ok(response) => return Ok(response),
-                Err(error) if attempt < self.options.retries && retryable(&error) => {}
-                Err(source) => {
-                    return Err(RegistryError::Connect {
-                        url: url.to_owned(),
-                        source,
-                    });
-                }
-            }
-            std::thread::sleep(self.backoff(attempt));
-            attempt += 1;
-        }
-    }
-
-    /// The wait before retry number `attempt` (0-based).
-    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
-        self.options.backoff * 2u32.saturating_pow(attempt.min(10))
-    }
-}
-
-/// Whether a failed request may succeed when tried again: the connection failed or
-/// broke, or timed out.
-fn retryable(error: &ureq::Error) -> bool {
-    matches!(
-        error,
-        ureq::Error::Io(_)
-            | ureq::Error::ConnectionFailed
-            | ureq::Error::Timeout(_)
-            | ureq::Error::Protocol(_)
-    )
 }
 
 /// Whether the insecure-registry entry `entry` names `domain`: equal, or `*.suffix` and

@@ -1,26 +1,31 @@
 //! Blob downloads: streamed into the store, resumed with `Range` when the connection
-//! breaks, verified against the digest before they are committed.
+//! breaks or stalls, verified against the digest before they are committed.
 
-use std::io::{self, Read as _};
+use std::io::{self, Read as _, Write as _};
 
 use oci_spec::image::Descriptor;
 
 use crate::events::Events;
-use crate::store::Store;
+use crate::net::{Attempts, Failure, NetOptions};
+use crate::store::{BlobWriter, Store, StoreError};
 
 use super::RegistryError;
 use super::client::{header, status_error};
 use super::progress::Task;
 use super::repository::Repository;
 
+/// The size of the buffer a blob is streamed through.
+const BUFFER: usize = 64 * 1024;
+
 impl Repository<'_> {
     /// Downloads the blob `descriptor` names into the store, unless it is there already.
     /// Returns whether it was downloaded.
     ///
-    /// A broken transfer is resumed from the bytes received (`Range`) after a backoff, up
-    /// to the client's retry count; a registry that ignores `Range` sends the whole blob
-    /// again, which starts the temp afresh. The blob is committed only with the
-    /// descriptor's size and digest; otherwise its temp is dropped and nothing is stored.
+    /// A transfer that breaks or stalls (the idle timeout) is resumed from the bytes
+    /// received (`Range`) after a pause, within the client's retries and deadline for
+    /// the blob; a registry that ignores `Range` sends the whole blob again, which starts
+    /// the temp afresh. The blob is committed only with the descriptor's size and
+    /// digest; otherwise its temp is dropped and nothing is stored.
     pub(crate) fn download(
         &self,
         store: &Store,
@@ -33,12 +38,12 @@ impl Repository<'_> {
         }
         let size = descriptor.size();
         let url = self.blob_url(digest.as_ref());
-        let mut task = Task::start(events, "pull", digest, size);
+        let mut attempts = self.attempts(format!("blob `{digest}` of `{}`", self.name()));
+        let mut task = Task::start(events, "pull", digest, size, attempts.pulse());
         let mut blob = store.begin_blob()?;
-        let mut failures = 0;
         loop {
             let offset = blob.written();
-            let mut response = self.send(&url, |agent, auth| {
+            let mut response = self.send(&mut attempts, |agent, auth| {
                 let request = auth.apply(agent.get(&url));
                 if offset > 0 {
                     request.header("Range", format!("bytes={offset}-")).call()
@@ -58,28 +63,11 @@ impl Repository<'_> {
             }
             // One byte more than the size, to notice an overlong blob.
             let left = (size + 1).saturating_sub(blob.written());
-            let mut body = response.body_mut().as_reader().take(left);
-            // A connection closed early reads as a short body: a break like any other.
-            let copied = copy(&mut body, &mut task.writer(&mut blob)).and_then(|()| {
-                if blob.written() < size {
-                    Err(io::Error::from(io::ErrorKind::UnexpectedEof))
-                } else {
-                    Ok(())
-                }
-            });
-            match copied {
-                Ok(()) => break,
-                Err(_) if failures < self.client().options().retries => {
-                    std::thread::sleep(self.client().backoff(failures));
-                    failures += 1;
-                }
-                Err(source) => {
-                    return Err(RegistryError::Download {
-                        digest: digest.clone(),
-                        source,
-                    }
-                    .into());
-                }
+            let body = response.body_mut().as_reader().take(left);
+            let options = self.client().http().options();
+            match copy(body, &mut blob, &mut task, size, options)? {
+                None => break,
+                Some(failure) => retry(&mut attempts, failure)?,
             }
         }
         if blob.written() != size {
@@ -96,6 +84,49 @@ impl Repository<'_> {
     }
 }
 
+/// Streams `body` into `blob` with a fixed buffer. Returns the failure of the network
+/// when the body breaks, stalls or ends before `size` bytes are in the blob (a
+/// connection closed early reads as a short body).
+///
+/// # Errors
+///
+/// [`StoreError::WriteBlob`] when the blob cannot be written.
+fn copy(
+    mut body: impl io::Read,
+    blob: &mut BlobWriter,
+    task: &mut Task<'_>,
+    size: u64,
+    options: &NetOptions,
+) -> crate::Result<Option<Failure>> {
+    let mut buffer = vec![0; BUFFER];
+    loop {
+        let n = match body.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => return Ok(Some(Failure::from_io(error, options))),
+        };
+        task.writer(&mut *blob)
+            .write_all(&buffer[..n])
+            .map_err(|source| StoreError::WriteBlob { source })?;
+    }
+    blob.flush()
+        .map_err(|source| StoreError::WriteBlob { source })?;
+    if blob.written() < size {
+        let short = format!("the answer ended after {} of {size} bytes", blob.written());
+        return Ok(Some(Failure::Connection(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            short,
+        ))));
+    }
+    Ok(None)
+}
+
+/// Pauses before the next try of a download, or fails it.
+fn retry(attempts: &mut Attempts<'_>, failure: Failure) -> crate::Result<()> {
+    Ok(attempts.retry(failure).map_err(RegistryError::from)?)
+}
+
 /// Whether a `Content-Range: bytes START-END/TOTAL` starts at `offset`.
 fn resumes_at(content_range: Option<&str>, offset: u64) -> bool {
     content_range
@@ -103,12 +134,6 @@ fn resumes_at(content_range: Option<&str>, offset: u64) -> bool {
         .and_then(|r| r.split('-').next())
         .and_then(|start| start.trim().parse::<u64>().ok())
         == Some(offset)
-}
-
-/// Copies `reader` into the blob with a fixed buffer.
-fn copy(reader: &mut impl io::Read, writer: &mut impl io::Write) -> io::Result<()> {
-    io::copy(reader, writer)?;
-    writer.flush()
 }
 
 #[cfg(test)]

@@ -1,21 +1,16 @@
 //! Errors of talking to a registry.
 
-use std::io;
-
 use oci_spec::image::Digest;
+
+use crate::net::NetError;
 
 /// What can fail while pulling from or pushing to a registry.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    /// The registry could not be reached, or the connection broke, after every retry.
-    #[error("failed to reach `{url}`")]
-    Connect {
-        /// The URL requested.
-        url: String,
-        /// The cause.
-        #[source]
-        source: ureq::Error,
-    },
+    /// A request got no usable answer: every try timed out, broke or met a server
+    /// error. It names the request, the tries and (as its cause) the last failure.
+    #[error(transparent)]
+    Net(#[from] NetError),
     /// The registry answered a request with an error status.
     #[error("`{method} {url}` failed with HTTP {status}{}", message_suffix(.message))]
     Status {
@@ -82,15 +77,6 @@ pub enum RegistryError {
         #[source]
         source: serde_json::Error,
     },
-    /// A blob's download broke and could not be resumed.
-    #[error("failed to download blob `{digest}`")]
-    Download {
-        /// The blob's digest.
-        digest: Digest,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
     /// A downloaded blob does not have the size its descriptor gives.
     #[error("blob `{digest}` has {actual} bytes, expected {expected}")]
     BlobSize {
@@ -141,6 +127,14 @@ pub enum RegistryError {
         status: u16,
         /// Its message.
         message: String,
+    },
+    /// A token service's answer is larger than a token needs.
+    #[error("the token service `{realm}` sent an answer larger than {limit} bytes")]
+    TokenTooLarge {
+        /// The token service's URL.
+        realm: String,
+        /// The limit.
+        limit: u64,
     },
     /// A token service's answer is not the JSON the spec describes.
     #[error("the token service `{realm}` sent an invalid answer")]

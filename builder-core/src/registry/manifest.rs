@@ -1,10 +1,9 @@
 //! Manifests in a registry: fetched by tag or digest (GET, HEAD), verified, and classified.
 
-use std::io::Read as _;
-
 use oci_spec::image::Digest;
 
 use crate::digest::sha256;
+use crate::net::{Failure, NetError, read_small};
 use crate::oci::media_type;
 
 use super::RegistryError;
@@ -51,12 +50,22 @@ impl Fetched {
 
 impl Repository<'_> {
     /// The digest the registry gives for `target` (a tag or digest) without fetching the
-    /// manifest, or `None` when it does not say (or does not answer HEAD).
+    /// manifest, or `None` when it does not say (or does not answer HEAD, even with
+    /// server errors until the last try).
     pub(crate) fn head_manifest(&self, target: &str) -> Result<Option<Digest>, RegistryError> {
         let url = self.manifest_url(target);
-        let response = self.send(&url, |agent, auth| {
+        let mut attempts = self.attempts(format!("manifest `{}`", self.display(target)));
+        let sent = self.send(&mut attempts, |agent, auth| {
             auth.apply(agent.head(&url).header("Accept", ACCEPT)).call()
-        })?;
+        });
+        let response = match sent {
+            Ok(response) => response,
+            Err(RegistryError::Net(NetError::Failed {
+                cause: Failure::Status { .. },
+                ..
+            })) => return Ok(None),
+            Err(other) => return Err(other),
+        };
         if !response.status().is_success() {
             return Ok(None);
         }
@@ -69,61 +78,71 @@ impl Repository<'_> {
     pub(crate) fn get_manifest(&self, target: &str) -> Result<Fetched, RegistryError> {
         let url = self.manifest_url(target);
         let reference = self.display(target);
-        let mut response = self.send(&url, |agent, auth| {
-            auth.apply(agent.get(&url).header("Accept", ACCEPT)).call()
-        })?;
-        match response.status().as_u16() {
-            200..=299 => {}
-            404 => {
-                return Err(RegistryError::ManifestUnknown {
-                    reference,
-                    message: super::client::error_message(&mut response),
-                });
-            }
-            _ => return Err(status_error("GET", &url, &mut response)),
-        }
-        let announced = header(&response, "Docker-Content-Digest").map(str::to_owned);
-        let content_type = header(&response, "Content-Type")
-            .map(|t| t.split(';').next().unwrap_or(t).trim().to_owned());
-        let mut bytes = Vec::new();
-        response
-            .body_mut()
-            .as_reader()
-            .take(MANIFEST_LIMIT + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|source| RegistryError::Protocol {
-                method: "GET",
-                url: url.clone(),
-                what: format!("failed to read the body: {source}"),
+        let mut attempts = self.attempts(format!("manifest `{reference}`"));
+        loop {
+            let mut response = self.send(&mut attempts, |agent, auth| {
+                auth.apply(agent.get(&url).header("Accept", ACCEPT)).call()
             })?;
-        if bytes.len() as u64 > MANIFEST_LIMIT {
-            return Err(RegistryError::ManifestTooLarge {
-                reference,
-                limit: MANIFEST_LIMIT,
-            });
+            match response.status().as_u16() {
+                200..=299 => {}
+                404 => {
+                    return Err(RegistryError::ManifestUnknown {
+                        reference,
+                        message: super::client::error_message(&mut response),
+                    });
+                }
+                _ => return Err(status_error("GET", &url, &mut response)),
+            }
+            let announced = header(&response, "Docker-Content-Digest").map(str::to_owned);
+            let content_type = header(&response, "Content-Type")
+                .map(|t| t.split(';').next().unwrap_or(t).trim().to_owned());
+            let options = self.client().http().options();
+            match read_small(&mut response, MANIFEST_LIMIT, options) {
+                Ok(Some(bytes)) => {
+                    return verified(&reference, target, announced, content_type, bytes);
+                }
+                Ok(None) => {
+                    return Err(RegistryError::ManifestTooLarge {
+                        reference,
+                        limit: MANIFEST_LIMIT,
+                    });
+                }
+                Err(failure) => attempts.retry(failure)?,
+            }
         }
-        let digest = sha256(&bytes);
-        let expected = match target.parse::<Digest>() {
-            Ok(asked) => Some(asked.to_string()),
-            // Only a SHA-256 announcement can be checked against our SHA-256.
-            Err(_) => announced.filter(|d| d.starts_with("sha256:")),
-        };
-        if let Some(expected) = expected
-            && expected != digest.as_ref()
-        {
-            return Err(RegistryError::ManifestDigest {
-                reference,
-                expected,
-                actual: digest,
-            });
-        }
-        let media_type = classify(&bytes, content_type.as_deref());
-        Ok(Fetched {
-            bytes,
-            media_type,
-            digest,
-        })
     }
+}
+
+/// The manifest `bytes` fetched for `target`, when its digest is the one asked for
+/// (`target` is a digest) or announced (`Docker-Content-Digest`).
+fn verified(
+    reference: &str,
+    target: &str,
+    announced: Option<String>,
+    content_type: Option<String>,
+    bytes: Vec<u8>,
+) -> Result<Fetched, RegistryError> {
+    let digest = sha256(&bytes);
+    let expected = match target.parse::<Digest>() {
+        Ok(asked) => Some(asked.to_string()),
+        // Only a SHA-256 announcement can be checked against our SHA-256.
+        Err(_) => announced.filter(|d| d.starts_with("sha256:")),
+    };
+    if let Some(expected) = expected
+        && expected != digest.as_ref()
+    {
+        return Err(RegistryError::ManifestDigest {
+            reference: reference.to_owned(),
+            expected,
+            actual: digest,
+        });
+    }
+    let media_type = classify(&bytes, content_type.as_deref());
+    Ok(Fetched {
+        bytes,
+        media_type,
+        digest,
+    })
 }
 
 /// The media type of a manifest: its `mediaType` field, else `Content-Type`, else guessed

@@ -1,21 +1,30 @@
-//! Per-blob progress: a task reported to [`Events`] as bytes flow.
+//! Per-blob progress: a task reported to [`Events`] as bytes flow, each byte also a sign
+//! of life for the watch of waits.
 
 use std::io::{self, Read, Write};
 
 use oci_spec::image::Digest;
 
 use crate::events::{Events, TaskRef};
+use crate::net::Pulse;
 
 /// A blob transfer shown as a task (`pull sha256:0123456789ab`).
 pub(crate) struct Task<'e> {
     events: &'e dyn Events,
     task: TaskRef,
     done: u64,
+    pulse: Pulse,
 }
 
 impl<'e> Task<'e> {
-    /// Starts the task `verb digest` of `total` bytes.
-    pub fn start(events: &'e dyn Events, verb: &str, digest: &Digest, total: u64) -> Self {
+    /// Starts the task `verb digest` of `total` bytes, whose bytes are told to `pulse`.
+    pub fn start(
+        events: &'e dyn Events,
+        verb: &str,
+        digest: &Digest,
+        total: u64,
+        pulse: Pulse,
+    ) -> Self {
         let task = TaskRef {
             label: format!("{verb} {}", short(digest)),
         };
@@ -24,6 +33,7 @@ impl<'e> Task<'e> {
             events,
             task,
             done: 0,
+            pulse,
         }
     }
 
@@ -35,10 +45,11 @@ impl<'e> Task<'e> {
 
     /// Adds `n` bytes done.
     fn add(&mut self, n: usize) {
+        self.pulse.beat();
         self.set(self.done + n as u64);
     }
 
-    /// A reader or writer that reports what passes through it.
+    /// A writer that reports what passes through it.
     pub fn writer<W: Write>(&mut self, inner: W) -> Counting<'_, 'e, W> {
         Counting { inner, task: self }
     }

@@ -3,6 +3,7 @@
 use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest, MediaType};
 
 use crate::events::Events;
+use crate::net::Watch;
 use crate::oci::{OciError, media_type, select_manifest};
 use crate::plan::Platform;
 use crate::store::Store;
@@ -38,8 +39,9 @@ pub struct Pulled {
 ///
 /// # Errors
 ///
-/// [`RegistryError`]s for the registry's answers, [`OciError::Schema1`] for a Docker
-/// schema-1 manifest, [`OciError::NoPlatform`] (listing the index's platforms),
+/// [`RegistryError`]s for the registry's answers ([`RegistryError::Net`] when a
+/// request got no answer within the client's timeouts and retries), [`OciError::Schema1`]
+/// for a Docker schema-1 manifest, [`OciError::NoPlatform`] (listing the index's platforms),
 /// [`StoreError::DigestMismatch`](crate::store::StoreError::DigestMismatch) for a blob
 /// whose content does not match its digest, and the store's errors.
 pub fn pull(
@@ -49,15 +51,28 @@ pub fn pull(
     platform: &Platform,
     events: &dyn Events,
 ) -> crate::Result<Pulled> {
+    let notice = client.http().options().notice();
+    Watch::run(events, notice, |watch| {
+        let repository = Repository::new(client, reference, false, watch);
+        pull_from(&repository, store, reference, platform)
+    })
+}
+
+/// [`pull`] from `repository`, its waits watched.
+fn pull_from(
+    repository: &Repository<'_>,
+    store: &Store,
+    reference: &Reference,
+    platform: &Platform,
+) -> crate::Result<Pulled> {
     let _lease = store.lease()?;
-    let repository = Repository::new(client, reference, false);
     let target = match (reference.digest(), reference.tag()) {
         (Some(digest), _) => digest.to_string(),
         (None, Some(tag)) => tag.to_owned(),
         (None, None) => "latest".to_owned(),
     };
     let top = match reference.digest() {
-        None => known_manifest(&repository, store, &target)?,
+        None => known_manifest(repository, store, &target)?,
         Some(_) => None,
     };
     let top = match top {
@@ -65,17 +80,17 @@ pub fn pull(
         None => repository.get_manifest(&target)?,
     };
     let manifest = if top.is_index() {
-        let index: ImageIndex = parse(&repository, &target, &top.bytes)?;
+        let index: ImageIndex = parse(repository, &target, &top.bytes)?;
         let chosen = select_manifest(&index, &top.digest, platform)?;
         repository.get_manifest(chosen.digest().as_ref())?
     } else {
         top.clone()
     };
-    let image: ImageManifest = check_manifest(&repository, &manifest)?;
+    let image: ImageManifest = check_manifest(repository, &manifest)?;
 
     let mut blobs = vec![image.config().clone()];
     blobs.extend(image.layers().iter().cloned());
-    let downloaded = download_all(&repository, store, blobs, events)?;
+    let downloaded = download_all(repository, store, blobs)?;
 
     let mut writer = store.begin_blob()?;
     std::io::Write::write_all(&mut writer, &manifest.bytes)
@@ -151,8 +166,8 @@ fn download_all(
     repository: &Repository<'_>,
     store: &Store,
     blobs: Vec<Descriptor>,
-    events: &dyn Events,
 ) -> crate::Result<usize> {
+    let events = repository.watch().events();
     let threads = repository.client().options().concurrency;
     let fetched = parallel::each(blobs, threads, |descriptor| {
         repository.download(store, &descriptor, events)

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest};
 
 use crate::events::Events;
+use crate::net::Watch;
 use crate::oci::media_type;
 use crate::store::Store;
 
@@ -49,8 +50,22 @@ pub fn push(
     destination: &Reference,
     events: &dyn Events,
 ) -> crate::Result<Pushed> {
+    let notice = client.http().options().notice();
+    Watch::run(events, notice, |watch| {
+        let repository = Repository::new(client, destination, true, watch);
+        push_to(&repository, store, image, destination)
+    })
+}
+
+/// [`push`] to `repository`, its waits watched.
+fn push_to(
+    repository: &Repository<'_>,
+    store: &Store,
+    image: &Descriptor,
+    destination: &Reference,
+) -> crate::Result<Pushed> {
+    let events = repository.watch().events();
     let _lease = store.lease()?;
-    let repository = Repository::new(client, destination, true);
     let target = match (destination.tag(), destination.digest()) {
         (Some(tag), _) => tag.to_owned(),
         (None, Some(digest)) => digest.to_string(),
@@ -75,16 +90,16 @@ pub fn push(
                 }
                 .into());
             }
-            push_image(&repository, store, manifest, &sources, events, &mut pushed)?;
+            push_image(repository, store, manifest, &sources, events, &mut pushed)?;
             let digest = manifest.digest().to_string();
             let manifest_bytes = store.read_blob(manifest.digest())?;
-            put_manifest(&repository, &digest, &manifest_bytes, manifest)?;
+            put_manifest(repository, &digest, &manifest_bytes, manifest)?;
         }
-        put_manifest(&repository, &target, &bytes, image)?;
+        put_manifest(repository, &target, &bytes, image)?;
     } else {
-        push_image(&repository, store, image, &sources, events, &mut pushed)?;
+        push_image(repository, store, image, &sources, events, &mut pushed)?;
         put_manifest(
-            &repository,
+            repository,
             &target,
             &store.read_blob(image.digest())?,
             image,
@@ -129,7 +144,9 @@ fn put_manifest(
 ) -> Result<(), RegistryError> {
     let url = repository.manifest_url(target);
     let content_type = descriptor.media_type().to_string();
-    let mut response = repository.send(&url, |agent, auth| {
+    let label = format!("push of manifest `{}`", repository.display(target));
+    let mut attempts = repository.attempts(label);
+    let mut response = repository.send(&mut attempts, |agent, auth| {
         auth.apply(agent.put(&url))
             .header("Content-Type", &content_type)
             .send(bytes)

@@ -1,17 +1,20 @@
 //! One repository of a registry: its URLs, and requests sent with its credentials.
 
+use ureq::Body;
 use ureq::http::Response;
-use ureq::{Agent, Body};
 
 use super::RegistryError;
 use super::auth::Authorization;
 use super::client::{Client, error_message};
 use super::reference::Reference;
+use crate::events::RequestRef;
+use crate::net::{Attempts, Failure, NetError, TimedAgent, Watch};
 
-/// A repository (`registry/path`) reached through a [`Client`], for pulling or pushing.
-#[derive(Debug)]
+/// A repository (`registry/path`) reached through a [`Client`], for pulling or pushing,
+/// its requests' waits reported by a [`Watch`].
 pub(crate) struct Repository<'a> {
     client: &'a Client,
+    watch: &'a Watch<'a>,
     domain: String,
     path: String,
     base: String,
@@ -20,9 +23,15 @@ pub(crate) struct Repository<'a> {
 
 impl<'a> Repository<'a> {
     /// The repository of `reference`; `push` asks for write access as well as read.
-    pub fn new(client: &'a Client, reference: &Reference, push: bool) -> Self {
+    pub fn new(
+        client: &'a Client,
+        reference: &Reference,
+        push: bool,
+        watch: &'a Watch<'a>,
+    ) -> Self {
         Repository {
             client,
+            watch,
             domain: reference.domain().to_owned(),
             path: reference.path().to_owned(),
             base: client.base_url(reference.domain()),
@@ -33,6 +42,21 @@ impl<'a> Repository<'a> {
     /// The client.
     pub fn client(&self) -> &'a Client {
         self.client
+    }
+
+    /// The watch of this pull or push.
+    pub fn watch(&self) -> &'a Watch<'a> {
+        self.watch
+    }
+
+    /// The budget of tries of one transfer, named `label` in waits, retries and errors.
+    pub fn attempts(&self, label: String) -> Attempts<'a> {
+        Attempts::new(self.client.http(), self.watch, RequestRef { label })
+    }
+
+    /// `registry/path`, for messages.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.domain, self.path)
     }
 
     /// `…/v2/<path>/manifests/<target>`.
@@ -65,32 +89,34 @@ impl<'a> Repository<'a> {
         format!("{}/{}{separator}{target}", self.domain, self.path)
     }
 
-    /// Sends a request built by `send` (again on server errors and broken connections),
-    /// with the credentials the registry asks for: when it answers 401, the client
-    /// authenticates for this repository and the request is sent once more.
+    /// Sends a request built by `send` within `attempts` (again after a server error, a
+    /// timeout or a broken connection), with the credentials the registry asks for: when
+    /// it answers 401, the client authenticates for this repository and the request is
+    /// sent once more.
     ///
     /// # Errors
     ///
-    /// [`RegistryError::Denied`] when the registry still refuses (401 or 403), and the
-    /// errors of reaching it and authenticating.
+    /// [`RegistryError::Denied`] when the registry still refuses (401 or 403),
+    /// [`RegistryError::Net`] when no try got an answer, and the errors of
+    /// authenticating.
     pub fn send(
         &self,
-        url: &str,
-        mut send: impl FnMut(&Agent, &Authorization) -> Result<Response<Body>, ureq::Error>,
+        attempts: &mut Attempts<'_>,
+        mut send: impl FnMut(&TimedAgent<'_>, &Authorization) -> Result<Response<Body>, ureq::Error>,
     ) -> Result<Response<Body>, RegistryError> {
         let scope = self.scope();
         let auth = self.client.authorization(&self.domain, &scope);
-        let mut response = self.client.execute(url, |agent| send(agent, &auth))?;
+        let mut response = attempts.execute(|agent| send(agent, &auth), error_message)?;
         if response.status().as_u16() == 401
-            && let Some(auth) = self
-                .client
-                .authenticate(&self.domain, &scope, &response, &auth)?
+            && let Some(auth) =
+                self.client
+                    .authenticate(&self.domain, &scope, &response, &auth, self.watch)?
         {
-            response = self.client.execute(url, |agent| send(agent, &auth))?;
+            response = attempts.execute(|agent| send(agent, &auth), error_message)?;
         }
         match response.status().as_u16() {
             401 | 403 => Err(RegistryError::Denied {
-                reference: format!("{}/{}", self.domain, self.path),
+                reference: self.name(),
                 message: error_message(&mut response),
             }),
             _ => Ok(response),
@@ -101,5 +127,18 @@ impl<'a> Repository<'a> {
     fn scope(&self) -> String {
         let actions = if self.push { "pull,push" } else { "pull" };
         format!("repository:{}:{actions}", self.path)
+    }
+}
+
+/// The failure of the one try that failed `error`, for the transfer to try again;
+/// any other error as it is.
+///
+/// # Errors
+///
+/// `error` when it is not a failed try.
+pub(crate) fn failed_try(error: crate::Error) -> crate::Result<Failure> {
+    match error {
+        crate::Error::Registry(RegistryError::Net(NetError::Failed { cause, .. })) => Ok(cause),
+        other => Err(other),
     }
 }

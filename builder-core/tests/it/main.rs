@@ -15,3 +15,14 @@ mod registry_server;
 mod run;
 mod run_rootfs;
 mod store;
+
+/// An error and its causes, a line each, as the CLI shows them.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut lines = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        lines.push(cause.to_string());
+        source = cause.source();
+    }
+    lines.join("\n")
+}

@@ -296,7 +296,8 @@ fn errors_name_the_dockerfile_line() {
         // Not in the store, so asked of its registry, where nothing listens.
         (
             "FROM 127.0.0.1:1/nothing-here:1\n",
-            "error: Dockerfile:1:1: failed to resolve the base image `127.0.0.1:1/nothing-here:1`: failed to reach `http://127.0.0.1:1/v2/nothing-here/manifests/1`",
+            "error: Dockerfile:1:1: failed to resolve the base image `127.0.0.1:1/nothing-here:1`: \
+             manifest `127.0.0.1:1/nothing-here:1` failed after 4 attempts: the connection failed",
         ),
     ];
     for (dockerfile, expected) in cases {

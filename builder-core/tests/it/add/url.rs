@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use mkimage_core::fetch::{Checksum, FetchError, download};
 use mkimage_core::layer::{Content, EntryKind, LayerPath};
+use mkimage_core::net::{Http, NetOptions};
 use mkimage_core::testutil::{HttpServer, noise};
 use mkimage_core::{Events, NoEvents, TaskRef};
 
@@ -16,21 +17,38 @@ use crate::layer::run;
 
 /// Answers one request on 127.0.0.1 with `response` as written, in a thread.
 fn serve_once(response: &'static [u8]) -> String {
+    serve_each(response, 1)
+}
+
+/// Answers `times` requests on 127.0.0.1 with `response` as written, one connection
+/// each, in a thread.
+fn serve_each(response: &'static [u8], times: usize) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        let mut request = Vec::new();
-        let mut byte = [0u8; 1];
-        while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
-            request.push(byte[0]);
+        for _ in 0..times {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap() == 1 {
+                request.push(byte[0]);
+            }
+            stream.write_all(response).unwrap();
         }
-        stream.write_all(response).unwrap();
     });
     format!("http://127.0.0.1:{port}/plain/file.txt")
+}
+
+/// HTTP that retries once, after a short pause.
+fn fast_http() -> Http {
+    Http::new(NetOptions {
+        retries: 1,
+        backoff: Duration::from_millis(10),
+        ..NetOptions::default()
+    })
 }
 
 fn served_file(dir: &Path, name: &str, content: &[u8], mtime: u64) {
@@ -69,7 +87,7 @@ fn downloads_with_name_digest_mode_and_last_modified() {
     let events = Recorded::default();
     let url = server.url("dl/../app%201.0.tar.gz?x=1");
 
-    let got = download(&url, scratch.path(), None, &events).unwrap();
+    let got = download(&url, scratch.path(), None, &Http::default(), &events).unwrap();
     assert_eq!(got.file_name, "app 1.0.tar.gz");
     assert_eq!(fs::read(&got.path).unwrap(), content);
     assert!(got.path.starts_with(scratch.path()));
@@ -106,13 +124,27 @@ fn checksum_is_verified_in_its_algorithm() {
         let out = String::from_utf8(run(tool, "coreutils", &["-"], content)).unwrap();
         let hex = out.split_whitespace().next().unwrap();
         let checksum: Checksum = format!("{algorithm}:{hex}").parse().unwrap();
-        let got = download(&url, scratch.path(), Some(&checksum), &NoEvents).unwrap();
+        let got = download(
+            &url,
+            scratch.path(),
+            Some(&checksum),
+            &Http::default(),
+            &NoEvents,
+        )
+        .unwrap();
         assert_eq!(fs::read(&got.path).unwrap(), content);
     }
 
     let wrong: Checksum = format!("sha256:{}", "0".repeat(64)).parse().unwrap();
     let scratch = tempfile::tempdir().unwrap();
-    let err = download(&url, scratch.path(), Some(&wrong), &NoEvents).unwrap_err();
+    let err = download(
+        &url,
+        scratch.path(),
+        Some(&wrong),
+        &Http::default(),
+        &NoEvents,
+    )
+    .unwrap_err();
     let actual = crate::layer::sha256sum(content);
     assert_eq!(
         err.to_string(),
@@ -134,7 +166,7 @@ fn a_missing_file_or_server_fails() {
     let server = HttpServer::start(served.path()).unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let url = server.url("nothing-here.tar");
-    let err = download(&url, scratch.path(), None, &NoEvents).unwrap_err();
+    let err = download(&url, scratch.path(), None, &fast_http(), &NoEvents).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!("`{url}` answered with HTTP status 404")
@@ -143,9 +175,12 @@ fn a_missing_file_or_server_fails() {
     let closed = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/x", closed.local_addr().unwrap());
     drop(closed);
-    let err = download(&url, scratch.path(), None, &NoEvents).unwrap_err();
-    assert!(matches!(err, FetchError::Request { .. }), "{err:?}");
-    assert_eq!(err.to_string(), format!("failed to request `{url}`"));
+    let err = download(&url, scratch.path(), None, &fast_http(), &NoEvents).unwrap_err();
+    assert!(matches!(err, FetchError::Net(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!("download of `{url}` failed after 2 attempts")
+    );
     assert_eq!(fs::read_dir(scratch.path()).unwrap().count(), 0);
 }
 
@@ -154,7 +189,7 @@ fn without_last_modified_the_fallback_mtime_is_used() {
     let url =
         serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello\n");
     let scratch = tempfile::tempdir().unwrap();
-    let got = download(&url, scratch.path(), None, &NoEvents).unwrap();
+    let got = download(&url, scratch.path(), None, &fast_http(), &NoEvents).unwrap();
     assert_eq!(got.last_modified, None);
     assert_eq!(got.file_name, "file.txt");
     assert_eq!(got.entry(LayerPath::new("f").unwrap(), 1_234).mtime, 1_234);
@@ -162,13 +197,17 @@ fn without_last_modified_the_fallback_mtime_is_used() {
 
 #[test]
 fn a_body_cut_short_fails() {
-    let url =
-        serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\nonly this");
+    let url = serve_each(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\nonly this",
+        2,
+    );
     let scratch = tempfile::tempdir().unwrap();
-    let err = download(&url, scratch.path(), None, &NoEvents).unwrap_err();
+    let err = download(&url, scratch.path(), None, &fast_http(), &NoEvents).unwrap_err();
     assert_eq!(
-        err.to_string(),
-        format!("failed to download the body of `{url}`")
+        crate::error_chain(&err),
+        format!(
+            "download of `{url}` failed after 2 attempts\nthe connection failed\nPeer disconnected"
+        )
     );
     assert_eq!(fs::read_dir(scratch.path()).unwrap().count(), 0);
 }
