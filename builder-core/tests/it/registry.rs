@@ -3,9 +3,10 @@
 
 use std::fs;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
-use mkimage_core::events::{Events, TaskRef};
+use mkimage_core::events::{Events, RequestRef, Retry, TaskRef};
 use mkimage_core::layer::{
     Compression, Content, Entry, EntryKind, LayerOptions, LayerPath, write_layer,
 };
@@ -21,7 +22,10 @@ use mkimage_core::testutil::noise;
 use mkimage_core::{Error, NoEvents};
 
 use crate::error_chain;
-use crate::registry_server::{Auth, FlakyProxy, Registry, TokenProxy, skopeo, skopeo_digest};
+use crate::registry_server::{
+    Auth, Cut, Fault, FlakyProxy, Registry, ScriptedServer, SilentServer, TokenProxy, skopeo,
+    skopeo_digest,
+};
 
 /// Writes a layer with one file and returns its descriptor and diff_id.
 fn layer(
@@ -699,4 +703,299 @@ fn server_errors_are_retried_and_client_errors_are_not() {
     let err = pull(&client, &store, &missing, &Platform::host(), &NoEvents).unwrap_err();
     assert!(err.to_string().starts_with("manifest for"), "{err}");
     assert_eq!(proxy.requests.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+/// Records the waits and retries reported, a line each.
+#[derive(Default)]
+struct Noted(Mutex<Vec<String>>);
+
+impl Noted {
+    fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl Events for Noted {
+    fn request_waiting(&self, request: &RequestRef, waited: Duration) {
+        let line = format!("waiting {}ms for {request}", waited.as_millis());
+        self.0.lock().unwrap().push(line);
+    }
+
+    fn request_retrying(&self, request: &RequestRef, retry: &Retry) {
+        let line = format!(
+            "retry {}/{} of {request}: {}",
+            retry.attempt, retry.attempts, retry.reason
+        );
+        self.0.lock().unwrap().push(line);
+    }
+}
+
+/// A client whose timeouts are `timeout`, retrying `retries` times after short pauses.
+fn impatient_client(timeout: Duration, retries: u32) -> Client {
+    Client::new(ClientOptions {
+        net: NetOptions {
+            retries,
+            backoff: Duration::from_millis(10),
+            ..NetOptions::default().with_timeout(timeout)
+        },
+        ..ClientOptions::default()
+    })
+}
+
+// See: issue 13
+#[test]
+fn a_registry_that_never_answers_fails_after_the_first_byte_timeout() {
+    let silent = SilentServer::start();
+    let reference: Reference = format!("{}/it/hung:1", silent.host()).parse().unwrap();
+    let client = impatient_client(Duration::from_secs(1), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let noted = Noted::default();
+
+    let started = Instant::now();
+    let err = pull(&client, &store, &reference, &Platform::host(), &noted).unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(6),
+        "two tries of 1s each took {elapsed:?}"
+    );
+    assert_eq!(
+        error_chain(&err),
+        format!(
+            "manifest `{reference}` failed after 2 attempts\n\
+             no answer within the first-byte timeout of 1s"
+        )
+    );
+    assert_eq!(silent.connections.load(Ordering::SeqCst), 2);
+    let lines = noted.lines();
+    let waiting = format!("waiting 500ms for manifest `{reference}`");
+    let retry = format!(
+        "retry 2/2 of manifest `{reference}`: no answer within the first-byte timeout of 1s"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| **l == waiting).count(),
+        2,
+        "{lines:?}"
+    );
+    assert!(lines.contains(&retry), "{lines:?}");
+    assert_eq!(store.resolve(&reference).unwrap(), None);
+}
+
+// See: issue 13
+#[test]
+fn a_blob_that_stalls_midway_resumes_after_the_idle_timeout() {
+    let registry = Registry::start();
+    let (source, pushed) = pushed_image(&registry, "it/stall:1", 1 << 20);
+    let proxy = FlakyProxy::spoiling(registry.host(), Fault::Silent, 0, |_| false, Cut::Stall);
+    let reference: Reference = format!("{}/it/stall:1", proxy.host()).parse().unwrap();
+    let client = impatient_client(Duration::from_secs(1), 2);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let noted = Noted::default();
+
+    let pulled = pull(&client, &store, &reference, &Platform::host(), &noted).unwrap();
+    assert_eq!(pulled.descriptor.digest(), pushed.digest());
+    let big = Image::load(&source, &pushed, &Platform::host())
+        .unwrap()
+        .layers()[1]
+        .clone();
+    assert_eq!(
+        fs::read(store.blob_path(big.digest())).unwrap(),
+        fs::read(source.blob_path(big.digest())).unwrap()
+    );
+    assert_eq!(proxy.ranges.load(Ordering::SeqCst), 1, "resumed once");
+    let blob = format!("blob `{}` of `{}/it/stall`", big.digest(), proxy.host());
+    let lines = noted.lines();
+    assert!(
+        lines.contains(&format!(
+            "retry 2/3 of {blob}: nothing sent or received for the idle timeout of 1s"
+        )),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&format!("waiting 500ms for {blob}")),
+        "{lines:?}"
+    );
+    assert_eq!(temps(&store), 0);
+}
+
+// See: issue 13
+#[test]
+fn a_blob_that_stalls_past_the_deadline_fails_without_retries() {
+    let registry = Registry::start();
+    let (source, pushed) = pushed_image(&registry, "it/late:1", 1 << 20);
+    let proxy = FlakyProxy::spoiling(registry.host(), Fault::Silent, 0, |_| false, Cut::Stall);
+    let reference: Reference = format!("{}/it/late:1", proxy.host()).parse().unwrap();
+    let client = Client::new(ClientOptions {
+        net: NetOptions {
+            deadline: Duration::from_millis(1500),
+            ..fast_net(3)
+        },
+        ..ClientOptions::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+
+    let started = Instant::now();
+    let err = pull(&client, &store, &reference, &Platform::host(), &NoEvents).unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let big = Image::load(&source, &pushed, &Platform::host())
+        .unwrap()
+        .layers()[1]
+        .digest()
+        .clone();
+    assert_eq!(
+        error_chain(&err),
+        format!(
+            "blob `{big}` of `{}/it/late` failed after 1 attempt\n\
+             not done within the deadline of 1s 500ms",
+            proxy.host()
+        )
+    );
+    assert!(!store.has_blob(&big));
+    assert_eq!(temps(&store), 0);
+}
+
+// See: issue 13
+#[test]
+fn reset_connections_are_retried_until_the_pull_succeeds() {
+    let registry = Registry::start();
+    let (_source, pushed) = pushed_image(&registry, "it/reset:1", 4096);
+    let proxy = FlakyProxy::spoiling(registry.host(), Fault::Reset, 2, |_| true, Cut::None);
+    let reference: Reference = format!("{}/it/reset:1", proxy.host()).parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let noted = Noted::default();
+
+    let pulled = pull(
+        &fast_client(),
+        &store,
+        &reference,
+        &Platform::host(),
+        &noted,
+    );
+    let err = pulled.unwrap_err();
+    assert_eq!(
+        error_chain(&err).lines().take(2).collect::<Vec<_>>(),
+        [
+            format!("manifest `{reference}` failed after 2 attempts").as_str(),
+            "the connection failed"
+        ],
+        "one retry is not enough for two resets"
+    );
+
+    let proxy = FlakyProxy::spoiling(registry.host(), Fault::Reset, 2, |_| true, Cut::None);
+    let reference: Reference = format!("{}/it/reset:1", proxy.host()).parse().unwrap();
+    let client = impatient_client(Duration::from_secs(30), 2);
+    let pulled = pull(&client, &store, &reference, &Platform::host(), &noted).unwrap();
+    assert_eq!(pulled.descriptor.digest(), pushed.digest());
+    let retries: Vec<String> = noted
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with(&format!("retry 3/3 of manifest `{reference}`")))
+        .collect();
+    assert_eq!(
+        retries,
+        [format!(
+            "retry 3/3 of manifest `{reference}`: the connection failed: Connection reset by peer (os error 104)"
+        )]
+    );
+}
+
+// See: issue 13
+#[test]
+fn an_upload_that_breaks_starts_again_in_a_new_session() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let built = image(&store, "amd64", 300 * 1024);
+    let big = Image::load(&store, &built, &Platform::host())
+        .unwrap()
+        .layers()[1]
+        .digest()
+        .clone();
+    // Small chunks, so that the big layer goes in several PATCH requests.
+    let client = Client::new(ClientOptions {
+        chunk_size: 64 * 1024,
+        net: fast_net(2),
+        ..ClientOptions::default()
+    });
+
+    // The second chunk of the big layer is reset, then a whole blob's PUT is refused.
+    let proxy = FlakyProxy::spoiling(registry.host(), Fault::Reset, 1, is_second_patch, Cut::None);
+    let destination: Reference = format!("{}/it/upload:1", proxy.host()).parse().unwrap();
+    let noted = Noted::default();
+    let pushed = push(&client, &store, &built, &destination, &noted).unwrap();
+    assert_eq!(&pushed.digest, built.digest());
+    assert_eq!(
+        skopeo_digest(&registry.reference("it/upload:1")),
+        built.digest().to_string()
+    );
+    let lines = noted.lines();
+    let retry = format!(
+        "retry 2/3 of upload of blob `{big}` to `{}/it/upload`: the connection failed",
+        proxy.host()
+    );
+    assert!(lines.iter().any(|l| l.starts_with(&retry)), "{lines:?}");
+
+    let proxy = FlakyProxy::spoiling(
+        registry.host(),
+        Fault::Unavailable,
+        1,
+        |line| line.starts_with("PUT ") && line.contains("/blobs/uploads/"),
+        Cut::None,
+    );
+    let destination: Reference = format!("{}/it/upload:2", proxy.host()).parse().unwrap();
+    let fresh = image(&store, "arm64", 1024);
+    let pushed = push(&client, &store, &fresh, &destination, &NoEvents).unwrap();
+    assert_eq!(&pushed.digest, fresh.digest());
+    assert_eq!(
+        skopeo_digest(&registry.reference("it/upload:2")),
+        fresh.digest().to_string()
+    );
+}
+
+/// Whether a request line is the second `PATCH` seen: the second chunk of the big layer,
+/// the only blob sent in chunks.
+fn is_second_patch(line: &str) -> bool {
+    static SEEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    line.starts_with("PATCH ") && SEEN.fetch_add(1, Ordering::SeqCst) == 1
+}
+
+// See: issue 13
+#[test]
+fn a_token_answer_larger_than_a_token_needs_is_refused() {
+    let server = ScriptedServer::start(|line, port| {
+        if line.starts_with("GET /token") {
+            let body = format!(r#"{{"token":"{}"}}"#, "t".repeat(2 << 20));
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+            return [head, body].concat().into_bytes();
+        }
+        format!(
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\"\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    });
+    let reference: Reference = format!("{}/it/private:1", server.host()).parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let err = pull(
+        &fast_client(),
+        &store,
+        &reference,
+        &Platform::host(),
+        &NoEvents,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the token service `http://{}/token` sent an answer larger than 1048576 bytes",
+            server.host()
+        )
+    );
 }

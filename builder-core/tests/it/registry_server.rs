@@ -377,9 +377,32 @@ fn issue_token(
     )
 }
 
-/// A proxy in front of a registry that answers its first requests with 503 (as many as
-/// asked), breaks the first download of every blob after 64 KiB, and passes everything
-/// else through; it counts the requests and the `Range` requests it sees.
+/// What a [`FlakyProxy`] does to the first requests it is asked to spoil.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Answers `503 Service Unavailable`.
+    Unavailable,
+    /// Resets the connection (closes it with the request unread, so the kernel sends RST).
+    Reset,
+    /// Accepts the request and never answers.
+    Silent,
+}
+
+/// What a [`FlakyProxy`] does to the first download of each blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Nothing: the blob goes through.
+    None,
+    /// Sends the headers and 64 KiB of the body, then closes the connection.
+    Close,
+    /// Sends the headers and 64 KiB of the body, then nothing more, the connection open.
+    Stall,
+}
+
+/// A proxy in front of a registry that spoils its first requests (as many as asked, of
+/// those `spoiled` picks by request line) with a [`Fault`], cuts the first download of
+/// every blob as [`Cut`] says, and passes everything else through; it counts the
+/// requests and the `Range` requests it sees.
 pub struct FlakyProxy {
     server: Server,
     /// Requests that asked for a range of a blob.
@@ -389,30 +412,61 @@ pub struct FlakyProxy {
 }
 
 impl FlakyProxy {
-    /// Starts the proxy for the registry on `upstream` (`127.0.0.1:port`).
+    /// Starts the proxy for the registry on `upstream` (`127.0.0.1:port`), closing the
+    /// first download of every blob midway.
     pub fn start(upstream: String) -> FlakyProxy {
         FlakyProxy::failing(upstream, 0)
     }
 
-    /// Starts the proxy, answering the first `unavailable` requests with 503.
+    /// [`FlakyProxy::start`], answering the first `unavailable` requests with 503.
     pub fn failing(upstream: String, unavailable: usize) -> FlakyProxy {
+        FlakyProxy::spoiling(
+            upstream,
+            Fault::Unavailable,
+            unavailable,
+            |_| true,
+            Cut::Close,
+        )
+    }
+
+    /// Starts the proxy: the first `count` requests whose request line `spoiled` picks
+    /// get `fault`, the first download of each blob gets `cut`.
+    pub fn spoiling(
+        upstream: String,
+        fault: Fault,
+        count: usize,
+        spoiled: fn(&str) -> bool,
+        cut: Cut,
+    ) -> FlakyProxy {
         use std::sync::atomic::{AtomicUsize, Ordering};
         use std::sync::{Arc, Mutex};
         let ranges = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(AtomicUsize::new(0));
-        let broken: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
+        let left = Arc::new(Mutex::new(count));
+        let cut_once: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
         let (ranges2, requests2) = (ranges.clone(), requests.clone());
         let server = Server::start(move |_| {
             move |mut client: TcpStream| {
-                if requests2.fetch_add(1, Ordering::SeqCst) < unavailable {
-                    let mut buf = [0u8; 4096];
-                    let _ = client.read(&mut buf);
-                    let _ = client.write_all(
-                        b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                    );
+                requests2.fetch_add(1, Ordering::SeqCst);
+                let Ok(Some(line)) = peek_request_line(&client) else {
+                    return;
+                };
+                let spoil = spoiled(&line) && {
+                    let mut left = left.lock().unwrap();
+                    let spoil = *left > 0;
+                    *left = left.saturating_sub(1);
+                    spoil
+                };
+                if spoil {
+                    let _ = inflict(client, fault);
                     return;
                 }
-                let _ = relay(client, &upstream, &ranges2, &broken);
+                let cut = if cut_once.lock().unwrap().insert(line) {
+                    cut
+                } else {
+                    Cut::None
+                };
+                let _ = relay(&mut client, &upstream, &ranges2, cut);
             }
         });
         FlakyProxy {
@@ -428,14 +482,97 @@ impl FlakyProxy {
     }
 }
 
-/// Relays one request of a [`FlakyProxy`] connection.
+/// A server on 127.0.0.1 that accepts every connection and never answers.
+pub struct SilentServer {
+    server: Server,
+    /// Connections accepted.
+    pub connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl SilentServer {
+    /// Starts the server.
+    pub fn start() -> SilentServer {
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = connections.clone();
+        let server = Server::start(move |_| {
+            move |client: TcpStream| {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = inflict(client, Fault::Silent);
+            }
+        });
+        SilentServer {
+            server,
+            connections,
+        }
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn host(&self) -> String {
+        self.server.host()
+    }
+}
+
+/// The request line of the request waiting on `client`, left unread; `None` when the
+/// connection closes first.
+fn peek_request_line(client: &TcpStream) -> std::io::Result<Option<String>> {
+    let mut buffer = [0u8; 8192];
+    loop {
+        let n = client.peek(&mut buffer)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if let Some(end) = buffer[..n].windows(2).position(|w| w == b"\r\n") {
+            return Ok(Some(String::from_utf8_lossy(&buffer[..end]).into_owned()));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Does `fault` to the request waiting on `client`.
+fn inflict(mut client: TcpStream, fault: Fault) -> std::io::Result<()> {
+    match fault {
+        // Closed with the request unread: the kernel resets the connection.
+        Fault::Reset => Ok(()),
+        Fault::Unavailable => {
+            read_request(&mut client)?;
+            client.write_all(
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )
+        }
+        Fault::Silent => {
+            // Holds the connection until the client gives up.
+            let mut sink = Vec::new();
+            client.read_to_end(&mut sink).map(drop)
+        }
+    }
+}
+
+/// Reads the request waiting on `client`: its head and its body (`Content-Length`);
+/// `None` when the connection closes first.
+fn read_request(client: &mut TcpStream) -> std::io::Result<Option<(String, Vec<u8>)>> {
+    let Some(head) = read_head(client)? else {
+        return Ok(None);
+    };
+    let length: usize = head
+        .split("\r\n")
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    client.read_exact(&mut body)?;
+    Ok(Some((head, body)))
+}
+
+/// Relays one request of a [`FlakyProxy`] connection, cutting a blob's body as `cut`
+/// says.
 fn relay(
-    mut client: TcpStream,
+    client: &mut TcpStream,
     upstream: &str,
     ranges: &std::sync::atomic::AtomicUsize,
-    broken: &std::sync::Mutex<std::collections::HashSet<String>>,
+    cut: Cut,
 ) -> std::io::Result<()> {
-    let Some(text) = read_head(&mut client)? else {
+    let Some((text, body)) = read_request(client)? else {
         return Ok(());
     };
     let request_line = text.lines().next().unwrap_or_default().to_owned();
@@ -454,17 +591,52 @@ fn relay(
     forwarded.push_str("Connection: close\r\n\r\n");
     let mut server = TcpStream::connect(upstream)?;
     server.write_all(forwarded.as_bytes())?;
+    server.write_all(&body)?;
     let mut reply = Vec::new();
     server.read_to_end(&mut reply)?;
-    let first_time = is_blob_get && !has_range && broken.lock().unwrap().insert(request_line);
     let body_start = reply
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .map_or(reply.len(), |p| p + 4);
-    if first_time && reply.len() > body_start + 64 * 1024 {
-        // Half a blob, then the connection drops.
+    let cut = if is_blob_get && !has_range {
+        cut
+    } else {
+        Cut::None
+    };
+    if cut != Cut::None && reply.len() > body_start + 64 * 1024 {
+        // Part of a blob, then the connection drops or stalls.
         client.write_all(&reply[..body_start + 64 * 1024])?;
+        if cut == Cut::Stall {
+            let mut sink = Vec::new();
+            client.read_to_end(&mut sink)?;
+        }
         return Ok(());
     }
     client.write_all(&reply)
+}
+
+/// A server on 127.0.0.1 that answers each request (one per connection) with what
+/// `answer` makes of its request line and the server's port.
+pub struct ScriptedServer {
+    server: Server,
+}
+
+impl ScriptedServer {
+    /// Starts the server.
+    pub fn start(answer: fn(&str, u16) -> Vec<u8>) -> ScriptedServer {
+        let server = Server::start(move |port| {
+            move |mut client: TcpStream| {
+                if let Ok(Some((head, _))) = read_request(&mut client) {
+                    let line = head.lines().next().unwrap_or_default();
+                    let _ = client.write_all(&answer(line, port));
+                }
+            }
+        });
+        ScriptedServer { server }
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn host(&self) -> String {
+        self.server.host()
+    }
 }

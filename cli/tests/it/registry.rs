@@ -2,11 +2,15 @@
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use mkimage_core::registry::Reference;
 use mkimage_core::store::Store;
 
-use crate::registry_server::{Auth, Registry, TokenProxy, skopeo, skopeo_digest};
+use crate::registry_server::{
+    Auth, Cut, Fault, FlakyProxy, Registry, SilentServer, TokenProxy, skopeo, skopeo_digest,
+};
 use crate::store::{failure, image, mkimage, stdout};
 
 /// Pushes an image made in a scratch store to `registry` as `name`; returns its digest.
@@ -369,4 +373,134 @@ fn build_from_a_registry_image_and_push_the_result() {
 
     let err = failure(&mkimage(dir.path(), &["build", "--push", ctx]));
     assert_eq!(err, "error: `--push` needs a name: give one with `--tag`\n");
+}
+
+// See: issue 13
+#[test]
+fn pull_from_a_registry_that_never_answers_fails_within_the_timeout() {
+    let silent = SilentServer::start();
+    let name = format!("{}/it/hung:1", silent.host());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let started = Instant::now();
+    let args = ["pull", "--network-timeout", "2s", "--retry", "1", &name];
+    let err = failure(&mkimage(dir.path(), &args));
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(4) && elapsed < Duration::from_secs(10),
+        "two tries of 2s each took {elapsed:?}"
+    );
+    assert!(
+        err.ends_with(&format!(
+            "error: manifest `{name}` failed after 2 attempts\n\
+             caused by: no answer within the first-byte timeout of 2s\n"
+        )),
+        "{err}"
+    );
+    // Plain progress (stderr is not a terminal) shows the wait and the retry.
+    assert!(
+        err.contains(&format!("waiting 1s for manifest `{name}`\n")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "retrying manifest `{name}` (2/2) in 500ms: no answer within the first-byte timeout of 2s\n"
+        )),
+        "{err}"
+    );
+}
+
+// See: issue 13
+#[test]
+fn build_from_a_registry_that_never_answers_fails_at_its_from() {
+    let silent = SilentServer::start();
+    let name = format!("{}/it/hung:1", silent.host());
+    let context = tempfile::tempdir().expect("temp dir");
+    let dockerfile = format!("FROM {name}\nRUN true\n");
+    std::fs::write(context.path().join("Dockerfile"), &dockerfile).expect("write Dockerfile");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = tempfile::tempdir().expect("temp dir");
+    let ctx = context.path().to_str().expect("UTF-8 path");
+    let env = [("MKIMAGE_NETWORK_TIMEOUT", "2s"), ("MKIMAGE_RETRY", "0")];
+    let started = Instant::now();
+    let output = mkimage_with(
+        dir.path(),
+        home.path(),
+        &env,
+        &["build", "--progress=plain", ctx],
+        "",
+    );
+    let elapsed = started.elapsed();
+    let err = failure(&output);
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(6),
+        "one try of 2s took {elapsed:?}"
+    );
+    assert!(
+        err.ends_with(&format!(
+            "error: Dockerfile:1:1: failed to resolve the base image `{name}`: \
+             manifest `{name}` failed after 1 attempt: \
+             no answer within the first-byte timeout of 2s\n  |\n1 | FROM {name}\n  | ^\n"
+        )),
+        "{err}"
+    );
+    assert_eq!(silent.connections.load(Ordering::SeqCst), 1, "asked once");
+}
+
+// See: issue 13
+#[test]
+fn pull_retries_reset_connections_and_shows_the_retries() {
+    let registry = Registry::start();
+    let digest = push_image(&registry, "it/app:1");
+    let proxy = FlakyProxy::spoiling(registry.host(), Fault::Reset, 2, |_| true, Cut::None);
+    let name = format!("{}/it/app:1", proxy.host());
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    let output = mkimage(dir.path(), &["pull", &name]);
+    let out = stdout(&output);
+    assert_eq!(
+        out,
+        format!("Digest: {digest}\nStatus: Downloaded newer image for {name}\n{name}\n")
+    );
+    let err = String::from_utf8(output.stderr).expect("UTF-8 output");
+    let reset = "the connection failed: Connection reset by peer (os error 104)";
+    assert_eq!(
+        err,
+        format!(
+            "retrying manifest `{name}` (2/4) in 500ms: {reset}\n\
+             retrying manifest `{name}` (3/4) in 1s: {reset}\n"
+        )
+    );
+}
+
+// See: issue 13
+#[test]
+fn a_terminal_shows_the_retries_above_the_bars() {
+    let registry = Registry::start();
+    push_image(&registry, "it/app:1");
+    let proxy = FlakyProxy::spoiling(registry.host(), Fault::Unavailable, 1, |_| true, Cut::None);
+    let name = format!("{}/it/app:1", proxy.host());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().to_str().expect("UTF-8 path");
+    // `script` runs mkimage on a new terminal and copies what it shows.
+    let command = format!(
+        "{} --root {root} pull {name}",
+        env!("CARGO_BIN_EXE_mkimage")
+    );
+    let output = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script: install the Debian package `bsdutils`");
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "retrying manifest `{name}` (2/4) in 500ms: the server answered HTTP 503"
+        )),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("Status: Downloaded newer image for {name}")),
+        "{shown}"
+    );
 }

@@ -5,15 +5,16 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use mkimage_core::fetch::{Checksum, FetchError, download};
 use mkimage_core::layer::{Content, EntryKind, LayerPath};
 use mkimage_core::net::{Http, NetOptions};
 use mkimage_core::testutil::{HttpServer, noise};
-use mkimage_core::{Events, NoEvents, TaskRef};
+use mkimage_core::{Events, NoEvents, RequestRef, Retry, TaskRef};
 
 use crate::layer::run;
+use crate::registry_server::SilentServer;
 
 /// Answers one request on 127.0.0.1 with `response` as written, in a thread.
 fn serve_once(response: &'static [u8]) -> String {
@@ -210,4 +211,84 @@ fn a_body_cut_short_fails() {
         )
     );
     assert_eq!(fs::read_dir(scratch.path()).unwrap().count(), 0);
+}
+
+/// HTTP whose timeouts are 1s, retrying once after a short pause.
+fn impatient_http() -> Http {
+    Http::new(NetOptions {
+        retries: 1,
+        backoff: Duration::from_millis(10),
+        ..NetOptions::default().with_timeout(Duration::from_secs(1))
+    })
+}
+
+/// Records the retries reported.
+#[derive(Default)]
+struct Retries(Mutex<Vec<String>>);
+
+impl Events for Retries {
+    fn request_retrying(&self, request: &RequestRef, retry: &Retry) {
+        let line = format!(
+            "retry {}/{} of {request}: {}",
+            retry.attempt, retry.attempts, retry.reason
+        );
+        self.0.lock().unwrap().push(line);
+    }
+}
+
+// See: issue 13
+#[test]
+fn a_server_that_never_answers_fails_after_the_first_byte_timeout() {
+    let silent = SilentServer::start();
+    let url = format!("http://{}/app.tar", silent.host());
+    let scratch = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let err = download(&url, scratch.path(), None, &impatient_http(), &NoEvents).unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(6),
+        "{elapsed:?}"
+    );
+    assert_eq!(
+        crate::error_chain(&err),
+        format!(
+            "download of `{url}` failed after 2 attempts\n\
+             no answer within the first-byte timeout of 1s"
+        )
+    );
+    assert_eq!(fs::read_dir(scratch.path()).unwrap().count(), 0);
+}
+
+// See: issue 13
+#[test]
+fn a_download_that_stalls_is_made_again() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/file.txt", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let head = "HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: close\r\n\r\n";
+        for body in ["hello", "hello world\n"] {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request).unwrap();
+            stream
+                .write_all(format!("{head}{body}").as_bytes())
+                .unwrap();
+            if body.len() < 12 {
+                // Half the body, then nothing until the client gives up.
+                let _ = stream.read_to_end(&mut Vec::new());
+            }
+        }
+    });
+    let scratch = tempfile::tempdir().unwrap();
+    let retries = Retries::default();
+    let got = download(&url, scratch.path(), None, &impatient_http(), &retries).unwrap();
+    assert_eq!(fs::read(&got.path).unwrap(), b"hello world\n");
+    assert_eq!(got.size, 12);
+    assert_eq!(
+        retries.0.into_inner().unwrap(),
+        [format!(
+            "retry 2/2 of download of `{url}`: nothing sent or received for the idle timeout of 1s"
+        )]
+    );
+    assert_eq!(fs::read_dir(scratch.path()).unwrap().count(), 1);
 }
