@@ -77,6 +77,20 @@ pub enum RegistryError {
         #[source]
         source: serde_json::Error,
     },
+    /// An image's config is larger than mkimage reads.
+    #[error(
+        "the config `{digest}` of `{reference}` has {size} bytes, more than the {limit} allowed"
+    )]
+    ConfigTooLarge {
+        /// The image.
+        reference: String,
+        /// The config's digest.
+        digest: Digest,
+        /// Its size, as the manifest gives it.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// A downloaded blob does not have the size its descriptor gives.
     #[error("blob `{digest}` has {actual} bytes, expected {expected}")]
     BlobSize {

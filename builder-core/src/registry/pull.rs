@@ -6,7 +6,7 @@ use crate::events::Events;
 use crate::net::Watch;
 use crate::oci::{OciError, media_type, select_manifest};
 use crate::plan::Platform;
-use crate::store::Store;
+use crate::store::{JSON_LIMIT, Store};
 
 use super::RegistryError;
 use super::client::Client;
@@ -41,7 +41,8 @@ pub struct Pulled {
 ///
 /// [`RegistryError`]s for the registry's answers ([`RegistryError::Net`] when a
 /// request got no answer within the client's timeouts and retries), [`OciError::Schema1`]
-/// for a Docker schema-1 manifest, [`OciError::NoPlatform`] (listing the index's platforms),
+/// for a Docker schema-1 manifest, [`RegistryError::ConfigTooLarge`] for a config larger
+/// than the store reads, [`OciError::NoPlatform`] (listing the index's platforms),
 /// [`StoreError::DigestMismatch`](crate::store::StoreError::DigestMismatch) for a blob
 /// whose content does not match its digest, and the store's errors.
 pub fn pull(
@@ -87,6 +88,16 @@ fn pull_from(
         top.clone()
     };
     let image: ImageManifest = check_manifest(repository, &manifest)?;
+    let config = image.config();
+    if config.size() > JSON_LIMIT {
+        return Err(RegistryError::ConfigTooLarge {
+            reference: repository.display(manifest.digest.as_ref()),
+            digest: config.digest().clone(),
+            size: config.size(),
+            limit: JSON_LIMIT,
+        }
+        .into());
+    }
 
     let mut blobs = vec![image.config().clone()];
     blobs.extend(image.layers().iter().cloned());

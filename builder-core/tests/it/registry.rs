@@ -968,6 +968,49 @@ fn is_second_patch(line: &str) -> bool {
 
 // See: issue 13
 #[test]
+fn a_config_larger_than_the_store_reads_is_refused_before_its_download() {
+    let registry = Registry::start();
+    let source_dir = tempfile::tempdir().unwrap();
+    let source = Store::open(source_dir.path()).unwrap();
+    let real = image(&source, "amd64", 1024);
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&source.read_blob(real.digest()).unwrap()).unwrap();
+    let claimed = mkimage_core::store::JSON_LIMIT + 1;
+    manifest["config"]["size"] = claimed.into();
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let digest = source.put_blob(&bytes).unwrap();
+    let huge = Descriptor::new(
+        mkimage_core::oci_spec::image::MediaType::ImageManifest,
+        bytes.len() as u64,
+        digest.clone(),
+    );
+    let destination: Reference = registry.reference("it/huge:1").parse().unwrap();
+    push(&fast_client(), &source, &huge, &destination, &NoEvents).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let err = pull(
+        &fast_client(),
+        &store,
+        &destination,
+        &Platform::host(),
+        &NoEvents,
+    )
+    .unwrap_err();
+    let config = manifest["config"]["digest"].as_str().unwrap();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the config `{config}` of `{}/it/huge@{digest}` has {claimed} bytes, more than the {} allowed",
+            registry.host(),
+            claimed - 1
+        )
+    );
+    assert!(!store.has_blob(&config.parse().unwrap()));
+}
+
+// See: issue 13
+#[test]
 fn a_token_answer_larger_than_a_token_needs_is_refused() {
     let server = ScriptedServer::start(|line, port| {
         if line.starts_with("GET /token") {
