@@ -122,7 +122,7 @@ impl LayerDirs {
             }
         };
         for dir in [&dir, &merged] {
-            fs::create_dir_all(dir).map_err(|source| RootfsError::WriteDir {
+            crate::store::create_private_dir(dir).map_err(|source| RootfsError::WriteDir {
                 path: dir.clone(),
                 source,
             })?;

@@ -132,7 +132,7 @@ fn persist(
     };
     temp.as_file().sync_all().map_err(commit)?;
     let dir = blobs.join(digest.algorithm().as_ref());
-    fs::create_dir_all(&dir).map_err(commit)?;
+    super::access::create_dir(&dir).map_err(commit)?;
     // When the blob exists already, replacing it with equal bytes is harmless and saves
     // a check that another writer could race anyway.
     temp.persist(dir.join(digest.digest()))

@@ -20,6 +20,42 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
+    /// The store's top directory belongs to another user, who could change what builds
+    /// run.
+    #[error(
+        "store `{}` is owned by uid {owner}, not by this user (uid {user}): its owner could \
+         change what builds run; use a store of your own (`--root` or `MKIMAGE_ROOT`)",
+        path.display()
+    )]
+    ForeignOwner {
+        /// The store's top directory.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// The effective uid of this process.
+        user: u32,
+    },
+    /// Group or others may write to the store's top directory.
+    #[error(
+        "store `{}` is writable by group or others (mode {mode:04o}): anyone could have \
+         changed its content; remove it, or `chmod 700` it if you trust what it holds",
+        path.display()
+    )]
+    OpenToOthers {
+        /// The store's top directory.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A store that others could read could not be made private.
+    #[error("failed to make `{}` private to the store's owner", path.display())]
+    MakePrivate {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
     /// The directory is not an OCI image layout this store can use.
     #[error("`{}` is not an OCI image layout (version 1.0.0)", path.display())]
     NotALayout {

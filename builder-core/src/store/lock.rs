@@ -6,6 +6,7 @@
 //! handles in one process exclude each other just as two processes do.
 
 use std::fs::{File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use super::{Store, StoreError};
@@ -86,6 +87,7 @@ impl Store {
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(&path);
         match file {
             Ok(file) => Ok((file, path)),

@@ -12,6 +12,10 @@
 //! <root>/locks/                 `index` (index.json updates) and `gc` (leases vs prune)
 //! ```
 //!
+//! The store is private to its owner: directories 0700, files 0600, and a store another
+//! user owns or may write to is refused (see the `access` module for why, and for what
+//! happens to stores that earlier versions made 0755).
+//!
 //! Every write is atomic: a blob is written to a temp file under `tmp/` and renamed to its
 //! digest after an fsync; small files are written to a temp file in their own directory
 //! and renamed; the directory is fsynced after each rename. A process killed at any point
@@ -50,6 +54,7 @@
 //!
 //! [OCI image layout]: https://github.com/opencontainers/image-spec/blob/main/image-layout.md
 
+mod access;
 mod atomic;
 mod blobs;
 mod error;
@@ -64,6 +69,7 @@ mod writeback;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+pub(crate) use access::create_dir as create_private_dir;
 pub use blobs::{BlobWriter, JSON_LIMIT, UnhashedBlobWriter};
 pub use error::StoreError;
 pub use gc::{PruneOptions, Pruned};
@@ -82,14 +88,20 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the store at `root`, creating the layout when it does not exist yet.
+    /// Opens the store at `root`, creating the layout when it does not exist yet. A store
+    /// that others could read (made by an earlier version) is made private first, without
+    /// its unpacked layers and cache mounts.
     ///
     /// # Errors
     ///
+    /// [`StoreError::ForeignOwner`] when `root` belongs to another user,
+    /// [`StoreError::OpenToOthers`] when group or others may write to it,
+    /// [`StoreError::MakePrivate`] when an old store cannot be made private,
     /// [`StoreError::CreateLayout`] when a directory or file cannot be created,
     /// [`StoreError::NotALayout`] when `root` holds an `oci-layout` of another version.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store, StoreError> {
         let store = Store { root: root.into() };
+        store.secure_root()?;
         for dir in [
             store.root.join("blobs/sha256"),
             store.tmp_root(),
@@ -97,7 +109,7 @@ impl Store {
             store.root.join("records"),
             store.root.join("data"),
         ] {
-            fs::create_dir_all(&dir)
+            access::create_dir(&dir)
                 .map_err(|source| StoreError::CreateLayout { path: dir, source })?;
         }
         store.create_layout_files()?;
@@ -142,7 +154,7 @@ impl Store {
     pub fn path_for(&self, name: &str) -> Result<PathBuf, StoreError> {
         check_name("data name", name)?;
         let path = self.root.join("data").join(name);
-        fs::create_dir_all(&path).map_err(|source| StoreError::CreateLayout {
+        access::create_dir(&path).map_err(|source| StoreError::CreateLayout {
             path: path.clone(),
             source,
         })?;

@@ -65,7 +65,7 @@ impl Store {
     pub fn records(&self, namespace: &str) -> Result<Records, StoreError> {
         check_name("record namespace", namespace)?;
         let dir = self.root.join("records").join(namespace);
-        fs::create_dir_all(&dir).map_err(|source| StoreError::CreateLayout {
+        super::access::create_dir(&dir).map_err(|source| StoreError::CreateLayout {
             path: dir.clone(),
             source,
         })?;

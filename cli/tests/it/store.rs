@@ -343,3 +343,132 @@ fn prune_keep_storage_trims_the_oldest_cache_first() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid size `lots`"));
 }
+
+/// The uid and gid of `nobody`, the other local user of the store tests.
+const NOBODY: u32 = 65534;
+
+/// What `nobody` manages to do to `paths` (each `d:PATH` for a directory, `f:PATH` for
+/// anything else that can be opened): one line per directory listed or created in and
+/// per file read or appended to.
+fn nobody_reaches(paths: &[String]) -> String {
+    let script = r#"for p; do
+        path=${p#?:}
+        case $p in
+        d:*) ls -a "$path" >/dev/null 2>&1 && echo "listed $path"
+             (: > "$path/.intruder") 2>/dev/null && echo "created in $path" ;;
+        f:*) cat "$path" >/dev/null 2>&1 && echo "read $path"
+             (printf poisoned >> "$path") 2>/dev/null && echo "wrote $path" ;;
+        esac
+    done
+    exit 0"#;
+    let output = std::process::Command::new("setpriv")
+        .args([
+            &format!("--reuid={NOBODY}"),
+            &format!("--regid={NOBODY}"),
+            "--clear-groups",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ])
+        .args(paths)
+        .output()
+        .expect("setpriv (Debian package `util-linux`)");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Every directory, regular file and device under `root`, as [`nobody_reaches`] takes
+/// them (symbolic links, pipes and sockets are left out), listed by `find`.
+fn store_paths(root: &Path) -> Vec<String> {
+    crate::build::tool("find", &[root.to_str().unwrap(), "-printf", "%y:%p\n"])
+        .lines()
+        .filter_map(|line| match line.split_once(':') {
+            Some(("d", path)) => Some(format!("d:{path}")),
+            Some(("f" | "c" | "b", path)) => Some(format!("f:{path}")),
+            _ => None,
+        })
+        .collect()
+}
+
+// See: issue 13
+#[test]
+fn another_user_can_neither_read_nor_change_the_store() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use crate::build::build;
+
+    let dir = tempfile::tempdir().unwrap();
+    // Only the store's own modes may keep `nobody` out, not those of the temp dir.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let root = dir.path().join("store");
+    let store = Store::open(&root).unwrap();
+    mkimage_core::testutil::busybox_image(&store, "busybox:test").unwrap();
+    let context = |name: &str, dockerfile: &str| {
+        let ctx = dir.path().join(name);
+        std::fs::create_dir(&ctx).unwrap();
+        std::fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+        ctx.to_str().unwrap().to_owned()
+    };
+    // A file of `nobody`'s, a world-writable file and directory in the image.
+    let victim = context(
+        "victim",
+        "FROM busybox:test\n\
+         RUN echo original > /owned && chown 65534:65534 /owned \
+             && echo original > /open && chmod 666 /open && mkdir /shared && chmod 1777 /shared\n",
+    );
+    stdout(&build(&root, &["-q", "-t", "victim", &victim]));
+    let user = context(
+        "user",
+        "FROM victim\n\
+         RUN --mount=type=cache,target=/cache,mode=0777 cat /owned /open && echo x > /cache/x\n",
+    );
+    stdout(&build(&root, &["-q", &user]));
+
+    let paths = store_paths(&root);
+    for part in [
+        "d:/blobs/sha256",
+        "f:/index.json",
+        "/data/rootfs/",
+        "/data/cache-mounts/",
+        "/diff/owned",
+    ] {
+        let part = part.replacen(':', &format!(":{}", root.display()), 1);
+        assert!(
+            paths.iter().any(|path| path.contains(part.as_str())),
+            "{part} is among the store's paths"
+        );
+    }
+    assert_eq!(nobody_reaches(&paths), "", "nobody reaches into the store");
+    // The check itself sees what `nobody` may reach.
+    let open = dir.path().join("open");
+    std::fs::write(&open, "x").unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let open = format!("f:{}", open.display());
+    assert_eq!(
+        nobody_reaches(std::slice::from_ref(&open)),
+        format!("read {0}\nwrote {0}\n", &open[2..])
+    );
+
+    let rebuilt = build(&root, &["--no-cache", "--progress", "plain", &user]);
+    let progress = String::from_utf8_lossy(&rebuilt.stderr).into_owned();
+    assert!(rebuilt.status.success(), "{progress}");
+    assert!(progress.contains("original\n#"), "{progress}");
+    assert!(!progress.contains("poisoned"), "{progress}");
+
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o777)).unwrap();
+    assert_eq!(
+        failure(&mkimage(&root, &["images"])),
+        format!(
+            "error: store `{}` is writable by group or others (mode 0777): anyone could have \
+             changed its content; remove it, or `chmod 700` it if you trust what it holds\n",
+            root.display()
+        )
+    );
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).unwrap();
+    crate::build::tool("chown", &[&NOBODY.to_string(), root.to_str().unwrap()]);
+    assert!(failure(&mkimage(&root, &["images"])).starts_with(&format!(
+        "error: store `{}` is owned by uid 65534, not by this user (uid 0): ",
+        root.display()
+    )));
+}
