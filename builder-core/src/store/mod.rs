@@ -22,6 +22,10 @@
 //! leaves either the old file or the new one, plus perhaps a stray temp that
 //! [`Store::prune`] removes.
 //!
+//! Blobs are read back verified: [`Store::read_blob`] checks a small blob's digest, and
+//! [`Store::open_verified`] hands out a large one's bytes hashed as they flow and fails
+//! rather than hand out the last of them when they do not match.
+//!
 //! Several processes may use one store at once. Blob writes need no lock: two writers of
 //! one digest write equal bytes and the last rename wins. Updates of `index.json` take an
 //! exclusive lock on `locks/index` around their read-modify-write. Garbage collection is
@@ -64,6 +68,7 @@ mod lock;
 mod records;
 mod refs;
 mod tags;
+mod verified;
 mod writeback;
 
 use std::fs;
@@ -77,6 +82,7 @@ pub use images::ImageSummary;
 pub use lock::{Lease, ScratchDir};
 pub use records::{RecordInfo, Records};
 pub use tags::{Removed, Tagged};
+pub use verified::{Checkpoint, VerifiedBlob};
 
 /// The `oci-layout` file's content.
 const LAYOUT_VERSION: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
