@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use oci_spec::image::Digest;
 
+use crate::store::StoreError;
+
 /// What can fail in the `oci` module.
 #[derive(Debug, thiserror::Error)]
 pub enum OciError {
@@ -141,6 +143,16 @@ pub enum OciError {
         expected: String,
         /// The layer's digest.
         actual: String,
+    },
+    /// A blob of an image being written to an archive is corrupt in the store; the
+    /// archive is left incomplete.
+    #[error("cannot write `{image}` to the archive: a blob of it is corrupt in the store")]
+    CorruptBlob {
+        /// The image: its first name, or its digest.
+        image: String,
+        /// The corrupt blob ([`StoreError::BlobCorrupt`]).
+        #[source]
+        source: Box<StoreError>,
     },
     /// An archive could not be written.
     #[error("failed to write the image archive")]

@@ -1,7 +1,8 @@
 //! Writing images from the store as an OCI image-layout tarball or a docker archive.
 //!
 //! Both formats are one tar stream, written in one pass with blobs streamed from the
-//! store. The tar is deterministic: entries sorted by path, mode 0644 (0755 for
+//! store and their digests checked as they flow ([`Store::open_verified`]): a corrupt
+//! blob fails the write before its last bytes, and before `index.json`, which comes last. The tar is deterministic: entries sorted by path, mode 0644 (0755 for
 //! directories), owner 0:0, mtime 0, no user names. The docker format is an OCI layout
 //! too, plus docker's `manifest.json` (as `docker save` writes since Docker 25), so
 //! OCI tools and `docker load`/`podman load` read the same file.
@@ -16,7 +17,7 @@ use serde::Serialize;
 
 use crate::plan::Platform;
 use crate::registry::Reference;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 use super::{Image, OciError, canonical_json, media_type};
 
@@ -73,9 +74,11 @@ pub fn write_archive<W: Write>(
     platform: &Platform,
     sink: W,
 ) -> crate::Result<W> {
-    let mut blobs: BTreeMap<String, Digest> = BTreeMap::new();
+    // Each blob's path in the archive, its digest and the first image it is of.
+    let mut blobs: BTreeMap<String, (Digest, String)> = BTreeMap::new();
     for image in images {
-        collect(store, &image.descriptor, &mut blobs)?;
+        let name = image_name(image);
+        collect(store, &image.descriptor, &name, &mut blobs).map_err(corrupt_in(&name))?;
     }
 
     let mut manifests = Vec::new();
@@ -114,7 +117,8 @@ pub fn write_archive<W: Write>(
     if format == ArchiveFormat::Docker {
         let mut entries = Vec::new();
         for image in images {
-            let loaded = Image::load(store, &image.descriptor, platform)?;
+            let loaded = Image::load(store, &image.descriptor, platform)
+                .map_err(corrupt_in(&image_name(image)))?;
             entries.push(DockerEntry {
                 config: blob_path(loaded.config_descriptor().digest()),
                 repo_tags: image
@@ -148,23 +152,15 @@ pub fn write_archive<W: Write>(
     for dir in &dirs {
         append(&mut tar, dir, tar::EntryType::Directory, 0, io::empty()).map_err(write)?;
     }
-    for (path, digest) in &blobs {
-        let file = store.open_blob(digest)?;
-        let size = file
-            .metadata()
-            .map_err(|source| crate::store::StoreError::ReadBlob {
-                digest: digest.clone(),
-                source,
-            })?
-            .len();
-        append(
-            &mut tar,
-            path,
-            tar::EntryType::Regular,
-            size,
-            file.take(size),
-        )
-        .map_err(write)?;
+    for (path, (digest, image)) in &blobs {
+        let mut blob = store.open_verified(digest)?;
+        let size = blob.size();
+        append(&mut tar, path, tar::EntryType::Regular, size, &mut blob).map_err(|source| {
+            match blob.corruption() {
+                Some(corrupt) => corrupt_blob(image, corrupt),
+                None => write(source).into(),
+            }
+        })?;
     }
     for (path, bytes) in &small {
         append(
@@ -179,6 +175,33 @@ pub fn write_archive<W: Write>(
     Ok(tar.into_inner().map_err(write)?)
 }
 
+/// How messages name `image`: by its first name, else by its digest.
+fn image_name(image: &ArchiveImage) -> String {
+    match image.names.first() {
+        Some(name) => name.familiar(),
+        None => image.descriptor.digest().to_string(),
+    }
+}
+
+/// Makes an error of a corrupt blob of the store name the image `image` it is of.
+fn corrupt_in(image: &str) -> impl Fn(crate::Error) -> crate::Error + '_ {
+    move |error| match error {
+        crate::Error::Store(corrupt @ StoreError::BlobCorrupt { .. }) => {
+            corrupt_blob(image, corrupt)
+        }
+        other => other,
+    }
+}
+
+/// The error of the corrupt blob `corrupt` of the image `image`.
+fn corrupt_blob(image: &str, corrupt: StoreError) -> crate::Error {
+    OciError::CorruptBlob {
+        image: image.to_owned(),
+        source: Box::new(corrupt),
+    }
+    .into()
+}
+
 /// The path of a blob in an image layout.
 fn blob_path(digest: &Digest) -> String {
     format!("blobs/{}/{}", digest.algorithm(), digest.digest())
@@ -189,12 +212,18 @@ fn blob_path(digest: &Digest) -> String {
 fn collect(
     store: &Store,
     descriptor: &Descriptor,
-    blobs: &mut BTreeMap<String, Digest>,
+    image: &str,
+    blobs: &mut BTreeMap<String, (Digest, String)>,
 ) -> crate::Result<()> {
     let digest = descriptor.digest();
     let kind = descriptor.media_type().to_string();
     let bytes = store.read_blob(digest)?;
-    blobs.insert(blob_path(digest), digest.clone());
+    let mut add = |digest: &Digest| {
+        blobs
+            .entry(blob_path(digest))
+            .or_insert_with(|| (digest.clone(), image.to_owned()));
+    };
+    add(digest);
     let parse = |what, source| OciError::ParseBlob {
         what,
         digest: digest.clone(),
@@ -204,7 +233,7 @@ fn collect(
         let index: ImageIndex = serde_json::from_slice(&bytes).map_err(|e| parse("index", e))?;
         for child in index.manifests() {
             if store.has_blob(child.digest()) {
-                collect(store, child, blobs)?;
+                collect(store, child, image, blobs)?;
             }
         }
     } else if media_type::is_manifest(&kind) {
@@ -213,7 +242,7 @@ fn collect(
         for blob in std::iter::once(manifest.config()).chain(manifest.layers()) {
             // Fails now, before anything is written, when a blob is missing.
             store.blob_size(blob.digest())?;
-            blobs.insert(blob_path(blob.digest()), blob.digest().clone());
+            add(blob.digest());
         }
     } else {
         return Err(OciError::NotAnImage {

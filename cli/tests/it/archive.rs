@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use mkimage_core::oci_spec::image::Descriptor;
 use mkimage_core::store::Store;
 
-use crate::store::{failure, image, mkimage, stdout};
+use crate::store::{Damage, config_and_layer, failure, image, mkimage, stdout};
 
 /// A store at `dir/store` with one image tagged `app:1`; returns its root, the store and
 /// the image.
@@ -173,4 +173,42 @@ fn save_leaves_no_partial_archive_on_failure() {
     );
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(left.len(), 1, "only the store is left");
+}
+
+// See: issue 13
+#[test]
+fn save_fails_on_a_corrupt_blob_and_leaves_no_archive() {
+    for (damage, format, which) in [
+        (Damage::Flip, "oci", "layer"),
+        (Damage::Cut, "oci", "layer"),
+        (Damage::Flip, "docker", "layer"),
+        (Damage::Cut, "docker", "config"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, store, one) = store_with_app(dir.path());
+        let (config, layer) = config_and_layer(&store, &one);
+        let blob = if which == "layer" { layer } else { config };
+        let actual = damage.apply(&store.blob_path(&blob.parse().unwrap()));
+        let tar = dir.path().join("out.tar");
+        assert_eq!(
+            failure(&mkimage(
+                &root,
+                &[
+                    "save",
+                    "-o",
+                    tar.to_str().unwrap(),
+                    "--format",
+                    format,
+                    "app:1"
+                ]
+            )),
+            format!(
+                "error: cannot write `app:1` to the archive: a blob of it is corrupt in the \
+                 store\ncaused by: blob `{blob}` is corrupt: its content has digest `{actual}`\n"
+            ),
+            "{damage:?} {format} {which}"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "only the store is left");
+    }
 }

@@ -380,3 +380,34 @@ fn several_platforms_make_one_image_index() {
         "{id} {images}"
     );
 }
+
+// See: issue 13
+#[test]
+fn archive_outputs_fail_on_a_corrupt_blob_and_leave_no_archive() {
+    use crate::store::{Damage, config_and_layer, failure};
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let hello = fixture("hello");
+    let hello = hello.to_str().unwrap();
+    ok(&build(&root, &["-q", "-t", "hello", hello]));
+    let store = mkimage_core::store::Store::open(&root).unwrap();
+    let image = store.find_image("hello").unwrap();
+    let (_, layer) = config_and_layer(&store, &image);
+    let actual = Damage::Flip.apply(&store.blob_path(&layer.parse().unwrap()));
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    for kind in ["oci", "docker"] {
+        let dest = out.join(format!("{kind}.tar"));
+        let output = format!("type={kind},dest={}", dest.display());
+        let stderr = failure(&build(&root, &["-q", "-t", "hello", "-o", &output, hello]));
+        assert!(
+            stderr.ends_with(&format!(
+                "error: cannot write `hello:latest` to the archive: a blob of it is corrupt in the \
+                 store\ncaused by: blob `{layer}` is corrupt: its content has digest `{actual}`\n"
+            )),
+            "{kind}: {stderr}"
+        );
+    }
+    assert_eq!(tool("ls", &["-A", out.to_str().unwrap()]), "", "no archive");
+}

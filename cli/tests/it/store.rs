@@ -95,6 +95,37 @@ fn words(text: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// How a test damages a blob file of the store.
+#[derive(Debug, Clone, Copy)]
+pub enum Damage {
+    /// One byte in the middle changed, the length kept.
+    Flip,
+    /// The second half cut off.
+    Cut,
+}
+
+impl Damage {
+    /// Damages the file `path`; returns the digest of what it then holds.
+    pub fn apply(self, path: &Path) -> String {
+        let mut bytes = std::fs::read(path).unwrap();
+        let middle = bytes.len() / 2;
+        match self {
+            Damage::Flip => bytes[middle] ^= 0x20,
+            Damage::Cut => bytes.truncate(middle),
+        }
+        std::fs::write(path, &bytes).unwrap();
+        mkimage_core::digest::sha256(&bytes).to_string()
+    }
+}
+
+/// The digests of the config and the first layer of the image manifest `manifest`.
+pub fn config_and_layer(store: &Store, manifest: &Descriptor) -> (String, String) {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&store.read_blob(manifest.digest()).unwrap()).unwrap();
+    let digest = |value: &serde_json::Value| value["digest"].as_str().unwrap().to_owned();
+    (digest(&manifest["config"]), digest(&manifest["layers"][0]))
+}
+
 /// Stderr of a run that must fail.
 pub fn failure(output: &Output) -> String {
     assert!(!output.status.success(), "mkimage succeeded");
