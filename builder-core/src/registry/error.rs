@@ -121,6 +121,16 @@ pub enum RegistryError {
         /// The missing manifest.
         manifest: Digest,
     },
+    /// A blob of the image being pushed is corrupt in the store; it was not committed
+    /// in the registry, nor was any manifest that references it.
+    #[error("cannot push `{image}`: a blob of it is corrupt in the store")]
+    CorruptBlob {
+        /// The destination reference.
+        image: String,
+        /// The corrupt blob ([`StoreError::BlobCorrupt`](crate::store::StoreError::BlobCorrupt)).
+        #[source]
+        source: Box<crate::store::StoreError>,
+    },
     /// Stored credentials could not be read.
     #[error(transparent)]
     Credentials(#[from] super::credentials::CredentialsError),

@@ -7,7 +7,7 @@ use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest};
 use crate::events::Events;
 use crate::net::Watch;
 use crate::oci::media_type;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 use super::RegistryError;
 use super::client::{Client, header, status_error};
@@ -38,10 +38,14 @@ pub struct Pushed {
 /// [`ClientOptions::chunk_size`](super::ClientOptions::chunk_size), in chunks. Then the
 /// manifests, then the index. Pushing again changes nothing.
 ///
+/// Every blob is verified as it is sent; a corrupt one is not committed, and no manifest
+/// that references it is sent.
+///
 /// # Errors
 ///
 /// [`RegistryError`]s for the registry's answers, [`RegistryError::MissingManifest`]
-/// when a manifest of an index is not in the store (only one platform was pulled), and
+/// when a manifest of an index is not in the store (only one platform was pulled),
+/// [`RegistryError::CorruptBlob`] when a blob of the image is corrupt in the store, and
 /// the store's errors.
 pub fn push(
     client: &Client,
@@ -55,9 +59,20 @@ pub fn push(
         let repository = Repository::new(client, destination, true, watch);
         push_to(&repository, store, image, destination)
     })
+    .map_err(|error| match error {
+        crate::Error::Store(corrupt @ StoreError::BlobCorrupt { .. }) => {
+            RegistryError::CorruptBlob {
+                image: destination.to_string(),
+                source: Box::new(corrupt),
+            }
+            .into()
+        }
+        other => other,
+    })
 }
 
-/// [`push`] to `repository`, its waits watched.
+/// [`push`] to `repository`, its waits watched; a corrupt blob is reported as the
+/// store's error.
 fn push_to(
     repository: &Repository<'_>,
     store: &Store,

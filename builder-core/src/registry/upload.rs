@@ -1,15 +1,19 @@
 //! Blob uploads: skipped when the registry has the blob, mounted from another repository
 //! of the same registry when possible, else sent whole (one `PUT`) or in chunks (`PATCH`
 //! per chunk, then `PUT`); a failed try starts again in a new session.
+//!
+//! The bytes come from a [`VerifiedBlob`], checked in the pass that sends them: a blob
+//! that is corrupt in the store fails the request that would carry its last bytes, so the
+//! registry never receives the whole of it and the upload is never committed, and the
+//! failure is not retried.
 
-use std::fs::File;
-use std::io::{Read as _, Seek as _, SeekFrom};
+use std::io::{self, Read};
 
 use oci_spec::image::Descriptor;
 use ureq::SendBody;
 
 use crate::events::Events;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, VerifiedBlob};
 
 use super::RegistryError;
 use super::client::{header, status_error};
@@ -87,22 +91,21 @@ impl Repository<'_> {
             Started::Mounted => return Ok(Sent::Mounted),
             Started::Session(url) => url,
         };
-        let size = store.blob_size(descriptor.digest())?;
+        let mut blob = store.open_verified(descriptor.digest())?;
+        let size = blob.size();
         let task = task.get_or_insert_with(|| {
             Task::start(events, "push", descriptor.digest(), size, attempts.pulse())
         });
-        let blob = Blob {
-            store,
-            descriptor,
-            digest: &digest,
-            size,
-        };
         let chunk = self.client().options().chunk_size.max(1);
-        if size <= chunk {
-            self.put_whole(&blob, &location, attempts, task)?;
+        let sent = if size <= chunk {
+            self.put_whole(&mut blob, &location, &digest, attempts, task)
         } else {
-            self.put_chunks(&blob, location, chunk, attempts, task)?;
+            self.put_chunks(&mut blob, location, &digest, chunk, attempts, task)
+        };
+        if let Some(corrupt) = blob.corruption() {
+            return Err(corrupt.into());
         }
+        sent?;
         Ok(Sent::Uploaded)
     }
 
@@ -142,23 +145,26 @@ impl Repository<'_> {
     /// Sends the blob in one `PUT <location>?digest=…`.
     fn put_whole(
         &self,
-        blob: &Blob<'_>,
+        blob: &mut VerifiedBlob,
         location: &str,
+        digest: &str,
         attempts: &mut Attempts<'_>,
         task: &mut Task<'_>,
-    ) -> crate::Result<()> {
+    ) -> Result<(), RegistryError> {
+        let size = blob.size();
+        let start = blob.checkpoint();
         let mut response = self.send(attempts, |agent, auth| {
-            let file = blob.open(0).map_err(ureq::Error::Io)?;
+            blob.rewind(&start).map_err(ureq::Error::Io)?;
             task.set(0);
-            let mut body = task.reader(file);
+            let mut body = task.reader(Body(&mut *blob));
             auth.apply(agent.put(location))
-                .query("digest", blob.digest)
+                .query("digest", digest)
                 .header("Content-Type", "application/octet-stream")
-                .header("Content-Length", blob.size.to_string())
+                .header("Content-Length", size.to_string())
                 .send(SendBody::from_reader(&mut body))
         })?;
         if response.status().as_u16() != 201 {
-            return Err(status_error("PUT", location, &mut response).into());
+            return Err(status_error("PUT", location, &mut response));
         }
         Ok(())
     }
@@ -166,21 +172,24 @@ impl Repository<'_> {
     /// Sends the blob as `PATCH` requests of `chunk` bytes, then `PUT …?digest=…`.
     fn put_chunks(
         &self,
-        blob: &Blob<'_>,
+        blob: &mut VerifiedBlob,
         mut location: String,
+        digest: &str,
         chunk: u64,
         attempts: &mut Attempts<'_>,
         task: &mut Task<'_>,
-    ) -> crate::Result<()> {
+    ) -> Result<(), RegistryError> {
+        let size = blob.size();
         let mut offset = 0;
-        while offset < blob.size {
-            let len = chunk.min(blob.size - offset);
+        while offset < size {
+            let len = chunk.min(size - offset);
             let end = offset + len - 1;
             let url = location.clone();
+            let start = blob.checkpoint();
             let mut response = self.send(attempts, |agent, auth| {
-                let file = blob.open(offset).map_err(ureq::Error::Io)?;
+                blob.rewind(&start).map_err(ureq::Error::Io)?;
                 task.set(offset);
-                let mut body = task.reader(file.take(len));
+                let mut body = task.reader(Body((&mut *blob).take(len)));
                 auth.apply(agent.patch(&url))
                     .header("Content-Type", "application/octet-stream")
                     .header("Content-Range", format!("{offset}-{end}"))
@@ -188,19 +197,19 @@ impl Repository<'_> {
                     .send(SendBody::from_reader(&mut body))
             })?;
             if response.status().as_u16() != 202 {
-                return Err(status_error("PATCH", &url, &mut response).into());
+                return Err(status_error("PATCH", &url, &mut response));
             }
             location = self.location("PATCH", &url, &response)?;
             offset += len;
         }
         let mut response = self.send(attempts, |agent, auth| {
             auth.apply(agent.put(&location))
-                .query("digest", blob.digest)
+                .query("digest", digest)
                 .header("Content-Length", "0")
                 .send_empty()
         })?;
         if response.status().as_u16() != 201 {
-            return Err(status_error("PUT", &location, &mut response).into());
+            return Err(status_error("PUT", &location, &mut response));
         }
         Ok(())
     }
@@ -222,33 +231,30 @@ impl Repository<'_> {
     }
 }
 
-/// The blob an upload sends, from the store.
-struct Blob<'a> {
-    store: &'a Store,
-    descriptor: &'a Descriptor,
-    digest: &'a str,
-    size: u64,
-}
-
-impl Blob<'_> {
-    /// The store's file of the blob, opened at `offset`.
-    fn open(&self, offset: u64) -> std::io::Result<File> {
-        let mut file =
-            self.store
-                .open_blob(self.descriptor.digest())
-                .map_err(|error| match error {
-                    StoreError::ReadBlob { source, .. } => source,
-                    other => std::io::Error::other(other.to_string()),
-                })?;
-        file.seek(SeekFrom::Start(offset))?;
-        Ok(file)
-    }
-}
-
 /// How `POST …/blobs/uploads/` answered.
 enum Started {
     /// The blob was mounted from another repository: nothing to upload.
     Mounted,
     /// An upload session, at this URL.
     Session(String),
+}
+
+/// The body of an upload: a read of a corrupt blob becomes an error that is not retried
+/// (ureq hands an error it finds wrapped in an I/O error back as itself, and a request
+/// is tried again only after an I/O error or a broken connection).
+struct Body<R>(R);
+
+impl<R: Read> Read for Body<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|error| {
+            if error
+                .get_ref()
+                .is_some_and(|inner| inner.is::<StoreError>())
+            {
+                ureq::Error::Other(Box::new(error)).into_io()
+            } else {
+                error
+            }
+        })
+    }
 }

@@ -1042,3 +1042,62 @@ fn a_token_answer_larger_than_a_token_needs_is_refused() {
         )
     );
 }
+
+// See: issue 13
+#[test]
+fn push_of_a_corrupt_blob_commits_nothing() {
+    use std::error::Error as _;
+
+    let registry = Registry::start();
+    // Flipped or cut, sent whole or in chunks (the last chunk carries the check).
+    for (n, cut, chunk_size) in [
+        (0, false, 1 << 24),
+        (1, true, 1 << 24),
+        (2, false, 64 * 1024),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let built = image(&store, "amd64", 300 * 1024);
+        let local = Image::load(&store, &built, &Platform::host()).unwrap();
+        let big = local.layers()[1].digest();
+        let mut bytes = fs::read(store.blob_path(big)).unwrap();
+        if cut {
+            bytes.truncate(bytes.len() / 2);
+        } else {
+            bytes[1000] ^= 1;
+        }
+        fs::write(store.blob_path(big), &bytes).unwrap();
+        let actual = mkimage_core::digest::sha256(&bytes);
+
+        let destination: Reference = registry
+            .reference(&format!("it/corrupt{n}:1"))
+            .parse()
+            .unwrap();
+        let client = Client::new(ClientOptions {
+            chunk_size,
+            ..ClientOptions::default()
+        });
+        let error = push(&client, &store, &built, &destination, &NoEvents).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("cannot push `{destination}`: a blob of it is corrupt in the store")
+        );
+        assert_eq!(
+            error.source().unwrap().to_string(),
+            format!("blob `{big}` is corrupt: its content has digest `{actual}`")
+        );
+        for digest in [big, &actual] {
+            assert!(!registry.blob_file(digest.digest()).exists(), "{digest}");
+        }
+        let inspect = std::process::Command::new("skopeo")
+            .args(["inspect", "--tls-verify=false", "--raw"])
+            .arg(format!("docker://{destination}"))
+            .output()
+            .expect("skopeo (Debian package `skopeo`)");
+        assert!(!inspect.status.success(), "no manifest was pushed");
+        assert!(
+            String::from_utf8_lossy(&inspect.stderr).contains("manifest unknown"),
+            "{inspect:?}"
+        );
+    }
+}
