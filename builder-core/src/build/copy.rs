@@ -522,9 +522,10 @@ fn unpacked(
     let store = &run.builder.store;
     let dir: ScratchDir = store.temp_dir()?;
     for descriptor in layers {
-        let blob = store.open_blob(descriptor.digest())?;
-        let tar = layer::decompress(blob, Some(descriptor.media_type().as_ref()))?;
-        layer::unpack(tar, dir.path())?;
+        store.read_verified(descriptor.digest(), |blob| -> crate::Result<_> {
+            let tar = layer::decompress(blob, Some(descriptor.media_type().as_ref()))?;
+            Ok(layer::unpack(tar, dir.path())?)
+        })?;
     }
     let mut unpacked = lock();
     let kept = unpacked.entry(name.to_owned()).or_insert(dir);

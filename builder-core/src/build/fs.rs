@@ -56,9 +56,11 @@ impl FsView {
     /// growing list of layers).
     pub fn update(&mut self, store: &Store, layers: &[Descriptor]) -> crate::Result<()> {
         for descriptor in layers.iter().skip(self.applied) {
-            let blob = store.open_blob(descriptor.digest())?;
-            let tar = layer::decompress(blob, Some(descriptor.media_type().as_ref()))?;
-            self.apply(layer::list(tar)?);
+            let entries = store.read_verified(descriptor.digest(), |blob| -> crate::Result<_> {
+                let tar = layer::decompress(blob, Some(descriptor.media_type().as_ref()))?;
+                Ok(layer::list(tar)?)
+            })?;
+            self.apply(entries);
             self.applied += 1;
         }
         Ok(())
@@ -307,6 +309,9 @@ enum InLayer<T> {
 }
 
 /// Reads the layer `descriptor` for `path`, handing its entry there, if any, to `found`.
+/// The read stops at that entry, before the end of the blob, so the blob's digest is not
+/// checked here (that would read the rest of the layer); the reads of whole layers, for
+/// listing and unpacking, check it.
 fn in_layer<T>(
     store: &Store,
     descriptor: &Descriptor,

@@ -49,9 +49,10 @@ fn unpack_image(
     })?;
     let image = Image::load(store, image, platform)?;
     for descriptor in image.layers() {
-        let blob = store.open_blob(descriptor.digest())?;
-        let tar = layer::decompress(blob, Some(descriptor.media_type().as_ref()))?;
-        layer::unpack(tar, dest)?;
+        store.read_verified(descriptor.digest(), |blob| -> crate::Result<_> {
+            let tar = layer::decompress(blob, Some(descriptor.media_type().as_ref()))?;
+            Ok(layer::unpack(tar, dest)?)
+        })?;
     }
     Ok(())
 }

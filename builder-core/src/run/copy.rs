@@ -27,10 +27,12 @@ pub(super) fn unpack_layers(
             digest: layer.digest().to_string(),
             source,
         };
-        let blob = BufReader::with_capacity(64 * 1024, store.open_blob(layer.digest())?);
-        let tar =
-            decompress(blob, Some(layer.media_type().to_string().as_str())).map_err(unpack_err)?;
-        unpack(tar, root).map_err(unpack_err)?;
+        store.read_verified(layer.digest(), |blob| -> Result<_, RunError> {
+            let blob = BufReader::with_capacity(64 * 1024, blob);
+            let tar = decompress(blob, Some(layer.media_type().to_string().as_str()))
+                .map_err(unpack_err)?;
+            Ok(unpack(tar, root).map_err(unpack_err)?)
+        })?;
     }
     Ok(())
 }

@@ -411,3 +411,46 @@ fn archive_outputs_fail_on_a_corrupt_blob_and_leave_no_archive() {
     }
     assert_eq!(tool("ls", &["-A", out.to_str().unwrap()]), "", "no archive");
 }
+
+// See: issue 13
+#[test]
+fn a_corrupt_layer_is_not_unpacked_silently() {
+    use mkimage_core::layer::Compression;
+
+    use crate::store::{config_and_layer, failure, image_with};
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let store = mkimage_core::store::Store::open(&root).unwrap();
+    // An uncompressed layer: a changed byte of a file unpacks without any error of its own.
+    let app = image_with(&store, "original", Compression::Uncompressed);
+    store.tag(&"app:1".parse().unwrap(), &app).unwrap();
+    let (_, layer) = config_and_layer(&store, &app);
+    let path = store.blob_path(&layer.parse().unwrap());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.windows(8).position(|w| w == b"original").unwrap();
+    bytes[at] = b'O';
+    std::fs::write(&path, &bytes).unwrap();
+    let actual = mkimage_core::digest::sha256(&bytes);
+    let cause = format!("blob `{layer}` is corrupt: its content has digest `{actual}`");
+
+    let context = |dockerfile: &str| {
+        let ctx = tempfile::tempdir_in(dir.path()).unwrap();
+        std::fs::write(ctx.path().join("Dockerfile"), dockerfile).unwrap();
+        std::fs::write(ctx.path().join("file"), "x").unwrap();
+        ctx
+    };
+    let out = dir.path().join("out");
+    let local = format!("type=local,dest={}", out.display());
+    for (dockerfile, args) in [
+        ("FROM scratch\nCOPY --from=app:1 /greeting /g\n", vec![]),
+        ("FROM app:1\nCOPY file /file\n", vec![]),
+        ("FROM app:1\n", vec!["-o", local.as_str()]),
+    ] {
+        let ctx = context(dockerfile);
+        let mut all = args.clone();
+        all.push(ctx.path().to_str().unwrap());
+        let stderr = failure(&build(&root, &all));
+        assert!(stderr.contains(&cause), "{dockerfile}: {stderr}");
+    }
+}

@@ -31,13 +31,18 @@ pub fn stdout(output: &Output) -> String {
 
 /// An image with one file `/greeting` holding `text`, created three hours ago.
 pub fn image(store: &Store, text: &str) -> Descriptor {
+    image_with(store, text, Compression::Gzip { level: 6 })
+}
+
+/// [`image`] with its layer compressed as `compression`.
+pub fn image_with(store: &Store, text: &str, compression: Compression) -> Descriptor {
     let entry = Entry::new(
         LayerPath::new("greeting").expect("a valid path"),
         EntryKind::File(Content::Bytes(text.as_bytes().to_vec())),
     )
     .with_mode(0o644);
     let options = LayerOptions {
-        compression: Compression::Gzip { level: 6 },
+        compression,
         ..LayerOptions::default()
     };
     let (blob, layer) =
