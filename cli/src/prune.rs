@@ -1,5 +1,5 @@
 //! `mkimage prune`: remove untagged images, trim the build cache when asked, then every
-//! blob nothing references.
+//! blob nothing references, and leftovers; report the bytes all of that freed.
 
 use std::process::ExitCode;
 
@@ -37,7 +37,7 @@ pub fn run(store: &Store, args: &PruneArgs) -> anyhow::Result<ExitCode> {
     }
     render::line(&format!(
         "Total reclaimed space: {}",
-        human::size(pruned.bytes)
+        human::size(pruned.freed)
     ))?;
     Ok(ExitCode::SUCCESS)
 }

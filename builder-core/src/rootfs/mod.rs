@@ -41,6 +41,7 @@
 //! [chain id]: https://github.com/opencontainers/image-spec/blob/main/config.md#layer-chainid
 
 mod error;
+mod size;
 mod sweep;
 
 use std::fs;
@@ -50,6 +51,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::{Descriptor, Digest};
 
 pub use error::RootfsError;
+pub(crate) use size::tree_size;
 pub(crate) use sweep::sweep;
 
 use crate::digest::sha256;

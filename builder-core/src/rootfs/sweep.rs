@@ -6,16 +6,18 @@ use std::path::Path;
 
 use oci_spec::image::Digest;
 
-use super::{LAYOUT, TEMP_PREFIX, remove_tree};
+use super::{LAYOUT, TEMP_PREFIX, remove_tree, tree_size};
 use crate::store::{Store, StoreError};
 
 /// Removes every unpacked layer directory of `store` whose chain has a layer blob that is
 /// no longer in the store, every temp and the directories of other layout versions;
-/// returns how many it removed. Called by [`Store::prune`] after it swept the blobs,
-/// while it holds the store exclusively.
-pub(crate) fn sweep(store: &Store) -> Result<usize, StoreError> {
+/// returns how many directories it removed and the bytes that freed. Called by
+/// [`Store::prune`] after it swept the blobs, while it holds the store exclusively.
+pub(crate) fn sweep(store: &Store) -> Result<(usize, u64), StoreError> {
     let rootfs = store.root().join("data").join("rootfs");
-    let remove = |dir: &Path| {
+    let mut freed = 0;
+    let mut remove = |dir: &Path| {
+        freed += tree_size(dir);
         remove_tree(dir).map_err(|source| StoreError::Remove {
             path: dir.to_owned(),
             source,
@@ -40,7 +42,7 @@ pub(crate) fn sweep(store: &Store) -> Result<usize, StoreError> {
             }
         }
     }
-    Ok(removed)
+    Ok((removed, freed))
 }
 
 /// Whether every layer blob listed in `<dir>/layers` is in the store.

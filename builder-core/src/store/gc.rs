@@ -21,6 +21,10 @@ pub struct Pruned {
     pub blobs: Vec<Digest>,
     /// Their total size in bytes.
     pub bytes: u64,
+    /// Every byte removed: blobs, temps and scratch directories, unpacked layers and
+    /// records (the sizes of the regular files removed, each file once, and not those
+    /// still linked from elsewhere).
+    pub freed: u64,
     /// Temps and scratch directories left by processes that are gone.
     pub temps: usize,
     /// Records that could not be read (they read as missing anyway).
@@ -89,7 +93,7 @@ impl Store {
             }
             for file in list_dir(&namespace)? {
                 if is_temp(&file) {
-                    remove(&file)?;
+                    pruned.freed += remove(&file)?;
                     pruned.temps += 1;
                     continue;
                 }
@@ -107,7 +111,7 @@ impl Store {
                         records.push((modified, file, record.roots));
                     }
                     None => {
-                        remove(&file)?;
+                        pruned.freed += remove(&file)?;
                         pruned.records += 1;
                     }
                 }
@@ -135,7 +139,7 @@ impl Store {
                     }
                 }
             }
-            remove(&file)?;
+            pruned.freed += remove(&file)?;
             pruned.trimmed += 1;
         }
         if options.keep_storage.is_some() {
@@ -153,8 +157,7 @@ impl Store {
                 if live.contains(&digest) {
                     continue;
                 }
-                let size = fs::metadata(&blob).map(|m| m.len()).unwrap_or(0);
-                remove(&blob)?;
+                let size = remove(&blob)?;
                 pruned.bytes += size;
                 pruned.blobs.push(digest);
             }
@@ -166,22 +169,25 @@ impl Store {
         pruned.blobs.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
         for (file, weak) in weak_records {
             if !weak.iter().all(|digest| self.has_blob(digest)) {
-                remove(&file)?;
+                pruned.freed += remove(&file)?;
             }
         }
-        pruned.unpacked = crate::rootfs::sweep(self)?;
+        let (unpacked, unpacked_bytes) = crate::rootfs::sweep(self)?;
+        pruned.unpacked = unpacked;
 
         // No lease is held, so nothing under tmp/ is in use.
+        let mut temp_bytes = 0;
         for temp in list_dir(&self.tmp_root())? {
-            remove(&temp)?;
+            temp_bytes += remove(&temp)?;
             pruned.temps += 1;
         }
         for file in list_dir(&self.root)? {
             if is_temp(&file) {
-                remove(&file)?;
+                temp_bytes += remove(&file)?;
                 pruned.temps += 1;
             }
         }
+        pruned.freed += pruned.bytes + unpacked_bytes + temp_bytes;
         Ok(pruned)
     }
 
@@ -251,8 +257,10 @@ fn list_dir(dir: &Path) -> Result<Vec<std::path::PathBuf>, StoreError> {
     Ok(paths)
 }
 
-/// Removes a file or a directory tree; one already gone is fine.
-fn remove(path: &Path) -> Result<(), StoreError> {
+/// Removes a file or a directory tree, and returns the bytes that freed (see
+/// [`Pruned::freed`]); one already gone is fine.
+fn remove(path: &Path) -> Result<u64, StoreError> {
+    let size = crate::rootfs::tree_size(path);
     let result = match fs::symlink_metadata(path) {
         // Scratch directories of rootless steps may hold the sandbox users' files.
         Ok(metadata) if metadata.is_dir() => crate::rootfs::remove_tree(path),
@@ -260,8 +268,8 @@ fn remove(path: &Path) -> Result<(), StoreError> {
         Err(e) => Err(e),
     };
     match result {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Ok(()) => Ok(size),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
         Err(source) => Err(StoreError::Remove {
             path: path.to_owned(),
             source,

@@ -213,8 +213,45 @@ fn prune_removes_exactly_the_unreferenced_blobs() {
     ] {
         assert!(store.has_blob(&digest), "{digest} was removed");
     }
+    // The blobs, and the corrupt record.
+    assert_eq!(pruned.freed, pruned.bytes + 10);
     // A second prune finds nothing.
     assert_eq!(store.prune().unwrap(), Default::default());
+}
+
+// See: issue 13
+#[test]
+fn prune_counts_the_bytes_of_temps_and_unpacked_layers() {
+    use std::fs;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let loose = store.put_blob(&[1; 3000]).unwrap();
+    // A scratch directory of a killed build, with a file linked twice, and a blob temp.
+    let scratch = dir.path().join("tmp/scratch-left/rootfs");
+    fs::create_dir_all(scratch.join("etc")).unwrap();
+    fs::write(scratch.join("etc/big"), vec![0; 1 << 20]).unwrap();
+    fs::hard_link(scratch.join("etc/big"), scratch.join("big-again")).unwrap();
+    fs::write(dir.path().join("tmp/blob-left"), [0; 500]).unwrap();
+    // An unpacked layer whose blob is gone.
+    let unpacked = store
+        .path_for("rootfs")
+        .unwrap()
+        .join("2/trusted")
+        .join(sha256(b"chain").digest());
+    fs::create_dir_all(unpacked.join("diff/usr")).unwrap();
+    fs::write(unpacked.join("diff/usr/tool"), [0; 7000]).unwrap();
+    let layers = format!("[\"{}\"]", sha256(b"gone"));
+    fs::write(unpacked.join("layers"), &layers).unwrap();
+
+    let pruned = store.prune().unwrap();
+    assert_eq!(pruned.blobs, [loose]);
+    assert_eq!((pruned.unpacked, pruned.temps), (1, 2));
+    assert_eq!(
+        pruned.freed,
+        3000 + (1 << 20) + 500 + 7000 + layers.len() as u64
+    );
+    assert_eq!(store.prune().unwrap().freed, 0);
 }
 
 #[test]

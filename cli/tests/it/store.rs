@@ -304,6 +304,14 @@ fn prune_removes_untagged_images_and_their_blobs() {
         stdout(&mkimage(root, &["prune"])),
         "Total reclaimed space: 0B\n"
     );
+    // See: issue 13. What a killed build left counts too.
+    let left = root.join("tmp/scratch-left/rootfs");
+    std::fs::create_dir_all(&left).unwrap();
+    std::fs::write(left.join("file"), vec![0; 2500]).unwrap();
+    assert_eq!(
+        stdout(&mkimage(root, &["prune"])),
+        "Total reclaimed space: 2.5kB\n"
+    );
 }
 
 #[test]
