@@ -20,6 +20,7 @@ mod error;
 pub mod events;
 pub mod exec;
 pub mod fetch;
+mod fsroot;
 pub mod layer;
 pub mod net;
 pub mod oci;

@@ -33,7 +33,6 @@ mod list;
 mod noise;
 mod path;
 mod reuse;
-mod root;
 mod snapshot;
 mod unpack;
 mod workers;

@@ -11,9 +11,9 @@ use oci_spec::image::Digest;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timespec, Timestamps};
 
 use crate::digest::HashingReader;
+use crate::fsroot::{self as root, Root};
 
 use super::list::decode;
-use super::root::{self, Root};
 use super::{Entry, EntryKind, LayerError, LayerPath, OverlayXattrs};
 
 /// How [`unpack_overlay`] writes a layer: as one lower directory of an overlay mount.

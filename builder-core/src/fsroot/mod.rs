@@ -1,5 +1,5 @@
 //! A directory that paths are resolved inside of, never outside: the rootfs a layer is
-//! unpacked into.
+//! unpacked into. A leaf module: the one place that resolves a path inside a root.
 //!
 //! Every path is resolved by the kernel with `openat2(RESOLVE_IN_ROOT)`: `..` stops at the
 //! root and an absolute symlink target starts from it, as if the process were chrooted,
@@ -13,7 +13,7 @@ use std::path::Path;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 
-use super::LayerPath;
+use crate::layer::LayerPath;
 
 /// An open root directory.
 pub(crate) struct Root {
