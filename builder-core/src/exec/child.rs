@@ -144,13 +144,14 @@ fn run(step: &Step, slots: &mut [RawFd]) -> Result<(), Errno> {
         } => sys::set_owner(path, *mode, *uid, *gid),
         Step::Symlink { target, path, .. } => sys::symlink(target, path),
         Step::CloneMount {
+            root,
             source,
             slot,
             recursive,
             readonly,
             ..
         } => {
-            let fd = sys::clone_mount(source, *recursive, *readonly)?;
+            let fd = sys::clone_mount(root.as_deref(), source, *recursive, *readonly)?;
             match slots.get_mut(*slot) {
                 Some(entry) => {
                     *entry = fd;

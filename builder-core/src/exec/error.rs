@@ -97,11 +97,14 @@ pub enum ExecError {
         #[source]
         source: io::Error,
     },
-    /// A bind mount's source cannot be inspected (it is missing, most likely).
-    #[error("failed to inspect the bind mount source `{}`", path.display())]
-    InspectBindSource {
-        /// The host path.
-        path: PathBuf,
+    /// A bind mount's source cannot be resolved inside its root (it is missing, most
+    /// likely).
+    #[error("failed to find the bind mount source `{source_path}` in `{}`", root.display())]
+    ResolveBindSource {
+        /// The host directory it is resolved in.
+        root: PathBuf,
+        /// The path inside `root`.
+        source_path: String,
         /// The cause.
         #[source]
         source: io::Error,

@@ -35,6 +35,7 @@ use rustix::mount::MountFlags;
 use super::error::ExecError;
 use super::setup::{Step, c_string};
 use super::spec::{Mount, Rootfs, SandboxSpec};
+use crate::fsroot::Root;
 use crate::plan::Network;
 
 /// Mount points are resolved through at most this many symbolic links, as the kernel does.
@@ -408,13 +409,8 @@ impl<'a> FilesystemPlan<'a> {
         ];
         for mount in &spec.mounts {
             let (kind, covers) = match mount {
-                Mount::Bind { source, .. } => {
-                    let is_dir = fs::metadata(source)
-                        .map_err(|error| ExecError::InspectBindSource {
-                            path: source.clone(),
-                            source: error,
-                        })?
-                        .is_dir();
+                Mount::Bind { root, source, .. } => {
+                    let is_dir = bind_source_is_dir(root, source)?;
                     if is_dir {
                         (Kind::Dir, true)
                     } else {
@@ -633,6 +629,7 @@ impl<'a> FilesystemPlan<'a> {
         }
 
         if self.for_runtime {
+            self.runtime_binds(&targets);
             return Ok(());
         }
 
@@ -668,8 +665,11 @@ impl<'a> FilesystemPlan<'a> {
         for (index, mount) in spec.mounts.iter().enumerate() {
             user_slots.push(match mount {
                 Mount::Bind {
-                    source, readonly, ..
-                } => Some(self.clone_mount(&source.display().to_string(), true, *readonly)),
+                    root,
+                    source,
+                    readonly,
+                    ..
+                } => Some(self.clone_mount_in(root, source, *readonly)),
                 Mount::Socket { source, .. } => {
                     Some(self.clone_mount(&source.display().to_string(), false, false))
                 }
@@ -839,14 +839,18 @@ impl<'a> FilesystemPlan<'a> {
                         Some(&data),
                     );
                 }
-                (Mount::Bind { source, .. } | Mount::Socket { source, .. }, Some(slot)) => {
-                    self.steps.push(Step::AttachMount {
-                        slot,
-                        target: c_string(target.clone()),
-                        what: source.display().to_string(),
-                        shown: target,
-                    })
-                }
+                (Mount::Bind { source, .. }, Some(slot)) => self.steps.push(Step::AttachMount {
+                    slot,
+                    target: c_string(target.clone()),
+                    what: source.clone(),
+                    shown: target,
+                }),
+                (Mount::Socket { source, .. }, Some(slot)) => self.steps.push(Step::AttachMount {
+                    slot,
+                    target: c_string(target.clone()),
+                    what: source.display().to_string(),
+                    shown: target,
+                }),
                 (_, Some(slot)) => self.steps.push(Step::AttachMount {
                     slot,
                     target: c_string(target.clone()),
@@ -859,9 +863,77 @@ impl<'a> FilesystemPlan<'a> {
         Ok(())
     }
 
+    /// Clones the bind source `source`, resolved inside `root` by the child, into a new
+    /// slot (recursively).
+    fn clone_mount_in(&mut self, root: &Path, source: &str, readonly: bool) -> usize {
+        let slot = self.slot();
+        self.steps.push(Step::CloneMount {
+            root: Some(Self::c_path(root)),
+            source: c_string(source),
+            slot,
+            recursive: true,
+            readonly,
+            shown: format!("{source} in {}", root.display()),
+        });
+        slot
+    }
+
+    /// For a runtime, which binds host paths: attaches each bind source, resolved inside
+    /// its root, at `binds/<index>` on the scratch tmpfs, the path the runtime's
+    /// configuration names ([`FilesystemPlan::runtime_bind_source`]).
+    fn runtime_binds(&mut self, targets: &[(MountPoint, Kind)]) {
+        let binds = self.scratch_path("binds");
+        self.steps.push(Step::MakeDir {
+            path: Self::c_path(&binds),
+            mode: 0o700,
+            shown: binds.display().to_string(),
+        });
+        let spec = self.spec;
+        for (index, (mount, (_, kind))) in
+            spec.mounts.iter().zip(targets.iter().skip(4)).enumerate()
+        {
+            let Mount::Bind {
+                root,
+                source,
+                readonly,
+                ..
+            } = mount
+            else {
+                continue;
+            };
+            let at = self.runtime_bind_source(index);
+            let shown = at.display().to_string();
+            self.steps.push(match kind {
+                Kind::Dir => Step::MakeDir {
+                    path: Self::c_path(&at),
+                    mode: 0o700,
+                    shown: shown.clone(),
+                },
+                Kind::File => Step::MakeFile {
+                    path: Self::c_path(&at),
+                    mode: 0o600,
+                    shown: shown.clone(),
+                },
+            });
+            let slot = self.clone_mount_in(root, source, *readonly);
+            self.steps.push(Step::AttachMount {
+                slot,
+                target: Self::c_path(&at),
+                what: source.clone(),
+                shown,
+            });
+        }
+    }
+
+    /// Where the bind mount `index` of the spec waits for a runtime.
+    pub(crate) fn runtime_bind_source(&self, index: usize) -> PathBuf {
+        self.scratch_path(&format!("binds/{index}"))
+    }
+
     fn clone_mount(&mut self, source: &str, recursive: bool, readonly: bool) -> usize {
         let slot = self.slot();
         self.steps.push(Step::CloneMount {
+            root: None,
             source: c_string(source),
             slot,
             recursive,
@@ -890,6 +962,20 @@ impl<'a> FilesystemPlan<'a> {
             shown: target.to_owned(),
         });
     }
+}
+
+/// Whether the bind source `source`, resolved inside `root`, is a directory.
+fn bind_source_is_dir(root: &Path, source: &str) -> Result<bool, ExecError> {
+    let err = |error| ExecError::ResolveBindSource {
+        root: root.to_owned(),
+        source_path: source.to_owned(),
+        source: error,
+    };
+    let found = Root::open(root)
+        .and_then(|root| root.resolve(Path::new(source)))
+        .map_err(err)?;
+    let stat = rustix::fs::fstat(&found).map_err(|error| err(error.into()))?;
+    Ok(rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Directory)
 }
 
 /// The sandbox's `/etc/hosts`: the host's, a line naming the sandbox's hostname as the

@@ -169,9 +169,9 @@ fn config(spec: &SandboxSpec, plan: &FilesystemPlan<'_>) -> Result<Spec, ExecErr
     for (index, mount) in spec.mounts.iter().enumerate() {
         let target = resolved(4 + index);
         mounts.push(match mount {
-            Mount::Bind {
-                source, readonly, ..
-            } => bind(source.clone(), target, *readonly)?,
+            Mount::Bind { readonly, .. } => {
+                bind(plan.runtime_bind_source(index), target, *readonly)?
+            }
             Mount::Socket { source, .. } => bind(source.clone(), target, false)?,
             Mount::File { .. } => bind(files.join(format!("file-{index}")), target, true)?,
             Mount::Tmpfs { size, .. } => {

@@ -94,8 +94,10 @@ pub(crate) enum Step {
         path: CString,
         shown: String,
     },
-    /// Clone the mount at `source` into detached mount slot `slot`.
+    /// Clone the mount at `source` into detached mount slot `slot`; with `root`, `source`
+    /// is resolved inside that directory as if chrooted.
     CloneMount {
+        root: Option<CString>,
         source: CString,
         slot: usize,
         recursive: bool,

@@ -33,10 +33,14 @@ pub enum Rootfs {
 /// An extra mount in the sandbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mount {
-    /// A host directory, file or unix socket (an SSH agent) bound at `target`.
+    /// A directory or file bound at `target`: `source` resolved inside the host directory
+    /// `root` as if chrooted, so that no symlink or `..` in it leads out of `root` (the
+    /// sandbox resolves it itself, right before binding it).
     Bind {
-        /// The host path.
-        source: PathBuf,
+        /// The host directory that `source` is resolved in.
+        root: PathBuf,
+        /// The path inside `root` (`/`: `root` itself).
+        source: String,
         /// The absolute path in the sandbox.
         target: String,
         /// Mounted read-only.
@@ -274,6 +278,10 @@ impl SandboxSpecBuilder {
                 | Mount::Tmpfs { target, .. }
                 | Mount::File { target, .. } => ("mount target", target),
             }))
+            .chain(spec.mounts.iter().filter_map(|mount| match mount {
+                Mount::Bind { source, .. } => Some(("bind source", source)),
+                _ => None,
+            }))
             .chain(
                 spec.pipe_files
                     .iter()
@@ -299,9 +307,8 @@ impl SandboxSpecBuilder {
             Rootfs::Directory(dir) => vec![("root directory", dir.as_path())],
         };
         let bind_sources = spec.mounts.iter().filter_map(|mount| match mount {
-            Mount::Bind { source, .. } | Mount::Socket { source, .. } => {
-                Some(("bind source", source.as_path()))
-            }
+            Mount::Bind { root, .. } => Some(("bind source root", root.as_path())),
+            Mount::Socket { source, .. } => Some(("bind source", source.as_path())),
             _ => None,
         });
         for (what, path) in paths.into_iter().chain(bind_sources) {

@@ -17,7 +17,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use rustix::fs::{AtFlags, CWD, Mode, OFlags, Timestamps};
+use rustix::fs::{AtFlags, CWD, Mode, OFlags, ResolveFlags, Timestamps};
 use rustix::mount::{
     MountFlags, MountPropagationFlags, MoveMountFlags, OpenTreeFlags, UnmountFlags,
 };
@@ -432,13 +432,37 @@ pub(crate) fn bind(source: &CStr, target: &CStr) -> Result<(), Errno> {
 }
 
 /// Clones the mount tree at `source` into a detached mount and returns its descriptor;
-/// read-only when asked. The descriptor is attached later with [`attach_mount`].
-pub(crate) fn clone_mount(source: &CStr, recursive: bool, readonly: bool) -> Result<RawFd, Errno> {
+/// read-only when asked. With `root`, `source` is resolved inside that directory with
+/// `openat2(RESOLVE_IN_ROOT)`, in this mount namespace (a descriptor opened in another
+/// one cannot be cloned). The descriptor is attached later with [`attach_mount`].
+pub(crate) fn clone_mount(
+    root: Option<&CStr>,
+    source: &CStr,
+    recursive: bool,
+    readonly: bool,
+) -> Result<RawFd, Errno> {
     let mut flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
     if recursive {
         flags |= OpenTreeFlags::AT_RECURSIVE;
     }
-    let fd = rustix::mount::open_tree(CWD, source, flags).map_err(errno)?;
+    let fd = match root {
+        None => rustix::mount::open_tree(CWD, source, flags),
+        Some(root) => {
+            let path = OFlags::PATH | OFlags::CLOEXEC;
+            let dir =
+                rustix::fs::open(root, path | OFlags::DIRECTORY, Mode::empty()).map_err(errno)?;
+            let found = rustix::fs::openat2(
+                &dir,
+                source,
+                path,
+                Mode::empty(),
+                ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+            )
+            .map_err(errno)?;
+            rustix::mount::open_tree(&found, c"", flags | OpenTreeFlags::AT_EMPTY_PATH)
+        }
+    }
+    .map_err(errno)?;
     let fd = std::os::fd::IntoRawFd::into_raw_fd(fd);
     if readonly {
         let attr = MountAttr {

@@ -1,21 +1,43 @@
-//! A directory that paths are resolved inside of, never outside: the rootfs a layer is
-//! unpacked into. A leaf module: the one place that resolves a path inside a root.
+//! The one way to reach a path inside an image, a stage, a cache or a mount source: a
+//! [`Root`] directory that paths are resolved inside of, never outside.
 //!
-//! Every path is resolved by the kernel with `openat2(RESOLVE_IN_ROOT)`: `..` stops at the
-//! root and an absolute symlink target starts from it, as if the process were chrooted,
-//! so a hostile layer's symlinks cannot lead a write out of the root. Operations then act
-//! on a name inside a resolved directory with the `*at` calls, which never follow a
-//! symlink in that last component. All through `rustix`'s safe API.
+//! Every path is resolved by the kernel with `openat2(RESOLVE_IN_ROOT |
+//! RESOLVE_NO_MAGICLINKS)` from the root's descriptor: `..` stops at the root and an
+//! absolute symlink target starts from it, as if the process were chrooted, so no symlink
+//! that an image, a stage or a context puts in a tree leads out of it (Docker and
+//! BuildKit resolve a mount source or a `COPY --from` path the same way). What is found
+//! is held as a descriptor, never turned back into a host path:
+//!
+//! - operations act on a name inside a resolved directory with the `*at` calls, which
+//!   never follow a symlink in that last component (`at.rs`);
+//! - a tree is copied descriptor by descriptor, symlinks copied as links (`copy.rs`);
+//! - a file found as an `O_PATH` descriptor is opened again through `/proc/self/fd/N`
+//!   ([`proc_path`]), as runc's `WithProcfd` does;
+//! - the sandbox resolves a bind mount's source the same way, itself, in its own mount
+//!   namespace (`exec/sys.rs`, `clone_mount`): a descriptor of another mount namespace
+//!   cannot be cloned into a mount.
+//!
+//! All through `rustix`'s safe API. `openat2` exists since Linux 5.6, and mkimage's
+//! sandbox needs newer kernels anyway (overlayfs in user namespaces, 5.11), so there is
+//! no fallback walk. Joining an in-image path onto a host directory as text is what this
+//! module replaces.
 
+mod at;
+mod copy;
+
+use std::fs::File;
 use std::io;
-use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
+use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 
-use crate::layer::LayerPath;
+pub(crate) use at::{clear, open_child_dir, remove, type_at};
+pub(crate) use copy::{copy_into, copy_tree};
 
 /// An open root directory.
+#[derive(Debug)]
 pub(crate) struct Root {
     fd: OwnedFd,
 }
@@ -24,98 +46,105 @@ const DIR_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::DIRECTORY)
     .union(OFlags::CLOEXEC);
 
+const IN_ROOT: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
+
 impl Root {
-    /// Opens `path` as a root.
+    /// Opens the host directory `path` as a root. The host path is the caller's, never
+    /// one taken from an image.
     pub(crate) fn open(path: &Path) -> io::Result<Root> {
         let fd = rustix::fs::open(path, DIR_FLAGS, Mode::empty())?;
         Ok(Root { fd })
     }
 
-    /// Opens the directory at `path` (the root for `None`), resolved inside the root.
-    /// With `create`, missing directories on the way are made (mode `0o755`).
-    pub(crate) fn dir(&self, path: Option<&LayerPath>, create: bool) -> io::Result<OwnedFd> {
-        let Some(path) = path else {
-            return Ok(rustix::fs::openat(&self.fd, ".", DIR_FLAGS, Mode::empty())?);
-        };
-        match self.resolve(path.as_bytes()) {
+    /// An `O_PATH` descriptor of whatever `path` names, resolved inside the root with
+    /// every symlink followed there, the last one included (`/` or an empty path: the
+    /// root itself).
+    pub(crate) fn resolve(&self, path: &Path) -> io::Result<OwnedFd> {
+        self.open_at(
+            &relative(path),
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+    }
+
+    /// The regular file at `path`, resolved inside the root, open for reading. Anything
+    /// else is refused before it is opened (a FIFO would block, a device act).
+    pub(crate) fn open_file(&self, path: &Path) -> io::Result<File> {
+        let found = self.resolve(path)?;
+        let stat = rustix::fs::fstat(&found)?;
+        if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+        let fd = rustix::fs::open(
+            proc_path(&found),
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(File::from(fd))
+    }
+
+    /// Opens the directory at `path` (`/` or an empty path: the root), resolved inside the
+    /// root. With `create`, missing directories on the way are made (mode `0o755`).
+    pub(crate) fn dir(&self, path: &Path, create: bool) -> io::Result<OwnedFd> {
+        let path = relative(path);
+        match self.open_at(&path, DIR_FLAGS, Mode::empty()) {
             Err(e) if create && e.kind() == io::ErrorKind::NotFound => {}
             other => return other,
         }
-        let bytes = path.as_bytes();
-        let mut dir = rustix::fs::openat(&self.fd, ".", DIR_FLAGS, Mode::empty())?;
-        let mut start = 0;
-        for end in (0..=bytes.len()).filter(|&i| i == bytes.len() || bytes[i] == b'/') {
-            let name = &bytes[start..end];
-            dir = match self.resolve(&bytes[..end]) {
+        let mut dir = self.open_at(b".", DIR_FLAGS, Mode::empty())?;
+        let mut prefix: Vec<u8> = Vec::new();
+        for name in path.split(|b| *b == b'/') {
+            if !prefix.is_empty() {
+                prefix.push(b'/');
+            }
+            prefix.extend_from_slice(name);
+            dir = match self.open_at(&prefix, DIR_FLAGS, Mode::empty()) {
                 Ok(fd) => fd,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    // Made in the directory the prefix so far resolved to: `name` is a
+                    // plain name there, never followed.
                     rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o755))?;
-                    self.resolve(&bytes[..end])?
+                    self.open_at(&prefix, DIR_FLAGS, Mode::empty())?
                 }
                 Err(e) => return Err(e),
             };
-            start = end + 1;
         }
         Ok(dir)
     }
 
-    fn resolve(&self, path: &[u8]) -> io::Result<OwnedFd> {
-        Ok(rustix::fs::openat2(
-            &self.fd,
-            path,
-            DIR_FLAGS,
-            Mode::empty(),
-            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-        )?)
+    fn open_at(&self, path: &[u8], flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
+        let path: &[u8] = if path.is_empty() { b"." } else { path };
+        Ok(rustix::fs::openat2(&self.fd, path, flags, mode, IN_ROOT)?)
     }
 }
 
-/// The type of `name` in `dir`, without following a symlink; `None` when absent.
-pub(crate) fn type_at(dir: &OwnedFd, name: &[u8]) -> io::Result<Option<FileType>> {
-    match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
-        Ok(stat) => Ok(Some(FileType::from_raw_mode(stat.st_mode))),
-        Err(rustix::io::Errno::NOENT) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Removes `name` from `dir`, a directory with everything in it; nothing when absent.
-pub(crate) fn remove(dir: &OwnedFd, name: &[u8]) -> io::Result<()> {
-    match type_at(dir, name)? {
-        None => Ok(()),
-        Some(FileType::Directory) => {
-            let child = open_child_dir(dir, name)?;
-            clear(&child, |_| false)?;
-            Ok(rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)?)
+/// `path` as the kernel resolves it inside a root, without empty and `.` components and
+/// without a leading `/` (`..` is kept: the kernel stops it at the root).
+fn relative(path: &Path) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for component in path.components() {
+        let name: &[u8] = match component {
+            Component::Normal(name) => name.as_bytes(),
+            Component::ParentDir => b"..",
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => continue,
+        };
+        if !bytes.is_empty() {
+            bytes.push(b'/');
         }
-        Some(_) => Ok(rustix::fs::unlinkat(dir, name, AtFlags::empty())?),
+        bytes.extend_from_slice(name);
     }
+    bytes
 }
 
-/// Removes every entry of `dir` for which `keep` is false.
-pub(crate) fn clear(dir: &OwnedFd, keep: impl Fn(&[u8]) -> bool) -> io::Result<()> {
-    let mut names = Vec::new();
-    for item in rustix::fs::Dir::read_from(dir)? {
-        let name = item?.file_name().to_bytes().to_vec();
-        if name != b"." && name != b".." && !keep(&name) {
-            names.push(name);
-        }
-    }
-    for name in names {
-        remove(dir, &name)?;
-    }
-    Ok(())
+/// The path through which this process (and a process it forks, which shares the open
+/// file) reaches `fd`: `/proc/self/fd/N`, as runc's `WithProcfd` names a descriptor it
+/// resolved inside a container's root.
+pub(crate) fn proc_path(fd: &impl AsFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
 }
 
-/// Opens the directory `name` in `dir` without following a symlink; a directory without
-/// read permission (a non-root caller) is made readable first.
-pub(crate) fn open_child_dir(dir: &OwnedFd, name: &[u8]) -> io::Result<OwnedFd> {
-    let flags = DIR_FLAGS | OFlags::NOFOLLOW;
-    match rustix::fs::openat(dir, name, flags, Mode::empty()) {
-        Err(rustix::io::Errno::ACCESS) => {
-            rustix::fs::chmodat(dir, name, Mode::from_raw_mode(0o700), AtFlags::empty())?;
-            Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?)
-        }
-        other => Ok(other?),
-    }
-}
+#[cfg(test)]
+mod tests;

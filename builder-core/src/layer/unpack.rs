@@ -222,7 +222,7 @@ impl Unpacker {
                 if let Some(parent) = path.parent() {
                     self.keep_times(&parent)?;
                 }
-                match self.root.dir(path.parent().as_ref(), false) {
+                match self.root.dir(&dir_path(path.parent().as_ref()), false) {
                     Ok(parent) => root::remove(&parent, name)?,
                     // Nothing below to hide.
                     Err(e)
@@ -236,7 +236,7 @@ impl Unpacker {
                 return Ok(());
             }
             EntryKind::Opaque => {
-                let dir = self.root.dir(Some(path), true)?;
+                let dir = self.root.dir(path.as_path(), true)?;
                 let written = &self.written;
                 root::clear(&dir, |child| written.contains(&path.join_name(child)))?;
                 return Ok(());
@@ -302,27 +302,26 @@ impl Unpacker {
                 self.own_at(&parent, entry)?;
                 // `lsetxattr` through the parent's descriptor: the last component, the
                 // link itself, is not followed.
-                let link = Path::new("/proc/self/fd")
-                    .join(rustix::fd::AsRawFd::as_raw_fd(&parent).to_string())
-                    .join(path.as_path().file_name().unwrap_or_default());
+                let link =
+                    root::proc_path(&parent).join(path.as_path().file_name().unwrap_or_default());
                 self.set_xattrs(entry, |name, value| {
                     rustix::fs::lsetxattr(&link, name, value, rustix::fs::XattrFlags::empty())
                 });
                 self.set_times_at(&parent, name, entry.mtime)?;
             }
             EntryKind::HardLink(target) => {
-                let linked =
-                    self.root
-                        .dir(target.parent().as_ref(), false)
-                        .and_then(|target_dir| {
-                            Ok(rustix::fs::linkat(
-                                &target_dir,
-                                target.file_name(),
-                                &parent,
-                                name,
-                                AtFlags::empty(),
-                            )?)
-                        });
+                let linked = self
+                    .root
+                    .dir(&dir_path(target.parent().as_ref()), false)
+                    .and_then(|target_dir| {
+                        Ok(rustix::fs::linkat(
+                            &target_dir,
+                            target.file_name(),
+                            &parent,
+                            name,
+                            AtFlags::empty(),
+                        )?)
+                    });
                 match linked {
                     Err(e) if e.kind() == io::ErrorKind::NotFound && self.overlay.is_some() => {
                         self.copy_from_lower(target, &parent, name)?;
@@ -373,13 +372,13 @@ impl Unpacker {
     /// is `0o755` and owned by the caller only where no layer below has it.
     fn parent_dir(&mut self, path: Option<&LayerPath>) -> io::Result<OwnedFd> {
         let Some(path) = path else {
-            return self.root.dir(None, true);
+            return self.root.dir(Path::new("/"), true);
         };
         if self.overlay.is_none() {
             self.keep_times(path)?;
-            return self.root.dir(Some(path), true);
+            return self.root.dir(path.as_path(), true);
         }
-        match self.root.dir(Some(path), false) {
+        match self.root.dir(path.as_path(), false) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             other => return other,
         }
@@ -390,7 +389,7 @@ impl Unpacker {
             missing.push(dir);
         }
         for dir in missing.iter().rev() {
-            let parent = self.root.dir(dir.parent().as_ref(), false)?;
+            let parent = self.root.dir(&dir_path(dir.parent().as_ref()), false)?;
             if root::type_at(&parent, dir.file_name())?.is_some() {
                 continue;
             }
@@ -400,7 +399,7 @@ impl Unpacker {
                 self.copy_dir_metadata(dir, &below, made)?;
             }
         }
-        self.root.dir(Some(path), false)
+        self.root.dir(path.as_path(), false)
     }
 
     /// Keeps the mode and mtime of the directory the layer is about to change at or
@@ -412,7 +411,7 @@ impl Unpacker {
             if self.dirs.contains_key(&dir) || self.written.contains(&dir) {
                 return Ok(());
             }
-            match self.root.dir(Some(&dir), false) {
+            match self.root.dir(dir.as_path(), false) {
                 Ok(fd) => {
                     let stat = rustix::fs::fstat(&fd)?;
                     self.dirs
@@ -435,7 +434,7 @@ impl Unpacker {
         };
         let opaque = format!("{}opaque", overlay.prefix);
         for layer in &overlay.lower {
-            match layer.dir(Some(path), false) {
+            match layer.dir(path.as_path(), false) {
                 Ok(fd) => return Ok(Some(fd)),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) if e.kind() == io::ErrorKind::NotADirectory => return Ok(None),
@@ -444,7 +443,7 @@ impl Unpacker {
             // Absent here: an opaque directory on the way hides the layers further down.
             let mut at = path.parent();
             while let Some(dir) = at {
-                if let Ok(fd) = layer.dir(Some(&dir), false)
+                if let Ok(fd) = layer.dir(dir.as_path(), false)
                     && matches!(rustix::fs::fgetxattr(&fd, &opaque, &mut [0_u8; 1]), Ok(1))
                 {
                     return Ok(None);
@@ -498,7 +497,7 @@ impl Unpacker {
     ) -> io::Result<()> {
         let lower = self.overlay.as_ref().map_or(&[][..], |o| &o.lower[..]);
         for layer in lower {
-            let dir = match layer.dir(target.parent().as_ref(), false) {
+            let dir = match layer.dir(&dir_path(target.parent().as_ref()), false) {
                 Ok(dir) => dir,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
@@ -622,7 +621,7 @@ impl Unpacker {
     fn finish_dirs(&mut self) -> Result<(), LayerError> {
         for (path, (mode, mtime)) in self.dirs.iter().rev() {
             let apply = || -> io::Result<()> {
-                let parent = self.root.dir(path.parent().as_ref(), false)?;
+                let parent = self.root.dir(&dir_path(path.parent().as_ref()), false)?;
                 let fd = root::open_child_dir(&parent, path.file_name())?;
                 rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode & 0o7777))?;
                 rustix::fs::futimens(&fd, &times(*mtime))?;
@@ -635,6 +634,11 @@ impl Unpacker {
         }
         Ok(())
     }
+}
+
+/// The path of the directory `dir` inside a root (`None`: the root).
+fn dir_path(dir: Option<&LayerPath>) -> PathBuf {
+    dir.map_or_else(|| PathBuf::from("/"), |dir| dir.as_path().to_owned())
 }
 
 fn uid(entry: &Entry<u64>) -> rustix::fs::Uid {

@@ -1,19 +1,21 @@
-//! Plain copies of images and directories: the root of a step where overlayfs is
-//! unavailable, and the sources of writable or stage bind mounts.
+//! Plain copies of images and mount sources: the root of a step where overlayfs is
+//! unavailable, the sources of writable bind mounts and the seeds of cache mounts.
 
-use std::fs;
-use std::io::BufReader;
-use std::os::unix::fs::{MetadataExt as _, lchown, symlink};
+use std::io::{self, BufReader};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use oci_spec::image::Descriptor;
+use rustix::fs::{Mode, OFlags};
 
 use crate::exec::{IdMapping, error_chain, in_user_namespace};
+use crate::fsroot;
 use crate::layer::{decompress, unpack};
 use crate::rootfs::RootfsError;
 use crate::store::Store;
 
 use super::RunError;
+use super::mounts::Found;
 
 /// Unpacks `layers` (bottom first) from `store` into the directory `root`, one over the
 /// other.
@@ -37,63 +39,49 @@ pub(super) fn unpack_layers(
     Ok(())
 }
 
-/// Copies the file or tree `source` to `dest` (which must not exist): directories,
-/// regular files with their modes, symbolic links as links, with their owners when
-/// running as root or in the user namespace of subordinate ids (where the sources may
-/// be files the caller cannot read); other types are skipped.
-pub(super) fn copy_tree(source: &Path, dest: &Path) -> Result<(), RunError> {
+/// Copies the mount source `source` (a file or a tree, resolved inside its root) to the
+/// new entry `name` of the directory `dest`, and [`copy_into`] the content of a directory
+/// source into the directory `dest`: directories, regular files with their modes,
+/// symbolic links as links (never followed), with their owners when running as root or
+/// in the user namespace of subordinate ids (where the sources may be files the caller
+/// cannot read); other types are skipped.
+pub(super) fn copy_tree(source: &Found, dest: &Path, name: &str) -> Result<(), RunError> {
+    copy_with(source, dest, |from, to| {
+        fsroot::copy_tree(from, to, name.as_bytes())
+    })
+}
+
+/// See [`copy_tree`].
+pub(super) fn copy_into(source: &Found, dest: &Path) -> Result<(), RunError> {
+    copy_with(source, dest, fsroot::copy_into)
+}
+
+/// Runs `copy` from the opened `source` to the opened directory `dest`, in the user
+/// namespace of subordinate ids when there is one.
+fn copy_with(
+    source: &Found,
+    dest: &Path,
+    copy: impl FnOnce(&OwnedFd, &OwnedFd) -> io::Result<()>,
+) -> Result<(), RunError> {
+    let from = source.open()?;
+    let to = rustix::fs::open(
+        dest,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|error| RunError::Prepare {
+        path: dest.to_owned(),
+        source: error.into(),
+    })?;
     match IdMapping::subordinate()? {
-        None => copy_here(source, dest),
+        None => copy(&from, &to).map_err(|error| source.error(error)),
         Some(mapping) => {
             in_user_namespace(&mapping, || {
-                copy_here(source, dest)
+                copy(&from, &to)
                     .map(|()| Vec::new())
-                    .map_err(|error| error_chain(&error))
+                    .map_err(|error| error_chain(&source.error(error)))
             })?;
             Ok(())
         }
     }
-}
-
-/// [`copy_tree`] with the rights of this process.
-fn copy_here(source: &Path, dest: &Path) -> Result<(), RunError> {
-    let err = |path: &Path| {
-        let path = path.to_owned();
-        move |source| RunError::Prepare { path, source }
-    };
-    let is_root = rustix::process::geteuid().is_root();
-    for entry in walkdir::WalkDir::new(source).follow_links(false) {
-        let entry = entry.map_err(|e| err(source)(e.into()))?;
-        let rel = entry
-            .path()
-            .strip_prefix(source)
-            .expect("walkdir yields paths under its root");
-        let to = if rel.as_os_str().is_empty() {
-            dest.to_owned()
-        } else {
-            dest.join(rel)
-        };
-        let kind = entry.file_type();
-        if kind.is_dir() {
-            fs::create_dir(&to).map_err(err(&to))?;
-            let mode = entry.metadata().map_err(|e| err(entry.path())(e.into()))?;
-            fs::set_permissions(&to, mode.permissions()).map_err(err(&to))?;
-        } else if kind.is_file() {
-            fs::copy(entry.path(), &to).map_err(err(&to))?;
-        } else if kind.is_symlink() {
-            let target = fs::read_link(entry.path()).map_err(err(entry.path()))?;
-            symlink(target, &to).map_err(err(&to))?;
-        } else {
-            continue;
-        }
-        if is_root {
-            let metadata = entry.metadata().map_err(|e| err(entry.path())(e.into()))?;
-            lchown(&to, Some(metadata.uid()), Some(metadata.gid())).map_err(err(&to))?;
-            if !kind.is_symlink() {
-                // `chown` clears the set-id bits.
-                fs::set_permissions(&to, metadata.permissions()).map_err(err(&to))?;
-            }
-        }
-    }
-    Ok(())
 }

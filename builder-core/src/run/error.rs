@@ -71,6 +71,19 @@ pub enum RunError {
         #[source]
         source: io::Error,
     },
+    /// A `--mount` source cannot be found (or copied) inside what it is mounted from.
+    #[error("failed to mount `{source_path}` from {from} (`{kind}` mount)")]
+    MountSource {
+        /// The mount type.
+        kind: &'static str,
+        /// The source path, inside `from`.
+        source_path: String,
+        /// `the build context`, `stage 1`, `the image `…``.
+        from: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
     /// A `--mount` needs something the build was not given.
     #[error("{what} `{id}` was not given to the build")]
     MissingInput {

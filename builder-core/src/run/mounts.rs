@@ -18,21 +18,23 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{PermissionsExt as _, chown};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::digest::sha256;
 use crate::events::Events;
 use crate::exec::{
     ExecError, IdMapping, Mount as SandboxMount, SandboxSpecBuilder, in_user_namespace,
 };
+use crate::fsroot::Root;
 use crate::plan::{Mount, Sharing, Source};
 use crate::rootfs::LayerDirs;
 use crate::store::{ScratchDir, Store};
 
 use super::agent::AgentProxy;
-use super::copy::copy_tree;
-use super::{RunError, RunInput};
+use super::copy::{copy_into, copy_tree};
+use super::{ImageLayers, RunError, RunInput};
 
 /// What a build gives its `RUN` steps beyond the plan: secrets and SSH agents by id, and
 /// the build context's directory.
@@ -223,12 +225,12 @@ pub(super) fn resolve(
             } => {
                 let seed = match from {
                     Some(from) if !cache_path(store, id)?.is_dir() => {
-                        Some(sources.path("cache", from, source, &mut resolved._scratch)?)
+                        Some(sources.find("cache", from, source, &mut resolved._scratch)?)
                     }
                     _ => None,
                 };
-                let dir = cache_dir(store, id, *mode, *uid, *gid, seed.as_deref())?;
-                let source = match sharing {
+                let dir = cache_dir(store, id, *mode, *uid, *gid, seed.as_ref())?;
+                let root = match sharing {
                     Sharing::Shared => dir,
                     Sharing::Locked => {
                         resolved
@@ -251,7 +253,8 @@ pub(super) fn resolve(
                     },
                 };
                 resolved.mounts.push(SandboxMount::Bind {
-                    source,
+                    root,
+                    source: "/".to_owned(),
                     target: target.clone(),
                     readonly: *readonly,
                 });
@@ -262,19 +265,20 @@ pub(super) fn resolve(
                 from,
                 rw,
             } => {
-                let original = sources.path("bind", from, source, &mut resolved._scratch)?;
-                let path = if *rw {
+                let found = sources.find("bind", from, source, &mut resolved._scratch)?;
+                let (root, source) = if *rw {
                     // A copy, so that writes are dropped with it.
                     let scratch = store.temp_dir()?;
-                    let copy = scratch.path().join("bind");
-                    copy_tree(&original, &copy)?;
+                    copy_tree(&found, scratch.path(), "bind")?;
+                    let root = scratch.path().to_owned();
                     resolved._scratch.push(scratch);
-                    copy
+                    (root, "/bind".to_owned())
                 } else {
-                    original
+                    (found.root, found.path)
                 };
                 resolved.mounts.push(SandboxMount::Bind {
-                    source: path,
+                    root,
+                    source,
                     target: target.clone(),
                     readonly: !*rw,
                 });
@@ -292,19 +296,51 @@ struct Sources<'a> {
     events: &'a dyn Events,
 }
 
+/// A mount source found: a path inside a host directory, never joined to it.
+pub(super) struct Found {
+    /// The directory the path is resolved in: the context, the unpacked tree of a stage
+    /// or an image.
+    root: PathBuf,
+    /// The path inside `root`, as the Dockerfile gives it.
+    path: String,
+    /// Where the path was looked for, for errors (`the build context`).
+    from: String,
+    /// The mount type, for errors.
+    kind: &'static str,
+}
+
+impl Found {
+    /// Opens the source, resolved inside its root (`O_PATH`).
+    pub(super) fn open(&self) -> Result<OwnedFd, RunError> {
+        Root::open(&self.root)
+            .and_then(|root| root.resolve(Path::new(&self.path)))
+            .map_err(|source| self.error(source))
+    }
+
+    /// The error for the source failing with `source`.
+    pub(super) fn error(&self, source: std::io::Error) -> RunError {
+        RunError::MountSource {
+            kind: self.kind,
+            source_path: self.path.clone(),
+            from: self.from.clone(),
+            source,
+        }
+    }
+}
+
 impl Sources<'_> {
-    /// The host path of `source` in `from`: in the context, or in the shared unpacked
-    /// tree of an earlier stage or an image (an image without layers gets an empty
-    /// directory, kept alive in `scratch`). Neither may be written to. `kind` names the
-    /// mount in errors.
-    fn path(
+    /// Finds `source` in `from`: in the context, or in the shared unpacked tree of an
+    /// earlier stage or an image (an image without layers gets an empty directory, kept
+    /// alive in `scratch`). Neither may be written to. The source must exist there,
+    /// resolved inside that tree. `kind` names the mount in errors.
+    fn find(
         &self,
         kind: &'static str,
         from: &Source,
         source: &str,
         scratch: &mut Vec<ScratchDir>,
-    ) -> Result<PathBuf, RunError> {
-        let image = match from {
+    ) -> Result<Found, RunError> {
+        let (root, from) = match from {
             Source::Context => {
                 let Some(context) = &self.inputs.context else {
                     return Err(RunError::UnsupportedMount {
@@ -312,7 +348,7 @@ impl Sources<'_> {
                         detail: " without a build context".to_owned(),
                     });
                 };
-                return Ok(inside(context, source));
+                (context.clone(), "the build context".to_owned())
             }
             Source::Stage(index) => {
                 let Some(Some(image)) = self.input.stages.get(*index) else {
@@ -321,7 +357,7 @@ impl Sources<'_> {
                         detail: format!(" from stage {index}, which is not built"),
                     });
                 };
-                image
+                (self.unpacked(image, scratch)?, format!("stage {index}"))
             }
             Source::Image(name) => {
                 let Some((_, image)) = self.input.images.iter().find(|(image, _)| image == name)
@@ -333,43 +369,42 @@ impl Sources<'_> {
                         ),
                     });
                 };
-                image
+                (
+                    self.unpacked(image, scratch)?,
+                    format!("the image `{name}`"),
+                )
             }
         };
-        let dirs = LayerDirs::open(self.store)?;
-        let root = match dirs.merged(image.layers, image.diff_ids, self.events)? {
-            Some(root) => root,
-            None => {
-                let dir = self.store.temp_dir()?;
-                let root = dir.path().to_owned();
-                scratch.push(dir);
-                root
-            }
+        let found = Found {
+            root,
+            path: source.to_owned(),
+            from,
+            kind,
         };
-        Ok(inside(&root, source))
+        found.open()?;
+        Ok(found)
     }
-}
 
-/// `source` (a path in the context, `/` its root) under `base`, lexically: `..` never
-/// climbs above `base`. A symlink in the context is resolved by the sandbox's bind
-/// preparation, which refuses what it cannot bind.
-fn inside(base: &Path, source: &str) -> PathBuf {
-    let mut path = base.to_owned();
-    let mut depth = 0_usize;
-    for component in Path::new(source).components() {
-        match component {
-            Component::Normal(name) => {
-                path.push(name);
-                depth += 1;
-            }
-            Component::ParentDir if depth > 0 => {
-                path.pop();
-                depth -= 1;
-            }
-            _ => {}
-        }
+    /// The shared unpacked tree of `image`, or an empty directory kept alive in
+    /// `scratch` for an image without layers.
+    fn unpacked(
+        &self,
+        image: &ImageLayers<'_>,
+        scratch: &mut Vec<ScratchDir>,
+    ) -> Result<PathBuf, RunError> {
+        let dirs = LayerDirs::open(self.store)?;
+        Ok(
+            match dirs.merged(image.layers, image.diff_ids, self.events)? {
+                Some(root) => root,
+                None => {
+                    let dir = self.store.temp_dir()?;
+                    let root = dir.path().to_owned();
+                    scratch.push(dir);
+                    root
+                }
+            },
+        )
     }
-    path
 }
 
 /// Where the cache `id` is kept.
@@ -387,7 +422,7 @@ fn cache_dir(
     mode: u32,
     uid: u32,
     gid: u32,
-    seed: Option<&Path>,
+    seed: Option<&Found>,
 ) -> Result<PathBuf, RunError> {
     let dir = cache_path(store, id)?;
     if dir.is_dir() {
@@ -400,11 +435,7 @@ fn cache_dir(
         .tempdir_in(&caches)
         .map_err(|source| prepare(&caches, source))?;
     if let Some(seed) = seed {
-        let entries = fs::read_dir(seed).map_err(|source| prepare(seed, source))?;
-        for entry in entries {
-            let entry = entry.map_err(|source| prepare(seed, source))?;
-            copy_tree(&entry.path(), &temp.path().join(entry.file_name()))?;
-        }
+        copy_into(seed, temp.path())?;
     }
     // Last: once another id owns it, a rootless caller may not write in it.
     set_owner(temp.path(), mode, uid, gid)?;
@@ -477,18 +508,5 @@ fn prepare(path: &Path, source: std::io::Error) -> RunError {
     RunError::Prepare {
         path: path.to_owned(),
         source,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bind_sources_stay_in_the_context() {
-        let base = Path::new("/ctx");
-        assert_eq!(inside(base, "/"), Path::new("/ctx"));
-        assert_eq!(inside(base, "src/../lib"), Path::new("/ctx/lib"));
-        assert_eq!(inside(base, "../../etc"), Path::new("/ctx/etc"));
     }
 }

@@ -406,12 +406,14 @@ fn bind_tmpfs_and_file_mounts() {
              stat -c '%a %u %g' /run/secrets/token; cat /run/secrets/token",
         )
         .mount(Mount::Bind {
-            source: host.path().to_owned(),
+            root: host.path().to_owned(),
+            source: "/".into(),
             target: "/mnt/rw".into(),
             readonly: false,
         })
         .mount(Mount::Bind {
-            source: readonly.path().to_owned(),
+            root: readonly.path().to_owned(),
+            source: "/".into(),
             target: "/mnt/ro".into(),
             readonly: true,
         })
@@ -548,6 +550,7 @@ fn nothing_is_left_behind() {
 fn setup_failures_name_the_step() {
     let overlay = Overlay::new();
     let spec = overlay.spec("true").mount(Mount::Bind {
+        root: "/".into(),
         source: "/nonexistent/source".into(),
         target: "/mnt".into(),
         readonly: true,
@@ -555,7 +558,7 @@ fn setup_failures_name_the_step() {
     let err = run(spec).err().unwrap();
     assert_eq!(
         err.to_string(),
-        "failed to inspect the bind mount source `/nonexistent/source`"
+        "failed to find the bind mount source `/nonexistent/source` in `/`"
     );
 
     let spec = overlay.spec("true").mount(Mount::Tmpfs {
@@ -890,7 +893,8 @@ fn runc_runtime_runs_the_same_spec() {
         .hostname("via-runc")
         .network(Network::None)
         .mount(Mount::Bind {
-            source: host.path().to_owned(),
+            root: host.path().to_owned(),
+            source: "/".into(),
             target: "/mnt".into(),
             readonly: true,
         })

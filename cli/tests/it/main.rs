@@ -9,6 +9,7 @@ mod build;
 mod build_instructions;
 mod build_outputs;
 mod contexts;
+mod hostile;
 mod parse;
 mod registry;
 #[allow(clippy::unwrap_used, dead_code)]

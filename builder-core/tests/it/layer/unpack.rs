@@ -6,7 +6,8 @@ use std::process::Command;
 
 use mkimage_core::layer::{
     Compression, Content, Entry, EntryKind, LayerError, LayerOptions, LayerPath, LayerWriter,
-    decompress, dir_entries, list, unpack, write_layer,
+    OverlayFormat, OverlayXattrs, decompress, dir_entries, list, unpack, unpack_overlay,
+    write_layer,
 };
 
 use super::{describe_tree, write_file};
@@ -287,5 +288,83 @@ fn parent_paths_and_absolute_hard_links_are_refused() {
     let _ = unpack(&tar[..], &root);
     if let Ok(meta) = std::fs::metadata(root.join("h")) {
         assert_ne!(meta.ino(), std::fs::metadata("/etc/passwd").unwrap().ino());
+    }
+}
+
+/// A host directory with a canary file that must keep its content and its single link.
+struct Canary {
+    dir: tempfile::TempDir,
+}
+
+impl Canary {
+    const CONTENT: &str = "host canary\n";
+
+    fn new() -> Canary {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("canary"), Canary::CONTENT).unwrap();
+        std::fs::create_dir(dir.path().join("empty")).unwrap();
+        Canary { dir }
+    }
+
+    fn path(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
+    fn assert_untouched(&self) {
+        let canary = self.dir.path().join("canary");
+        assert_eq!(std::fs::read_to_string(&canary).unwrap(), Canary::CONTENT);
+        assert_eq!(std::fs::metadata(&canary).unwrap().nlink(), 1);
+        assert!(is_empty(&self.dir.path().join("empty")));
+    }
+}
+
+// See: issue 13
+#[test]
+fn whiteouts_through_symlinks_stay_in_the_root() {
+    let host = Canary::new();
+    let target = host.path();
+    let climb = format!("{}{target}", "../".repeat(20));
+    let lower = raw_tar(&[("abs", b'2', &target, ""), ("rel", b'2', &climb, "")]);
+    let upper = raw_tar(&[
+        ("abs/.wh.canary", b'0', "", ""),
+        ("rel/.wh.canary", b'0', "", ""),
+        ("abs/empty/.wh..wh..opq", b'0', "", ""),
+        ("rel/.wh.empty", b'0', "", ""),
+    ]);
+    let root = tempfile::tempdir().unwrap();
+    unpack(&lower[..], root.path()).unwrap();
+    let _ = unpack(&upper[..], root.path());
+    host.assert_untouched();
+
+    // The overlay format turns whiteouts into device nodes, in the root too.
+    let layer = tempfile::tempdir().unwrap();
+    let format = OverlayFormat {
+        xattrs: OverlayXattrs::User,
+        lower: Vec::new(),
+    };
+    let both = [&lower[..lower.len() - 1024], &upper[..]].concat();
+    let _ = unpack_overlay(&both[..], layer.path(), &format);
+    host.assert_untouched();
+}
+
+// See: issue 13
+#[test]
+fn hard_links_never_reach_a_host_file() {
+    let host = Canary::new();
+    let target = host.path();
+    let climb = format!(
+        "{}{}/canary",
+        "../".repeat(20),
+        target.trim_start_matches('/')
+    );
+    let root = tempfile::tempdir().unwrap();
+    for records in [
+        &[("h", b'1', climb.as_str(), "")][..],
+        &[("h", b'1', &format!("{target}/canary"), "")],
+        &[("s", b'2', &target, ""), ("h", b'1', "s/canary", "")],
+        &[("s", b'2', &climb, ""), ("h", b'1', "s", "")],
+    ] {
+        let _ = unpack(&raw_tar(records)[..], root.path());
+        host.assert_untouched();
     }
 }

@@ -1,0 +1,147 @@
+//! Hostile trees: symlinks and `..` that would lead out of a root if followed on the host.
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+const CANARY: &str = "host canary\n";
+
+/// A temporary directory with `host/canary`, `host/empty/` and a `root/` holding, at the
+/// host's paths, its own `canary` ("inside") and `empty/`, and the links `abs` (absolute),
+/// `rel` (`..` climbing out), `chain` (a link to a link) and `file` (to the canary).
+struct Tree {
+    dir: tempfile::TempDir,
+}
+
+impl Tree {
+    fn new() -> Tree {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = Tree { dir };
+        fs::create_dir_all(tree.host().join("empty")).unwrap();
+        fs::write(tree.host().join("canary"), CANARY).unwrap();
+        let inside = tree.inside(&tree.host());
+        fs::create_dir_all(inside.join("empty")).unwrap();
+        fs::write(inside.join("canary"), "inside").unwrap();
+        let root = tree.root();
+        symlink(tree.host(), root.join("abs")).unwrap();
+        let climb = format!("{}{}", "../".repeat(30), tree.host().display());
+        symlink(climb, root.join("rel")).unwrap();
+        symlink("rel", root.join("chain")).unwrap();
+        symlink(tree.host().join("canary"), root.join("file")).unwrap();
+        tree
+    }
+
+    fn host(&self) -> PathBuf {
+        self.dir.path().join("host")
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    /// Where the host path `path` is inside the root.
+    fn inside(&self, path: &Path) -> PathBuf {
+        self.root().join(path.strip_prefix("/").unwrap())
+    }
+
+    fn assert_host_untouched(&self) {
+        assert_eq!(
+            fs::read_to_string(self.host().join("canary")).unwrap(),
+            CANARY
+        );
+        assert_eq!(fs::read_dir(self.host().join("empty")).unwrap().count(), 0);
+    }
+}
+
+fn read(mut file: File) -> String {
+    let mut text = String::new();
+    file.read_to_string(&mut text).unwrap();
+    text
+}
+
+// See: issue 13
+#[test]
+fn paths_resolve_inside_the_root() {
+    let tree = Tree::new();
+    let root = Root::open(&tree.root()).unwrap();
+    for path in [
+        "abs/canary",
+        "/rel/canary",
+        "chain/canary",
+        "file",
+        "../../abs/../host/canary",
+    ] {
+        assert_eq!(
+            read(root.open_file(Path::new(path)).unwrap()),
+            "inside",
+            "{path}"
+        );
+        let found = root.resolve(Path::new(path)).unwrap();
+        let file = rustix::fs::open(proc_path(&found), OFlags::RDONLY, Mode::empty()).unwrap();
+        assert_eq!(read(File::from(file)), "inside", "{path}");
+    }
+    let missing = root.resolve(Path::new("abs/missing")).unwrap_err();
+    assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+    tree.assert_host_untouched();
+}
+
+// See: issue 13
+#[test]
+fn directories_are_made_inside_the_root() {
+    let tree = Tree::new();
+    let root = Root::open(&tree.root()).unwrap();
+    root.dir(Path::new("abs/empty/made/deeper"), true).unwrap();
+    root.dir(Path::new("/rel/empty/other"), true).unwrap();
+    let inside = tree.inside(&tree.host());
+    assert!(inside.join("empty/made/deeper").is_dir());
+    assert!(inside.join("empty/other").is_dir());
+    tree.assert_host_untouched();
+}
+
+// See: issue 13
+#[test]
+fn copies_keep_symlinks_as_links() {
+    let tree = Tree::new();
+    let root = Root::open(&tree.root()).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let to = rustix::fs::open(dest.path(), DIR_FLAGS, Mode::empty()).unwrap();
+    copy_tree(&root.resolve(Path::new("/")).unwrap(), &to, b"all").unwrap();
+    copy_tree(&root.resolve(Path::new("abs")).unwrap(), &to, b"abs").unwrap();
+    copy_tree(&root.resolve(Path::new("file")).unwrap(), &to, b"file").unwrap();
+    let all = dest.path().join("all");
+    assert_eq!(fs::read_link(all.join("abs")).unwrap(), tree.host());
+    assert_eq!(fs::read_link(all.join("chain")).unwrap(), Path::new("rel"));
+    assert_eq!(
+        fs::read_to_string(dest.path().join("abs/canary")).unwrap(),
+        "inside"
+    );
+    assert_eq!(
+        fs::read_to_string(dest.path().join("file")).unwrap(),
+        "inside"
+    );
+    // Writing into the copy writes into the copy.
+    fs::write(dest.path().join("abs/canary"), "changed").unwrap();
+    tree.assert_host_untouched();
+}
+
+// See: issue 13
+#[test]
+fn copies_stop_at_the_depth_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut at = rustix::fs::open(dir.path(), DIR_FLAGS, Mode::empty()).unwrap();
+    for _ in 0..=copy::MAX_DEPTH {
+        rustix::fs::mkdirat(&at, "d", Mode::from_raw_mode(0o755)).unwrap();
+        at = rustix::fs::openat(&at, "d", DIR_FLAGS, Mode::empty()).unwrap();
+    }
+    let source = Root::open(dir.path())
+        .unwrap()
+        .resolve(Path::new("/"))
+        .unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let to = rustix::fs::open(dest.path(), DIR_FLAGS, Mode::empty()).unwrap();
+    let err = copy_into(&source, &to).unwrap_err();
+    assert_eq!(err.to_string(), "the tree is deeper than 256 directories");
+}
