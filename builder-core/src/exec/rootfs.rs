@@ -27,15 +27,17 @@ use std::collections::{HashSet, VecDeque};
 use std::ffi::CString;
 use std::fs;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use rustix::fs::{AtFlags, Mode, OFlags, Timestamps};
 use rustix::mount::MountFlags;
 
 use super::error::ExecError;
 use super::setup::{Step, c_string};
 use super::spec::{Mount, Rootfs, SandboxSpec};
-use crate::fsroot::Root;
+use crate::fsroot::{self, Root};
 use crate::plan::Network;
 
 /// Mount points are resolved through at most this many symbolic links, as the kernel does.
@@ -234,12 +236,18 @@ fn split(path: &str) -> Vec<String> {
 }
 
 /// What the parent must undo after a run over a plain directory.
+///
+/// The step may have moved or replaced anything meanwhile, symlinks to the host included,
+/// so the undoing walks from the root by descriptors without following any symlink, and
+/// leaves alone what is no longer where it was made.
 #[derive(Debug, Default)]
 pub(crate) struct PlainCleanup {
-    /// Entries created for mount points, deepest first.
-    created: Vec<PathBuf>,
+    /// The plain directory.
+    root: PathBuf,
+    /// Entries created for mount points, deepest first, as components.
+    created: Vec<Vec<String>>,
     /// Directories that received them, with their access and modification times.
-    touched: Vec<(PathBuf, fs::Metadata)>,
+    touched: Vec<(Vec<String>, Timestamps)>,
 }
 
 impl PlainCleanup {
@@ -248,31 +256,75 @@ impl PlainCleanup {
     /// # Errors
     /// The first removal or time change that fails.
     pub(crate) fn undo(&self) -> Result<(), ExecError> {
-        for path in &self.created {
-            let result = match fs::symlink_metadata(path) {
-                Ok(meta) if meta.is_dir() => fs::remove_dir(path),
-                Ok(_) => fs::remove_file(path),
-                Err(error) if is_absent(&error) => Ok(()),
-                Err(error) => Err(error),
+        if self.created.is_empty() && self.touched.is_empty() {
+            return Ok(());
+        }
+        for components in &self.created {
+            let Some((name, parents)) = components.split_last() else {
+                continue;
             };
-            result.map_err(|source| ExecError::RemoveMountPoint {
-                path: path.clone(),
+            let removed = match self.walk(parents)? {
+                Some(dir) => match fsroot::type_at(&dir, name.as_bytes()) {
+                    Ok(Some(rustix::fs::FileType::Directory)) => {
+                        rustix::fs::unlinkat(&dir, name.as_str(), AtFlags::REMOVEDIR)
+                            .map_err(io::Error::from)
+                    }
+                    Ok(Some(_)) => rustix::fs::unlinkat(&dir, name.as_str(), AtFlags::empty())
+                        .map_err(io::Error::from),
+                    Ok(None) => Ok(()),
+                    Err(error) => Err(error),
+                },
+                None => Ok(()),
+            };
+            removed.map_err(|source| ExecError::RemoveMountPoint {
+                path: shown(components),
                 source,
             })?;
         }
-        for (dir, meta) in &self.touched {
-            let times = fs::FileTimes::new()
-                .set_accessed(meta.accessed().unwrap_or(std::time::SystemTime::UNIX_EPOCH))
-                .set_modified(meta.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH));
-            fs::File::open(dir)
-                .and_then(|file| file.set_times(times))
-                .map_err(|source| ExecError::RemoveMountPoint {
-                    path: dir.clone(),
-                    source,
+        for (components, times) in &self.touched {
+            if let Some(dir) = self.walk(components)? {
+                rustix::fs::futimens(&dir, times).map_err(|source| {
+                    ExecError::RemoveMountPoint {
+                        path: shown(components),
+                        source: source.into(),
+                    }
                 })?;
+            }
         }
         Ok(())
     }
+
+    /// The directory at `components` below the root, no symlink followed; `None` when one
+    /// of them is no longer a directory.
+    fn walk(&self, components: &[String]) -> Result<Option<OwnedFd>, ExecError> {
+        let err = |source| ExecError::RemoveMountPoint {
+            path: shown(components),
+            source,
+        };
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let mut dir = rustix::fs::open(&self.root, flags, Mode::empty())
+            .map_err(|error| err(error.into()))?;
+        for name in components {
+            dir = match fsroot::open_child_dir(&dir, name.as_bytes()) {
+                Ok(fd) => fd,
+                Err(error)
+                    if matches!(
+                        error.raw_os_error(),
+                        Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP)
+                    ) =>
+                {
+                    return Ok(None);
+                }
+                Err(error) => return Err(err(error)),
+            };
+        }
+        Ok(Some(dir))
+    }
+}
+
+/// The sandbox path of `components`, for messages.
+fn shown(components: &[String]) -> PathBuf {
+    PathBuf::from(format!("/{}", components.join("/")))
 }
 
 /// How the sandbox's identity affects mounts.
@@ -475,16 +527,13 @@ impl<'a> FilesystemPlan<'a> {
                     continue;
                 }
                 if !overlay {
+                    let components = point.components[..len].to_vec();
                     if len == point.existing + 1 {
-                        let parent = path.parent().map(Path::to_owned).unwrap_or_default();
-                        let meta =
-                            fs::metadata(&parent).map_err(|source| ExecError::InspectRootfs {
-                                path: parent.clone(),
-                                source,
-                            })?;
-                        self.cleanup.touched.push((parent, meta));
+                        let parent = components[..len - 1].to_vec();
+                        let times = dir_times(&base, &parent)?;
+                        self.cleanup.touched.push((parent, times));
                     }
-                    self.cleanup.created.insert(0, path.clone());
+                    self.cleanup.created.insert(0, components);
                 }
                 self.steps.push(match this_kind {
                     Kind::Dir => Step::MakeDir {
@@ -502,6 +551,7 @@ impl<'a> FilesystemPlan<'a> {
         }
         // Restore parents deepest-last so a directory's time is set after its children's.
         self.cleanup.touched.reverse();
+        self.cleanup.root = base.clone();
 
         // Files on the scratch tmpfs.
         let resolv = files.join("resolv.conf");
@@ -962,6 +1012,28 @@ impl<'a> FilesystemPlan<'a> {
             shown: target.to_owned(),
         });
     }
+}
+
+/// The access and modification times of the directory `components` below `root`, a
+/// plain-directory root before the run.
+fn dir_times(root: &Path, components: &[String]) -> Result<Timestamps, ExecError> {
+    let path = components.join("/");
+    let stat = Root::open(root)
+        .and_then(|root| Ok(rustix::fs::fstat(root.dir(Path::new(&path), false)?)?))
+        .map_err(|source| ExecError::InspectRootfs {
+            path: shown(components),
+            source,
+        })?;
+    Ok(Timestamps {
+        last_access: rustix::fs::Timespec {
+            tv_sec: stat.st_atime as _,
+            tv_nsec: stat.st_atime_nsec as _,
+        },
+        last_modification: rustix::fs::Timespec {
+            tv_sec: stat.st_mtime as _,
+            tv_nsec: stat.st_mtime_nsec as _,
+        },
+    })
 }
 
 /// Whether the bind source `source`, resolved inside `root`, is a directory.

@@ -618,6 +618,45 @@ fn plain_directory_root_is_left_as_it_was() {
     assert_eq!(times(&root.join("etc")), etc_before);
 }
 
+// See: issue 13
+#[test]
+fn plain_directory_cleanup_never_follows_symlinks_the_step_made() {
+    // The step moves the directory its mount points were made in and puts a symlink to
+    // the host there: removing the mount points afterwards must not remove host files.
+    let dir = tempfile::tempdir().unwrap();
+    let host = dir.path().join("host");
+    fs::create_dir(&host).unwrap();
+    fs::write(host.join("canary"), "host canary\n").unwrap();
+    fs::create_dir(host.join("t")).unwrap();
+    let root = dir.path().join("root");
+    busybox::rootfs(&root);
+    fs::create_dir(root.join("a")).unwrap();
+    let script = format!("mv /a/b /a/moved && ln -s {} /a/b", host.display());
+    let spec = sh(Rootfs::Directory(root.clone()), &script)
+        .mount(Mount::File {
+            target: "/a/b/canary".into(),
+            content: b"secret\n".to_vec(),
+            mode: 0o400,
+            uid: 0,
+            gid: 0,
+        })
+        .mount(Mount::Tmpfs {
+            target: "/a/b/t".into(),
+            size: None,
+        });
+    let result = run(spec);
+    assert!(
+        root.join("a/moved").is_dir(),
+        "the step ran: {:?}",
+        result.as_ref().err()
+    );
+    assert_eq!(
+        fs::read_to_string(host.join("canary")).unwrap(),
+        "host canary\n"
+    );
+    assert!(host.join("t").is_dir());
+}
+
 /// The test binary, run again as a helper process: `test` is the name of an ignored test
 /// that does the work when `MKIMAGE_TEST_HELPER` is set.
 fn helper(test: &str) -> Command {
