@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
+use crate::fsroot::Root;
 use crate::store::JSON_LIMIT;
 
 use super::OciError;
@@ -22,7 +23,8 @@ pub(super) enum Files {
         path: PathBuf,
         entries: HashMap<String, TarEntry>,
     },
-    /// A directory.
+    /// A directory, whose paths are resolved inside it: a symlink of the layout never
+    /// leads to a host file.
     Dir { root: PathBuf },
 }
 
@@ -84,7 +86,9 @@ impl Files {
     pub(super) fn has(&self, name: &str) -> bool {
         match self {
             Files::Tar { entries, .. } => resolve(entries, name).is_some(),
-            Files::Dir { root } => root.join(clean("", name)).is_file(),
+            Files::Dir { root } => {
+                Root::open(root).is_ok_and(|dir| dir.open_file(Path::new(name)).is_ok())
+            }
         }
     }
 
@@ -106,7 +110,7 @@ impl Files {
                 Ok((Box::new(file.take(size)), size))
             }
             Files::Dir { root } => {
-                let file = match File::open(root.join(clean("", name))) {
+                let file = match Root::open(root).and_then(|dir| dir.open_file(Path::new(name))) {
                     Ok(file) => file,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(missing()),
                     Err(source) => return Err(read(source)),

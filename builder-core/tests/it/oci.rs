@@ -501,3 +501,32 @@ fn tampered_blob_is_refused_and_leaves_nothing() {
         0
     );
 }
+
+// See: issue 13
+#[test]
+fn layout_directories_are_read_inside_themselves() {
+    // A blob of the layout is a symlink to a host file (here one with the very content
+    // the digest names): it is looked up inside the layout, never read from the host.
+    let dir = tempfile::tempdir().unwrap();
+    let (store, manifest, tar) = saved(dir.path(), ArchiveFormat::Oci, "oci.tar");
+    let image = Image::load(&store, &manifest, &Platform::host()).unwrap();
+    let layout = unpack_layout(&tar, &dir.path().join("layout"));
+    let top = &image.layers()[1];
+    let blob = layout.join("blobs/sha256").join(top.digest().digest());
+    let host = dir.path().join("host-file");
+    fs::rename(&blob, &host).unwrap();
+    std::os::unix::fs::symlink(&host, &blob).unwrap();
+
+    let empty = Store::open(dir.path().join("empty")).unwrap();
+    let source: ImageSource = format!("oci:{}", layout.display()).parse().unwrap();
+    let err = import(&empty, &source).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "`{}` has no entry `blobs/sha256/{}`",
+            layout.display(),
+            top.digest().digest()
+        )
+    );
+    assert!(!empty.has_blob(top.digest()));
+}
