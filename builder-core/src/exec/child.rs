@@ -168,6 +168,9 @@ fn run(step: &Step, slots: &mut [RawFd]) -> Result<(), Errno> {
         Step::SetHostname { name } => sys::set_hostname(name),
         Step::LoopbackUp => sys::loopback_up(),
         Step::DropCapabilities { keep } => sys::drop_capabilities(*keep),
+        Step::MaskPath { path, .. } => sys::mask_path(path),
+        Step::ReadonlyPath { path, .. } => sys::readonly_path(path),
+
         Step::MakeOwnedDir { path, uid, gid, .. } => sys::make_owned_dir(path, 0o755, *uid, *gid),
         // Init handles the fork itself; reaching this in `run` is a misplaced step.
         Step::SpawnCommand => Err(libc::EINVAL),

@@ -322,6 +322,24 @@ pub enum ExecError {
         #[source]
         source: io::Error,
     },
+    /// Hiding a `/proc` or `/sys` path from the command failed.
+    #[error("failed to mask `{path}`")]
+    MaskPath {
+        /// The path in the sandbox.
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Making a `/proc` path read-only failed.
+    #[error("failed to make `{path}` read-only")]
+    ReadonlyPath {
+        /// The path in the sandbox.
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
     /// Creating the working directory failed.
     #[error("failed to create the working directory `{path}`")]
     CreateWorkdir {
@@ -379,6 +397,13 @@ pub enum ExecError {
     RuntimeNeedsRoot {
         /// The runtime.
         program: PathBuf,
+    },
+    /// This process's capabilities could not be read.
+    #[error("failed to read the capabilities of this process")]
+    ReadCapabilities {
+        /// The cause.
+        #[source]
+        source: io::Error,
     },
     /// The runtime-spec configuration could not be built.
     #[error("failed to build the OCI runtime configuration")]

@@ -43,12 +43,19 @@
 //! (no C-library state) and never allocating; a failure travels back as "step N failed
 //! with errno E", which the parent turns into a typed [`ExecError`] naming the step.
 //!
+//! The command is confined as Docker confines a container (`defaults.rs`): it keeps
+//! Docker's default capabilities, and `/proc`'s sensitive files are masked and its kernel
+//! settings read-only (`rootfs.rs`).
+//! [`Security::Insecure`](crate::plan::Security::Insecure) lifts all of it. The runc path
+//! (`runc.rs`) writes the same lists into its `config.json`.
+//!
 //! Nothing outlives a run: every mount happens in the private mount namespace (the overlay
 //! included), so it goes away with the last process; init has `PR_SET_PDEATHSIG` so it
 //! dies with the parent; `SIGINT`, `SIGTERM` and `SIGHUP` during a run kill init and make
 //! the run return [`ExecError::Interrupted`] (`interrupt.rs`).
 
 mod child;
+mod defaults;
 mod error;
 mod interrupt;
 mod namespaces;

@@ -317,33 +317,6 @@ pub(crate) fn clone_flags(network: Network, mapping: &IdMapping) -> libc::c_int 
     flags
 }
 
-/// The capabilities a command keeps in the normal sandbox: Docker's default set.
-pub(crate) const DEFAULT_CAPABILITIES: u64 = {
-    const CAPS: [u32; 14] = [
-        0,  // CHOWN
-        1,  // DAC_OVERRIDE
-        3,  // FOWNER
-        4,  // FSETID
-        5,  // KILL
-        6,  // SETGID
-        7,  // SETUID
-        8,  // SETPCAP
-        10, // NET_BIND_SERVICE
-        13, // NET_RAW
-        18, // SYS_CHROOT
-        27, // MKNOD
-        29, // AUDIT_WRITE
-        31, // SETFCAP
-    ];
-    let mut mask = 0u64;
-    let mut index = 0;
-    while index < CAPS.len() {
-        mask |= 1 << CAPS[index];
-        index += 1;
-    }
-    mask
-};
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::ExitStatus;
 
 use super::child;
+use super::defaults;
 use super::error::ExecError;
 use super::interrupt::InterruptGuard;
 use super::namespaces::{self, IdMapping};
@@ -296,7 +297,7 @@ fn identity_steps(spec: &SandboxSpec, steps: &mut Vec<Step>) {
     }
     if spec.security == Security::Sandbox {
         steps.push(Step::DropCapabilities {
-            keep: namespaces::DEFAULT_CAPABILITIES,
+            keep: defaults::capability_mask(&defaults::CAPABILITIES),
         });
     }
 }

@@ -34,11 +34,12 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, Mode, OFlags, Timestamps};
 use rustix::mount::MountFlags;
 
+use super::defaults;
 use super::error::ExecError;
 use super::setup::{Step, c_string};
 use super::spec::{Mount, Rootfs, SandboxSpec};
 use crate::fsroot::{self, Root};
-use crate::plan::Network;
+use crate::plan::{Network, Security};
 
 /// Mount points are resolved through at most this many symbolic links, as the kernel does.
 const MAX_SYMLINKS: usize = 40;
@@ -832,6 +833,11 @@ impl<'a> FilesystemPlan<'a> {
                 shown: path.to_owned(),
             });
         }
+        if spec.security == Security::Sandbox {
+            let proc = proc.path(proc.components.len());
+            let sys = sys.map(|sys| sys.path(sys.components.len()));
+            self.hide_kernel_paths(&proc, sys.as_deref());
+        }
         if let Some(slot) = pipes_slot {
             self.make_dir("/dev/pipes");
             self.steps.push(Step::AttachMount {
@@ -978,6 +984,34 @@ impl<'a> FilesystemPlan<'a> {
     /// Where the bind mount `index` of the spec waits for a runtime.
     pub(crate) fn runtime_bind_source(&self, index: usize) -> PathBuf {
         self.scratch_path(&format!("binds/{index}"))
+    }
+
+    /// Docker's read-only and masked paths, with `/proc` and `/sys` where the image puts
+    /// them (`proc`, `sys`: their resolved paths).
+    fn hide_kernel_paths(&mut self, proc: &str, sys: Option<&str>) {
+        let place = |path: &str| -> Option<String> {
+            if let Some(rest) = path.strip_prefix("/proc/") {
+                return Some(format!("{}/{rest}", proc.trim_end_matches('/')));
+            }
+            let rest = path.strip_prefix("/sys/")?;
+            Some(format!("{}/{rest}", sys?.trim_end_matches('/')))
+        };
+        for path in defaults::READONLY_PATHS {
+            if let Some(target) = place(path) {
+                self.steps.push(Step::ReadonlyPath {
+                    path: c_string(target.clone()),
+                    shown: target,
+                });
+            }
+        }
+        for path in defaults::masked_paths() {
+            if let Some(target) = place(&path) {
+                self.steps.push(Step::MaskPath {
+                    path: c_string(target.clone()),
+                    shown: target,
+                });
+            }
+        }
     }
 
     fn clone_mount(&mut self, source: &str, recursive: bool, readonly: bool) -> usize {

@@ -18,6 +18,7 @@ use oci_spec::runtime::{
     UserBuilder, get_default_mounts,
 };
 
+use super::defaults;
 use super::error::ExecError;
 use super::namespaces::IdMapping;
 use super::parent::{self, Fds, Launch};
@@ -110,9 +111,19 @@ pub(crate) fn run(
 /// The runtime-spec `config.json` for `spec` over the root prepared by `plan`.
 fn config(spec: &SandboxSpec, plan: &FilesystemPlan<'_>) -> Result<Spec, ExecError> {
     let invalid = |source| ExecError::BuildRuntimeConfig { source };
+    let confined = spec.security == Security::Sandbox;
     let capabilities: HashSet<Capability> = match spec.security {
-        Security::Sandbox => DEFAULT_CAPABILITIES.into_iter().collect(),
-        Security::Insecure => ALL_CAPABILITIES.into_iter().collect(),
+        Security::Sandbox => defaults::CAPABILITIES.into_iter().collect(),
+        // Every capability this process has, as BuildKit gives them: runc fails to set one
+        // that the host withholds.
+        Security::Insecure => {
+            let current = sys::effective_capabilities()
+                .map_err(|source| ExecError::ReadCapabilities { source })?;
+            ALL_CAPABILITIES
+                .into_iter()
+                .filter(|capability| current & defaults::capability_mask(&[*capability]) != 0)
+                .collect()
+        }
     };
     let capabilities = LinuxCapabilitiesBuilder::default()
         .bounding(capabilities.clone())
@@ -212,14 +223,16 @@ fn config(spec: &SandboxSpec, plan: &FilesystemPlan<'_>) -> Result<Spec, ExecErr
                 .map_err(invalid)?,
         );
     }
-    let mut linux = LinuxBuilder::default().namespaces(namespaces);
-    if let Some(defaults) = Spec::default().linux() {
-        if let Some(masked) = defaults.masked_paths() {
-            linux = linux.masked_paths(masked.clone());
-        }
-        if let Some(readonly) = defaults.readonly_paths() {
-            linux = linux.readonly_paths(readonly.clone());
-        }
+    // The builder starts from Docker's masked and read-only paths: none for
+    // `--security=insecure`.
+    let mut linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .masked_paths(Vec::new())
+        .readonly_paths(Vec::new());
+    if confined {
+        linux = linux
+            .masked_paths(defaults::masked_paths())
+            .readonly_paths(defaults::READONLY_PATHS.map(str::to_owned).to_vec());
     }
     let linux = linux.build().map_err(invalid)?;
 
@@ -246,24 +259,6 @@ fn bind(source: PathBuf, destination: PathBuf, readonly: bool) -> Result<OciMoun
         .build()
         .map_err(|source| ExecError::BuildRuntimeConfig { source })
 }
-
-/// Docker's default capabilities, as in the native sandbox.
-const DEFAULT_CAPABILITIES: [Capability; 14] = [
-    Capability::Chown,
-    Capability::DacOverride,
-    Capability::Fowner,
-    Capability::Fsetid,
-    Capability::Kill,
-    Capability::Setgid,
-    Capability::Setuid,
-    Capability::Setpcap,
-    Capability::NetBindService,
-    Capability::NetRaw,
-    Capability::SysChroot,
-    Capability::Mknod,
-    Capability::AuditWrite,
-    Capability::Setfcap,
-];
 
 /// Every capability, for `--security=insecure`.
 const ALL_CAPABILITIES: [Capability; 41] = [

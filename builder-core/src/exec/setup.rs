@@ -119,6 +119,12 @@ pub(crate) enum Step {
     LoopbackUp,
     /// Drop the capabilities not in `keep` from the bounding set.
     DropCapabilities { keep: u64 },
+    /// Bind `/dev/null` over a file, or mount an empty read-only tmpfs on a directory, so
+    /// the command cannot read it; a missing path is skipped.
+    MaskPath { path: CString, shown: String },
+    /// Bind a path read-only onto itself; a missing path is skipped.
+    ReadonlyPath { path: CString, shown: String },
+
     /// Create one component of the working directory, owned by the user when created.
     MakeOwnedDir {
         path: CString,
@@ -201,6 +207,15 @@ impl Step {
             },
             Step::LoopbackUp => ExecError::LoopbackUp { source },
             Step::DropCapabilities { .. } => ExecError::DropCapabilities { source },
+            Step::MaskPath { shown, .. } => ExecError::MaskPath {
+                path: shown.clone(),
+                source,
+            },
+            Step::ReadonlyPath { shown, .. } => ExecError::ReadonlyPath {
+                path: shown.clone(),
+                source,
+            },
+
             Step::MakeOwnedDir { shown, .. } => ExecError::CreateWorkdir {
                 path: shown.clone(),
                 source,

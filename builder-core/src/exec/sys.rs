@@ -494,6 +494,27 @@ pub(crate) fn clone_mount(
     Ok(fd)
 }
 
+/// Hides `path`: binds `/dev/null` over a file, mounts an empty read-only tmpfs on a
+/// directory (binding a file onto a directory fails with `ENOTDIR`); a missing path is fine.
+pub(crate) fn mask_path(path: &CStr) -> Result<(), Errno> {
+    match rustix::mount::mount_bind(c"/dev/null", path) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+        Err(rustix::io::Errno::NOTDIR) => {
+            rustix::mount::mount(c"tmpfs", path, c"tmpfs", MountFlags::RDONLY, None).map_err(errno)
+        }
+        Err(error) => Err(errno(error)),
+    }
+}
+
+/// Binds `path` read-only onto itself, with the mounts below it; a missing path is fine.
+pub(crate) fn readonly_path(path: &CStr) -> Result<(), Errno> {
+    match clone_mount(None, path, true, true) {
+        Ok(fd) => attach_mount(fd, path),
+        Err(libc::ENOENT) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 /// The kernel's `struct mount_attr` (`linux/mount.h`).
 #[repr(C)]
 struct MountAttr {
@@ -672,6 +693,11 @@ pub(crate) fn symlink(target: &CStr, path: &CStr) -> Result<(), Errno> {
 /// `chdir`.
 pub(crate) fn change_dir(path: &CStr) -> Result<(), Errno> {
     rustix::process::chdir(path).map_err(errno)
+}
+
+/// Parent side: the capability bits in this process's effective set.
+pub(crate) fn effective_capabilities() -> io::Result<u64> {
+    Ok(rustix::thread::capabilities(None)?.effective.bits())
 }
 
 /// Parent side: the effective uid and gid of this process.

@@ -16,4 +16,5 @@ mod registry;
 #[path = "../../../builder-core/tests/it/registry_server.rs"]
 mod registry_server;
 mod run;
+mod sandbox;
 mod store;
