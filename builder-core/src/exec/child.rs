@@ -170,7 +170,10 @@ fn run(step: &Step, slots: &mut [RawFd]) -> Result<(), Errno> {
         Step::DropCapabilities { keep } => sys::drop_capabilities(*keep),
         Step::MaskPath { path, .. } => sys::mask_path(path),
         Step::ReadonlyPath { path, .. } => sys::readonly_path(path),
-
+        Step::ForbidDevices { path, .. } => sys::forbid_devices(path),
+        Step::InstallSeccomp { filters } => filters
+            .iter()
+            .try_for_each(|filter| sys::install_seccomp(filter)),
         Step::MakeOwnedDir { path, uid, gid, .. } => sys::make_owned_dir(path, 0o755, *uid, *gid),
         // Init handles the fork itself; reaching this in `run` is a misplaced step.
         Step::SpawnCommand => Err(libc::EINVAL),

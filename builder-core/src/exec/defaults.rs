@@ -1,5 +1,6 @@
 //! Docker's defaults for a container, shared by the native sandbox and the runc path: the
-//! capabilities a command keeps, and the `/proc` and `/sys` paths it may not read or write.
+//! capabilities a command keeps, the `/proc` and `/sys` paths it may not read or write, and
+//! the devices it may use.
 //!
 //! The lists follow moby's `daemon/pkg/oci/defaults.go` (and runc's
 //! `libcontainer/specconv`); both sandboxes read them from here, so they cannot drift.
@@ -87,6 +88,52 @@ pub(crate) fn masked_paths() -> Vec<String> {
     paths.extend(throttles);
     paths
 }
+
+/// A device the command may read, write and create: a character device's major number and
+/// its minor number (`None`: every minor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Device {
+    pub(crate) major: u32,
+    pub(crate) minor: Option<u32>,
+}
+
+/// The character devices a command may use: `null`, `zero`, `full`, `random`, `urandom`,
+/// `tty`, `ptmx` and the pseudo-terminals of `/dev/pts`. Every other device, and every block
+/// device, can be neither opened nor (block devices) created.
+pub(crate) const DEVICES: [Device; 8] = [
+    Device {
+        major: 1,
+        minor: Some(3),
+    }, // null
+    Device {
+        major: 1,
+        minor: Some(5),
+    }, // zero
+    Device {
+        major: 1,
+        minor: Some(7),
+    }, // full
+    Device {
+        major: 1,
+        minor: Some(8),
+    }, // random
+    Device {
+        major: 1,
+        minor: Some(9),
+    }, // urandom
+    Device {
+        major: 5,
+        minor: Some(0),
+    }, // tty
+    Device {
+        major: 5,
+        minor: Some(2),
+    }, // ptmx
+    Device {
+        major: 136,
+        minor: None,
+    }, // /dev/pts/N
+];
 
 #[cfg(test)]
 mod tests {

@@ -322,6 +322,13 @@ pub enum ExecError {
         #[source]
         source: io::Error,
     },
+    /// Installing the seccomp filter failed.
+    #[error("failed to install the seccomp filter")]
+    InstallSeccomp {
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
     /// Hiding a `/proc` or `/sys` path from the command failed.
     #[error("failed to mask `{path}`")]
     MaskPath {
@@ -420,6 +427,52 @@ pub enum ExecError {
         /// The cause.
         #[source]
         source: oci_spec::OciSpecError,
+    },
+    /// No seccomp profile is made for this host's architecture.
+    #[error(
+        "the sandbox has no seccomp profile for the architecture `{arch}` (only `RUN --security=insecure` runs here)"
+    )]
+    SeccompArchitecture {
+        /// The architecture.
+        arch: String,
+    },
+    /// Compiling the seccomp profile to BPF failed.
+    #[error("failed to compile the seccomp profile")]
+    BuildSeccomp {
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The seccomp compiler laid a filter out differently than the sandbox expects (a
+    /// changed `seccompiler`).
+    #[error("failed to compile the seccomp profile: unexpected filter layout")]
+    SeccompLayout,
+    /// Creating the device cgroup of a run failed.
+    #[error("failed to create the device cgroup `{}`", path.display())]
+    CreateDeviceCgroup {
+        /// The cgroup's directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Moving the sandbox into its device cgroup failed.
+    #[error("failed to move the sandbox into the device cgroup `{}`", path.display())]
+    JoinDeviceCgroup {
+        /// The cgroup's directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Removing the device cgroup of a run failed.
+    #[error("failed to remove the device cgroup `{}` after the run", path.display())]
+    RemoveDeviceCgroup {
+        /// The cgroup's directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
     },
     /// Removing a mount point created in a plain-directory root failed.
     #[error("failed to remove the mount point `{}` after the run", path.display())]

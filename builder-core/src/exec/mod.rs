@@ -44,10 +44,12 @@
 //! with errno E", which the parent turns into a typed [`ExecError`] naming the step.
 //!
 //! The command is confined as Docker confines a container (`defaults.rs`): it keeps
-//! Docker's default capabilities, and `/proc`'s sensitive files are masked and its kernel
-//! settings read-only (`rootfs.rs`).
+//! Docker's default capabilities, `/proc`'s sensitive files are masked and its kernel
+//! settings read-only (`rootfs.rs`), a device cgroup lets it use only the default devices
+//! (`devices.rs`), and Docker's seccomp profile (`seccomp.rs`), compiled by the parent,
+//! is installed by the command process just before it switches to the step's user.
 //! [`Security::Insecure`](crate::plan::Security::Insecure) lifts all of it. The runc path
-//! (`runc.rs`) writes the same lists into its `config.json`.
+//! (`runc.rs`) writes the same lists and profile into its `config.json`.
 //!
 //! Nothing outlives a run: every mount happens in the private mount namespace (the overlay
 //! included), so it goes away with the last process; init has `PR_SET_PDEATHSIG` so it
@@ -56,6 +58,7 @@
 
 mod child;
 mod defaults;
+mod devices;
 mod error;
 mod interrupt;
 mod namespaces;
@@ -63,6 +66,7 @@ mod parent;
 mod protocol;
 mod rootfs;
 mod runc;
+mod seccomp;
 mod setup;
 mod spec;
 mod sys;

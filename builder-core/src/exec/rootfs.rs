@@ -335,6 +335,9 @@ pub(crate) struct MountContext {
     pub(crate) user_namespace: bool,
     /// Group 5 (`tty`) is mapped, so devpts can use it.
     pub(crate) tty_group_mapped: bool,
+    /// No device cgroup confines the sandbox: the root and `/dev` are mounted `nodev` (see
+    /// `devices.rs`).
+    pub(crate) no_devices: bool,
 }
 
 /// Builds the filesystem part of the setup program.
@@ -679,6 +682,12 @@ impl<'a> FilesystemPlan<'a> {
             }),
         }
 
+        if self.context.no_devices {
+            self.steps.push(Step::ForbidDevices {
+                path: Self::c_path(&root),
+                shown: "/".to_owned(),
+            });
+        }
         if self.for_runtime {
             self.runtime_binds(&targets);
             return Ok(());
@@ -774,10 +783,15 @@ impl<'a> FilesystemPlan<'a> {
         }
 
         // /dev.
+        let nodev = if self.context.no_devices {
+            MountFlags::NODEV
+        } else {
+            MountFlags::empty()
+        };
         self.mount_fs(
             "tmpfs",
             "/dev",
-            MountFlags::NOSUID | MountFlags::STRICTATIME,
+            MountFlags::NOSUID | MountFlags::STRICTATIME | nodev,
             Some("mode=755,size=65536k"),
         );
         for (slot, target, what, shown) in attach {

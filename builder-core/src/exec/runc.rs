@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 
 use oci_spec::runtime::{
-    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxNamespace, LinuxNamespaceBuilder,
-    LinuxNamespaceType, Mount as OciMount, MountBuilder, ProcessBuilder, RootBuilder, Spec,
+    Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+    LinuxNamespace, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResources,
+    LinuxResourcesBuilder, Mount as OciMount, MountBuilder, ProcessBuilder, RootBuilder, Spec,
     UserBuilder, get_default_mounts,
 };
 
@@ -23,6 +24,7 @@ use super::error::ExecError;
 use super::namespaces::IdMapping;
 use super::parent::{self, Fds, Launch};
 use super::rootfs::{FilesystemPlan, MountContext};
+use super::seccomp::{Arch, DeviceNodes, Profile};
 use super::spec::{DEFAULT_PATH, Mount, SandboxSpec};
 use super::sys;
 use crate::events::Stream;
@@ -47,6 +49,7 @@ pub(crate) fn run(
     let context = MountContext {
         user_namespace: false,
         tty_group_mapped: true,
+        no_devices: false,
     };
     let fds = Fds::new()?;
     let plan = FilesystemPlan::new(spec, scratch.path(), context, fds.max_child_fd() + 1, true)?;
@@ -100,7 +103,7 @@ pub(crate) fn run(
         delete();
         let _ = sys::kill(pid, libc::SIGKILL);
     };
-    let result = launch.run(fds, &mapping, &mut on_interrupt, output);
+    let result = launch.run(fds, &mapping, None, &mut on_interrupt, output);
     delete();
     let undone = plan.cleanup.undo();
     let status = result?;
@@ -227,12 +230,21 @@ fn config(spec: &SandboxSpec, plan: &FilesystemPlan<'_>) -> Result<Spec, ExecErr
     // `--security=insecure`.
     let mut linux = LinuxBuilder::default()
         .namespaces(namespaces)
+        .resources(device_rules(confined)?)
         .masked_paths(Vec::new())
         .readonly_paths(Vec::new());
     if confined {
         linux = linux
             .masked_paths(defaults::masked_paths())
-            .readonly_paths(defaults::READONLY_PATHS.map(str::to_owned).to_vec());
+            .readonly_paths(defaults::READONLY_PATHS.map(str::to_owned).to_vec())
+            .seccomp(
+                Profile::new(
+                    Arch::host()?,
+                    &defaults::CAPABILITIES,
+                    DeviceNodes::Character,
+                )
+                .oci()?,
+            );
     }
     let linux = linux.build().map_err(invalid)?;
 
@@ -258,6 +270,37 @@ fn bind(source: PathBuf, destination: PathBuf, readonly: bool) -> Result<OciMoun
         .options(options.into_iter().map(str::to_owned).collect::<Vec<_>>())
         .build()
         .map_err(|source| ExecError::BuildRuntimeConfig { source })
+}
+
+/// The device cgroup rules: nothing but Docker's default devices (runc adds its own list,
+/// which lets any device node be created), or, for `--security=insecure`, every device.
+fn device_rules(confined: bool) -> Result<LinuxResources, ExecError> {
+    let invalid = |source| ExecError::BuildRuntimeConfig { source };
+    let rule = |allow: bool, major: Option<u32>, minor: Option<u32>, access: &str| {
+        let mut rule = LinuxDeviceCgroupBuilder::default()
+            .allow(allow)
+            .access(access);
+        if major.is_some() {
+            rule = rule.typ(LinuxDeviceType::C);
+        }
+        if let Some(major) = major {
+            rule = rule.major(i64::from(major));
+        }
+        if let Some(minor) = minor {
+            rule = rule.minor(i64::from(minor));
+        }
+        rule.build().map_err(invalid)
+    };
+    let mut rules = vec![rule(!confined, None, None, "rwm")?];
+    if confined {
+        for device in defaults::DEVICES {
+            rules.push(rule(true, Some(device.major), device.minor, "rwm")?);
+        }
+    }
+    LinuxResourcesBuilder::default()
+        .devices(rules)
+        .build()
+        .map_err(invalid)
 }
 
 /// Every capability, for `--security=insecure`.

@@ -12,6 +12,7 @@ use std::ops::Range;
 use std::os::fd::RawFd;
 
 use rustix::mount::MountFlags;
+use seccompiler::BpfProgram;
 
 use super::error::ExecError;
 
@@ -124,7 +125,10 @@ pub(crate) enum Step {
     MaskPath { path: CString, shown: String },
     /// Bind a path read-only onto itself; a missing path is skipped.
     ReadonlyPath { path: CString, shown: String },
-
+    /// Make the mounts at and below `path` ignore device nodes (`nodev`).
+    ForbidDevices { path: CString, shown: String },
+    /// Install these seccomp filters, in order.
+    InstallSeccomp { filters: Vec<BpfProgram> },
     /// Create one component of the working directory, owned by the user when created.
     MakeOwnedDir {
         path: CString,
@@ -215,7 +219,12 @@ impl Step {
                 path: shown.clone(),
                 source,
             },
-
+            Step::ForbidDevices { shown, .. } => ExecError::Mount {
+                what: "nodev".to_owned(),
+                target: shown.clone(),
+                source,
+            },
+            Step::InstallSeccomp { .. } => ExecError::InstallSeccomp { source },
             Step::MakeOwnedDir { shown, .. } => ExecError::CreateWorkdir {
                 path: shown.clone(),
                 source,

@@ -223,8 +223,9 @@ impl SandboxSpecBuilder {
         self
     }
 
-    /// Sets the security mode: [`Security::Sandbox`] keeps Docker's default capabilities
-    /// only, [`Security::Insecure`] keeps all.
+    /// Sets the security mode: [`Security::Sandbox`] confines the command as Docker does
+    /// (default capabilities, seccomp profile, masked and read-only `/proc` paths, default
+    /// devices only), [`Security::Insecure`] keeps every capability and lifts the rest.
     pub fn security(mut self, security: Security) -> Self {
         self.spec.security = security;
         self

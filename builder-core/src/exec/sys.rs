@@ -5,7 +5,7 @@
 //! because the child side runs in a process cloned from a possibly multi-threaded parent,
 //! where only async-signal-safe work is allowed until `execve` (see the design note in
 //! `mod.rs`). What `rustix` lacks (`clone`, signal masks and handlers, `execve`,
-//! `mount_setattr`, `close_range`, the interface-flags ioctl) goes through `libc`, using only
+//! `mount_setattr`, `close_range`, `seccomp`, the interface-flags ioctl) goes through `libc`, using only
 //! functions that are thin async-signal-safe wrappers of one system call.
 //!
 //! Functions marked "child side" are called between `clone` and `execve`: they never
@@ -515,6 +515,33 @@ pub(crate) fn readonly_path(path: &CStr) -> Result<(), Errno> {
     }
 }
 
+/// Makes the mount at `path`, and those below it, ignore device nodes.
+pub(crate) fn forbid_devices(path: &CStr) -> Result<(), Errno> {
+    let attr = MountAttr {
+        attr_set: libc::MOUNT_ATTR_NODEV,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    // SAFETY: `mount_setattr(2)` reads `size_of::<MountAttr>()` bytes from `&attr`, a
+    // `repr(C)` copy of the kernel's `struct mount_attr`; `path` is a C string, resolved from
+    // the working directory's file system root as `AT_FDCWD` says.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::AT_RECURSIVE as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if result != 0 {
+        return Err(last_errno());
+    }
+    Ok(())
+}
+
 /// The kernel's `struct mount_attr` (`linux/mount.h`).
 #[repr(C)]
 struct MountAttr {
@@ -766,6 +793,35 @@ pub(crate) fn drop_capabilities(keep: u64) -> Result<(), Errno> {
     let mut sets = rustix::thread::capabilities(None).map_err(errno)?;
     sets.inheritable = CapabilitySet::empty();
     rustix::thread::set_capabilities(None, sets).map_err(errno)
+}
+
+/// Installs the seccomp filter `program` on this thread, which its children inherit.
+///
+/// Without `no_new_privs`, as Docker does, so that a `RUN` step can still run setuid
+/// programs: the kernel then wants `CAP_SYS_ADMIN`, which the command process has until it
+/// switches to the step's user, so this must come before that.
+pub(crate) fn install_seccomp(program: &[seccompiler::sock_filter]) -> Result<(), Errno> {
+    let len = u16::try_from(program.len()).map_err(|_| libc::EINVAL)?;
+    let fprog = libc::sock_fprog {
+        len,
+        filter: program.as_ptr().cast::<libc::sock_filter>().cast_mut(),
+    };
+    // SAFETY: `seccompiler::sock_filter` is a `repr(C)` copy of the kernel's `struct
+    // sock_filter` (u16, u8, u8, u32), as is `libc::sock_filter`; `fprog` points at `len`
+    // of them, alive for the call, and the kernel only reads (copies) them. No flags, so
+    // no thread synchronisation and no returned descriptor.
+    let result = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0 as libc::c_uint,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if result != 0 {
+        return Err(last_errno());
+    }
+    Ok(())
 }
 
 /// `sethostname`.

@@ -973,3 +973,128 @@ fn runc_runtime_runs_the_same_spec() {
     assert_eq!(processes_with(&marker), Vec::<u32>::new());
     assert_no_new_mounts(&before, &[overlay.dir.path(), host.path()]);
 }
+
+/// The major and minor numbers of the block device holding the host's root filesystem.
+fn root_device() -> (u64, u64) {
+    let dev = fs::metadata("/").unwrap().dev();
+    let (major, minor) = (libc_major(dev), libc_minor(dev));
+    assert_ne!(
+        major, 0,
+        "the host's root is not on a block device: no disk to attack"
+    );
+    (major, minor)
+}
+
+// glibc's `gnu_dev_major` and `gnu_dev_minor`.
+fn libc_major(dev: u64) -> u64 {
+    ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0xfff)
+}
+
+fn libc_minor(dev: u64) -> u64 {
+    ((dev >> 12) & 0xffff_ff00) | (dev & 0xff)
+}
+
+/// Makes a device node with the host's `mknod`.
+fn mknod(path: &Path, kind: &str, major: u64, minor: u64) {
+    let status = Command::new("mknod")
+        .arg(path)
+        .args([kind, &major.to_string(), &minor.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A busybox overlay whose lower layer holds, as a hostile image could, the host's root
+/// disk (`/disk`) and a character device outside Docker's list that root may open on the
+/// host (`/latency`, the CPU latency control).
+fn overlay_with_devices() -> Overlay {
+    let overlay = Overlay::new();
+    let (major, minor) = root_device();
+    mknod(&overlay.lower().join("disk"), "b", major, minor);
+    mknod(&overlay.lower().join("latency"), "c", 10, 259);
+    overlay
+}
+
+/// Tries to read the devices of [`overlay_with_devices`] and to make a block device.
+const DEVICE_ATTACK: &str = "for node in disk latency; do \
+      (dd if=/$node of=/dev/null bs=4 count=1 && echo $node read || echo $node refused) 2>/dev/null; done; \
+    (mknod /made b 1 1 && echo block made || echo block refused) 2>/dev/null";
+
+// See: issue 13
+#[test]
+fn device_nodes_of_the_image_cannot_be_opened() {
+    let overlay = overlay_with_devices();
+    for sandbox in [Sandbox::native(), runc()] {
+        let spec = overlay.spec(DEVICE_ATTACK).build().unwrap();
+        let mut stdout = Vec::new();
+        let status = sandbox
+            .run(&spec, |stream, bytes| {
+                if stream == Stream::Stdout {
+                    stdout.extend_from_slice(bytes);
+                }
+            })
+            .unwrap();
+        assert!(status.success(), "{sandbox:?}");
+        assert_eq!(
+            String::from_utf8(stdout).unwrap(),
+            "disk refused\nlatency refused\nblock refused\n",
+            "{sandbox:?}"
+        );
+    }
+}
+
+/// Helper: run by `without_a_device_cgroup_only_the_default_devices_work` in a mount
+/// namespace without the cgroup v1 `devices` hierarchy.
+#[test]
+#[ignore = "helper of without_a_device_cgroup_only_the_default_devices_work"]
+fn helper_no_device_cgroup() {
+    if !is_helper() {
+        return;
+    }
+    let mountinfo = mountinfo();
+    assert!(
+        !mountinfo
+            .lines()
+            .any(|line| line.contains(" - cgroup ") && line.contains("devices")),
+        "the devices hierarchy is still mounted"
+    );
+    let overlay = overlay_with_devices();
+    let script = format!(
+        "{DEVICE_ATTACK}; (mknod /null c 1 3 && echo char made || echo char refused) 2>/dev/null; \
+         rm /etc/group && echo x > /dev/null && head -c 2 /dev/zero | wc -c && \
+         exec 3<>/dev/ptmx && ls /dev/pts"
+    );
+    assert_eq!(
+        stdout_of(overlay.spec(&script)),
+        "disk refused\nlatency refused\nblock refused\nchar refused\n2\n0\nptmx\n"
+    );
+    let whiteout = fs::symlink_metadata(overlay.upper().join("etc/group")).unwrap();
+    assert!(whiteout.file_type().is_char_device() && whiteout.rdev() == 0);
+    println!("NO DEVICE CGROUP OK");
+}
+
+// See: issue 13
+#[test]
+fn without_a_device_cgroup_only_the_default_devices_work() {
+    // The helper runs where the devices hierarchy is not mounted, as on a cgroup v2 host.
+    let helper = helper("exec::helper_no_device_cgroup");
+    let output = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(
+            "findmnt -rn -t cgroup -o TARGET,OPTIONS | \
+             awk '$2 ~ /(^|,)devices(,|$)/ { print $1 }' | xargs -r -n 1 umount -l && \
+             exec \"$@\"",
+        )
+        .arg("sh")
+        .arg(helper.get_program())
+        .args(helper.get_args())
+        .env("MKIMAGE_TEST_HELPER", "1")
+        .output()
+        .expect("unshare (Debian package `util-linux`)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("NO DEVICE CGROUP OK"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

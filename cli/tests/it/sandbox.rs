@@ -1,7 +1,9 @@
 //! What a `RUN` step may do to the host, in both sandboxes (the native one and runc):
-//! Docker's masked and read-only `/proc` paths, and `--security=insecure` lifting them.
+//! Docker's masked and read-only `/proc` paths, its seccomp profile, its devices, and
+//! `--security=insecure` lifting them.
 
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -159,6 +161,111 @@ fn proc_keeps_dockers_masks_and_read_only_paths() {
             "the host's core_pattern changed ({runtime:?})"
         );
         assert_eq!(read(&out, "report"), expected, "{runtime:?}");
+    }
+}
+
+/// Copies the host's `perl` and the libraries it loads into `dir` at the same paths, and
+/// returns the command that runs it from there once `dir` is mounted at `/perl`: a program
+/// that can make any system call (`syscall`), as a hostile one would.
+fn perl(dir: &Path) -> String {
+    let ldd = Command::new("ldd")
+        .arg("/usr/bin/perl")
+        .output()
+        .expect("ldd (Debian package `libc-bin`)");
+    assert!(ldd.status.success(), "perl is missing: install `perl-base`");
+    let mut loader = None;
+    let mut library_dirs: Vec<String> = Vec::new();
+    for line in String::from_utf8(ldd.stdout).unwrap().lines() {
+        let Some(path) = line.split_whitespace().find(|word| word.starts_with('/')) else {
+            continue;
+        };
+        let path = Path::new(path);
+        let target = dir.join(path.strip_prefix("/").unwrap());
+        fs::create_dir_all(target.parent().unwrap()).unwrap();
+        fs::copy(path, &target).unwrap();
+        if line.contains("=>") {
+            let parent = format!("/perl{}", path.parent().unwrap().display());
+            if !library_dirs.contains(&parent) {
+                library_dirs.push(parent);
+            }
+        } else {
+            loader = Some(format!("/perl{}", path.display()));
+        }
+    }
+    fs::create_dir_all(dir.join("usr/bin")).unwrap();
+    fs::copy("/usr/bin/perl", dir.join("usr/bin/perl")).unwrap();
+    format!(
+        "{} --library-path {} /perl/usr/bin/perl",
+        loader.expect("perl's loader in the output of ldd"),
+        library_dirs.join(":")
+    )
+}
+
+/// `add_key` and `keyctl` on this architecture.
+const KEY_SYSCALLS: (u32, u32) = if cfg!(target_arch = "aarch64") {
+    (217, 219)
+} else {
+    (248, 250)
+};
+
+// See: issue 13
+#[test]
+fn namespaces_mounts_devices_and_keys_are_refused() {
+    let (add_key, keyctl) = KEY_SYSCALLS;
+    let build = Build::new("");
+    let perl = perl(&build.context().join("perl"));
+    let dockerfile = format!(
+        "FROM busybox:test\n\
+         RUN --mount=type=bind,source=perl,target=/perl \
+             (unshare -U true && echo unshare -U ok || echo unshare -U refused) >> /report 2>/dev/null; \
+             (unshare -r true && echo unshare -r ok || echo unshare -r refused) >> /report 2>/dev/null; \
+             (mkdir /m && mount -t tmpfs t /m && echo mount ok || echo mount refused) >> /report 2>/dev/null; \
+             (mknod /b b 8 0 && echo mknod b ok || echo mknod b refused) >> /report 2>/dev/null; \
+             [ ! -e /b ] && echo no /b >> /report; \
+             {perl} -e 'my @key = (\"user\", \"mkimage\", \"v\"); print syscall({add_key}, @key, 1, -3) == -1 ? \"add_key $!\\n\" : \"add_key ok\\n\"' >> /report; \
+             {perl} -e 'print syscall({keyctl}, 0, -3, 0) == -1 ? \"keyctl $!\\n\" : \"keyctl ok\\n\"' >> /report\n"
+    );
+    fs::write(build.context().join("Dockerfile"), dockerfile).unwrap();
+    for runtime in RUNTIMES {
+        let out = build.run(runtime);
+        assert_eq!(
+            read(&out, "report"),
+            "unshare -U refused\nunshare -r refused\nmount refused\nmknod b refused\nno /b\n\
+             add_key Operation not permitted\nkeyctl Operation not permitted\n",
+            "{runtime:?}"
+        );
+    }
+}
+
+/// What `linux32 uname -m` prints here.
+const ARCH32: &str = if cfg!(target_arch = "aarch64") {
+    "armv8l"
+} else {
+    "i686"
+};
+
+// See: issue 13
+#[test]
+fn ordinary_steps_still_work() {
+    let build = Build::new(
+        "FROM busybox:test\n\
+         RUN rm /etc/group && mkdir /home && chown 1000:1000 /home && chmod 750 /home && \
+             mkfifo /tmp/fifo && echo x > /dev/null && \
+             { head -c 3 /dev/zero | wc -c; head -c 3 /dev/urandom | wc -c; head -c 2 /dev/full | wc -c; \
+               [ -c /dev/tty ] && echo tty; exec 3<>/dev/ptmx; ls /dev/pts; linux32 uname -m; \
+               su app -c 'id -u'; } > /report\n",
+    );
+    for runtime in RUNTIMES {
+        let out = build.run(runtime);
+        // `rm` of a file of the base image made a whiteout, which the export applied.
+        assert!(!out.join("etc/group").exists(), "{runtime:?}");
+        let home = fs::metadata(out.join("home")).unwrap();
+        assert_eq!((home.uid(), home.mode() & 0o7777), (1000, 0o750));
+        assert_eq!(
+            read(&out, "report"),
+            format!("3\n3\n2\ntty\n0\nptmx\n{ARCH32}\n1000\n"),
+            "{runtime:?}"
+        );
     }
 }
 
