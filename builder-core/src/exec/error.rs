@@ -447,33 +447,6 @@ pub enum ExecError {
     /// changed `seccompiler`).
     #[error("failed to compile the seccomp profile: unexpected filter layout")]
     SeccompLayout,
-    /// Creating the device cgroup of a run failed.
-    #[error("failed to create the device cgroup `{}`", path.display())]
-    CreateDeviceCgroup {
-        /// The cgroup's directory.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-    /// Moving the sandbox into its device cgroup failed.
-    #[error("failed to move the sandbox into the device cgroup `{}`", path.display())]
-    JoinDeviceCgroup {
-        /// The cgroup's directory.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
-    /// Removing the device cgroup of a run failed.
-    #[error("failed to remove the device cgroup `{}` after the run", path.display())]
-    RemoveDeviceCgroup {
-        /// The cgroup's directory.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: io::Error,
-    },
     /// Removing a mount point created in a plain-directory root failed.
     #[error("failed to remove the mount point `{}` after the run", path.display())]
     RemoveMountPoint {

@@ -45,8 +45,8 @@
 //!
 //! The command is confined as Docker confines a container (`defaults.rs`): it keeps
 //! Docker's default capabilities, `/proc`'s sensitive files are masked and its kernel
-//! settings read-only (`rootfs.rs`), a device cgroup lets it use only the default devices
-//! (`devices.rs`), and Docker's seccomp profile (`seccomp.rs`), compiled by the parent,
+//! settings read-only (`rootfs.rs`), it can use only Docker's default devices (see
+//! `defaults.rs`), and Docker's seccomp profile (`seccomp.rs`), compiled by the parent,
 //! is installed by the command process just before it switches to the step's user.
 //! [`Security::Insecure`](crate::plan::Security::Insecure) lifts all of it. The runc path
 //! (`runc.rs`) writes the same lists and profile into its `config.json`.
@@ -58,7 +58,6 @@
 
 mod child;
 mod defaults;
-mod devices;
 mod error;
 mod interrupt;
 mod namespaces;

@@ -9,13 +9,12 @@ use std::process::ExitStatus;
 
 use super::child;
 use super::defaults;
-use super::devices::DeviceCgroup;
 use super::error::ExecError;
 use super::interrupt::InterruptGuard;
 use super::namespaces::{self, IdMapping};
 use super::protocol::Message;
 use super::rootfs::{FilesystemPlan, MountContext};
-use super::seccomp::{Arch, DeviceNodes, Profile};
+use super::seccomp;
 use super::setup::{self, Setup, Step, c_string};
 use super::spec::SandboxSpec;
 use super::sys;
@@ -35,16 +34,10 @@ pub(crate) fn run(
     check_ids(spec, &mapping)?;
     let scratch = scratch(scratch_dir)?;
     let confined = spec.security == Security::Sandbox;
-    // Rootless, the kernel keeps device nodes out already (see `devices.rs`).
-    let device_cgroup = if confined && !mapping.user_namespace() {
-        DeviceCgroup::create()?
-    } else {
-        None
-    };
     let context = MountContext {
         user_namespace: mapping.user_namespace(),
         tty_group_mapped: mapping.maps_gid(5),
-        no_devices: confined && device_cgroup.is_none(),
+        no_devices: confined,
     };
     let fds = Fds::new()?;
     let plan = FilesystemPlan::new(spec, scratch.path(), context, fds.max_child_fd() + 1, false)?;
@@ -56,13 +49,8 @@ pub(crate) fn run(
         shown: spec.cwd.clone(),
     }];
     if confined {
-        let nodes = match device_cgroup {
-            Some(_) => DeviceNodes::Character,
-            None => DeviceNodes::WhiteoutsOnly,
-        };
-        let profile = Profile::new(Arch::host()?, &defaults::CAPABILITIES, nodes);
         command_steps.push(Step::InstallSeccomp {
-            filters: profile.filters()?,
+            filters: seccomp::default_filters()?,
         });
     }
     command_steps.push(Step::SetIds {
@@ -84,14 +72,7 @@ pub(crate) fn run(
     let mut kill_init = |pid| {
         let _ = sys::kill(pid, libc::SIGKILL);
     };
-    let result = launch.run(
-        fds,
-        &mapping,
-        device_cgroup.as_ref(),
-        &mut kill_init,
-        output,
-    );
-    let removed = device_cgroup.map_or(Ok(()), DeviceCgroup::remove);
+    let result = launch.run(fds, &mapping, &mut kill_init, output);
     let undone = match cleanup.undo() {
         // Mount points in directories of the image's users (subordinate ids).
         Err(_) if mapping.has_subordinate_ids() => super::in_user_namespace(&mapping, || {
@@ -105,7 +86,6 @@ pub(crate) fn run(
     };
     let status = result?;
     undone?;
-    removed?;
     Ok(status)
 }
 
@@ -199,14 +179,13 @@ pub(crate) struct Launch {
 }
 
 impl Launch {
-    /// Clones init, moves it into `device_cgroup`, maps ids, streams the output and returns
-    /// the command's status. `on_interrupt` gets init's pid when `SIGINT`, `SIGTERM` or
-    /// `SIGHUP` arrives, and must make every process of the run end.
+    /// Clones init, maps ids, streams the output and returns the command's status.
+    /// `on_interrupt` gets init's pid when `SIGINT`, `SIGTERM` or `SIGHUP` arrives, and must
+    /// make every process of the run end.
     pub(crate) fn run(
         self,
         fds: Fds,
         mapping: &IdMapping,
-        device_cgroup: Option<&DeviceCgroup>,
         on_interrupt: &mut dyn FnMut(i32),
         output: &mut dyn FnMut(Stream, &[u8]),
     ) -> Result<ExitStatus, ExecError> {
@@ -267,9 +246,6 @@ impl Launch {
         let mut init = InitGuard { pid, reaped: false };
         drop((stdout_write, stderr_write, child_socket));
 
-        if let Some(cgroup) = device_cgroup {
-            cgroup.join(pid)?;
-        }
         mapping.apply(pid)?;
         sys::send_message(socket.as_raw_fd(), Message::Start).map_err(|errno| {
             ExecError::Communicate {

@@ -335,8 +335,8 @@ pub(crate) struct MountContext {
     pub(crate) user_namespace: bool,
     /// Group 5 (`tty`) is mapped, so devpts can use it.
     pub(crate) tty_group_mapped: bool,
-    /// No device cgroup confines the sandbox: the root and `/dev` are mounted `nodev` (see
-    /// `devices.rs`).
+    /// Device nodes of the image, of `/dev`'s tmpfs and of bind mounts are ignored
+    /// (`nodev`; see `defaults.rs`).
     pub(crate) no_devices: bool,
 }
 
@@ -909,18 +909,12 @@ impl<'a> FilesystemPlan<'a> {
                         Some(&data),
                     );
                 }
-                (Mount::Bind { source, .. }, Some(slot)) => self.steps.push(Step::AttachMount {
-                    slot,
-                    target: c_string(target.clone()),
-                    what: source.clone(),
-                    shown: target,
-                }),
-                (Mount::Socket { source, .. }, Some(slot)) => self.steps.push(Step::AttachMount {
-                    slot,
-                    target: c_string(target.clone()),
-                    what: source.display().to_string(),
-                    shown: target,
-                }),
+                (Mount::Bind { source, .. }, Some(slot)) => {
+                    self.attach_bind(slot, target, source.clone());
+                }
+                (Mount::Socket { source, .. }, Some(slot)) => {
+                    self.attach_bind(slot, target, source.display().to_string());
+                }
                 (_, Some(slot)) => self.steps.push(Step::AttachMount {
                     slot,
                     target: c_string(target.clone()),
@@ -998,6 +992,23 @@ impl<'a> FilesystemPlan<'a> {
     /// Where the bind mount `index` of the spec waits for a runtime.
     pub(crate) fn runtime_bind_source(&self, index: usize) -> PathBuf {
         self.scratch_path(&format!("binds/{index}"))
+    }
+
+    /// Attaches the bind (or socket) mount of `what` in `slot` at `target`; without
+    /// devices, `nodev`: a stage's or cache's files come from an image too.
+    fn attach_bind(&mut self, slot: usize, target: String, what: String) {
+        self.steps.push(Step::AttachMount {
+            slot,
+            target: c_string(target.clone()),
+            what,
+            shown: target.clone(),
+        });
+        if self.context.no_devices {
+            self.steps.push(Step::ForbidDevices {
+                path: c_string(target.clone()),
+                shown: target,
+            });
+        }
     }
 
     /// Docker's read-only and masked paths, with `/proc` and `/sys` where the image puts

@@ -103,7 +103,7 @@ pub(crate) fn run(
         delete();
         let _ = sys::kill(pid, libc::SIGKILL);
     };
-    let result = launch.run(fds, &mapping, None, &mut on_interrupt, output);
+    let result = launch.run(fds, &mapping, &mut on_interrupt, output);
     delete();
     let undone = plan.cleanup.undo();
     let status = result?;
@@ -280,11 +280,8 @@ fn device_rules(confined: bool) -> Result<LinuxResources, ExecError> {
         let mut rule = LinuxDeviceCgroupBuilder::default()
             .allow(allow)
             .access(access);
-        if major.is_some() {
-            rule = rule.typ(LinuxDeviceType::C);
-        }
         if let Some(major) = major {
-            rule = rule.major(i64::from(major));
+            rule = rule.typ(LinuxDeviceType::C).major(i64::from(major));
         }
         if let Some(minor) = minor {
             rule = rule.minor(i64::from(minor));
