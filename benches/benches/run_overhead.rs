@@ -4,7 +4,9 @@
 //!
 //! Guards the sandbox's setup and teardown against regressions. `host/fork_exec` runs the
 //! same `/bin/true` with `std::process::Command` in the same run, so the overhead reads as
-//! a ratio over a plain process spawn. Needs root (or unprivileged user namespaces) and the
+//! a ratio over a plain process spawn; `sandbox/overlay_insecure` runs it without the
+//! sandbox's confinement (`RUN --security=insecure`: no seccomp filter, no masked `/proc`
+//! paths, no device cgroup), so `sandbox/overlay` over it is what that confinement costs. Needs root (or unprivileged user namespaces) and the
 //! Debian package `busybox-static`.
 
 use std::path::Path;
@@ -12,16 +14,17 @@ use std::process::Command;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use mkimage_core::exec::{Rootfs, Sandbox, SandboxSpec};
-use mkimage_core::plan::Network;
+use mkimage_core::plan::{Network, Security};
 
 fn run_true(sandbox: &Sandbox, spec: &SandboxSpec) {
     let status = sandbox.run(spec, |_, _| {}).expect("run the sandbox");
     assert!(status.success(), "`true` failed: {status}");
 }
 
-fn spec(rootfs: Rootfs, network: Network) -> SandboxSpec {
+fn spec(rootfs: Rootfs, network: Network, security: Security) -> SandboxSpec {
     SandboxSpec::builder(rootfs, vec!["/bin/true".into()])
         .network(network)
+        .security(security)
         .build()
         .expect("a valid spec")
 }
@@ -50,12 +53,33 @@ fn bench(c: &mut Criterion) {
             assert!(status.success());
         })
     });
-    for (name, rootfs, network) in [
-        ("overlay", overlay.clone(), Network::Default),
-        ("overlay_network_none", overlay, Network::None),
-        ("directory", Rootfs::Directory(lower), Network::Default),
+    for (name, rootfs, network, security) in [
+        (
+            "overlay",
+            overlay.clone(),
+            Network::Default,
+            Security::Sandbox,
+        ),
+        (
+            "overlay_insecure",
+            overlay.clone(),
+            Network::Default,
+            Security::Insecure,
+        ),
+        (
+            "overlay_network_none",
+            overlay,
+            Network::None,
+            Security::Sandbox,
+        ),
+        (
+            "directory",
+            Rootfs::Directory(lower),
+            Network::Default,
+            Security::Sandbox,
+        ),
     ] {
-        let spec = spec(rootfs, network);
+        let spec = spec(rootfs, network, security);
         group.bench_function(BenchmarkId::new("sandbox", name), |b| {
             b.iter(|| run_true(&sandbox, &spec))
         });
