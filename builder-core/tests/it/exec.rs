@@ -1067,3 +1067,71 @@ fn device_nodes_of_the_image_cannot_be_opened() {
         fs::create_dir(overlay.upper()).unwrap();
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+/// A static i386 program, written out here byte by byte: it writes `i386\n`, calls
+/// `unshare(CLONE_NEWUSER)` and exits with the error number it got (0 on success).
+fn i386_program() -> Vec<u8> {
+    const BASE: u32 = 0x0804_8000;
+    let mut code = Vec::new();
+    code.extend([0xB8, 4, 0, 0, 0]); // mov eax, 4 (write)
+    code.extend([0xBB, 1, 0, 0, 0]); // mov ebx, 1
+    code.push(0xB9); // mov ecx, message
+    code.extend((BASE + 52 + 32 + 45).to_le_bytes());
+    code.extend([0xBA, 5, 0, 0, 0]); // mov edx, 5
+    code.extend([0xCD, 0x80]); // int 0x80
+    code.extend([0xB8, 0x36, 0x01, 0, 0]); // mov eax, 310 (unshare)
+    code.extend([0xBB, 0, 0, 0, 0x10]); // mov ebx, CLONE_NEWUSER
+    code.extend([0xCD, 0x80]); // int 0x80
+    code.extend([0x89, 0xC3, 0xF7, 0xDB]); // mov ebx, eax; neg ebx
+    code.extend([0xB8, 1, 0, 0, 0, 0xCD, 0x80]); // exit(ebx)
+    assert_eq!(code.len(), 45);
+    let size = (52 + 32 + code.len() + 5) as u32;
+    let mut elf = b"\x7fELF\x01\x01\x01".to_vec();
+    elf.resize(16, 0);
+    for half in [2u16, 3] {
+        elf.extend(half.to_le_bytes()); // executable, i386
+    }
+    for word in [1, BASE + 52 + 32, 52, 0, 0] {
+        elf.extend(word.to_le_bytes()); // version, entry, program headers, sections, flags
+    }
+    for half in [52u16, 32, 1, 0, 0, 0] {
+        elf.extend(half.to_le_bytes());
+    }
+    for word in [1, 0, BASE, BASE, size, size, 5, 0x1000] {
+        elf.extend(word.to_le_bytes()); // one loadable, readable and executable segment
+    }
+    elf.extend(code);
+    elf.extend(b"i386\n");
+    elf
+}
+
+/// `EPERM`, "operation not permitted".
+#[cfg(target_arch = "x86_64")]
+const EPERM: i32 = 1;
+
+// See: issue 13
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn i386_programs_run_under_the_same_profile() {
+    let overlay = Overlay::new();
+    let program = overlay.lower().join("i386");
+    fs::write(&program, i386_program()).unwrap();
+    fs::set_permissions(&program, fs::Permissions::from_mode(0o755)).unwrap();
+    for sandbox in [Sandbox::native(), runc()] {
+        let spec = SandboxSpec::builder(overlay.rootfs(), vec!["/i386".into()])
+            .build()
+            .unwrap();
+        let mut stdout = Vec::new();
+        let status = sandbox
+            .run(&spec, |stream, bytes| {
+                if stream == Stream::Stdout {
+                    stdout.extend_from_slice(bytes);
+                }
+            })
+            .unwrap();
+        // Not killed for its architecture; `unshare` refused with EPERM, as for x86_64.
+        assert_eq!(stdout, b"i386\n", "{sandbox:?}");
+        assert_eq!(status.code(), Some(EPERM), "{sandbox:?}: {status}");
+    }
+}
