@@ -1036,7 +1036,8 @@ fn device_nodes_of_the_image_cannot_be_opened() {
         let spec = overlay
             .spec(&script)
             .mount(Mount::Bind {
-                source: stage.path().to_owned(),
+                root: stage.path().to_owned(),
+                source: "/".into(),
                 target: "/stage".into(),
                 readonly: false,
             })
