@@ -44,7 +44,7 @@ pub use chmod::ChmodError;
 pub use directives::Directives;
 pub use duration::DurationError;
 pub use error::ParseError;
-pub use expand::{Env, ExpandError, Expanded, Expander, Vars};
+pub use expand::{Env, ExpandError, Expanded, Expander, MAX_DEPTH, Vars};
 pub use expose::ExposeError;
 pub use healthcheck::HealthcheckError;
 pub use lower::source::is_git;

@@ -98,6 +98,14 @@ pub enum ExpandError {
         /// Offset of the `$`.
         at: usize,
     },
+    /// `${…}` nested deeper than [`MAX_DEPTH`](super::MAX_DEPTH).
+    #[error("`${{…}}` is nested more than {limit} levels deep")]
+    TooDeep {
+        /// The limit.
+        limit: usize,
+        /// Offset of the `$` one level too deep.
+        at: usize,
+    },
     /// A pattern too large to compile.
     #[error("pattern in `${{{name}…}}` is too large")]
     PatternTooLarge {
@@ -125,6 +133,7 @@ impl ExpandError {
             | ExpandError::Empty { at, .. }
             | ExpandError::Required { at, .. }
             | ExpandError::PatternEscape { at, .. }
+            | ExpandError::TooDeep { at, .. }
             | ExpandError::PatternTooLarge { at, .. } => *at,
         }
     }

@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 
 use super::error::ExpandError;
 use super::pattern::{self, Origin};
-use super::{Env, name};
+use super::{Env, MAX_DEPTH, name};
 
 /// The names a word looked up, split by whether they were set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,6 +40,8 @@ pub(super) struct Lexer<'a> {
     escape: char,
     quotes: bool,
     env: &'a dyn Env,
+    /// How many `${…}` enclose the current position.
+    depth: usize,
     pub(super) vars: Vars,
 }
 
@@ -97,6 +99,7 @@ impl<'a> Lexer<'a> {
             escape,
             quotes,
             env,
+            depth: 0,
             vars: Vars::default(),
         }
     }
@@ -283,6 +286,21 @@ impl<'a> Lexer<'a> {
             Some('{' | '}' | ':') => return Err(ExpandError::BadSubstitution { at }),
             Some(_) => {}
         }
+        // The word of a modifier is read by recursion: bound it before the stack does.
+        if self.depth == MAX_DEPTH {
+            return Err(ExpandError::TooDeep {
+                limit: MAX_DEPTH,
+                at,
+            });
+        }
+        self.depth += 1;
+        let value = self.braced(at);
+        self.depth -= 1;
+        value
+    }
+
+    /// `${…}` after the `{`; `at` is the offset of the `$`.
+    fn braced(&mut self, at: usize) -> Result<String, ExpandError> {
         let name = self.name();
         let unsupported = |modifier: String, name: String| ExpandError::UnsupportedModifier {
             modifier,

@@ -11,7 +11,8 @@
 //! `${NAME##pattern}`, `${NAME%pattern}`, `${NAME%%pattern}`,
 //! `${NAME/pattern/replacement}` and `${NAME//pattern/replacement}`, where a word may hold
 //! further expansions and a pattern is a glob (`*`, `?`). With a colon, an empty variable
-//! counts as unset. Everything else in `${…}` is an [`ExpandError`].
+//! counts as unset. Everything else in `${…}` is an [`ExpandError`], and so is nesting
+//! deeper than [`MAX_DEPTH`].
 //!
 //! ```
 //! use std::collections::BTreeMap;
@@ -33,6 +34,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 
 pub use error::ExpandError;
+
+/// How deeply `${…}` may nest (`${A:-${B:-…}}`). The reader recurses once per level, so
+/// this bounds its stack use; Dockerfiles nest two or three levels, and the JSON reader's
+/// bound (`grammar::MAX_JSON_DEPTH`) is the same.
+pub const MAX_DEPTH: usize = 64;
 pub use lexer::Vars;
 use lexer::{Lexer, Words};
 

@@ -598,3 +598,40 @@ fn referenced_variables_are_reported() {
     assert_eq!(split.value, ["xxx"]);
     assert!(split.vars.set.contains("FOO") && split.vars.unset.contains("NOPE"));
 }
+
+/// Runs `f` on a thread with a small stack (1 MiB, an eighth of the main thread's), so
+/// that unbounded recursion overflows it: a debug build takes about 5 KiB a level.
+fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(1024 * 1024)
+        .spawn(f)
+        .expect("spawn a thread")
+        .join()
+        .expect("no panic, no overflow")
+}
+
+// See: issue 13
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let deep =
+        |open: &str, levels: usize| format!("a{}x{}", open.repeat(levels), "}".repeat(levels));
+    for open in ["${A:-", "${A+", "\"${A:-", "${A/x/", "${A#"] {
+        let text = deep(open, 100_000);
+        let error = on_small_stack(move || word(&text)).unwrap_err();
+        assert_eq!(
+            error,
+            ExpandError::TooDeep {
+                limit: MAX_DEPTH,
+                at: 1 + open.len() * MAX_DEPTH + open.find('$').unwrap_or(0),
+            },
+            "{open}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "`${…}` is nested more than 64 levels deep",
+        );
+    }
+    // Up to the limit, it expands.
+    let text = deep("${A:-", MAX_DEPTH);
+    assert_eq!(on_small_stack(move || word(&text)), Ok("ax".to_owned()));
+}
