@@ -136,6 +136,15 @@ pub enum ParseError {
         /// Where the line being read starts.
         at: Position,
     },
+    /// `${…}` nested deeper than [`MAX_DEPTH`](crate::MAX_DEPTH) in a line searched for
+    /// heredoc markers.
+    #[error("{at}: `${{…}}` is nested more than {limit} levels deep")]
+    TooDeep {
+        /// Where the `$` one level too deep is.
+        at: Position,
+        /// The limit.
+        limit: usize,
+    },
     /// A heredoc whose delimiter line never comes.
     #[error("{at}: unterminated heredoc: expected a line `{name}` before the end of the file")]
     UnterminatedHeredoc {
@@ -171,6 +180,7 @@ impl ParseError {
             | ParseError::HealthcheckType { at, .. }
             | ParseError::HeredocDestination { at, .. }
             | ParseError::StackExhausted { at }
+            | ParseError::TooDeep { at, .. }
             | ParseError::UnterminatedHeredoc { at, .. } => *at,
         }
     }

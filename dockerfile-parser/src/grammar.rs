@@ -456,11 +456,18 @@ pub(crate) struct Marker {
 /// The heredoc markers of a line, as BuildKit finds them: the line is split into shell
 /// words (backslash escapes, quotes kept; a line that does not split has none) and each
 /// word of the form `[fd]<<[-]NAME` is one.
-pub(crate) fn heredoc_markers(line: &str) -> Vec<Marker> {
+///
+/// # Errors
+/// The byte offset of a `${` nested deeper than [`MAX_DEPTH`](crate::MAX_DEPTH), which
+/// the grammar would read by recursing that deep.
+pub(crate) fn heredoc_markers(line: &str) -> Result<Vec<Marker>, usize> {
+    if let Some(at) = crate::nesting::params_too_deep(line) {
+        return Err(at);
+    }
     let Ok(words) = DockerfileParser::parse(Rule::shell_words, line) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    words
+    Ok(words
         .flatten()
         .filter(|pair| pair.as_rule() == Rule::shell_word)
         .flat_map(lexed_words)
@@ -469,7 +476,7 @@ pub(crate) fn heredoc_markers(line: &str) -> Vec<Marker> {
             marker.at = at;
             Some(marker)
         })
-        .collect()
+        .collect())
 }
 
 /// The words BuildKit's lexer makes of one `shell_word`, with their byte offsets.
@@ -617,7 +624,11 @@ mod tests {
     #[test]
     fn heredoc_markers_of_a_line() {
         let names = |line: &str| -> Vec<String> {
-            heredoc_markers(line).into_iter().map(|m| m.name).collect()
+            heredoc_markers(line)
+                .unwrap()
+                .into_iter()
+                .map(|m| m.name)
+                .collect()
         };
         assert_eq!(names("RUN <<A 3<<-B cat"), ["A", "B"]);
         assert_eq!(names("RUN cat << EOF"), ["EOF"]);

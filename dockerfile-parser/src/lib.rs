@@ -30,6 +30,7 @@ mod json;
 mod lines;
 mod lower;
 mod mount;
+mod nesting;
 mod parse;
 mod platform;
 mod sandbox;

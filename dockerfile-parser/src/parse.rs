@@ -92,8 +92,12 @@ fn read_heredocs(
     if !takes_heredocs(instruction) || !logical.text.contains("<<") {
         return Ok(Vec::new());
     }
+    let markers = heredoc_markers(&logical.text).map_err(|at| ParseError::TooDeep {
+        at: logical.position(at),
+        limit: crate::MAX_DEPTH,
+    })?;
     let mut heredocs = Vec::new();
-    for marker in heredoc_markers(&logical.text) {
+    for marker in markers {
         let mut content = String::new();
         let mut terminated = false;
         while let Some((_, raw)) = source.physical() {
@@ -184,6 +188,26 @@ mod tests {
                 "1:1: the parser ran out of stack space on this line"
             );
         }
+    }
+
+    // See: issue 13
+    #[test]
+    fn deep_nesting_in_a_heredoc_line_is_an_error_not_a_stack_overflow() {
+        let text = format!(
+            "FROM a\nRUN <<EOF {}x{}\nhi\nEOF\n",
+            "${A:-".repeat(100_000),
+            "}".repeat(100_000)
+        );
+        let result = std::thread::Builder::new()
+            .stack_size(1024 * 1024)
+            .spawn(move || parse(&text).map(drop))
+            .unwrap()
+            .join()
+            .expect("parse does not overflow its stack");
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            "2:331: `${…}` is nested more than 64 levels deep"
+        );
     }
 
     #[test]

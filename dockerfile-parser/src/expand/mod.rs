@@ -41,6 +41,7 @@ pub use error::ExpandError;
 pub const MAX_DEPTH: usize = 64;
 pub use lexer::Vars;
 use lexer::{Lexer, Words};
+pub(crate) use name::name_len;
 
 /// The variables a word is expanded against. Names are case-sensitive.
 pub trait Env {

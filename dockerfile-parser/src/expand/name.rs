@@ -34,7 +34,7 @@ pub(super) fn is_digit(ch: char) -> bool {
 }
 
 /// The length in bytes of the name at the start of `text`; 0 when there is none.
-pub(super) fn name_len(text: &str) -> usize {
+pub(crate) fn name_len(text: &str) -> usize {
     let mut chars = text.char_indices();
     match chars.next() {
         None => 0,
