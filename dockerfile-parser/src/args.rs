@@ -70,6 +70,14 @@ impl Scope {
         self.vars.push((key.to_owned(), value.to_owned(), kind));
     }
 
+    /// The bytes of the names and values in scope.
+    pub(crate) fn text_len(&self) -> usize {
+        self.vars
+            .iter()
+            .map(|(key, value, _)| key.len() + value.len())
+            .sum()
+    }
+
     /// The build arguments in effect, in order: what a `RUN` gets on top of the image's
     /// environment. An `ENV` of the same name set later hides an argument.
     pub(crate) fn run_env(&self) -> Vec<KeyValue> {

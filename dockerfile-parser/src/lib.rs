@@ -49,7 +49,9 @@ pub use expand::{Env, ExpandError, Expanded, Expander, MAX_DEPTH, Vars};
 pub use expose::ExposeError;
 pub use healthcheck::HealthcheckError;
 pub use lower::source::is_git;
-pub use lower::{BaseImage, LowerError, LowerOptions, Lowered, NamedContext, Warning, lower};
+pub use lower::{
+    BaseImage, LowerError, LowerOptions, Lowered, NamedContext, PLAN_TEXT_LIMIT, Warning, lower,
+};
 pub use mount::MountError;
 pub use parse::parse;
 pub use platform::PlatformError;

@@ -106,6 +106,14 @@ pub enum ExpandError {
         /// Offset of the `$` one level too deep.
         at: usize,
     },
+    /// A word that expands to more than the expander's [limit](super::Expander::limit).
+    #[error("the expanded text is longer than {limit} bytes")]
+    TooLong {
+        /// The limit.
+        limit: usize,
+        /// Offset of the `$` whose expansion went past it.
+        at: usize,
+    },
     /// A pattern too large to compile.
     #[error("pattern in `${{{name}…}}` is too large")]
     PatternTooLarge {
@@ -134,6 +142,7 @@ impl ExpandError {
             | ExpandError::Required { at, .. }
             | ExpandError::PatternEscape { at, .. }
             | ExpandError::TooDeep { at, .. }
+            | ExpandError::TooLong { at, .. }
             | ExpandError::PatternTooLarge { at, .. } => *at,
         }
     }

@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 
 use super::error::ExpandError;
 use super::pattern::{self, Origin};
-use super::{Env, MAX_DEPTH, name};
+use super::{Env, Expander, MAX_DEPTH, name};
 
 /// The names a word looked up, split by whether they were set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,6 +39,8 @@ pub(super) struct Lexer<'a> {
     pos: usize,
     escape: char,
     quotes: bool,
+    /// The longest text a word may expand to.
+    limit: usize,
     env: &'a dyn Env,
     /// How many `${…}` enclose the current position.
     depth: usize,
@@ -92,12 +94,13 @@ impl Words {
 }
 
 impl<'a> Lexer<'a> {
-    pub(super) fn new(src: &'a str, escape: char, quotes: bool, env: &'a dyn Env) -> Self {
+    pub(super) fn new(src: &'a str, expander: &Expander, env: &'a dyn Env) -> Self {
         Self {
             src,
             pos: 0,
-            escape,
-            quotes,
+            escape: expander.escape,
+            quotes: expander.quotes,
+            limit: expander.limit,
             env,
             depth: 0,
             vars: Vars::default(),
@@ -137,7 +140,9 @@ impl<'a> Lexer<'a> {
             }
             match ch {
                 '$' => {
+                    let at = self.pos;
                     let value = self.dollar()?;
+                    self.check_len(out.len() + value.len(), at)?;
                     if let Some(words) = words.as_deref_mut() {
                         words.push_str(&value);
                     }
@@ -187,6 +192,18 @@ impl<'a> Lexer<'a> {
         Ok(stop.is_none().then_some(out))
     }
 
+    /// Fails when `len` bytes, from the expansion at `at`, are more than the limit. Only
+    /// expansions can make the text longer than it is written, so only they are checked.
+    fn check_len(&self, len: usize, at: usize) -> Result<(), ExpandError> {
+        if len > self.limit {
+            return Err(ExpandError::TooLong {
+                limit: self.limit,
+                at,
+            });
+        }
+        Ok(())
+    }
+
     /// `'…'`: everything literal up to the next `'`.
     fn single_quoted(&mut self) -> Result<String, ExpandError> {
         let at = self.pos;
@@ -212,7 +229,12 @@ impl<'a> Lexer<'a> {
                     self.bump();
                     return Ok(out);
                 }
-                Some('$') => out.push_str(&self.dollar()?),
+                Some('$') => {
+                    let at = self.pos;
+                    let value = self.dollar()?;
+                    self.check_len(out.len() + value.len(), at)?;
+                    out.push_str(&value);
+                }
                 Some(_) => {
                     let mut ch = self.bump().expect("peeked a character");
                     if ch == self.escape {
@@ -392,6 +414,6 @@ impl<'a> Lexer<'a> {
             .ok_or(ExpandError::Unclosed { at })?;
         let value = self.lookup(&name).unwrap_or_default();
         let origin = Origin { name: &name, at };
-        pattern::replace(&value, &pattern, &replacement, all, &origin)
+        pattern::replace(&value, &pattern, &replacement, all, &origin, self.limit)
     }
 }

@@ -66,6 +66,7 @@ impl<S: BuildHasher> Env for HashMap<String, String, S> {
 pub struct Expander {
     escape: char,
     quotes: bool,
+    limit: usize,
 }
 
 /// The result of an expansion and the variables it referenced.
@@ -91,7 +92,16 @@ impl Expander {
         Self {
             escape,
             quotes: true,
+            limit: usize::MAX,
         }
+    }
+
+    /// The same expander, but an expansion longer than `limit` bytes is an
+    /// [`ExpandError::TooLong`], found before it is built. Without a limit, variables make
+    /// a word as long as they like (`${A}${A}…` of a long `A`): set one for untrusted text.
+    #[must_use]
+    pub fn limit(self, limit: usize) -> Self {
+        Self { limit, ..self }
     }
 
     /// The same expander, but quotes are ordinary characters: only `$` and the escape
@@ -106,9 +116,10 @@ impl Expander {
     /// Expands `text` as one word: quotes and escapes removed, no splitting.
     ///
     /// # Errors
-    /// A malformed or unsupported `${…}`, an unterminated quote, or a failed `${NAME?…}`.
+    /// A malformed or unsupported `${…}`, an unterminated quote, a failed `${NAME?…}`,
+    /// nesting deeper than [`MAX_DEPTH`], or a result longer than the [limit](Self::limit).
     pub fn word(&self, text: &str, env: &dyn Env) -> Result<Expanded<String>, ExpandError> {
-        let mut lexer = Lexer::new(text, self.escape, self.quotes, env);
+        let mut lexer = Lexer::new(text, self, env);
         let value = lexer.all(None)?;
         Ok(Expanded {
             value,
@@ -123,7 +134,7 @@ impl Expander {
     /// # Errors
     /// As [`Expander::word`].
     pub fn words(&self, text: &str, env: &dyn Env) -> Result<Expanded<Vec<String>>, ExpandError> {
-        let mut lexer = Lexer::new(text, self.escape, self.quotes, env);
+        let mut lexer = Lexer::new(text, self, env);
         let mut words = Words::default();
         lexer.all(Some(&mut words))?;
         Ok(Expanded {

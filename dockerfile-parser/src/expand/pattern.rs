@@ -63,12 +63,15 @@ pub(super) fn trim_suffix(
 /// A single replacement is literal. Replacing every match goes through Go's
 /// `ReplaceAllString`, whose replacement is a template where `$0` is the match, `$$` a
 /// dollar, and every other `$name` empty; empty matches right after a match are skipped.
+/// A result growing past `limit` bytes is an [`ExpandError::TooLong`], found as it grows:
+/// every match replaced by a long replacement multiplies the lengths.
 pub(super) fn replace(
     value: &str,
     pattern: &str,
     replacement: &str,
     all: bool,
     origin: &Origin<'_>,
+    limit: usize,
 ) -> Result<String, ExpandError> {
     let re = compile(pattern, true, false, origin)?;
     if !all {
@@ -93,6 +96,12 @@ pub(super) fn replace(
         out.push_str(&value[last_end..found.start()]);
         if found.end() > last_end || found.start() == 0 {
             expand_template(&mut out, replacement, found.as_str());
+        }
+        if out.len() > limit {
+            return Err(ExpandError::TooLong {
+                limit,
+                at: origin.at,
+            });
         }
         last_end = found.end();
         let width = value[search..].chars().next().map_or(1, char::len_utf8);
@@ -229,7 +238,7 @@ mod tests {
     }
 
     fn replace_all(value: &str, pattern: &str, replacement: &str) -> String {
-        replace(value, pattern, replacement, true, &ORIGIN).unwrap()
+        replace(value, pattern, replacement, true, &ORIGIN, usize::MAX).unwrap()
     }
 
     #[test]
@@ -303,7 +312,7 @@ mod tests {
     #[test]
     fn replace_first_is_literal() {
         let first = |value, pattern, replacement| {
-            replace(value, pattern, replacement, false, &ORIGIN).unwrap()
+            replace(value, pattern, replacement, false, &ORIGIN, usize::MAX).unwrap()
         };
         assert_eq!(first("/foo*/*/*.txt", "\\*/", "."), "/foo.*/*.txt");
         assert_eq!(first("/a/foo/b/c.txt", "/?/", "/"), "/foo/b/c.txt");

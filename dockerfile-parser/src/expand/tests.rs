@@ -635,3 +635,33 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     let text = deep("${A:-", MAX_DEPTH);
     assert_eq!(on_small_stack(move || word(&text)), Ok("ax".to_owned()));
 }
+
+// See: issue 13
+#[test]
+fn a_limit_stops_expansions_before_they_grow_past_it() {
+    let long = "x".repeat(1000);
+    let env = env(&[("A", &long)]);
+    let limited = Expander::default().limit(4000);
+    // Four copies fit; the fifth `$A` (at offset 8) would pass the limit.
+    assert_eq!(limited.word("$A$A$A$A", &env).unwrap().value.len(), 4000);
+    assert_eq!(
+        limited.word("$A$A$A$A$A", &env).unwrap_err(),
+        ExpandError::TooLong { limit: 4000, at: 8 }
+    );
+    assert_eq!(
+        limited
+            .words("\"${A}\" ${B:-$A$A$A$A$A}", &env)
+            .unwrap_err(),
+        ExpandError::TooLong {
+            limit: 4000,
+            at: 20
+        }
+    );
+    // Replacing each of a thousand characters by a thousand makes a million.
+    let error = limited.word("${A//?/$A}", &env).unwrap_err();
+    assert_eq!(error, ExpandError::TooLong { limit: 4000, at: 0 });
+    assert_eq!(
+        error.to_string(),
+        "the expanded text is longer than 4000 bytes"
+    );
+}

@@ -159,8 +159,7 @@ impl StageLowerer<'_> {
                 unpack: flags.bool("unpack"),
             }),
         };
-        self.push(instr, Op::Copy(copy), text);
-        Ok(())
+        self.push(instr, Op::Copy(copy), text)
     }
 
     /// The heredoc named `name` as a file, its body expanded unless its delimiter was
@@ -175,9 +174,10 @@ impl StageLowerer<'_> {
             .ok_or_else(|| arguments(instr, "has a heredoc marker without a body"))?;
         let mut content = heredoc.body();
         if heredoc.expand {
-            let expanded = Expander::default()
-                .keep_quotes()
-                .word(&content, &self.scope)
+            let expanded = self
+                .ctx
+                .budget
+                .word_with(Expander::default().keep_quotes(), &content, &self.scope)
                 .map_err(|source| expand_error(instr.span, &content, source))?;
             self.note_unset(&expanded.vars, instr.span);
             content = expanded.value;

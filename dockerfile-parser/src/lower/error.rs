@@ -84,6 +84,15 @@ pub enum LowerError {
         #[source]
         source: ExpandError,
     },
+    /// Lowering would make more text than [`PLAN_TEXT_LIMIT`](crate::PLAN_TEXT_LIMIT)
+    /// (variables repeated into long values, values copied into many steps).
+    #[error("{span}: the Dockerfile expands to more than {} MiB of text", limit >> 20)]
+    TooMuchText {
+        /// The instruction at which the limit was reached.
+        span: Span,
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// `FROM … AS name` with a name Docker does not accept.
     #[error(
         "{span}: invalid stage name `{name}`: it must start with a letter and hold only letters, digits, `-`, `_` and `.`"
@@ -294,6 +303,7 @@ impl LowerError {
             | LowerError::UnknownFlag { span, .. }
             | LowerError::InvalidFlag { span, .. }
             | LowerError::Expand { span, .. }
+            | LowerError::TooMuchText { span, .. }
             | LowerError::StageName { span, .. }
             | LowerError::DuplicateStage { span, .. }
             | LowerError::ReservedStage { span, .. }

@@ -14,6 +14,7 @@
 //! them, an image's environment is taken as empty except for Docker's default `PATH`, and
 //! every variable that then expands as unset is reported in a warning.
 
+mod budget;
 mod copy;
 mod error;
 mod flags;
@@ -28,6 +29,8 @@ use std::collections::BTreeMap;
 use mkimage_core::plan::{Base, KeyValue, Op, Plan, PlanError, Platform, Source, Span, Stage};
 use serde::{Deserialize, Serialize};
 
+use budget::Budget;
+pub use budget::PLAN_TEXT_LIMIT;
 pub use error::LowerError;
 use flags::{Flags, Kind};
 use instr::Instr;
@@ -147,7 +150,8 @@ pub struct Warning {
 
 /// What every stage's lowering shares.
 pub(crate) struct Context<'a> {
-    expander: Expander,
+    /// Expands words and bounds what lowering makes.
+    budget: Budget,
     args: &'a Args,
     /// The stage names (lowercase) in declaration order.
     names: Vec<Option<String>>,
@@ -265,7 +269,7 @@ pub(crate) fn lower_instructions(
             .and_then(|f| f.name.clone())
             .unwrap_or_default(),
     };
-    let expander = Expander::new(escape);
+    let budget = Budget::new(Expander::new(escape));
     let mut args = Args::new(
         options.build_args.clone(),
         &options.target_platform,
@@ -273,10 +277,10 @@ pub(crate) fn lower_instructions(
         &target_name,
     );
     for instr in &globals {
-        declare_globals(&mut args, instr, expander)?;
+        declare_globals(&mut args, instr, &budget)?;
     }
     let context = Context {
-        expander,
+        budget,
         args: &args,
         names: froms.iter().map(|from| from.name.clone()).collect(),
         named_contexts: options
@@ -409,10 +413,10 @@ pub(super) fn arg_declarations(instr: &Instr) -> Result<Vec<ArgDeclaration<'_>>,
 }
 
 /// Declares the `ARG`s of one instruction before the first `FROM`.
-fn declare_globals(args: &mut Args, instr: &Instr, expander: Expander) -> Result<(), LowerError> {
+fn declare_globals(args: &mut Args, instr: &Instr, budget: &Budget) -> Result<(), LowerError> {
     for (arg, key, default) in arg_declarations(instr)? {
         let mut expand =
-            |text: &str, scope: &Scope| expander.word(text, scope).map(|expanded| expanded.value);
+            |text: &str, scope: &Scope| budget.word(text, scope).map(|expanded| expanded.value);
         args.declare_global(key, default, &mut expand)
             .map_err(|source: ExpandError| expand_error(instr.span, arg, source))?;
     }
@@ -431,7 +435,7 @@ fn lower_stage(
     let span = from.instr.span;
     let globals = context.args.globals();
     let base = context
-        .expander
+        .budget
         .word(from.base, globals)
         .map_err(|source| expand_error(span, from.base, source))?
         .value;
@@ -445,7 +449,7 @@ fn lower_stage(
         None => None,
         Some(raw) => {
             let value = context
-                .expander
+                .budget
                 .word(raw, globals)
                 .map_err(|source| expand_error(span, raw, source))?
                 .value;
@@ -463,7 +467,9 @@ fn lower_stage(
             .get(image)
             .map_or(&[][..], |known| &known.env[..]);
         let unknown = (!options.base_images.contains_key(image)).then(|| image.to_owned());
-        let lowerer = StageLowerer::new(context, Scope::from_image_env(env), unknown);
+        let scope = Scope::from_image_env(env);
+        context.budget.scope(&scope, span)?;
+        let lowerer = StageLowerer::new(context, scope, unknown);
         return Ok(lowerer.finish(Stage {
             name: from.name.clone(),
             base: Base::Image(image.to_owned()),
@@ -527,6 +533,7 @@ fn lower_stage(
             ),
         },
     };
+    context.budget.scope(&scope, span)?;
     let mut lowerer = StageLowerer::new(context, scope, unknown_base);
     for trigger in &triggers {
         lower_trigger(&mut lowerer, trigger, span)?;

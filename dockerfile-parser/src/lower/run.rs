@@ -43,11 +43,11 @@ impl StageLowerer<'_> {
 
         let mut mounts = Vec::new();
         for value in flags.all("mount") {
-            let expander = self.ctx.expander;
+            let budget = &self.ctx.budget;
             let scope = &self.scope;
             let mut vars = Vars::default();
             let mut expand = |word: &str| {
-                let expanded = expander.word(word, scope)?;
+                let expanded = budget.word(word, scope)?;
                 vars.set.extend(expanded.vars.set);
                 vars.unset.extend(expanded.vars.unset);
                 Ok(expanded.value)
@@ -83,8 +83,7 @@ impl StageLowerer<'_> {
             proxy_env: self.ctx.args.proxy_env(),
             extra_hosts: Vec::new(),
         };
-        self.push(instr, Op::Run(run), format!("RUN {flags_text}{shown}"));
-        Ok(())
+        self.push(instr, Op::Run(run), format!("RUN {flags_text}{shown}"))
     }
 
     /// The command of a `RUN` with heredocs.

@@ -68,7 +68,12 @@ impl<'a> StageLowerer<'a> {
         }
     }
 
-    pub(super) fn push(&mut self, instr: &Instr, op: Op, text: String) {
+    /// Adds a step made of `instr`.
+    ///
+    /// # Errors
+    /// [`LowerError::TooMuchText`] when the plan would grow too large.
+    pub(super) fn push(&mut self, instr: &Instr, op: Op, text: String) -> Result<(), LowerError> {
+        self.ctx.budget.step(&op, &text, instr.span)?;
         self.steps.push(Step {
             op,
             meta: StepMeta {
@@ -76,13 +81,14 @@ impl<'a> StageLowerer<'a> {
                 text,
             },
         });
+        Ok(())
     }
 
     /// Expands one word in the stage's scope.
     pub(super) fn word(&mut self, text: &str, span: Span) -> Result<String, LowerError> {
         let expanded = self
             .ctx
-            .expander
+            .budget
             .word(text, &self.scope)
             .map_err(|source| expand_error(span, text, source))?;
         self.note_unset(&expanded.vars, span);
@@ -110,10 +116,10 @@ impl<'a> StageLowerer<'a> {
 
     fn arg(&mut self, instr: &Instr) -> Result<(), LowerError> {
         for (arg, key, default) in super::arg_declarations(instr)? {
-            let expander = self.ctx.expander;
+            let budget = &self.ctx.budget;
             let mut vars = Vars::default();
             let mut expand = |text: &str, scope: &Scope| {
-                let expanded = expander.word(text, scope)?;
+                let expanded = budget.word(text, scope)?;
                 vars.set.extend(expanded.vars.set);
                 vars.unset.extend(expanded.vars.unset);
                 Ok::<_, ExpandError>(expanded.value)
@@ -151,15 +157,13 @@ impl<'a> StageLowerer<'a> {
             self.scope.set_env(&pair.key, &pair.value);
         }
         let text = format!("ENV {}", pairs_text(&pairs));
-        self.push(instr, Op::Env(pairs), text);
-        Ok(())
+        self.push(instr, Op::Env(pairs), text)
     }
 
     fn label(&mut self, instr: &Instr) -> Result<(), LowerError> {
         let pairs = self.pairs(instr)?;
         let text = format!("LABEL {}", pairs_text(&pairs));
-        self.push(instr, Op::Label(pairs), text);
-        Ok(())
+        self.push(instr, Op::Label(pairs), text)
     }
 
     fn maintainer(&mut self, instr: &Instr) -> Result<(), LowerError> {
@@ -171,8 +175,7 @@ impl<'a> StageLowerer<'a> {
             instr,
             Op::Maintainer(name.clone()),
             format!("MAINTAINER {name}"),
-        );
-        Ok(())
+        )
     }
 
     /// `WORKDIR` and `USER`: one expanded word.
@@ -183,8 +186,7 @@ impl<'a> StageLowerer<'a> {
         Flags::parse(instr, &[])?;
         let value = self.word(word, instr.span)?;
         let text = format!("{} {value}", instr.name());
-        self.push(instr, op(value), text);
-        Ok(())
+        self.push(instr, op(value), text)
     }
 
     fn stop_signal(&mut self, instr: &Instr) -> Result<(), LowerError> {
@@ -197,8 +199,7 @@ impl<'a> StageLowerer<'a> {
             source,
         })?;
         let text = format!("STOPSIGNAL {value}");
-        self.push(instr, Op::StopSignal(value), text);
-        Ok(())
+        self.push(instr, Op::StopSignal(value), text)
     }
 
     fn volume(&mut self, instr: &Instr) -> Result<(), LowerError> {
@@ -215,8 +216,7 @@ impl<'a> StageLowerer<'a> {
             volumes.push(volume);
         }
         let text = format!("VOLUME {}", volumes.join(" "));
-        self.push(instr, Op::Volume(volumes), text);
-        Ok(())
+        self.push(instr, Op::Volume(volumes), text)
     }
 
     fn expose(&mut self, instr: &Instr) -> Result<(), LowerError> {
@@ -231,7 +231,7 @@ impl<'a> StageLowerer<'a> {
         for word in &words {
             let expanded = self
                 .ctx
-                .expander
+                .budget
                 .words(word, &self.scope)
                 .map_err(|source| expand_error(instr.span, word, source))?;
             self.note_unset(&expanded.vars, instr.span);
@@ -248,24 +248,21 @@ impl<'a> StageLowerer<'a> {
             }
         }
         let text = format!("EXPOSE {}", ports.join(" "));
-        self.push(instr, Op::Expose(ports), text);
-        Ok(())
+        self.push(instr, Op::Expose(ports), text)
     }
 
     fn cmd(&mut self, instr: &Instr) -> Result<(), LowerError> {
         Flags::parse(instr, &[])?;
         let command = command(instr, &instr.args);
         let text = format!("CMD {}", command_text(&command));
-        self.push(instr, Op::Cmd(command), text);
-        Ok(())
+        self.push(instr, Op::Cmd(command), text)
     }
 
     fn entrypoint(&mut self, instr: &Instr) -> Result<(), LowerError> {
         Flags::parse(instr, &[])?;
         let command = command(instr, &instr.args);
         let text = format!("ENTRYPOINT {}", command_text(&command));
-        self.push(instr, Op::Entrypoint(command), text);
-        Ok(())
+        self.push(instr, Op::Entrypoint(command), text)
     }
 
     fn shell(&mut self, instr: &Instr) -> Result<(), LowerError> {
@@ -281,8 +278,7 @@ impl<'a> StageLowerer<'a> {
         }
         let shell = instr.args.clone();
         let text = format!("SHELL {}", command_text(&Command::Exec(shell.clone())));
-        self.push(instr, Op::Shell(shell), text);
-        Ok(())
+        self.push(instr, Op::Shell(shell), text)
     }
 
     fn healthcheck(&mut self, instr: &Instr) -> Result<(), LowerError> {
@@ -341,8 +337,7 @@ impl<'a> StageLowerer<'a> {
                 format!("HEALTHCHECK {flags}CMD {}", command_text(test))
             }
         };
-        self.push(instr, Op::Healthcheck(check), text);
-        Ok(())
+        self.push(instr, Op::Healthcheck(check), text)
     }
 
     fn onbuild(&mut self, instr: &Instr) -> Result<(), LowerError> {
@@ -359,8 +354,7 @@ impl<'a> StageLowerer<'a> {
         }
         let expression = onbuild_expression(instr);
         let text = format!("ONBUILD {expression}");
-        self.push(instr, Op::Onbuild(expression), text);
-        Ok(())
+        self.push(instr, Op::Onbuild(expression), text)
     }
 
     /// `--chmod`, expanded and checked.
@@ -389,7 +383,7 @@ impl<'a> StageLowerer<'a> {
         let env = std::collections::BTreeMap::new();
         let unchanged = self
             .ctx
-            .expander
+            .budget
             .word(from, &env)
             .is_ok_and(|expanded| expanded.value == from);
         if !unchanged {
@@ -443,11 +437,19 @@ fn onbuild_expression(instr: &Instr) -> String {
     expression
 }
 
+/// The error for `word`, which did not expand, in the instruction at `span`.
 pub(super) fn expand_error(span: Span, word: &str, source: ExpandError) -> LowerError {
-    LowerError::Expand {
-        span,
-        word: word.to_owned(),
-        source,
+    match source {
+        // The expander stopped at what was left of the budget.
+        ExpandError::TooLong { .. } => LowerError::TooMuchText {
+            span,
+            limit: super::PLAN_TEXT_LIMIT,
+        },
+        source => LowerError::Expand {
+            span,
+            word: word.to_owned(),
+            source,
+        },
     }
 }
 

@@ -781,3 +781,55 @@ fn named_contexts_stand_for_images_stages_do_not_name() {
         ]
     );
 }
+
+/// Lowers Dockerfile text with the default options.
+fn lower_text(text: &str) -> Result<Lowered, LowerError> {
+    lower(&crate::parse(text).unwrap(), &options())
+}
+
+// See: issue 13
+#[test]
+fn variables_cannot_make_the_plan_grow_without_bound() {
+    // Doubling a value forty times would take a terabyte.
+    let doubling = format!(
+        "FROM scratch\nARG A=0123456789abcdef\n{}",
+        "ARG A=$A$A\n".repeat(40)
+    );
+    let error = lower_text(&doubling).unwrap_err();
+    // 16 bytes doubled 21 times is 32 MiB, which passes 64 MiB with the values before.
+    assert_eq!(
+        error.to_string(),
+        "23:1: the Dockerfile expands to more than 64 MiB of text"
+    );
+    // One long argument copied into many steps (built without parsing a long line, which
+    // takes long in a debug build).
+    let long = format!("A={}", "x".repeat(1 << 20));
+    let mut copies = Lines::default().i("FROM", &["scratch"]).i("ARG", &[&long]);
+    for _ in 0..100 {
+        copies = copies.i("RUN", &["true"]);
+    }
+    assert!(matches!(
+        copies.lower(&options()).unwrap_err(),
+        LowerError::TooMuchText { span, limit: PLAN_TEXT_LIMIT } if span.line > 40 && span.line < 70
+    ));
+    // One long argument copied into the scope of many stages.
+    let mut stages = Lines::default()
+        .i("FROM", &["scratch", "AS", "s0"])
+        .i("ARG", &[&long]);
+    for i in 1..100 {
+        stages = stages.i("FROM", &[&format!("s{}", i - 1), "AS", &format!("s{i}")]);
+    }
+    assert!(matches!(
+        stages.lower(&options()).unwrap_err(),
+        LowerError::TooMuchText { .. }
+    ));
+    // A word that repeats a variable is stopped before it is built.
+    let repeated = Lines::default()
+        .i("FROM", &["scratch"])
+        .i("ARG", &[&long])
+        .pairs("ENV", &[("B", &"$A".repeat(1000))]);
+    assert_eq!(
+        repeated.error(),
+        "3:1: the Dockerfile expands to more than 64 MiB of text"
+    );
+}
