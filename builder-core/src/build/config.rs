@@ -1,7 +1,14 @@
 //! The steps that only edit the image config, applied as `docker build` applies them.
 
-use crate::oci::{HealthConfig, ImageConfig};
+use std::io;
+
+use oci_spec::image::Digest;
+use serde::Serialize;
+
+use crate::oci::{CONFIG_LIMIT, HealthConfig, History, ImageConfig};
 use crate::plan::{Command, Healthcheck, KeyValue, Op};
+
+use super::BuildError;
 
 /// The shell of the shell form when the image sets none.
 const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
@@ -77,6 +84,64 @@ pub(super) fn apply(config: &mut ImageConfig, cmd_set: &mut bool, op: &Op) -> bo
             .push(trigger.clone()),
     }
     true
+}
+
+/// About how large a stage's config is as JSON, kept up as its steps are applied, so that
+/// the step that makes it too large fails where it is written, and the config is never
+/// serialized whole for each step.
+///
+/// It starts at the size of the base's config; each step adds the size of its op (which
+/// holds what the step sets: a replaced value is counted again), its history entry and
+/// its layer's `diff_id`. Only a `CMD`, `ENTRYPOINT` or `HEALTHCHECK` in shell form adds a
+/// little more, the shell's words, once. [`write_image`](crate::oci::write_image) checks
+/// the real size.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ConfigSize(usize);
+
+impl ConfigSize {
+    /// The size of `config`.
+    pub(super) fn of(config: &ImageConfig) -> ConfigSize {
+        ConfigSize(json_len(config))
+    }
+
+    /// Adds a step that applied `op`, recorded `history` and wrote a layer of `diff_id`.
+    ///
+    /// # Errors
+    /// [`BuildError::ConfigTooLarge`] when the config is now larger than [`CONFIG_LIMIT`].
+    pub(super) fn add(
+        &mut self,
+        op: &Op,
+        history: &History,
+        diff_id: Option<&Digest>,
+    ) -> Result<(), BuildError> {
+        // A separating comma per list item.
+        let added = json_len(op) + json_len(history) + 1 + diff_id.map_or(0, |d| json_len(d) + 1);
+        self.0 = self.0.saturating_add(added);
+        if self.0 > CONFIG_LIMIT {
+            return Err(BuildError::ConfigTooLarge {
+                limit: CONFIG_LIMIT,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The bytes of `value` as compact JSON, which is also the length of its canonical form.
+fn json_len(value: &impl Serialize) -> usize {
+    /// Counts what is written to it.
+    struct Counter(usize);
+    impl io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    serde_json::to_writer(&mut counter, value).expect("plan and config types always serialize");
+    counter.0
 }
 
 /// Sets `key` in an `Env` list of `KEY=VALUE` strings, in place when it is there.

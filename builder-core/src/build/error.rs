@@ -49,6 +49,12 @@ pub enum BuildError {
         /// The step as shown in progress output.
         text: String,
     },
+    /// A step would make the image config larger than [`CONFIG_LIMIT`](crate::oci::CONFIG_LIMIT).
+    #[error("the image config would be larger than the {} MiB an image config may hold", limit >> 20)]
+    ConfigTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// A `RUN` step, without an executor that runs commands.
     #[error("RUN is not available in this build")]
     RunUnavailable,

@@ -53,6 +53,8 @@ pub(super) struct StageState {
     pub fs: FsView,
     /// The lineage key of the last step (see [`lineage`]).
     pub lineage: CacheKey,
+    /// About how large the config is.
+    pub config_size: config::ConfigSize,
 }
 
 impl<'a> BuildRun<'a> {
@@ -232,6 +234,7 @@ impl<'a> BuildRun<'a> {
         }
         config.config.on_build = None;
         let lineage = lineage::root(&stage.base, platform, self.context);
+        let config_size = config::ConfigSize::of(&config);
         Ok(StageState {
             image: StageImage {
                 config,
@@ -242,6 +245,7 @@ impl<'a> BuildRun<'a> {
             cmd_set: false,
             fs: FsView::default(),
             lineage: self.options_key(&lineage),
+            config_size,
         })
     }
 
@@ -430,21 +434,28 @@ impl<'a> BuildRun<'a> {
             }
         };
         let image = &mut state.image;
-        if let Some(layer) = &record.layer {
-            let NewLayer {
-                descriptor,
-                diff_id,
-                ..
-            } = layer.layer();
-            image.layers.push(descriptor);
-            image.config.rootfs.diff_ids.push(diff_id);
-        }
-        image.config.history.push(History {
+        let history = History {
             created: Some(record.created),
             created_by: Some(step.meta.text.clone()),
             empty_layer: record.layer.is_none(),
             ..History::default()
-        });
+        };
+        let layer = record.layer.as_ref().map(LayerRecord::layer);
+        state.config_size.add(
+            &step.op,
+            &history,
+            layer.as_ref().map(|layer| &layer.diff_id),
+        )?;
+        if let Some(NewLayer {
+            descriptor,
+            diff_id,
+            ..
+        }) = layer
+        {
+            image.layers.push(descriptor);
+            image.config.rootfs.diff_ids.push(diff_id);
+        }
+        image.config.history.push(history);
         image.key = key.clone();
         state.lineage = lineage;
         self.steps.push(StepResult {

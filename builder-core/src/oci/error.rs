@@ -55,6 +55,14 @@ pub enum OciError {
         /// The platforms it has, comma-separated.
         available: String,
     },
+    /// An image config larger than [`CONFIG_LIMIT`](super::CONFIG_LIMIT).
+    #[error("the image config is {size} bytes, more than the {limit} an image config may hold")]
+    ConfigTooLarge {
+        /// Its size as JSON.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// A JSON document could not be encoded.
     #[error("failed to encode the image {what}")]
     Encode {

@@ -7,7 +7,7 @@ use oci_spec::image::{
 
 use crate::store::Store;
 
-use super::{ImageConfig, OciError, canonical_json};
+use super::{CONFIG_LIMIT, ImageConfig, OciError, canonical_json};
 
 /// An OCI image manifest for a config and its layers, bottom first.
 pub fn image_manifest(config: Descriptor, layers: Vec<Descriptor>) -> ImageManifest {
@@ -52,7 +52,9 @@ pub fn write_index(store: &Store, manifests: &[Descriptor]) -> crate::Result<Des
 ///
 /// # Errors
 ///
-/// [`OciError::Encode`] when the config cannot be encoded, and the store's errors.
+/// [`OciError::Encode`] when the config cannot be encoded, [`OciError::ConfigTooLarge`]
+/// when it is larger than [`CONFIG_LIMIT`] (it is not written then: no store could read it
+/// back), and the store's errors.
 pub fn write_image(
     store: &Store,
     config: &ImageConfig,
@@ -62,6 +64,13 @@ pub fn write_image(
         what: "config",
         source,
     })?;
+    if config_bytes.len() > CONFIG_LIMIT {
+        return Err(OciError::ConfigTooLarge {
+            size: config_bytes.len(),
+            limit: CONFIG_LIMIT,
+        }
+        .into());
+    }
     let config_digest = store.put_blob(&config_bytes)?;
     store_manifest(
         store,

@@ -17,7 +17,7 @@ mod manifest;
 pub mod media_type;
 mod platform;
 
-pub use config::{Extra, HealthConfig, History, ImageConfig, RootFs, RunConfig};
+pub use config::{CONFIG_LIMIT, Extra, HealthConfig, History, ImageConfig, RootFs, RunConfig};
 pub use error::OciError;
 pub use export::{ArchiveFormat, ArchiveImage, CONTAINERD_NAME, REF_NAME, write_archive};
 pub use image::Image;

@@ -10,7 +10,7 @@ use mkimage_core::build::{
     BuildError, BuildOptions, Builder, Built, NewLayer, RunInput, StepExecutor,
 };
 use mkimage_core::context::Context;
-use mkimage_core::oci::Image;
+use mkimage_core::oci::{CONFIG_LIMIT, Image};
 use mkimage_core::plan::{
     Base, Command, Copy, KeyValue, Op, Plan, Platform, Run, Security, Span, Stage, Step, StepMeta,
 };
@@ -703,4 +703,56 @@ fn context_at(dir: &Path) -> Context {
 /// The cache keys of a build's steps, in order.
 fn keys(built: &Built) -> Vec<mkimage_core::cache::CacheKey> {
     built.steps.iter().map(|s| s.key.clone()).collect()
+}
+
+/// The size of the largest blob in `store`.
+fn largest_blob(store: &Store) -> u64 {
+    fs::read_dir(store.root().join("blobs/sha256"))
+        .unwrap()
+        .map(|entry| entry.unwrap().metadata().unwrap().len())
+        .max()
+        .unwrap_or(0)
+}
+
+// See: issue 13
+#[test]
+fn a_config_too_large_fails_at_its_step_and_is_never_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let context = context(&dir.path().join("ctx"));
+    let label = |key: &str, line: usize| {
+        let value = "x".repeat(6 << 20);
+        let text = format!("LABEL {key}={value}");
+        step(Op::Label(vec![KeyValue::new(key, value)]), line, &text)
+    };
+    // Each label is in the labels and in the history: 12 MiB, then 24 MiB.
+    let plan = plan(vec![label("a", 2), label("b", 3)]);
+    let error = Builder::new(store.clone())
+        .build(&plan, &context, &BuildOptions::default(), &NoEvents)
+        .unwrap_err();
+    let mkimage_core::Error::Build(BuildError::Step { span, source, .. }) = error else {
+        panic!("not a step error: {error:?}");
+    };
+    assert_eq!(span.line, 3);
+    assert_eq!(
+        source.to_string(),
+        "the image config would be larger than the 16 MiB an image config may hold"
+    );
+    assert!(largest_blob(&store) < 1 << 20);
+
+    // Nor is one written by hand.
+    let mut config = mkimage_core::oci::ImageConfig::default();
+    config
+        .config
+        .labels
+        .insert("a".into(), "x".repeat(CONFIG_LIMIT));
+    let error = mkimage_core::oci::write_image(&store, &config, &[]).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "the image config is {} bytes, more than the 16777216 an image config may hold",
+            CONFIG_LIMIT + 97
+        )
+    );
+    assert!(largest_blob(&store) < 1 << 20);
 }
