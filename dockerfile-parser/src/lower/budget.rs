@@ -5,7 +5,7 @@
 //! What can grow is charged: each expansion as it is made (the expander stops at what is
 //! left, before building more); each step as it is added, by its text (which repeats
 //! expanded values) and, for a `RUN`, the build arguments copied into it; and the scope
-//! each stage starts from (a copy of its base's). The rest of a step is expanded values,
+//! and config each stage starts from (copies of its base stage's). The rest of a step is expanded values,
 //! charged already, or text of the Dockerfile, which is bounded. Charges overlap, so the
 //! bound is met before the plan is that large, at a size no Dockerfile needs: a 16 MiB
 //! Dockerfile (the most the CLI reads) fits, as does an image config of the most a config
@@ -13,9 +13,10 @@
 
 use std::cell::Cell;
 
-use mkimage_core::plan::{KeyValue, Op, Span};
+use mkimage_core::plan::{Op, Span};
 
 use super::error::LowerError;
+use super::stage::pairs_len;
 use crate::args::Scope;
 use crate::expand::{Env, ExpandError, Expanded, Expander};
 
@@ -76,14 +77,11 @@ impl Budget {
     /// # Errors
     /// [`LowerError::TooMuchText`] when the budget does not cover it.
     pub(super) fn step(&self, op: &Op, text: &str, span: Span) -> Result<(), LowerError> {
-        let pairs = |pairs: &[KeyValue]| -> usize {
-            pairs.iter().map(|kv| kv.key.len() + kv.value.len()).sum()
-        };
         let copied = match op {
-            Op::Run(run) => pairs(&run.env) + pairs(&run.proxy_env),
+            Op::Run(run) => pairs_len(&run.env) + pairs_len(&run.proxy_env),
             _ => 0,
         };
-        self.charge(text.len() + copied, span)
+        self.copy(text.len() + copied, span)
     }
 
     /// Charges the scope a stage declared at `span` starts from.
@@ -91,10 +89,14 @@ impl Budget {
     /// # Errors
     /// [`LowerError::TooMuchText`] when the budget does not cover it.
     pub(super) fn scope(&self, scope: &Scope, span: Span) -> Result<(), LowerError> {
-        self.charge(scope.text_len(), span)
+        self.copy(scope.text_len(), span)
     }
 
-    fn charge(&self, bytes: usize, span: Span) -> Result<(), LowerError> {
+    /// Charges `bytes` copied for the instruction at `span`.
+    ///
+    /// # Errors
+    /// [`LowerError::TooMuchText`] when the budget does not cover them.
+    pub(super) fn copy(&self, bytes: usize, span: Span) -> Result<(), LowerError> {
         if bytes > self.left.get() {
             return Err(LowerError::TooMuchText {
                 span,

@@ -93,6 +93,18 @@ pub enum LowerError {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// A step that makes its stage's image config larger than
+    /// [`CONFIG_LIMIT`](mkimage_core::oci::CONFIG_LIMIT).
+    #[error(
+        "{span}: the image config of this stage would be larger than the {} MiB an image config may hold",
+        limit >> 20
+    )]
+    ConfigTooLarge {
+        /// The instruction.
+        span: Span,
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// `FROM … AS name` with a name Docker does not accept.
     #[error(
         "{span}: invalid stage name `{name}`: it must start with a letter and hold only letters, digits, `-`, `_` and `.`"
@@ -304,6 +316,7 @@ impl LowerError {
             | LowerError::InvalidFlag { span, .. }
             | LowerError::Expand { span, .. }
             | LowerError::TooMuchText { span, .. }
+            | LowerError::ConfigTooLarge { span, .. }
             | LowerError::StageName { span, .. }
             | LowerError::DuplicateStage { span, .. }
             | LowerError::ReservedStage { span, .. }

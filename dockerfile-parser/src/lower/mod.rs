@@ -535,6 +535,9 @@ fn lower_stage(
     };
     context.budget.scope(&scope, span)?;
     let mut lowerer = StageLowerer::new(context, scope, unknown_base);
+    if let Some(index) = base_stage {
+        lowerer.inherit(lowered[index].config_text, span)?;
+    }
     for trigger in &triggers {
         lower_trigger(&mut lowerer, trigger, span)?;
     }

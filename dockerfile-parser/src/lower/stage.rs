@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use mkimage_core::oci::CONFIG_LIMIT;
 use mkimage_core::plan::{Command, Healthcheck, KeyValue, Op, Source, Span, Stage, Step, StepMeta};
 
 use super::error::LowerError;
@@ -22,6 +23,9 @@ pub(super) struct StageLowerer<'a> {
     pub(super) unknown_base: Option<String>,
     warned: BTreeSet<String>,
     pub(super) warnings: Vec<Warning>,
+    /// The bytes the stage's image config holds at least: the history text of its steps
+    /// and of its base stage's, and the values its `ENV` and `LABEL` set.
+    config_text: usize,
 }
 
 /// What is left of a lowered stage for the stages after it.
@@ -30,6 +34,8 @@ pub(super) struct Lowered {
     pub stage: Stage,
     pub scope: Scope,
     pub unknown_base: Option<String>,
+    /// See [`StageLowerer`]'s `config_text`.
+    pub config_text: usize,
 }
 
 impl<'a> StageLowerer<'a> {
@@ -41,7 +47,19 @@ impl<'a> StageLowerer<'a> {
             unknown_base,
             warned: BTreeSet::new(),
             warnings: Vec::new(),
+            config_text: 0,
         }
+    }
+
+    /// Starts from the config of a base stage that holds `config_text` bytes, which
+    /// building the stage copies.
+    ///
+    /// # Errors
+    /// [`LowerError::TooMuchText`] when the plan would grow too large.
+    pub(super) fn inherit(&mut self, config_text: usize, span: Span) -> Result<(), LowerError> {
+        self.ctx.budget.copy(config_text, span)?;
+        self.config_text = config_text;
+        Ok(())
     }
 
     /// Lowers one instruction of the stage.
@@ -71,9 +89,21 @@ impl<'a> StageLowerer<'a> {
     /// Adds a step made of `instr`.
     ///
     /// # Errors
-    /// [`LowerError::TooMuchText`] when the plan would grow too large.
+    /// [`LowerError::TooMuchText`] when the plan would grow too large,
+    /// [`LowerError::ConfigTooLarge`] when the stage's image config would grow too large.
     pub(super) fn push(&mut self, instr: &Instr, op: Op, text: String) -> Result<(), LowerError> {
         self.ctx.budget.step(&op, &text, instr.span)?;
+        let values = match &op {
+            Op::Env(pairs) | Op::Label(pairs) => pairs_len(pairs),
+            _ => 0,
+        };
+        self.config_text = self.config_text.saturating_add(text.len() + values);
+        if self.config_text > CONFIG_LIMIT {
+            return Err(LowerError::ConfigTooLarge {
+                span: instr.span,
+                limit: CONFIG_LIMIT,
+            });
+        }
         self.steps.push(Step {
             op,
             meta: StepMeta {
@@ -411,6 +441,7 @@ impl<'a> StageLowerer<'a> {
             },
             scope: self.scope,
             unknown_base: self.unknown_base,
+            config_text: self.config_text,
         };
         (lowered, self.warnings)
     }
@@ -479,6 +510,11 @@ pub(super) fn command_text(command: &Command) -> String {
             serde_json::to_string(args).expect("a list of strings always serializes")
         }
     }
+}
+
+/// The bytes of the keys and values of `pairs`.
+pub(super) fn pairs_len(pairs: &[KeyValue]) -> usize {
+    pairs.iter().map(|kv| kv.key.len() + kv.value.len()).sum()
 }
 
 fn pairs_text(pairs: &[KeyValue]) -> String {

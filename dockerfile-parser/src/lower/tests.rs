@@ -833,3 +833,34 @@ fn variables_cannot_make_the_plan_grow_without_bound() {
         "3:1: the Dockerfile expands to more than 64 MiB of text"
     );
 }
+
+// See: issue 13
+#[test]
+fn a_config_too_large_fails_at_its_instruction() {
+    let label = |size: usize| format!("a={}", "x".repeat(size));
+    // The value is in the labels and, with `LABEL a=`, in the history.
+    let error = Lines::default()
+        .i("FROM", &["scratch"])
+        .pairs("LABEL", &[("a", &"x".repeat(10 << 20))])
+        .error();
+    assert_eq!(
+        error,
+        "2:1: the image config of this stage would be larger than the 16 MiB an image config may hold"
+    );
+    // What a stage inherits from its base stage counts too.
+    let inherited = Lines::default()
+        .i("FROM", &["scratch", "AS", "base"])
+        .i("RUN", &[&label(6 << 20)])
+        .i("FROM", &["base"])
+        .i("RUN", &[&label(6 << 20)])
+        .i("RUN", &[&label(6 << 20)]);
+    assert_eq!(
+        inherited.error(),
+        "5:1: the image config of this stage would be larger than the 16 MiB an image config may hold"
+    );
+    // Just below the limit is fine.
+    Lines::default()
+        .i("FROM", &["scratch"])
+        .pairs("LABEL", &[("a", &"x".repeat((8 << 20) - 64))])
+        .plan();
+}
