@@ -2,6 +2,7 @@
 
 mod args;
 mod build;
+mod excerpt;
 mod history;
 mod human;
 mod images;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use mkimage_core::plan::Plan;
 use mkimage_core::{Events, RequestRef, Retry, StepRef, Stream, TaskRef};
 
+use crate::excerpt;
 use crate::human;
 use crate::located::Located;
 
@@ -73,7 +74,7 @@ pub fn json(value: &serde_json::Value) -> std::io::Result<()> {
 
 /// Prints a warning to stderr.
 pub fn warning(text: &str) {
-    eprintln!("warning: {text}");
+    eprintln!("warning: {}", excerpt::message(text));
 }
 
 /// Prints an error and its causes to stderr; an error in a file also shows the line
@@ -85,16 +86,17 @@ pub fn error(error: &anyhow::Error) {
     {
         return;
     }
-    eprintln!("error: {error}");
+    eprintln!("error: {}", excerpt::message(&error.to_string()));
     if let Some(located) = error.downcast_ref::<Located>() {
         snippet(located);
     }
     for cause in error.chain().skip(1) {
-        eprintln!("caused by: {cause}");
+        eprintln!("caused by: {}", excerpt::message(&cause.to_string()));
     }
 }
 
-/// The source line of a located error, with a caret under its column:
+/// The source line of a located error (the part around the column, for a long one),
+/// with a caret under its column:
 /// ```text
 ///   |
 /// 7 | CMD ["echo", 1]
@@ -103,16 +105,29 @@ pub fn error(error: &anyhow::Error) {
 fn snippet(located: &Located) {
     let number = located.line.to_string();
     let gutter = " ".repeat(number.len());
+    let (line, col) = excerpt::around(&located.source_line, located.col);
     // Tabs are shown as they are, and the caret's padding copies them so it lines up.
-    let pad: String = located
-        .source_line
+    let pad: String = line
         .chars()
-        .take(located.col.saturating_sub(1))
+        .take(col.saturating_sub(1))
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
     eprintln!("{gutter} |");
-    eprintln!("{number} | {}", located.source_line);
+    eprintln!("{number} | {line}");
     eprintln!("{gutter} | {pad}^");
+}
+
+/// A step as a progress line names it, its text and stage name cut when long.
+fn shown(step: &StepRef) -> String {
+    StepRef {
+        stage_name: step
+            .stage_name
+            .as_deref()
+            .map(|name| excerpt::excerpt(name).into_owned()),
+        text: excerpt::excerpt(&step.text).into_owned(),
+        ..step.clone()
+    }
+    .to_string()
 }
 
 /// Build progress on stderr, one line per event, as BuildKit's plain output shows it:
@@ -178,7 +193,7 @@ impl Events for Progress {
     }
 
     fn step_started(&self, step: &StepRef) {
-        eprintln!("#{} {step}", self.number(step));
+        eprintln!("#{} {}", self.number(step), shown(step));
     }
 
     fn step_cached(&self, step: &StepRef) {
@@ -301,7 +316,9 @@ impl Events for Transfers {
     }
 
     fn warning(&self, message: &str) {
-        let _ = self.bars.println(format!("warning: {message}"));
+        let _ = self
+            .bars
+            .println(format!("warning: {}", excerpt::message(message)));
     }
 
     fn request_waiting(&self, request: &RequestRef, waited: Duration) {
@@ -390,7 +407,7 @@ impl Events for StepBars {
             indicatif::ProgressStyle::with_template("{spinner} {prefix} {elapsed}{msg}")
                 .expect("the template is valid"),
         );
-        bar.set_prefix(format!("#{number} {step}"));
+        bar.set_prefix(format!("#{number} {}", shown(step)));
         bar.enable_steady_tick(Duration::from_millis(120));
         let line = StepBar {
             bar,
