@@ -229,8 +229,8 @@ pub(super) fn add_entries(
         added.push(entry);
     }
     let dest = match dest_dir {
-        Some(dir) => Destination::new(&format!("/{dir}/"), "/"),
-        None => Destination::new("/", "/"),
+        Some(dir) => Destination::new(&format!("/{dir}/"), "/")?,
+        None => Destination::new("/", "/")?,
     };
     for (index, (git, resolved)) in sources.gits.iter().enumerate() {
         let checkout = git.checkout(resolved, &scratch.path().join(format!("git-{index}")))?;

@@ -183,12 +183,12 @@ pub(super) fn run_copy(
         .working_dir
         .clone()
         .unwrap_or_else(|| "/".to_owned());
-    let mut dest = Destination::new(&copy.dest, &workdir);
+    let mut dest = Destination::new(&copy.dest, &workdir)?;
     let resolved = view.resolve(dest.path())?;
     if resolved.as_ref() != dest.path() {
         let slash = if dest.is_dir() { "/" } else { "" };
         let path = resolved.as_ref().map_or(String::new(), ToString::to_string);
-        dest = Destination::new(&format!("/{path}{slash}"), "/");
+        dest = Destination::new(&format!("/{path}{slash}"), "/")?;
     }
     let exists_as_dir = dest.path().is_none_or(|path| {
         view.get(path)

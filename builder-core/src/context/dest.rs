@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::patterns::clean;
 use super::{ContextError, HostFile, Selection};
-use crate::layer::{Content, Entry, EntryKind, LayerPath};
+use crate::layer::{Content, Entry, EntryKind, LayerError, LayerPath};
 
 /// The destination of a `COPY`/`ADD` in the image, resolved against the working
 /// directory.
@@ -20,19 +20,33 @@ impl Destination {
     /// The destination `dest` as written in the step. A relative one is taken from
     /// `workdir` (the stage's `WORKDIR`, `/` by default); `..` stops at the image root.
     /// A destination ending in `/` (or `/.`, or `.`) names a directory.
-    pub fn new(dest: &str, workdir: &str) -> Destination {
+    ///
+    /// # Errors
+    ///
+    /// [`ContextError::InvalidDest`] for a destination that names no path, one with a
+    /// NUL byte.
+    pub fn new(dest: &str, workdir: &str) -> Result<Destination, ContextError> {
         let dir = dest.ends_with('/') || dest.ends_with("/.") || dest == "." || dest.is_empty();
         let absolute = if dest.starts_with('/') {
             dest.to_owned()
         } else {
             format!("/{workdir}/{dest}")
         };
-        let cleaned = clean(&absolute);
-        Destination {
+        let path = match LayerPath::new(clean(&absolute)) {
+            Ok(path) => Some(path),
+            Err(LayerError::EmptyPath { .. }) => None,
+            Err(source) => {
+                return Err(ContextError::InvalidDest {
+                    dest: dest.to_owned(),
+                    source,
+                });
+            }
+        };
+        Ok(Destination {
             written: dest.to_owned(),
-            path: LayerPath::new(&cleaned).ok(),
+            path,
             dir,
-        }
+        })
     }
 
     /// The destination's path in the image, `None` for the root.
@@ -175,9 +189,23 @@ mod tests {
             ("sub/.", "/", Some("sub"), true),
         ];
         for (dest, workdir, path, dir) in cases {
-            let d = Destination::new(dest, workdir);
+            let d = Destination::new(dest, workdir).unwrap();
             assert_eq!(d.path().map(ToString::to_string).as_deref(), path, "{dest}");
             assert_eq!(d.is_dir(), dir, "{dest}");
         }
+    }
+
+    // See: issue 13
+    #[test]
+    fn a_nul_byte_is_an_error_not_the_root() {
+        let error = Destination::new("/x\0y", "/").unwrap_err();
+        assert_eq!(error.to_string(), "invalid destination `/x\0y`");
+        assert!(matches!(
+            error,
+            ContextError::InvalidDest {
+                source: LayerError::PathHasNul { .. },
+                ..
+            }
+        ));
     }
 }

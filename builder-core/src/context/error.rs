@@ -107,6 +107,15 @@ pub enum ContextError {
         #[source]
         source: io::Error,
     },
+    /// A destination that names no path in an image.
+    #[error("invalid destination `{dest}`")]
+    InvalidDest {
+        /// The destination as written.
+        dest: String,
+        /// Why.
+        #[source]
+        source: LayerError,
+    },
     /// Several sources are copied to a destination that is not a directory.
     #[error(
         "copying more than one source needs a destination directory ending in `/`, not `{dest}`"

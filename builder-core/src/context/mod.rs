@@ -21,7 +21,7 @@
 //!
 //! let context = Context::open(dir.path(), None)?;
 //! let selection = context.select(&["src"], &SelectOptions::default())?;
-//! let dest = Destination::new("app/", "/srv");
+//! let dest = Destination::new("app/", "/srv")?;
 //! let entries = selection.place(&dest, false)?;
 //! let paths: Vec<String> = entries.iter().map(|e| e.path.to_string()).collect();
 //! assert_eq!(paths, ["srv/app/main.rs"]);

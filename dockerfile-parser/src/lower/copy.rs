@@ -7,7 +7,7 @@ use super::flags::{Flags, Kind};
 use super::heredoc;
 use super::instr::Instr;
 use super::source;
-use super::stage::{StageLowerer, arguments, expand_error};
+use super::stage::{StageLowerer, arguments, check_path, expand_error};
 use crate::expand::Expander;
 
 const COPY_FLAGS: &[(&str, Kind)] = &[
@@ -64,9 +64,13 @@ impl StageLowerer<'_> {
         let mut inline = Vec::new();
         for raw in sources {
             match heredoc::marker_name(raw) {
-                Some(name) => inline.push(self.inline(instr, &name)?),
+                Some(name) => {
+                    check_path(span, "heredoc name", &name)?;
+                    inline.push(self.inline(instr, &name)?);
+                }
                 None => {
                     let path = self.word(raw, span)?;
+                    check_path(span, "source", &path)?;
                     let classified = source::classify(&path);
                     match (&classified, add) {
                         (CopySource::Git(_), false) => {
@@ -103,11 +107,15 @@ impl StageLowerer<'_> {
             }
         }
         let dest = self.word(dest, span)?;
+        check_path(span, "destination", &dest)?;
         let from = match flags.string("from") {
             Some(from) if !from.is_empty() => self.copy_from(instr, from)?,
             _ => Default::default(),
         };
         let exclude = flags.all("exclude").to_vec();
+        for pattern in &exclude {
+            check_path(span, "`--exclude` pattern", pattern)?;
+        }
 
         let mut text = instr.name();
         let mut flag = |name: &str, value: Option<&str>| {

@@ -105,6 +105,17 @@ pub enum LowerError {
         /// The limit, in bytes.
         limit: usize,
     },
+    /// A path (a `COPY` destination or source, a `WORKDIR`, a `VOLUME`, a mount target)
+    /// with a NUL byte, which no file system path can hold.
+    #[error("{span}: the {what} `{path}` contains a NUL byte")]
+    NulInPath {
+        /// The instruction.
+        span: Span,
+        /// What the path is for (`destination`, `mount target`).
+        what: &'static str,
+        /// The path, expanded.
+        path: String,
+    },
     /// `FROM … AS name` with a name Docker does not accept.
     #[error(
         "{span}: invalid stage name `{name}`: it must start with a letter and hold only letters, digits, `-`, `_` and `.`"
@@ -317,6 +328,7 @@ impl LowerError {
             | LowerError::Expand { span, .. }
             | LowerError::TooMuchText { span, .. }
             | LowerError::ConfigTooLarge { span, .. }
+            | LowerError::NulInPath { span, .. }
             | LowerError::StageName { span, .. }
             | LowerError::DuplicateStage { span, .. }
             | LowerError::ReservedStage { span, .. }

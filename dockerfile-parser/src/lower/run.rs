@@ -6,13 +6,13 @@
 //! the bodies go to the shell together, which reads the heredocs itself. Bodies are never
 //! expanded here: the shell does it.
 
-use mkimage_core::plan::{Command, InlineFile, Op, Run};
+use mkimage_core::plan::{Command, InlineFile, Mount, Op, Run, Span};
 
 use super::error::LowerError;
 use super::flags::{Flags, Kind};
 use super::heredoc;
 use super::instr::Instr;
-use super::stage::{StageLowerer, arguments, command, command_text, expand_error};
+use super::stage::{StageLowerer, arguments, check_path, command, command_text, expand_error};
 use crate::expand::Vars;
 use crate::mount::parse_mount;
 use crate::sandbox::{parse_network, parse_security};
@@ -60,7 +60,9 @@ impl StageLowerer<'_> {
             })?;
             self.note_unset(&vars, span);
             let from = spec.from.take().map(|name| self.ctx.source_named(&name));
-            mounts.push(spec.into_mount(from));
+            let mount = spec.into_mount(from);
+            check_mount_paths(span, &mount)?;
+            mounts.push(mount);
         }
 
         let (command, files) = if instr.heredocs.is_empty() {
@@ -68,6 +70,9 @@ impl StageLowerer<'_> {
         } else {
             self.heredoc_command(instr)?
         };
+        for file in &files {
+            check_path(span, "heredoc name", &file.name)?;
+        }
         let flags_text: String = instr.flags.iter().map(|flag| format!("{flag} ")).collect();
         let shown = match (&command, instr.heredocs.is_empty()) {
             (_, false) => instr.args.join(" "),
@@ -115,4 +120,22 @@ impl StageLowerer<'_> {
         }
         Ok((Command::Shell(script), Vec::new()))
     }
+}
+
+/// Refuses a mount whose target or source holds a NUL byte.
+fn check_mount_paths(span: Span, mount: &Mount) -> Result<(), LowerError> {
+    let (target, source) = match mount {
+        Mount::Bind { target, source, .. } | Mount::Cache { target, source, .. } => {
+            (Some(target), Some(source))
+        }
+        Mount::Tmpfs { target, .. } => (Some(target), None),
+        Mount::Secret { target, .. } | Mount::Ssh { target, .. } => (target.as_ref(), None),
+    };
+    if let Some(target) = target {
+        check_path(span, "mount target", target)?;
+    }
+    if let Some(source) = source {
+        check_path(span, "mount source", source)?;
+    }
+    Ok(())
 }

@@ -215,6 +215,9 @@ impl<'a> StageLowerer<'a> {
         };
         Flags::parse(instr, &[])?;
         let value = self.word(word, instr.span)?;
+        if instr.name() == "WORKDIR" {
+            check_path(instr.span, "working directory", &value)?;
+        }
         let text = format!("{} {value}", instr.name());
         self.push(instr, op(value), text)
     }
@@ -243,6 +246,7 @@ impl<'a> StageLowerer<'a> {
             if arg.trim().is_empty() || volume.is_empty() {
                 return Err(arguments(instr, "cannot take an empty path"));
             }
+            check_path(instr.span, "volume", &volume)?;
             volumes.push(volume);
         }
         let text = format!("VOLUME {}", volumes.join(" "));
@@ -482,6 +486,19 @@ pub(super) fn expand_error(span: Span, word: &str, source: ExpandError) -> Lower
             source,
         },
     }
+}
+
+/// Refuses a path with a NUL byte: a system call would stop reading it there (a
+/// destination `/x\0y` would be `/x`), or refuse it late.
+pub(super) fn check_path(span: Span, what: &'static str, path: &str) -> Result<(), LowerError> {
+    if path.contains('\0') {
+        return Err(LowerError::NulInPath {
+            span,
+            what,
+            path: path.to_owned(),
+        });
+    }
+    Ok(())
 }
 
 pub(super) fn arguments(instr: &Instr, expected: &'static str) -> LowerError {

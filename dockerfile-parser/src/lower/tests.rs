@@ -864,3 +864,59 @@ fn a_config_too_large_fails_at_its_instruction() {
         .pairs("LABEL", &[("a", &"x".repeat((8 << 20) - 64))])
         .plan();
 }
+
+// See: issue 13
+#[test]
+fn a_nul_byte_in_a_path_is_an_error_at_its_instruction() {
+    let cases = [
+        (
+            Lines::default().i("COPY", &["a", "/x\0y"]),
+            "the destination `/x\0y` contains a NUL byte",
+        ),
+        (
+            Lines::default().i("ADD", &["a\0b", "/x/"]),
+            "the source `a\0b` contains a NUL byte",
+        ),
+        (
+            Lines::default().add("COPY", &["--exclude=*\0"], &["a", "/x/"]),
+            "the `--exclude` pattern `*\0` contains a NUL byte",
+        ),
+        (
+            Lines::default().i("WORKDIR", &["/w\0"]),
+            "the working directory `/w\0` contains a NUL byte",
+        ),
+        (
+            Lines::default().i("VOLUME", &["/v", "/v\0"]),
+            "the volume `/v\0` contains a NUL byte",
+        ),
+        (
+            Lines::default().add("RUN", &["--mount=type=cache,target=/c\0"], &["true"]),
+            "the mount target `/c\0` contains a NUL byte",
+        ),
+        (
+            Lines::default().add("RUN", &["--mount=target=/c,source=s\0"], &["true"]),
+            "the mount source `s\0` contains a NUL byte",
+        ),
+    ];
+    for (lines, message) in cases {
+        let lines = Lines::default()
+            .i("FROM", &["scratch"])
+            .0
+            .into_iter()
+            .chain(lines.0);
+        let mut all = Lines(lines.collect());
+        for (index, instr) in all.0.iter_mut().enumerate() {
+            instr.span.line = index + 1;
+        }
+        assert_eq!(all.error(), format!("2:1: {message}"));
+    }
+    // Where the NUL comes from a variable, as from a base image's `ENV`.
+    let expanded = Lines::default()
+        .i("FROM", &["scratch"])
+        .pairs("ENV", &[("D", "/x\0")])
+        .i("COPY", &["a", "$D"]);
+    assert_eq!(
+        expanded.error(),
+        "3:1: the destination `/x\0` contains a NUL byte"
+    );
+}

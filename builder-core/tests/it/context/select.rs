@@ -248,7 +248,9 @@ fn xattrs_are_kept() {
         let mut selection = context.select(sources, &SelectOptions::default()).unwrap();
         assert_eq!(origin(&selection.entries().last().unwrap().unwrap()), None);
         // Placed before a digest read them, a file's xattrs are read with its content.
-        let placed = selection.place(&Destination::new("/", "/"), true).unwrap();
+        let placed = selection
+            .place(&Destination::new("/", "/").unwrap(), true)
+            .unwrap();
         let tool = placed.last().unwrap();
         assert_eq!(
             tool.kind,
@@ -283,7 +285,7 @@ fn place_follows_docker_destination_rules() {
     let root = fs::canonicalize(dir.path()).unwrap();
     let placed = |sources: &[&str], dest: &str, exists_as_dir: bool| {
         let selection = context.select(sources, &SelectOptions::default())?;
-        let entries = selection.place(&Destination::new(dest, "/work"), exists_as_dir)?;
+        let entries = selection.place(&Destination::new(dest, "/work")?, exists_as_dir)?;
         Ok::<_, ContextError>(
             entries
                 .iter()
@@ -311,7 +313,9 @@ fn place_follows_docker_destination_rules() {
     let selection = context
         .select(&["a.txt"], &SelectOptions::default())
         .unwrap();
-    let entries = selection.place(&Destination::new("/", "/"), false).unwrap();
+    let entries = selection
+        .place(&Destination::new("/", "/").unwrap(), false)
+        .unwrap();
     assert_eq!(
         entries[0].kind,
         EntryKind::File(Content::HostWithXattrs(root.join("a.txt")))
