@@ -1,5 +1,7 @@
 //! The seam through which steps that run commands (`RUN`) are executed.
 
+use std::sync::OnceLock;
+
 use oci_spec::image::{Descriptor, Digest};
 
 use crate::events::{Events, StepRef};
@@ -35,9 +37,9 @@ pub struct RunInput<'a> {
     pub run: &'a Run,
     /// The image so far: its config (env, user, working directory, shell) and layers.
     pub image: &'a StageImage,
-    /// The results of the stages built so far, by plan index (`None`: not built), for
+    /// The results of the stages built so far, by plan index (empty: not built), for
     /// `--mount=from=<stage>`.
-    pub stages: &'a [Option<StageImage>],
+    pub stages: &'a [OnceLock<StageImage>],
     /// The images `--mount=from=<image>` names, by reference, resolved for `platform`.
     pub images: &'a [(String, Image)],
     /// The platform the stage is built for.

@@ -5,13 +5,14 @@
 //! reads from, step numbers come from the plan, and the step results are listed in plan
 //! order. The first stage to fail stops the others before their next step; the steps
 //! already running are awaited.
+//!
+//! The work is linear in the stages and the edges between them: each stage counts the
+//! stages it still waits for, and a stage built counts down those of its readers.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread;
-
-use crate::plan::Stage;
 
 use super::StepResult;
 use super::stage::BuildRun;
@@ -24,10 +25,24 @@ impl BuildRun<'_> {
     /// Builds the stages `needed` (which must include every stage they read from) into
     /// `self.stages`, adding their steps to `self.steps` in plan order.
     pub fn build_stages(&mut self, needed: &[usize]) -> crate::Result<()> {
-        let dependencies: Vec<Vec<usize>> =
-            self.plan.stages.iter().map(Stage::dependencies).collect();
-        let mut steps: Vec<Vec<StepResult>> = vec![Vec::new(); self.plan.stages.len()];
-        let mut waiting = needed.to_vec();
+        let count = self.plan.stages.len();
+        let mut steps: Vec<Vec<StepResult>> = vec![Vec::new(); count];
+        // For each needed stage, how many stages it waits for, and who waits for each.
+        let mut waits_for = vec![0_usize; count];
+        let mut readers: Vec<Vec<usize>> = vec![Vec::new(); count];
+        for &index in needed {
+            for dependency in self.plan.stages[index].dependencies() {
+                if self.stage_image(dependency).is_err() {
+                    waits_for[index] += 1;
+                    readers[dependency].push(index);
+                }
+            }
+        }
+        let mut ready: Vec<usize> = needed
+            .iter()
+            .copied()
+            .filter(|&index| waits_for[index] == 0)
+            .collect();
         let stop = AtomicBool::new(false);
         let mut failure: Option<crate::Error> = None;
         let mut panicked = None;
@@ -36,14 +51,7 @@ impl BuildRun<'_> {
             let mut running = 0_usize;
             loop {
                 if !stop.load(Ordering::Relaxed) {
-                    let (ready, rest): (Vec<usize>, Vec<usize>) =
-                        waiting.iter().partition(|&&index| {
-                            dependencies[index]
-                                .iter()
-                                .all(|&dependency| self.stages[dependency].is_some())
-                        });
-                    waiting = rest;
-                    for index in ready {
+                    for index in ready.drain(..) {
                         let mut fork = self.fork();
                         let sender = sender.clone();
                         let stop = &stop;
@@ -67,8 +75,14 @@ impl BuildRun<'_> {
                 running -= 1;
                 match outcome {
                     Ok(Ok(Some((image, built)))) => {
-                        self.stages[index] = Some(image);
+                        self.set_stage_image(index, image);
                         steps[index] = built;
+                        for &reader in &readers[index] {
+                            waits_for[reader] -= 1;
+                            if waits_for[reader] == 0 {
+                                ready.push(reader);
+                            }
+                        }
                     }
                     Ok(Ok(None)) => {}
                     Ok(Err(error)) => {

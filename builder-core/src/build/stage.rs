@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::cache::{BaseKey, CacheKey, KeyBuilder, base_key, step_key};
@@ -35,8 +35,9 @@ pub(super) struct BuildRun<'a> {
     pub now: String,
     /// The time of new files without one (created directories), seconds.
     pub now_secs: i64,
-    /// The result of each stage built, by index.
-    pub stages: Vec<Option<StageImage>>,
+    /// The result of each stage built, by index; shared by forks, so that a fork costs
+    /// nothing however many stages there are.
+    pub stages: Arc<[OnceLock<StageImage>]>,
     /// Stages and images unpacked for `COPY --from`, by what they are; shared by forks.
     pub unpacked: Arc<Mutex<HashMap<String, ScratchDir>>>,
     /// The results of the steps built, in order.
@@ -88,7 +89,7 @@ impl<'a> BuildRun<'a> {
             },
             now: rfc3339(now_secs),
             now_secs,
-            stages: vec![None; plan.stages.len()],
+            stages: plan.stages.iter().map(|_| OnceLock::new()).collect(),
             unpacked: Arc::default(),
             steps: Vec::new(),
         })
@@ -101,7 +102,7 @@ impl<'a> BuildRun<'a> {
             records: self.records.clone(),
             layer_options: self.layer_options.clone(),
             now: self.now.clone(),
-            stages: self.stages.clone(),
+            stages: Arc::clone(&self.stages),
             unpacked: Arc::clone(&self.unpacked),
             steps: Vec::new(),
             ..*self
@@ -110,8 +111,10 @@ impl<'a> BuildRun<'a> {
 
     /// The target's image and the results of every step.
     pub fn finish(mut self, target: usize) -> (StageImage, Vec<StepResult>) {
-        let mut image = self.stages[target]
-            .take()
+        // The forks are gone with their threads, so the images are this run's alone.
+        let built = Arc::get_mut(&mut self.stages).and_then(|stages| stages[target].take());
+        let mut image = built
+            .or_else(|| self.stages[target].get().cloned())
             .expect("the target is among the stages built");
         if self.options.source_date_epoch.is_some() {
             image.config.created = Some(self.now.clone());
@@ -266,11 +269,18 @@ impl<'a> BuildRun<'a> {
         builder.finish()
     }
 
+    /// Records `image` as the result of the stage `index`.
+    pub fn set_stage_image(&self, index: usize, image: StageImage) {
+        self.stages[index]
+            .set(image)
+            .expect("the scheduler builds each stage once");
+    }
+
     /// The result of the stage `index`, built before.
     pub fn stage_image(&self, index: usize) -> crate::Result<&StageImage> {
         self.stages
             .get(index)
-            .and_then(Option::as_ref)
+            .and_then(OnceLock::get)
             .ok_or(crate::plan::PlanError::ForwardReference {
                 stage: index,
                 refers_to: index,

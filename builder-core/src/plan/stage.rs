@@ -1,5 +1,8 @@
 //! Plans, stages and steps, and the graph between stages.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use serde::{Deserialize, Serialize};
 
 use super::op::{Mount, Op, Source};
@@ -172,21 +175,37 @@ impl Plan {
                 count,
             });
         }
-        // Repeatedly take the first stage whose dependencies are all placed.
+        // Repeatedly take the first stage whose dependencies are all placed: the stages
+        // ready to place wait in a min-heap, and placing one counts down the dependencies
+        // left to each stage that reads from it, so each edge is looked at once.
+        let mut left: Vec<usize> = deps.iter().map(Vec::len).collect();
+        let mut readers: Vec<Vec<usize>> = vec![Vec::new(); count];
+        for (index, stage_deps) in deps.iter().enumerate() {
+            for &dep in stage_deps {
+                readers[dep].push(index);
+            }
+        }
+        let mut ready: BinaryHeap<Reverse<usize>> = (0..count)
+            .filter(|&index| left[index] == 0)
+            .map(Reverse)
+            .collect();
         let mut new_index = vec![usize::MAX; count];
         let mut order = Vec::with_capacity(count);
-        while order.len() < count {
-            let next = (0..count).find(|&i| {
-                new_index[i] == usize::MAX && deps[i].iter().all(|&d| new_index[d] != usize::MAX)
-            });
-            let Some(next) = next else {
-                let stage = (0..count)
-                    .find(|&i| new_index[i] == usize::MAX)
-                    .expect("some stage is not placed yet");
-                return Err(PlanError::Cycle { stage });
-            };
+        while let Some(Reverse(next)) = ready.pop() {
             new_index[next] = order.len();
             order.push(next);
+            for &reader in &readers[next] {
+                left[reader] -= 1;
+                if left[reader] == 0 {
+                    ready.push(Reverse(reader));
+                }
+            }
+        }
+        if order.len() < count {
+            let stage = (0..count)
+                .find(|&index| new_index[index] == usize::MAX)
+                .expect("some stage is not placed");
+            return Err(PlanError::Cycle { stage });
         }
         let mut stages: Vec<Option<Stage>> = self.stages.into_iter().map(Some).collect();
         let stages = order

@@ -13,7 +13,7 @@ impl StepExecutor for Runner {
             .stages
             .iter()
             .map(|stage| {
-                stage.as_ref().map(|image| ImageLayers {
+                stage.get().map(|image| ImageLayers {
                     layers: &image.layers,
                     diff_ids: &image.config.rootfs.diff_ids,
                 })
