@@ -14,7 +14,7 @@
 //!   proxy settings (`HTTP_PROXY`, `no_proxy`, …): those reach every `RUN` but, as in
 //!   Docker, neither the cache key nor the image.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use mkimage_core::plan::{KeyValue, Platform};
 
@@ -31,18 +31,26 @@ enum Kind {
     Arg,
 }
 
-/// Variables in scope, in the order they were last set.
+/// Variables in scope, each with the order in which it was last set. A map, so that a
+/// stage of many `ARG`s and `ENV`s is not quadratic to lower.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Scope {
-    vars: Vec<(String, String, Kind)>,
+    vars: HashMap<String, Var>,
+    /// The order number of the next variable set.
+    next: u64,
+}
+
+/// A variable's value, kind and when it was last set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Var {
+    value: String,
+    kind: Kind,
+    order: u64,
 }
 
 impl Env for Scope {
     fn get(&self, name: &str) -> Option<&str> {
-        self.vars
-            .iter()
-            .find(|(key, _, _)| key == name)
-            .map(|(_, value, _)| value.as_str())
+        self.vars.get(name).map(|var| var.value.as_str())
     }
 }
 
@@ -66,25 +74,34 @@ impl Scope {
     }
 
     fn set(&mut self, key: &str, value: &str, kind: Kind) {
-        self.vars.retain(|(k, _, _)| k != key);
-        self.vars.push((key.to_owned(), value.to_owned(), kind));
+        let var = Var {
+            value: value.to_owned(),
+            kind,
+            order: self.next,
+        };
+        self.next += 1;
+        self.vars.insert(key.to_owned(), var);
     }
 
     /// The bytes of the names and values in scope.
     pub(crate) fn text_len(&self) -> usize {
         self.vars
             .iter()
-            .map(|(key, value, _)| key.len() + value.len())
+            .map(|(key, var)| key.len() + var.value.len())
             .sum()
     }
 
     /// The build arguments in effect, in order: what a `RUN` gets on top of the image's
     /// environment. An `ENV` of the same name set later hides an argument.
     pub(crate) fn run_env(&self) -> Vec<KeyValue> {
-        self.vars
+        let mut args: Vec<(&String, &Var)> = self
+            .vars
             .iter()
-            .filter(|(_, _, kind)| *kind == Kind::Arg)
-            .map(|(key, value, _)| KeyValue::new(key, value))
+            .filter(|(_, var)| var.kind == Kind::Arg)
+            .collect();
+        args.sort_unstable_by_key(|(_, var)| var.order);
+        args.into_iter()
+            .map(|(key, var)| KeyValue::new(key, &var.value))
             .collect()
     }
 }

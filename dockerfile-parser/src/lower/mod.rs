@@ -24,7 +24,7 @@ mod run;
 pub(crate) mod source;
 mod stage;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use mkimage_core::plan::{Base, KeyValue, Op, Plan, PlanError, Platform, Source, Span, Stage};
 use serde::{Deserialize, Serialize};
@@ -155,6 +155,8 @@ pub(crate) struct Context<'a> {
     args: &'a Args,
     /// The stage names (lowercase) in declaration order.
     names: Vec<Option<String>>,
+    /// The index of each named stage, by its name; names are unique.
+    stage_index: HashMap<String, usize>,
     /// [`LowerOptions::named_contexts`], by [`familiar`] name, each with its name as given.
     named_contexts: BTreeMap<String, (&'a str, &'a NamedContext)>,
 }
@@ -185,10 +187,7 @@ impl Context<'_> {
 
     /// The stage whose name is `name`, ignoring case.
     fn stage_named(&self, name: &str) -> Option<usize> {
-        let name = name.to_ascii_lowercase();
-        self.names
-            .iter()
-            .rposition(|stage| stage.as_deref() == Some(name.as_str()))
+        self.stage_index.get(&name.to_ascii_lowercase()).copied()
     }
 }
 
@@ -283,6 +282,11 @@ pub(crate) fn lower_instructions(
         budget,
         args: &args,
         names: froms.iter().map(|from| from.name.clone()).collect(),
+        stage_index: froms
+            .iter()
+            .enumerate()
+            .filter_map(|(index, from)| Some((from.name.clone()?, index)))
+            .collect(),
         named_contexts: options
             .named_contexts
             .iter()
@@ -292,8 +296,8 @@ pub(crate) fn lower_instructions(
 
     let mut warnings = Vec::new();
     let mut lowered: Vec<stage::Lowered> = Vec::with_capacity(stages.len());
-    for (index, (from, (_, body))) in froms.iter().zip(&stages).enumerate() {
-        let stage = lower_stage(&context, options, from, &froms[..index], &lowered, body)?;
+    for (from, (_, body)) in froms.iter().zip(&stages) {
+        let stage = lower_stage(&context, options, from, &lowered, body)?;
         warnings.extend(stage.1);
         lowered.push(stage.0);
     }
@@ -366,7 +370,8 @@ fn read_from(instr: &Instr) -> Result<From<'_>, LowerError> {
 }
 
 fn check_stage_names(froms: &[From<'_>]) -> Result<(), LowerError> {
-    for (index, from) in froms.iter().enumerate() {
+    let mut first_lines: HashMap<&str, usize> = HashMap::new();
+    for from in froms {
         let Some(name) = &from.name else { continue };
         if RESERVED_STAGE_NAMES.contains(&name.as_str()) {
             return Err(LowerError::ReservedStage {
@@ -374,16 +379,14 @@ fn check_stage_names(froms: &[From<'_>]) -> Result<(), LowerError> {
                 name: name.clone(),
             });
         }
-        if let Some(first) = froms[..index]
-            .iter()
-            .find(|f| f.name.as_ref() == Some(name))
-        {
+        if let Some(&first_line) = first_lines.get(name.as_str()) {
             return Err(LowerError::DuplicateStage {
                 span: from.instr.span,
                 name: name.clone(),
-                first_line: first.instr.span.line,
+                first_line,
             });
         }
+        first_lines.insert(name, from.instr.span.line);
     }
     Ok(())
 }
@@ -428,7 +431,6 @@ fn lower_stage(
     context: &Context<'_>,
     options: &LowerOptions,
     from: &From<'_>,
-    earlier: &[From<'_>],
     lowered: &[stage::Lowered],
     body: &[&Instr],
 ) -> Result<(stage::Lowered, Vec<Warning>), LowerError> {
@@ -480,9 +482,11 @@ fn lower_stage(
         }));
     }
     // `FROM name` refers to an earlier stage only, by its exact (lowercase) name.
-    let base_stage = earlier
-        .iter()
-        .rposition(|f| f.name.as_deref() == Some(base.as_str()));
+    let base_stage = context
+        .stage_index
+        .get(base.as_str())
+        .copied()
+        .filter(|&index| index < lowered.len());
     // Else a named context of that name stands for the image.
     let (base, from_text) = match (base_stage, context.named_context(&base)) {
         (None, Some((name, named))) => (named.image.clone(), Some(named_context_text(name, named))),

@@ -920,3 +920,31 @@ fn a_nul_byte_in_a_path_is_an_error_at_its_instruction() {
         "3:1: the destination `/x\0` contains a NUL byte"
     );
 }
+
+// See: issue 13
+#[test]
+fn long_chains_of_stages_and_many_variables_lower() {
+    // Stage references and argument lookups were quadratic: this took minutes.
+    let mut chain = Lines::default().i("FROM", &["scratch", "AS", "s0"]);
+    for index in 1..4000 {
+        chain = chain.i(
+            "FROM",
+            &[&format!("s{}", index - 1), "AS", &format!("s{index}")],
+        );
+    }
+    chain = chain.add("COPY", &["--from=s0"], &["/a", "/b"]);
+    let plan = chain.plan();
+    assert_eq!(plan.stages.len(), 4000);
+    assert_eq!(plan.stages[3999].base, Base::Stage(3998));
+    assert_eq!(plan.stages[3999].dependencies(), [0, 3998]);
+
+    let mut args = Lines::default().i("FROM", &["scratch"]);
+    for index in 0..100_000 {
+        args = args.i("ARG", &[&format!("A{index}={index}")]);
+    }
+    args = args.i("ARG", &["A0=again"]).i("RUN", &["true"]);
+    let run = shell_run(&args.plan(), 0, 0);
+    assert_eq!(run.env.len(), 100_000);
+    assert_eq!(run.env[0], kv("A1", "1"));
+    assert_eq!(run.env[99_999], kv("A0", "again"));
+}
