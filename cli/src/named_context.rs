@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use mkimage_core::build::{BuildError, BuildOptions, Builder};
-use mkimage_core::context::Context;
+use mkimage_core::context::{Context, Origin};
 use mkimage_core::oci::{ImageSource, import};
 use mkimage_core::plan::{
     AddOptions, Base, Copy, CopySource, Op, Plan, Span, Stage, Step, StepMeta,
@@ -90,7 +90,8 @@ fn image_for(
         // hashes are not recorded, its lineage names no directory), not the system's
         // temporary directory, which any later change reading the context would walk.
         empty = tempfile::tempdir().context("failed to create a temporary directory")?;
-        (Context::without_ignore_file(empty.path())?.streamed(), copy)
+        let context = Context::without_ignore_file(empty.path(), Origin::Context)?;
+        (context.streamed(), copy)
     } else {
         let dir = Path::new(source);
         if !dir.is_dir() {

@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::add::{ArchiveError, Below, ExtractOptions, extract, is_archive};
-use crate::context::{Context, Destination, SelectOptions};
+use crate::context::{Context, Destination, Origin, SelectOptions};
 use crate::digest::sha256;
 use crate::fetch::{Checksum, Download, FetchError, GitSource, Resolved, download};
 use crate::layer::{Entry, EntryKind, LayerPath};
@@ -237,7 +237,7 @@ pub(super) fn add_entries(
         if !(sources.keep_git_dir || git.keeps_git_dir()) {
             checkout.remove_git_dirs()?;
         }
-        let tree = Context::without_ignore_file(&checkout.root)?;
+        let tree = Context::without_ignore_file(&checkout.root, Origin::Git(git.remote().into()))?;
         let selection = tree.select(&["."], &SelectOptions::default())?;
         for mut entry in selection.place(&dest, true)? {
             let (uid, gid) = placement.owner.unwrap_or((0, 0));

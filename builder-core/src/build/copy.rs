@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use oci_spec::image::{Descriptor, Digest};
 
-use crate::context::{Context, ContextError, Destination, SelectOptions, Selection};
+use crate::context::{Context, ContextError, Destination, Origin, SelectOptions, Selection};
 use crate::layer::{
     self, Content, Entry, EntryKind, LayerOptions, LayerPath, LayerWriter, WrittenLayer,
     write_layer,
@@ -201,13 +201,21 @@ pub(super) fn run_copy(
         From::Stage(index) => {
             let layers = run.stage_image(*index)?.layers.clone();
             let dir = unpacked(run, &format!("stage-{index}"), &layers)?;
-            from_image = select_in(&dir, copy)?;
+            let name = run.plan.stages[*index]
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("stage-{index}"));
+            from_image = select_in(&dir, copy, Origin::Stage(name))?;
             (Some(&from_image), true)
         }
         From::Image(image) => {
             let layers = image.layers().to_vec();
             let dir = unpacked(run, &format!("image-{}", image.digest()), &layers)?;
-            from_image = select_in(&dir, copy)?;
+            let reference = match &copy.from {
+                Source::Image(reference) => reference.clone(),
+                _ => image.digest().to_string(),
+            };
+            from_image = select_in(&dir, copy, Origin::Image(reference))?;
             (Some(&from_image), true)
         }
     };
@@ -532,8 +540,9 @@ fn unpacked(
     Ok(kept.path().to_owned())
 }
 
-/// Selects the path sources of `copy` in an unpacked image at `dir`.
-fn select_in(dir: &std::path::Path, copy: &Copy) -> crate::Result<Selection> {
-    let context = Context::image_root(dir)?;
+/// Selects the path sources of `copy` in an unpacked image at `dir`, which holds
+/// `origin`.
+fn select_in(dir: &std::path::Path, copy: &Copy, origin: Origin) -> crate::Result<Selection> {
+    let context = Context::without_ignore_file(dir, origin)?;
     Ok(context.select(&path_sources(copy), &select_options(copy))?)
 }

@@ -3,6 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
+use super::Origin;
 use crate::layer::LayerError;
 
 /// What can fail in the `context` module.
@@ -73,24 +74,30 @@ pub enum ContextError {
         source_path: String,
     },
     /// A source matches nothing in the context (or only what `.dockerignore` excludes).
-    #[error("source `{source_path}` matches no file in the build context")]
+    #[error("source `{source_path}` matches no file in {origin}")]
     SourceNotFound {
         /// The source as written.
         source_path: String,
+        /// What the context is: the build context, a stage, an image.
+        origin: Origin,
     },
     /// A source climbs above the context root with `..`.
-    #[error("source `{source_path}` leaves the build context")]
+    #[error("source `{source_path}` leaves {origin}")]
     SourceEscapes {
         /// The source as written.
         source_path: String,
+        /// What the context is.
+        origin: Origin,
     },
     /// A symlink on the way to a source points out of the context.
-    #[error("source `{source_path}` leaves the build context through the symlink `{link}`")]
+    #[error("source `{source_path}` leaves {origin} through the symlink `{link}`")]
     SymlinkEscapes {
         /// The source as written.
         source_path: String,
         /// The symlink, relative to the context root.
         link: String,
+        /// What the context is.
+        origin: Origin,
     },
     /// Symlinks on the way to a source form a loop or a chain too long to follow.
     #[error("source `{source_path}` leads through too many symlinks")]

@@ -61,11 +61,44 @@ pub struct Context {
     root: PathBuf,
     ignore: Patterns,
     ignore_file: Option<PathBuf>,
-    /// Whether the directory is an unpacked image, where an absolute symlink target is
-    /// taken from the directory and `..` stops at it, as inside a container.
-    image_root: bool,
+    /// What the directory holds. In an unpacked image (a stage's or an image's), an
+    /// absolute symlink target is taken from the directory and `..` stops at it, as
+    /// inside a container.
+    origin: Origin,
     /// Whether the directory was extracted from a stream for this build.
     streamed: bool,
+}
+
+/// What the directory of a [`Context`] holds, as errors about its sources name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The build context.
+    Context,
+    /// A checked-out git repository that `ADD` reads, by its remote.
+    Git(String),
+    /// The filesystem of an earlier stage (`COPY --from=NAME`), by its name.
+    Stage(String),
+    /// The filesystem of an image (`COPY --from=REF`), by its reference as written.
+    Image(String),
+}
+
+impl Origin {
+    /// Whether the directory is an unpacked image: a stage's or an image's.
+    fn is_image(&self) -> bool {
+        matches!(self, Origin::Stage(_) | Origin::Image(_))
+    }
+}
+
+impl std::fmt::Display for Origin {
+    /// `the build context`, `stage `build``, `image `alpine:3``.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Context => f.write_str("the build context"),
+            Origin::Git(remote) => write!(f, "the git repository `{remote}`"),
+            Origin::Stage(name) => write!(f, "stage `{name}`"),
+            Origin::Image(reference) => write!(f, "image `{reference}`"),
+        }
+    }
 }
 
 /// A regular file of the context: where it is, and what identifies its content on the
@@ -164,32 +197,23 @@ impl Context {
             root,
             ignore,
             ignore_file,
-            image_root: false,
+            origin: Origin::Context,
             streamed: false,
         })
     }
 
-    /// Opens `dir` as a context without ignore patterns (a checked-out git source that
-    /// `ADD` reads, whose own `.dockerignore`, if any, is just a file).
+    /// Opens `dir` as a context without ignore patterns: its own `.dockerignore`, if any,
+    /// is just a file. `origin` says what `dir` holds: a checked-out git source that `ADD`
+    /// reads, or an unpacked image that a `COPY --from` reads, where symlinks resolve as
+    /// inside a container: an absolute target from `dir`, `..` stopping at `dir`.
     ///
     /// # Errors
     ///
     /// [`ContextError::OpenContext`] when `dir` is not a readable directory.
-    pub fn without_ignore_file(dir: impl AsRef<Path>) -> Result<Context, ContextError> {
-        Ok(Context {
-            image_root: false,
-            ..Context::image_root(dir)?
-        })
-    }
-
-    /// Opens `dir`, an unpacked image that a `COPY --from` reads, as a context: no ignore
-    /// patterns (its own `.dockerignore`, if any, is just a file), and symlinks resolved
-    /// as inside a container: an absolute target from `dir`, `..` stopping at `dir`.
-    ///
-    /// # Errors
-    ///
-    /// [`ContextError::OpenContext`] when `dir` is not a readable directory.
-    pub fn image_root(dir: impl AsRef<Path>) -> Result<Context, ContextError> {
+    pub fn without_ignore_file(
+        dir: impl AsRef<Path>,
+        origin: Origin,
+    ) -> Result<Context, ContextError> {
         let dir = dir.as_ref();
         let root = fs::canonicalize(dir).map_err(|source| ContextError::OpenContext {
             path: dir.to_owned(),
@@ -199,7 +223,7 @@ impl Context {
             root,
             ignore: Patterns::default(),
             ignore_file: None,
-            image_root: true,
+            origin,
             streamed: false,
         })
     }

@@ -111,7 +111,11 @@ impl Context {
         let mut matches = Vec::new();
         for (index, source) in sources.iter().enumerate() {
             let source = source.as_ref();
-            let parsed = parse(source, options.parents)?;
+            let parsed =
+                parse(source, options.parents).ok_or_else(|| ContextError::SourceEscapes {
+                    source_path: source.to_owned(),
+                    origin: self.origin.clone(),
+                })?;
             let found = self.expand(source, &parsed)?;
             // A wildcard may match nothing, as BuildKit allows (`COPY requirements*.txt
             // ./` for a file that may be missing); a plain path must exist.
@@ -119,6 +123,7 @@ impl Context {
             if found.is_empty() && !wildcard {
                 return Err(ContextError::SourceNotFound {
                     source_path: source.to_owned(),
+                    origin: self.origin.clone(),
                 });
             }
             for (written, resolved) in found {
@@ -140,6 +145,7 @@ impl Context {
                     .transpose()
                     .map_err(|_| ContextError::SourceEscapes {
                         source_path: source.to_owned(),
+                        origin: self.origin.clone(),
                     })?;
                 if options.parents {
                     // The directories kept above the match, with their metadata.
@@ -289,10 +295,11 @@ impl Context {
             match component.as_slice() {
                 b"" | b"." => continue,
                 b".." => {
-                    if real.pop().is_none() && !self.image_root {
+                    if real.pop().is_none() && !self.origin.is_image() {
                         return Err(ContextError::SymlinkEscapes {
                             source_path: source.to_owned(),
                             link: last_link,
+                            origin: self.origin.clone(),
                         });
                     }
                     continue;
@@ -317,7 +324,7 @@ impl Context {
                 let target = fs::read_link(&host)
                     .map_err(|source| ContextError::ReadContext { path: host, source })?;
                 real.pop();
-                let target = if target.is_absolute() && self.image_root {
+                let target = if target.is_absolute() && self.origin.is_image() {
                     // Inside an image, an absolute target starts at the image's root.
                     real.clear();
                     target.strip_prefix("/").unwrap_or(&target).to_owned()
@@ -327,6 +334,7 @@ impl Context {
                         return Err(ContextError::SymlinkEscapes {
                             source_path: source.to_owned(),
                             link: last_link,
+                            origin: self.origin.clone(),
                         });
                     };
                     real.clear();
@@ -380,9 +388,9 @@ fn is_missing(e: &io::Error) -> bool {
 }
 
 /// Splits `source` into components: a leading `/` is the context root, `.` and empty
-/// components go, `..` removes the one before (an error at the root). With `parents`,
+/// components go, `..` removes the one before (`None` at the root). With `parents`,
 /// a `.` after the first component marks the pivot.
-fn parse(source: &str, parents: bool) -> Result<Parsed<'_>, ContextError> {
+fn parse(source: &str, parents: bool) -> Option<Parsed<'_>> {
     let mut components = Vec::new();
     let mut pivot = 0;
     for component in source.split('/') {
@@ -394,17 +402,13 @@ fn parse(source: &str, parents: bool) -> Result<Parsed<'_>, ContextError> {
                 }
             }
             ".." => {
-                if components.pop().is_none() {
-                    return Err(ContextError::SourceEscapes {
-                        source_path: source.to_owned(),
-                    });
-                }
+                components.pop()?;
                 pivot = pivot.min(components.len());
             }
             _ => components.push(component),
         }
     }
-    Ok(Parsed { components, pivot })
+    Some(Parsed { components, pivot })
 }
 
 impl Part {

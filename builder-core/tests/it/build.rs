@@ -12,7 +12,8 @@ use mkimage_core::build::{
 use mkimage_core::context::Context;
 use mkimage_core::oci::{CONFIG_LIMIT, Image};
 use mkimage_core::plan::{
-    Base, Command, Copy, KeyValue, Op, Plan, Platform, Run, Security, Span, Stage, Step, StepMeta,
+    Base, Command, Copy, KeyValue, Op, Plan, Platform, Run, Security, Source, Span, Stage, Step,
+    StepMeta,
 };
 use mkimage_core::store::Store;
 
@@ -362,7 +363,7 @@ fn copy_from_a_stage_follows_its_absolute_symlinks_inside_it() {
     };
     let copy_from = |source: &str, dest: &str| {
         let mut copy = Copy::new(vec![source.into()], dest);
-        copy.from = mkimage_core::plan::Source::Stage(0);
+        copy.from = Source::Stage(0);
         step(Op::Copy(copy), 3, "COPY --from=0")
     };
     let plan = Plan {
@@ -789,4 +790,64 @@ fn a_chain_of_four_thousand_stages_builds() {
     assert_eq!(image.config().config.labels["first"], "1");
     assert_eq!(image.config().config.user.as_deref(), Some("app"));
     assert_eq!(image.config().history.len(), 2);
+}
+
+// See: issue 13
+#[test]
+fn copy_from_errors_name_the_stage_or_image_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let context = context(&dir.path().join("ctx"));
+    let copy_from = |from: Source, source: &str| {
+        let mut copy = Copy::new(vec![source.into()], "/");
+        copy.from = from;
+        step(Op::Copy(copy), 3, "COPY --from")
+    };
+    let base = plan(vec![step(
+        Op::Copy(Copy::new(vec!["run".into()], "/run")),
+        2,
+        "COPY run /run",
+    )]);
+    let error = |stages: Vec<Stage>| {
+        let plan = Plan {
+            target: stages.len() - 1,
+            stages,
+        };
+        let error = Builder::new(store.clone())
+            .build(&plan, &context, &BuildOptions::default(), &NoEvents)
+            .unwrap_err();
+        let mkimage_core::Error::Build(BuildError::Step { source, .. }) = error else {
+            panic!("not a step error: {error:?}");
+        };
+        source.to_string()
+    };
+    let from_stage = |name: Option<&str>| {
+        let mut named = base.stages[0].clone();
+        named.name = name.map(str::to_owned);
+        let reader = plan(vec![copy_from(Source::Stage(0), "/nope")]).stages;
+        [vec![named], reader].concat()
+    };
+    assert_eq!(
+        error(from_stage(Some("build"))),
+        "source `/nope` matches no file in stage `build`"
+    );
+    assert_eq!(
+        error(from_stage(None)),
+        "source `/nope` matches no file in stage `stage-0`"
+    );
+
+    let tagged = BuildOptions {
+        tags: vec!["localhost/it/base:1".parse().unwrap()],
+        ..BuildOptions::default()
+    };
+    build(&store, &base, &context, &tagged);
+    let image = Source::Image("localhost/it/base:1".into());
+    assert_eq!(
+        error(plan(vec![copy_from(image.clone(), "/nope")]).stages),
+        "source `/nope` matches no file in image `localhost/it/base:1`"
+    );
+    assert_eq!(
+        error(plan(vec![copy_from(image, "../../x")]).stages),
+        "source `../../x` leaves image `localhost/it/base:1`"
+    );
 }
