@@ -87,6 +87,7 @@ use crate::store::Store;
 pub use error::BuildError;
 pub use executor::{NewLayer, NoRun, RunInput, StepExecutor};
 pub use output::{export_rootfs, export_rootfs_tar};
+pub(crate) use resolve::image_id;
 pub use resolve::{BaseResolver, LocalResolver};
 
 /// Builds plans into images of one store.

@@ -1,11 +1,18 @@
 //! Resolving a base image (`FROM`, `COPY --from=<image>`) to an image in the store.
+//!
+//! A base is named by a reference (a tag, or a digest: `alpine@sha256:…`), by an image's
+//! full id (`sha256:<hex>`, or its 64 hex digits alone), or by an image source
+//! (`oci-archive:PATH`). Unlike the command line (`mkimage rmi 3f2a`), a base is never
+//! found by a prefix of an id: `FROM 3f2a` names the image `3f2a`, as it does for docker,
+//! whose builder takes a full id or a digest there and no prefix.
 
-use oci_spec::image::Descriptor;
+use oci_spec::image::{Descriptor, Digest};
 
 use crate::events::Events;
 use crate::oci::{ImageSource, import};
 use crate::plan::Platform;
-use crate::store::{Store, StoreError};
+use crate::registry::Reference;
+use crate::store::Store;
 
 use super::BuildError;
 
@@ -56,13 +63,63 @@ impl BaseResolver for LocalResolver {
                     .into()
                 });
         }
-        match store.find_image(reference) {
-            Ok(descriptor) => Ok(descriptor),
-            Err(StoreError::NoSuchImage { .. }) => Err(BuildError::ImageNotFound {
+        let found = match image_id(reference) {
+            Some(id) => store
+                .tags()?
+                .into_iter()
+                .map(|entry| entry.descriptor)
+                .find(|descriptor| descriptor.digest() == &id),
+            None => store.resolve(&reference.parse::<Reference>()?)?,
+        };
+        found.ok_or_else(|| {
+            BuildError::ImageNotFound {
                 reference: reference.to_owned(),
             }
-            .into()),
-            Err(other) => Err(other.into()),
+            .into()
+        })
+    }
+}
+
+/// The image id `reference` is, when it is one: `sha256:` and 64 hex digits, or the 64
+/// digits alone. Such a name is never a repository, so it is never pulled.
+pub(crate) fn image_id(reference: &str) -> Option<Digest> {
+    let hex = reference.strip_prefix("sha256:").unwrap_or(reference);
+    let is_id = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    is_id
+        .then(|| format!("sha256:{hex}").parse().ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NoEvents;
+    use crate::oci::{ImageConfig, write_image};
+
+    // See: issue 13
+    #[test]
+    fn bases_are_found_by_name_digest_or_full_id_never_by_prefix() -> crate::Result<()> {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = Store::open(dir.path())?;
+        let image = write_image(&store, &ImageConfig::default(), &[])?;
+        store.tag(&"localhost/app:1".parse()?, &image)?;
+        let hex = image.digest().digest().to_owned();
+        let find = |name: &str| LocalResolver.resolve(&store, name, &Platform::host(), &NoEvents);
+        for name in [
+            "localhost/app:1".to_owned(),
+            format!("localhost/app@{}", image.digest()),
+            format!("sha256:{hex}"),
+            hex.clone(),
+        ] {
+            assert_eq!(find(&name)?.digest(), image.digest(), "{name}");
         }
+        // A prefix of the id is a name, here of no image.
+        for name in [&hex[..12], &format!("sha256:{}", &hex[..12])] {
+            assert_eq!(
+                find(name).unwrap_err().to_string(),
+                format!("image `{name}` is not in the local store")
+            );
+        }
+        Ok(())
     }
 }

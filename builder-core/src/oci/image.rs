@@ -29,13 +29,7 @@ impl Image {
         descriptor: &Descriptor,
         platform: &Platform,
     ) -> crate::Result<Image> {
-        let mut descriptor = descriptor.clone();
-        let kind = descriptor.media_type().to_string();
-        if media_type::is_index(&kind) {
-            let bytes = store.read_blob(descriptor.digest())?;
-            let index: ImageIndex = parse("index", descriptor.digest(), &bytes)?;
-            descriptor = select_manifest(&index, descriptor.digest(), platform)?;
-        }
+        let descriptor = Image::manifest_for(store, descriptor, platform)?;
         let kind = descriptor.media_type().to_string();
         let digest = descriptor.digest().clone();
         if media_type::DOCKER_SCHEMA1.contains(&kind.as_str()) {
@@ -64,6 +58,27 @@ impl Image {
             manifest,
             config,
         })
+    }
+
+    /// The manifest `descriptor` stands for on `platform`: itself for a manifest, and
+    /// for an index its manifest for `platform`, which may not be in the store (an index
+    /// is pulled for one platform).
+    ///
+    /// # Errors
+    ///
+    /// [`OciError::ParseBlob`] and the store's errors for an index that cannot be read,
+    /// [`OciError::NoPlatform`] for one without a manifest for `platform`.
+    pub fn manifest_for(
+        store: &Store,
+        descriptor: &Descriptor,
+        platform: &Platform,
+    ) -> crate::Result<Descriptor> {
+        if !media_type::is_index(descriptor.media_type().as_ref()) {
+            return Ok(descriptor.clone());
+        }
+        let bytes = store.read_blob(descriptor.digest())?;
+        let index: ImageIndex = parse("index", descriptor.digest(), &bytes)?;
+        Ok(select_manifest(&index, descriptor.digest(), platform)?)
     }
 
     /// The manifest's descriptor.

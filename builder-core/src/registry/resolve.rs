@@ -3,9 +3,9 @@
 use oci_spec::image::Descriptor;
 
 use crate::Error;
-use crate::build::{BaseResolver, BuildError, LocalResolver};
+use crate::build::{BaseResolver, BuildError, LocalResolver, image_id};
 use crate::events::Events;
-use crate::oci::Image;
+use crate::oci::{Image, OciError};
 use crate::plan::Platform;
 use crate::store::Store;
 
@@ -16,7 +16,8 @@ use super::reference::Reference;
 /// Resolves `FROM <image>` as docker does: the store's image when it has one for the
 /// platform, else the registry's, pulled into the store. With `always_pull` (`--pull`),
 /// the registry is asked every time (a `HEAD`, when nothing changed). Archives
-/// (`oci-archive:…`) are read as [`LocalResolver`] reads them.
+/// (`oci-archive:…`) and image ids are read as [`LocalResolver`] reads them. A local
+/// image that cannot be read is an error, never a reason to pull one of that name.
 #[derive(Debug)]
 pub struct RegistryResolver {
     client: Client,
@@ -41,17 +42,25 @@ impl BaseResolver for RegistryResolver {
         platform: &Platform,
         events: &dyn Events,
     ) -> crate::Result<Descriptor> {
-        // A bare image digest (`sha256:<hex>`) names no repository to pull from.
-        let image_id = reference
-            .strip_prefix("sha256:")
-            .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
-        if image_id || crate::oci::ImageSource::is_source(reference) {
+        // An image id (`sha256:<hex>`) names no repository to pull from.
+        if image_id(reference).is_some() || crate::oci::ImageSource::is_source(reference) {
             return LocalResolver.resolve(store, reference, platform, events);
         }
         if !self.always_pull {
             match LocalResolver.resolve(store, reference, platform, events) {
-                Ok(found) if fits(store, &found, platform) => return Ok(found),
-                Ok(_) | Err(Error::Build(BuildError::ImageNotFound { .. })) => {}
+                Ok(found) => match fits(store, &found, platform) {
+                    Ok(true) => return Ok(found),
+                    Ok(false) => {}
+                    Err(source) => {
+                        return Err(BuildError::CorruptImage {
+                            reference: reference.to_owned(),
+                            digest: found.digest().clone(),
+                            source: Box::new(source),
+                        }
+                        .into());
+                    }
+                },
+                Err(Error::Build(BuildError::ImageNotFound { .. })) => {}
                 Err(other) => return Err(other),
             }
         }
@@ -62,17 +71,25 @@ impl BaseResolver for RegistryResolver {
 
 /// Whether the store's image `descriptor` can serve `platform`: an index with a manifest
 /// for it in the store, or a manifest whose config has its OS and architecture (or
-/// names none).
-fn fits(store: &Store, descriptor: &Descriptor, platform: &Platform) -> bool {
-    match Image::load(store, descriptor, platform) {
-        Ok(image) => {
-            let config = image.config();
-            if config.os.is_empty() || config.architecture.is_empty() {
-                return true;
-            }
-            let found = Platform::new(&config.os, &config.architecture, None);
-            found.os() == platform.os() && found.architecture() == platform.architecture()
-        }
-        Err(_) => false,
+/// names none). An index without such a manifest in the store, or with none for
+/// `platform`, cannot: the registry may have it.
+///
+/// # Errors
+///
+/// Why an image the store lists cannot be read: a blob missing, changed or not valid.
+fn fits(store: &Store, descriptor: &Descriptor, platform: &Platform) -> crate::Result<bool> {
+    let manifest = match Image::manifest_for(store, descriptor, platform) {
+        Ok(manifest) => manifest,
+        Err(Error::Oci(OciError::NoPlatform { .. })) => return Ok(false),
+        Err(other) => return Err(other),
+    };
+    if manifest.digest() != descriptor.digest() && !store.has_blob(manifest.digest()) {
+        return Ok(false);
     }
+    let config = Image::load(store, descriptor, platform)?.config().clone();
+    if config.os.is_empty() || config.architecture.is_empty() {
+        return Ok(true);
+    }
+    let found = Platform::new(&config.os, &config.architecture, None);
+    Ok(found.os() == platform.os() && found.architecture() == platform.architecture())
 }

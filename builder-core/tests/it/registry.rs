@@ -1101,3 +1101,57 @@ fn push_of_a_corrupt_blob_commits_nothing() {
         );
     }
 }
+
+// See: issue 13
+#[test]
+fn a_corrupt_local_base_is_an_error_not_a_pull() {
+    use mkimage_core::build::BaseResolver as _;
+    use mkimage_core::registry::RegistryResolver;
+
+    let registry = Registry::start();
+    let (_source, pushed) = pushed_image(&registry, "it/base:1", 1000);
+    let reference = registry.reference("it/base:1");
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let resolver = RegistryResolver::new(fast_client(), false);
+    let host = Platform::host();
+    let found = resolver
+        .resolve(&store, &reference, &host, &NoEvents)
+        .unwrap();
+    assert_eq!(found.digest(), pushed.digest());
+
+    // The config changes on disk: the registry still has the image, but the store's is
+    // the one `FROM` names, and it is corrupt.
+    let config = Image::load(&store, &found, &host)
+        .unwrap()
+        .config_descriptor()
+        .clone();
+    let path = store.blob_path(config.digest());
+    let mut permissions = fs::metadata(&path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o600);
+    fs::set_permissions(&path, permissions).unwrap();
+    fs::write(&path, b"{}").unwrap();
+    let error = resolver
+        .resolve(&store, &reference, &host, &NoEvents)
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "the image `{reference}` (`{}`) in the local store is corrupt",
+            found.digest()
+        )
+    );
+    let cause = std::error::Error::source(&error).unwrap().to_string();
+    assert_eq!(
+        cause,
+        format!(
+            "blob `{}` is corrupt: its content has digest `sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a`",
+            config.digest()
+        )
+    );
+    assert_eq!(
+        fs::read(&path).unwrap(),
+        b"{}",
+        "nothing was pulled over it"
+    );
+}
