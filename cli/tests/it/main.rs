@@ -10,6 +10,7 @@ mod build_instructions;
 mod build_outputs;
 mod contexts;
 mod hostile;
+mod limits;
 mod parse;
 mod registry;
 #[allow(clippy::unwrap_used, dead_code)]
