@@ -14,7 +14,13 @@ use mkimage_core::store::Store;
 fn child(name: &str, env: (&str, &Path)) -> Command {
     let mut command = Command::new(std::env::current_exe().expect("the test binary"));
     command
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            name,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(env.0, env.1);
     command
 }
@@ -55,6 +61,7 @@ const TAGGER: &str = "MKIMAGE_TEST_TAGGER_ROOT";
 
 /// In a child: tags 25 names `p<pid>-<i>` and moves the shared `app:latest` each time.
 #[test]
+#[ignore = "helper of four_processes_tag_concurrently"]
 fn tagger_child() {
     let Some(root) = std::env::var_os(TAGGER) else {
         return;
@@ -106,6 +113,7 @@ const WRITER: &str = "MKIMAGE_TEST_WRITER_ROOT";
 
 /// In a child: writes half a blob, says so, and waits to be killed.
 #[test]
+#[ignore = "helper of killed_blob_write_leaves_nothing_visible"]
 fn blob_writer_child() {
     let Some(root) = std::env::var_os(WRITER) else {
         return;
