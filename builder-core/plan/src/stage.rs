@@ -303,7 +303,7 @@ impl Source {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Command, Copy};
+    use crate::{Command, Copy, Run, Sharing};
 
     fn stage(base: Base, steps: Vec<Op>) -> Stage {
         Stage {
@@ -352,7 +352,7 @@ mod tests {
         let cache = |from| Mount::Cache {
             target: "/c".into(),
             id: "c".into(),
-            sharing: crate::plan::Sharing::Shared,
+            sharing: Sharing::Shared,
             from,
             source: "/".into(),
             readonly: false,
@@ -360,7 +360,7 @@ mod tests {
             uid: 0,
             gid: 0,
         };
-        let mut run = crate::plan::Run::new(Command::Shell("true".into()));
+        let mut run = Run::new(Command::Shell("true".into()));
         run.mounts = vec![cache(None), cache(Some(Source::Stage(0)))];
         let with_cache = stage(Base::Scratch, vec![Op::Run(run)]);
         assert_eq!(with_cache.dependencies(), vec![0]);
