@@ -9,7 +9,8 @@
 //! A [`Plan`] holds [`Stage`]s; a stage starts from a [`Base`] for a [`Platform`] and
 //! applies [`Step`]s. Each step separates what it does ([`Op`], which goes into cache
 //! keys) from where it came from ([`StepMeta`], which does not), so moving a line in a
-//! Dockerfile keeps the cache.
+//! Dockerfile keeps the cache. [`CONFIG_LIMIT`] bounds the image config that both the
+//! frontend and the engine check.
 //!
 //! # Why a leaf
 //!
@@ -40,10 +41,12 @@
 
 #![deny(missing_docs)]
 
+mod limits;
 mod op;
 mod platform;
 mod stage;
 
+pub use limits::CONFIG_LIMIT;
 pub use op::{
     AddOptions, Command, Copy, CopySource, Healthcheck, HealthcheckOptions, InlineFile, KeyValue,
     Mount, Network, Op, Run, Security, Sharing, Source,

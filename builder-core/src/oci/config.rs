@@ -10,17 +10,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use mkimage_plan::CONFIG_LIMIT;
 use oci_spec::image::Digest;
 use serde::{Deserialize, Serialize};
 
-/// The most bytes an image config may have as JSON: what [`Store::read_blob`] reads back
-/// ([`JSON_LIMIT`]), and what BuildKit's frontends can hand over (its gRPC messages carry
-/// at most 16 MiB). No Dockerfile needs more; a `LABEL` of megabytes is an attack.
-///
-/// [`Store::read_blob`]: crate::store::Store::read_blob
-/// [`JSON_LIMIT`]: crate::store::JSON_LIMIT
-pub const CONFIG_LIMIT: usize = 16 * 1024 * 1024;
-
+// The store must read back every config the engine may write.
 const _: () = assert!(CONFIG_LIMIT as u64 == crate::store::JSON_LIMIT);
 
 /// Fields of a JSON object that a struct does not name.

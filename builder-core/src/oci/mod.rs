@@ -17,11 +17,12 @@ mod manifest;
 pub mod media_type;
 mod platform;
 
-pub use config::{CONFIG_LIMIT, Extra, HealthConfig, History, ImageConfig, RootFs, RunConfig};
+pub use config::{Extra, HealthConfig, History, ImageConfig, RootFs, RunConfig};
 pub use error::OciError;
 pub use export::{ArchiveFormat, ArchiveImage, CONTAINERD_NAME, REF_NAME, write_archive};
 pub use image::Image;
 pub use import::{ImageSource, Imported, import, load};
 pub use json::canonical_json;
 pub use manifest::{image_manifest, write_image, write_index};
+pub use mkimage_plan::CONFIG_LIMIT;
 pub use platform::select_manifest;
