@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use mkimage_core::plan::{KeyValue, Platform};
+use mkimage_plan::{KeyValue, Platform};
 
 use crate::expand::Env;
 

@@ -2,7 +2,7 @@
 //! `--start-interval` (Go durations of at least 1ms, or 0 for the default) and `--retries`
 //! (a non-negative integer). Docker does not expand variables in them.
 
-use mkimage_core::plan::HealthcheckOptions;
+use mkimage_plan::HealthcheckOptions;
 
 use crate::duration::{DurationError, parse_duration};
 

@@ -4,7 +4,7 @@
 //! [`Directives`], its [`Instruction`]s exactly as written (keyword, [`Flag`]s,
 //! [`Arguments`] split as Docker splits them, [`Heredoc`]s) and its warnings. Variables are
 //! then expanded with Docker's shell-word rules ([`Expander`]), and the result is lowered
-//! into a [`mkimage_core::Plan`]. This crate does no I/O: it takes text and returns data,
+//! into a [`mkimage_plan::Plan`]. This crate does no I/O: it takes text and returns data,
 //! warnings included.
 //!
 //! ```

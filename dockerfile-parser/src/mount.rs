@@ -6,7 +6,7 @@
 //! checked in order, so `required` or `size` before `type` is an error, as in Docker. The
 //! `from` is kept as written for the caller to resolve to a stage or an image.
 
-use mkimage_core::plan::{Mount, Sharing, Source};
+use mkimage_plan::{Mount, Sharing, Source};
 
 use crate::expand::ExpandError;
 use crate::slash_path;

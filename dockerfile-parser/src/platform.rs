@@ -3,7 +3,7 @@
 //! names and variants. A lone OS or architecture takes the rest from the build platform,
 //! as BuildKit takes it from the host it runs on.
 
-use mkimage_core::plan::Platform;
+use mkimage_plan::Platform;
 
 /// A `--platform` value that names no platform.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

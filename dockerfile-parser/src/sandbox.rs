@@ -1,7 +1,7 @@
 //! `RUN --network` and `RUN --security`: how the step's sandbox is set up. Docker takes
 //! the values as written, without expansion, and case-sensitively.
 
-use mkimage_core::plan::{Network, Security};
+use mkimage_plan::{Network, Security};
 
 /// A `--network` or `--security` value that is not one of the allowed ones.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -47,7 +47,7 @@ impl std::fmt::Display for Span {
     }
 }
 
-impl From<Span> for mkimage_core::plan::Span {
+impl From<Span> for mkimage_plan::Span {
     fn from(span: Span) -> Self {
         Self {
             line: span.line,
@@ -56,7 +56,7 @@ impl From<Span> for mkimage_core::plan::Span {
     }
 }
 
-impl From<Position> for mkimage_core::plan::Span {
+impl From<Position> for mkimage_plan::Span {
     fn from(position: Position) -> Self {
         Self {
             line: position.line,

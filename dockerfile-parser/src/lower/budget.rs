@@ -13,7 +13,7 @@
 
 use std::cell::Cell;
 
-use mkimage_core::plan::{Op, Span};
+use mkimage_plan::{Op, Span};
 
 use super::error::LowerError;
 use super::stage::pairs_len;

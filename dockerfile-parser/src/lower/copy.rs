@@ -1,6 +1,6 @@
 //! `COPY` and `ADD`.
 
-use mkimage_core::plan::{AddOptions, Copy, CopySource, InlineFile, Op};
+use mkimage_plan::{AddOptions, Copy, CopySource, InlineFile, Op};
 
 use super::error::LowerError;
 use super::flags::{Flags, Kind};

@@ -1,6 +1,6 @@
 //! Why a Dockerfile could not be lowered to a plan.
 
-use mkimage_core::plan::{PlanError, Span};
+use mkimage_plan::{PlanError, Span};
 
 use crate::chmod::ChmodError;
 use crate::expand::ExpandError;
@@ -94,7 +94,7 @@ pub enum LowerError {
         limit: usize,
     },
     /// A step that makes its stage's image config larger than
-    /// [`CONFIG_LIMIT`](mkimage_core::oci::CONFIG_LIMIT).
+    /// [`CONFIG_LIMIT`](mkimage_plan::CONFIG_LIMIT).
     #[error(
         "{span}: the image config of this stage would be larger than the {} MiB an image config may hold",
         limit >> 20

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use mkimage_core::plan::Span;
+use mkimage_plan::Span;
 
 use super::error::LowerError;
 use super::instr::Instr;

@@ -13,7 +13,7 @@
 //!   the rest of the line as the value);
 //! - heredoc markers stay in `args` (`<<EOF`), their bodies are in `heredocs`.
 
-use mkimage_core::plan::Span;
+use mkimage_plan::Span;
 
 /// One instruction, as parsed.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

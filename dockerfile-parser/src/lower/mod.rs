@@ -26,7 +26,7 @@ mod stage;
 
 use std::collections::{BTreeMap, HashMap};
 
-use mkimage_core::plan::{Base, KeyValue, Op, Plan, PlanError, Platform, Source, Span, Stage};
+use mkimage_plan::{Base, KeyValue, Op, Plan, PlanError, Platform, Source, Span, Stage};
 use serde::{Deserialize, Serialize};
 
 use budget::Budget;

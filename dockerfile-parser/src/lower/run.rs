@@ -6,7 +6,7 @@
 //! the bodies go to the shell together, which reads the heredocs itself. Bodies are never
 //! expanded here: the shell does it.
 
-use mkimage_core::plan::{Command, InlineFile, Mount, Op, Run, Span};
+use mkimage_plan::{Command, InlineFile, Mount, Op, Run, Span};
 
 use super::error::LowerError;
 use super::flags::{Flags, Kind};

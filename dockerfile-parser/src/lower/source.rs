@@ -5,7 +5,7 @@
 //! - A URL: any other `http://` or `https://` source.
 //! - Otherwise a path in the source, even `ftp://x` or `github.com/o/r`.
 
-use mkimage_core::plan::CopySource;
+use mkimage_plan::CopySource;
 
 /// Classifies one source argument of `ADD` (`add`) or `COPY`.
 pub(super) fn classify(source: &str) -> CopySource {

@@ -2,8 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use mkimage_core::oci::CONFIG_LIMIT;
-use mkimage_core::plan::{Command, Healthcheck, KeyValue, Op, Source, Span, Stage, Step, StepMeta};
+use mkimage_plan::{
+    CONFIG_LIMIT, Command, Healthcheck, KeyValue, Op, Source, Span, Stage, Step, StepMeta,
+};
 
 use super::error::LowerError;
 use super::flags::{Flags, Kind};

@@ -1,4 +1,4 @@
-use mkimage_core::plan::{Command, Copy, CopySource, InlineFile, Mount, Op, Run, Source};
+use mkimage_plan::{Command, Copy, CopySource, InlineFile, Mount, Op, Run, Source};
 
 use super::instr::{Heredoc, Pair};
 use super::*;
@@ -465,8 +465,8 @@ fn run_flags_and_mounts() {
         .unwrap()
         .plan;
     let run = shell_run(&plan, 1, 0);
-    assert_eq!(run.network, mkimage_core::plan::Network::None);
-    assert_eq!(run.security, mkimage_core::plan::Security::Insecure);
+    assert_eq!(run.network, mkimage_plan::Network::None);
+    assert_eq!(run.security, mkimage_plan::Security::Insecure);
     assert!(
         matches!(&run.mounts[0], Mount::Cache { target, id, from: None, .. }
         if target == "/root/.cache" && id == "/root/.cache")
@@ -576,7 +576,7 @@ fn onbuild_records_the_trigger_text() {
 
 #[test]
 fn config_instructions() {
-    use mkimage_core::plan::{Healthcheck, HealthcheckOptions};
+    use mkimage_plan::{Healthcheck, HealthcheckOptions};
     let plan = Lines::default()
         .i("FROM", &["scratch"])
         .i("ARG", &["P=9000 9001/udp", "SIG=quit"])

@@ -1,5 +1,6 @@
 //! Integration tests of the Dockerfile frontend, one module per area.
 
+mod deps;
 mod fixtures;
 mod limits;
 mod parse;
