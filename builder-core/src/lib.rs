@@ -1,11 +1,14 @@
 //! The mkimage build engine.
 //!
-//! A [`Plan`](plan::Plan) describes a build as stages of steps. The engine executes it:
+//! A [`Plan`] describes a build as stages of steps; it and the other leaf
+//! types (image references, platforms, digests) come from the I/O-free crate
+//! `mkimage-plan`, re-exported as [`plan`]. The engine executes a plan:
 //! files come from a build [`context`], each step that changes files becomes a [`layer`],
 //! other steps edit the image config ([`oci`]), `RUN` steps ([`run`]) run in a sandbox
 //! ([`exec`]) over the base's layers unpacked once into the store ([`rootfs`]),
 //! and the result is kept in a content-addressed [`store`] under a
-//! [`Reference`](registry::Reference), or written out as an OCI or docker archive. Progress is reported through [`Events`]; the engine never prints.
+//! [`Reference`](plan::Reference), or written out as an OCI or docker archive. Progress
+//! is reported through [`Events`]; the engine never prints.
 //! [Registries](registry) and `ADD` downloads ([`fetch`]) reach their servers through
 //! [`net`], which bounds every wait.
 
@@ -24,7 +27,6 @@ mod fsroot;
 pub mod layer;
 pub mod net;
 pub mod oci;
-pub mod plan;
 pub mod registry;
 pub mod rootfs;
 pub mod run;
@@ -35,5 +37,8 @@ pub mod user;
 
 pub use error::{Error, Result};
 pub use events::{Events, NoEvents, RequestRef, Retry, StepRef, Stream, TaskRef};
+/// The build plan and the other leaf types (image references, platforms, digests): the
+/// crate `mkimage-plan`, which the Dockerfile frontend shares with the engine.
+pub use mkimage_plan as plan;
 pub use oci_spec;
 pub use plan::{Plan, Stage, Step};

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use mkimage_core::plan::Platform;
-use mkimage_core::registry::{Reference, pull};
+use mkimage_core::plan::{Platform, Reference};
+use mkimage_core::registry::pull;
 use mkimage_core::store::Store;
 
 use crate::args::PullArgs;

@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use mkimage_core::registry::{Reference, push};
+use mkimage_core::plan::Reference;
+use mkimage_core::registry::push;
 use mkimage_core::store::Store;
 
 use crate::args::PushArgs;

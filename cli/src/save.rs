@@ -6,8 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use mkimage_core::oci::{ArchiveFormat, ArchiveImage, write_archive};
-use mkimage_core::plan::Platform;
-use mkimage_core::registry::Reference;
+use mkimage_core::plan::{Platform, Reference};
 use mkimage_core::store::Store;
 
 use crate::args::{SaveArgs, SaveFormat};

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use mkimage_core::registry::Reference;
+use mkimage_core::plan::Reference;
 use mkimage_core::store::Store;
 
 use crate::args::TagArgs;

@@ -1,4 +1,5 @@
-//! The leaf types of mkimage: the build [`Plan`] and the values it is made of.
+//! The leaf types of mkimage: the build [`Plan`] and the values it is made of, image
+//! [`Reference`]s, [`Platform`]s and [`Digest`]s.
 //!
 //! A plan is plain data. The Dockerfile frontend (`mkimage-dockerfile`) lowers a
 //! Dockerfile into one, and a Rust program may build one by hand; both give the same
@@ -12,12 +13,18 @@
 //! Dockerfile keeps the cache. [`CONFIG_LIMIT`] bounds the image config that both the
 //! frontend and the engine check.
 //!
+//! A [`Reference`] names an image in a registry (`docker.io/library/busybox:latest`),
+//! normalized as docker does; the engine's store tags images with them and its registry
+//! client pulls and pushes them. A [`Digest`] is OCI's `algorithm:hex`, the type of
+//! [`oci_spec`], which the engine's manifests and descriptors use too.
+//!
 //! # Why a leaf
 //!
 //! Both the frontend and the engine need these types, and the frontend does no I/O: it
 //! takes text and returns data. Keeping the types here, apart from the engine, means the
 //! frontend and its fuzz target compile no network, TLS, compression or archive crate.
-//! This crate depends only on `serde` and `thiserror`.
+//! This crate parses and holds data only: its dependencies are `serde`, `thiserror`,
+//! `regex` and `oci-spec` (for [`Digest`]).
 //!
 //! ```
 //! use mkimage_plan::{Base, Command, Op, Plan, Span, Stage, Step, StepMeta};
@@ -44,12 +51,15 @@
 mod limits;
 mod op;
 mod platform;
+mod reference;
 mod stage;
 
 pub use limits::CONFIG_LIMIT;
+pub use oci_spec::image::Digest;
 pub use op::{
     AddOptions, Command, Copy, CopySource, Healthcheck, HealthcheckOptions, InlineFile, KeyValue,
     Mount, Network, Op, Run, Security, Sharing, Source,
 };
 pub use platform::{ParsePlatformError, Platform};
+pub use reference::{ParseReferenceError, Reference};
 pub use stage::{Base, Plan, PlanError, Span, Stage, Step, StepMeta};

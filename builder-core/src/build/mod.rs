@@ -80,8 +80,7 @@ use crate::events::{Events, StepRef};
 use crate::layer::Compression;
 use crate::net::Http;
 use crate::oci::{ImageConfig, write_image};
-use crate::plan::{KeyValue, Op, Plan, Platform, Security};
-use crate::registry::Reference;
+use crate::plan::{KeyValue, Op, Plan, Platform, Reference, Security};
 use crate::store::Store;
 
 pub use error::BuildError;

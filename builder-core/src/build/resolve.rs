@@ -10,8 +10,7 @@ use oci_spec::image::{Descriptor, Digest};
 
 use crate::events::Events;
 use crate::oci::{ImageSource, import};
-use crate::plan::Platform;
-use crate::registry::Reference;
+use crate::plan::{Platform, Reference};
 use crate::store::Store;
 
 use super::BuildError;

@@ -15,8 +15,7 @@ use oci_spec::image::{
 };
 use serde::Serialize;
 
-use crate::plan::Platform;
-use crate::registry::Reference;
+use crate::plan::{Platform, Reference};
 use crate::store::{Store, StoreError};
 
 use super::{Image, OciError, canonical_json, media_type};

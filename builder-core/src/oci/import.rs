@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::digest::sha256;
 use crate::layer::Codec;
-use crate::registry::Reference;
+use crate::plan::Reference;
 use crate::store::{Store, StoreError};
 
 use super::archive::Files;

@@ -1,10 +1,9 @@
-//! Registries: image references, and pulling and pushing images over the
-//! [OCI distribution API].
+//! Registries: pulling and pushing images over the [OCI distribution API].
 //!
 //! A [`Client`] holds the connection pool, the retry policy and the cached credentials
-//! and tokens; [`pull`] resolves a [`Reference`] (an index to the manifest for a
-//! platform) and downloads its blobs into the [`Store`](crate::store::Store), verified,
-//! several at a time, resuming broken downloads; [`push`] sends an image's blobs (skipped
+//! and tokens; [`pull`] resolves a [`Reference`](crate::plan::Reference) (an index to
+//! the manifest for a platform) and downloads its blobs into the
+//! [`Store`](crate::store::Store), verified, several at a time, resuming broken downloads; [`push`] sends an image's blobs (skipped
 //! when present, mounted from another repository when possible, else uploaded whole or
 //! in chunks), then its manifests. HTTP is used for loopback registries
 //! and those named insecure (see [`registries_conf`] for containers' list); every other registry is reached over TLS.
@@ -34,7 +33,6 @@ mod parallel;
 mod progress;
 mod pull;
 mod push;
-mod reference;
 pub mod registries_conf;
 mod repository;
 mod resolve;
@@ -45,5 +43,4 @@ pub use client::{Client, ClientOptions};
 pub use error::RegistryError;
 pub use pull::{Pulled, pull};
 pub use push::{Pushed, push};
-pub use reference::{ParseReferenceError, Reference};
 pub use resolve::RegistryResolver;

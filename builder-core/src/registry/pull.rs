@@ -5,14 +5,13 @@ use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest, MediaType};
 use crate::events::Events;
 use crate::net::Watch;
 use crate::oci::{OciError, media_type, select_manifest};
-use crate::plan::Platform;
+use crate::plan::{Platform, Reference};
 use crate::store::{JSON_LIMIT, Store};
 
 use super::RegistryError;
 use super::client::Client;
 use super::manifest::Fetched;
 use super::parallel;
-use super::reference::Reference;
 use super::repository::Repository;
 
 /// What [`pull`] brought into the store.

@@ -7,12 +7,12 @@ use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest};
 use crate::events::Events;
 use crate::net::Watch;
 use crate::oci::media_type;
+use crate::plan::Reference;
 use crate::store::{Store, StoreError};
 
 use super::RegistryError;
 use super::client::{Client, header, status_error};
 use super::parallel;
-use super::reference::Reference;
 use super::repository::Repository;
 use super::upload::Sent;
 

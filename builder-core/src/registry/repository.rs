@@ -6,9 +6,9 @@ use ureq::http::Response;
 use super::RegistryError;
 use super::auth::Authorization;
 use super::client::{Client, error_message};
-use super::reference::Reference;
 use crate::events::RequestRef;
 use crate::net::{Attempts, Failure, NetError, TimedAgent, Watch};
+use crate::plan::Reference;
 
 /// A repository (`registry/path`) reached through a [`Client`], for pulling or pushing,
 /// its requests' waits reported by a [`Watch`].

@@ -6,12 +6,11 @@ use crate::Error;
 use crate::build::{BaseResolver, BuildError, LocalResolver, image_id};
 use crate::events::Events;
 use crate::oci::{Image, OciError};
-use crate::plan::Platform;
+use crate::plan::{Platform, Reference};
 use crate::store::Store;
 
 use super::client::Client;
 use super::pull::pull;
-use super::reference::Reference;
 
 /// Resolves `FROM <image>` as docker does: the store's image when it has one for the
 /// platform, else the registry's, pulled into the store. With `always_pull` (`--pull`),

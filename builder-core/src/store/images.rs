@@ -4,7 +4,7 @@ use oci_spec::image::{Descriptor, Digest};
 use serde::Deserialize;
 
 use crate::oci::media_type;
-use crate::registry::Reference;
+use crate::plan::Reference;
 
 use super::{Store, StoreError, Tagged};
 

@@ -11,7 +11,7 @@ use std::io;
 use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageIndexBuilder, MediaType};
 
 use crate::oci::REF_NAME;
-use crate::registry::Reference;
+use crate::plan::Reference;
 
 use super::{Store, StoreError, atomic};
 

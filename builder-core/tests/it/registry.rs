@@ -13,10 +13,8 @@ use mkimage_core::layer::{
 use mkimage_core::net::NetOptions;
 use mkimage_core::oci::{Image, ImageConfig, RootFs, write_image};
 use mkimage_core::oci_spec::image::Descriptor;
-use mkimage_core::plan::Platform;
-use mkimage_core::registry::{
-    Client, ClientOptions, Credential, IDENTITY_TOKEN_USER, Reference, pull, push,
-};
+use mkimage_core::plan::{Platform, Reference};
+use mkimage_core::registry::{Client, ClientOptions, Credential, IDENTITY_TOKEN_USER, pull, push};
 use mkimage_core::store::{Store, StoreError};
 use mkimage_core::testutil::noise;
 use mkimage_core::{Error, NoEvents};

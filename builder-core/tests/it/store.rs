@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use mkimage_core::digest::sha256;
 use mkimage_core::oci_spec::image::{Descriptor, Digest, ImageManifestBuilder, MediaType};
-use mkimage_core::registry::Reference;
+use mkimage_core::plan::Reference;
 use mkimage_core::store::Store;
 
 /// Runs the test `name` of this binary in a child process with `env` set; the test does

@@ -145,7 +145,7 @@ pub fn unpack(archive: &Path, name: &str, work: &Path) -> (PathBuf, PathBuf) {
     );
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-    let full: mkimage_core::registry::Reference = name.parse().unwrap();
+    let full: mkimage_core::plan::Reference = name.parse().unwrap();
     assert_eq!(
         index["manifests"][0]["annotations"],
         serde_json::json!({

@@ -5,7 +5,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use mkimage_core::registry::Reference;
+use mkimage_core::plan::Reference;
 use mkimage_core::store::Store;
 
 use crate::registry_server::{

@@ -6,9 +6,10 @@
 
 use std::process::Command;
 
-/// The crates the frontend may compile, itself included: the leaf types, the grammar
-/// (`pest` and its derive, whose stack guard grows the stack on deep input), regexes,
-/// serde and JSON, string distance for suggestions, and the proc-macro plumbing.
+/// The crates the frontend may compile, itself included: the leaf types and the OCI spec
+/// types their digests come from, the grammar (`pest` and its derive, whose stack guard
+/// grows the stack on deep input), regexes, serde and JSON, string distance for
+/// suggestions, and the macros that derive code.
 const ALLOWED: &[&str] = &[
     "mkimage-dockerfile",
     "mkimage-plan",
@@ -37,11 +38,30 @@ const ALLOWED: &[&str] = &[
     "thiserror",
     "thiserror-impl",
     "strsim",
+    // OCI spec types (`Digest`) and the macros they derive with
+    "oci-spec",
+    "const_format",
+    "const_format_proc_macros",
+    "konst",
+    "konst_macro_rules",
+    "derive_builder",
+    "derive_builder_core",
+    "derive_builder_macro",
+    "darling",
+    "darling_core",
+    "darling_macro",
+    "fnv",
+    "ident_case",
+    "getset",
+    "strum",
+    "strum_macros",
+    "heck",
     // proc macros and platform glue
     "proc-macro2",
     "quote",
     "syn",
     "unicode-ident",
+    "unicode-xid",
     "cfg-if",
     "libc",
 ];

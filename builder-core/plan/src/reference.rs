@@ -60,14 +60,14 @@ static IMAGE_ID: LazyLock<Regex> =
 /// (`busybox:latest`).
 ///
 /// ```
-/// use mkimage_core::registry::Reference;
+/// use mkimage_plan::Reference;
 ///
 /// let r: Reference = "busybox".parse()?;
 /// assert_eq!(r.to_string(), "docker.io/library/busybox:latest");
 /// assert_eq!(r.familiar(), "busybox:latest");
 /// let r: Reference = "localhost:5000/team/app:1.0".parse()?;
 /// assert_eq!((r.domain(), r.path(), r.tag()), ("localhost:5000", "team/app", Some("1.0")));
-/// # Ok::<(), mkimage_core::registry::ParseReferenceError>(())
+/// # Ok::<(), mkimage_plan::ParseReferenceError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
