@@ -11,6 +11,7 @@ mod build_outputs;
 mod contexts;
 mod hostile;
 mod limits;
+mod network;
 mod parse;
 mod registry;
 #[allow(clippy::unwrap_used, dead_code)]

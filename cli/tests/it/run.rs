@@ -14,12 +14,12 @@ use mkimage_core::testutil::{SubidUser, busybox_image, run_checked};
 use crate::build::{skopeo_json, tool};
 
 /// A store holding `busybox:test`, and a build context with `dockerfile`.
-struct Setup {
+pub(crate) struct Setup {
     dir: tempfile::TempDir,
 }
 
 impl Setup {
-    fn new(dockerfile: &str) -> Setup {
+    pub(crate) fn new(dockerfile: &str) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path().join("store")).unwrap();
         busybox_image(&store, "busybox:test").unwrap();
@@ -28,24 +28,29 @@ impl Setup {
         Setup { dir }
     }
 
-    fn path(&self, name: &str) -> std::path::PathBuf {
+    pub(crate) fn path(&self, name: &str) -> std::path::PathBuf {
         self.dir.path().join(name)
     }
 
-    /// Runs `mkimage --root STORE build ARGS… CTX`.
-    fn build(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_mkimage"))
+    /// `mkimage --root STORE build ARGS… CTX`, to run.
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mkimage"));
+        command
             .arg("--root")
             .arg(self.path("store"))
             .arg("build")
             .args(args)
-            .arg(self.path("ctx"))
-            .output()
-            .expect("run mkimage")
+            .arg(self.path("ctx"));
+        command
+    }
+
+    /// Runs `mkimage --root STORE build ARGS… CTX`.
+    pub(crate) fn build(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run mkimage")
     }
 }
 
-fn ok(output: &Output) -> (String, String) {
+pub(crate) fn ok(output: &Output) -> (String, String) {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "mkimage build failed: {stderr}");
     (String::from_utf8(output.stdout.clone()).unwrap(), stderr)
