@@ -6,8 +6,11 @@
 //! same `/bin/true` with `std::process::Command` in the same run, so the overhead reads as
 //! a ratio over a plain process spawn; `sandbox/overlay_insecure` runs it without the
 //! sandbox's confinement (`RUN --security=insecure`: no seccomp filter, no masked `/proc`
-//! paths, no device cgroup), so `sandbox/overlay` over it is what that confinement costs. Needs root (or unprivileged user namespaces) and the
-//! Debian package `busybox-static`.
+//! paths, no device cgroup), so `sandbox/overlay` over it is what that confinement costs.
+//! `sandbox/overlay` is on the default network, a private namespace connected by
+//! `slirp4netns`; over `sandbox/overlay_network_host` (the host's network) it is what starting
+//! that stack costs each step. Needs root (or unprivileged user namespaces) and the Debian
+//! packages `busybox-static` and `slirp4netns`.
 
 use std::path::Path;
 use std::process::Command;
@@ -68,8 +71,14 @@ fn bench(c: &mut Criterion) {
         ),
         (
             "overlay_network_none",
-            overlay,
+            overlay.clone(),
             Network::None,
+            Security::Sandbox,
+        ),
+        (
+            "overlay_network_host",
+            overlay,
+            Network::Host,
             Security::Sandbox,
         ),
         (

@@ -307,16 +307,17 @@ pub struct BuildArgs {
     #[arg(long, value_name = "FILE")]
     pub iidfile: Option<PathBuf>,
     /// An extra privilege the build may use: `security.insecure` lets
-    /// `RUN --security=insecure` run with all capabilities; `network.host` is accepted,
-    /// as `RUN` steps have the host's network already. Repeatable.
+    /// `RUN --security=insecure` run with all capabilities; `network.host` lets
+    /// `RUN --network=host` and `--network host` share the host's network. Repeatable.
     #[arg(long = "allow", value_enum, value_name = "ENTITLEMENT")]
     pub allow: Vec<Entitlement>,
-    /// The network of `RUN` steps that do not choose one with `--network`: `default` and
-    /// `host` share the host's, `none` has only loopback.
+    /// The network of `RUN` steps that do not choose one with `--network`: `default` is a
+    /// private one with outbound access (needs `slirp4netns`), `none` has only loopback,
+    /// `host` shares the host's (with `--allow network.host`).
     #[arg(long, value_enum, default_value_t = NetworkArg::Default)]
     pub network: NetworkArg,
     /// An extra `/etc/hosts` entry for `RUN` steps, `HOST:IP` (or `HOST=IP`); `IP` may be
-    /// `host-gateway`, the host itself (`127.0.0.1`, as steps share its network).
+    /// `host-gateway`, the host's address on its default route.
     /// Repeatable.
     #[arg(long = "add-host", value_name = "HOST:IP")]
     pub add_hosts: Vec<String>,
@@ -377,7 +378,7 @@ pub enum Entitlement {
     /// `RUN --security=insecure` may run with all capabilities.
     #[value(name = "security.insecure")]
     SecurityInsecure,
-    /// `RUN --network=host` may use the host's network (always allowed here).
+    /// `RUN --network=host` and `--network host` may share the host's network.
     #[value(name = "network.host")]
     NetworkHost,
 }
@@ -385,7 +386,7 @@ pub enum Entitlement {
 /// The networks of `mkimage build --network`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum NetworkArg {
-    /// The host's network.
+    /// A private network namespace with outbound access through `slirp4netns`.
     Default,
     /// A private network namespace with loopback only.
     None,

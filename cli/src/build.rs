@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal as _, Read as _, Write as _};
+use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -65,6 +66,13 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     if args.push && tags.is_empty() {
         bail!("`--push` needs a name: give one with `--tag`");
     }
+    let allow_host_network = args.allow.contains(&Entitlement::NetworkHost);
+    if args.network == NetworkArg::Host && !allow_host_network {
+        bail!(
+            "`--network host` shares the host's network with every `RUN` step, which needs \
+             the `network.host` entitlement (`--allow network.host`)"
+        );
+    }
     let platforms = platforms(args.platform.as_deref())?;
     let build_args = build_args(&args.build_args);
     let source_date_epoch =
@@ -101,6 +109,7 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         no_cache_stages: args.no_cache_filter.clone(),
         source_date_epoch,
         allow_insecure: args.allow.contains(&Entitlement::SecurityInsecure),
+        allow_host_network,
         labels: args
             .labels
             .iter()
@@ -544,17 +553,31 @@ fn extra_hosts(values: &[String]) -> anyhow::Result<Vec<KeyValue>> {
             else {
                 bail!("invalid `--add-host` `{value}`: expected HOST:IP");
             };
-            let ip = if ip == "host-gateway" {
-                "127.0.0.1"
-            } else {
-                ip
-            };
-            if ip.parse::<std::net::IpAddr>().is_err() {
+            if ip == "host-gateway" {
+                let gateway = host_gateway()
+                    .with_context(|| format!("`--add-host` `{value}` needs the host's address"))?;
+                return Ok(KeyValue::new(host, gateway.to_string()));
+            }
+            if ip.parse::<IpAddr>().is_err() {
                 bail!("invalid `--add-host` `{value}`: `{ip}` is not an IP address");
             }
             Ok(KeyValue::new(host, ip))
         })
         .collect()
+}
+
+/// The address `host-gateway` stands for: the host's own address on its default route. A
+/// step on the default network reaches it through its network stack, as a docker
+/// container reaches its bridge's gateway (the step's `127.0.0.1` is its own loopback).
+fn host_gateway() -> anyhow::Result<IpAddr> {
+    // Connecting a UDP socket sends nothing: it only asks the kernel for a route, whose
+    // source address is the host's. The destination is a documentation address, routed by
+    // the default route like any other.
+    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
+    socket
+        .connect((Ipv4Addr::new(203, 0, 113, 1), 9))
+        .context("the host has no IPv4 route")?;
+    Ok(socket.local_addr()?.ip())
 }
 
 /// The compression `--compression` and `--compression-level` ask for.

@@ -131,7 +131,8 @@ pub struct InlineFile {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Network {
-    /// The builder's default (the host's network).
+    /// The builder's default: a private network namespace with outbound access, as
+    /// docker's bridge gives (the host's loopback is out of reach).
     #[default]
     Default,
     /// A private network namespace with loopback only.

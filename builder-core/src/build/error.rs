@@ -61,6 +61,18 @@ pub enum BuildError {
         /// The step as shown in progress output.
         text: String,
     },
+    /// A `RUN --network=host` step in a build that does not allow it
+    /// ([`BuildOptions::allow_host_network`](super::BuildOptions::allow_host_network)).
+    #[error(
+        "{span}: `{text}` asks for the host's network, which needs the `network.host` \
+         entitlement (`--allow network.host`)"
+    )]
+    HostNetworkNotAllowed {
+        /// Where the step was written.
+        span: Span,
+        /// The step as shown in progress output.
+        text: String,
+    },
     /// A step would make the image config larger than [`CONFIG_LIMIT`](crate::oci::CONFIG_LIMIT).
     #[error("the image config would be larger than the {} MiB an image config may hold", limit >> 20)]
     ConfigTooLarge {
@@ -105,7 +117,8 @@ impl BuildError {
         match self {
             BuildError::Step { span, .. }
             | BuildError::Base { span, .. }
-            | BuildError::InsecureNotAllowed { span, .. } => Some(*span),
+            | BuildError::InsecureNotAllowed { span, .. }
+            | BuildError::HostNetworkNotAllowed { span, .. } => Some(*span),
             _ => None,
         }
     }

@@ -80,7 +80,7 @@ use crate::events::{Events, StepRef};
 use crate::layer::Compression;
 use crate::net::Http;
 use crate::oci::{ImageConfig, write_image};
-use crate::plan::{KeyValue, Op, Plan, Platform, Reference, Security};
+use crate::plan::{KeyValue, Network, Op, Plan, Platform, Reference, Security};
 use crate::store::Store;
 
 pub use error::BuildError;
@@ -120,6 +120,10 @@ pub struct BuildOptions {
     /// `security.insecure` entitlement, `--allow security.insecure`). Without it, a build
     /// that has one is refused before any step runs, as BuildKit refuses it.
     pub allow_insecure: bool,
+    /// Whether `RUN --network=host` steps may share the host's network namespace (the
+    /// `network.host` entitlement, `--allow network.host`). Without it, a build that has
+    /// one is refused before any step runs, as BuildKit refuses it.
+    pub allow_host_network: bool,
 }
 
 impl BuildOptions {
@@ -145,6 +149,7 @@ impl Default for BuildOptions {
             source_date_epoch: None,
             labels: Vec::new(),
             allow_insecure: false,
+            allow_host_network: false,
         }
     }
 }
@@ -225,7 +230,9 @@ impl Builder {
     /// [`BuildError::Step`] naming the step that failed and why,
     /// [`BuildError::Base`] for a base image that cannot be resolved,
     /// [`BuildError::InsecureNotAllowed`] for a `RUN --security=insecure` step without
-    /// [`BuildOptions::allow_insecure`], and the store's errors.
+    /// [`BuildOptions::allow_insecure`], [`BuildError::HostNetworkNotAllowed`] for a
+    /// `RUN --network=host` step without [`BuildOptions::allow_host_network`], and the
+    /// store's errors.
     pub fn build(
         &self,
         plan: &Plan,
@@ -234,9 +241,7 @@ impl Builder {
         events: &dyn Events,
     ) -> crate::Result<Built> {
         plan.validate()?;
-        if !options.allow_insecure {
-            refuse_insecure(plan)?;
-        }
+        refuse_entitlements(plan, options)?;
         let _lease = self.store.lease()?;
         // A streamed context's files are new each build: no record of them would match.
         let hashes = if context.is_streamed() {
@@ -284,17 +289,18 @@ impl Builder {
     }
 }
 
-/// Refuses a plan whose target needs a `RUN --security=insecure` step, cached or not.
-fn refuse_insecure(plan: &Plan) -> Result<(), BuildError> {
+/// Refuses a plan whose target needs a `RUN` step, cached or not, that asks for an
+/// entitlement `options` do not allow: all capabilities or the host's network.
+fn refuse_entitlements(plan: &Plan, options: &BuildOptions) -> Result<(), BuildError> {
     for index in plan.needed_stages() {
         for step in &plan.stages[index].steps {
-            if let Op::Run(run) = &step.op
-                && run.security == Security::Insecure
-            {
-                return Err(BuildError::InsecureNotAllowed {
-                    span: step.meta.span,
-                    text: step.meta.text.clone(),
-                });
+            let Op::Run(run) = &step.op else { continue };
+            let (span, text) = (step.meta.span, step.meta.text.clone());
+            if run.security == Security::Insecure && !options.allow_insecure {
+                return Err(BuildError::InsecureNotAllowed { span, text });
+            }
+            if run.network == Network::Host && !options.allow_host_network {
+                return Err(BuildError::HostNetworkNotAllowed { span, text });
             }
         }
     }

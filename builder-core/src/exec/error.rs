@@ -308,6 +308,58 @@ pub enum ExecError {
         #[source]
         source: io::Error,
     },
+    /// A step on the default network needs `slirp4netns`, which is not installed.
+    #[error(
+        "a `RUN` step on the default network needs `slirp4netns` (Debian package `slirp4netns`) \
+         for its private network: install it, or run the step with `--network none`, or on \
+         the host's network with `--network host` and `--allow network.host`"
+    )]
+    UserNetworkMissing,
+    /// This user cannot open the tun device the user-mode network stack needs.
+    #[error(
+        "a `RUN` step on the default network needs to open `{}` for its private network \
+         (slirp4netns makes its tap device with it; most systems make it mode 0666): make \
+         it readable and writable, or run the step with `--network none`",
+        path.display()
+    )]
+    UserNetworkNoTun {
+        /// The device.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The user-mode network stack could not be started.
+    #[error("failed to start `{}` for the step's network", program.display())]
+    StartUserNetwork {
+        /// The program.
+        program: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The user-mode network stack exited before the step's network was up.
+    #[error("`{}` failed to set up the step's network ({status}): {stderr}", program.display())]
+    UserNetworkFailed {
+        /// The program.
+        program: PathBuf,
+        /// How it exited.
+        status: ExitStatus,
+        /// The start of its standard error.
+        stderr: String,
+    },
+    /// The user-mode network stack did not report the step's network up in time.
+    #[error(
+        "`{}` did not set up the step's network within {} s",
+        program.display(),
+        waited.as_secs()
+    )]
+    UserNetworkTimeout {
+        /// The program.
+        program: PathBuf,
+        /// How long it was waited for.
+        waited: std::time::Duration,
+    },
     /// Bringing up loopback in the private network namespace failed.
     #[error("failed to bring up the loopback interface")]
     LoopbackUp {

@@ -27,13 +27,14 @@
 //! ```
 //!
 //! # Design
-//! The parent `clone`s init with new mount, pid, UTS and IPC namespaces (network for
-//! `--network=none`, user when not root), so init is pid 1 of the sandbox. Init waits for
-//! the parent's `Start` (sent once the user namespace is mapped), builds the filesystem
-//! (see `rootfs.rs`), forks the command process, then reaps every child and forwards
-//! signals until the command ends, reports the status, and exits; its exit makes the kernel
-//! kill everything left in the pid namespace. The two sides talk through the typed
-//! messages of `protocol.rs`.
+//! The parent `clone`s init with new mount, pid, UTS, IPC and network namespaces (user when
+//! not root; the host's network only for `--network=host`), so init is pid 1 of the
+//! sandbox. Init waits for the parent's `Start`, sent once the user namespace is mapped and,
+//! on the default network, `slirp4netns` has connected the namespace (`usernet.rs`); it
+//! then builds the filesystem (see `rootfs.rs`), forks the command process, then reaps
+//! every child and forwards signals until the command ends, reports the status, and exits;
+//! its exit makes the kernel kill everything left in the pid namespace. The two sides talk
+//! through the typed messages of `protocol.rs`.
 //!
 //! The builder is multi-threaded, and a process cloned from one thread of a multi-threaded
 //! process may only do async-signal-safe work until `execve`: locks held by other threads
@@ -69,6 +70,7 @@ mod seccomp;
 mod setup;
 mod spec;
 mod sys;
+mod usernet;
 mod userns;
 
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! Which namespaces the sandbox gets, and how a user namespace is mapped.
 //!
-//! As root, the sandbox gets new mount, pid, UTS and IPC namespaces (and a network
-//! namespace for `--network=none`) and ids are the host's. Otherwise it also gets a user
+//! As root, the sandbox gets new mount, pid, UTS, IPC and network namespaces (the host's
+//! network only for `--network=host`) and ids are the host's. Otherwise it also gets a user
 //! namespace, created in the same `clone`, in which the caller is root. When
 //! `/etc/subuid` and `/etc/subgid` give the caller ranges and `newuidmap`/`newgidmap` are
 //! installed, those ranges are mapped after root (ids 1, 2, … inside), so image files and
@@ -308,7 +308,7 @@ fn find_program(name: &str) -> Option<PathBuf> {
 pub(crate) fn clone_flags(network: Network, mapping: &IdMapping) -> libc::c_int {
     let mut flags =
         libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
-    if network == Network::None {
+    if network != Network::Host {
         flags |= libc::CLONE_NEWNET;
     }
     if mapping.user_namespace() {

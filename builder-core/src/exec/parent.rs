@@ -18,6 +18,7 @@ use super::seccomp;
 use super::setup::{self, Setup, Step, c_string};
 use super::spec::SandboxSpec;
 use super::sys;
+use super::usernet::Slirp4netns;
 use crate::events::Stream;
 use crate::plan::{Network, Security};
 
@@ -32,6 +33,7 @@ pub(crate) fn run(
 ) -> Result<ExitStatus, ExecError> {
     let mapping = IdMapping::detect()?;
     check_ids(spec, &mapping)?;
+    let network = user_network(spec.network)?;
     let scratch = scratch(scratch_dir)?;
     let confined = spec.security == Security::Sandbox;
     let context = MountContext {
@@ -63,6 +65,7 @@ pub(crate) fn run(
         steps,
         slots: plan.slots,
         flags: namespaces::clone_flags(spec.network, &mapping),
+        network,
         argv: spec.argv.clone(),
         env: spec.env.clone(),
         candidates: candidates(&spec.argv[0], spec.search_path()),
@@ -87,6 +90,19 @@ pub(crate) fn run(
     let status = result?;
     undone?;
     Ok(status)
+}
+
+/// The stack that connects the sandbox on `network`: `slirp4netns` on the default network,
+/// none on the host's or without a network.
+///
+/// # Errors
+/// On the default network: [`ExecError::UserNetworkMissing`] when it is missing,
+/// [`ExecError::UserNetworkNoTun`] when this user cannot open the tun device.
+pub(crate) fn user_network(network: Network) -> Result<Option<Slirp4netns>, ExecError> {
+    match network {
+        Network::Default => Slirp4netns::find().map(Some),
+        Network::None | Network::Host => Ok(None),
+    }
 }
 
 /// A fresh scratch directory in `dir`, removed when dropped.
@@ -168,6 +184,8 @@ pub(crate) struct Launch {
     pub(crate) slots: usize,
     /// The `clone` namespace flags.
     pub(crate) flags: libc::c_int,
+    /// The stack to connect init's new network namespace to, before `Start`.
+    pub(crate) network: Option<Slirp4netns>,
     /// The command.
     pub(crate) argv: Vec<String>,
     /// Its environment.
@@ -247,6 +265,12 @@ impl Launch {
         drop((stdout_write, stderr_write, child_socket));
 
         mapping.apply(pid)?;
+        // Lives until the run ends; dropping it ends the stack.
+        let _stack = self
+            .network
+            .as_ref()
+            .map(|stack| stack.attach(pid))
+            .transpose()?;
         sys::send_message(socket.as_raw_fd(), Message::Start).map_err(|errno| {
             ExecError::Communicate {
                 source: std::io::Error::from_raw_os_error(errno),
@@ -284,7 +308,7 @@ fn identity_steps(spec: &SandboxSpec, steps: &mut Vec<Step>) {
     steps.push(Step::SetHostname {
         name: c_string(spec.hostname.as_str()),
     });
-    if spec.network == Network::None {
+    if spec.network != Network::Host {
         steps.push(Step::LoopbackUp);
     }
     let mut path = String::new();

@@ -38,6 +38,7 @@ use super::defaults;
 use super::error::ExecError;
 use super::setup::{Step, c_string};
 use super::spec::{Mount, Rootfs, SandboxSpec};
+use super::usernet;
 use crate::fsroot::{self, Root};
 use crate::plan::{Network, Security};
 
@@ -560,10 +561,24 @@ impl<'a> FilesystemPlan<'a> {
         // Files on the scratch tmpfs.
         let resolv = files.join("resolv.conf");
         let hosts = files.join("hosts");
-        self.steps.push(Step::CopyFile {
-            from: c"/etc/resolv.conf".to_owned(),
-            to: Self::c_path(&resolv),
-            shown: "/etc/resolv.conf".to_owned(),
+        self.steps.push(match spec.network {
+            // The stack's forwarder: the host's resolvers may be on its loopback.
+            Network::Default => Step::WriteFile {
+                path: Self::c_path(&resolv),
+                content: usernet::resolv_conf(
+                    &fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+                )
+                .into_bytes(),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                shown: "/etc/resolv.conf".to_owned(),
+            },
+            Network::None | Network::Host => Step::CopyFile {
+                from: c"/etc/resolv.conf".to_owned(),
+                to: Self::c_path(&resolv),
+                shown: "/etc/resolv.conf".to_owned(),
+            },
         });
         self.steps.push(Step::WriteFile {
             path: Self::c_path(&hosts),
@@ -714,7 +729,7 @@ impl<'a> FilesystemPlan<'a> {
         // namespace; rootless on the host's network gets the host's, read-only, as podman
         // does.
         let sys = targets.last().map(|(point, _)| point);
-        let sys_slot = (self.context.user_namespace && spec.network != Network::None)
+        let sys_slot = (self.context.user_namespace && spec.network == Network::Host)
             .then(|| self.clone_mount("/sys", true, true));
         let pipes_slot = if spec.pipe_files.is_empty() {
             None

@@ -5,8 +5,11 @@
 //! overlay (or binds the directory) on the scratch tmpfs, and its command process executes
 //! `runc run` on a bundle whose `config.json`, generated with `oci-spec`, names that
 //! mount as the root and lists `/proc`, `/dev`, the copies of `resolv.conf` and `hosts`
-//! and the extra mounts. runc makes the container's own namespaces below it. When the run
-//! ends or is interrupted, `runc delete --force` removes the container.
+//! and the extra mounts. runc makes the container's own namespaces below it, but for the
+//! default network: init then gets a new network namespace, connected by `slirp4netns` as
+//! for the native sandbox, and the config names no network namespace, so the container
+//! stays in init's. When the run ends or is interrupted, `runc delete --force` removes the
+//! container.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -44,6 +47,7 @@ pub(crate) fn run(
         });
     }
     parent::check_ids(spec, &mapping)?;
+    let network = parent::user_network(spec.network)?;
     let scratch = parent::scratch(scratch_dir)?;
     let bundle = parent::scratch(scratch_dir)?;
     let context = MountContext {
@@ -73,7 +77,11 @@ pub(crate) fn run(
     let launch = Launch {
         steps: plan.steps,
         slots: plan.slots,
-        flags: libc::CLONE_NEWNS,
+        flags: match network {
+            Some(_) => libc::CLONE_NEWNS | libc::CLONE_NEWNET,
+            None => libc::CLONE_NEWNS,
+        },
+        network,
         argv: [
             runc_text.as_str(),
             "--root",

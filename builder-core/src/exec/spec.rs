@@ -126,7 +126,7 @@ impl SandboxSpec {
     /// up in the `PATH` of the environment when it has no `/`) over `rootfs`.
     ///
     /// Defaults: empty environment, working directory `/`, root (uid 0, gid 0, no
-    /// supplementary groups), hostname `sandbox`, the host's network, the normal sandbox
+    /// supplementary groups), hostname `sandbox`, the default network, the normal sandbox
     /// security, no mounts, no pipe files.
     pub fn builder(rootfs: Rootfs, argv: Vec<String>) -> SandboxSpecBuilder {
         SandboxSpecBuilder {
@@ -216,8 +216,9 @@ impl SandboxSpecBuilder {
         self
     }
 
-    /// Sets the network: the host's ([`Network::Default`], [`Network::Host`]) or a private
-    /// namespace with only loopback ([`Network::None`]).
+    /// Sets the network: a private namespace connected to the outside by `slirp4netns`
+    /// with the host's loopback out of reach ([`Network::Default`]), one with only loopback
+    /// ([`Network::None`]), or the host's ([`Network::Host`]).
     pub fn network(mut self, network: Network) -> Self {
         self.spec.network = network;
         self

@@ -382,6 +382,23 @@ pub(crate) fn poll_readable(fds: &[Option<BorrowedFd<'_>>]) -> io::Result<Vec<bo
     Ok(ready)
 }
 
+/// Parent side: waits at most `timeout` until `fd` is readable (or closed); whether it is.
+pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: std::time::Duration) -> io::Result<bool> {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let deadline = std::time::Instant::now() + timeout;
+    let mut poll_fds = [PollFd::from_borrowed_fd(fd, PollFlags::IN)];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let left =
+            Timespec::try_from(left).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        match rustix::event::poll(&mut poll_fds, Some(&left)) {
+            Ok(ready) => return Ok(ready > 0),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
 /// Opens `path` as an `O_PATH` descriptor numbered exactly `fd` (close-on-exec).
 pub(crate) fn open_path_as(path: &CStr, fd: RawFd) -> Result<(), Errno> {
     let opened =

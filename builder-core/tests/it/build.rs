@@ -12,8 +12,8 @@ use mkimage_core::build::{
 use mkimage_core::context::Context;
 use mkimage_core::oci::{CONFIG_LIMIT, Image};
 use mkimage_core::plan::{
-    Base, Command, Copy, KeyValue, Op, Plan, Platform, Run, Security, Source, Span, Stage, Step,
-    StepMeta,
+    Base, Command, Copy, KeyValue, Network, Op, Plan, Platform, Run, Security, Source, Span, Stage,
+    Step, StepMeta,
 };
 use mkimage_core::store::Store;
 
@@ -154,6 +154,39 @@ fn insecure_run_is_refused_unless_allowed() {
     // Allowed, it reaches the executor (none here).
     let allowed = BuildOptions {
         allow_insecure: true,
+        ..BuildOptions::default()
+    };
+    assert!(matches!(
+        build(&allowed),
+        mkimage_core::Error::Build(BuildError::Step { .. })
+    ));
+}
+
+// See: issue 13
+#[test]
+fn host_network_run_is_refused_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let context = context(&dir.path().join("ctx"));
+    let host = Run {
+        network: Network::Host,
+        ..Run::new(Command::Shell("true".into()))
+    };
+    let plan = plan(vec![step(Op::Run(host), 4, "RUN --network=host true")]);
+    let build = |options: &BuildOptions| {
+        Builder::new(store.clone())
+            .build(&plan, &context, options, &NoEvents)
+            .unwrap_err()
+    };
+    let error = build(&BuildOptions::default());
+    assert_eq!(
+        error.to_string(),
+        "4:1: `RUN --network=host true` asks for the host's network, which needs the \
+         `network.host` entitlement (`--allow network.host`)"
+    );
+    // Allowed, it reaches the executor (none here).
+    let allowed = BuildOptions {
+        allow_host_network: true,
         ..BuildOptions::default()
     };
     assert!(matches!(

@@ -83,6 +83,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// What a run gave.
+#[derive(Debug)]
 struct Output {
     status: ExitStatus,
     stdout: String,
@@ -277,11 +278,34 @@ fn network_none_has_only_loopback_up() {
     assert_eq!(out, "reachable\n");
 }
 
+// See: issue 13
 #[test]
-fn network_default_is_the_hosts() {
+fn network_default_is_private_behind_slirp4netns() {
+    let overlay = Overlay::new();
+    let out = stdout_of(overlay.spec("cat /proc/net/dev"));
+    let mut names = interfaces(&out);
+    names.sort();
+    assert_eq!(names, ["lo", "tap0"]);
+    let out =
+        stdout_of(overlay.spec("ip -o -4 addr show tap0 | grep -o 'inet [0-9./]*'; ip route"));
+    assert_eq!(
+        out,
+        "inet 10.0.2.100/24\ndefault via 10.0.2.2 dev tap0 \n\
+         10.0.2.0/24 dev tap0 scope link  src 10.0.2.100 \n"
+    );
+    assert_eq!(
+        stdout_of(overlay.spec("cat /etc/resolv.conf"))
+            .lines()
+            .next(),
+        Some("nameserver 10.0.2.3")
+    );
+}
+
+#[test]
+fn network_host_is_the_hosts() {
     let overlay = Overlay::new();
     let host = interfaces(&fs::read_to_string("/proc/net/dev").unwrap());
-    let out = stdout_of(overlay.spec("cat /proc/net/dev"));
+    let out = stdout_of(overlay.spec("cat /proc/net/dev").network(Network::Host));
     assert_eq!(interfaces(&out), host);
     assert!(host.len() > 1, "the host has only loopback: {host:?}");
 }
@@ -352,6 +376,8 @@ fn copied_up_directories_keep_the_images_metadata() {
     );
 }
 
+/// On the host's network: the host's `resolv.conf` (the default network's names the
+/// stack's forwarder, see `network_default_is_private_behind_slirp4netns`).
 #[test]
 fn resolv_conf_and_hosts_come_from_the_host() {
     let overlay = Overlay::new();
@@ -365,7 +391,7 @@ fn resolv_conf_and_hosts_come_from_the_host() {
     // The host's, and the sandbox's name so that it resolves.
     assert_eq!(stdout_of(spec), host + "127.0.0.1\tmkimage-test-host\n");
     assert!(!fs::read_to_string("/etc/hosts").unwrap().contains("extra"));
-    let out = stdout_of(overlay.spec("cat /etc/resolv.conf"));
+    let out = stdout_of(overlay.spec("cat /etc/resolv.conf").network(Network::Host));
     assert_eq!(
         out,
         fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
@@ -385,7 +411,11 @@ fn resolv_conf_symlink_in_the_image_is_followed() {
         overlay.lower().join("etc/resolv.conf"),
     )
     .unwrap();
-    let out = stdout_of(overlay.spec("cat /etc/resolv.conf; ls -d /run/resolvconf"));
+    let out = stdout_of(
+        overlay
+            .spec("cat /etc/resolv.conf; ls -d /run/resolvconf")
+            .network(Network::Host),
+    );
     let host = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     assert_eq!(out, format!("{host}/run/resolvconf\n"));
     assert!(overlay.upper_listing().is_empty());
@@ -827,9 +857,39 @@ fn helper_rootless() {
 
     // On the host's network sysfs cannot be mounted afresh: the host's is bound, read-only.
     let sys = "test -d /sys/kernel && ! touch /sys/kernel/x 2>/dev/null && echo sys ro";
-    for network in [Network::Default, Network::None] {
+    for network in [Network::Host, Network::None] {
         let output = run(sh(rootfs.clone(), sys).network(network)).unwrap();
         assert_eq!(output.stdout, "sys ro\n", "{}", output.stderr);
+    }
+    // See: issue 13. Rootless too, the default network reaches the host's own address
+    // but not its loopback.
+    let loopback = closing_listener(std::net::Ipv4Addr::LOCALHOST.into());
+    let own = closing_listener(host_address());
+    let script = format!(
+        "for a in {loopback} {own}; do nc -w 3 ${{a%:*}} ${{a##*:}} </dev/null 2>/dev/null \
+         && echo \"$a reached\" || echo \"$a refused\"; done"
+    );
+    let result = run(sh(rootfs.clone(), &script));
+    // slirp4netns makes its tap device through /dev/net/tun, as this user: where the
+    // system keeps the device from other users, the step fails up front, naming it.
+    let tun = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun");
+    match (tun, result) {
+        (Ok(_), Ok(output)) => assert_eq!(
+            output.stdout,
+            format!("{loopback} refused\n{own} reached\n"),
+            "{}",
+            output.stderr
+        ),
+        (Err(_), Err(error)) => assert!(
+            error
+                .to_string()
+                .starts_with("a `RUN` step on the default network needs to open `/dev/net/tun`"),
+            "{error}"
+        ),
+        (tun, result) => panic!("/dev/net/tun: {tun:?}, the run: {result:?}"),
     }
     let result = run(sh(
         rootfs,
@@ -853,6 +913,24 @@ fn helper_rootless() {
         );
     }
     println!("ROOTLESS OK");
+}
+
+/// A TCP listener on a free port of `ip` that closes each connection it accepts, for as
+/// long as the process lives.
+fn closing_listener(ip: std::net::IpAddr) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind((ip, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || listener.incoming().for_each(drop));
+    addr
+}
+
+/// The host's own address on its default route (connecting a UDP socket sends nothing).
+fn host_address() -> std::net::IpAddr {
+    let socket = std::net::UdpSocket::bind(("0.0.0.0", 0)).unwrap();
+    socket
+        .connect(("203.0.113.1", 9))
+        .expect("the host needs an IPv4 default route for this test");
+    socket.local_addr().unwrap().ip()
 }
 
 fn effective_uid() -> u32 {
@@ -972,6 +1050,33 @@ fn runc_runtime_runs_the_same_spec() {
     );
     assert_eq!(processes_with(&marker), Vec::<u32>::new());
     assert_no_new_mounts(&before, &[overlay.dir.path(), host.path()]);
+}
+
+// See: issue 13
+#[test]
+fn runc_runtime_gets_the_same_private_network() {
+    let overlay = Overlay::new();
+    let marker = marker();
+    let spec = overlay
+        .spec("tail -n +3 /proc/net/dev | cut -d: -f1 | sort; ip route; head -n 1 /etc/resolv.conf")
+        .env([marker.clone()])
+        .build()
+        .unwrap();
+    let mut stdout = Vec::new();
+    let status = runc()
+        .run(&spec, |stream, bytes| {
+            if stream == Stream::Stdout {
+                stdout.extend_from_slice(bytes);
+            }
+        })
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        String::from_utf8(stdout).unwrap(),
+        "    lo\n  tap0\ndefault via 10.0.2.2 dev tap0 \n\
+         10.0.2.0/24 dev tap0 scope link  src 10.0.2.100 \nnameserver 10.0.2.3\n"
+    );
+    assert_eq!(processes_with(&marker), Vec::<u32>::new());
 }
 
 /// The major and minor numbers of the block device holding the host's root filesystem.

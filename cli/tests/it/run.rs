@@ -156,7 +156,16 @@ fn network_and_add_host_reach_run_steps() {
     let rootfs = setup.path("rootfs");
     let local = format!("type=local,dest={}", rootfs.display());
     let build = |host: &str| {
-        ok(&setup.build(&["--network", "none", "--add-host", host, "-o", &local]));
+        ok(&setup.build(&[
+            "--network",
+            "none",
+            "--allow",
+            "network.host",
+            "--add-host",
+            host,
+            "-o",
+            &local,
+        ]));
         let read = |name: &str| fs::read_to_string(rootfs.join(name)).unwrap();
         (
             read("hosts"),
@@ -370,8 +379,12 @@ fn run_works_rootless() {
     let local = format!("type=local,dest={}", out.display());
     let archive = dir.path().join("app.tar");
     let oci = format!("type=oci,dest={}", archive.display());
+    // Not a test of the network: rootless, the default one needs /dev/net/tun to be open to
+    // the user (`exec::helper_rootless` covers it).
     let (_, progress) = mkimage(&[
         "build",
+        "--network",
+        "none",
         "-o",
         &local,
         "-o",
@@ -497,8 +510,11 @@ fn run_works_rootless_with_subordinate_ids() {
     let archive = dir.path().join("app.tar");
     let oci = format!("type=oci,dest={}", archive.display());
     let started = std::time::Instant::now();
+    // Not a test of the network, as in `run_works_rootless`.
     let (_, progress) = mkimage(&[
         "build",
+        "--network",
+        "none",
         "--progress",
         "plain",
         "-t",
@@ -593,8 +609,17 @@ fn run_works_rootless_with_subordinate_ids() {
          && chmod 500 /q/r && false\n",
     )
     .unwrap();
-    let failed = mkimage_output(&["build", dir.path().join("ctx").to_str().unwrap()]);
+    let failed = mkimage_output(&[
+        "build",
+        "--network",
+        "none",
+        dir.path().join("ctx").to_str().unwrap(),
+    ]);
     assert!(!failed.status.success());
+    assert!(
+        String::from_utf8_lossy(&failed.stderr).contains("exited with code 1"),
+        "{failed:?}"
+    );
     let store_temps: Vec<_> = fs::read_dir(dir.path().join("store/tmp"))
         .unwrap()
         .map(|entry| entry.unwrap().file_name())
