@@ -30,7 +30,8 @@
 //! The order of a run: the parent clones init with a new network namespace, maps its ids,
 //! starts slirp4netns on init's pid and waits, at most [`READY_TIMEOUT`], until the stack
 //! reports the interface configured; only then does it send `Start`, so the command never
-//! sees a half-made network. [`Stack`] kills and reaps the stack when the run ends; its exit
+//! sees a half-made network. [`Stack`] kills the stack when the run ends (and reaps it in
+//! the background, as its exit waits for the kernel to delete the tap device); its exit
 //! pipe also ends it if mkimage itself dies.
 
 use std::fs::File;
@@ -141,7 +142,7 @@ impl Slirp4netns {
         // of the ready pipe, so its end reads as end of file.
         drop(command);
         let mut stack = Stack {
-            child,
+            child: Some(child),
             _exit: exit_write,
         };
         self.wait_ready(&mut stack, &ready_read, stderr)?;
@@ -171,6 +172,8 @@ impl Slirp4netns {
         // The pipe closed without the word: the stack failed and is exiting.
         let status = stack
             .child
+            .take()
+            .expect("the stack's process is taken only on drop")
             .wait()
             .map_err(|source| self.start_error(source))?;
         Err(ExecError::UserNetworkFailed {
@@ -196,10 +199,11 @@ fn read_start(mut file: File) -> String {
     String::from_utf8_lossy(&text).trim().to_owned()
 }
 
-/// A running stack; dropping it kills and reaps it.
+/// A running stack; dropping it kills it, and reaps it in the background.
 #[derive(Debug)]
 pub(crate) struct Stack {
-    child: Child,
+    /// The stack's process; taken by the reaper on drop.
+    child: Option<Child>,
     /// The write end of the stack's exit pipe: when mkimage dies, the kernel closes it and
     /// the stack ends too.
     _exit: OwnedFd,
@@ -207,8 +211,17 @@ pub(crate) struct Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = child.kill();
+        // Its exit deletes the tap device, which waits for an RCU grace period (about 20 ms
+        // here): the stack is reaped in the background rather than making each step wait.
+        // The thread owns the child, so nothing else can reap its pid (if no thread can
+        // start, the killed stack stays a zombie until mkimage exits).
+        let _ = std::thread::Builder::new()
+            .name("mkimage-reap-slirp4netns".into())
+            .spawn(move || child.wait());
     }
 }
 
