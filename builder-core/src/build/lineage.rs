@@ -83,7 +83,7 @@ pub(super) fn previous(store: &Store, lineage: &CacheKey) -> Option<Reuse> {
         .ok()??;
     let size = store.blob_size(&record.digest).ok()?;
     let blob = store.open_blob(&record.digest).ok()?;
-    Reuse::new(blob, size, &chunks)
+    Reuse::new(record.digest, blob, size, &chunks)
 }
 
 /// Records `layer`, just written, as what `lineage` wrote last, with its chunk index.

@@ -48,7 +48,8 @@
 //!
 //! Threads: the caller's thread writes the tar (reading files); a pool hashes each
 //! chunk's raw bytes (BLAKE3, for the [`ChunkIndex`]) and compresses it (zstd chunks
-//! through [`zstd_frames`]) or copies it from an earlier blob; one more thread, the
+//! through [`zstd_frames`]) or copies it from an earlier blob, and hashes the compressed
+//! bytes (BLAKE3 again: recorded in the index, or checked against it); one more thread, the
 //! output, writes the compressed chunks to the sink in order and hashes them (the digest),
 //! and a last one hashes the raw tar (the `diff_id`) and hands raw buffers back for
 //! reuse, so that neither the SHA-256 passes nor the writes to the sink hold up the
@@ -66,7 +67,7 @@ use sha2::Digest as _;
 use crate::digest::HashingWriter;
 
 use super::gzip_member::gzip_member;
-use super::reuse::{ChunkHash, ChunkIndex, Reuse, chunk_hash};
+use super::reuse::{ChunkHash, ChunkIndex, Lookup, Reuse, chunk_hash};
 use super::workers::Workers;
 use super::zstd_frames::zstd_frames;
 use super::{Compression, LayerError};
@@ -98,6 +99,8 @@ pub(crate) struct Chunked<W: Write> {
     index: ChunkIndex,
     /// Raw bytes whose compressed form was copied from the earlier blob.
     reused: u64,
+    /// Chunks of the earlier blob that did not check, compressed instead.
+    corrupt: u64,
     threads: usize,
     pool: Option<Workers>,
     /// The chunk being filled; without capacity right after a submit, until the next
@@ -140,9 +143,23 @@ struct OutputThread<W> {
 /// A compressed chunk, with the raw buffer handed back for reuse.
 struct Compressed {
     raw: Vec<u8>,
+    /// The raw bytes' hash.
     hash: ChunkHash,
     out: Vec<u8>,
-    reused: bool,
+    /// The compressed bytes' hash.
+    out_hash: ChunkHash,
+    origin: Origin,
+}
+
+/// Where a chunk's compressed form came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// Compressed here: the earlier blob has no such chunk, or there is none.
+    Compressed,
+    /// Copied from the earlier blob.
+    Reused,
+    /// Compressed here because the earlier blob's bytes of the chunk did not check.
+    Corrupt,
 }
 
 /// What chunked compression tells besides the blob's digest.
@@ -151,6 +168,8 @@ pub(crate) struct Chunks {
     pub index: ChunkIndex,
     /// Raw bytes whose compressed form was copied from an earlier blob.
     pub reused: u64,
+    /// Chunks of the earlier blob that did not check and were compressed instead.
+    pub corrupt: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -179,6 +198,7 @@ impl<W: Write + Send + 'static> Compressor<W> {
             reuse: reuse.filter(|reuse| reuse.fits(compression)),
             index: ChunkIndex::new(compression),
             reused: 0,
+            corrupt: 0,
             threads: threads.max(1),
             pool: None,
             buf: Vec::with_capacity(MAX_CHUNK),
@@ -255,6 +275,7 @@ impl<W: Write + Send + 'static> Compressor<W> {
                 let chunks = Chunks {
                     index: chunked.index,
                     reused: chunked.reused,
+                    corrupt: chunked.corrupt,
                 };
                 Ok((sink, tar, blob, Some(chunks)))
             }
@@ -272,20 +293,25 @@ impl<W: Write + Send + 'static> Chunked<W> {
         let (tx, rx) = mpsc::sync_channel(1);
         let job = move || {
             let hash = chunk_hash(&raw);
-            let result = match reuse.and_then(|reuse| reuse.compressed(&hash, &raw)) {
-                Some(out) => Ok(Compressed {
-                    raw,
-                    hash,
-                    out,
-                    reused: true,
-                }),
-                None => codec.compress(&raw).map(|out| Compressed {
-                    raw,
-                    hash,
-                    out,
-                    reused: false,
+            let (copied, origin) = match reuse.map(|reuse| reuse.lookup(&hash, raw.len())) {
+                Some(Lookup::Copied(out, out_hash)) => (Some((out, out_hash)), Origin::Reused),
+                Some(Lookup::Corrupt) => (None, Origin::Corrupt),
+                Some(Lookup::Absent) | None => (None, Origin::Compressed),
+            };
+            let compressed = match copied {
+                Some(copied) => Ok(copied),
+                None => codec.compress(&raw).map(|out| {
+                    let out_hash = chunk_hash(&out);
+                    (out, out_hash)
                 }),
             };
+            let result = compressed.map(|(out, out_hash)| Compressed {
+                raw,
+                hash,
+                out,
+                out_hash,
+                origin,
+            });
             // The receiver is gone only when the writer was dropped mid-layer.
             let _ = tx.send(result);
         };
@@ -366,9 +392,14 @@ impl<W: Write + Send + 'static> Chunked<W> {
     /// Hands a compressed chunk to the output thread, which hands its raw buffer back.
     fn write_done(&mut self, done: Compressed) -> io::Result<()> {
         let raw_size = done.raw.len() as u64;
-        self.index.push(&done.hash, raw_size, done.out.len() as u64);
-        if done.reused {
-            self.reused += raw_size;
+        self.index.push(
+            (&done.hash, raw_size),
+            (&done.out_hash, done.out.len() as u64),
+        );
+        match done.origin {
+            Origin::Compressed => {}
+            Origin::Reused => self.reused += raw_size,
+            Origin::Corrupt => self.corrupt += 1,
         }
         let (depth, buffers) = (self.threads + 1, self.max_buffers());
         self.output.send((done.raw, done.out), depth, buffers)

@@ -3,7 +3,7 @@
 //!
 //! The compressor cuts the tar into chunks and compresses each into an independent gzip
 //! member or zstd frame (see `compressor.rs`). For each chunk, [`ChunkIndex`] keeps the
-//! BLAKE3 hash and size of its raw bytes and the size of its compressed form, in blob order.
+//! BLAKE3 hashes and sizes of its raw bytes and of its compressed form, in blob order.
 //! Writing the next version of the same layer with a [`Reuse`] of the earlier blob, a
 //! chunk whose raw bytes hash to one in the index is not compressed: its compressed bytes
 //! are read from the earlier blob. Compression is deterministic (same bytes, codec, level
@@ -18,10 +18,23 @@
 //! included, and BLAKE3 is several times faster than SHA-256 even with SHA-NI. The
 //! [encoder] (codec, level, library versions, chunk hash) is part of the index; an index
 //! of another encoder is not used, since its bytes would differ from what this build
-//! writes. Reused bytes are checked against the raw chunk where the format makes that
-//! cheap (gzip's header and size, zstd's frame content size), and a chunk that cannot be
-//! read or does not check is compressed instead: a reuse that fails is a slower build,
-//! never an error.
+//! writes.
+//!
+//! The `diff_id` is the hash of the new tar's raw bytes, whatever is reused, so reused
+//! bytes must decompress to exactly the raw chunk they stand for. The index pairs each
+//! raw hash with the hash of the compressed bytes written for it (compressed from those
+//! raw bytes, or copied after this same check), and each copied chunk is hashed as it is
+//! read and compared with the index: a blob changed on disk since (a failing disk, a hand
+//! edit) cannot slip its bytes into a new layer, whose digest would then be computed over
+//! them. This costs one BLAKE3 pass over the compressed bytes, which are read anyway, and
+//! no second pass over the earlier blob. A chunk that cannot be read or does not check is
+//! compressed instead and [counted](super::WrittenLayer::corrupt_chunks), so that the
+//! caller can tell the earlier blob (or its index) is corrupt: a reuse that fails is a
+//! slower build, never a wrong layer.
+//!
+//! An index of another [format](FORMAT) is not used: one written before the compressed
+//! hashes were recorded does not even deserialize, and one of a later format could mean
+//! something else by the same fields.
 //!
 //! [encoder]: ChunkIndex::encoder
 
@@ -30,45 +43,58 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
+use oci_spec::image::Digest;
 use serde::{Deserialize, Serialize};
 
 use super::Compression;
 use super::compressor::MAX_CHUNK;
 
+/// The version of the [`ChunkIndex`] format this build writes and reads.
+///
+/// 2: each chunk records the hash of its compressed bytes (1 had only the raw hash).
+const FORMAT: u32 = 2;
+
 /// The chunks of a compressed layer blob, in blob order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChunkIndex {
+    /// The version of this format ([`FORMAT`] when written).
+    format: u32,
     /// What made the compressed bytes: codec, level and library versions.
     encoder: String,
     chunks: Vec<Chunk>,
 }
 
-/// One chunk: its raw bytes' BLAKE3 hash (hex) and size, and its compressed size.
+/// One chunk: the BLAKE3 hashes (hex) and sizes of its raw bytes and of its compressed
+/// form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Chunk {
     raw: String,
     raw_size: u64,
+    compressed: String,
     size: u64,
 }
 
-/// The BLAKE3 hash of a chunk's raw bytes.
+/// The BLAKE3 hash of a chunk's raw bytes or of its compressed form.
 pub(crate) type ChunkHash = [u8; 32];
 
 impl ChunkIndex {
     /// An empty index of chunks compressed as `compression`.
     pub(crate) fn new(compression: Compression) -> ChunkIndex {
         ChunkIndex {
+            format: FORMAT,
             encoder: encoder(compression),
             chunks: Vec::new(),
         }
     }
 
-    /// Adds the next chunk.
-    pub(crate) fn push(&mut self, raw: &ChunkHash, raw_size: u64, size: u64) {
+    /// Adds the next chunk: the hash and size of its raw bytes, and of its compressed
+    /// form.
+    pub(crate) fn push(&mut self, raw: (&ChunkHash, u64), compressed: (&ChunkHash, u64)) {
         self.chunks.push(Chunk {
-            raw: hex::encode(raw),
-            raw_size,
-            size,
+            raw: hex::encode(raw.0),
+            raw_size: raw.1,
+            compressed: hex::encode(compressed.0),
+            size: compressed.1,
         });
     }
 
@@ -123,19 +149,42 @@ pub struct Reuse {
 
 #[derive(Debug)]
 struct Inner {
+    digest: Digest,
     blob: File,
     encoder: String,
-    /// Raw hash → (offset in the blob, compressed size, raw size).
-    chunks: HashMap<ChunkHash, (u64, u64, u64)>,
+    /// Raw hash → where its compressed form is.
+    chunks: HashMap<ChunkHash, Stored>,
+}
+
+/// Where a chunk's compressed form is in the earlier blob, and what it must hash to.
+#[derive(Debug, Clone, Copy)]
+struct Stored {
+    offset: u64,
+    size: u64,
+    raw_size: u64,
+    compressed: ChunkHash,
+}
+
+/// What an earlier blob gives for a raw chunk.
+pub(crate) enum Lookup {
+    /// Its compressed form, as the index recorded it, with that form's hash.
+    Copied(Vec<u8>, ChunkHash),
+    /// The index has no chunk with these raw bytes.
+    Absent,
+    /// The index has the chunk, but the blob's bytes there cannot be read or are not those
+    /// it recorded: the blob or the index is corrupt.
+    Corrupt,
 }
 
 impl Reuse {
-    /// A reuse of the blob `blob` of `blob_size` bytes, compressed in the chunks of
-    /// `index`; `None` when the index does not describe a blob of that size.
-    pub fn new(blob: File, blob_size: u64, index: &ChunkIndex) -> Option<Reuse> {
+    /// A reuse of the blob `digest`, open as `blob`, of `blob_size` bytes, compressed in
+    /// the chunks of `index`; `None` when the index is of another format or does not
+    /// describe a blob of that size.
+    pub fn new(digest: Digest, blob: File, blob_size: u64, index: &ChunkIndex) -> Option<Reuse> {
         // No chunk this writer makes is larger; a larger one is not read into memory.
         let largest = 2 * MAX_CHUNK as u64;
-        if index.blob_size() != blob_size
+        if index.format != FORMAT
+            || index.blob_size() != blob_size
             || index
                 .chunks
                 .iter()
@@ -146,15 +195,20 @@ impl Reuse {
         let mut chunks = HashMap::with_capacity(index.chunks.len());
         let mut offset = 0;
         for chunk in &index.chunks {
-            let mut raw = [0; 32];
+            let (mut raw, mut compressed) = ([0; 32], [0; 32]);
             hex::decode_to_slice(&chunk.raw, &mut raw).ok()?;
-            chunks
-                .entry(raw)
-                .or_insert((offset, chunk.size, chunk.raw_size));
+            hex::decode_to_slice(&chunk.compressed, &mut compressed).ok()?;
+            chunks.entry(raw).or_insert(Stored {
+                offset,
+                size: chunk.size,
+                raw_size: chunk.raw_size,
+                compressed,
+            });
             offset += chunk.size;
         }
         Some(Reuse {
             inner: Arc::new(Inner {
+                digest,
                 blob,
                 encoder: index.encoder.clone(),
                 chunks,
@@ -162,88 +216,134 @@ impl Reuse {
         })
     }
 
+    /// The digest of the earlier blob.
+    pub fn digest(&self) -> &Digest {
+        &self.inner.digest
+    }
+
     /// Whether the chunks were compressed as `compression` compresses now.
     pub(crate) fn fits(&self, compression: Compression) -> bool {
         self.inner.encoder == encoder(compression)
     }
 
-    /// The compressed form of `raw`, whose [`chunk_hash`] is `hash`, from the earlier blob;
-    /// `None` when it has no such chunk or it cannot be read or does not check.
-    pub(crate) fn compressed(&self, hash: &ChunkHash, raw: &[u8]) -> Option<Vec<u8>> {
-        let &(offset, size, raw_size) = self.inner.chunks.get(hash)?;
-        if raw_size != raw.len() as u64 {
-            return None;
+    /// The compressed form of the raw chunk of `raw_size` bytes whose [`chunk_hash`] is
+    /// `hash`, read from the earlier blob and checked against the index.
+    pub(crate) fn lookup(&self, hash: &ChunkHash, raw_size: usize) -> Lookup {
+        let Some(stored) = self.inner.chunks.get(hash) else {
+            return Lookup::Absent;
+        };
+        // Equal raw hashes with unequal sizes: the index is wrong.
+        if stored.raw_size != raw_size as u64 {
+            return Lookup::Corrupt;
         }
-        let mut out = vec![0; usize::try_from(size).ok()?];
-        self.inner.blob.read_exact_at(&mut out, offset).ok()?;
-        checks(&out, raw).then_some(out)
+        let size = usize::try_from(stored.size).expect("`Reuse::new` bounds chunks to 2 MiB");
+        let mut out = vec![0; size];
+        match self.inner.blob.read_exact_at(&mut out, stored.offset) {
+            Ok(()) if chunk_hash(&out) == stored.compressed => {
+                Lookup::Copied(out, stored.compressed)
+            }
+            _ => Lookup::Corrupt,
+        }
     }
 }
 
-/// Whether `compressed`, a gzip member or zstd frames, holds `raw` as far as its
-/// framing tells cheaply.
-fn checks(compressed: &[u8], raw: &[u8]) -> bool {
-    const ZSTD_MAGIC: [u8; 4] = 0xFD2F_B528_u32.to_le_bytes();
-    if compressed.starts_with(&[0x1f, 0x8b, 8]) && compressed.len() >= 18 {
-        // ISIZE; the CRC-32 would cost a pass over the raw bytes for little more.
-        compressed[compressed.len() - 4..] == (raw.len() as u32).to_le_bytes()
-    } else if compressed.starts_with(&ZSTD_MAGIC) {
-        zstd_content_size(compressed) == Some(raw.len() as u64)
-    } else {
-        false
-    }
-}
-
-/// The content size of the zstd frames that make up all of `frames`, as their headers
-/// tell it; `None` when they do not tell it or do not end where `frames` does.
-fn zstd_content_size(mut frames: &[u8]) -> Option<u64> {
-    let mut total = 0u64;
-    while !frames.is_empty() {
-        let size = zstd::zstd_safe::find_frame_compressed_size(frames).ok()?;
-        let content = zstd::zstd_safe::get_frame_content_size(frames.get(..size)?).ok()??;
-        total = total.checked_add(content)?;
-        frames = &frames[size..];
-    }
-    Some(total)
-}
-
-/// The BLAKE3 hash of a chunk's raw bytes.
-pub(crate) fn chunk_hash(raw: &[u8]) -> ChunkHash {
-    blake3::hash(raw).into()
+/// The BLAKE3 hash of a chunk's raw bytes or of its compressed form.
+pub(crate) fn chunk_hash(bytes: &[u8]) -> ChunkHash {
+    blake3::hash(bytes).into()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::io::Write as _;
 
-    #[test]
-    fn an_index_that_does_not_fit_the_blob_is_not_used() -> std::io::Result<()> {
-        let blob = tempfile::tempfile()?;
+    use super::*;
+    use crate::digest::sha256;
+
+    /// A blob of `chunks` (already compressed, here any bytes) in a temp file, with its
+    /// index.
+    fn blob_of(chunks: &[(&[u8], &[u8])]) -> std::io::Result<(Digest, File, ChunkIndex)> {
+        let mut file = tempfile::tempfile()?;
         let mut index = ChunkIndex::new(Compression::Gzip { level: 6 });
-        index.push(&[1; 32], 10, 20);
-        assert!(Reuse::new(blob.try_clone()?, 20, &index).is_some());
-        assert!(Reuse::new(blob.try_clone()?, 21, &index).is_none());
-        // Sizes no chunk has, or that overflow when summed.
-        let mut huge = ChunkIndex::new(Compression::Gzip { level: 6 });
-        huge.push(&[1; 32], 10, u64::MAX / 2 + 1);
-        huge.push(&[2; 32], 10, u64::MAX / 2 + 1);
-        assert_eq!(huge.blob_size(), u64::MAX);
-        let mut large = ChunkIndex::new(Compression::Gzip { level: 6 });
-        large.push(&[1; 32], 10, 1 << 40);
-        assert!(Reuse::new(blob, 1 << 40, &large).is_none());
-        Ok(())
+        let mut bytes = Vec::new();
+        for (raw, compressed) in chunks {
+            file.write_all(compressed)?;
+            bytes.extend_from_slice(compressed);
+            index.push(
+                (&chunk_hash(raw), raw.len() as u64),
+                (&chunk_hash(compressed), compressed.len() as u64),
+            );
+        }
+        Ok((sha256(&bytes), file, index))
     }
 
     #[test]
-    fn zstd_chunks_of_several_frames_are_checked_whole() {
-        use crate::layer::noise::tests::{noise, text};
+    fn an_index_that_does_not_fit_the_blob_is_not_used() -> std::io::Result<()> {
+        let (digest, blob, index) = blob_of(&[(b"raw", &[7; 20])])?;
+        let reuse = |size, index: &ChunkIndex| {
+            Reuse::new(digest.clone(), blob.try_clone().expect("dup"), size, index)
+        };
+        assert!(reuse(20, &index).is_some());
+        assert!(reuse(21, &index).is_none());
+        // Sizes no chunk has, or that overflow when summed.
+        let mut huge = ChunkIndex::new(Compression::Gzip { level: 6 });
+        huge.push((&[1; 32], 10), (&[3; 32], u64::MAX / 2 + 1));
+        huge.push((&[2; 32], 10), (&[4; 32], u64::MAX / 2 + 1));
+        assert_eq!(huge.blob_size(), u64::MAX);
+        let mut large = ChunkIndex::new(Compression::Gzip { level: 6 });
+        large.push((&[1; 32], 10), (&[3; 32], 1 << 40));
+        assert!(reuse(1 << 40, &large).is_none());
+        Ok(())
+    }
 
-        let mut raw = noise(7, 64 * 1024);
-        raw.extend(text(2000));
-        let frames = crate::layer::zstd_frames::zstd_frames(&raw, 3).unwrap();
-        assert!(zstd::zstd_safe::find_frame_compressed_size(&frames).unwrap() < frames.len());
-        assert!(checks(&frames, &raw));
-        assert!(!checks(&frames, &raw[1..]), "another size");
-        assert!(!checks(&frames[..frames.len() - 1], &raw), "cut short");
+    // See: issue 13
+    #[test]
+    fn a_chunk_is_copied_only_with_the_bytes_the_index_recorded() -> std::io::Result<()> {
+        let (first, second) = (b"first raw chunk".as_slice(), b"second".as_slice());
+        let (digest, blob, index) = blob_of(&[(first, b"compressed 1"), (second, b"c2")])?;
+        let reuse = Reuse::new(digest, blob.try_clone()?, 14, &index).expect("it fits");
+        let copied = |raw: &[u8]| match reuse.lookup(&chunk_hash(raw), raw.len()) {
+            Lookup::Copied(out, hash) => {
+                assert_eq!(hash, chunk_hash(&out));
+                Some(out)
+            }
+            Lookup::Absent => None,
+            Lookup::Corrupt => Some(b"corrupt".to_vec()),
+        };
+        assert_eq!(copied(first).as_deref(), Some(b"compressed 1".as_slice()));
+        assert_eq!(copied(second).as_deref(), Some(b"c2".as_slice()));
+        assert_eq!(copied(b"another"), None);
+        assert!(matches!(
+            reuse.lookup(&chunk_hash(first), 3),
+            Lookup::Corrupt
+        ));
+
+        // A byte of the first chunk changes on disk, the length stays.
+        blob.write_all_at(b"C", 0)?;
+        assert_eq!(copied(first).as_deref(), Some(b"corrupt".as_slice()));
+        assert_eq!(copied(second).as_deref(), Some(b"c2".as_slice()));
+        // Cut short: the second chunk cannot be read whole.
+        blob.set_len(13)?;
+        assert_eq!(copied(second).as_deref(), Some(b"corrupt".as_slice()));
+        Ok(())
+    }
+
+    // See: issue 13
+    #[test]
+    fn an_index_of_another_format_is_not_used() -> std::io::Result<()> {
+        let (digest, blob, index) = blob_of(&[(b"raw", &[7; 20])])?;
+        let json = serde_json::to_value(&index)?;
+        assert_eq!(json["format"], 2);
+        // What format 1 wrote: no format and no compressed hash.
+        let old = serde_json::json!({
+            "encoder": json["encoder"],
+            "chunks": [{ "raw": json["chunks"][0]["raw"], "raw_size": 3, "size": 20 }],
+        });
+        assert!(serde_json::from_value::<ChunkIndex>(old).is_err());
+        // The fields of this format under another version.
+        let mut other = json;
+        other["format"] = 3.into();
+        let other: ChunkIndex = serde_json::from_value(other)?;
+        assert!(Reuse::new(digest, blob, 20, &other).is_none());
+        Ok(())
     }
 }

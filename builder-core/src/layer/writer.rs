@@ -74,6 +74,10 @@ pub struct WrittenLayer {
     /// The bytes of the tar whose compressed form was copied from the earlier blob
     /// ([`LayerOptions::reuse`]) rather than compressed.
     pub reused: u64,
+    /// The chunks of the earlier blob ([`LayerOptions::reuse`]) that could not be read or
+    /// were not the bytes its index recorded: they were compressed instead, and the blob
+    /// or its index is corrupt.
+    pub corrupt_chunks: u64,
 }
 
 /// Writes a layer blob to a sink, one entry at a time, in one pass.
@@ -313,8 +317,9 @@ impl<W: Write + Send + 'static> LayerWriter<W> {
             .write_all(&[0; 2 * BLOCK])
             .map_err(|source| LayerError::WriteBlob { source })?;
         let (sink, (diff_id, tar_size), (digest, size), chunks) = self.tar.finish()?;
-        let (chunks, reused) =
-            chunks.map_or((None, 0), |chunks| (Some(chunks.index), chunks.reused));
+        let (chunks, reused, corrupt_chunks) = chunks.map_or((None, 0, 0), |chunks| {
+            (Some(chunks.index), chunks.reused, chunks.corrupt)
+        });
         Ok((
             sink,
             WrittenLayer {
@@ -325,6 +330,7 @@ impl<W: Write + Send + 'static> LayerWriter<W> {
                 media_type: self.media_type,
                 chunks,
                 reused,
+                corrupt_chunks,
             },
         ))
     }

@@ -474,6 +474,7 @@ struct WrittenWire {
     media_type: oci_spec::image::MediaType,
     chunks: Option<crate::layer::ChunkIndex>,
     reused: u64,
+    corrupt_chunks: u64,
 }
 
 impl From<WrittenLayer> for WrittenWire {
@@ -486,6 +487,7 @@ impl From<WrittenLayer> for WrittenWire {
             media_type: layer.media_type,
             chunks: layer.chunks,
             reused: layer.reused,
+            corrupt_chunks: layer.corrupt_chunks,
         }
     }
 }
@@ -500,6 +502,7 @@ impl From<WrittenWire> for WrittenLayer {
             media_type: wire.media_type,
             chunks: wire.chunks,
             reused: wire.reused,
+            corrupt_chunks: wire.corrupt_chunks,
         }
     }
 }

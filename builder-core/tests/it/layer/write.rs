@@ -4,8 +4,8 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 
 use mkimage_core::layer::{
-    Compression, Content, Entry, EntryKind, LayerOptions, LayerPath, LayerWriter, Reuse,
-    WrittenLayer, decompress, write_layer,
+    ChunkIndex, Compression, Content, Entry, EntryKind, LayerOptions, LayerPath, LayerWriter,
+    Reuse, WrittenLayer, decompress, write_layer,
 };
 
 use super::{run, sha256sum, tar_listing, write_file};
@@ -164,6 +164,7 @@ fn write_reusing(
         .as_ref()
         .expect("a compressed layer has chunks");
     let reuse = Reuse::new(
+        earlier.1.digest.clone(),
         std::fs::File::open(&path).unwrap(),
         earlier.0.len() as u64,
         index,
@@ -246,6 +247,41 @@ fn one_file_changed_reuses_the_rest_and_gives_the_cold_blob() {
     }
 }
 
+// See: issue 13
+#[test]
+fn a_corrupt_chunk_of_the_earlier_blob_is_compressed_again() {
+    let host = tempfile::tempdir().unwrap();
+    for (compression, codec) in [
+        (Compression::Gzip { level: 6 }, "gzip"),
+        (Compression::Zstd { level: 3 }, "zstd"),
+    ] {
+        let (mut before, written_before) = write(sample_entries(host.path()), compression, 2);
+        // A byte inside the chunk that starts `app/big.bin`, far from the changed file,
+        // changes on disk; the length stays.
+        before[100] ^= 0x20;
+        let (cold, written_cold) = write(one_file_changed(host.path()), compression, 1);
+        let (warm, written_warm) = write_reusing(
+            one_file_changed(host.path()),
+            compression,
+            (&before, &written_before),
+        );
+        assert!(warm == cold, "{compression:?}: the corrupt byte was copied");
+        // The digest told is that of the bytes written.
+        assert_eq!(sha256sum(&warm), written_warm.digest.to_string());
+        assert_eq!(written_warm.digest, written_cold.digest);
+        assert_eq!(written_warm.diff_id, written_cold.diff_id);
+        assert_eq!(written_warm.chunks, written_cold.chunks);
+        assert_eq!(written_warm.corrupt_chunks, 1, "{compression:?}");
+        assert!(written_warm.reused > 0, "the other chunks are still copied");
+        let tar = run(codec, codec, &["-dc"], &warm);
+        assert_eq!(sha256sum(&tar), written_cold.diff_id.to_string());
+        assert_eq!(
+            tar_listing(&tar),
+            tar_listing(&run(codec, codec, &["-dc"], &cold))
+        );
+    }
+}
+
 #[test]
 fn chunks_are_not_reused_from_another_blob_or_codec() {
     let host = tempfile::tempdir().unwrap();
@@ -259,6 +295,8 @@ fn chunks_are_not_reused_from_another_blob_or_codec() {
         write_reusing(sample_entries(host.path()), gzip, (&zeros, &written_before));
     assert!(blob == cold);
     assert_eq!(written.reused, 0);
+    let chunks = written.chunks.as_ref().map(ChunkIndex::len);
+    assert_eq!(Some(written.corrupt_chunks as usize), chunks);
 
     // A blob of another size is not used at all.
     let (blob, written) = write_reusing(
@@ -267,7 +305,7 @@ fn chunks_are_not_reused_from_another_blob_or_codec() {
         (&before[..before.len() - 1], &written_before),
     );
     assert!(blob == cold);
-    assert_eq!(written.reused, 0);
+    assert_eq!((written.reused, written.corrupt_chunks), (0, 0));
 
     // Chunks of another level are not reused.
     let level_9 = Compression::Gzip { level: 9 };
@@ -278,7 +316,7 @@ fn chunks_are_not_reused_from_another_blob_or_codec() {
         (&before, &written_before),
     );
     assert!(blob == cold_9);
-    assert_eq!(written.reused, 0);
+    assert_eq!((written.reused, written.corrupt_chunks), (0, 0));
 }
 
 #[test]
