@@ -11,6 +11,7 @@ use mkimage_core::build::{
 };
 use mkimage_core::context::Context;
 use mkimage_core::oci::{CONFIG_LIMIT, Image};
+use mkimage_core::oci_spec::image::Digest;
 use mkimage_core::plan::{
     Base, Command, Copy, KeyValue, Network, Op, Plan, Platform, Run, Security, Source, Span, Stage,
     Step, StepMeta,
@@ -728,6 +729,77 @@ fn a_layer_found_in_the_cache_is_reused_by_the_next_change() {
     let (built, reused) = build_reusing(&store, &context_at(&second));
     assert_eq!(cached(&built), [true, false, false]);
     assert!(reused > 2 * 1024 * 1024, "reused {reused}");
+}
+
+/// The digest of the layer the `COPY` of `app_plan` wrote in `built`.
+fn copy_layer(store: &Store, built: &Built) -> Digest {
+    let image = Image::load(store, &built.image, &Platform::host()).unwrap();
+    assert_eq!(image.layers().len(), 1);
+    image.layers()[0].digest().clone()
+}
+
+/// Flips a bit of the byte at `offset` of the blob `digest` on disk; its length stays.
+fn corrupt_blob(store: &Store, digest: &Digest, offset: usize) {
+    let path = store.blob_path(digest);
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[offset] ^= 0x20;
+    fs::write(&path, &bytes).unwrap();
+}
+
+/// Appends a line to the file `f200` of the context `ctx`.
+fn change_f200(ctx: &Path) {
+    let mut file = fs::OpenOptions::new()
+        .append(true)
+        .open(ctx.join("f200"))
+        .unwrap();
+    std::io::Write::write_all(&mut file, b"changed\n").unwrap();
+}
+
+// See: issue 13
+#[test]
+fn a_chunk_changed_on_disk_does_not_reach_the_next_layer() {
+    use crate::layer::{run, sha256sum};
+    use mkimage_core::layer::Compression;
+
+    for (compression, codec) in [
+        (Compression::Gzip { level: 6 }, "gzip"),
+        (Compression::Zstd { level: 3 }, "zstd"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = dir.path().join("ctx");
+        noise_context(&ctx);
+        let store = Store::open(dir.path().join("store")).unwrap();
+        let options = BuildOptions {
+            compression,
+            source_date_epoch: Some(1_700_000_000),
+            ..BuildOptions::default()
+        };
+        let first = build(&store, &app_plan(), &context_at(&ctx), &options);
+        // Inside the first chunk (`app/`, `app/f000`, ...), far from `f200`.
+        corrupt_blob(&store, &copy_layer(&store, &first), 100);
+
+        // The `COPY` runs again, and the first chunk is one it would copy.
+        change_f200(&ctx);
+        let warm = build(&store, &app_plan(), &context_at(&ctx), &options);
+        assert_eq!(cached(&warm), [true, false, false]);
+        let cold_store = Store::open(dir.path().join("cold")).unwrap();
+        let cold = build(&cold_store, &app_plan(), &context_at(&ctx), &options);
+        let layer = copy_layer(&store, &warm);
+        assert_eq!(layer, copy_layer(&cold_store, &cold), "{compression:?}");
+        assert_eq!(warm.image, cold.image);
+
+        // The blob has the digest the image names and holds the context's files.
+        let blob = fs::read(store.blob_path(&layer)).unwrap();
+        assert_eq!(sha256sum(&blob), layer.to_string());
+        let tar = run(codec, codec, &["-dc"], &blob);
+        let listing = String::from_utf8(run("tar", "tar", &["-tf", "-"], &tar)).unwrap();
+        assert_eq!(listing.lines().count(), 1 + 256, "{listing}");
+        for file in ["f000", "f001", "f200"] {
+            let member = format!("app/{file}");
+            let content = run("tar", "tar", &["-xOf", "-", &member], &tar);
+            assert!(content == fs::read(ctx.join(file)).unwrap(), "{member}");
+        }
+    }
 }
 
 fn context_at(dir: &Path) -> Context {
