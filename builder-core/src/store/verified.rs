@@ -8,9 +8,15 @@
 //! corrupt blob. An archive then lacks the rest of its entries and an upload its last
 //! bytes, and neither can look complete. A blob cut short or grown since it was opened
 //! has another digest too.
+//!
+//! [`Store::remove_if_corrupt`] reads a blob whole to tell whether it is corrupt, and
+//! removes it when it is, for a reader that found it suspect (see `layer::Reuse`): what
+//! uses it later then finds it missing (a cache record whose layer is gone is a miss, a
+//! pull fetches it again) rather than reading bytes that are not its content.
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{self, Read, Seek as _, SeekFrom};
+use std::os::unix::fs::MetadataExt as _;
 
 use oci_spec::image::Digest;
 use sha2::{Digest as _, Sha256};
@@ -63,6 +69,49 @@ impl Store {
             hasher: Sha256::new(),
             actual: None,
         })
+    }
+
+    /// Reads the blob `digest` whole and removes it when its content does not have its
+    /// digest; returns that corruption ([`StoreError::BlobCorrupt`]), or `None` for an
+    /// intact blob.
+    ///
+    /// Only the file read is removed: a blob written again since (a build or a pull of the
+    /// same digest renames a new file there) is kept.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`open_verified`](Store::open_verified), [`StoreError::ReadBlob`]
+    /// when it cannot be read and [`StoreError::Remove`] when it cannot be removed.
+    pub fn remove_if_corrupt(&self, digest: &Digest) -> Result<Option<StoreError>, StoreError> {
+        let mut blob = self.open_verified(digest)?;
+        let corrupt = match blob.finish() {
+            Ok(()) => return Ok(None),
+            Err(corrupt @ StoreError::BlobCorrupt { .. }) => corrupt,
+            Err(error) => return Err(error),
+        };
+        let read = blob
+            .file
+            .metadata()
+            .map_err(|source| StoreError::ReadBlob {
+                digest: digest.clone(),
+                source,
+            })?;
+        let path = self.blob_path(digest);
+        let gone = |result: io::Result<()>| match result {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StoreError::Remove {
+                path: path.clone(),
+                source: e,
+            }),
+            _ => Ok(()),
+        };
+        match fs::symlink_metadata(&path) {
+            Ok(now) if now.dev() == read.dev() && now.ino() == read.ino() => {
+                gone(fs::remove_file(&path))?;
+            }
+            Ok(_) => {}
+            Err(e) => gone(Err(e))?,
+        }
+        Ok(Some(corrupt))
     }
 
     /// Reads the blob `digest` with `read` and checks its digest, reading whatever `read`
@@ -257,6 +306,29 @@ mod tests {
             Ok(())
         });
         assert!(matches!(result, Err(StoreError::BlobCorrupt { .. })));
+        Ok(())
+    }
+
+    // See: issue 13
+    #[test]
+    fn only_a_corrupt_blob_is_removed() -> Result<(), StoreError> {
+        let (_dir, store, digest) = store_with(b"0123456789");
+        assert!(store.remove_if_corrupt(&digest)?.is_none());
+        assert!(store.has_blob(&digest));
+        fs::write(store.blob_path(&digest), b"0123456780").expect("flip a byte");
+        let corrupt = store.remove_if_corrupt(&digest)?.expect("corrupt");
+        assert_eq!(
+            corrupt.to_string(),
+            format!(
+                "blob `{digest}` is corrupt: its content has digest `{}`",
+                sha256(b"0123456780")
+            )
+        );
+        assert!(!store.has_blob(&digest));
+        assert!(matches!(
+            store.remove_if_corrupt(&digest),
+            Err(StoreError::BlobMissing { .. })
+        ));
         Ok(())
     }
 
