@@ -507,6 +507,7 @@ fn committed(blob: UnhashedBlobWriter, written: WrittenLayer) -> crate::Result<N
         diff_id: written.diff_id,
         chunks: written.chunks,
         reused: written.reused,
+        corrupt_chunks: written.corrupt_chunks,
     })
 }
 

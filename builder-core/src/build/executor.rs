@@ -25,6 +25,10 @@ pub struct NewLayer {
     /// The bytes of the tar whose compressed form was copied from the step's previous
     /// layer ([`LayerOptions::reuse`]) rather than compressed.
     pub reused: u64,
+    /// The chunks of the step's previous layer that could not be read or did not match
+    /// its chunk index: compressed instead, and a sign that the layer's blob or index is
+    /// corrupt ([`WrittenLayer::corrupt_chunks`](crate::layer::WrittenLayer::corrupt_chunks)).
+    pub corrupt_chunks: u64,
 }
 
 /// What a `RUN` step runs over and with.

@@ -18,6 +18,13 @@
 //! never an error. Chunks are matched by a strong hash of their raw bytes, so a lineage
 //! that points at an unrelated layer only reuses less.
 //!
+//! Reuse checks every chunk it copies against the index (see `layer::Reuse`). When
+//! chunks fail, [`corrupt`] finds out which of the two is wrong by reading the blob whole,
+//! once: a corrupt blob is removed from the store (see [`Store::remove_if_corrupt`]),
+//! and its index is removed either way, since it no longer describes what the store
+//! holds. The build goes on with the chunks compressed again, and a warning says what
+//! was found.
+//!
 //! A context extracted from a stream (`mkimage build -`) lives in a new temporary
 //! directory each build, so its lineage names no directory (see [`Context::streamed`]).
 
@@ -26,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::{CacheKey, KeyBuilder, step_key};
 use crate::context::Context;
+use crate::exec::error_chain;
 use crate::layer::{ChunkIndex, Reuse};
 use crate::plan::{Base, Op, Platform};
 use crate::store::{Store, StoreError};
@@ -104,6 +112,41 @@ pub(super) fn remember(
         .records(CHUNKS)?
         .put_weak(digest.digest(), chunks, std::slice::from_ref(digest))?;
     point(store, lineage, digest)
+}
+
+/// When `layer`, written reusing `reuse`, found chunks of it corrupt: checks the earlier
+/// blob whole, removes it if it is corrupt and its chunk index in any case, and returns
+/// the warning that says so; `None` when every chunk checked.
+pub(super) fn corrupt(store: &Store, reuse: &Reuse, layer: &NewLayer) -> Option<String> {
+    if layer.corrupt_chunks == 0 {
+        return None;
+    }
+    let digest = reuse.digest();
+    let found = format!(
+        "layer `{digest}` of an earlier build did not match its chunk index in {} of the \
+         chunks this step would have copied, which it compressed instead",
+        layer.corrupt_chunks
+    );
+    if layer.descriptor.digest() == digest {
+        // The new blob, with the same digest, has replaced the file and its index.
+        return Some(format!("{found}: the new layer, equal to it, replaced it"));
+    }
+    let index = store
+        .records(CHUNKS)
+        .and_then(|records| records.remove(digest.digest()));
+    let outcome = match (store.remove_if_corrupt(digest), index) {
+        // Without its blob, the index is never read again.
+        (Ok(Some(corrupt)), _) => format!("{corrupt}; it was removed from the store"),
+        (Ok(None), Ok(_)) => {
+            "the blob is intact, and its index, which was wrong, was removed".to_owned()
+        }
+        (Ok(None), Err(error)) => format!(
+            "the blob is intact, but its index, which is wrong, could not be removed: {}",
+            error_chain(&error)
+        ),
+        (Err(error), _) => format!("the blob could not be checked: {}", error_chain(&error)),
+    };
+    Some(format!("{found}: {outcome}"))
 }
 
 /// Records the layer `digest`, found in the cache, as what `lineage` has last, unless it

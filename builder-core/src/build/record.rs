@@ -62,6 +62,7 @@ impl LayerRecord {
             diff_id: self.diff_id.clone(),
             chunks: None,
             reused: 0,
+            corrupt_chunks: 0,
         }
     }
 }

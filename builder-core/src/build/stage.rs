@@ -421,12 +421,17 @@ impl<'a> BuildRun<'a> {
                         }
                     }
                 };
-                self.layer_options.reuse = None;
+                let reuse = self.layer_options.reuse.take();
                 if let (true, Some(prepared)) = (defer, &prepared) {
                     key = step_key(&state.image.key, &step.op, &prepared.inputs());
                 }
                 if let Some(layer) = &layer {
                     lineage::remember(&self.builder.store, &lineage, layer)?;
+                    let corrupt = reuse
+                        .and_then(|reuse| lineage::corrupt(&self.builder.store, &reuse, layer));
+                    if let Some(warning) = corrupt {
+                        self.events.warning(&warning);
+                    }
                     if layer.reused > 0 {
                         self.events.layer_reused(&step_ref, layer.reused);
                     }

@@ -45,6 +45,7 @@ impl StepExecutor for Runner {
             diff_id: layer.diff_id,
             chunks: layer.chunks,
             reused: layer.reused,
+            corrupt_chunks: layer.corrupt_chunks,
         }))
     }
 }

@@ -802,6 +802,118 @@ fn a_chunk_changed_on_disk_does_not_reach_the_next_layer() {
     }
 }
 
+/// Collects the warnings of a build.
+#[derive(Default)]
+struct Warnings(Mutex<Vec<String>>);
+
+impl mkimage_core::events::Events for Warnings {
+    fn warning(&self, message: &str) {
+        self.0.lock().unwrap().push(message.to_owned());
+    }
+}
+
+/// Builds `app_plan` from `ctx` into `store` with gzip and clamped mtimes, and returns
+/// the build with the warnings it gave.
+fn build_warned(store: &Store, ctx: &Path) -> (Built, Vec<String>) {
+    let events = Warnings::default();
+    let options = BuildOptions {
+        source_date_epoch: Some(1_700_000_000),
+        ..BuildOptions::default()
+    };
+    let built = Builder::new(store.clone())
+        .build(&app_plan(), &context_at(ctx), &options, &events)
+        .unwrap();
+    (built, events.0.into_inner().unwrap())
+}
+
+// See: issue 13
+#[test]
+fn a_corrupt_earlier_layer_is_reported_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = dir.path().join("ctx");
+    noise_context(&ctx);
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let (first, _) = build_warned(&store, &ctx);
+    let earlier = copy_layer(&store, &first);
+    corrupt_blob(&store, &earlier, 100);
+    let actual = mkimage_core::digest::sha256(&fs::read(store.blob_path(&earlier)).unwrap());
+
+    let original = fs::read(ctx.join("f200")).unwrap();
+    change_f200(&ctx);
+    let (warm, warnings) = build_warned(&store, &ctx);
+    assert_eq!(cached(&warm), [true, false, false]);
+    assert_eq!(
+        warnings,
+        [format!(
+            "layer `{earlier}` of an earlier build did not match its chunk index in 1 of the \
+             chunks this step would have copied, which it compressed instead: blob \
+             `{earlier}` is corrupt: its content has digest `{actual}`; it was removed from \
+             the store"
+        )]
+    );
+    assert!(!store.has_blob(&earlier));
+    let index = store.records("blob-chunks").unwrap();
+    let removed = index.get::<serde_json::Value>(earlier.digest()).unwrap();
+    assert!(removed.is_none());
+
+    // What still names it fails loudly rather than reading wrong bytes.
+    let image = mkimage_core::oci::ArchiveImage {
+        descriptor: first.image.clone(),
+        names: Vec::new(),
+    };
+    let format = mkimage_core::oci::ArchiveFormat::Oci;
+    let saved =
+        mkimage_core::oci::write_archive(&store, &[image], format, &Platform::host(), Vec::new());
+    let error = saved.expect_err("the first image lost its layer");
+    assert_eq!(
+        error.to_string(),
+        format!("blob `{earlier}` is not in the store")
+    );
+    // Its cache entry is a miss: the `COPY` runs again and writes it intact.
+    fs::write(ctx.join("f200"), original).unwrap();
+    let (again, warnings) = build_warned(&store, &ctx);
+    assert_eq!(
+        (cached(&again), warnings),
+        (vec![true, false, true], vec![])
+    );
+    assert_eq!(copy_layer(&store, &again), earlier);
+    store.open_verified(&earlier).unwrap().finish().unwrap();
+}
+
+// See: issue 13
+#[test]
+fn a_wrong_chunk_index_is_removed_and_its_blob_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = dir.path().join("ctx");
+    noise_context(&ctx);
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let (first, _) = build_warned(&store, &ctx);
+    let earlier = copy_layer(&store, &first);
+    // The recorded hash of the first chunk's compressed bytes changes.
+    let index = store.records("blob-chunks").unwrap();
+    let mut value: serde_json::Value = index.get(earlier.digest()).unwrap().unwrap();
+    value["chunks"][0]["compressed"] = "00".repeat(32).into();
+    index
+        .put_weak(earlier.digest(), &value, std::slice::from_ref(&earlier))
+        .unwrap();
+
+    change_f200(&ctx);
+    let (warm, warnings) = build_warned(&store, &ctx);
+    let (cold, _) = build_warned(&Store::open(dir.path().join("cold")).unwrap(), &ctx);
+    assert_eq!(warm.image, cold.image);
+    assert_eq!(
+        warnings,
+        [format!(
+            "layer `{earlier}` of an earlier build did not match its chunk index in 1 of the \
+             chunks this step would have copied, which it compressed instead: the blob is \
+             intact, and its index, which was wrong, was removed"
+        )]
+    );
+    assert!(store.has_blob(&earlier));
+    let removed = index.get::<serde_json::Value>(earlier.digest()).unwrap();
+    assert!(removed.is_none());
+}
+
 fn context_at(dir: &Path) -> Context {
     Context::open(dir, None).unwrap()
 }
