@@ -165,12 +165,20 @@ impl Reference {
     }
 
     /// The short form docker shows: Docker Hub's domain and `library/` left out
-    /// (`busybox:latest`, `user/app:1`, `localhost:5000/app:1`).
+    /// (`busybox:latest`, `user/app:1`, `localhost:5000/app:1`). Docker Hub's domain
+    /// stays when the path's first component would read as a domain
+    /// (`docker.io/quay.io/app`), so that the short form names the same repository.
     pub fn familiar(&self) -> String {
         let mut name = if self.domain == DOCKER_HUB {
-            match self.path.strip_prefix(OFFICIAL) {
-                Some(short) if !short.contains('/') => short.to_owned(),
-                _ => self.path.clone(),
+            let short = match self.path.strip_prefix(OFFICIAL) {
+                Some(short) if !short.contains('/') => short,
+                _ => &self.path,
+            };
+            let (_, path) = split_domain(short);
+            if path.len() == short.len() {
+                short.to_owned()
+            } else {
+                self.name()
             }
         } else {
             self.name()
@@ -386,6 +394,23 @@ mod tests {
             assert_eq!(reference.to_string(), full, "{text}");
             assert_eq!(reference.familiar(), familiar, "{text}");
             assert_eq!(full.parse::<Reference>()?, reference, "{text} round trip");
+        }
+        Ok(())
+    }
+
+    // See: issue 13
+    #[test]
+    fn familiar_form_names_the_same_repository() -> Result<(), ParseReferenceError> {
+        for (text, familiar) in [
+            ("docker.io/quay.io/app", "docker.io/quay.io/app:latest"),
+            ("docker.io/localhost/app:1", "docker.io/localhost/app:1"),
+            ("docker.io/docker.io/app", "docker.io/docker.io/app:latest"),
+            ("docker.io/library/a.b", "a.b:latest"),
+            ("docker.io/a.b", "a.b:latest"),
+        ] {
+            let reference: Reference = text.parse()?;
+            assert_eq!(reference.familiar(), familiar, "{text}");
+            assert_eq!(familiar.parse::<Reference>()?, reference, "{text}");
         }
         Ok(())
     }
