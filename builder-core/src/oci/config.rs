@@ -250,6 +250,18 @@ mod tests {
         Ok(())
     }
 
+    // See: issue 13
+    #[test]
+    fn unknown_numbers_keep_their_value_when_written() -> Result<(), serde_json::Error> {
+        let text = r#"{"big": 66666666666666666666666666666666666666666666, "small": 0.30000000000000004}"#;
+        let config: ImageConfig = serde_json::from_str(text)?;
+        assert_eq!(config.extra["big"].as_f64(), Some(6.666_666_666_666_666e43));
+        let written = serde_json::to_string(&config)?;
+        let back: ImageConfig = serde_json::from_str(&written)?;
+        assert_eq!(back, config, "{written}");
+        Ok(())
+    }
+
     #[test]
     fn empty_fields_are_left_out() -> Result<(), serde_json::Error> {
         let config = ImageConfig {
