@@ -24,6 +24,8 @@ mod duration;
 mod error;
 mod expand;
 mod expose;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod grammar;
 mod healthcheck;
 mod json;
