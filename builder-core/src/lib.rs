@@ -24,6 +24,8 @@ pub mod events;
 pub mod exec;
 pub mod fetch;
 mod fsroot;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod layer;
 pub mod net;
 pub mod oci;

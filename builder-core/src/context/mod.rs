@@ -31,9 +31,9 @@
 mod dest;
 mod digest;
 mod error;
-mod glob;
+pub(crate) mod glob;
 mod hashes;
-mod patterns;
+pub(crate) mod patterns;
 mod select;
 mod walk;
 

@@ -324,15 +324,16 @@ struct TokenReply {
 
 /// One `WWW-Authenticate` challenge: a scheme and its parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Challenge {
+pub(crate) struct Challenge {
     /// Lowercased (`bearer`, `basic`).
-    scheme: String,
-    params: Vec<(String, String)>,
+    pub(crate) scheme: String,
+    /// The parameters in order, keys lowercased.
+    pub(crate) params: Vec<(String, String)>,
 }
 
 impl Challenge {
     /// Parses `Scheme key="value", key=token, …` (RFC 9110 §11.6.1, one challenge).
-    fn parse(text: &str) -> Option<Challenge> {
+    pub(crate) fn parse(text: &str) -> Option<Challenge> {
         let text = text.trim();
         let (scheme, mut rest) = text.split_once(' ').unwrap_or((text, ""));
         if scheme.is_empty() {
@@ -381,7 +382,8 @@ impl Challenge {
         })
     }
 
-    fn param(&self, key: &str) -> Option<&str> {
+    /// The value of the first parameter `key` (lowercase).
+    pub(crate) fn param(&self, key: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(k, _)| k == key)

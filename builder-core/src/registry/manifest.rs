@@ -148,7 +148,7 @@ fn verified(
 /// The media type of a manifest: its `mediaType` field, else `Content-Type`, else guessed
 /// from its shape (an OCI manifest may omit `mediaType`). A schema-1 document gives a
 /// schema-1 type whatever the header says.
-fn classify(bytes: &[u8], content_type: Option<&str>) -> String {
+pub(crate) fn classify(bytes: &[u8], content_type: Option<&str>) -> String {
     let value: Option<serde_json::Value> = serde_json::from_slice(bytes).ok();
     let field = |name: &str| value.as_ref().and_then(|v| v.get(name).cloned());
     if field("schemaVersion").and_then(|v| v.as_u64()) == Some(1) {

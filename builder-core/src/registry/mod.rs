@@ -23,12 +23,12 @@
 //!
 //! [OCI distribution API]: https://github.com/opencontainers/distribution-spec/blob/main/spec.md
 
-mod auth;
+pub(crate) mod auth;
 mod client;
 pub mod credentials;
 mod download;
 mod error;
-mod manifest;
+pub(crate) mod manifest;
 mod parallel;
 mod progress;
 mod pull;

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Fuzzes one target for a while, in a sandbox:  run.sh TARGET SECONDS [libFuzzer flags...]
+#
+# The fuzzer runs as root (so that the unpack target creates devices and sets owners as the
+# store does) in a private mount namespace where every mount is read-only except a 512 MiB
+# tmpfs for its temp directories and the target's corpus and artifact directories. A layer
+# that wrote outside its root would fail with EROFS, which the unpack target reports as a
+# crash, and could not change the host; the tmpfs must be empty at the end.
+#
+# Needs cargo-fuzz (`cargo install cargo-fuzz`). On a stable toolchain, RUSTC_BOOTSTRAP=1
+# lets rustc accept the sanitizer flags cargo-fuzz passes.
+set -euo pipefail
+cd "$(dirname "$0")"
+target=$1
+seconds=$2
+shift 2
+
+RUSTC_BOOTSTRAP=1 cargo fuzz build -O "$target"
+binary=$PWD/target/x86_64-unknown-linux-gnu/release/$target
+corpus=$PWD/corpus/$target
+artifacts=$PWD/artifacts/$target
+scratch=$(mktemp -d /tmp/mkimage-fuzz.XXXXXX)
+mkdir -p "$corpus" "$artifacts"
+
+export binary corpus artifacts scratch seconds target
+unshare --mount --propagation private -- bash -euo pipefail -c '
+    mount -t tmpfs -o size=512m,mode=0700 mkimage-fuzz "$scratch"
+    for dir in "$corpus" "$artifacts"; do mount --bind "$dir" "$dir"; done
+    findmnt -rno TARGET | while read -r mount; do
+        case "$mount" in "$scratch" | "$corpus" | "$artifacts") continue ;; esac
+        mount -o remount,bind,ro "$mount" 2>/dev/null || true
+    done
+    TMPDIR=$scratch nice -n 10 "$binary" "$corpus" -dict="dict/$target.dict" \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix="$artifacts/" -print_final_stats=1 "$@"
+    if [ -n "$(ls -A "$scratch")" ]; then
+        echo "run.sh: the unpack scratch tmpfs is not empty:" >&2
+        ls -la "$scratch" >&2
+        exit 1
+    fi
+' run.sh "$@"
+rmdir "$scratch"
