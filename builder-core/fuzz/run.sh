@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes one target for a while, in a sandbox:  run.sh TARGET SECONDS [libFuzzer flags...]
+# Minimizes its corpus (libFuzzer's -merge=1, as `cargo fuzz cmin` does):  run.sh TARGET cmin
 #
 # The fuzzer runs as root (so that the unpack target creates devices and sets owners as the
 # store does) in a private mount namespace where every mount is read-only except a 512 MiB
@@ -21,22 +22,33 @@ corpus=$PWD/corpus/$target
 artifacts=$PWD/artifacts/$target
 scratch=$(mktemp -d /tmp/mkimage-fuzz.XXXXXX)
 mkdir -p "$corpus" "$artifacts"
+if [[ $seconds == cmin ]]; then
+  # The full corpus moves aside; what adds an edge is merged back into an empty one (not
+  # what only adds a hit count, -use_counters=0, so the committed corpus stays small).
+  full=$PWD/corpus/.$target-full
+  mv "$corpus" "$full"
+  mkdir "$corpus"
+  set -- -merge=1 -use_counters=0 "$full" "$@"
+else
+  full=
+  set -- -dict="dict/$target.dict" -max_total_time="$seconds" -timeout=10 \
+    -artifact_prefix="$artifacts/" -print_final_stats=1 "$@"
+fi
 
-export binary corpus artifacts scratch seconds target
+export binary corpus artifacts scratch full
 unshare --mount --propagation private -- bash -euo pipefail -c '
     mount -t tmpfs -o size=512m,mode=0700 mkimage-fuzz "$scratch"
-    for dir in "$corpus" "$artifacts"; do mount --bind "$dir" "$dir"; done
+    for dir in "$corpus" "$artifacts" $full; do mount --bind "$dir" "$dir"; done
     findmnt -rno TARGET | while read -r mount; do
-        case "$mount" in "$scratch" | "$corpus" | "$artifacts") continue ;; esac
+        case "$mount" in "$scratch" | "$corpus" | "$artifacts" | "$full") continue ;; esac
         mount -o remount,bind,ro "$mount" 2>/dev/null || true
     done
-    TMPDIR=$scratch nice -n 10 "$binary" "$corpus" -dict="dict/$target.dict" \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-        -artifact_prefix="$artifacts/" -print_final_stats=1 "$@"
+    TMPDIR=$scratch nice -n 10 "$binary" "$corpus" -rss_limit_mb=2048 "$@"
     if [ -n "$(ls -A "$scratch")" ]; then
-        echo "run.sh: the unpack scratch tmpfs is not empty:" >&2
+        echo "run.sh: the scratch tmpfs is not empty:" >&2
         ls -la "$scratch" >&2
         exit 1
     fi
 ' run.sh "$@"
 rmdir "$scratch"
+if [[ -n $full ]]; then rm -r "$full"; fi
