@@ -2,6 +2,7 @@
 
 mod deps;
 mod fixtures;
+mod fuzz_corpus;
 mod limits;
 mod parse;
 mod plan;
