@@ -1,7 +1,8 @@
 //! Telling a tar archive and its compression by content, as Docker's `ADD` does.
 
-use std::fs::{self, File};
+use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::ArchiveError;
@@ -57,23 +58,24 @@ pub fn is_archive(path: &Path) -> Result<bool, ArchiveError> {
     if !fs::symlink_metadata(path).map_err(read_err)?.is_file() {
         return Ok(false);
     }
-    let tar = open(path)?;
-    let mut archive = tar::Archive::new(tar);
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(read_err)?;
+    reads_as_tar(file).map_err(read_err)
+}
+
+/// Whether the content of `file`, decompressed as its magic number says, starts with a
+/// valid tar header (see [`is_archive`]).
+pub(crate) fn reads_as_tar(file: impl Read) -> std::io::Result<bool> {
+    let mut archive = tar::Archive::new(decompress(BufReader::new(file))?);
     // Reading the first header fails for anything but a tar; that is the answer, not an
     // error (Docker copies such a file as it is).
     let Ok(mut entries) = archive.entries() else {
         return Ok(false);
     };
     Ok(matches!(entries.next(), Some(Ok(_))))
-}
-
-/// The tar stream inside the archive at `path`, decompressed as its magic number says.
-pub(crate) fn open(path: &Path) -> Result<Box<dyn Read>, ArchiveError> {
-    let read_err = |source| ArchiveError::ReadArchive {
-        path: path.to_owned(),
-        source,
-    };
-    decompress(BufReader::new(File::open(path).map_err(read_err)?)).map_err(read_err)
 }
 
 /// The stream inside `reader`, decompressed as its first bytes say (gzip, bzip2, xz or

@@ -14,8 +14,8 @@
 //! the content and the others hard links to it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::OpenOptions;
-use std::io::{self, Read};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufReader, Read};
 use std::ops::Bound;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -100,11 +100,32 @@ pub fn extract(
     staging: &Path,
     options: &ExtractOptions,
 ) -> Result<Vec<Entry>, ArchiveError> {
+    let file = File::open(archive).map_err(|source| ArchiveError::ReadArchive {
+        path: archive.to_owned(),
+        source,
+    })?;
+    extract_from(file, archive, dest, below, staging, options)
+}
+
+/// [`extract`] of the archive open as `file`, at `archive` on the host (for messages).
+///
+/// # Errors
+///
+/// As [`extract`].
+pub(crate) fn extract_from(
+    file: impl Read,
+    archive: &Path,
+    dest: Option<&LayerPath>,
+    below: &dyn Below,
+    staging: &Path,
+    options: &ExtractOptions,
+) -> Result<Vec<Entry>, ArchiveError> {
     let read_err = |source| ArchiveError::ReadArchive {
         path: archive.to_owned(),
         source,
     };
-    let mut tar = tar::Archive::new(archive::open(archive)?);
+    let stream = archive::decompress(BufReader::new(file)).map_err(read_err)?;
+    let mut tar = tar::Archive::new(stream);
     let mut tree = Tree {
         archive,
         dest,

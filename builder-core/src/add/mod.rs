@@ -41,6 +41,8 @@ mod archive;
 mod error;
 mod extract;
 
+pub(crate) use archive::reads_as_tar;
 pub use archive::{ArchiveFormat, decompress, is_archive};
 pub use error::ArchiveError;
+pub(crate) use extract::extract_from;
 pub use extract::{Below, ExtractOptions, NothingBelow, extract};

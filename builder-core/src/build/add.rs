@@ -13,13 +13,15 @@
 //! without `.git` unless `--keep-git-dir`, every file with the commit's time.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::add::{ArchiveError, Below, ExtractOptions, extract, is_archive};
+use crate::add::{
+    ArchiveError, Below, ExtractOptions, extract, extract_from, is_archive, reads_as_tar,
+};
 use crate::context::{Context, Destination, Origin, SelectOptions};
 use crate::digest::sha256;
 use crate::fetch::{Checksum, Download, FetchError, GitSource, Resolved, download};
-use crate::layer::{Entry, EntryKind, LayerPath};
+use crate::layer::{Content, Entry, EntryKind, LayerPath, TreeFile};
 use crate::plan::{AddOptions, Copy, CopySource, Platform};
 use crate::store::ScratchDir;
 
@@ -31,8 +33,8 @@ use super::stage::{BuildRun, StageState};
 /// What an `ADD` brings beyond `COPY`, found by [`prepare`].
 #[derive(Debug, Default)]
 pub(super) struct AddSources {
-    /// Host paths of the matched context files that are archives, in match order.
-    archives: Vec<PathBuf>,
+    /// The matched context files that are archives, in match order.
+    archives: Vec<TreeFile>,
     /// The downloaded URLs, in source order, each with whether it is extracted.
     downloads: Vec<(Download, bool)>,
     /// The git sources, in source order, with their commits.
@@ -74,13 +76,20 @@ pub(super) fn prepare(
         && let Some(selection) = copy::context_selection(&prepared)
     {
         for matched in selection.matches.iter().filter(|m| !m.is_dir) {
-            let Some(path) = &matched.path else { continue };
-            // Canonical, as the host paths of the entries `COPY` places.
-            let host = selection.root().join(path.as_path());
-            let host = std::fs::canonicalize(&host)
-                .map_err(|source| ArchiveError::ReadArchive { path: host, source })?;
-            if is_archive(&host)? {
-                sources.archives.push(host);
+            let Some(path) = &matched.resolved else {
+                continue;
+            };
+            // The file the entry `COPY` places reads, through the context's root.
+            let file = selection.file(path);
+            let read_err = |source| ArchiveError::ReadArchive {
+                path: file.shown(),
+                source,
+            };
+            let opened = file.open().map_err(read_err)?;
+            if opened.metadata().map_err(read_err)?.is_file()
+                && reads_as_tar(opened).map_err(read_err)?
+            {
+                sources.archives.push(file);
             }
         }
     }
@@ -184,9 +193,9 @@ pub(super) fn add_entries(
     let Some(scratch) = &sources.scratch else {
         return Ok(());
     };
-    let archives: HashSet<&Path> = sources.archives.iter().map(PathBuf::as_path).collect();
+    let archives: HashSet<&LayerPath> = sources.archives.iter().map(TreeFile::path).collect();
     entries.retain(|entry| {
-        !matches!(&entry.kind, EntryKind::File(content) if content.host_path().is_some_and(|host| archives.contains(host)))
+        !matches!(&entry.kind, EntryKind::File(Content::Tree(file)) if archives.contains(file.path()))
     });
     let options = ExtractOptions {
         owner: placement.owner,
@@ -196,8 +205,13 @@ pub(super) fn add_entries(
     let mut added: Vec<Entry> = Vec::new();
     for (index, archive) in sources.archives.iter().enumerate() {
         let staging = staging_dir(scratch, index)?;
-        added.extend(extract(
-            archive,
+        let opened = archive.open().map_err(|source| ArchiveError::ReadArchive {
+            path: archive.shown(),
+            source,
+        })?;
+        added.extend(extract_from(
+            opened,
+            &archive.shown(),
             dest_dir,
             placement.below,
             &staging,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::patterns::clean;
 use super::{ContextError, HostFile, Selection};
-use crate::layer::{Content, Entry, EntryKind, LayerError, LayerPath};
+use crate::layer::{Content, Entry, EntryKind, LayerError, LayerPath, TreeFile};
 
 /// The destination of a `COPY`/`ADD` in the image, resolved against the working
 /// directory.
@@ -140,12 +140,14 @@ impl Selection {
         };
         let kind = match &entry.kind {
             // The xattrs not read yet are read with the content.
-            EntryKind::File(file) if file.xattrs_read => {
-                EntryKind::File(Content::Host(self.root().join(file.source.as_path())))
+            EntryKind::File(file) => {
+                let read = TreeFile::new(self.tree.clone(), file.source.clone());
+                EntryKind::File(Content::Tree(if file.xattrs_read {
+                    read
+                } else {
+                    read.with_xattrs()
+                }))
             }
-            EntryKind::File(file) => EntryKind::File(Content::HostWithXattrs(
-                self.root().join(file.source.as_path()),
-            )),
             EntryKind::HardLink(target) => EntryKind::HardLink(at(target)),
             EntryKind::Dir => EntryKind::Dir,
             EntryKind::Symlink(target) => EntryKind::Symlink(PathBuf::from(target)),

@@ -20,11 +20,10 @@
 //! largest cost after compression; the tree is hashed with SHA-256, as it is small.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use oci_spec::image::{Digest, Sha256Digest};
@@ -32,9 +31,9 @@ use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 
 use super::hashes::{Lookup, RACY_WINDOW_NS, Record, Stamp, Xattrs};
-use super::walk::xattrs_of;
-use super::{ContextError, FileHashes, HostFile, Selection};
-use crate::layer::{CopiedContent, Entry, EntryKind, LayerPath};
+use super::{ContextError, FileHashes, HostFile, Origin, Selection};
+use crate::fsroot::Root;
+use crate::layer::{CopiedContent, Entry, EntryKind, LayerPath, TreeFile, read_file_xattrs};
 
 /// Names the encoding; a change to it changes every digest (v2: contents hashed with
 /// BLAKE3 instead of SHA-256).
@@ -66,10 +65,10 @@ impl Selection {
         for entry in self.entries() {
             window.push(entry?);
             if window.entries.len() == WINDOW {
-                window.flush(self.root(), hashes, &mut tree, &mut file_xattrs)?;
+                window.flush(self, hashes, &mut tree, &mut file_xattrs)?;
             }
         }
-        window.flush(self.root(), hashes, &mut tree, &mut file_xattrs)?;
+        window.flush(self, hashes, &mut tree, &mut file_xattrs)?;
         self.file_xattrs = Some(file_xattrs);
         Ok(tree.finish())
     }
@@ -91,7 +90,8 @@ impl Selection {
             },
             records: Vec::new(),
             hashes,
-            root: self.root().to_owned(),
+            root: self.tree.clone(),
+            origin: self.origin.clone(),
             started: ns_since_epoch(started),
         }
     }
@@ -103,7 +103,8 @@ pub struct CopiedDigest<'h> {
     /// Records not yet handed to `hashes`, at most [`WINDOW`].
     records: Vec<Record>,
     hashes: &'h FileHashes,
-    root: PathBuf,
+    root: Arc<Root>,
+    origin: Origin,
     started: i64,
 }
 
@@ -124,7 +125,8 @@ impl CopiedDigest<'_> {
             EntryKind::File(file) => {
                 let Some(content) = copied.filter(|content| content.ino == file.ino) else {
                     return Err(ContextError::ContentNotCopied {
-                        path: self.root.join(file.source.as_path()),
+                        path: self.root.shown(file.source.as_path()),
+                        origin: self.origin.clone(),
                     });
                 };
                 let stamp = Stamp::of(file, entry.mode);
@@ -184,7 +186,7 @@ impl Window<'_> {
     /// `tree`; the regular files' xattrs go to `file_xattrs`.
     fn flush(
         &mut self,
-        root: &Path,
+        selection: &Selection,
         hashes: &FileHashes,
         tree: &mut Tree,
         file_xattrs: &mut HashMap<LayerPath, Xattrs>,
@@ -198,7 +200,7 @@ impl Window<'_> {
                     return Ok(());
                 };
                 let stamp = Stamp::of(file, entry.mode);
-                let hashed = hash_file(root, file, &stamp, started)?;
+                let hashed = hash_file(selection, file, &stamp, started)?;
                 *content = Some(hashed.digest);
                 *record = hashed.stable;
                 entry.xattrs = hashed.xattrs;
@@ -313,26 +315,28 @@ struct Hashed {
     stable: bool,
 }
 
-/// Reads the context file `file` under `root`: the BLAKE3 hash of its content and its
-/// xattrs.
+/// Reads the file `file` of `selection`: the BLAKE3 hash of its content and its xattrs,
+/// opened through the context's root by the path the walk found, through no symlink.
 fn hash_file(
-    root: &Path,
+    selection: &Selection,
     file: &HostFile,
     stamp: &Stamp,
     started: i64,
 ) -> Result<Hashed, ContextError> {
-    let path = root.join(file.source.as_path());
     let read_err = |source| ContextError::ReadContext {
-        path: path.clone(),
+        path: selection.tree.shown(file.source.as_path()),
+        origin: selection.origin.clone(),
         source,
     };
-    let mut handle = File::open(&path).map_err(read_err)?;
+    let handle = TreeFile::new(selection.tree.clone(), file.source.clone());
+    let mut handle = handle.open().map_err(read_err)?;
     let mut hasher = blake3::Hasher::new();
     hasher.update_reader(&mut handle).map_err(read_err)?;
-    let xattrs = xattrs_of(&path)?;
+    let xattrs = read_file_xattrs(&handle).map_err(read_err)?;
     // Last, so that a change to the content or the xattrs shows in the ctime.
     let after = handle.metadata().map_err(read_err)?;
-    let unchanged = after.ino() == stamp.ino
+    let unchanged = after.is_file()
+        && after.ino() == stamp.ino
         && after.size() == stamp.size
         && after.mtime() * 1_000_000_000 + after.mtime_nsec() == stamp.mtime_ns
         && after.ctime() * 1_000_000_000 + after.ctime_nsec() == stamp.ctime_ns;

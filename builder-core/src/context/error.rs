@@ -21,21 +21,26 @@ pub enum ContextError {
         #[source]
         source: io::Error,
     },
-    /// A file or directory of the context cannot be read.
-    #[error("failed to read `{}` from the build context", path.display())]
+    /// A file or directory of the context (or of a stage's or an image's tree) cannot be
+    /// read.
+    #[error("failed to read `{}` from {origin}", path.display())]
     ReadContext {
         /// The host path.
         path: PathBuf,
+        /// What the context is: the build context, a stage, an image.
+        origin: Origin,
         /// The cause.
         #[source]
         source: io::Error,
     },
     /// A selected file is not among the contents a layer writer copied: it was replaced
     /// while the build ran.
-    #[error("`{}` changed while it was copied into the layer", path.display())]
+    #[error("`{}` of {origin} changed while it was copied into the layer", path.display())]
     ContentNotCopied {
         /// The host path.
         path: PathBuf,
+        /// What the context is: the build context, a stage, an image.
+        origin: Origin,
     },
     /// A tar stream of the context cannot be extracted.
     #[error("failed to extract the build context from a tar stream")]

@@ -10,6 +10,14 @@
 //! [`Selection::digest`] gives the content digest of a selection for cache keys, reading
 //! only the files whose metadata [`FileHashes`] does not know.
 //!
+//! The directory is opened once and every path in it is reached through that descriptor,
+//! never by joining it onto the host path: sources are resolved component by component
+//! from directory descriptors (symlinks read and followed by the context's rules, not
+//! the host's), walks hold the descriptors of the directories they are in, and files are
+//! read through the root by the path a walk found, through no symlink. A tree changed
+//! while a build reads it (a stage's tree by a parallel `RUN`, the context by another
+//! process) makes the read fail, never leads it out of the directory.
+//!
 //! ```
 //! use mkimage_core::context::{Context, Destination, SelectOptions};
 //!
@@ -37,10 +45,12 @@ pub(crate) mod patterns;
 mod select;
 mod walk;
 
-use std::fs::{self, Metadata};
+use std::fs;
 use std::io::{self, Read};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustix::fs::Stat;
 
 pub use dest::Destination;
 pub use digest::CopiedDigest;
@@ -49,6 +59,7 @@ pub use hashes::FileHashes;
 pub use patterns::Patterns;
 pub use select::{Matched, SelectOptions, Selection};
 
+use crate::fsroot::Root;
 use crate::layer::{self, LayerPath};
 
 /// The name of the ignore file at the context root.
@@ -59,6 +70,8 @@ pub const IGNORE_FILE: &str = ".dockerignore";
 pub struct Context {
     /// Canonical, so that absolute symlink targets can be compared with it.
     root: PathBuf,
+    /// The directory, open: every path of the context is reached through it.
+    tree: Arc<Root>,
     ignore: Patterns,
     ignore_file: Option<PathBuf>,
     /// What the directory holds. In an unpacked image (a stage's or an image's), an
@@ -123,20 +136,21 @@ pub struct HostFile {
     /// `listxattr` per file would cost as much as the walk itself: [`Selection::digest`]
     /// fills them in (from [`FileHashes`] when the file is unchanged), and
     /// [`Selection::place`] leaves those still missing to the layer writer
-    /// ([`Content::HostWithXattrs`](crate::layer::Content::HostWithXattrs)).
+    /// ([`TreeFile::reads_xattrs`](crate::layer::TreeFile::reads_xattrs)).
     pub xattrs_read: bool,
 }
 
 impl HostFile {
-    fn new(source: LayerPath, metadata: &Metadata) -> HostFile {
+    fn new(source: LayerPath, stat: &Stat) -> HostFile {
+        // The casts widen or keep the kernel's types (`st_size` is never negative).
         HostFile {
             source,
-            size: metadata.size(),
-            dev: metadata.dev(),
-            ino: metadata.ino(),
-            nlink: metadata.nlink(),
-            mtime_ns: metadata.mtime() * 1_000_000_000 + metadata.mtime_nsec(),
-            ctime_ns: metadata.ctime() * 1_000_000_000 + metadata.ctime_nsec(),
+            size: stat.st_size as u64,
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+            nlink: stat.st_nlink,
+            mtime_ns: stat.st_mtime * 1_000_000_000 + stat.st_mtime_nsec as i64,
+            ctime_ns: stat.st_ctime * 1_000_000_000 + stat.st_ctime_nsec as i64,
             xattrs_read: false,
         }
     }
@@ -160,26 +174,32 @@ impl Context {
             source,
         };
         let root = fs::canonicalize(dir).map_err(open_err)?;
-        if !fs::metadata(&root).map_err(open_err)?.is_dir() {
-            return Err(open_err(io::Error::from(io::ErrorKind::NotADirectory)));
-        }
+        let tree = Arc::new(Root::open(&root).map_err(open_err)?);
         let beside = dockerfile.map(|dockerfile| {
             let mut name = dockerfile.as_os_str().to_owned();
             name.push(IGNORE_FILE);
             PathBuf::from(name)
         });
-        let candidates = beside.into_iter().chain([root.join(IGNORE_FILE)]);
-        let mut found = None;
-        for path in candidates {
-            match fs::read(&path) {
-                Ok(bytes) => {
-                    found = Some((path, bytes));
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(source) => return Err(ContextError::ReadIgnoreFile { path, source }),
+        // The one beside the Dockerfile is a host path the caller gave; the one in the
+        // context is resolved inside it.
+        let found = match beside.map(|path| (fs::read(&path), path)) {
+            Some((Ok(bytes), path)) => Some((path, bytes)),
+            Some((Err(source), path)) if source.kind() != io::ErrorKind::NotFound => {
+                return Err(ContextError::ReadIgnoreFile { path, source });
             }
-        }
+            _ => {
+                let read = tree.open_file(Path::new(IGNORE_FILE)).and_then(|mut file| {
+                    let mut bytes = Vec::new();
+                    file.read_to_end(&mut bytes).map(|_| bytes)
+                });
+                let path = tree.shown(Path::new(IGNORE_FILE));
+                match read {
+                    Ok(bytes) => Some((path, bytes)),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                    Err(source) => return Err(ContextError::ReadIgnoreFile { path, source }),
+                }
+            }
+        };
         let (ignore, ignore_file) = match found {
             Some((path, bytes)) => {
                 let text = String::from_utf8_lossy(&bytes);
@@ -195,6 +215,7 @@ impl Context {
         };
         Ok(Context {
             root,
+            tree,
             ignore,
             ignore_file,
             origin: Origin::Context,
@@ -215,12 +236,15 @@ impl Context {
         origin: Origin,
     ) -> Result<Context, ContextError> {
         let dir = dir.as_ref();
-        let root = fs::canonicalize(dir).map_err(|source| ContextError::OpenContext {
+        let open_err = |source| ContextError::OpenContext {
             path: dir.to_owned(),
             source,
-        })?;
+        };
+        let root = fs::canonicalize(dir).map_err(open_err)?;
+        let tree = Arc::new(Root::open(&root).map_err(open_err)?);
         Ok(Context {
             root,
+            tree,
             ignore: Patterns::default(),
             ignore_file: None,
             origin,

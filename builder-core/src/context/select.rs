@@ -9,17 +9,22 @@
 //! patterns apply to a match's name and to the paths below a matched directory.
 
 use std::collections::HashMap;
-use std::fs::{self, Metadata};
+use std::fs::File;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 
 use super::glob::{self, Glob};
 use super::hashes::Xattrs;
 use super::patterns::BadPattern;
 use super::walk::{self, Dir, Walker, lossy};
-use super::{Context, ContextError, HostFile, Patterns};
-use crate::layer::{Entry, EntryKind, LayerPath};
+use super::{Context, ContextError, HostFile, Origin, Patterns};
+use crate::fsroot::{DIR_FLAGS, Root, list};
+use crate::layer::{Entry, EntryKind, LayerPath, TreeFile, read_file_xattrs};
 
 /// How many symlinks resolving one source may follow, as Linux's `MAXSYMLINKS`.
 const MAX_SYMLINKS: usize = 40;
@@ -41,6 +46,9 @@ pub struct SelectOptions {
 #[derive(Debug, Clone)]
 pub struct Selection {
     root: PathBuf,
+    /// The context directory, open: every entry is read through it.
+    pub(super) tree: Arc<Root>,
+    pub(super) origin: Origin,
     ignore: Patterns,
     exclude: Patterns,
     /// What the sources add, in source order, each part in layer order.
@@ -72,13 +80,22 @@ pub struct Matched {
     /// Whether it is a directory (after following symlinks), which stands for its
     /// contents.
     pub is_dir: bool,
+    /// The path it resolved to, symlinks followed, relative to the context root
+    /// (`None`: the root).
+    pub resolved: Option<LayerPath>,
 }
 
 /// A path resolved inside the context.
 struct Resolved {
     /// The real path, symlinks followed (`None`: the root).
     path: Option<LayerPath>,
-    metadata: Metadata,
+    stat: Stat,
+}
+
+impl Resolved {
+    fn is_dir(&self) -> bool {
+        FileType::from_raw_mode(self.stat.st_mode) == FileType::Directory
+    }
 }
 
 /// A source path split into components, with its `--parents` pivot.
@@ -131,7 +148,7 @@ impl Context {
                 if !name.is_empty() && exclude.matches(name) {
                     continue;
                 }
-                let is_dir = resolved.metadata.is_dir();
+                let is_dir = resolved.is_dir();
                 let name_only = &written[written.len().saturating_sub(1)..];
                 let kept = match (options.parents, is_dir) {
                     // A file keeps at least its name, even after a trailing pivot.
@@ -153,16 +170,13 @@ impl Context {
                         if let Some(dir) = self.resolve(source, &written[..depth])? {
                             let path = LayerPath::new(written[parsed.pivot..depth].join("/"))
                                 .expect("components of a parsed source are plain names");
-                            let host = self.host(dir.path.as_ref());
-                            listed.push(walk::entry(path, EntryKind::Dir, &dir.metadata, &host)?);
+                            listed.push(self.dir_entry(path, &dir)?);
                         }
                     }
                 }
                 if is_dir {
                     if let Some(dest) = &dest {
-                        let host = self.host(resolved.path.as_ref());
-                        let metadata = &resolved.metadata;
-                        listed.push(walk::entry(dest.clone(), EntryKind::Dir, metadata, &host)?);
+                        listed.push(self.dir_entry(dest.clone(), &resolved)?);
                     }
                     let (_, ignore_state) = match &resolved.path {
                         Some(path) => self.ignore.state_of(&lossy(path.as_bytes())),
@@ -183,10 +197,14 @@ impl Context {
                     });
                 } else if let (Some(real), Some(dest)) = (resolved.path.clone(), dest) {
                     // Always so: only the root lacks a path, and it is a directory.
-                    let host = self.host(Some(&real));
-                    if let Some(kind) = walk::kind(&host, real, &resolved.metadata)? {
-                        listed.push(walk::entry(dest, kind, &resolved.metadata, &host)?);
-                    }
+                    let parent = real.parent();
+                    let dir = self.open_dir(parent.as_ref())?;
+                    let none = Patterns::default();
+                    let walker = self.walker(&none);
+                    let name = real.file_name().to_vec();
+                    let entry =
+                        walk::child_entry(&walker, &dir, &name, real, dest, &resolved.stat)?;
+                    listed.extend(entry);
                 }
                 matches.push(Matched {
                     source: index,
@@ -195,6 +213,7 @@ impl Context {
                             .expect("components of a parsed source are plain names")
                     }),
                     is_dir,
+                    resolved: resolved.path.clone(),
                 });
             }
         }
@@ -203,6 +222,8 @@ impl Context {
         }
         Ok(Selection {
             root: self.root.clone(),
+            tree: self.tree.clone(),
+            origin: self.origin.clone(),
             ignore: self.ignore.clone(),
             exclude,
             parts,
@@ -233,18 +254,13 @@ impl Context {
                 let Some(dir) = self.resolve(source, &candidate)? else {
                     continue;
                 };
-                if !dir.metadata.is_dir() {
+                if !dir.is_dir() {
                     continue;
                 }
-                let host = self.host(dir.path.as_ref());
+                let opened = self.open_dir(dir.path.as_ref())?;
                 let mut names = Vec::new();
-                let read_err = |source| ContextError::ReadContext {
-                    path: host.clone(),
-                    source,
-                };
-                for child in fs::read_dir(&host).map_err(read_err)? {
-                    let child = child.map_err(read_err)?;
-                    let name = lossy(child.file_name().as_bytes()).into_owned();
+                for name in list(&opened).map_err(|e| self.read_error(dir.path.as_ref(), e))? {
+                    let name = lossy(name.as_bytes()).into_owned();
                     if pattern.matches(&name) {
                         names.push(name);
                     }
@@ -267,22 +283,55 @@ impl Context {
         Ok(found)
     }
 
-    /// The host path of `path` in the context (`None`: the root).
-    fn host(&self, path: Option<&LayerPath>) -> PathBuf {
-        match path {
-            Some(path) => self.root.join(path.as_path()),
-            None => self.root.clone(),
+    /// A walker of the context with the `--exclude` patterns `exclude`.
+    fn walker<'a>(&'a self, exclude: &'a Patterns) -> Walker<'a> {
+        Walker {
+            root: &self.tree,
+            origin: &self.origin,
+            ignore: &self.ignore,
+            exclude,
         }
+    }
+
+    /// The error of reading `path` (`None`: the root) of the context.
+    fn read_error(&self, path: Option<&LayerPath>, source: io::Error) -> ContextError {
+        let none = Patterns::default();
+        self.walker(&none).read_error(path, source)
+    }
+
+    /// Opens the directory `path` (`None`: the root), a path resolved before, for
+    /// listing: through no symlink, so that it is still what was resolved.
+    fn open_dir(&self, path: Option<&LayerPath>) -> Result<File, ContextError> {
+        let bytes = path.map_or(&b""[..], LayerPath::as_bytes);
+        self.tree
+            .open_walked(bytes, DIR_FLAGS)
+            .map(File::from)
+            .map_err(|e| self.read_error(path, e))
+    }
+
+    /// The entry at `path` of the directory `dir`, a resolved directory, with its xattrs.
+    fn dir_entry(&self, path: LayerPath, dir: &Resolved) -> Result<Entry<HostFile>, ContextError> {
+        let opened = self.open_dir(dir.path.as_ref())?;
+        let xattrs =
+            read_file_xattrs(&opened).map_err(|e| self.read_error(dir.path.as_ref(), e))?;
+        Ok(walk::entry(path, EntryKind::Dir, &dir.stat, xattrs))
     }
 
     /// Resolves `components` (plain names, no `.` or `..`) inside the context, following
     /// symlinks. `None` when the path does not exist or `.dockerignore` excludes it.
+    ///
+    /// The walk goes from directory descriptor to directory descriptor, each component
+    /// looked at without following it; a symlink's target is read and walked by the
+    /// rules of the context (see the [module](self) docs), never by the host.
     fn resolve(
         &self,
         source: &str,
         components: &[String],
     ) -> Result<Option<Resolved>, ContextError> {
+        // The real path so far: directories, and a last component that is none.
         let mut real: Vec<Vec<u8>> = Vec::new();
+        // The directories of `real`, open (`O_PATH`).
+        let mut dirs: Vec<OwnedFd> = Vec::new();
         // Components still to walk, the next one last.
         let mut pending: Vec<Vec<u8>> = components
             .iter()
@@ -291,6 +340,8 @@ impl Context {
             .collect();
         let mut links = 0;
         let mut last_link = String::new();
+        // The metadata of a last component that is no directory.
+        let mut end: Option<Stat> = None;
         while let Some(component) = pending.pop() {
             match component.as_slice() {
                 b"" | b"." => continue,
@@ -302,18 +353,23 @@ impl Context {
                             origin: self.origin.clone(),
                         });
                     }
+                    dirs.pop();
                     continue;
                 }
-                _ => real.push(component),
+                _ => {}
             }
+            let parent = dirs.last().unwrap_or(self.tree.fd());
+            real.push(component);
             let rel = real.join(&b'/');
-            let host = self.root.join(Path::new(std::ffi::OsStr::from_bytes(&rel)));
-            let metadata = match fs::symlink_metadata(&host) {
-                Ok(metadata) => metadata,
-                Err(e) if is_missing(&e) => return Ok(None),
-                Err(source) => return Err(ContextError::ReadContext { path: host, source }),
+            let here = LayerPath::from_bytes(&rel).expect("resolved components are plain names");
+            let name = real.last().expect("just pushed").as_slice();
+            let stat = match rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(stat) => stat,
+                Err(e) if is_missing(e) => return Ok(None),
+                Err(e) => return Err(self.read_error(Some(&here), e.into())),
             };
-            if metadata.file_type().is_symlink() {
+            let file_type = FileType::from_raw_mode(stat.st_mode);
+            if file_type == FileType::Symlink {
                 links += 1;
                 if links > MAX_SYMLINKS {
                     return Err(ContextError::SymlinkLoop {
@@ -321,12 +377,14 @@ impl Context {
                     });
                 }
                 last_link = lossy(&rel).into_owned();
-                let target = fs::read_link(&host)
-                    .map_err(|source| ContextError::ReadContext { path: host, source })?;
+                let target = rustix::fs::readlinkat(parent, name, Vec::new())
+                    .map_err(|e| self.read_error(Some(&here), e.into()))?;
+                let target = PathBuf::from(std::ffi::OsStr::from_bytes(target.as_bytes()));
                 real.pop();
                 let target = if target.is_absolute() && self.origin.is_image() {
                     // Inside an image, an absolute target starts at the image's root.
                     real.clear();
+                    dirs.clear();
                     target.strip_prefix("/").unwrap_or(&target).to_owned()
                 } else if target.is_absolute() {
                     // An absolute target is a host path: fine while it stays inside.
@@ -338,6 +396,7 @@ impl Context {
                         });
                     };
                     real.clear();
+                    dirs.clear();
                     inside.to_owned()
                 } else {
                     target
@@ -346,45 +405,41 @@ impl Context {
                 pending.extend(bytes.split(|b| *b == b'/').rev().map(<[u8]>::to_vec));
                 continue;
             }
+            let is_dir = file_type == FileType::Directory;
             if self.ignore.matches(&lossy(&rel))
-                && !(metadata.is_dir() && self.ignore.may_include_below(&lossy(&rel)))
+                && !(is_dir && self.ignore.may_include_below(&lossy(&rel)))
             {
                 return Ok(None);
             }
-            if !pending.is_empty() && !metadata.is_dir() {
+            if is_dir {
+                let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                match rustix::fs::openat(parent, name, flags, Mode::empty()) {
+                    Ok(fd) => dirs.push(fd),
+                    Err(e) if is_missing(e) => return Ok(None),
+                    Err(e) => return Err(self.read_error(Some(&here), e.into())),
+                }
+            } else if pending.is_empty() {
+                end = Some(stat);
+            } else {
                 return Ok(None);
             }
         }
-        if real.is_empty() {
-            let metadata =
-                fs::metadata(&self.root).map_err(|source| ContextError::ReadContext {
-                    path: self.root.clone(),
-                    source,
-                })?;
-            return Ok(Some(Resolved {
-                path: None,
-                metadata,
-            }));
-        }
-        let rel = real.join(&b'/');
-        let host = self.root.join(Path::new(std::ffi::OsStr::from_bytes(&rel)));
-        let metadata = fs::symlink_metadata(&host)
-            .map_err(|source| ContextError::ReadContext { path: host, source })?;
-        let path = LayerPath::from_bytes(&rel).expect("resolved components are plain names");
-        Ok(Some(Resolved {
-            path: Some(path),
-            metadata,
-        }))
+        let path = (!real.is_empty()).then(|| {
+            LayerPath::from_bytes(&real.join(&b'/')).expect("resolved components are plain names")
+        });
+        let stat = match end {
+            Some(stat) => stat,
+            None => rustix::fs::fstat(dirs.last().unwrap_or(self.tree.fd()))
+                .map_err(|e| self.read_error(path.as_ref(), e.into()))?,
+        };
+        Ok(Some(Resolved { path, stat }))
     }
 }
 
 /// Whether an error means the path is not there: missing, or a file where a directory
 /// was expected.
-fn is_missing(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-    )
+fn is_missing(e: rustix::io::Errno) -> bool {
+    matches!(e, rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR)
 }
 
 /// Splits `source` into components: a leading `/` is the context root, `.` and empty
@@ -433,6 +488,12 @@ impl Selection {
         &self.root
     }
 
+    /// The file at `path` (a [resolved](Matched::resolved) path) of the context, read
+    /// through its root.
+    pub fn file(&self, path: &LayerPath) -> TreeFile {
+        TreeFile::new(self.tree.clone(), path.clone())
+    }
+
     /// The selected entries in layer order, each path once, relative to the destination
     /// directory, read from the context as they are given. A regular file that is a hard
     /// link of an earlier selected file is an [`EntryKind::HardLink`] to that file's
@@ -445,7 +506,8 @@ impl Selection {
     /// nothing follows an error.
     pub fn entries(&self) -> impl Iterator<Item = Result<Entry<HostFile>, ContextError>> + '_ {
         let walker = Walker {
-            root: &self.root,
+            root: &self.tree,
+            origin: &self.origin,
             ignore: &self.ignore,
             exclude: &self.exclude,
         };

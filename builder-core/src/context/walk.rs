@@ -2,24 +2,33 @@
 //! the metadata of each path, in layer order.
 //!
 //! A [`Walk`] is an iterator: depth first, each directory's children listed, `stat`ed
-//! (`statx` relative to the directory's descriptor, as `find` does; in parallel in a
-//! large directory) and sorted by name when the walk enters it, so the entries come in
-//! layer order without a global sort, and it holds only the children of the directories
-//! it is inside of (depth × width), whatever the number of files.
+//! (relative to the directory's descriptor, as `find` does; in parallel in a large
+//! directory) and sorted by name when the walk enters it, so the entries come in layer
+//! order without a global sort, and it holds only the children of the directories it is
+//! inside of (depth × width), whatever the number of files.
+//!
+//! The walk holds a descriptor of each directory it is inside of and reaches every
+//! child through it, a directory with `O_NOFOLLOW`: no host path is built and no symlink
+//! is followed, so a tree changed while it is walked (a directory swapped for a symlink)
+//! cannot lead the walk out of it. The regular files found are read later through the
+//! root ([`TreeFile`](crate::layer::TreeFile)), by the path the walk found, again through
+//! no symlink.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::ffi::OsString;
-use std::fs::{self, Metadata};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::ffi::{CStr, CString, OsString};
+use std::fs::File;
+use std::io;
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
+use rustix::fs::{AtFlags, FileType, Stat};
 
 use super::hashes::Xattrs;
-use super::{ContextError, HostFile, Patterns};
-use crate::layer::{Entry, EntryKind, LayerPath, read_xattrs};
+use super::{ContextError, HostFile, Origin, Patterns};
+use crate::fsroot::{DIR_FLAGS, Root, WalkedDir, bound_open, entry_path, list, open_subdir};
+use crate::layer::{Entry, EntryKind, LayerPath, read_file_xattrs, read_xattrs};
 
 /// How many children a directory has for the walk to `stat` them in parallel.
 const PARALLEL_STAT: usize = 64;
@@ -28,8 +37,10 @@ const PARALLEL_STAT: usize = 64;
 /// `--exclude` on paths relative to the directory walked.
 #[derive(Clone, Copy)]
 pub(crate) struct Walker<'a> {
-    /// The context root on the host.
-    pub root: &'a Path,
+    /// The context root, open.
+    pub root: &'a Root,
+    /// What the context is, for errors.
+    pub origin: &'a Origin,
     pub ignore: &'a Patterns,
     pub exclude: &'a Patterns,
 }
@@ -62,7 +73,14 @@ impl<'a> Walker<'a> {
             stack: Vec::new(),
             ready: VecDeque::new(),
         };
-        if let Err(e) = walk.enter(dir, Vec::new(), None) {
+        let source = dir.source.as_ref().map_or(&b""[..], LayerPath::as_bytes);
+        let opened = self
+            .root
+            .open_walked(source, DIR_FLAGS)
+            .map(File::from)
+            .map_err(|error| self.read_error(dir.source.as_ref(), error));
+        let entered = opened.and_then(|fd| walk.enter(dir, Vec::new(), None, fd));
+        if let Err(e) = entered {
             walk.ready.push_back(Err(e));
         }
         walk
@@ -83,59 +101,74 @@ pub(crate) struct Walk<'a> {
 struct Level {
     dir: Dir,
     exclude_state: Vec<bool>,
-    host: PathBuf,
+    /// The directory, open (or closed, deep in a tree).
+    fd: WalkedDir,
     /// Its children not walked yet, in order.
-    children: std::vec::IntoIter<(OsString, Metadata)>,
+    children: std::vec::IntoIter<(CString, Stat)>,
     /// The directory's own entry, when it is excluded itself: given only before a child
     /// that a `!` pattern brings back.
     held: Option<Entry<HostFile>>,
 }
 
+/// A child of the directory being walked, as the walk goes on with it.
+enum Next {
+    /// An entry to give.
+    Give(Entry<HostFile>),
+    /// A directory to give (unless held) and walk into.
+    Enter {
+        entry: Entry<HostFile>,
+        held: bool,
+        child: Dir,
+        exclude_state: Vec<bool>,
+        fd: File,
+    },
+    /// Nothing: filtered out, or a socket.
+    Skip,
+}
+
 impl Walk<'_> {
-    /// Lists the children of `dir` and walks them next.
+    /// Lists the children of `dir`, open as `fd`, and walks them next.
     fn enter(
         &mut self,
         dir: Dir,
         exclude_state: Vec<bool>,
         held: Option<Entry<HostFile>>,
+        fd: File,
     ) -> Result<(), ContextError> {
-        let host = match &dir.source {
-            Some(source) => self.walker.root.join(source.as_path()),
-            None => self.walker.root.to_owned(),
-        };
-        let read_err = |path: &Path| {
-            let path = path.to_owned();
-            move |source| ContextError::ReadContext { path, source }
-        };
-        let listed = fs::read_dir(&host)
-            .map_err(read_err(&host))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(read_err(&host))?;
+        let walker = self.walker;
+        let names = list(&fd).map_err(|error| walker.read_error(dir.source.as_ref(), error))?;
         // The `stat`s of a large directory in parallel: the walk's largest cost.
-        let stat = |child: &fs::DirEntry| {
-            let metadata = child.metadata().map_err(read_err(&child.path()))?;
-            Ok((child.file_name(), metadata))
+        let stat = |name: CString| match rustix::fs::statat(
+            &fd,
+            name.as_c_str(),
+            AtFlags::SYMLINK_NOFOLLOW,
+        ) {
+            Ok(stat) => Ok((name, stat)),
+            Err(error) => {
+                let path = LayerPath::child(dir.source.as_ref(), name.as_bytes());
+                Err(walker.read_error(Some(&path), error.into()))
+            }
         };
-        let mut children: Vec<(OsString, Metadata)> = if listed.len() >= PARALLEL_STAT {
-            listed
-                .par_iter()
+        let mut children: Vec<(CString, Stat)> = if names.len() >= PARALLEL_STAT {
+            names
+                .into_par_iter()
                 .map(stat)
                 .collect::<Result<_, ContextError>>()?
         } else {
-            listed
-                .iter()
+            names
+                .into_iter()
                 .map(stat)
                 .collect::<Result<_, ContextError>>()?
         };
-        drop(listed);
         children.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         self.stack.push(Level {
             dir,
             exclude_state,
-            host,
+            fd: WalkedDir::new(fd),
             children: children.into_iter(),
             held,
         });
+        bound_open(&mut self.stack, |level| &mut level.fd);
         Ok(())
     }
 
@@ -151,80 +184,103 @@ impl Walk<'_> {
 
     /// Walks on until an entry is queued or the walk ends.
     fn step(&mut self) -> Result<(), ContextError> {
-        let walker = self.walker;
         while self.ready.is_empty() {
             let Some(level) = self.stack.last_mut() else {
                 return Ok(());
             };
-            let Some((name, metadata)) = level.children.next() else {
+            let Some((name, stat)) = level.children.next() else {
                 self.stack.pop();
                 continue;
             };
-            let dir = &level.dir;
-            // A regular file needs no host path here (its xattrs are read with its
-            // content): spare the allocation for each of them.
-            let child_host = if metadata.is_file() {
-                PathBuf::new()
-            } else {
-                level.host.join(&name)
-            };
-            let name = name.as_bytes();
-            let source = LayerPath::child(dir.source.as_ref(), name);
-            let source_str = lossy(source.as_bytes());
-            let below = &source_str[self.exclude_from.min(source_str.len())..];
-            if metadata.is_dir() {
-                let mut ignore_state = Vec::new();
-                let mut exclude_state = Vec::new();
-                let ignored = walker.ignore.matches_below(
-                    &dir.ignore_state,
-                    &source_str,
-                    Some(&mut ignore_state),
-                );
-                let excluded = walker.exclude.matches_below(
-                    &level.exclude_state,
-                    below,
-                    Some(&mut exclude_state),
-                );
-                let descend = (!ignored || walker.ignore.may_include_below(&source_str))
-                    && (!excluded || walker.exclude.may_include_below(below));
-                if !descend {
-                    continue;
+            match self.next_of(&name, &stat)? {
+                Next::Give(entry) => self.give(entry),
+                Next::Enter {
+                    entry,
+                    held,
+                    child,
+                    exclude_state,
+                    fd,
+                } => {
+                    if held {
+                        // An excluded directory appears only as the parent of what a `!`
+                        // pattern brought back.
+                        self.enter(child, exclude_state, Some(entry), fd)?;
+                    } else {
+                        self.give(entry);
+                        self.enter(child, exclude_state, None, fd)?;
+                    }
                 }
-                let dest = LayerPath::child(dir.dest.as_ref(), name);
-                let entry = entry(dest.clone(), EntryKind::Dir, &metadata, &child_host)?;
-                let filtered = ignored || excluded;
-                let child = Dir {
+                Next::Skip => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// What the child `name` (with `stat`) of the innermost directory becomes.
+    fn next_of(&mut self, name: &CStr, stat: &Stat) -> Result<Next, ContextError> {
+        let walker = self.walker;
+        let level = self
+            .stack
+            .last_mut()
+            .expect("a child comes from a directory");
+        let dir = &level.dir;
+        let at = dir.source.as_ref().map_or(&b""[..], LayerPath::as_bytes);
+        let fd = level
+            .fd
+            .get(walker.root, at)
+            .map_err(|error| walker.read_error(dir.source.as_ref(), error))?;
+        let name = name.to_bytes();
+        let source = LayerPath::child(dir.source.as_ref(), name);
+        let source_str = lossy(source.as_bytes());
+        let below = &source_str[self.exclude_from.min(source_str.len())..];
+        if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
+            let mut ignore_state = Vec::new();
+            let mut exclude_state = Vec::new();
+            let ignored = walker.ignore.matches_below(
+                &dir.ignore_state,
+                &source_str,
+                Some(&mut ignore_state),
+            );
+            let excluded =
+                walker
+                    .exclude
+                    .matches_below(&level.exclude_state, below, Some(&mut exclude_state));
+            let descend = (!ignored || walker.ignore.may_include_below(&source_str))
+                && (!excluded || walker.exclude.may_include_below(below));
+            if !descend {
+                return Ok(Next::Skip);
+            }
+            let opened =
+                open_subdir(fd, name).map_err(|error| walker.read_error(Some(&source), error))?;
+            let xattrs = read_file_xattrs(&opened)
+                .map_err(|error| walker.read_error(Some(&source), error))?;
+            let dest = LayerPath::child(dir.dest.as_ref(), name);
+            return Ok(Next::Enter {
+                entry: entry(dest.clone(), EntryKind::Dir, stat, xattrs),
+                held: ignored || excluded,
+                child: Dir {
                     source: Some(source),
                     dest: Some(dest),
                     ignore_state,
-                };
-                if filtered {
-                    // An excluded directory appears only as the parent of what a `!`
-                    // pattern brought back.
-                    self.enter(child, exclude_state, Some(entry))?;
-                } else {
-                    self.give(entry);
-                    self.enter(child, exclude_state, None)?;
-                }
-                continue;
-            }
-            let ignored = walker
-                .ignore
-                .matches_below(&dir.ignore_state, &source_str, None);
-            let excluded = walker
-                .exclude
-                .matches_below(&level.exclude_state, below, None);
-            if ignored || excluded {
-                continue;
-            }
-            let dest = LayerPath::child(dir.dest.as_ref(), name);
-            let Some(kind) = kind(&child_host, source, &metadata)? else {
-                continue;
-            };
-            let entry = entry(dest, kind, &metadata, &child_host)?;
-            self.give(entry);
+                },
+                exclude_state,
+                fd: opened,
+            });
         }
-        Ok(())
+        let ignored = walker
+            .ignore
+            .matches_below(&dir.ignore_state, &source_str, None);
+        let excluded = walker
+            .exclude
+            .matches_below(&level.exclude_state, below, None);
+        if ignored || excluded {
+            return Ok(Next::Skip);
+        }
+        let dest = LayerPath::child(dir.dest.as_ref(), name);
+        match child_entry(&walker, fd, name, source, dest, stat)? {
+            Some(entry) => Ok(Next::Give(entry)),
+            None => Ok(Next::Skip),
+        }
     }
 }
 
@@ -243,71 +299,198 @@ impl Iterator for Walk<'_> {
     }
 }
 
-/// An entry at `path` with the metadata of `metadata` and, unless it is a regular file
-/// (see [`HostFile::xattrs_read`]), the xattrs of the host path `host` (but
-/// `security.selinux`, a label of the host).
+/// The entry at `dest` for the child `name` (at `source` in the context, with `stat`) of
+/// the directory `dir`, a directory itself excepted; `None` for a socket, which a layer
+/// cannot hold. A regular file's xattrs are left for later (see
+/// [`HostFile::xattrs_read`]); the others', but `security.selinux` (a label of the host),
+/// are read without following the entry.
+pub(crate) fn child_entry(
+    walker: &Walker<'_>,
+    dir: &File,
+    name: &[u8],
+    source: LayerPath,
+    dest: LayerPath,
+    stat: &Stat,
+) -> Result<Option<Entry<HostFile>>, ContextError> {
+    let read_err = |source: &LayerPath, error| walker.read_error(Some(source), error);
+    let Some(kind) = kind(dir, name, &source, stat).map_err(|error| read_err(&source, error))?
+    else {
+        return Ok(None);
+    };
+    let xattrs = match kind {
+        EntryKind::File(_) => Xattrs::default(),
+        _ => read_xattrs(&entry_path(dir, name), None).map_err(|error| read_err(&source, error))?,
+    };
+    Ok(Some(entry(dest, kind, stat, xattrs)))
+}
+
+/// An entry at `path` with the metadata of `stat` and `xattrs`.
 pub(crate) fn entry(
     path: LayerPath,
     kind: EntryKind<HostFile>,
-    metadata: &Metadata,
-    host: &Path,
-) -> Result<Entry<HostFile>, ContextError> {
-    let xattrs = match kind {
-        EntryKind::File(_) => Default::default(),
-        _ => xattrs_of(host)?,
-    };
-    Ok(Entry {
+    stat: &Stat,
+    xattrs: Xattrs,
+) -> Entry<HostFile> {
+    Entry {
         path,
         kind,
-        mode: metadata.mode() & 0o7777,
-        uid: metadata.uid(),
-        gid: metadata.gid(),
-        mtime: metadata.mtime(),
+        mode: stat.st_mode & 0o7777,
+        uid: stat.st_uid,
+        gid: stat.st_gid,
+        mtime: stat.st_mtime,
         xattrs,
-    })
+    }
 }
 
-/// The xattrs of `host` that belong in a layer.
-pub(crate) fn xattrs_of(host: &Path) -> Result<Xattrs, ContextError> {
-    read_xattrs(host, None).map_err(|source| ContextError::ReadContext {
-        path: host.to_owned(),
-        source,
-    })
-}
-
-/// What the path `source`, at `host` on the host, is; `None` for a socket, which a layer
-/// cannot hold.
-pub(crate) fn kind(
-    host: &Path,
-    source: LayerPath,
-    metadata: &Metadata,
-) -> Result<Option<EntryKind<HostFile>>, ContextError> {
-    let file_type = metadata.file_type();
-    let rdev = metadata.rdev();
-    let (major, minor) = (rustix::fs::major(rdev), rustix::fs::minor(rdev));
-    Ok(Some(if file_type.is_file() {
-        EntryKind::File(HostFile::new(source, metadata))
-    } else if file_type.is_dir() {
-        EntryKind::Dir
-    } else if file_type.is_symlink() {
-        let target = fs::read_link(host).map_err(|source| ContextError::ReadContext {
-            path: host.to_owned(),
-            source,
-        })?;
-        EntryKind::Symlink(target)
-    } else if file_type.is_char_device() {
-        EntryKind::CharDevice { major, minor }
-    } else if file_type.is_block_device() {
-        EntryKind::BlockDevice { major, minor }
-    } else if file_type.is_fifo() {
-        EntryKind::Fifo
-    } else {
-        return Ok(None);
+/// What the child `name` of `dir` (at `source` in the context, with `stat`) is; `None`
+/// for a socket, which a layer cannot hold. A symlink's target is read without following
+/// it.
+fn kind(
+    dir: &File,
+    name: &[u8],
+    source: &LayerPath,
+    stat: &Stat,
+) -> io::Result<Option<EntryKind<HostFile>>> {
+    let (major, minor) = (
+        rustix::fs::major(stat.st_rdev),
+        rustix::fs::minor(stat.st_rdev),
+    );
+    Ok(Some(match FileType::from_raw_mode(stat.st_mode) {
+        FileType::RegularFile => EntryKind::File(HostFile::new(source.clone(), stat)),
+        FileType::Directory => EntryKind::Dir,
+        FileType::Symlink => {
+            let target = rustix::fs::readlinkat(dir, name, Vec::new())?;
+            EntryKind::Symlink(PathBuf::from(OsString::from_vec(target.into_bytes())))
+        }
+        FileType::CharacterDevice => EntryKind::CharDevice { major, minor },
+        FileType::BlockDevice => EntryKind::BlockDevice { major, minor },
+        FileType::Fifo => EntryKind::Fifo,
+        _ => return Ok(None),
     }))
+}
+
+impl Walker<'_> {
+    /// The error of reading `path` (`None`: the root) of the context.
+    pub(crate) fn read_error(&self, path: Option<&LayerPath>, source: io::Error) -> ContextError {
+        let relative = path.map_or(Path::new(""), LayerPath::as_path);
+        ContextError::ReadContext {
+            path: self.root.shown(relative),
+            origin: self.origin.clone(),
+            source,
+        }
+    }
 }
 
 /// A path as the patterns see it: borrowed when it is UTF-8, else with each invalid
 /// sequence replaced by U+FFFD, close to how Go's regexp reads invalid bytes.
 pub(crate) fn lossy(bytes: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+    use crate::context::{Context, Destination, SelectOptions};
+    use crate::layer::{LayerError, LayerOptions, write_layer};
+
+    const CANARY: &str = "host canary\n";
+
+    /// A context `ctx/` with `a.txt` and `d/secret`, and a host directory `host/` with a
+    /// `secret` canary.
+    fn tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("ctx/d")).unwrap();
+        fs::write(dir.path().join("ctx/a.txt"), "a").unwrap();
+        fs::write(dir.path().join("ctx/d/secret"), "inside").unwrap();
+        fs::create_dir_all(dir.path().join("host")).unwrap();
+        fs::write(dir.path().join("host/secret"), CANARY).unwrap();
+        dir
+    }
+
+    /// Replaces the directory `ctx/d` with a symlink to `host/`.
+    fn swap(dir: &Path) {
+        fs::rename(dir.join("ctx/d"), dir.join("moved")).unwrap();
+        symlink(dir.join("host"), dir.join("ctx/d")).unwrap();
+    }
+
+    /// Whether `error` is the kernel refusing to follow a symlink: `ELOOP`, or
+    /// `ENOTDIR` for a directory asked for with `O_NOFOLLOW`.
+    fn refused(error: &std::io::Error) -> bool {
+        matches!(error.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR))
+    }
+
+    // See: issue 13
+    #[test]
+    fn a_directory_swapped_for_a_symlink_while_walked_is_not_entered() {
+        let dir = tree();
+        let root = Root::open(&dir.path().join("ctx")).unwrap();
+        let none = Patterns::default();
+        let walker = Walker {
+            root: &root,
+            origin: &Origin::Context,
+            ignore: &none,
+            exclude: &none,
+        };
+        let top = Dir {
+            source: None,
+            dest: None,
+            ignore_state: Vec::new(),
+        };
+        let mut entries = walker.walk(top, 0);
+        // The root is listed now, `d` seen as a directory; `a.txt` comes first.
+        let first = entries.next().unwrap().unwrap();
+        assert_eq!(first.path.to_string(), "a.txt");
+        swap(dir.path());
+        match entries.next().unwrap() {
+            Err(ContextError::ReadContext { source, .. }) => assert!(refused(&source), "{source}"),
+            other => panic!("the walk went on: {other:?}"),
+        }
+        assert!(entries.next().is_none());
+    }
+
+    // See: issue 13
+    #[test]
+    fn a_directory_swapped_for_a_symlink_after_the_walk_is_not_read_through() {
+        let dir = tree();
+        let context = Context::open(dir.path().join("ctx"), None).unwrap();
+        let selection = context.select(&["."], &SelectOptions::default()).unwrap();
+        let placed = selection
+            .place(&Destination::new("/", "/").unwrap(), true)
+            .unwrap();
+        assert_eq!(placed.last().unwrap().path.to_string(), "d/secret");
+        swap(dir.path());
+        // The layer writer opens `d/secret` through the context's root: not through `d`.
+        let options = LayerOptions::default();
+        match write_layer(Vec::new(), placed, &options) {
+            Err(LayerError::ReadContent { path, source }) => {
+                assert!(refused(&source), "{source}");
+                assert!(path.ends_with("ctx/d/secret"), "{}", path.display());
+            }
+            other => panic!("the layer was written: {:?}", other.map(|(_, w)| w)),
+        }
+        assert_eq!(
+            fs::read_to_string(dir.path().join("host/secret")).unwrap(),
+            CANARY
+        );
+    }
+
+    #[test]
+    fn walks_trees_deeper_than_the_directories_it_holds_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep: std::path::PathBuf = std::iter::repeat_n("d", 200).collect();
+        fs::create_dir_all(dir.path().join(&deep)).unwrap();
+        fs::write(dir.path().join(&deep).join("f"), "deep").unwrap();
+        let context = Context::open(dir.path(), None).unwrap();
+        let selection = context.select(&["."], &SelectOptions::default()).unwrap();
+        let placed = selection
+            .place(&Destination::new("/", "/").unwrap(), true)
+            .unwrap();
+        assert_eq!(placed.len(), 201);
+        let (tar, _) = write_layer(Vec::new(), placed, &LayerOptions::default()).unwrap();
+        let listed = crate::layer::list(crate::layer::decompress(&tar[..], None).unwrap()).unwrap();
+        assert_eq!(listed.last().unwrap().path.file_name(), b"f");
+    }
 }

@@ -2,14 +2,14 @@
 //! component is never followed if it is a symlink.
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use super::DIR_FLAGS;
 
 /// The type of `name` in `dir`, without following a symlink; `None` when absent.
-pub(crate) fn type_at(dir: &OwnedFd, name: &[u8]) -> io::Result<Option<FileType>> {
+pub(crate) fn type_at(dir: &impl AsFd, name: &[u8]) -> io::Result<Option<FileType>> {
     match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(stat) => Ok(Some(FileType::from_raw_mode(stat.st_mode))),
         Err(rustix::io::Errno::NOENT) => Ok(None),
@@ -18,7 +18,7 @@ pub(crate) fn type_at(dir: &OwnedFd, name: &[u8]) -> io::Result<Option<FileType>
 }
 
 /// Removes `name` from `dir`, a directory with everything in it; nothing when absent.
-pub(crate) fn remove(dir: &OwnedFd, name: &[u8]) -> io::Result<()> {
+pub(crate) fn remove(dir: &impl AsFd, name: &[u8]) -> io::Result<()> {
     match type_at(dir, name)? {
         None => Ok(()),
         Some(FileType::Directory) => {
@@ -31,7 +31,7 @@ pub(crate) fn remove(dir: &OwnedFd, name: &[u8]) -> io::Result<()> {
 }
 
 /// Removes every entry of `dir` for which `keep` is false.
-pub(crate) fn clear(dir: &OwnedFd, keep: impl Fn(&[u8]) -> bool) -> io::Result<()> {
+pub(crate) fn clear(dir: &impl AsFd, keep: impl Fn(&[u8]) -> bool) -> io::Result<()> {
     let mut names = Vec::new();
     for item in rustix::fs::Dir::read_from(dir)? {
         let name = item?.file_name().to_bytes().to_vec();
@@ -47,7 +47,7 @@ pub(crate) fn clear(dir: &OwnedFd, keep: impl Fn(&[u8]) -> bool) -> io::Result<(
 
 /// Opens the directory `name` in `dir` without following a symlink; a directory without
 /// read permission (a non-root caller) is made readable first.
-pub(crate) fn open_child_dir(dir: &OwnedFd, name: &[u8]) -> io::Result<OwnedFd> {
+pub(crate) fn open_child_dir(dir: &impl AsFd, name: &[u8]) -> io::Result<OwnedFd> {
     let flags = DIR_FLAGS | OFlags::NOFOLLOW;
     match rustix::fs::openat(dir, name, flags, Mode::empty()) {
         Err(rustix::io::Errno::ACCESS) => {

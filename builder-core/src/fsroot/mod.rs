@@ -24,6 +24,7 @@
 
 mod at;
 mod copy;
+mod walk;
 
 use std::fs::File;
 use std::io;
@@ -35,25 +36,68 @@ use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 
 pub(crate) use at::{clear, open_child_dir, remove, type_at};
 pub(crate) use copy::{copy_into, copy_tree};
+pub(crate) use walk::{Found, WalkError, WalkedDir, bound_open, list, open_subdir, walk_tree};
 
 /// An open root directory.
 #[derive(Debug)]
 pub(crate) struct Root {
     fd: OwnedFd,
+    /// Where it was opened, for messages only.
+    path: PathBuf,
 }
 
-const DIR_FLAGS: OFlags = OFlags::RDONLY
+/// How a directory is opened to be listed.
+pub(crate) const DIR_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::DIRECTORY)
     .union(OFlags::CLOEXEC);
 
 const IN_ROOT: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
+
+/// How a path found by an earlier walk of a tree is opened again: below the root, and
+/// through no symlink at all.
+const WALKED: ResolveFlags = ResolveFlags::BENEATH
+    .union(ResolveFlags::NO_SYMLINKS)
+    .union(ResolveFlags::NO_MAGICLINKS);
 
 impl Root {
     /// Opens the host directory `path` as a root. The host path is the caller's, never
     /// one taken from an image.
     pub(crate) fn open(path: &Path) -> io::Result<Root> {
         let fd = rustix::fs::open(path, DIR_FLAGS, Mode::empty())?;
-        Ok(Root { fd })
+        Ok(Root {
+            fd,
+            path: path.to_owned(),
+        })
+    }
+
+    /// The root directory itself, open for reading.
+    pub(crate) fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+
+    /// Opens `path` with `flags` again, a path that an earlier walk of the root found
+    /// without `..` and without following a symlink (an empty path: the root itself). A
+    /// symlink on the way now, put there since the walk, fails the open (`ELOOP`) rather
+    /// than being followed: what the walk saw is what is read, or nothing.
+    pub(crate) fn open_walked(&self, path: &[u8], flags: OFlags) -> io::Result<OwnedFd> {
+        let path: &[u8] = if path.is_empty() { b"." } else { path };
+        let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        Ok(rustix::fs::openat2(
+            &self.fd,
+            path,
+            flags,
+            Mode::empty(),
+            WALKED,
+        )?)
+    }
+
+    /// The host path of `path` below the root, for messages only: nothing is ever
+    /// opened through it.
+    pub(crate) fn shown(&self, path: &Path) -> PathBuf {
+        if path.as_os_str().is_empty() {
+            return self.path.clone();
+        }
+        self.path.join(path)
     }
 
     /// An `O_PATH` descriptor of whatever `path` names, resolved inside the root with
@@ -144,6 +188,17 @@ fn relative(path: &Path) -> Vec<u8> {
 /// resolved inside a container's root.
 pub(crate) fn proc_path(fd: &impl AsFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()))
+}
+
+/// The path through which the entry `name` of the directory `dir` is reached by the
+/// calls that have no `*at` form (`llistxattr`, `lgetxattr`, `lsetxattr`):
+/// `/proc/self/fd/N/name`. The kernel follows the descriptor's magic link to `dir`
+/// itself, and those calls never follow `name`.
+pub(crate) fn entry_path(dir: &impl AsFd, name: &[u8]) -> PathBuf {
+    let mut path = proc_path(dir).into_os_string();
+    path.push("/");
+    path.push(std::ffi::OsStr::from_bytes(name));
+    PathBuf::from(path)
 }
 
 #[cfg(test)]

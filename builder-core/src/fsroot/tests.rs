@@ -145,3 +145,48 @@ fn copies_stop_at_the_depth_limit() {
     let err = copy_into(&source, &to).unwrap_err();
     assert_eq!(err.to_string(), "the tree is deeper than 256 directories");
 }
+
+/// How many descriptors this process holds open on `dir` or below it (counting only
+/// those, so that tests running at the same time do not change the count).
+fn open_below(dir: &Path) -> usize {
+    fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|entry| fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| target.starts_with(dir))
+        .count()
+}
+
+#[test]
+fn walks_deep_trees_with_few_descriptors() {
+    let dir = tempfile::tempdir().unwrap();
+    let depth = 3 * walk::MAX_OPEN_DIRS;
+    let mut at = rustix::fs::open(dir.path(), DIR_FLAGS, Mode::empty()).unwrap();
+    for _ in 0..depth {
+        rustix::fs::mkdirat(&at, "d", Mode::from_raw_mode(0o755)).unwrap();
+        at = rustix::fs::openat(&at, "d", DIR_FLAGS, Mode::empty()).unwrap();
+    }
+    let file = rustix::fs::openat(
+        &at,
+        "f",
+        OFlags::CREATE | OFlags::WRONLY,
+        Mode::from_raw_mode(0o644),
+    );
+    drop((file.unwrap(), at));
+    let root = Root::open(dir.path()).unwrap();
+    let mut seen = Vec::new();
+    let mut most = 0;
+    walk_tree(&root, |found| -> Result<(), io::Error> {
+        most = most.max(open_below(dir.path()));
+        seen.push((found.path.len(), found.dir.is_some()));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen.len(), depth + 1);
+    assert_eq!(seen.last(), Some(&(2 * depth + 1, false)), "the file, last");
+    // The root, the directories the walk holds and the one just opened.
+    assert!(most <= walk::MAX_OPEN_DIRS + 2, "{most} open");
+    assert!(
+        most > walk::MAX_OPEN_DIRS / 2,
+        "{most} open: nothing counted"
+    );
+}

@@ -1,9 +1,9 @@
 //! One path of a layer: the change-set types.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::LayerPath;
+use super::{LayerPath, TreeFile};
 
 /// The name prefix that marks a whiteout in a layer tar.
 pub(crate) const WHITEOUT_PREFIX: &[u8] = b".wh.";
@@ -70,24 +70,14 @@ pub enum EntryKind<F = Content> {
 /// Where a regular file's bytes come from when a layer is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Content {
-    /// A file on the host, read (streamed) when the entry is written.
+    /// A file of the builder's own on the host (a download, a file an archive was
+    /// extracted to), read (streamed) when the entry is written.
     Host(PathBuf),
-    /// A file on the host whose extended attributes, like its bytes, are read when the
-    /// entry is written, from the open file (the entry's own are ignored): this spares a
-    /// second lookup of its path.
-    HostWithXattrs(PathBuf),
+    /// A regular file inside a directory tree, read through the tree's root when the
+    /// entry is written.
+    Tree(TreeFile),
     /// Bytes in memory (small generated files such as a heredoc).
     Bytes(Vec<u8>),
-}
-
-impl Content {
-    /// The host file the content is read from, if any.
-    pub fn host_path(&self) -> Option<&Path> {
-        match self {
-            Content::Host(path) | Content::HostWithXattrs(path) => Some(path),
-            Content::Bytes(_) => None,
-        }
-    }
 }
 
 impl<F> Entry<F> {

@@ -2,14 +2,17 @@
 //! mount (the changes a `RUN` step made).
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File, Metadata};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::Path;
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use rustix::fs::{FileType, Stat};
 use xattr::FileExt;
 
-use super::{Content, Entry, EntryKind, LayerError, LayerPath};
+use super::{Content, Entry, EntryKind, LayerError, LayerPath, TreeFile};
+use crate::fsroot::{Found, Root, WalkError, entry_path, walk_tree};
 
 /// Which xattr namespace an overlay mount keeps its private attributes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +36,9 @@ impl OverlayXattrs {
 /// regular files read from the host when written. Files sharing an inode become hard
 /// links to the first of them. Sockets are skipped: a tar cannot hold them.
 ///
+/// The tree is walked by descriptors and its files are read through `root`
+/// ([`TreeFile`]): no symlink in it is followed, whatever it points at.
+///
 /// # Errors
 ///
 /// [`LayerError::ScanHost`] when the tree cannot be walked or a path's metadata, link
@@ -45,6 +51,7 @@ pub fn dir_entries(root: &Path) -> Result<Vec<Entry>, LayerError> {
 /// entries: an overlay whiteout (a character device 0/0) becomes a
 /// [whiteout](EntryKind::Whiteout), a directory marked opaque (`<ns>.overlay.opaque=y`)
 /// also gets an [opaque marker](EntryKind::Opaque); overlay-private xattrs are dropped.
+/// Walked and read as [`dir_entries`] does.
 ///
 /// The mount must use `redirect_dir=off` and `metacopy=off` (the defaults), so that
 /// `upper` holds whole files and renamed directories as copies.
@@ -56,107 +63,166 @@ pub fn overlay_diff(upper: &Path, xattrs: OverlayXattrs) -> Result<Vec<Entry>, L
     scan(upper, Some(xattrs))
 }
 
+/// Opens the tree at the host path `root`.
+pub(crate) fn open_tree(root: &Path) -> Result<Arc<Root>, LayerError> {
+    let root_err = |source| LayerError::ScanHost {
+        path: root.to_owned(),
+        source,
+    };
+    Ok(Arc::new(Root::open(root).map_err(root_err)?))
+}
+
+/// Visits every path below `tree` (see [`walk_tree`]), an error naming its host path.
+pub(crate) fn scan_tree(
+    tree: &Root,
+    visit: impl FnMut(Found<'_>) -> Result<(), LayerError>,
+) -> Result<(), LayerError> {
+    walk_tree(tree, visit).map_err(|error| match error {
+        WalkError::Read { path, source } => LayerError::ScanHost {
+            path: tree.shown(Path::new(OsStr::from_bytes(&path))),
+            source,
+        },
+        WalkError::Visit(error) => error,
+    })
+}
+
 fn scan(root: &Path, overlay: Option<OverlayXattrs>) -> Result<Vec<Entry>, LayerError> {
+    let tree = open_tree(root)?;
     let mut entries = Vec::new();
     let mut inodes: HashMap<(u64, u64), LayerPath> = HashMap::new();
-    let walk = walkdir::WalkDir::new(root)
-        .min_depth(1)
-        .follow_links(false)
-        .sort_by_file_name();
-    for item in walk {
-        let item = item.map_err(|e| {
-            let path = e.path().unwrap_or(root).to_owned();
-            LayerError::ScanHost {
-                path,
-                source: e.into(),
-            }
-        })?;
-        let rel = item
-            .path()
-            .strip_prefix(root)
-            .expect("walkdir yields paths under its root");
-        let path = LayerPath::new(rel)?;
-        let metadata = item.metadata().map_err(|e| LayerError::ScanHost {
-            path: item.path().to_owned(),
-            source: e.into(),
-        })?;
-        let Some(entry) = host_entry(item.path(), path, &metadata, overlay, &mut inodes)? else {
-            continue;
+    scan_tree(&tree, |found| {
+        let path = LayerPath::from_bytes(found.path)?;
+        let scanned = Scanned::read(&tree, &found, &path, overlay)?;
+        let Some(entry) = host_entry(&tree, path, &scanned, overlay, &mut inodes) else {
+            return Ok(());
         };
-        let opaque = overlay.is_some_and(|ns| {
-            entry.kind == EntryKind::Dir
-                && xattr::get(item.path(), format!("{}opaque", ns.prefix()))
-                    .ok()
-                    .flatten()
-                    .is_some_and(|v| v == b"y")
-        });
+        let opaque = match (overlay, found.dir) {
+            (Some(ns), Some(dir)) => dir
+                .get_xattr(format!("{}opaque", ns.prefix()))
+                .ok()
+                .flatten()
+                .is_some_and(|v| v == b"y"),
+            _ => false,
+        };
         let marker = opaque
             .then(|| Entry::new(entry.path.clone(), EntryKind::Opaque).with_mtime(entry.mtime));
         entries.push(entry);
         entries.extend(marker);
-    }
+        Ok(())
+    })?;
     Ok(entries)
 }
 
-/// The entry for one host path, `None` for a socket. `inodes` maps the inodes of files
-/// with several links seen so far to their first path.
+/// What a walk reads of one path of a tree: its metadata (the entry itself, a symlink not
+/// followed), a symlink's target, and the xattrs that belong in a layer.
+#[derive(Debug, Clone)]
+pub(crate) struct Scanned {
+    pub stat: Stat,
+    pub link: Option<PathBuf>,
+    pub xattrs: BTreeMap<String, Vec<u8>>,
+}
+
+impl Scanned {
+    /// Reads `found`, at `path` in `tree`, through the descriptors of the walk; with
+    /// `overlay`, that mount's private xattrs are left out.
+    pub(crate) fn read(
+        tree: &Root,
+        found: &Found<'_>,
+        path: &LayerPath,
+        overlay: Option<OverlayXattrs>,
+    ) -> Result<Scanned, LayerError> {
+        let scan_err = |source| LayerError::ScanHost {
+            path: tree.shown(path.as_path()),
+            source,
+        };
+        let link = match FileType::from_raw_mode(found.stat.st_mode) {
+            FileType::Symlink => {
+                let target = rustix::fs::readlinkat(found.parent, found.name, Vec::new())
+                    .map_err(|error| scan_err(error.into()))?;
+                Some(PathBuf::from(OsString::from_vec(target.into_bytes())))
+            }
+            _ => None,
+        };
+        let xattrs = match found.dir {
+            Some(dir) => kept_xattrs(dir.list_xattr(), overlay, |name| dir.get_xattr(name)),
+            None => read_xattrs(&entry_path(found.parent, found.name), overlay),
+        }
+        .map_err(scan_err)?;
+        Ok(Scanned {
+            stat: *found.stat,
+            link,
+            xattrs,
+        })
+    }
+
+    /// Reads the directory open as `dir`, at `path` in `tree`.
+    pub(crate) fn read_dir(
+        tree: &Root,
+        dir: &File,
+        path: &LayerPath,
+    ) -> Result<Scanned, LayerError> {
+        let scan_err = |source| LayerError::ScanHost {
+            path: tree.shown(path.as_path()),
+            source,
+        };
+        let stat = rustix::fs::fstat(dir).map_err(|error| scan_err(error.into()))?;
+        let xattrs = read_file_xattrs(dir).map_err(scan_err)?;
+        Ok(Scanned {
+            stat,
+            link: None,
+            xattrs,
+        })
+    }
+}
+
+/// The entry at `path` of `tree` for what was `scanned` there; `None` for a socket. A
+/// regular file is read through `tree` when the layer is written. `inodes` maps the
+/// inodes of files with several links seen so far to their first path; with `overlay`,
+/// a character device 0/0 is that mount's whiteout.
 pub(crate) fn host_entry(
-    host: &Path,
+    tree: &Arc<Root>,
     path: LayerPath,
-    metadata: &Metadata,
+    scanned: &Scanned,
     overlay: Option<OverlayXattrs>,
     inodes: &mut HashMap<(u64, u64), LayerPath>,
-) -> Result<Option<Entry>, LayerError> {
-    let scan_err = |source| LayerError::ScanHost {
-        path: host.to_owned(),
-        source,
-    };
-    let file_type = metadata.file_type();
-    let rdev = metadata.rdev();
-    let (major, minor) = (rustix::fs::major(rdev), rustix::fs::minor(rdev));
-    let kind = if file_type.is_dir() {
-        EntryKind::Dir
-    } else if file_type.is_file() {
-        if metadata.nlink() > 1 {
-            let key = (metadata.dev(), metadata.ino());
+) -> Option<Entry> {
+    let stat = &scanned.stat;
+    let (major, minor) = (
+        rustix::fs::major(stat.st_rdev),
+        rustix::fs::minor(stat.st_rdev),
+    );
+    let file = || EntryKind::File(Content::Tree(TreeFile::new(tree.clone(), path.clone())));
+    let kind = match FileType::from_raw_mode(stat.st_mode) {
+        FileType::Directory => EntryKind::Dir,
+        FileType::RegularFile if stat.st_nlink > 1 => {
+            let key = (stat.st_dev, stat.st_ino);
             match inodes.get(&key) {
                 Some(first) => EntryKind::HardLink(first.clone()),
                 None => {
                     inodes.insert(key, path.clone());
-                    EntryKind::File(Content::Host(host.to_owned()))
+                    file()
                 }
             }
-        } else {
-            EntryKind::File(Content::Host(host.to_owned()))
         }
-    } else if file_type.is_symlink() {
-        EntryKind::Symlink(fs::read_link(host).map_err(scan_err)?)
-    } else if file_type.is_char_device() {
-        if overlay.is_some() && rdev == 0 {
-            EntryKind::Whiteout
-        } else {
-            EntryKind::CharDevice { major, minor }
+        FileType::RegularFile => file(),
+        FileType::Symlink => EntryKind::Symlink(scanned.link.clone().unwrap_or_default()),
+        FileType::CharacterDevice if overlay.is_some() && stat.st_rdev == 0 => {
+            return Some(Entry::new(path, EntryKind::Whiteout).with_mtime(stat.st_mtime));
         }
-    } else if file_type.is_block_device() {
-        EntryKind::BlockDevice { major, minor }
-    } else if file_type.is_fifo() {
-        EntryKind::Fifo
-    } else {
-        return Ok(None);
+        FileType::CharacterDevice => EntryKind::CharDevice { major, minor },
+        FileType::BlockDevice => EntryKind::BlockDevice { major, minor },
+        FileType::Fifo => EntryKind::Fifo,
+        _ => return None,
     };
-    if kind == EntryKind::Whiteout {
-        return Ok(Some(Entry::new(path, kind).with_mtime(metadata.mtime())));
-    }
-    let xattrs = read_xattrs(host, overlay).map_err(scan_err)?;
-    Ok(Some(Entry {
+    Some(Entry {
         path,
         kind,
-        mode: metadata.mode() & 0o7777,
-        uid: metadata.uid(),
-        gid: metadata.gid(),
-        mtime: metadata.mtime(),
-        xattrs,
-    }))
+        mode: stat.st_mode & 0o7777,
+        uid: stat.st_uid,
+        gid: stat.st_gid,
+        mtime: stat.st_mtime,
+        xattrs: scanned.xattrs.clone(),
+    })
 }
 
 /// The xattrs of `host` (not following a symlink) that belong in a layer: all but the

@@ -21,14 +21,17 @@
 //! and is written whole.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::host::{host_entry, read_xattrs};
-use super::{Entry, EntryKind, LayerError, LayerPath};
+use rustix::fs::FileType;
+
+use super::host::{Scanned, host_entry, open_tree, scan_tree};
+use super::{Entry, EntryKind, LayerError, LayerPath, TreeFile};
+use crate::fsroot::Root;
 
 /// How close to the capture (in seconds) an mtime must be for the metadata to be
 /// ambiguous: more than the coarsest file-system timestamp tick.
@@ -60,24 +63,21 @@ struct Meta {
 }
 
 impl Meta {
-    fn read(host: &Path, metadata: &fs::Metadata) -> io::Result<Meta> {
-        let link = if metadata.file_type().is_symlink() {
-            Some(fs::read_link(host)?)
-        } else {
-            None
-        };
-        Ok(Meta {
-            mode: metadata.mode(),
-            uid: metadata.uid(),
-            gid: metadata.gid(),
-            size: metadata.size(),
-            rdev: metadata.rdev(),
-            mtime: (metadata.mtime(), metadata.mtime_nsec()),
-            ctime: (metadata.ctime(), metadata.ctime_nsec()),
-            ino: metadata.ino(),
-            link,
-            xattrs: read_xattrs(host, None)?,
-        })
+    fn of(scanned: &Scanned) -> Meta {
+        let stat = &scanned.stat;
+        // The casts keep the kernel's values (`st_size` is never negative).
+        Meta {
+            mode: stat.st_mode,
+            uid: stat.st_uid,
+            gid: stat.st_gid,
+            size: stat.st_size as u64,
+            rdev: stat.st_rdev,
+            mtime: (stat.st_mtime, stat.st_mtime_nsec as i64),
+            ctime: (stat.st_ctime, stat.st_ctime_nsec as i64),
+            ino: stat.st_ino,
+            link: scanned.link.clone(),
+            xattrs: scanned.xattrs.clone(),
+        }
     }
 
     fn is_dir(&self) -> bool {
@@ -92,8 +92,7 @@ impl Meta {
 /// One path of the after tree.
 struct After {
     path: LayerPath,
-    host: PathBuf,
-    metadata: fs::Metadata,
+    scanned: Scanned,
     meta: Meta,
 }
 
@@ -107,14 +106,16 @@ impl Snapshot {
         let taken_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        let root_meta = fs::metadata(root).map_err(|source| scan_err(root, source))?;
-        let paths = walk(root)?
+        let tree = open_tree(root)?;
+        let root_meta =
+            rustix::fs::fstat(tree.fd()).map_err(|error| scan_err(root, error.into()))?;
+        let paths = walk(&tree)?
             .into_iter()
             .map(|after| (after.path, after.meta))
             .collect();
         Ok(Snapshot {
             root: root.to_owned(),
-            root_id: (root_meta.dev(), root_meta.ino()),
+            root_id: (root_meta.st_dev, root_meta.st_ino),
             taken_at,
             paths,
         })
@@ -127,9 +128,15 @@ impl Snapshot {
     ///
     /// [`LayerError::ScanHost`] when either tree cannot be read.
     pub fn diff(&self, after: &Path) -> Result<Vec<Entry>, LayerError> {
-        let after_meta = fs::metadata(after).map_err(|source| scan_err(after, source))?;
-        let in_place = (after_meta.dev(), after_meta.ino()) == self.root_id;
-        let tree = walk(after)?;
+        let after_tree = open_tree(after)?;
+        let after_meta =
+            rustix::fs::fstat(after_tree.fd()).map_err(|error| scan_err(after, error.into()))?;
+        let in_place = (after_meta.st_dev, after_meta.st_ino) == self.root_id;
+        let trees = Trees {
+            before: open_tree(&self.root)?,
+            after: after_tree,
+        };
+        let tree = walk(&trees.after)?;
         let present: HashMap<&LayerPath, &Meta> = tree.iter().map(|a| (&a.path, &a.meta)).collect();
 
         // Directories that become opaque: replaced in place, or with every former child gone.
@@ -174,18 +181,18 @@ impl Snapshot {
             let emit = match self.paths.get(&item.path) {
                 None => true,
                 Some(_) if under_opaque(&item.path) || opaque.contains(&item.path) => true,
-                Some(before) => self.changed(before, item, in_place, after)?,
+                Some(before) => self.changed(before, item, in_place, &trees)?,
             };
             if !emit {
                 continue;
             }
             let entry = host_entry(
-                &item.host,
+                &trees.after,
                 item.path.clone(),
-                &item.metadata,
+                &item.scanned,
                 None,
                 &mut inodes,
-            )?;
+            );
             entries.extend(entry);
             if opaque.contains(&item.path) {
                 entries.push(
@@ -218,7 +225,7 @@ impl Snapshot {
         before: &Meta,
         item: &After,
         in_place: bool,
-        after_root: &Path,
+        trees: &Trees,
     ) -> Result<bool, LayerError> {
         let now = &item.meta;
         let differs = before.mode != now.mode
@@ -241,8 +248,8 @@ impl Snapshot {
         if !racy || !before.is_file() {
             return Ok(false);
         }
-        let old = self.root.join(item.path.as_path());
-        let new = after_root.join(item.path.as_path());
+        let old = TreeFile::new(trees.before.clone(), item.path.clone());
+        let new = TreeFile::new(trees.after.clone(), item.path.clone());
         Ok(!same_content(&old, &new)?)
     }
 }
@@ -254,47 +261,49 @@ fn scan_err(path: &Path, source: io::Error) -> LayerError {
     }
 }
 
-/// Every path under `root` with its metadata, in layer order. Sockets are left out.
-fn walk(root: &Path) -> Result<Vec<After>, LayerError> {
+/// The captured tree and the after tree of a diff, open.
+struct Trees {
+    before: Arc<Root>,
+    after: Arc<Root>,
+}
+
+/// Every path of `tree` with its metadata, in layer order, walked by descriptors.
+/// Sockets are left out.
+fn walk(tree: &Root) -> Result<Vec<After>, LayerError> {
     let mut out = Vec::new();
-    let walk = walkdir::WalkDir::new(root)
-        .min_depth(1)
-        .follow_links(false)
-        .sort_by_file_name();
-    for item in walk {
-        let item = item.map_err(|e| {
-            let path = e.path().unwrap_or(root).to_owned();
-            scan_err(&path, e.into())
-        })?;
-        let host = item.path().to_owned();
-        let metadata = item.metadata().map_err(|e| scan_err(&host, e.into()))?;
-        if metadata.file_type().is_socket() {
-            continue;
+    scan_tree(tree, |found| {
+        if FileType::from_raw_mode(found.stat.st_mode) == FileType::Socket {
+            return Ok(());
         }
-        let rel = host
-            .strip_prefix(root)
-            .expect("walkdir yields paths under its root");
-        let path = LayerPath::new(rel)?;
-        let meta = Meta::read(&host, &metadata).map_err(|e| scan_err(&host, e))?;
+        let path = LayerPath::from_bytes(found.path)?;
+        let scanned = Scanned::read(tree, &found, &path, None)?;
         out.push(After {
             path,
-            host,
-            metadata,
-            meta,
+            meta: Meta::of(&scanned),
+            scanned,
         });
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 
-/// Whether two files have the same bytes, read in fixed buffers.
-fn same_content(a: &Path, b: &Path) -> Result<bool, LayerError> {
-    let open = |p: &Path| File::open(p).map_err(|e| scan_err(p, e));
+/// Whether two regular files have the same bytes, read in fixed buffers, each through
+/// its tree's root.
+fn same_content(a: &TreeFile, b: &TreeFile) -> Result<bool, LayerError> {
+    let open = |file: &TreeFile| -> Result<File, LayerError> {
+        let read_err = |source| scan_err(&file.shown(), source);
+        let opened = file.open().map_err(read_err)?;
+        if !opened.metadata().map_err(read_err)?.is_file() {
+            return Err(LayerError::NotRegularFile { path: file.shown() });
+        }
+        Ok(opened)
+    };
     let (mut fa, mut fb) = (open(a)?, open(b)?);
     let mut ba = vec![0u8; 64 * 1024];
     let mut bb = vec![0u8; 64 * 1024];
     loop {
-        let na = read_full(&mut fa, &mut ba).map_err(|e| scan_err(a, e))?;
-        let nb = read_full(&mut fb, &mut bb).map_err(|e| scan_err(b, e))?;
+        let na = read_full(&mut fa, &mut ba).map_err(|e| scan_err(&a.shown(), e))?;
+        let nb = read_full(&mut fb, &mut bb).map_err(|e| scan_err(&b.shown(), e))?;
         if na != nb || ba[..na] != bb[..nb] {
             return Ok(false);
         }

@@ -6,7 +6,7 @@ use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::PathBuf;
 
 use oci_spec::image::{Digest, MediaType};
 
@@ -168,18 +168,11 @@ impl<W: Write + Send + 'static> LayerWriter<W> {
             EntryKind::File(Content::Bytes(bytes)) => {
                 (typeflag::FILE, bytes.len() as u64, b"", (0, 0))
             }
-            EntryKind::File(content @ (Content::Host(path) | Content::HostWithXattrs(path))) => {
-                let (opened, metadata) = open_content(path)?;
-                if let Content::HostWithXattrs(_) = content {
-                    read_xattrs = Some(read_file_xattrs(&opened).map_err(|source| {
-                        LayerError::ReadContent {
-                            path: path.clone(),
-                            source,
-                        }
-                    })?);
-                }
+            EntryKind::File(content) => {
+                let (opened, metadata, xattrs) = open_content(content)?;
+                read_xattrs = xattrs;
                 let size = metadata.len();
-                file = Some((opened, path.as_path(), metadata));
+                file = Some((opened, content, metadata));
                 (typeflag::FILE, size, b"", (0, 0))
             }
             EntryKind::Dir => {
@@ -226,9 +219,9 @@ impl<W: Write + Send + 'static> LayerWriter<W> {
             (EntryKind::File(Content::Bytes(bytes)), _) => {
                 self.tar.write_all(bytes).map_err(write)?;
             }
-            (_, Some((mut opened, path, metadata))) => {
+            (_, Some((mut opened, content, metadata))) => {
                 let mut hasher = self.hash_contents.then(blake3::Hasher::new);
-                self.copy_content(&mut opened, path, size, hasher.as_mut())?;
+                self.copy_content(&mut opened, content, size, hasher.as_mut())?;
                 if let Some(hasher) = hasher {
                     self.copied = Some(CopiedContent {
                         hash: *hasher.finalize().as_bytes(),
@@ -248,17 +241,18 @@ impl<W: Write + Send + 'static> LayerWriter<W> {
         Ok(())
     }
 
-    /// Copies exactly `size` bytes of `file` into the tar, through `hasher` if given.
-    /// When compressing, the bytes are read straight into the chunk being filled.
+    /// Copies exactly `size` bytes of `file`, opened from `content`, into the tar,
+    /// through `hasher` if given. When compressing, the bytes are read straight into the
+    /// chunk being filled.
     fn copy_content(
         &mut self,
         file: &mut File,
-        path: &Path,
+        content: &Content,
         size: u64,
         mut hasher: Option<&mut blake3::Hasher>,
     ) -> Result<(), LayerError> {
         let read_err = |source| LayerError::ReadContent {
-            path: path.to_owned(),
+            path: shown(content),
             source,
         };
         let write_err = |source| LayerError::WriteBlob { source };
@@ -293,7 +287,7 @@ impl<W: Write + Send + 'static> LayerWriter<W> {
             };
             if n == 0 {
                 return Err(LayerError::ContentChanged {
-                    path: path.to_owned(),
+                    path: shown(content),
                 });
             }
             left -= n as u64;
@@ -336,24 +330,49 @@ impl<W: Write + Send + 'static> LayerWriter<W> {
     }
 }
 
-/// Opens a host file for its content without following a symlink, with its metadata.
-fn open_content(path: &Path) -> Result<(File, Metadata), LayerError> {
+/// The extended attributes of a file, when read with its content.
+type ReadXattrs = Option<BTreeMap<String, Vec<u8>>>;
+
+/// Opens the file `content` is read from without following a symlink, with its metadata
+/// and, when the content says so, its extended attributes.
+fn open_content(content: &Content) -> Result<(File, Metadata, ReadXattrs), LayerError> {
     let read = |source| LayerError::ReadContent {
-        path: path.to_owned(),
+        path: shown(content),
         source,
     };
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .map_err(read)?;
+    let (file, xattrs) = match content {
+        Content::Host(path) => {
+            let file = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(path)
+                .map_err(read)?;
+            (file, false)
+        }
+        Content::Tree(tree_file) => (tree_file.open().map_err(read)?, tree_file.reads_xattrs()),
+        Content::Bytes(_) => unreachable!("bytes are not opened"),
+    };
     let metadata = file.metadata().map_err(read)?;
     if !metadata.is_file() {
         return Err(LayerError::NotRegularFile {
-            path: path.to_owned(),
+            path: shown(content),
         });
     }
-    Ok((file, metadata))
+    let xattrs = if xattrs {
+        Some(read_file_xattrs(&file).map_err(read)?)
+    } else {
+        None
+    };
+    Ok((file, metadata, xattrs))
+}
+
+/// The host path of the file `content` is read from, for messages.
+fn shown(content: &Content) -> PathBuf {
+    match content {
+        Content::Host(path) => path.clone(),
+        Content::Tree(file) => file.shown(),
+        Content::Bytes(_) => PathBuf::new(),
+    }
 }
 
 /// Writes `entries` as one layer to `sink`: sorts them, makes the first path of each hard

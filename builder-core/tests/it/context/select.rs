@@ -253,10 +253,8 @@ fn xattrs_are_kept() {
             .unwrap();
         let tool = placed.last().unwrap();
         assert_eq!(
-            tool.kind,
-            EntryKind::File(Content::HostWithXattrs(
-                fs::canonicalize(root).unwrap().join("bin/tool")
-            )),
+            tree_file(&tool.kind),
+            (fs::canonicalize(root).unwrap().join("bin/tool"), true),
             "{sources:?}"
         );
         let (tar, _) = write_layer(Vec::new(), placed, &LayerOptions::default()).unwrap();
@@ -316,10 +314,15 @@ fn place_follows_docker_destination_rules() {
     let entries = selection
         .place(&Destination::new("/", "/").unwrap(), false)
         .unwrap();
-    assert_eq!(
-        entries[0].kind,
-        EntryKind::File(Content::HostWithXattrs(root.join("a.txt")))
-    );
+    assert_eq!(tree_file(&entries[0].kind), (root.join("a.txt"), true));
+}
+
+/// Where a placed regular file is read from, and whether its xattrs are read with it.
+fn tree_file(kind: &EntryKind) -> (std::path::PathBuf, bool) {
+    match kind {
+        EntryKind::File(Content::Tree(file)) => (file.shown(), file.reads_xattrs()),
+        other => panic!("not a file of the context: {other:?}"),
+    }
 }
 
 #[test]
