@@ -125,7 +125,21 @@ fn run(step: &Step, slots: &mut [RawFd]) -> Result<(), Errno> {
         Step::OpenPath { path, fd, .. } => sys::open_path_as(path, *fd),
         Step::MakeDir { path, mode, .. } => sys::make_dir(path, *mode),
         Step::MakeFile { path, mode, .. } => sys::make_file(path, *mode),
-        Step::CopyMetadata { from, to, .. } => sys::copy_metadata(from, to),
+        Step::MakeIn {
+            root,
+            parent,
+            name,
+            dir,
+            like,
+            ..
+        } => sys::make_in(
+            root,
+            parent,
+            name,
+            *dir,
+            like.as_ref().map(|l| (&*l.layer, &*l.path)),
+        ),
+        Step::OpenInRoot { root, path, fd, .. } => sys::open_in_root_as(root, path, *fd),
         Step::CopyFile { from, to, .. } => sys::copy_file(from, to),
         Step::WriteFile {
             path,

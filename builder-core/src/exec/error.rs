@@ -91,7 +91,7 @@ pub enum ExecError {
     /// Looking a path up in the root filesystem failed.
     #[error("failed to inspect `{}` in the root filesystem", path.display())]
     InspectRootfs {
-        /// The host path.
+        /// The path, as the image has it.
         path: PathBuf,
         /// The cause.
         #[source]
@@ -255,9 +255,9 @@ pub enum ExecError {
         #[source]
         source: io::Error,
     },
-    /// Copying a directory's owner, mode and times to its stub failed.
-    #[error("failed to copy the metadata of `{path}` to its stub")]
-    CopyMetadata {
+    /// A mount point could not be opened inside the new root.
+    #[error("failed to open the mount point `{path}`")]
+    OpenMountPoint {
         /// The path, as the sandbox sees it.
         path: String,
         /// The cause.

@@ -59,10 +59,25 @@ pub(crate) enum Step {
         mode: u32,
         shown: String,
     },
-    /// Give a stub directory the owner, mode and times of the image's directory.
-    CopyMetadata {
-        from: CString,
-        to: CString,
+    /// Create the directory (else the empty file) `name` in the directory `parent`
+    /// resolved inside `root` as if chrooted (an existing entry is fine): a mount point
+    /// in the stub layer or a plain-directory root. With `like`, a directory gets the
+    /// owner, mode and times of that directory of the image (a stub repeating it).
+    MakeIn {
+        root: CString,
+        parent: CString,
+        name: CString,
+        dir: bool,
+        like: Option<LayerDir>,
+        shown: String,
+    },
+    /// Open the directory `path`, resolved inside `root` as if chrooted, as an `O_PATH`
+    /// descriptor numbered exactly `fd`: a mount point inside the new root, mounted on as
+    /// `/proc/self/fd/<fd>` before `pivot_root`.
+    OpenInRoot {
+        root: CString,
+        path: CString,
+        fd: RawFd,
         shown: String,
     },
     /// Copy a host file into the sandbox's scratch tmpfs.
@@ -179,7 +194,11 @@ impl Step {
                     source,
                 }
             }
-            Step::CopyMetadata { shown, .. } => ExecError::CopyMetadata {
+            Step::MakeIn { shown, .. } => ExecError::CreateMountPoint {
+                path: shown.clone(),
+                source,
+            },
+            Step::OpenInRoot { shown, .. } => ExecError::OpenMountPoint {
                 path: shown.clone(),
                 source,
             },
@@ -242,6 +261,18 @@ impl Step {
             },
         }
     }
+}
+
+/// A directory of an image's layer, whose owner, mode and times a stub repeats. The
+/// child reads them itself: in a user namespace, it sees the owners as the namespace maps
+/// them, which are the ones it can give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LayerDir {
+    /// The layer's directory on the host (a path of the store, not of the image).
+    pub(crate) layer: CString,
+    /// The directory below it, as an earlier lookup found it: reached again through no
+    /// symlink.
+    pub(crate) path: CString,
 }
 
 /// Everything the sandbox's processes need, prepared by the parent.

@@ -27,6 +27,9 @@ use rustix::thread::CapabilitySet;
 
 use super::protocol::Message;
 
+/// How a path is resolved inside a root: as if chrooted, through no magic link.
+const IN_ROOT: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
+
 /// An `errno` value, on the child side.
 pub(crate) type Errno = i32;
 
@@ -403,12 +406,33 @@ pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: std::time::Duration) ->
 pub(crate) fn open_path_as(path: &CStr, fd: RawFd) -> Result<(), Errno> {
     let opened =
         rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).map_err(errno)?;
+    renumber(opened, fd)
+}
+
+/// Opens the directory `path`, resolved inside `root` with `openat2(RESOLVE_IN_ROOT)`, as
+/// an `O_PATH` descriptor numbered exactly `fd` (close-on-exec).
+pub(crate) fn open_in_root_as(root: &CStr, path: &CStr, fd: RawFd) -> Result<(), Errno> {
+    let dir = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let root = rustix::fs::open(root, dir, Mode::empty()).map_err(errno)?;
+    let path = if path.is_empty() { c"." } else { path };
+    let found = rustix::fs::openat2(&root, path, dir, Mode::empty(), IN_ROOT).map_err(errno)?;
+    renumber(found, fd)
+}
+
+/// Makes `opened` the descriptor numbered exactly `fd`.
+fn renumber(opened: OwnedFd, fd: RawFd) -> Result<(), Errno> {
     let raw = std::os::fd::IntoRawFd::into_raw_fd(opened);
     if raw == fd {
         return Ok(());
     }
-    // SAFETY: `dup3` makes `fd` a copy of `raw`, closing whatever `fd` was; the setup
-    // program picks `fd` above every descriptor it keeps, so nothing in use is replaced.
+    // SAFETY: `fcntl(F_GETFD)` only asks whether `fd` is open; it touches no memory.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0 {
+        // The setup program picks `fd` above every descriptor it keeps: one open there
+        // is in use (a detached mount) and must not be replaced.
+        close(raw);
+        return Err(libc::EBUSY);
+    }
+    // SAFETY: `dup3` makes the free number `fd` a copy of `raw`.
     let result = unsafe { libc::dup3(raw, fd, libc::O_CLOEXEC) };
     close(raw);
     if result < 0 {
@@ -468,14 +492,8 @@ pub(crate) fn clone_mount(
             let path = OFlags::PATH | OFlags::CLOEXEC;
             let dir =
                 rustix::fs::open(root, path | OFlags::DIRECTORY, Mode::empty()).map_err(errno)?;
-            let found = rustix::fs::openat2(
-                &dir,
-                source,
-                path,
-                Mode::empty(),
-                ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
-            )
-            .map_err(errno)?;
+            let found =
+                rustix::fs::openat2(&dir, source, path, Mode::empty(), IN_ROOT).map_err(errno)?;
             rustix::mount::open_tree(&found, c"", flags | OpenTreeFlags::AT_EMPTY_PATH)
         }
     }
@@ -678,24 +696,49 @@ fn write_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Gives `to` the owner, mode and times of `from` (neither followed if a symlink).
-pub(crate) fn copy_metadata(from: &CStr, to: &CStr) -> Result<(), Errno> {
-    let stat = rustix::fs::statat(CWD, from, AtFlags::SYMLINK_NOFOLLOW).map_err(errno)?;
-    rustix::fs::chownat(
-        CWD,
-        to,
-        Some(uid_of(stat.st_uid)),
-        Some(gid_of(stat.st_gid)),
-        AtFlags::SYMLINK_NOFOLLOW,
-    )
-    .map_err(errno)?;
-    rustix::fs::chmodat(
-        CWD,
-        to,
-        Mode::from_raw_mode(stat.st_mode & 0o7777),
-        AtFlags::empty(),
-    )
-    .map_err(errno)?;
+/// Creates the directory (else the empty file) `name` in the directory `parent`, both
+/// resolved inside `root` with `openat2(RESOLVE_IN_ROOT)` (`name` is a plain name there,
+/// never followed); an existing entry is fine. With `like` (a layer's directory and a
+/// path below it, reached through no symlink), the directory then gets that directory's
+/// owner, mode and times.
+pub(crate) fn make_in(
+    root: &CStr,
+    parent: &CStr,
+    name: &CStr,
+    dir: bool,
+    like: Option<(&CStr, &CStr)>,
+) -> Result<(), Errno> {
+    let path = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let root = rustix::fs::open(root, path, Mode::empty()).map_err(errno)?;
+    let parent = if parent.is_empty() { c"." } else { parent };
+    let parent = rustix::fs::openat2(&root, parent, path, Mode::empty(), IN_ROOT).map_err(errno)?;
+    let made = if dir {
+        rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(0o755)).map(drop)
+    } else {
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        rustix::fs::openat(&parent, name, flags, Mode::from_raw_mode(0o644)).map(drop)
+    };
+    match made {
+        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+        Err(error) => return Err(errno(error)),
+    }
+    let Some((layer, below)) = like else {
+        return Ok(());
+    };
+    let layer = rustix::fs::open(layer, path, Mode::empty()).map_err(errno)?;
+    let below = if below.is_empty() { c"." } else { below };
+    let walked = ResolveFlags::BENEATH
+        .union(ResolveFlags::NO_SYMLINKS)
+        .union(ResolveFlags::NO_MAGICLINKS);
+    let source = rustix::fs::openat2(&layer, below, path, Mode::empty(), walked).map_err(errno)?;
+    let stat = rustix::fs::fstat(&source).map_err(errno)?;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let made = rustix::fs::openat(&parent, name, flags, Mode::empty()).map_err(errno)?;
+    rustix::fs::fchown(&made, Some(uid_of(stat.st_uid)), Some(gid_of(stat.st_gid)))
+        .map_err(errno)?;
+    // After `chown`, which clears the set-id bits.
+    rustix::fs::fchmod(&made, Mode::from_raw_mode(stat.st_mode & 0o7777)).map_err(errno)?;
     let times = Timestamps {
         last_access: rustix::fs::Timespec {
             tv_sec: stat.st_atime as _,
@@ -706,7 +749,7 @@ pub(crate) fn copy_metadata(from: &CStr, to: &CStr) -> Result<(), Errno> {
             tv_nsec: stat.st_mtime_nsec as _,
         },
     };
-    rustix::fs::utimensat(CWD, to, &times, AtFlags::SYMLINK_NOFOLLOW).map_err(errno)
+    rustix::fs::futimens(&made, &times).map_err(errno)
 }
 
 fn chown(path: &CStr, uid: u32, gid: u32) -> Result<(), Errno> {
@@ -720,10 +763,13 @@ fn chown(path: &CStr, uid: u32, gid: u32) -> Result<(), Errno> {
     .map_err(errno)
 }
 
-/// Parent side: whether `path` carries the overlayfs opaque attribute `name` set to `y`.
-pub(crate) fn has_opaque_xattr(path: &std::path::Path, name: &str) -> bool {
+/// Parent side: whether the directory `dir` (an `O_PATH` descriptor, which the `f*xattr`
+/// calls do not take) carries the overlayfs opaque attribute `name` set to `y`, read
+/// through `/proc/self/fd/N`: `getxattr` follows that magic link to the directory itself.
+pub(crate) fn has_opaque_xattr(dir: &OwnedFd, name: &str) -> bool {
     let mut value = [0u8; 1];
-    matches!(rustix::fs::lgetxattr(path, name, &mut value[..]), Ok(1)) && value[0] == b'y'
+    let read = rustix::fs::getxattr(crate::fsroot::proc_path(dir), name, &mut value[..]);
+    matches!(read, Ok(1)) && value[0] == b'y'
 }
 
 /// `symlink(target, path)`; an existing entry is fine.
