@@ -69,6 +69,7 @@ mod record;
 mod resolve;
 mod schedule;
 mod stage;
+mod staging;
 mod workdir;
 
 use oci_spec::image::Descriptor;

@@ -24,6 +24,7 @@
 
 mod at;
 mod copy;
+mod merge;
 mod walk;
 
 use std::fs::File;
@@ -36,6 +37,7 @@ use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 
 pub(crate) use at::{clear, open_child_dir, remove, type_at};
 pub(crate) use copy::{copy_into, copy_tree};
+pub(crate) use merge::merge_into;
 pub(crate) use walk::{Found, WalkError, WalkedDir, bound_open, list, open_subdir, walk_tree};
 
 /// An open root directory.

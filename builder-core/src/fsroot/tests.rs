@@ -190,3 +190,28 @@ fn walks_deep_trees_with_few_descriptors() {
         "{most} open: nothing counted"
     );
 }
+
+// See: issue 13
+#[test]
+fn merges_replace_links_in_the_destination_instead_of_following_them() {
+    let tree = Tree::new();
+    let (source, dest) = (tree.dir.path().join("source"), tree.dir.path().join("dest"));
+    fs::create_dir_all(source.join("abs/empty")).unwrap();
+    fs::write(source.join("abs/empty/new"), "merged").unwrap();
+    fs::write(source.join("canary"), "merged").unwrap();
+    fs::create_dir_all(&dest).unwrap();
+    fs::write(dest.join("kept"), "kept").unwrap();
+    // An earlier export left links to the host where the new one has a directory and a
+    // file.
+    symlink(tree.host(), dest.join("abs")).unwrap();
+    symlink(tree.host().join("canary"), dest.join("canary")).unwrap();
+    merge_into(&File::open(&source).unwrap(), &File::open(&dest).unwrap()).unwrap();
+    tree.assert_host_untouched();
+    assert_eq!(
+        fs::read_to_string(dest.join("abs/empty/new")).unwrap(),
+        "merged"
+    );
+    assert!(fs::symlink_metadata(dest.join("abs")).unwrap().is_dir());
+    assert_eq!(fs::read_to_string(dest.join("canary")).unwrap(), "merged");
+    assert_eq!(fs::read_to_string(dest.join("kept")).unwrap(), "kept");
+}
