@@ -302,8 +302,7 @@ impl Unpacker {
                 self.own_at(&parent, entry)?;
                 // `lsetxattr` through the parent's descriptor: the last component, the
                 // link itself, is not followed.
-                let link =
-                    root::proc_path(&parent).join(path.as_path().file_name().unwrap_or_default());
+                let link = root::entry_path(&parent, name);
                 self.set_xattrs(entry, |name, value| {
                     rustix::fs::lsetxattr(&link, name, value, rustix::fs::XattrFlags::empty())
                 });
@@ -621,10 +620,20 @@ impl Unpacker {
     fn finish_dirs(&mut self) -> Result<(), LayerError> {
         for (path, (mode, mtime)) in self.dirs.iter().rev() {
             let apply = || -> io::Result<()> {
-                let parent = self.root.dir(&dir_path(path.parent().as_ref()), false)?;
-                let fd = root::open_child_dir(&parent, path.file_name())?;
-                rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode & 0o7777))?;
-                rustix::fs::futimens(&fd, &times(*mtime))?;
+                // Resolved inside the root like every path of the layer: a path the layer
+                // reached through a symlink (a whiteout's, kept by `keep_times`) names the
+                // directory it led to.
+                // An `O_PATH` descriptor, as the directory may be unreadable: changed
+                // through `/proc/self/fd/N`, which leads to the directory itself.
+                let found = self.root.resolve(path.as_path())?;
+                if FileType::from_raw_mode(rustix::fs::fstat(&found)?.st_mode)
+                    != FileType::Directory
+                {
+                    return Err(io::ErrorKind::NotADirectory.into());
+                }
+                let at = root::proc_path(&found);
+                rustix::fs::chmod(&at, Mode::from_raw_mode(mode & 0o7777))?;
+                rustix::fs::utimensat(rustix::fs::CWD, &at, &times(*mtime), AtFlags::empty())?;
                 Ok(())
             };
             apply().map_err(|source| LayerError::Unpack {

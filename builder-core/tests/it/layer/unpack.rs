@@ -324,7 +324,15 @@ fn whiteouts_through_symlinks_stay_in_the_root() {
     let host = Canary::new();
     let target = host.path();
     let climb = format!("{}{target}", "../".repeat(20));
-    let lower = raw_tar(&[("abs", b'2', &target, ""), ("rel", b'2', &climb, "")]);
+    // The image's own copy of the host's directory, at its path.
+    let inside = target.trim_start_matches('/');
+    let lower = raw_tar(&[
+        ("abs", b'2', &target, ""),
+        ("rel", b'2', &climb, ""),
+        (&format!("{inside}/canary"), b'0', "", "inside"),
+        (&format!("{inside}/kept"), b'0', "", "kept"),
+        (&format!("{inside}/empty/x"), b'0', "", "x"),
+    ]);
     let upper = raw_tar(&[
         ("abs/.wh.canary", b'0', "", ""),
         ("rel/.wh.canary", b'0', "", ""),
@@ -333,8 +341,12 @@ fn whiteouts_through_symlinks_stay_in_the_root() {
     ]);
     let root = tempfile::tempdir().unwrap();
     unpack(&lower[..], root.path()).unwrap();
-    let _ = unpack(&upper[..], root.path());
+    unpack(&upper[..], root.path()).unwrap();
     host.assert_untouched();
+    // Applied to the image's copy instead.
+    let copy = root.path().join(inside);
+    assert_eq!(std::fs::read_to_string(copy.join("kept")).unwrap(), "kept");
+    assert!(!copy.join("canary").exists() && !copy.join("empty").exists());
 
     // The overlay format turns whiteouts into device nodes, in the root too.
     let layer = tempfile::tempdir().unwrap();
