@@ -18,6 +18,8 @@ use std::process::{Command, Output};
 use mkimage_core::store::Store;
 use mkimage_core::testutil::busybox_image;
 
+mod layers;
+
 /// What the host's canary file holds. No Dockerfile names it, so finding it in a build's
 /// output means that the build read the canary.
 const CANARY: &str = "host-canary-5b0e7d2c: only the host may read this\n";
@@ -405,4 +407,36 @@ fn local_output_writes_through_no_symlink_of_the_image() {
     assert!(output.status.success());
     hostile.assert_untouched(&String::from_utf8_lossy(&output.stderr));
     hostile.assert_untouched(&String::from_utf8_lossy(&fs::read(&tar).unwrap()));
+}
+
+// See: issue 13
+#[test]
+fn local_output_merges_without_following_an_earlier_exports_links() {
+    let hostile = Hostile::new();
+    let host = hostile.host();
+    // The first export leaves links to the host where the second has a directory and a
+    // file.
+    hostile.build_ok(
+        &format!("FROM busybox:test\nRUN ln -s {host}/empty /d && ln -s {host}/canary /f\n"),
+        &[],
+    );
+    assert!(
+        fs::symlink_metadata(hostile.path("out/d"))
+            .unwrap()
+            .is_symlink()
+    );
+    fs::write(hostile.path("out/mine"), "the caller's own").unwrap();
+    let output = hostile.build_ok(
+        "FROM busybox:test\nRUN mkdir /d && echo new > /d/new && echo new > /f\n",
+        &[],
+    );
+    hostile.assert_untouched(&output);
+    assert!(
+        fs::symlink_metadata(hostile.path("out/d"))
+            .unwrap()
+            .is_dir()
+    );
+    assert_eq!(hostile.built("d/new"), "new\n");
+    assert_eq!(hostile.built("f"), "new\n");
+    assert_eq!(hostile.built("mine"), "the caller's own");
 }
