@@ -10,6 +10,7 @@ use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
 use super::FetchError;
+use crate::fsroot::{Root, proc_path};
 
 /// A git source as `ADD` and `docker build` take it: `<remote>[#<ref>[:<subdir>]]`, or a
 /// URL with the queries of BuildKit 0.24 (`?tag=T`, `?branch=B`, `?ref=R`, `?subdir=D`,
@@ -313,15 +314,19 @@ impl GitSource {
                 let inside = Path::new(subdir)
                     .components()
                     .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
-                let root = dir.join(subdir);
-                // `symlink_metadata`: a subdirectory that is a symlink could lead anywhere.
-                let is_dir = std::fs::symlink_metadata(&root).is_ok_and(|m| m.is_dir());
-                if !inside || !is_dir {
+                // Resolved inside the checkout: a symlink of the repository on the way
+                // leads to its target there, never out of it. The directory's host path
+                // (the context that is opened on it) is then read from its descriptor.
+                let found = inside
+                    .then(|| Root::open(dir).and_then(|tree| tree.dir(Path::new(subdir), false)))
+                    .and_then(Result::ok)
+                    .and_then(|found| std::fs::canonicalize(proc_path(&found)).ok());
+                let Some(root) = found else {
                     return Err(FetchError::GitSubdir {
                         remote: self.remote.clone(),
                         subdir: subdir.clone(),
                     });
-                }
+                };
                 root
             }
         };
