@@ -14,7 +14,7 @@ use mkimage_core::add::ArchiveFormat as Compressed;
 use mkimage_core::build::{
     BaseResolver, BuildError, BuildOptions, Builder, Built, export_rootfs, export_rootfs_tar,
 };
-use mkimage_core::context::{Context, extract};
+use mkimage_core::context::{Context, extract, open_in};
 use mkimage_core::exec::Sandbox;
 use mkimage_core::fetch::{GitSource, download};
 use mkimage_core::layer::Compression;
@@ -29,7 +29,7 @@ use mkimage_dockerfile::{Arguments, BaseImage, Dockerfile, Keyword, LowerOptions
 
 use crate::args::{BuildArgs, CompressionArg, Entitlement, NetworkArg, ProgressMode};
 use crate::located::Located;
-use crate::parse::{lower_error, read_dockerfile};
+use crate::parse::{lower_error, read_dockerfile, read_text};
 use crate::render::{self, Progress, StepBars};
 use crate::{named_context, secrets};
 
@@ -374,8 +374,11 @@ impl BuildInput {
             bail!("the Dockerfile cannot be read from standard input with this build context");
         }
         let file = args.file.as_deref().unwrap_or(Path::new("Dockerfile"));
+        // Inside the fetched context: its symlinks do not lead out of it.
         let path = context_dir.join(file);
-        let (_, text) = read_dockerfile(&path)?;
+        let opened = open_in(&context_dir, file)
+            .with_context(|| format!("failed to read `{}`", path.display()))?;
+        let text = read_text(&path.display().to_string(), opened)?;
         Ok(BuildInput {
             context_dir,
             dockerfile_path: Some(path),

@@ -92,26 +92,38 @@ pub(crate) fn lower_error(
 
 /// Reads the Dockerfile at `path` (`-`: standard input); returns the name to show and the text.
 pub(crate) fn read_dockerfile(path: &Path) -> anyhow::Result<(String, String)> {
-    let mut bytes = Vec::new();
-    let name = if path == Path::new("-") {
-        std::io::stdin()
-            .take(MAX_DOCKERFILE_BYTES + 1)
+    if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::Read::take(std::io::stdin(), MAX_DOCKERFILE_BYTES + 1)
             .read_to_end(&mut bytes)
             .context("failed to read the Dockerfile from standard input")?;
-        "<stdin>".to_owned()
-    } else {
-        std::fs::File::open(path)
-            .and_then(|file| file.take(MAX_DOCKERFILE_BYTES + 1).read_to_end(&mut bytes))
-            .with_context(|| format!("failed to read `{}`", path.display()))?;
-        path.display().to_string()
-    };
+        let name = "<stdin>".to_owned();
+        let text = checked_text(&name, bytes)?;
+        return Ok((name, text));
+    }
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).with_context(|| format!("failed to read `{name}`"))?;
+    let text = read_text(&name, file)?;
+    Ok((name, text))
+}
+
+/// Reads the Dockerfile `file`, shown as `name`.
+pub(crate) fn read_text(name: &str, file: impl std::io::Read) -> anyhow::Result<String> {
+    let mut bytes = Vec::new();
+    std::io::Read::take(file, MAX_DOCKERFILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("failed to read `{name}`"))?;
+    checked_text(name, bytes)
+}
+
+/// The Dockerfile `bytes` as text, refused when too large or not UTF-8.
+fn checked_text(name: &str, bytes: Vec<u8>) -> anyhow::Result<String> {
     if bytes.len() as u64 > MAX_DOCKERFILE_BYTES {
         anyhow::bail!(
             "`{name}` is larger than {MAX_DOCKERFILE_BYTES} bytes: it is not a Dockerfile"
         );
     }
-    let text = String::from_utf8(bytes).with_context(|| format!("`{name}` is not UTF-8 text"))?;
-    Ok((name, text))
+    String::from_utf8(bytes).with_context(|| format!("`{name}` is not UTF-8 text"))
 }
 
 /// The instruction as Dockerfile text: the keyword in upper case, the flags, the

@@ -156,10 +156,23 @@ impl HostFile {
     }
 }
 
+/// Opens the regular file `path` of the directory `dir`, resolved inside `dir` as if it
+/// were the root: the Dockerfile of a build context fetched from elsewhere (a git
+/// repository, a tarball), whose symlinks must not lead out of it. Anything but a regular
+/// file (a FIFO would block) is refused.
+///
+/// # Errors
+///
+/// `dir` or the file cannot be opened, or the file is no regular file
+/// ([`io::ErrorKind::InvalidInput`]).
+pub fn open_in(dir: &Path, path: &Path) -> io::Result<fs::File> {
+    Root::open(dir)?.open_file(path)
+}
+
 impl Context {
     /// Opens the context directory `dir`. Its ignore patterns come from
     /// `<dockerfile>.dockerignore` when that file exists next to the Dockerfile (which may
-    /// lie outside the context), else from `.dockerignore` at the root, else there are
+    /// lie outside the context; inside it, the file is resolved inside it), else from `.dockerignore` at the root, else there are
     /// none. Pass `None` for a Dockerfile that is not a file (read from stdin).
     ///
     /// # Errors
@@ -180,25 +193,35 @@ impl Context {
             name.push(IGNORE_FILE);
             PathBuf::from(name)
         });
-        // The one beside the Dockerfile is a host path the caller gave; the one in the
-        // context is resolved inside it.
-        let found = match beside.map(|path| (fs::read(&path), path)) {
-            Some((Ok(bytes), path)) => Some((path, bytes)),
-            Some((Err(source), path)) if source.kind() != io::ErrorKind::NotFound => {
-                return Err(ContextError::ReadIgnoreFile { path, source });
+        // The one beside a Dockerfile outside the context is a host path the caller gave;
+        // the one beside a Dockerfile inside it (a fetched context's too) and the one at
+        // its root are resolved inside it.
+        let in_tree = |path: &Path| -> Result<Option<(PathBuf, Vec<u8>)>, ContextError> {
+            let read = tree.open_file(path).and_then(|mut file| {
+                let mut bytes = Vec::new();
+                file.read_to_end(&mut bytes).map(|_| bytes)
+            });
+            let path = tree.shown(path);
+            match read {
+                Ok(bytes) => Ok(Some((path, bytes))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(source) => Err(ContextError::ReadIgnoreFile { path, source }),
             }
-            _ => {
-                let read = tree.open_file(Path::new(IGNORE_FILE)).and_then(|mut file| {
-                    let mut bytes = Vec::new();
-                    file.read_to_end(&mut bytes).map(|_| bytes)
-                });
-                let path = tree.shown(Path::new(IGNORE_FILE));
-                match read {
+        };
+        let beside = match beside {
+            Some(path) => match path.strip_prefix(dir) {
+                Ok(inside) => in_tree(inside)?,
+                Err(_) => match fs::read(&path) {
                     Ok(bytes) => Some((path, bytes)),
                     Err(e) if e.kind() == io::ErrorKind::NotFound => None,
                     Err(source) => return Err(ContextError::ReadIgnoreFile { path, source }),
-                }
-            }
+                },
+            },
+            None => None,
+        };
+        let found = match beside {
+            Some(found) => Some(found),
+            None => in_tree(Path::new(IGNORE_FILE))?,
         };
         let (ignore, ignore_file) = match found {
             Some((path, bytes)) => {

@@ -19,6 +19,7 @@ use mkimage_core::store::Store;
 use mkimage_core::testutil::busybox_image;
 
 mod layers;
+mod remote;
 
 /// What the host's canary file holds. No Dockerfile names it, so finding it in a build's
 /// output means that the build read the canary.
@@ -439,49 +440,4 @@ fn local_output_merges_without_following_an_earlier_exports_links() {
     assert_eq!(hostile.built("d/new"), "new\n");
     assert_eq!(hostile.built("f"), "new\n");
     assert_eq!(hostile.built("mine"), "the caller's own");
-}
-
-// See: issue 13
-#[test]
-fn git_subdirectories_through_symlinks_stay_in_the_checkout() {
-    let hostile = Hostile::new();
-    let host = hostile.host();
-    // A repository whose links lead to the host's directory (`abs`, `rel`) or its parent
-    // (`up`), holding its own copy of it at the host's path, served over dumb HTTP.
-    let served = hostile.path("served");
-    let script = format!(
-        "set -eu\n\
-         cd \"$1\"\n\
-         git init -q -b main work\n\
-         mkdir -p work{host}/empty\n\
-         printf '%s' '{INSIDE}' > work{host}/canary\n\
-         touch work{host}/empty/.keep\n\
-         ln -s {host} work/abs\n\
-         ln -s {climb} work/rel\n\
-         ln -s {up} work/up\n\
-         git -C work add -A\n\
-         git -C work -c user.name=t -c user.email=t@example.invalid commit -q -m one\n\
-         git clone -q --bare work repo.git\n\
-         git -C repo.git update-server-info\n",
-        climb = hostile.climb(),
-        up = hostile.dir.path().display(),
-    );
-    fs::create_dir(&served).unwrap();
-    crate::build::tool("sh", &["-c", &script, "sh", served.to_str().unwrap()]);
-    let server = mkimage_core::testutil::HttpServer::start(&served).unwrap();
-    let repo = format!("{}/repo.git", server.base());
-    let output = hostile.build_ok(
-        &format!(
-            "FROM busybox:test\n\
-             ADD {repo}#main:abs /from-abs/\n\
-             ADD {repo}#main:rel /from-rel/\n\
-             ADD {repo}#main:up/host /from-up/\n"
-        ),
-        &[],
-    );
-    hostile.assert_untouched(&output);
-    assert_eq!(hostile.built("from-abs/canary"), INSIDE);
-    assert_eq!(hostile.built("from-rel/canary"), INSIDE);
-    // A link on the way, not only at the end, is resolved in the checkout too.
-    assert_eq!(hostile.built("from-up/canary"), INSIDE);
 }
