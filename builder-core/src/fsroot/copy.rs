@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Stat, Uid};
 
@@ -56,12 +56,18 @@ pub(crate) fn copy_into(source: &OwnedFd, dest: &OwnedFd) -> io::Result<()> {
     copy_children(source, dest, rustix::process::geteuid().is_root(), 1)
 }
 
-fn copy_children(source: &OwnedFd, dest: &OwnedFd, owners: bool, depth: usize) -> io::Result<()> {
+/// Fails a walk down a tree at `depth` (its top: 1) beyond [`MAX_DEPTH`].
+pub(super) fn check_depth(depth: usize) -> io::Result<()> {
     if depth > MAX_DEPTH {
         return Err(io::Error::other(format!(
             "the tree is deeper than {MAX_DEPTH} directories"
         )));
     }
+    Ok(())
+}
+
+fn copy_children(source: &OwnedFd, dest: &OwnedFd, owners: bool, depth: usize) -> io::Result<()> {
+    check_depth(depth)?;
     // `source` may be an `O_PATH` descriptor, which cannot be listed: open it again.
     let listing = rustix::fs::openat(source, ".", DIR_FLAGS, Mode::empty())?;
     for item in rustix::fs::Dir::new(listing)? {
@@ -133,7 +139,7 @@ fn copy_file(
 
 /// Gives the copy `made` the owner (when `owners`) and then the mode of `stat`: `chown`
 /// clears the set-id bits, so the mode comes last.
-fn finish(made: &OwnedFd, stat: &Stat, owners: bool) -> io::Result<()> {
+pub(super) fn finish(made: &impl AsFd, stat: &Stat, owners: bool) -> io::Result<()> {
     if owners {
         rustix::fs::fchown(
             made,

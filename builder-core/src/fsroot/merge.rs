@@ -5,10 +5,10 @@
 use std::fs::File;
 use std::io;
 
-use rustix::fs::{AtFlags, FileType, Gid, Mode, Stat, Timestamps, Uid};
+use rustix::fs::{AtFlags, FileType, Stat, Timestamps};
 
 use super::at::{remove, type_at};
-use super::copy::MAX_DEPTH;
+use super::copy::{check_depth, finish};
 use super::walk::{list, open_subdir};
 
 /// Moves every entry of the directory `source` into the directory `dest` (both on one
@@ -20,17 +20,13 @@ use super::walk::{list, open_subdir};
 /// # Errors
 ///
 /// An entry that cannot be listed, removed or renamed, a tree deeper than
-/// [`MAX_DEPTH`]. Entries moved before the error stay moved.
+/// [`MAX_DEPTH`](super::copy::MAX_DEPTH). Entries moved before the error stay moved.
 pub(crate) fn merge_into(source: &File, dest: &File) -> io::Result<()> {
     merge_level(source, dest, rustix::process::geteuid().is_root(), 1)
 }
 
 fn merge_level(source: &File, dest: &File, owners: bool, depth: usize) -> io::Result<()> {
-    if depth > MAX_DEPTH {
-        return Err(io::Error::other(format!(
-            "the tree is deeper than {MAX_DEPTH} directories"
-        )));
-    }
+    check_depth(depth)?;
     for name in list(source)? {
         let name = name.as_bytes();
         let stat = rustix::fs::statat(source, name, AtFlags::SYMLINK_NOFOLLOW)?;
@@ -52,17 +48,10 @@ fn merge_level(source: &File, dest: &File, owners: bool, depth: usize) -> io::Re
     Ok(())
 }
 
-/// Gives the directory `dir` the owner (when `owners`), then the mode and times of
-/// `stat`.
+/// Gives the directory `dir` the owner (when `owners`) and mode of `stat`, as a copy
+/// gets them, then its times.
 fn take_metadata(dir: &File, stat: &Stat, owners: bool) -> io::Result<()> {
-    if owners {
-        rustix::fs::fchown(
-            dir,
-            Some(Uid::from_raw(stat.st_uid)),
-            Some(Gid::from_raw(stat.st_gid)),
-        )?;
-    }
-    rustix::fs::fchmod(dir, Mode::from_raw_mode(stat.st_mode & 0o7777))?;
+    finish(dir, stat, owners)?;
     let time = |sec: i64, nsec: u64| rustix::fs::Timespec {
         tv_sec: sec,
         tv_nsec: nsec as _,
