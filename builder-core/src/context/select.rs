@@ -23,8 +23,8 @@ use super::hashes::Xattrs;
 use super::patterns::BadPattern;
 use super::walk::{self, Dir, Walker, lossy};
 use super::{Context, ContextError, HostFile, Origin, Patterns};
-use crate::fsroot::{DIR_FLAGS, Root, list};
-use crate::layer::{Entry, EntryKind, LayerPath, TreeFile, read_file_xattrs};
+use crate::fsroot::{DIR_FLAGS, Root, link_target, list};
+use crate::layer::{Entry, EntryKind, LayerPath, TreeFile, read_file_xattrs, stat_entry};
 
 /// How many symlinks resolving one source may follow, as Linux's `MAXSYMLINKS`.
 const MAX_SYMLINKS: usize = 40;
@@ -314,7 +314,7 @@ impl Context {
         let opened = self.open_dir(dir.path.as_ref())?;
         let xattrs =
             read_file_xattrs(&opened).map_err(|e| self.read_error(dir.path.as_ref(), e))?;
-        Ok(walk::entry(path, EntryKind::Dir, &dir.stat, xattrs))
+        Ok(stat_entry(path, EntryKind::Dir, &dir.stat, xattrs))
     }
 
     /// Resolves `components` (plain names, no `.` or `..`) inside the context, following
@@ -377,9 +377,8 @@ impl Context {
                     });
                 }
                 last_link = lossy(&rel).into_owned();
-                let target = rustix::fs::readlinkat(parent, name, Vec::new())
-                    .map_err(|e| self.read_error(Some(&here), e.into()))?;
-                let target = PathBuf::from(std::ffi::OsStr::from_bytes(target.as_bytes()));
+                let target =
+                    link_target(parent, name).map_err(|e| self.read_error(Some(&here), e))?;
                 real.pop();
                 let target = if target.is_absolute() && self.origin.is_image() {
                     // Inside an image, an absolute target starts at the image's root.

@@ -16,19 +16,22 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::ffi::{CStr, CString, OsString};
+use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io;
-use std::os::unix::ffi::OsStringExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rayon::prelude::*;
 use rustix::fs::{AtFlags, FileType, Stat};
 
 use super::hashes::Xattrs;
 use super::{ContextError, HostFile, Origin, Patterns};
-use crate::fsroot::{DIR_FLAGS, Root, WalkedDir, bound_open, entry_path, list, open_subdir};
-use crate::layer::{Entry, EntryKind, LayerPath, read_file_xattrs, read_xattrs};
+use crate::fsroot::{
+    DIR_FLAGS, Root, WalkedDir, bound_open, entry_path, link_target, list, open_subdir,
+};
+use crate::layer::{
+    Entry, EntryKind, LayerPath, read_file_xattrs, read_xattrs, stat_entry, stat_kind,
+};
 
 /// How many children a directory has for the walk to `stat` them in parallel.
 const PARALLEL_STAT: usize = 64;
@@ -256,7 +259,7 @@ impl Walk<'_> {
                 .map_err(|error| walker.read_error(Some(&source), error))?;
             let dest = LayerPath::child(dir.dest.as_ref(), name);
             return Ok(Next::Enter {
-                entry: entry(dest.clone(), EntryKind::Dir, stat, xattrs),
+                entry: stat_entry(dest.clone(), EntryKind::Dir, stat, xattrs),
                 held: ignored || excluded,
                 child: Dir {
                     source: Some(source),
@@ -303,7 +306,7 @@ impl Iterator for Walk<'_> {
 /// the directory `dir`, a directory itself excepted; `None` for a socket, which a layer
 /// cannot hold. A regular file's xattrs are left for later (see
 /// [`HostFile::xattrs_read`]); the others', but `security.selinux` (a label of the host),
-/// are read without following the entry.
+/// are read without following the entry, as is a symlink's target.
 pub(crate) fn child_entry(
     walker: &Walker<'_>,
     dir: &File,
@@ -312,61 +315,16 @@ pub(crate) fn child_entry(
     dest: LayerPath,
     stat: &Stat,
 ) -> Result<Option<Entry<HostFile>>, ContextError> {
-    let read_err = |source: &LayerPath, error| walker.read_error(Some(source), error);
-    let Some(kind) = kind(dir, name, &source, stat).map_err(|error| read_err(&source, error))?
-    else {
+    let read_err = |error| walker.read_error(Some(&source), error);
+    let file = || HostFile::new(source.clone(), stat);
+    let Some(kind) = stat_kind(stat, file, || link_target(dir, name)).map_err(read_err)? else {
         return Ok(None);
     };
     let xattrs = match kind {
         EntryKind::File(_) => Xattrs::default(),
-        _ => read_xattrs(&entry_path(dir, name), None).map_err(|error| read_err(&source, error))?,
+        _ => read_xattrs(&entry_path(dir, name), None).map_err(read_err)?,
     };
-    Ok(Some(entry(dest, kind, stat, xattrs)))
-}
-
-/// An entry at `path` with the metadata of `stat` and `xattrs`.
-pub(crate) fn entry(
-    path: LayerPath,
-    kind: EntryKind<HostFile>,
-    stat: &Stat,
-    xattrs: Xattrs,
-) -> Entry<HostFile> {
-    Entry {
-        path,
-        kind,
-        mode: stat.st_mode & 0o7777,
-        uid: stat.st_uid,
-        gid: stat.st_gid,
-        mtime: stat.st_mtime,
-        xattrs,
-    }
-}
-
-/// What the child `name` of `dir` (at `source` in the context, with `stat`) is; `None`
-/// for a socket, which a layer cannot hold. A symlink's target is read without following
-/// it.
-fn kind(
-    dir: &File,
-    name: &[u8],
-    source: &LayerPath,
-    stat: &Stat,
-) -> io::Result<Option<EntryKind<HostFile>>> {
-    let (major, minor) = (
-        rustix::fs::major(stat.st_rdev),
-        rustix::fs::minor(stat.st_rdev),
-    );
-    Ok(Some(match FileType::from_raw_mode(stat.st_mode) {
-        FileType::RegularFile => EntryKind::File(HostFile::new(source.clone(), stat)),
-        FileType::Directory => EntryKind::Dir,
-        FileType::Symlink => {
-            let target = rustix::fs::readlinkat(dir, name, Vec::new())?;
-            EntryKind::Symlink(PathBuf::from(OsString::from_vec(target.into_bytes())))
-        }
-        FileType::CharacterDevice => EntryKind::CharDevice { major, minor },
-        FileType::BlockDevice => EntryKind::BlockDevice { major, minor },
-        FileType::Fifo => EntryKind::Fifo,
-        _ => return Ok(None),
-    }))
+    Ok(Some(stat_entry(dest, kind, stat, xattrs)))
 }
 
 impl Walker<'_> {

@@ -1,8 +1,11 @@
 //! Operations on one name inside a directory already resolved inside a root: the last
 //! component is never followed if it is a symlink.
 
+use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
@@ -15,6 +18,12 @@ pub(crate) fn type_at(dir: &impl AsFd, name: &[u8]) -> io::Result<Option<FileTyp
         Err(rustix::io::Errno::NOENT) => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The target of the symlink `name` in `dir`, read without following it.
+pub(crate) fn link_target(dir: &impl AsFd, name: &[u8]) -> io::Result<PathBuf> {
+    let target = rustix::fs::readlinkat(dir, name, Vec::new())?;
+    Ok(PathBuf::from(OsString::from_vec(target.into_bytes())))
 }
 
 /// Removes `name` from `dir`, a directory with everything in it; nothing when absent.

@@ -2,9 +2,10 @@
 //! mount (the changes a `RUN` step made).
 
 use std::collections::{BTreeMap, HashMap};
-use std::ffi::{OsStr, OsString};
+use std::convert::Infallible;
+use std::ffi::OsStr;
 use std::fs::File;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use rustix::fs::{FileType, Stat};
 use xattr::FileExt;
 
 use super::{Content, Entry, EntryKind, LayerError, LayerPath, TreeFile};
-use crate::fsroot::{Found, Root, WalkError, entry_path, walk_tree};
+use crate::fsroot::{Found, Root, WalkError, entry_path, link_target, walk_tree};
 
 /// Which xattr namespace an overlay mount keeps its private attributes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,11 +137,7 @@ impl Scanned {
             source,
         };
         let link = match FileType::from_raw_mode(found.stat.st_mode) {
-            FileType::Symlink => {
-                let target = rustix::fs::readlinkat(found.parent, found.name, Vec::new())
-                    .map_err(|error| scan_err(error.into()))?;
-                Some(PathBuf::from(OsString::from_vec(target.into_bytes())))
-            }
+            FileType::Symlink => Some(link_target(found.parent, found.name).map_err(scan_err)?),
             _ => None,
         };
         let xattrs = match found.dir {
@@ -187,42 +184,70 @@ pub(crate) fn host_entry(
     inodes: &mut HashMap<(u64, u64), LayerPath>,
 ) -> Option<Entry> {
     let stat = &scanned.stat;
+    let file_type = FileType::from_raw_mode(stat.st_mode);
+    if overlay.is_some() && file_type == FileType::CharacterDevice && stat.st_rdev == 0 {
+        return Some(Entry::new(path, EntryKind::Whiteout).with_mtime(stat.st_mtime));
+    }
+    let xattrs = scanned.xattrs.clone();
+    let inode = (stat.st_dev, stat.st_ino);
+    if file_type == FileType::RegularFile && stat.st_nlink > 1 {
+        if let Some(first) = inodes.get(&inode) {
+            let kind = EntryKind::HardLink(first.clone());
+            return Some(stat_entry(path, kind, stat, xattrs));
+        }
+        inodes.insert(inode, path.clone());
+    }
+    let file = || Content::Tree(TreeFile::new(tree.clone(), path.clone()));
+    let link = || Ok::<_, Infallible>(scanned.link.clone().unwrap_or_default());
+    let Ok(kind) = stat_kind(stat, file, link);
+    Some(stat_entry(path, kind?, stat, xattrs))
+}
+
+/// What a path with the metadata `stat` is in a layer: a regular file with the content
+/// `file` gives, a symlink with the target `link` reads; `None` for a socket, which a
+/// layer cannot hold. Every tree that becomes entries (a `RUN` step's changes, a build
+/// context, an image's filesystem) is mapped by this one function.
+///
+/// # Errors
+///
+/// Those of `link`.
+pub(crate) fn stat_kind<F, E>(
+    stat: &Stat,
+    file: impl FnOnce() -> F,
+    link: impl FnOnce() -> Result<PathBuf, E>,
+) -> Result<Option<EntryKind<F>>, E> {
     let (major, minor) = (
         rustix::fs::major(stat.st_rdev),
         rustix::fs::minor(stat.st_rdev),
     );
-    let file = || EntryKind::File(Content::Tree(TreeFile::new(tree.clone(), path.clone())));
-    let kind = match FileType::from_raw_mode(stat.st_mode) {
+    Ok(Some(match FileType::from_raw_mode(stat.st_mode) {
+        FileType::RegularFile => EntryKind::File(file()),
         FileType::Directory => EntryKind::Dir,
-        FileType::RegularFile if stat.st_nlink > 1 => {
-            let key = (stat.st_dev, stat.st_ino);
-            match inodes.get(&key) {
-                Some(first) => EntryKind::HardLink(first.clone()),
-                None => {
-                    inodes.insert(key, path.clone());
-                    file()
-                }
-            }
-        }
-        FileType::RegularFile => file(),
-        FileType::Symlink => EntryKind::Symlink(scanned.link.clone().unwrap_or_default()),
-        FileType::CharacterDevice if overlay.is_some() && stat.st_rdev == 0 => {
-            return Some(Entry::new(path, EntryKind::Whiteout).with_mtime(stat.st_mtime));
-        }
+        FileType::Symlink => EntryKind::Symlink(link()?),
         FileType::CharacterDevice => EntryKind::CharDevice { major, minor },
         FileType::BlockDevice => EntryKind::BlockDevice { major, minor },
         FileType::Fifo => EntryKind::Fifo,
-        _ => return None,
-    };
-    Some(Entry {
+        _ => return Ok(None),
+    }))
+}
+
+/// The entry at `path` of `kind` with the permission bits, owner and mtime of `stat`,
+/// and `xattrs`.
+pub(crate) fn stat_entry<F>(
+    path: LayerPath,
+    kind: EntryKind<F>,
+    stat: &Stat,
+    xattrs: BTreeMap<String, Vec<u8>>,
+) -> Entry<F> {
+    Entry {
         path,
         kind,
         mode: stat.st_mode & 0o7777,
         uid: stat.st_uid,
         gid: stat.st_gid,
         mtime: stat.st_mtime,
-        xattrs: scanned.xattrs.clone(),
-    })
+        xattrs,
+    }
 }
 
 /// The xattrs of `host` (not following a symlink) that belong in a layer: all but the

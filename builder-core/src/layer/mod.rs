@@ -44,7 +44,9 @@ pub use compression::{Codec, Compression, decompress};
 pub use entry::{Content, Entry, EntryKind};
 pub use error::LayerError;
 pub use host::{OverlayXattrs, dir_entries, overlay_diff};
-pub(crate) use host::{Scanned, host_entry, open_tree, read_file_xattrs, read_xattrs};
+pub(crate) use host::{
+    Scanned, host_entry, open_tree, read_file_xattrs, read_xattrs, stat_entry, stat_kind,
+};
 pub(crate) use list::decode;
 pub use list::list;
 pub use path::LayerPath;
