@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rustix::fs::FileType;
+use rustix::fs::{FileType, Stat};
 
 use super::host::{Scanned, host_entry, open_tree, scan_tree};
 use super::{Entry, EntryKind, LayerError, LayerPath, TreeFile};
@@ -44,56 +44,20 @@ pub struct Snapshot {
     root_id: (u64, u64),
     /// Seconds since the epoch when the capture started.
     taken_at: i64,
-    paths: BTreeMap<LayerPath, Meta>,
+    /// What was read of each path: type, mode, owner, size, times, inode, link target,
+    /// xattrs.
+    paths: BTreeMap<LayerPath, Scanned>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Meta {
-    /// `st_mode`, type and permission bits.
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    size: u64,
-    rdev: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-    ino: u64,
-    link: Option<PathBuf>,
-    xattrs: BTreeMap<String, Vec<u8>>,
-}
-
-impl Meta {
-    fn of(scanned: &Scanned) -> Meta {
-        let stat = &scanned.stat;
-        // The casts keep the kernel's values (`st_size` is never negative).
-        Meta {
-            mode: stat.st_mode,
-            uid: stat.st_uid,
-            gid: stat.st_gid,
-            size: stat.st_size as u64,
-            rdev: stat.st_rdev,
-            mtime: (stat.st_mtime, stat.st_mtime_nsec as i64),
-            ctime: (stat.st_ctime, stat.st_ctime_nsec as i64),
-            ino: stat.st_ino,
-            link: scanned.link.clone(),
-            xattrs: scanned.xattrs.clone(),
-        }
-    }
-
-    fn is_dir(&self) -> bool {
-        self.mode & libc::S_IFMT == libc::S_IFDIR
-    }
-
-    fn is_file(&self) -> bool {
-        self.mode & libc::S_IFMT == libc::S_IFREG
-    }
+/// Whether `stat` is a directory's.
+fn is_dir(stat: &Stat) -> bool {
+    FileType::from_raw_mode(stat.st_mode) == FileType::Directory
 }
 
 /// One path of the after tree.
 struct After {
     path: LayerPath,
     scanned: Scanned,
-    meta: Meta,
 }
 
 impl Snapshot {
@@ -111,7 +75,7 @@ impl Snapshot {
             rustix::fs::fstat(tree.fd()).map_err(|error| scan_err(root, error.into()))?;
         let paths = walk(&tree)?
             .into_iter()
-            .map(|after| (after.path, after.meta))
+            .map(|after| (after.path, after.scanned))
             .collect();
         Ok(Snapshot {
             root: root.to_owned(),
@@ -137,7 +101,8 @@ impl Snapshot {
             after: after_tree,
         };
         let tree = walk(&trees.after)?;
-        let present: HashMap<&LayerPath, &Meta> = tree.iter().map(|a| (&a.path, &a.meta)).collect();
+        let present: HashMap<&LayerPath, &Stat> =
+            tree.iter().map(|a| (&a.path, &a.scanned.stat)).collect();
 
         // Directories that become opaque: replaced in place, or with every former child gone.
         let mut children: HashMap<LayerPath, (usize, usize)> = HashMap::new(); // (before, kept)
@@ -153,13 +118,13 @@ impl Snapshot {
             let Some(before) = self.paths.get(&item.path) else {
                 continue;
             };
-            if !(before.is_dir() && item.meta.is_dir()) {
+            if !(is_dir(&before.stat) && is_dir(&item.scanned.stat)) {
                 continue;
             }
             let emptied = children
                 .get(&item.path)
                 .is_some_and(|(had, kept)| *had > 0 && *kept == 0);
-            let replaced = in_place && before.ino != item.meta.ino;
+            let replaced = in_place && before.stat.st_ino != item.scanned.stat.st_ino;
             if emptied || replaced {
                 opaque.insert(item.path.clone());
             }
@@ -196,7 +161,8 @@ impl Snapshot {
             entries.extend(entry);
             if opaque.contains(&item.path) {
                 entries.push(
-                    Entry::new(item.path.clone(), EntryKind::Opaque).with_mtime(item.meta.mtime.0),
+                    Entry::new(item.path.clone(), EntryKind::Opaque)
+                        .with_mtime(item.scanned.stat.st_mtime),
                 );
             }
         }
@@ -209,7 +175,7 @@ impl Snapshot {
             }
             let covered = path.parent().is_some_and(|parent| {
                 let gone = !present.contains_key(&parent);
-                let not_dir = present.get(&parent).is_some_and(|m| !m.is_dir());
+                let not_dir = present.get(&parent).is_some_and(|stat| !is_dir(stat));
                 gone || not_dir || opaque.contains(&parent) || under_opaque(&parent)
             });
             if !covered {
@@ -222,30 +188,31 @@ impl Snapshot {
     /// Whether `item` differs from `before`; see the module doc for the rules.
     fn changed(
         &self,
-        before: &Meta,
+        before: &Scanned,
         item: &After,
         in_place: bool,
         trees: &Trees,
     ) -> Result<bool, LayerError> {
-        let now = &item.meta;
-        let differs = before.mode != now.mode
-            || before.uid != now.uid
-            || before.gid != now.gid
-            || before.rdev != now.rdev
-            || before.link != now.link
-            || before.xattrs != now.xattrs
-            || before.mtime != now.mtime;
-        if differs || (!before.is_dir() && before.size != now.size) {
+        let (was, now) = (&before.stat, &item.scanned.stat);
+        let differs = was.st_mode != now.st_mode
+            || was.st_uid != now.st_uid
+            || was.st_gid != now.st_gid
+            || was.st_rdev != now.st_rdev
+            || before.link != item.scanned.link
+            || before.xattrs != item.scanned.xattrs
+            || (was.st_mtime, was.st_mtime_nsec) != (now.st_mtime, now.st_mtime_nsec);
+        if differs || (!is_dir(was) && was.st_size != now.st_size) {
             return Ok(true);
         }
-        if before.is_dir() {
+        if is_dir(was) {
             return Ok(false);
         }
         if in_place {
-            return Ok(before.ino != now.ino || before.ctime != now.ctime);
+            let ctime = |stat: &Stat| (stat.st_ctime, stat.st_ctime_nsec);
+            return Ok(was.st_ino != now.st_ino || ctime(was) != ctime(now));
         }
-        let racy = before.mtime.0 + RACY_WINDOW >= self.taken_at;
-        if !racy || !before.is_file() {
+        let racy = was.st_mtime + RACY_WINDOW >= self.taken_at;
+        if !racy || FileType::from_raw_mode(was.st_mode) != FileType::RegularFile {
             return Ok(false);
         }
         let old = TreeFile::new(trees.before.clone(), item.path.clone());
@@ -277,11 +244,7 @@ fn walk(tree: &Root) -> Result<Vec<After>, LayerError> {
         }
         let path = LayerPath::from_bytes(found.path)?;
         let scanned = Scanned::read(tree, &found, &path, None)?;
-        out.push(After {
-            path,
-            meta: Meta::of(&scanned),
-            scanned,
-        });
+        out.push(After { path, scanned });
         Ok(())
     })?;
     Ok(out)
