@@ -12,7 +12,8 @@
 //! is followed, so a tree changed while it is walked (a directory swapped for a symlink)
 //! cannot lead the walk out of it. The regular files found are read later through the
 //! root ([`TreeFile`](crate::layer::TreeFile)), by the path the walk found, again through
-//! no symlink.
+//! no symlink. A path longer than the kernel opens (`fsroot`'s `MAX_PATH`) fails the
+//! walk, which also bounds its depth in a hostile tree.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -27,7 +28,7 @@ use rustix::fs::{AtFlags, FileType, Stat};
 use super::hashes::Xattrs;
 use super::{ContextError, HostFile, Origin, Patterns};
 use crate::fsroot::{
-    DIR_FLAGS, Root, WalkedDir, bound_open, entry_path, link_target, list, open_subdir,
+    DIR_FLAGS, Root, WalkedDir, bound_open, check_path, entry_path, link_target, list, open_subdir,
 };
 use crate::layer::{
     Entry, EntryKind, LayerPath, read_file_xattrs, read_xattrs, stat_entry, stat_kind,
@@ -236,6 +237,10 @@ impl Walk<'_> {
         let source = LayerPath::child(dir.source.as_ref(), name);
         let source_str = lossy(source.as_bytes());
         let below = &source_str[self.exclude_from.min(source_str.len())..];
+        // Checked only for what the filters leave, before it is opened or given.
+        let check_length = || {
+            check_path(source.as_bytes()).map_err(|error| walker.read_error(Some(&source), error))
+        };
         if FileType::from_raw_mode(stat.st_mode) == FileType::Directory {
             let mut ignore_state = Vec::new();
             let mut exclude_state = Vec::new();
@@ -253,6 +258,7 @@ impl Walk<'_> {
             if !descend {
                 return Ok(Next::Skip);
             }
+            check_length()?;
             let opened =
                 open_subdir(fd, name).map_err(|error| walker.read_error(Some(&source), error))?;
             let xattrs = read_file_xattrs(&opened)
@@ -279,6 +285,7 @@ impl Walk<'_> {
         if ignored || excluded {
             return Ok(Next::Skip);
         }
+        check_length()?;
         let dest = LayerPath::child(dir.dest.as_ref(), name);
         match child_entry(&walker, fd, name, source, dest, stat)? {
             Some(entry) => Ok(Next::Give(entry)),
@@ -433,6 +440,35 @@ mod tests {
             fs::read_to_string(dir.path().join("host/secret")).unwrap(),
             CANARY
         );
+    }
+
+    #[test]
+    fn a_path_longer_than_the_kernel_opens_fails_the_walk() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = "d".repeat(200);
+        // 20 directories are in reach, the 21st is not; made by descriptors.
+        let mut at = File::open(dir.path()).unwrap();
+        for _ in 0..21 {
+            fs::DirBuilder::new()
+                .create(entry_path(&at, name.as_bytes()))
+                .unwrap();
+            at = open_subdir(&at, name.as_bytes()).unwrap();
+        }
+        let context = Context::open(dir.path(), None).unwrap();
+        let selection = context.select(&["."], &SelectOptions::default()).unwrap();
+        let mut walked: Vec<_> = selection.entries().collect();
+        assert_eq!(walked.len(), 21);
+        let error = walked.pop().unwrap().unwrap_err();
+        assert!(walked.iter().all(Result::is_ok));
+        let ContextError::ReadContext { path, source, .. } = error else {
+            panic!("not a read error: {error:?}");
+        };
+        assert_eq!(
+            source.to_string(),
+            "the path is longer than the 4095 bytes a path may have"
+        );
+        let deep: std::path::PathBuf = std::iter::repeat_n(name.as_str(), 21).collect();
+        assert!(path.ends_with(&deep), "{}", path.display());
     }
 
     #[test]

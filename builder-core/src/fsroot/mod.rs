@@ -38,7 +38,9 @@ use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 pub(crate) use at::{clear, link_target, open_child_dir, remove, type_at};
 pub(crate) use copy::{copy_into, copy_tree};
 pub(crate) use merge::merge_into;
-pub(crate) use walk::{Found, WalkError, WalkedDir, bound_open, list, open_subdir, walk_tree};
+pub(crate) use walk::{
+    Found, WalkError, WalkedDir, bound_open, check_path, list, open_subdir, walk_tree,
+};
 
 /// An open root directory.
 #[derive(Debug)]

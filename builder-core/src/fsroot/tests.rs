@@ -156,15 +156,22 @@ fn open_below(dir: &Path) -> usize {
         .count()
 }
 
+/// Makes `depth` directories `name`, each in the one before, in `dir`; the innermost,
+/// open. Made by descriptors: the whole path may be longer than the kernel opens.
+fn nest(dir: &Path, name: &str, depth: usize) -> OwnedFd {
+    let mut at = rustix::fs::open(dir, DIR_FLAGS, Mode::empty()).unwrap();
+    for _ in 0..depth {
+        rustix::fs::mkdirat(&at, name, Mode::from_raw_mode(0o755)).unwrap();
+        at = rustix::fs::openat(&at, name, DIR_FLAGS, Mode::empty()).unwrap();
+    }
+    at
+}
+
 #[test]
 fn walks_deep_trees_with_few_descriptors() {
     let dir = tempfile::tempdir().unwrap();
     let depth = 3 * walk::MAX_OPEN_DIRS;
-    let mut at = rustix::fs::open(dir.path(), DIR_FLAGS, Mode::empty()).unwrap();
-    for _ in 0..depth {
-        rustix::fs::mkdirat(&at, "d", Mode::from_raw_mode(0o755)).unwrap();
-        at = rustix::fs::openat(&at, "d", DIR_FLAGS, Mode::empty()).unwrap();
-    }
+    let at = nest(dir.path(), "d", depth);
     let file = rustix::fs::openat(
         &at,
         "f",
@@ -189,6 +196,31 @@ fn walks_deep_trees_with_few_descriptors() {
         most > walk::MAX_OPEN_DIRS / 2,
         "{most} open: nothing counted"
     );
+}
+
+#[test]
+fn walks_stop_at_paths_longer_than_the_kernel_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "d".repeat(200);
+    // The last directory is the first one whose path is too long.
+    let depth = walk::MAX_PATH / (name.len() + 1) + 1;
+    drop(nest(dir.path(), &name, depth));
+    let root = Root::open(dir.path()).unwrap();
+    let mut seen = 0;
+    let error = walk_tree(&root, |_| -> Result<(), io::Error> {
+        seen += 1;
+        Ok(())
+    })
+    .unwrap_err();
+    let WalkError::Read { path, source } = error else {
+        panic!("not a read error: {error:?}");
+    };
+    assert_eq!(
+        source.to_string(),
+        "the path is longer than the 4095 bytes a path may have"
+    );
+    assert_eq!(path.len(), depth * (name.len() + 1) - 1);
+    assert_eq!(seen, depth - 1);
 }
 
 // See: issue 13

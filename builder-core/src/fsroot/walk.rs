@@ -18,6 +18,13 @@ use super::{DIR_FLAGS, Root};
 /// walk comes back to them, as `walkdir`'s `max_open` bounds its handles.
 pub(crate) const MAX_OPEN_DIRS: usize = 64;
 
+/// The longest path below a root that a walk goes to, in bytes: the kernel opens no
+/// longer one (`PATH_MAX` with its NUL), and what a walk found is opened again by its
+/// path (a file to read, a directory the walk closed). The bound also keeps a hostile
+/// tree nested deeper than any path can name from growing the walk without end: every
+/// directory the walk is inside of holds its path, depth × length in all.
+pub(crate) const MAX_PATH: usize = libc::PATH_MAX as usize - 1;
+
 /// The buffer a directory is listed through.
 const LIST_BUFFER: usize = 32 * 1024;
 
@@ -53,6 +60,17 @@ pub(crate) fn bound_open<T>(stack: &mut [T], dir: impl Fn(&mut T) -> &mut Walked
     if let Some(outer) = stack.len().checked_sub(MAX_OPEN_DIRS + 1) {
         dir(&mut stack[outer]).close();
     }
+}
+
+/// Fails for a `path` longer than [`MAX_PATH`].
+pub(crate) fn check_path(path: &[u8]) -> io::Result<()> {
+    if path.len() > MAX_PATH {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("the path is longer than the {MAX_PATH} bytes a path may have"),
+        ));
+    }
+    Ok(())
 }
 
 /// Opens the subdirectory `name` of `dir` for listing, without following it.
@@ -129,7 +147,7 @@ pub(crate) enum WalkError<E> {
 ///
 /// # Errors
 ///
-/// The first error of `visit` or of reading the tree.
+/// The first error of `visit` or of reading the tree, a path longer than [`MAX_PATH`].
 pub(crate) fn walk_tree<E>(
     root: &Root,
     mut visit: impl FnMut(Found<'_>) -> Result<(), E>,
@@ -156,6 +174,7 @@ pub(crate) fn walk_tree<E>(
             path.push(b'/');
         }
         path.extend_from_slice(name);
+        check_path(&path).map_err(at(&path))?;
         let parent = level.dir.get(root, &level.path).map_err(at(&level.path))?;
         if FileType::from_raw_mode(stat.st_mode) != FileType::Directory {
             let found = Found {
