@@ -58,6 +58,14 @@ pub enum ContextError {
         #[source]
         source: io::Error,
     },
+    /// The ignore file is larger than [`IGNORE_FILE_LIMIT`](super::IGNORE_FILE_LIMIT).
+    #[error("the ignore file `{}` is larger than {limit} bytes", path.display())]
+    IgnoreFileTooLarge {
+        /// The ignore file.
+        path: PathBuf,
+        /// The limit.
+        limit: u64,
+    },
     /// A line of the ignore file is not a valid pattern.
     #[error("`{}` has an invalid pattern `{pattern}`", path.display())]
     IgnorePattern {

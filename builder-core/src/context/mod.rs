@@ -65,6 +65,9 @@ use crate::layer::{self, LayerPath};
 /// The name of the ignore file at the context root.
 pub const IGNORE_FILE: &str = ".dockerignore";
 
+/// The most bytes an ignore file may hold, as a Dockerfile: it is read whole.
+pub const IGNORE_FILE_LIMIT: u64 = 16 * 1024 * 1024;
+
 /// A build context: a host directory and what its ignore file excludes.
 #[derive(Debug, Clone)]
 pub struct Context {
@@ -169,6 +172,30 @@ pub fn open_in(dir: &Path, path: &Path) -> io::Result<fs::File> {
     Root::open(dir)?.open_file(path)
 }
 
+/// The ignore file at `path`, opened as `opened`, read whole; `None` when it is missing.
+fn read_ignore_file(
+    path: PathBuf,
+    opened: io::Result<fs::File>,
+) -> Result<Option<(PathBuf, Vec<u8>)>, ContextError> {
+    let read = opened.and_then(|file| {
+        let mut bytes = Vec::new();
+        file.take(IGNORE_FILE_LIMIT + 1)
+            .read_to_end(&mut bytes)
+            .map(|_| bytes)
+    });
+    match read {
+        Ok(bytes) if bytes.len() as u64 > IGNORE_FILE_LIMIT => {
+            Err(ContextError::IgnoreFileTooLarge {
+                path,
+                limit: IGNORE_FILE_LIMIT,
+            })
+        }
+        Ok(bytes) => Ok(Some((path, bytes))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ContextError::ReadIgnoreFile { path, source }),
+    }
+}
+
 impl Context {
     /// Opens the context directory `dir`. Its ignore patterns come from
     /// `<dockerfile>.dockerignore` when that file exists next to the Dockerfile (which may
@@ -196,26 +223,11 @@ impl Context {
         // The one beside a Dockerfile outside the context is a host path the caller gave;
         // the one beside a Dockerfile inside it (a fetched context's too) and the one at
         // its root are resolved inside it.
-        let in_tree = |path: &Path| -> Result<Option<(PathBuf, Vec<u8>)>, ContextError> {
-            let read = tree.open_file(path).and_then(|mut file| {
-                let mut bytes = Vec::new();
-                file.read_to_end(&mut bytes).map(|_| bytes)
-            });
-            let path = tree.shown(path);
-            match read {
-                Ok(bytes) => Ok(Some((path, bytes))),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-                Err(source) => Err(ContextError::ReadIgnoreFile { path, source }),
-            }
-        };
+        let in_tree = |path: &Path| read_ignore_file(tree.shown(path), tree.open_file(path));
         let beside = match beside {
             Some(path) => match path.strip_prefix(dir) {
                 Ok(inside) => in_tree(inside)?,
-                Err(_) => match fs::read(&path) {
-                    Ok(bytes) => Some((path, bytes)),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-                    Err(source) => return Err(ContextError::ReadIgnoreFile { path, source }),
-                },
+                Err(_) => read_ignore_file(path.clone(), fs::File::open(&path))?,
             },
             None => None,
         };

@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use mkimage_core::context::{Context, ContextError};
+use mkimage_core::context::{Context, ContextError, IGNORE_FILE_LIMIT};
 
 use super::{select, write};
 
@@ -130,6 +130,29 @@ fn invalid_ignore_pattern_names_the_file() {
             root.join(".dockerignore").display()
         )
     );
+}
+
+// See: issue 13
+#[test]
+fn an_ignore_file_too_large_to_read_whole_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // One comment line, padded with NUL bytes.
+    let path = dir.path().join(".dockerignore");
+    fs::write(&path, "# padded").unwrap();
+    let file = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(IGNORE_FILE_LIMIT + 1).unwrap();
+    let err = Context::open(dir.path(), None).unwrap_err();
+    let root = fs::canonicalize(dir.path()).unwrap();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the ignore file `{}` is larger than 16777216 bytes",
+            root.join(".dockerignore").display()
+        )
+    );
+    // At the limit, it is read.
+    file.set_len(IGNORE_FILE_LIMIT).unwrap();
+    Context::open(dir.path(), None).unwrap();
 }
 
 #[test]
