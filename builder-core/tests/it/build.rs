@@ -127,73 +127,59 @@ fn run_without_an_executor_is_a_typed_error_at_its_line() {
     ));
 }
 
-#[test]
-fn insecure_run_is_refused_unless_allowed() {
+/// Builds a plan of the one step `run`, written `text` at `line`: with the entitlement
+/// `allowed` gives, it reaches the executor (none here); returns the error without it.
+fn refused_unless_allowed(run: Run, line: usize, text: &str, allowed: &BuildOptions) -> String {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("store")).unwrap();
     let context = context(&dir.path().join("ctx"));
-    let insecure = Run {
-        security: Security::Insecure,
-        ..Run::new(Command::Shell("true".into()))
-    };
-    let plan = plan(vec![step(
-        Op::Run(insecure),
-        3,
-        "RUN --security=insecure true",
-    )]);
+    let plan = plan(vec![step(Op::Run(run), line, text)]);
     let build = |options: &BuildOptions| {
         Builder::new(store.clone())
             .build(&plan, &context, options, &NoEvents)
             .unwrap_err()
     };
     let error = build(&BuildOptions::default());
-    assert_eq!(
-        error.to_string(),
-        "3:1: `RUN --security=insecure true` asks for all capabilities, which needs the \
-         `security.insecure` entitlement (`--allow security.insecure`)"
-    );
-    // Allowed, it reaches the executor (none here).
+    assert!(matches!(
+        build(allowed),
+        mkimage_core::Error::Build(BuildError::Step { .. })
+    ));
+    error.to_string()
+}
+
+#[test]
+fn insecure_run_is_refused_unless_allowed() {
+    let insecure = Run {
+        security: Security::Insecure,
+        ..Run::new(Command::Shell("true".into()))
+    };
     let allowed = BuildOptions {
         allow_insecure: true,
         ..BuildOptions::default()
     };
-    assert!(matches!(
-        build(&allowed),
-        mkimage_core::Error::Build(BuildError::Step { .. })
-    ));
+    assert_eq!(
+        refused_unless_allowed(insecure, 3, "RUN --security=insecure true", &allowed),
+        "3:1: `RUN --security=insecure true` asks for all capabilities, which needs the \
+         `security.insecure` entitlement (`--allow security.insecure`)"
+    );
 }
 
 // See: issue 13
 #[test]
 fn host_network_run_is_refused_unless_allowed() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("store")).unwrap();
-    let context = context(&dir.path().join("ctx"));
     let host = Run {
         network: Network::Host,
         ..Run::new(Command::Shell("true".into()))
     };
-    let plan = plan(vec![step(Op::Run(host), 4, "RUN --network=host true")]);
-    let build = |options: &BuildOptions| {
-        Builder::new(store.clone())
-            .build(&plan, &context, options, &NoEvents)
-            .unwrap_err()
-    };
-    let error = build(&BuildOptions::default());
-    assert_eq!(
-        error.to_string(),
-        "4:1: `RUN --network=host true` asks for the host's network, which needs the \
-         `network.host` entitlement (`--allow network.host`)"
-    );
-    // Allowed, it reaches the executor (none here).
     let allowed = BuildOptions {
         allow_host_network: true,
         ..BuildOptions::default()
     };
-    assert!(matches!(
-        build(&allowed),
-        mkimage_core::Error::Build(BuildError::Step { .. })
-    ));
+    assert_eq!(
+        refused_unless_allowed(host, 4, "RUN --network=host true", &allowed),
+        "4:1: `RUN --network=host true` asks for the host's network, which needs the \
+         `network.host` entitlement (`--allow network.host`)"
+    );
 }
 
 /// Builds `app_plan` with the context at `dir` reopened (its ignore file reread); which
