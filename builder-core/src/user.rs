@@ -16,6 +16,10 @@
 
 use std::num::IntErrorKind;
 
+/// The most bytes of an image's `/etc/passwd` or `/etc/group` that are read: the image is
+/// untrusted, and real ones are a few kilobytes.
+pub(crate) const FILE_LIMIT: u64 = 4 * 1024 * 1024;
+
 /// Why a user value cannot be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UserError {

@@ -425,8 +425,10 @@ pub(super) fn resolve_user(
         let layers = &state.image.layers;
         let read = |path: &str| -> crate::Result<Option<String>> {
             let path = LayerPath::new(path)?;
-            Ok(fs::read_file(store, layers, &path)?
-                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+            Ok(
+                fs::read_file(store, layers, &path, crate::user::FILE_LIMIT)?
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+            )
         };
         (read("etc/passwd")?, read("etc/group")?)
     };

@@ -175,13 +175,14 @@ fn components(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The content of the regular file `path` in the image of `layers`, `None` when it does
-/// not exist. Reads the layers from the top down and stops at the first that has the
-/// file or hides it.
+/// The content of the regular file `path` in the image of `layers`, its first `limit`
+/// bytes; `None` when it does not exist. Reads the layers from the top down and stops at
+/// the first that has the file or hides it.
 pub(super) fn read_file(
     store: &Store,
     layers: &[Descriptor],
     path: &LayerPath,
+    limit: u64,
 ) -> crate::Result<Option<Vec<u8>>> {
     for descriptor in layers.iter().rev() {
         let found = in_layer(store, descriptor, path, |entry| {
@@ -190,6 +191,7 @@ pub(super) fn read_file(
             }
             let mut content = Vec::new();
             entry
+                .take(limit)
                 .read_to_end(&mut content)
                 .map_err(|source| LayerError::ReadTar { source })?;
             Ok(Some(content))

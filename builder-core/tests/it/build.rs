@@ -1054,3 +1054,51 @@ fn copy_from_errors_name_the_stage_or_image_read() {
         "source `../../x` leaves image `localhost/it/base:1`"
     );
 }
+
+// See: issue 13
+#[test]
+fn copy_chown_reads_only_the_first_four_mib_of_the_image_passwd() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store")).unwrap();
+    let ctx = dir.path().join("ctx");
+    fs::create_dir_all(&ctx).unwrap();
+    // `app` within the first 4 MiB, `late` after them.
+    let mut passwd = b"app:x:1500:1600::/:/bin/sh\n".to_vec();
+    while passwd.len() < 4 * 1024 * 1024 {
+        passwd.extend_from_slice(b"# padding\n");
+    }
+    passwd.extend_from_slice(b"late:x:1501:1601::/:/bin/sh\n");
+    fs::write(ctx.join("passwd"), passwd).unwrap();
+    fs::write(ctx.join("f"), "f").unwrap();
+    let context = context_at(&ctx);
+    let chowned = |user: &str| {
+        let mut copy = Copy::new(vec!["f".into()], "/f");
+        copy.chown = Some(user.to_owned());
+        let text = format!("COPY --chown={user} f /f");
+        plan(vec![
+            step(
+                Op::Copy(Copy::new(vec!["passwd".into()], "/etc/passwd")),
+                2,
+                "COPY passwd /etc/passwd",
+            ),
+            step(Op::Copy(copy), 3, &text),
+        ])
+    };
+    build(&store, &chowned("app"), &context, &BuildOptions::default());
+    let error = Builder::new(store.clone())
+        .build(
+            &chowned("late"),
+            &context,
+            &BuildOptions::default(),
+            &NoEvents,
+        )
+        .unwrap_err();
+    let mkimage_core::Error::Build(BuildError::Step { span, source, .. }) = error else {
+        panic!("not a step error: {error:?}");
+    };
+    assert_eq!(span.line, 3);
+    assert_eq!(
+        source.to_string(),
+        "unable to find user `late`: no matching entries in /etc/passwd"
+    );
+}
