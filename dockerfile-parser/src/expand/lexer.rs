@@ -159,7 +159,7 @@ impl<'a> Lexer<'a> {
                     let quoted = if ch == '\'' {
                         self.single_quoted()?
                     } else {
-                        self.double_quoted(raw_escapes)?
+                        self.double_quoted(raw_escapes, out.len())?
                     };
                     if let Some(words) = words.as_deref_mut() {
                         words.push_raw_str(&quoted);
@@ -218,7 +218,9 @@ impl<'a> Lexer<'a> {
     }
 
     /// `"…"`: `$` expands; the escape character escapes `"`, `$` and itself only.
-    fn double_quoted(&mut self, raw_escapes: bool) -> Result<String, ExpandError> {
+    /// `before` is the length of the text made before the quote, which its expansions
+    /// add to.
+    fn double_quoted(&mut self, raw_escapes: bool, before: usize) -> Result<String, ExpandError> {
         let at = self.pos;
         self.bump();
         let mut out = String::new();
@@ -232,7 +234,7 @@ impl<'a> Lexer<'a> {
                 Some('$') => {
                     let at = self.pos;
                     let value = self.dollar()?;
-                    self.check_len(out.len() + value.len(), at)?;
+                    self.check_len(before + out.len() + value.len(), at)?;
                     out.push_str(&value);
                 }
                 Some(_) => {

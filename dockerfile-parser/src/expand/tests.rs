@@ -665,3 +665,27 @@ fn a_limit_stops_expansions_before_they_grow_past_it() {
         "the expanded text is longer than 4000 bytes"
     );
 }
+
+// See: issue 13
+#[test]
+fn a_limit_counts_the_text_before_a_quote() {
+    let long = "x".repeat(1000);
+    let env = env(&[("A", &long)]);
+    let limited = Expander::default().limit(4000);
+    // Each quoted `$A` fits alone; the fifth (its `$` at offset 17) passes the limit.
+    assert_eq!(
+        limited.word(&"\"$A\"".repeat(4), &env).unwrap().value.len(),
+        4000
+    );
+    assert_eq!(
+        limited.word(&"\"$A\"".repeat(5), &env).unwrap_err(),
+        ExpandError::TooLong {
+            limit: 4000,
+            at: 17
+        }
+    );
+    assert_eq!(
+        limited.word("$A\"$A$A$A$A\"", &env).unwrap_err(),
+        ExpandError::TooLong { limit: 4000, at: 9 }
+    );
+}
