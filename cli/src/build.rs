@@ -348,11 +348,14 @@ impl BuildInput {
     /// build argument `BUILDKIT_CONTEXT_KEEP_GIT_DIR` is true.
     fn git(args: &BuildArgs, url: &str) -> anyhow::Result<BuildInput> {
         let failed = || format!("failed to fetch the build context `{url}`");
+        let net = crate::registry::net_options(&args.registry);
         let source = GitSource::parse(url).with_context(failed)?;
-        let resolved = source.resolve().with_context(failed)?;
+        let resolved = source.resolve(&net).with_context(failed)?;
         let temp = tempfile::tempdir().context("failed to create a temporary directory")?;
         let repo = temp.path().join("repo");
-        let checkout = source.checkout(&resolved, &repo).with_context(failed)?;
+        let checkout = source
+            .checkout(&resolved, &repo, &net)
+            .with_context(failed)?;
         let keep = source.keeps_git_dir()
             || build_args(&args.build_args)
                 .get("BUILDKIT_CONTEXT_KEEP_GIT_DIR")

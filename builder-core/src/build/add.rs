@@ -22,6 +22,7 @@ use crate::context::{Context, Destination, Origin, SelectOptions};
 use crate::digest::sha256;
 use crate::fetch::{Checksum, Download, FetchError, GitSource, Resolved, download};
 use crate::layer::{Content, Entry, EntryKind, LayerPath, TreeFile};
+use crate::net::NetOptions;
 use crate::plan::{AddOptions, Copy, CopySource, Platform};
 use crate::store::ScratchDir;
 
@@ -39,6 +40,8 @@ pub(super) struct AddSources {
     downloads: Vec<(Download, bool)>,
     /// The git sources, in source order, with their commits.
     gits: Vec<(GitSource, Resolved)>,
+    /// The bounds of the waits of the git sources' checkouts.
+    net: NetOptions,
     /// `--keep-git-dir`.
     keep_git_dir: bool,
     /// Holds the downloads and the extracted contents until the layer is written.
@@ -70,6 +73,7 @@ pub(super) fn prepare(
     let mut prepared = copy::prepare_copy(run, copy, platform, false)?;
     let mut sources = AddSources {
         keep_git_dir: options.keep_git_dir,
+        net: run.builder.http.options().clone(),
         ..AddSources::default()
     };
     if options.unpack != Some(false)
@@ -119,7 +123,7 @@ pub(super) fn prepare(
     }
     for url in gits {
         let git = GitSource::parse(url)?;
-        let resolved = git.resolve()?;
+        let resolved = git.resolve(&sources.net)?;
         if let Some(expected) = options.checksum.as_deref().filter(|_| checksum.is_none())
             && (expected.is_empty() || !resolved.commit.starts_with(expected))
         {
@@ -247,7 +251,8 @@ pub(super) fn add_entries(
         None => Destination::new("/", "/")?,
     };
     for (index, (git, resolved)) in sources.gits.iter().enumerate() {
-        let checkout = git.checkout(resolved, &scratch.path().join(format!("git-{index}")))?;
+        let dir = scratch.path().join(format!("git-{index}"));
+        let checkout = git.checkout(resolved, &dir, &sources.net)?;
         if !(sources.keep_git_dir || git.keeps_git_dir()) {
             checkout.remove_git_dirs()?;
         }

@@ -4,13 +4,18 @@
 //! nothing here speaks a git protocol. [`GitSource::resolve`] runs `git ls-remote` to
 //! find the commit (the step's cache input, so a cache hit clones nothing) and
 //! [`GitSource::checkout`] fetches that commit (shallow when the server allows it) into
-//! a new repository and checks it out, with its submodules.
+//! a new repository and checks it out, with its submodules. Each waits no longer than
+//! the [`NetOptions`] say: an HTTP transfer that moves nothing for the idle timeout
+//! fails, and the `git` commands of one resolve or checkout are killed at its deadline.
 
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
 use super::FetchError;
+use super::deadline::Deadline;
+use crate::events::RequestRef;
 use crate::fsroot::{Root, proc_path};
+use crate::net::{Failure, NetError, NetOptions};
 
 /// A git source as `ADD` and `docker build` take it: `<remote>[#<ref>[:<subdir>]]`, or a
 /// URL with the queries of BuildKit 0.24 (`?tag=T`, `?branch=B`, `?ref=R`, `?subdir=D`,
@@ -187,13 +192,15 @@ impl GitSource {
 
     /// Finds the commit the source names: its ref (a branch, a tag, a full ref name;
     /// `HEAD` when none) on the remote, or the commit itself when the ref is a full hex
-    /// commit id.
+    /// commit id. `net` bounds the wait for the remote.
     ///
     /// # Errors
     ///
     /// [`FetchError::RunGit`] when `git` cannot run, [`FetchError::Git`] when
-    /// `ls-remote` fails, [`FetchError::GitRefNotFound`] when the remote lacks the ref.
-    pub fn resolve(&self) -> Result<Resolved, FetchError> {
+    /// `ls-remote` fails (an HTTP remote idle for the idle timeout among the reasons),
+    /// [`FetchError::Net`] when it does not end by the deadline,
+    /// [`FetchError::GitRefNotFound`] when the remote lacks the ref.
+    pub fn resolve(&self, net: &NetOptions) -> Result<Resolved, FetchError> {
         let reference = self.reference.as_deref().unwrap_or("HEAD");
         let is_hex = reference.bytes().all(|b| b.is_ascii_hexdigit());
         if is_hex && matches!(reference.len(), 40 | 64) {
@@ -202,7 +209,8 @@ impl GitSource {
                 refname: None,
             });
         }
-        let listed = self.git(None, &["ls-remote", "--", &self.remote])?;
+        let deadline = Deadline::start(net);
+        let listed = self.git(None, &["ls-remote", "--", &self.remote], &deadline)?;
         let refs: Vec<(&str, &str)> = listed
             .lines()
             .filter_map(|line| line.split_once('\t'))
@@ -246,16 +254,25 @@ impl GitSource {
     }
 
     /// Fetches `resolved` into a new repository at `dir` (which must not exist) and
-    /// checks it out.
+    /// checks it out. `net` bounds the waits for the remote: the whole checkout ends by
+    /// its deadline.
     ///
     /// # Errors
     ///
     /// [`FetchError::RunGit`] when `git` cannot run, [`FetchError::Git`] when a `git`
-    /// command fails, [`FetchError::GitSubdir`] when the subdirectory is not a directory
-    /// of the commit or leaves it.
-    pub fn checkout(&self, resolved: &Resolved, dir: &Path) -> Result<Checkout, FetchError> {
+    /// command fails, [`FetchError::Net`] when the checkout does not end by the deadline,
+    /// [`FetchError::GitSubdir`] when the subdirectory is not a directory of the commit
+    /// or leaves it.
+    pub fn checkout(
+        &self,
+        resolved: &Resolved,
+        dir: &Path,
+        net: &NetOptions,
+    ) -> Result<Checkout, FetchError> {
+        let deadline = Deadline::start(net);
+        let git = |dir: Option<&Path>, args: &[&str]| self.git(dir, args, &deadline);
         let dir_arg = dir.to_string_lossy().into_owned();
-        self.git(None, &["init", "-q", &dir_arg])?;
+        git(None, &["init", "-q", &dir_arg])?;
         let want = resolved.refname.as_deref().unwrap_or(&resolved.commit);
         let shallow = [
             "fetch",
@@ -267,7 +284,7 @@ impl GitSource {
             &self.remote,
             want,
         ];
-        if self.git(Some(dir), &shallow).is_err() {
+        if git(Some(dir), &shallow).is_err() {
             // Dumb HTTP servers and some others cannot serve a shallow fetch or one by
             // commit id: fetch the ref, or every branch and tag, whole.
             let all = [
@@ -284,9 +301,9 @@ impl GitSource {
             } else {
                 &all
             };
-            self.git(Some(dir), args)?;
+            git(Some(dir), args)?;
         }
-        self.git(
+        git(
             Some(dir),
             &[
                 "-c",
@@ -299,14 +316,14 @@ impl GitSource {
         // Submodules too, as BuildKit checks them out (at depth 1 where the server can).
         if self.submodules && dir.join(".gitmodules").is_file() {
             // Relative submodule URLs are resolved against `origin`.
-            self.git(Some(dir), &["remote", "add", "origin", &self.remote])?;
+            git(Some(dir), &["remote", "add", "origin", &self.remote])?;
             let update = ["submodule", "--quiet", "update", "--init", "--recursive"];
             let shallow = [&update[..], &["--depth", "1"]].concat();
-            if self.git(Some(dir), &shallow).is_err() {
-                self.git(Some(dir), &update)?;
+            if git(Some(dir), &shallow).is_err() {
+                git(Some(dir), &update)?;
             }
         }
-        let time = self.git(Some(dir), &["log", "-1", "--format=%ct", &resolved.commit])?;
+        let time = git(Some(dir), &["log", "-1", "--format=%ct", &resolved.commit])?;
         let commit_time = time.trim().parse().unwrap_or(0);
         let root = match &self.subdir {
             None => dir.to_owned(),
@@ -337,31 +354,48 @@ impl GitSource {
         })
     }
 
-    /// Runs `git ARGS` (in `dir`, if given) without prompting for credentials; returns
-    /// its stdout.
-    fn git(&self, dir: Option<&Path>, args: &[&str]) -> Result<String, FetchError> {
+    /// Runs `git ARGS` (in `dir`, if given) without prompting for credentials, within
+    /// `deadline`; returns its stdout.
+    fn git(
+        &self,
+        dir: Option<&Path>,
+        args: &[&str],
+        deadline: &Deadline<'_>,
+    ) -> Result<String, FetchError> {
         let mut command = Command::new("git");
+        command.args(deadline.idle_config());
         if let Some(dir) = dir {
             command.arg("-C").arg(dir);
         }
-        let output = command
-            .args(args)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .output()
+        command.args(args).env("GIT_TERMINAL_PROMPT", "0");
+        // The subcommand, for messages: the first word that is not an option.
+        let name = args
+            .iter()
+            .find(|a| !a.starts_with('-') && **a != "advice.detachedHead=false")
+            .copied()
+            .unwrap_or_default()
+            .to_owned();
+        let output = deadline
+            .run(&mut command)
             .map_err(|source| FetchError::RunGit {
-                command: args.first().copied().unwrap_or_default().to_owned(),
+                command: name.clone(),
                 source,
             })?;
+        let Some(output) = output else {
+            return Err(NetError::Failed {
+                request: RequestRef {
+                    label: format!("`git {name}` of `{}`", self.remote),
+                },
+                attempts: 1,
+                cause: Failure::Deadline(deadline.options().deadline),
+            }
+            .into());
+        };
         if !output.status.success() {
             return Err(FetchError::Git {
                 remote: self.remote.clone(),
-                command: args
-                    .iter()
-                    .find(|a| !a.starts_with('-') && **a != "advice.detachedHead=false")
-                    .copied()
-                    .unwrap_or_default()
-                    .to_owned(),
-                stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+                command: name,
+                stderr: output.stderr,
             });
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
@@ -398,6 +432,8 @@ fn with_prefix(name: &str, prefix: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, Instant};
+
     use super::*;
 
     #[test]
@@ -519,5 +555,91 @@ mod tests {
                 format!("invalid git URL `{source}`: {reason}")
             );
         }
+    }
+
+    /// A server on 127.0.0.1 that accepts connections and never answers; its port.
+    fn silent_server() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = listener.local_addr().expect("an address").port();
+        std::thread::spawn(move || {
+            let held: Vec<_> = listener.incoming().collect();
+            drop(held);
+        });
+        port
+    }
+
+    /// The message of `error` and of each of its causes, one a line.
+    fn messages(error: &dyn std::error::Error) -> String {
+        let mut text = error.to_string();
+        let mut cause = error.source();
+        while let Some(next) = cause {
+            text.push_str(&format!("\ncaused by: {next}"));
+            cause = next.source();
+        }
+        text
+    }
+
+    // See: issue 13
+    #[test]
+    fn an_http_remote_that_never_answers_fails_at_the_idle_timeout() {
+        let url = format!("http://127.0.0.1:{}/r.git", silent_server());
+        let net = NetOptions::default().with_timeout(Duration::from_secs(1));
+        let started = Instant::now();
+        let error = GitSource::parse(&url)
+            .expect("a git URL")
+            .resolve(&net)
+            .unwrap_err();
+        let elapsed = started.elapsed();
+        assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+        let text = messages(&error);
+        assert!(
+            text.starts_with(&format!("`git ls-remote` of `{url}` failed: "))
+                && text.contains("Operation too slow"),
+            "{text}"
+        );
+    }
+
+    // See: issue 13
+    #[test]
+    fn a_remote_that_never_answers_is_stopped_at_the_deadline() {
+        let url = format!("git://127.0.0.1:{}/r.git", silent_server());
+        let net = NetOptions {
+            deadline: Duration::from_secs(1),
+            ..NetOptions::default()
+        };
+        let source = GitSource::parse(&url).expect("a git URL");
+        let started = Instant::now();
+        let error = source.resolve(&net).unwrap_err();
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= Duration::from_secs(1) && elapsed < Duration::from_secs(10),
+            "{elapsed:?}"
+        );
+        assert_eq!(
+            messages(&error),
+            format!(
+                "`git ls-remote` of `{url}` failed after 1 attempt\n\
+                 caused by: not done within the deadline of 1s"
+            )
+        );
+        // A checkout's commands share one deadline.
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let commit = Resolved {
+            commit: "0".repeat(40),
+            refname: None,
+        };
+        let started = Instant::now();
+        let error = source
+            .checkout(&commit, &dir.path().join("repo"), &net)
+            .unwrap_err();
+        let elapsed = started.elapsed();
+        assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+        assert_eq!(
+            messages(&error),
+            format!(
+                "`git fetch` of `{url}` failed after 1 attempt\n\
+                 caused by: not done within the deadline of 1s"
+            )
+        );
     }
 }

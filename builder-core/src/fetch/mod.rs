@@ -8,7 +8,8 @@
 //! The [`Download`] knows the name `ADD` gives the file (the last segment of the URL's
 //! path) and its mtime (`Last-Modified`), and makes the layer [`Entry`](crate::layer::Entry)
 //! of the file with Docker's mode `0600`. A [`GitSource`] is resolved to a commit with
-//! `git ls-remote` and checked out with the `git` command.
+//! `git ls-remote` and checked out with the `git` command. Both wait no longer than the
+//! [`NetOptions`](crate::net::NetOptions) say.
 //!
 //! ```no_run
 //! use mkimage_core::NoEvents;
@@ -25,6 +26,7 @@
 //! ```
 
 mod checksum;
+mod deadline;
 mod error;
 mod git;
 mod http;
