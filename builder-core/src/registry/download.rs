@@ -73,6 +73,7 @@ impl Repository<'_> {
         if blob.written() != size {
             return Err(RegistryError::BlobSize {
                 digest: digest.clone(),
+                repository: self.name(),
                 expected: size,
                 actual: blob.written(),
             }
@@ -138,7 +139,62 @@ fn resumes_at(content_range: Option<&str>, offset: u64) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{BufRead as _, BufReader};
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    use oci_spec::image::MediaType;
+
     use super::*;
+    use crate::NoEvents;
+    use crate::digest::sha256;
+    use crate::net::Watch;
+    use crate::plan::Reference;
+    use crate::registry::Client;
+
+    /// Answers one request on 127.0.0.1 with `body`, in a thread; the server's port.
+    fn serve_once(body: &'static [u8]) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = listener.local_addr().expect("an address").port();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().expect("a connection");
+            let mut reader = BufReader::new(&stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let mut stream = &stream;
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body);
+        });
+        port
+    }
+
+    #[test]
+    fn an_overlong_blob_is_refused_naming_its_repository() -> crate::Result<()> {
+        let port = serve_once(b"hello!");
+        let reference: Reference = format!("127.0.0.1:{port}/it/app:1").parse()?;
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let store = Store::open(dir.path())?;
+        let digest = sha256(b"hello");
+        let descriptor = Descriptor::new(MediaType::ImageLayer, 5, digest.clone());
+        let client = Client::default();
+        let error = Watch::run(&NoEvents, Duration::from_secs(5), |watch| {
+            let repository = Repository::new(&client, &reference, false, watch);
+            repository.download(&store, &descriptor, &NoEvents)
+        })
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("blob `{digest}` of `127.0.0.1:{port}/it/app` has 6 bytes, expected 5")
+        );
+        assert!(!store.has_blob(&digest));
+        Ok(())
+    }
 
     #[test]
     fn content_range_must_start_at_the_offset() {

@@ -92,10 +92,12 @@ pub enum RegistryError {
         limit: u64,
     },
     /// A downloaded blob does not have the size its descriptor gives.
-    #[error("blob `{digest}` has {actual} bytes, expected {expected}")]
+    #[error("blob `{digest}` of `{repository}` has {actual} bytes, expected {expected}")]
     BlobSize {
         /// The blob's digest.
         digest: Digest,
+        /// The repository it was downloaded from (`registry/path`).
+        repository: String,
         /// The descriptor's size.
         expected: u64,
         /// The bytes received.
