@@ -3,10 +3,11 @@
 //! A [`Client`] holds the connection pool, the retry policy and the cached credentials
 //! and tokens; [`pull`] resolves a [`Reference`](crate::plan::Reference) (an index to
 //! the manifest for a platform) and downloads its blobs into the
-//! [`Store`](crate::store::Store), verified, several at a time, resuming broken downloads; [`push`] sends an image's blobs (skipped
-//! when present, mounted from another repository when possible, else uploaded whole or
-//! in chunks), then its manifests. HTTP is used for loopback registries
-//! and those named insecure (see [`registries_conf`] for containers' list); every other registry is reached over TLS.
+//! [`Store`](crate::store::Store), verified, several at a time, resuming broken
+//! downloads; [`push`] sends an image's blobs (skipped when present, mounted from another
+//! repository when possible, else uploaded whole or in chunks), then its manifests. HTTP
+//! is used for loopback registries and those named insecure (see [`registries_conf`] for
+//! containers' list); every other registry is reached over TLS.
 //!
 //! ```no_run
 //! use mkimage_core::NoEvents;
