@@ -226,23 +226,25 @@ impl Events for Progress {
     }
 }
 
-/// `waiting 10s for manifest `registry.example/app:1``.
+/// `waiting 10s for manifest `registry.example/app:1``, long values cut (a download's
+/// URL is as long as the Dockerfile makes it).
 fn waiting_text(request: &RequestRef, waited: Duration) -> String {
-    format!(
+    excerpt::message(&format!(
         "waiting {} for {request}",
         humantime::format_duration(waited)
-    )
+    ))
 }
 
-/// ``retrying manifest `registry.example/app:1` (2/4) in 500ms: the server answered HTTP 503``.
+/// ``retrying manifest `registry.example/app:1` (2/4) in 500ms: the server answered HTTP 503``,
+/// long values (a URL, the server's message) cut.
 fn retry_text(request: &RequestRef, retry: &Retry) -> String {
-    format!(
+    excerpt::message(&format!(
         "retrying {request} ({}/{}) in {}: {}",
         retry.attempt,
         retry.attempts,
         humantime::format_duration(retry.delay),
         retry.reason
-    )
+    ))
 }
 
 /// Progress of pulls and pushes on stderr: a bar per blob, drawn only on a terminal, and
@@ -299,7 +301,7 @@ impl Events for Transfers {
             .expect("the template is valid")
             .progress_chars("=> "),
         );
-        bar.set_prefix(task.label.clone());
+        bar.set_prefix(excerpt::excerpt(&task.label).into_owned());
         self.tasks().insert(task.clone(), bar);
     }
 
@@ -484,5 +486,35 @@ impl Drop for StepBars {
         for (_, line) in self.steps().drain() {
             line.bar.abandon();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // See: issue 13
+    #[test]
+    fn waits_and_retries_cut_a_long_url() {
+        let url = format!("https://h/{}", "a".repeat(1 << 20));
+        let request = RequestRef {
+            label: format!("download of `{url}`"),
+        };
+        let shown = excerpt::excerpt(&url);
+        assert!(shown.len() < 300, "{shown}");
+        assert_eq!(
+            waiting_text(&request, Duration::from_secs(5)),
+            format!("waiting 5s for download of `{shown}`")
+        );
+        let retry = Retry {
+            attempt: 2,
+            attempts: 4,
+            delay: Duration::from_millis(500),
+            reason: "the server answered HTTP 503".to_owned(),
+        };
+        assert_eq!(
+            retry_text(&request, &retry),
+            format!("retrying download of `{shown}` (2/4) in 500ms: the server answered HTTP 503")
+        );
     }
 }
