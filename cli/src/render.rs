@@ -235,8 +235,8 @@ fn waiting_text(request: &RequestRef, waited: Duration) -> String {
     ))
 }
 
-/// ``retrying manifest `registry.example/app:1` (2/4) in 500ms: the server answered HTTP 503``,
-/// long values (a URL, the server's message) cut.
+/// ``retrying manifest `registry.example/app:1` (2/4) in 500ms: the server answered HTTP 503``
+/// with long values (a URL, the server's message) cut.
 fn retry_text(request: &RequestRef, retry: &Retry) -> String {
     excerpt::message(&format!(
         "retrying {request} ({}/{}) in {}: {}",

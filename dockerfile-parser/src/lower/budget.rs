@@ -5,11 +5,11 @@
 //! What can grow is charged: each expansion as it is made (the expander stops at what is
 //! left, before building more); each step as it is added, by its text (which repeats
 //! expanded values) and, for a `RUN`, the build arguments copied into it; and the scope
-//! and config each stage starts from (copies of its base stage's). The rest of a step is expanded values,
-//! charged already, or text of the Dockerfile, which is bounded. Charges overlap, so the
-//! bound is met before the plan is that large, at a size no Dockerfile needs: a 16 MiB
-//! Dockerfile (the most the CLI reads) fits, as does an image config of the most a config
-//! may hold (16 MiB).
+//! and config each stage starts from (copies of its base stage's). The rest of a step is
+//! expanded values, charged already, or text of the Dockerfile, which is bounded. Charges
+//! overlap, so the bound is met before the plan is that large, at a size no Dockerfile
+//! needs: a 16 MiB Dockerfile (the most the CLI reads) fits, as does an image config of
+//! the most a config may hold (16 MiB).
 
 use std::cell::Cell;
 
