@@ -108,6 +108,23 @@ impl Hostile {
         text
     }
 
+    /// Builds the stage `evil` ([`Hostile::evil_stage`]) and then a stage from
+    /// `busybox:test` whose instructions are `steps`, into `-o type=local` with `args`;
+    /// asserts that the build succeeded and left the host untouched.
+    fn build_over_evil(&self, steps: &str, args: &[&str]) {
+        let dockerfile = format!("{}FROM busybox:test\n{steps}", self.evil_stage());
+        let output = self.build_ok(&dockerfile, args);
+        self.assert_untouched(&output);
+    }
+
+    /// Asserts that each of `files` of the built filesystem holds the stage's own canary
+    /// ([`INSIDE`]), not the host's.
+    fn assert_inside(&self, files: &[&str]) {
+        for file in files {
+            assert_eq!(self.built(file), INSIDE, "{file}");
+        }
+    }
+
     /// A file of the built filesystem.
     fn built(&self, path: &str) -> String {
         fs::read_to_string(self.path("out").join(path.trim_start_matches('/')))
@@ -134,72 +151,70 @@ impl Hostile {
         );
         let out = self.path("out");
         if out.exists() {
-            assert_eq!(files_holding(&out, canary), Vec::<PathBuf>::new());
+            assert_no_canary_below(&out);
         }
     }
 }
 
-/// The regular files below `dir` (symlinks not followed) whose content holds `needle`.
-fn files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let kind = entry.file_type().unwrap();
-        if kind.is_dir() {
-            found.extend(files_holding(&entry.path(), needle));
-        } else if kind.is_file()
-            && String::from_utf8_lossy(&fs::read(entry.path()).unwrap()).contains(needle)
-        {
-            found.push(entry.path());
-        }
-    }
-    found
+/// Asserts that no regular file below `dir` (symlinks not followed) holds the host's
+/// canary.
+fn assert_no_canary_below(dir: &Path) {
+    let canary = CANARY.trim_end();
+    let holding: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|entry| entry.unwrap())
+        .filter(|entry| {
+            entry.file_type().is_file()
+                && String::from_utf8_lossy(&fs::read(entry.path()).unwrap()).contains(canary)
+        })
+        .map(walkdir::DirEntry::into_path)
+        .collect();
+    assert_eq!(
+        holding,
+        Vec::<PathBuf>::new(),
+        "files below `{}` hold the host's canary",
+        dir.display()
+    );
 }
 
 // See: issue 13
 #[test]
 fn stage_mounts_resolve_symlinks_inside_the_stage() {
     let hostile = Hostile::new();
-    let dockerfile = format!(
-        "{}FROM busybox:test\n\
-         RUN --mount=from=evil,source=/abs,target=/m cat /m/canary > /abs-copy\n\
+    hostile.build_over_evil(
+        "RUN --mount=from=evil,source=/abs,target=/m cat /m/canary > /abs-copy\n\
          RUN --mount=from=evil,source=/rel,target=/m cat /m/canary > /rel-copy\n\
          RUN --mount=from=evil,source=/chain,target=/m cat /m/canary > /chain-copy\n\
          RUN --mount=from=evil,source=/file,target=/m cat /m > /file-copy\n\
          RUN --mount=from=evil,source=/abs/canary,target=/m cat /m > /through-copy\n",
-        hostile.evil_stage()
+        &[],
     );
-    let output = hostile.build_ok(&dockerfile, &[]);
-    hostile.assert_untouched(&output);
-    for copy in [
+    hostile.assert_inside(&[
         "abs-copy",
         "rel-copy",
         "chain-copy",
         "file-copy",
         "through-copy",
-    ] {
-        assert_eq!(hostile.built(copy), INSIDE, "{copy}");
-    }
+    ]);
 }
 
 // See: issue 13
 #[test]
 fn writable_stage_mounts_never_write_to_the_host() {
     let hostile = Hostile::new();
-    let dockerfile = format!(
-        "{}FROM busybox:test\n\
-         RUN --mount=from=evil,source=/abs,target=/m,rw \
-         echo overwritten > /m/canary && touch /m/empty/new && cat /m/canary > /abs-copy\n\
-         RUN --mount=from=evil,source=/rel,target=/m,rw \
-         echo overwritten > /m/canary && touch /m/empty/new && ls /m/empty > /rel-list\n\
-         RUN --mount=from=evil,source=/,target=/m,rw \
-         readlink /m/abs > /root-link && echo overwritten > /m{host}/canary \
-         && touch /m{host}/empty/new && cat /m{host}/canary > /root-copy\n",
-        hostile.evil_stage(),
-        host = hostile.host(),
+    let host = hostile.host();
+    hostile.build_over_evil(
+        &format!(
+            "RUN --mount=from=evil,source=/abs,target=/m,rw \
+             echo overwritten > /m/canary && touch /m/empty/new && cat /m/canary > /abs-copy\n\
+             RUN --mount=from=evil,source=/rel,target=/m,rw \
+             echo overwritten > /m/canary && touch /m/empty/new && ls /m/empty > /rel-list\n\
+             RUN --mount=from=evil,source=/,target=/m,rw \
+             readlink /m/abs > /root-link && echo overwritten > /m{host}/canary \
+             && touch /m{host}/empty/new && cat /m{host}/canary > /root-copy\n"
+        ),
+        &[],
     );
-    let output = hostile.build_ok(&dockerfile, &[]);
-    hostile.assert_untouched(&output);
     assert_eq!(hostile.built("abs-copy"), "overwritten\n");
     assert_eq!(hostile.built("rel-list"), "new\n");
     // The copy keeps the stage's symlinks as links.
@@ -211,17 +226,13 @@ fn writable_stage_mounts_never_write_to_the_host() {
 #[test]
 fn cache_mounts_seeded_from_a_stage_copy_the_stage_only() {
     let hostile = Hostile::new();
-    let dockerfile = format!(
-        "{}FROM busybox:test\n\
-         RUN --mount=type=cache,id=abs,from=evil,source=/abs,target=/c cat /c/canary > /abs-copy\n\
+    hostile.build_over_evil(
+        "RUN --mount=type=cache,id=abs,from=evil,source=/abs,target=/c cat /c/canary > /abs-copy\n\
          RUN --mount=type=cache,id=rel,from=evil,source=/rel,target=/c cat /c/canary > /rel-copy\n\
          RUN --mount=type=cache,id=root,from=evil,source=/,target=/c ls -l /c/abs > /root-list\n",
-        hostile.evil_stage()
+        &[],
     );
-    let output = hostile.build_ok(&dockerfile, &[]);
-    hostile.assert_untouched(&output);
-    assert_eq!(hostile.built("abs-copy"), INSIDE);
-    assert_eq!(hostile.built("rel-copy"), INSIDE);
+    hostile.assert_inside(&["abs-copy", "rel-copy"]);
     // The seed's symlinks are copied as links, never followed.
     assert!(
         hostile
@@ -230,11 +241,7 @@ fn cache_mounts_seeded_from_a_stage_copy_the_stage_only() {
         "{}",
         hostile.built("root-list")
     );
-    let caches = hostile.path("store/data/cache-mounts");
-    assert_eq!(
-        files_holding(&caches, CANARY.trim_end()),
-        Vec::<PathBuf>::new()
-    );
+    assert_no_canary_below(&hostile.path("store/data/cache-mounts"));
 }
 
 // See: issue 13
@@ -242,16 +249,14 @@ fn cache_mounts_seeded_from_a_stage_copy_the_stage_only() {
 fn dot_dot_in_stage_mount_sources_stops_at_the_root() {
     let hostile = Hostile::new();
     let host = hostile.host();
-    let dockerfile = format!(
-        "{}FROM busybox:test\n\
-         RUN --mount=from=evil,source=../../../../../../..{host},target=/m cat /m/canary > /stage-copy\n\
-         RUN --mount=from=evil,source=/abs/../../../../..{host}/canary,target=/m cat /m > /stage-dots\n",
-        hostile.evil_stage()
+    hostile.build_over_evil(
+        &format!(
+            "RUN --mount=from=evil,source=../../../../../../..{host},target=/m cat /m/canary > /stage-copy\n\
+             RUN --mount=from=evil,source=/abs/../../../../..{host}/canary,target=/m cat /m > /stage-dots\n"
+        ),
+        &[],
     );
-    let output = hostile.build_ok(&dockerfile, &[]);
-    hostile.assert_untouched(&output);
-    assert_eq!(hostile.built("stage-copy"), INSIDE);
-    assert_eq!(hostile.built("stage-dots"), INSIDE);
+    hostile.assert_inside(&["stage-copy", "stage-dots"]);
 }
 
 // See: issue 13
@@ -321,42 +326,36 @@ fn symlinked_mount_targets_stay_in_the_root() {
 fn symlinked_mount_targets_stay_in_the_root_with_runc() {
     let hostile = Hostile::new();
     let host = hostile.host();
-    let dockerfile = format!(
-        "{}FROM busybox:test\n\
-         RUN ln -s {host}/empty /abs\n\
-         RUN --mount=from=evil,source=/rel,target=/abs/m --mount=type=tmpfs,target=/abs/t \
-         cat /abs/m/canary > /copy\n",
-        hostile.evil_stage()
+    hostile.build_over_evil(
+        &format!(
+            "RUN ln -s {host}/empty /abs\n\
+             RUN --mount=from=evil,source=/rel,target=/abs/m --mount=type=tmpfs,target=/abs/t \
+             cat /abs/m/canary > /copy\n"
+        ),
+        &["--runtime", "runc"],
     );
-    let output = hostile.build_ok(&dockerfile, &["--runtime", "runc"]);
-    hostile.assert_untouched(&output);
-    assert_eq!(hostile.built("copy"), INSIDE);
+    hostile.assert_inside(&["copy"]);
 }
 
 // See: issue 13
 #[test]
 fn copy_from_a_stage_resolves_its_symlinks_inside_it() {
     let hostile = Hostile::new();
-    let dockerfile = format!(
-        "{}FROM busybox:test\n\
-         COPY --from=evil /abs/canary /abs-copy\n\
+    hostile.build_over_evil(
+        "COPY --from=evil /abs/canary /abs-copy\n\
          COPY --from=evil /rel/canary /rel-copy\n\
          COPY --from=evil /chain/canary /chain-copy\n\
          COPY --from=evil /file /file-copy\n\
          COPY --from=evil /abs/ /dir-copy/\n",
-        hostile.evil_stage()
+        &[],
     );
-    let output = hostile.build_ok(&dockerfile, &[]);
-    hostile.assert_untouched(&output);
-    for copy in [
+    hostile.assert_inside(&[
         "abs-copy",
         "rel-copy",
         "chain-copy",
         "file-copy",
         "dir-copy/canary",
-    ] {
-        assert_eq!(hostile.built(copy), INSIDE, "{copy}");
-    }
+    ]);
 }
 
 // See: issue 13
