@@ -79,17 +79,24 @@ impl Hostile {
         )
     }
 
-    /// Writes the Dockerfile and runs `mkimage build ARGS… CTX`.
-    fn build(&self, dockerfile: &str, args: &[&str]) -> Output {
-        fs::write(self.path("ctx/Dockerfile"), dockerfile).unwrap();
+    /// Runs `mkimage build ARGS…` on the store.
+    fn mkimage_build(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_mkimage"))
             .arg("--root")
             .arg(self.path("store"))
             .arg("build")
             .args(args)
-            .arg(self.path("ctx"))
             .output()
             .expect("run mkimage")
+    }
+
+    /// Writes the Dockerfile and runs `mkimage build ARGS… CTX`.
+    fn build(&self, dockerfile: &str, args: &[&str]) -> Output {
+        fs::write(self.path("ctx/Dockerfile"), dockerfile).unwrap();
+        let context = self.path("ctx");
+        let mut all = args.to_vec();
+        all.push(context.to_str().unwrap());
+        self.mkimage_build(&all)
     }
 
     /// Builds into `-o type=local` at `out`, which must succeed; returns the build's

@@ -1,8 +1,6 @@
 //! Hostile fetched sources: git repositories, as `ADD` sources and as the build context,
 //! whose symlinks lead to the host's paths.
 
-use std::process::Command;
-
 use mkimage_core::testutil::HttpServer;
 
 use super::{Hostile, INSIDE};
@@ -85,21 +83,19 @@ fn a_git_contexts_dockerfile_is_read_inside_it() {
         ("named", format!("{}/Dockerfile", hostile.climb())),
     ]);
     let repo = format!("{}/repo.git#main", server.base());
+    let out = hostile.path("out");
+    let local = format!("type=local,dest={}", out.display());
     for file in [None, Some("named"), Some("up/host/Dockerfile")] {
-        let out = hostile.path("out");
-        let _ = std::fs::remove_dir_all(&out);
-        let mut command = Command::new(env!("CARGO_BIN_EXE_mkimage"));
-        command
-            .arg("--root")
-            .arg(hostile.path("store"))
-            .arg("build");
-        if let Some(file) = file {
-            command.args(["-f", file]);
+        // `-o type=local` merges: each build starts from an empty directory.
+        if out.exists() {
+            std::fs::remove_dir_all(&out).unwrap();
         }
-        command
-            .arg("-o")
-            .arg(format!("type=local,dest={}", out.display()));
-        let output = command.arg(&repo).output().expect("run mkimage");
+        let mut args = vec!["-o", local.as_str()];
+        if let Some(file) = file {
+            args.extend(["-f", file]);
+        }
+        args.push(&repo);
+        let output = hostile.mkimage_build(&args);
         let text = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{file:?}: {text}");
         hostile.assert_untouched(&text);
