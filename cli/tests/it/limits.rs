@@ -43,9 +43,11 @@ impl Case {
         build(&self.root(), &all)
     }
 
-    /// Stderr of a build that must fail, with the Dockerfile's path shown as `Dockerfile`.
+    /// Stderr of a build that must fail, neither killed nor aborted, with the
+    /// Dockerfile's path shown as `Dockerfile`.
     fn error(&self, text: &[u8], args: &[&str]) -> String {
         let output = self.build(text, args);
+        assert_eq!(output.status.signal(), None, "no abort: {output:?}");
         assert_eq!(output.status.code(), Some(1), "{output:?}");
         let dockerfile = self.context().join("Dockerfile");
         String::from_utf8(output.stderr)
@@ -75,8 +77,6 @@ fn deep_nesting_is_an_error_at_its_line_not_an_abort() {
         "${A:-".repeat(depth),
         "}".repeat(depth)
     );
-    let output = case.build(text.as_bytes(), &[]);
-    assert_eq!(output.status.signal(), None, "no abort: {output:?}");
     let stderr = case.error(text.as_bytes(), &[]);
     let word = format!("{}… (180001 bytes)", "${A:-".repeat(40));
     assert_eq!(
