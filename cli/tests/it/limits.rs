@@ -56,10 +56,13 @@ impl Case {
     }
 }
 
-/// The size of the largest blob in the store at `root`.
+/// The size of the largest blob in the store at `root`, 0 when it has none (or no store
+/// was made).
 fn largest_blob(root: &Path) -> u64 {
-    let Ok(entries) = fs::read_dir(root.join("blobs/sha256")) else {
-        return 0;
+    let entries = match fs::read_dir(root.join("blobs/sha256")) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return 0,
+        Err(error) => panic!("failed to list the blobs of `{}`: {error}", root.display()),
     };
     entries
         .map(|entry| entry.unwrap().metadata().unwrap().len())
