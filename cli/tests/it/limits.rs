@@ -32,15 +32,34 @@ impl Case {
         self.dir.path().join("ctx")
     }
 
-    /// Builds the Dockerfile `text` (bytes, to hold any) in the context, with `args`.
-    fn build(&self, text: &[u8], args: &[&str]) -> Output {
+    /// Builds the Dockerfile `text` (bytes, to hold any) in the context, with `args`,
+    /// showing its progress.
+    fn build_with_progress(&self, text: &[u8], args: &[&str]) -> Output {
         let dockerfile = self.context().join("Dockerfile");
         fs::write(&dockerfile, text).unwrap();
         let context = self.context();
-        let mut all = vec!["-q", "-f", dockerfile.to_str().unwrap()];
+        let mut all = vec!["-f", dockerfile.to_str().unwrap()];
         all.extend_from_slice(args);
         all.push(context.to_str().unwrap());
         build(&self.root(), &all)
+    }
+
+    /// [`Case::build_with_progress`] with `-q`.
+    fn build(&self, text: &[u8], args: &[&str]) -> Output {
+        let mut all = vec!["-q"];
+        all.extend_from_slice(args);
+        self.build_with_progress(text, &all)
+    }
+
+    /// Saves the image `name` into an OCI archive and returns the archive as `skopeo`
+    /// names it.
+    fn saved(&self, name: &str) -> String {
+        let archive = self.dir.path().join("saved.tar");
+        stdout(&crate::store::mkimage(
+            &self.root(),
+            &["save", "-o", archive.to_str().unwrap(), name],
+        ));
+        format!("oci-archive:{}", archive.display())
     }
 
     /// Stderr of a build that must fail, neither killed nor aborted, with the
@@ -171,18 +190,7 @@ fn long_values_are_cut_in_errors_and_progress() {
         path.len()
     )));
     // Without `-q`, the progress line is cut too.
-    let dockerfile = case.context().join("Dockerfile");
-    let context = case.context();
-    let progress = build(
-        &case.root(),
-        &[
-            "-f",
-            dockerfile.to_str().unwrap(),
-            "--build-arg",
-            &arg,
-            context.to_str().unwrap(),
-        ],
-    );
+    let progress = case.build_with_progress(text.as_bytes(), &["--build-arg", &arg]);
     let progress = String::from_utf8(progress.stderr).unwrap();
     assert!(
         progress.contains(&format!("#1 [stage-0 1/1] {command}\n")),
@@ -200,14 +208,7 @@ fn a_chain_of_four_thousand_stages_builds() {
     }
     text.push_str("LABEL last=yes\n");
     let id = stdout(&case.build(text.as_bytes(), &["-t", "chain"]));
-    let inspect = crate::build::skopeo_json(&["inspect", "--config", &{
-        let archive = case.dir.path().join("chain.tar");
-        stdout(&crate::store::mkimage(
-            &case.root(),
-            &["save", "-o", archive.to_str().unwrap(), "chain"],
-        ));
-        format!("oci-archive:{}", archive.display())
-    }]);
+    let inspect = crate::build::skopeo_json(&["inspect", "--config", &case.saved("chain")]);
     assert_eq!(inspect["config"]["Labels"]["last"], "yes");
     assert_eq!(inspect["history"].as_array().unwrap().len(), 2);
     assert!(id.starts_with("sha256:"));
@@ -266,17 +267,11 @@ fn bases_resolve_by_full_id_never_by_prefix_nor_past_corruption() {
     );
 
     // The base's config changes on disk: its build fails, saying so, without a pull.
-    let config = crate::build::skopeo_json(&["inspect", "--raw", &{
-        let archive = case.dir.path().join("base.tar");
-        stdout(&crate::store::mkimage(
-            &case.root(),
-            &["save", "-o", archive.to_str().unwrap(), name],
-        ));
-        format!("oci-archive:{}", archive.display())
-    }])["config"]["digest"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let config =
+        crate::build::skopeo_json(&["inspect", "--raw", &case.saved(name)])["config"]["digest"]
+            .as_str()
+            .unwrap()
+            .to_owned();
     let blob = case
         .root()
         .join("blobs/sha256")
