@@ -280,8 +280,10 @@ fn secrets_reach_the_step_but_not_the_image() {
         .args(["-r", "-l", "s3cr3t"])
         .arg(store.join("records"))
         .output()
-        .unwrap();
+        .expect("grep (Debian package `grep`)");
     assert!(found.stdout.is_empty(), "the secret is in no cache record");
+    // 1: grep read the records and found nothing (2 would be an error, such as no records).
+    assert_eq!(found.status.code(), Some(1), "{found:?}");
 }
 
 #[test]
