@@ -17,10 +17,22 @@ seconds=$2
 shift 2
 
 RUSTC_BOOTSTRAP=1 cargo fuzz build -O "$target"
-binary=$PWD/target/x86_64-unknown-linux-gnu/release/$target
+# cargo-fuzz builds for the host's target triple.
+binary=$PWD/target/$(rustc -vV | sed -n 's/^host: //p')/release/$target
 corpus=$PWD/corpus/$target
 artifacts=$PWD/artifacts/$target
 scratch=$(mktemp -d /tmp/mkimage-fuzz.XXXXXX)
+full=
+# However the run ends, the scratch directory goes, and a minimization that did not
+# finish puts the full corpus back rather than leave a partial one to be committed.
+finish() {
+  rmdir "$scratch"
+  if [[ -n $full && -d $full ]]; then
+    rm -rf "$corpus"
+    mv "$full" "$corpus"
+  fi
+}
+trap finish EXIT
 mkdir -p "$corpus" "$artifacts"
 if [[ $seconds == cmin ]]; then
   # The full corpus moves aside; what adds an edge is merged back into an empty one (not
@@ -30,7 +42,6 @@ if [[ $seconds == cmin ]]; then
   mkdir "$corpus"
   set -- -merge=1 -use_counters=0 "$full" "$@"
 else
-  full=
   set -- -dict="dict/$target.dict" -max_total_time="$seconds" -timeout=10 \
     -artifact_prefix="$artifacts/" -print_final_stats=1 "$@"
 fi
@@ -41,7 +52,7 @@ unshare --mount --propagation private -- bash -euo pipefail -c '
     for dir in "$corpus" "$artifacts" $full; do mount --bind "$dir" "$dir"; done
     findmnt -rno TARGET | while read -r mount; do
         case "$mount" in "$scratch" | "$corpus" | "$artifacts" | "$full") continue ;; esac
-        mount -o remount,bind,ro "$mount" 2>/dev/null || true
+        mount -o remount,bind,ro "$mount"
     done
     TMPDIR=$scratch nice -n 10 "$binary" "$corpus" -rss_limit_mb=2048 "$@"
     if [ -n "$(ls -A "$scratch")" ]; then
@@ -50,5 +61,4 @@ unshare --mount --propagation private -- bash -euo pipefail -c '
         exit 1
     fi
 ' run.sh "$@"
-rmdir "$scratch"
 if [[ -n $full ]]; then rm -r "$full"; fi
