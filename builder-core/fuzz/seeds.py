@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed inputs of the fuzz targets into corpus/<target>/seed-*.
 
-Run once before the first fuzzing, then minimize with `cargo fuzz cmin`; the committed
+Run once before the first fuzzing, then minimize with `run.sh TARGET cmin`; the committed
 corpus grew from these. Layers are crafted with Python's tarfile (so that hostile names,
 links and devices can be written as they are) and compressed with the gzip and zstd
 tools (Debian packages `gzip`, `zstd`).
