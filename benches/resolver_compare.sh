@@ -18,10 +18,7 @@
 set -eu
 FILES=${1:-4000}
 RUNS=${2:-9}
-BEFORE=${MKIMAGE_BEFORE:?set MKIMAGE_BEFORE to the mkimage binary to compare against}
-AFTER=${MKIMAGE_AFTER:-$(pwd)/target/release/mkimage}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/before_after.sh"
 
 # The base: the static busybox with its applet links, in both stores.
 mkdir -p "$work/base/rootfs/bin" "$work/base/rootfs/tmp" "$work/ctx"
@@ -35,15 +32,7 @@ for which in before after; do
   "$bin" --root "$work/store-$which" build -q -t bench-busybox "$work/base" >/dev/null
 done
 
-python3 - "$work/ctx/data" "$FILES" <<'PY'
-import hashlib, os, sys
-root, files = sys.argv[1], int(sys.argv[2])
-for i in range(files):
-    d = os.path.join(root, f"d{i % 20:02}")
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"f{i:06}"), "wb") as f:
-        f.write(hashlib.shake_256(str(i).encode()).digest(4096))
-PY
+seeded_files "$work/ctx/data" "$FILES" 4 20
 
 src='FROM bench-busybox AS src\nCOPY data /data\nFROM bench-busybox\n'
 printf 'FROM bench-busybox\nCOPY data /data\n' >"$work/copy.Dockerfile"
@@ -63,8 +52,6 @@ timed() {
   end=$(date +%s.%N)
   echo "$end - $start" | bc
 }
-
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 printf '%-9s %10s %10s %12s\n' case before after after/before
 for case in copy copyfrom bind bindrw run; do

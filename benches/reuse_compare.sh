@@ -18,22 +18,10 @@ set -eu
 FILES=${1:-20000}
 KB=${2:-8}
 RUNS=${3:-5}
-BEFORE=${MKIMAGE_BEFORE:?set MKIMAGE_BEFORE to the mkimage binary to compare against}
-AFTER=${MKIMAGE_AFTER:-$(pwd)/target/release/mkimage}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/before_after.sh"
 ctx="$work/ctx"
 
-python3 - "$ctx" "$FILES" "$KB" <<'PY'
-import hashlib, os, sys
-ctx, files, kb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-for i in range(files):
-    sub = os.path.join(ctx, "d%03d" % (i % 200))
-    os.makedirs(sub, exist_ok=True)
-    path = os.path.join(sub, "f%06d.bin" % i)
-    with open(path, "wb") as f:
-        f.write(hashlib.shake_256(b"mkimage-bench-%d" % i).digest(kb * 1024))
-PY
+seeded_files "$ctx" "$FILES" "$KB" 200
 printf 'FROM scratch\nCOPY . /app\n' >"$ctx/Dockerfile"
 
 # "wall cpu" seconds (cpu: user + system) of a build with binary $1 into store $2,
@@ -45,7 +33,7 @@ timed() {
   awk '{ print $1, $2 + $3 }' "$work/time"
 }
 # The median of column $2 of file $1.
-median() { awk -v c="$2" '{ print $c }' "$1" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+column_median() { awk -v c="$2" '{ print $c }' "$1" | median; }
 
 printf '%-5s %-17s %-4s %10s %10s %12s\n' codec case time before after after/before
 for codec in gzip zstd; do
@@ -73,8 +61,8 @@ for codec in gzip zstd; do
       i=$((i + 1))
     done
     for column in 1 2; do
-      b=$(median "$work/before" $column)
-      a=$(median "$work/after" $column)
+      b=$(column_median "$work/before" $column)
+      a=$(column_median "$work/after" $column)
       kind=wall
       [ $column = 1 ] || kind=cpu
       printf '%-5s %-17s %-4s %10.3f %10.3f %12.3f\n' "$codec" "$case" "$kind" "$b" "$a" "$(echo "$a / $b" | bc -l)"
