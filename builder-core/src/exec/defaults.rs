@@ -38,6 +38,14 @@ pub(crate) fn capability_mask(capabilities: &[Capability]) -> u64 {
         .fold(0, |mask, set| mask | set.bits())
 }
 
+/// The capabilities whose bits are set in `mask` (the inverse of [`capability_mask`]):
+/// with this process's effective set, what `--security=insecure` keeps under runc.
+pub(crate) fn capabilities_in(mask: u64) -> impl Iterator<Item = Capability> {
+    CapabilitySet::from_bits_truncate(mask)
+        .iter_names()
+        .filter_map(|(name, _)| name.parse().ok())
+}
+
 /// Paths hidden from the command: a file gets `/dev/null` bound over it, a directory an
 /// empty read-only tmpfs. Missing ones (they depend on the kernel) are skipped.
 const MASKED_PATHS: [&str; 12] = [
@@ -161,6 +169,17 @@ mod tests {
             capability_mask(&CAPABILITIES),
             bits.iter().fold(0, |mask, bit| mask | 1u64 << bit)
         );
+    }
+
+    #[test]
+    fn capabilities_in_inverts_the_mask() {
+        let kept: Vec<Capability> = capabilities_in(capability_mask(&CAPABILITIES)).collect();
+        assert_eq!(kept, CAPABILITIES);
+        assert_eq!(capabilities_in(0).count(), 0);
+        // Every capability both crates name: CAP_CHOWN (0) to CAP_CHECKPOINT_RESTORE (40).
+        let all: Vec<Capability> = capabilities_in(u64::MAX).collect();
+        assert_eq!(all.len(), 41);
+        assert_eq!(capability_mask(&all), (1 << 41) - 1);
     }
 
     #[test]

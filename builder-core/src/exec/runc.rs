@@ -130,10 +130,7 @@ fn config(spec: &SandboxSpec, plan: &FilesystemPlan<'_>) -> Result<Spec, ExecErr
         Security::Insecure => {
             let current = sys::effective_capabilities()
                 .map_err(|source| ExecError::ReadCapabilities { source })?;
-            ALL_CAPABILITIES
-                .into_iter()
-                .filter(|capability| current & defaults::capability_mask(&[*capability]) != 0)
-                .collect()
+            defaults::capabilities_in(current).collect()
         }
     };
     let capabilities = LinuxCapabilitiesBuilder::default()
@@ -307,48 +304,3 @@ fn device_rules(confined: bool) -> Result<LinuxResources, ExecError> {
         .build()
         .map_err(invalid)
 }
-
-/// Every capability, for `--security=insecure`.
-const ALL_CAPABILITIES: [Capability; 41] = [
-    Capability::Chown,
-    Capability::DacOverride,
-    Capability::DacReadSearch,
-    Capability::Fowner,
-    Capability::Fsetid,
-    Capability::Kill,
-    Capability::Setgid,
-    Capability::Setuid,
-    Capability::Setpcap,
-    Capability::LinuxImmutable,
-    Capability::NetBindService,
-    Capability::NetBroadcast,
-    Capability::NetAdmin,
-    Capability::NetRaw,
-    Capability::IpcLock,
-    Capability::IpcOwner,
-    Capability::SysModule,
-    Capability::SysRawio,
-    Capability::SysChroot,
-    Capability::SysPtrace,
-    Capability::SysPacct,
-    Capability::SysAdmin,
-    Capability::SysBoot,
-    Capability::SysNice,
-    Capability::SysResource,
-    Capability::SysTime,
-    Capability::SysTtyConfig,
-    Capability::Mknod,
-    Capability::Lease,
-    Capability::AuditWrite,
-    Capability::AuditControl,
-    Capability::Setfcap,
-    Capability::MacOverride,
-    Capability::MacAdmin,
-    Capability::Syslog,
-    Capability::WakeAlarm,
-    Capability::BlockSuspend,
-    Capability::AuditRead,
-    Capability::Perfmon,
-    Capability::Bpf,
-    Capability::CheckpointRestore,
-];
