@@ -281,10 +281,11 @@ fn bind(source: PathBuf, destination: PathBuf, readonly: bool) -> Result<OciMoun
 /// which lets any device node be created), or, for `--security=insecure`, every device.
 fn device_rules(confined: bool) -> Result<LinuxResources, ExecError> {
     let invalid = |source| ExecError::BuildRuntimeConfig { source };
-    let rule = |allow: bool, major: Option<u32>, minor: Option<u32>, access: &str| {
+    // Read, write and create (`mknod`).
+    let rule = |allow: bool, major: Option<u32>, minor: Option<u32>| {
         let mut rule = LinuxDeviceCgroupBuilder::default()
             .allow(allow)
-            .access(access);
+            .access("rwm");
         if let Some(major) = major {
             rule = rule.typ(LinuxDeviceType::C).major(i64::from(major));
         }
@@ -293,10 +294,10 @@ fn device_rules(confined: bool) -> Result<LinuxResources, ExecError> {
         }
         rule.build().map_err(invalid)
     };
-    let mut rules = vec![rule(!confined, None, None, "rwm")?];
+    let mut rules = vec![rule(!confined, None, None)?];
     if confined {
         for device in defaults::DEVICES {
-            rules.push(rule(true, Some(device.major), device.minor, "rwm")?);
+            rules.push(rule(true, Some(device.major), device.minor)?);
         }
     }
     LinuxResourcesBuilder::default()
