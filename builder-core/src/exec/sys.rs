@@ -500,28 +500,9 @@ pub(crate) fn clone_mount(
     .map_err(errno)?;
     let fd = std::os::fd::IntoRawFd::into_raw_fd(fd);
     if readonly {
-        let attr = MountAttr {
-            attr_set: libc::MOUNT_ATTR_RDONLY,
-            attr_clr: 0,
-            propagation: 0,
-            userns_fd: 0,
-        };
-        let at_flags = (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint;
-        // SAFETY: `mount_setattr(2)` reads `size_of::<MountAttr>()` bytes from `&attr`, a
-        // `repr(C)` copy of the kernel's `struct mount_attr`; the path is an empty C string
-        // with `AT_EMPTY_PATH`, naming `fd` itself.
-        let result = unsafe {
-            libc::syscall(
-                libc::SYS_mount_setattr,
-                fd,
-                c"".as_ptr(),
-                at_flags,
-                &attr as *const MountAttr,
-                std::mem::size_of::<MountAttr>(),
-            )
-        };
-        if result != 0 {
-            let error = last_errno();
+        // The empty path with `AT_EMPTY_PATH` names `fd` itself.
+        let at_flags = libc::AT_EMPTY_PATH | libc::AT_RECURSIVE;
+        if let Err(error) = set_mount_attr(fd, c"", at_flags, libc::MOUNT_ATTR_RDONLY) {
             close(fd);
             return Err(error);
         }
@@ -552,21 +533,37 @@ pub(crate) fn readonly_path(path: &CStr) -> Result<(), Errno> {
 
 /// Makes the mount at `path`, and those below it, ignore device nodes.
 pub(crate) fn forbid_devices(path: &CStr) -> Result<(), Errno> {
+    set_mount_attr(
+        libc::AT_FDCWD,
+        path,
+        libc::AT_RECURSIVE,
+        libc::MOUNT_ATTR_NODEV,
+    )
+}
+
+/// `mount_setattr(2)`: sets the attributes `attr_set` on the mount at `path` from `dirfd`
+/// (with `at_flags`, such as `AT_RECURSIVE` for the mounts below it too).
+fn set_mount_attr(
+    dirfd: RawFd,
+    path: &CStr,
+    at_flags: libc::c_int,
+    attr_set: u64,
+) -> Result<(), Errno> {
     let attr = MountAttr {
-        attr_set: libc::MOUNT_ATTR_NODEV,
+        attr_set,
         attr_clr: 0,
         propagation: 0,
         userns_fd: 0,
     };
     // SAFETY: `mount_setattr(2)` reads `size_of::<MountAttr>()` bytes from `&attr`, a
-    // `repr(C)` copy of the kernel's `struct mount_attr`; `path` is a C string, resolved from
-    // the working directory's file system root as `AT_FDCWD` says.
+    // `repr(C)` copy of the kernel's `struct mount_attr`, and the C string `path`; both
+    // outlive the call, and the kernel keeps neither.
     let result = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
+            dirfd,
             path.as_ptr(),
-            libc::AT_RECURSIVE as libc::c_uint,
+            at_flags as libc::c_uint,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
