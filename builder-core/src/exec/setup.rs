@@ -178,23 +178,22 @@ impl Step {
                 path: shown.into(),
                 source,
             },
-            Step::Mount { what, shown, .. } => ExecError::Mount {
-                what: what.clone(),
-                target: shown.clone(),
-                source,
-            },
+            Step::Mount { what, shown, .. } | Step::AttachMount { what, shown, .. } => {
+                ExecError::Mount {
+                    what: what.clone(),
+                    target: shown.clone(),
+                    source,
+                }
+            }
             Step::Bind { shown, .. } => ExecError::Mount {
                 what: shown.clone(),
                 target: "/".to_owned(),
                 source,
             },
-            Step::MakeDir { shown, .. } | Step::MakeFile { shown, .. } => {
-                ExecError::CreateMountPoint {
-                    path: shown.clone(),
-                    source,
-                }
-            }
-            Step::MakeIn { shown, .. } => ExecError::CreateMountPoint {
+            Step::MakeDir { shown, .. }
+            | Step::MakeFile { shown, .. }
+            | Step::MakeIn { shown, .. }
+            | Step::Symlink { shown, .. } => ExecError::CreateMountPoint {
                 path: shown.clone(),
                 source,
             },
@@ -210,17 +209,8 @@ impl Step {
                 path: shown.clone(),
                 source,
             },
-            Step::Symlink { shown, .. } => ExecError::CreateMountPoint {
-                path: shown.clone(),
-                source,
-            },
             Step::CloneMount { shown, .. } => ExecError::PrepareBind {
                 source_path: shown.clone(),
-                source,
-            },
-            Step::AttachMount { what, shown, .. } => ExecError::Mount {
-                what: what.clone(),
-                target: shown.clone(),
                 source,
             },
             Step::PivotRoot { .. } => ExecError::PivotRoot { source },
