@@ -402,6 +402,21 @@ pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: std::time::Duration) ->
     }
 }
 
+/// Parent side: waits at most `timeout` for `child` to exit, kills it if it has not, and
+/// reaps it; how it ended.
+pub(crate) fn wait_exit(
+    child: &mut std::process::Child,
+    timeout: std::time::Duration,
+) -> io::Result<std::process::ExitStatus> {
+    // A pidfd reads as readable once the process has exited.
+    let exited =
+        rustix::process::pidfd_open(Pid::from_child(child), rustix::process::PidfdFlags::empty())?;
+    if !wait_readable(exited.as_fd(), timeout)? {
+        child.kill()?;
+    }
+    child.wait()
+}
+
 /// Opens `path` as an `O_PATH` descriptor numbered exactly `fd` (close-on-exec).
 pub(crate) fn open_path_as(path: &CStr, fd: RawFd) -> Result<(), Errno> {
     let opened =

@@ -30,9 +30,10 @@
 //! The order of a run: the parent clones init with a new network namespace, maps its ids,
 //! starts slirp4netns on init's pid and waits, at most [`READY_TIMEOUT`], until the stack
 //! reports the interface configured; only then does it send `Start`, so the command never
-//! sees a half-made network. [`Stack`] kills the stack when the run ends (and reaps it in
-//! the background, as its exit waits for the kernel to delete the tap device); its exit
-//! pipe also ends it if mkimage itself dies.
+//! sees a half-made network; a stack that fails gets [`EXIT_TIMEOUT`] to exit and tell
+//! why. [`Stack`] kills the stack when the run ends (and reaps it in the background, as
+//! its exit waits for the kernel to delete the tap device); its exit pipe also ends it if
+//! mkimage itself dies.
 
 use std::fs::File;
 use std::io::{Read, Seek};
@@ -49,6 +50,9 @@ use super::sys;
 
 /// How long the stack may take to configure the namespace.
 pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a stack that failed may take to exit before it is killed.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The DNS forwarder the step's `/etc/resolv.conf` names.
 pub(crate) const NAMESERVER: &str = "10.0.2.3";
@@ -169,13 +173,14 @@ impl Slirp4netns {
         if len == 1 && byte[0] == b'1' {
             return Ok(());
         }
-        // The pipe closed without the word: the stack failed and is exiting.
-        let status = stack
+        // The pipe closed, or carried another word: the stack failed and is exiting (or,
+        // past [`EXIT_TIMEOUT`], is killed).
+        let mut child = stack
             .child
             .take()
-            .expect("the stack's process is taken only on drop")
-            .wait()
-            .map_err(|source| self.start_error(source))?;
+            .expect("the stack's process is taken only on drop");
+        let status =
+            sys::wait_exit(&mut child, EXIT_TIMEOUT).map_err(|source| self.start_error(source))?;
         Err(ExecError::UserNetworkFailed {
             program: self.program.clone(),
             status,

@@ -5,6 +5,7 @@
 use std::fs;
 use std::io::{ErrorKind, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -364,4 +365,40 @@ fn default_network_names_the_missing_slirp4netns() {
         .unwrap();
     ok(&output);
     assert_eq!(fs::read_to_string(rootfs.join("ran")).unwrap(), "ran\n");
+}
+
+/// Builds a one-`RUN` Dockerfile with `slirp4netns` replaced by the shell script `fake`;
+/// the error, and how long the build took.
+fn build_with_stack(fake: &str) -> (String, Duration) {
+    let setup = Setup::new("FROM busybox:test\nRUN echo ran > /ran\n");
+    let bin = setup.path("fake-bin");
+    fs::create_dir(&bin).unwrap();
+    let program = bin.join("slirp4netns");
+    fs::write(&program, format!("#!/bin/sh\n{fake}\n")).unwrap();
+    fs::set_permissions(&program, fs::Permissions::from_mode(0o755)).unwrap();
+    let start = std::time::Instant::now();
+    let output = setup.command(&[]).env("PATH", &bin).output().unwrap();
+    (failed(&output), start.elapsed())
+}
+
+// See: issue 13
+#[test]
+fn a_failing_stack_is_named_with_its_error_and_never_waited_on_forever() {
+    let (stderr, _) = build_with_stack("echo 'cannot open tap0: no such device' >&2; exit 3");
+    assert!(
+        stderr.contains(
+            "slirp4netns` failed to set up the step's network (exit status: 3): cannot open \
+             tap0: no such device"
+        ),
+        "{stderr}"
+    );
+    // A stack that answers something other than ready and stays: killed, not waited for.
+    let (stderr, took) = build_with_stack("printf 0 >&3; echo confused >&2; exec /bin/sleep 1000");
+    assert!(
+        stderr.contains(
+            "slirp4netns` failed to set up the step's network (signal: 9 (SIGKILL)): confused"
+        ),
+        "{stderr}"
+    );
+    assert!(took < Duration::from_secs(30), "{took:?}");
 }
