@@ -14,6 +14,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
 
 use oci_spec::runtime::{
     Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxDeviceCgroupBuilder, LinuxDeviceType,
@@ -32,6 +33,9 @@ use super::spec::{DEFAULT_PATH, Mount, SandboxSpec};
 use super::sys;
 use crate::events::Stream;
 use crate::plan::{Network, Security};
+
+/// How long `runc delete` may take.
+const DELETE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs `spec` with the runc binary `runc` and returns the command's exit status.
 pub(crate) fn run(
@@ -99,13 +103,14 @@ pub(crate) fn run(
     };
     let delete = || {
         // Removes the container whatever its state; a container that already ended is
-        // gone and this fails harmlessly.
+        // gone and this fails harmlessly. A runc that hangs is killed.
         let _ = Command::new(runc)
             .args(["--root", &state_text, "delete", "--force", &id])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .status();
+            .spawn()
+            .and_then(|mut child| sys::wait_exit(&mut child, DELETE_TIMEOUT));
     };
     let mut on_interrupt = |pid| {
         delete();
