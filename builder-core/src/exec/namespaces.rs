@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::error::ExecError;
+use super::spec::find_host_program;
 use crate::plan::Network;
 
 /// A range of ids: `count` ids from `inside` in the namespace are `outside` on the host.
@@ -51,7 +52,7 @@ impl IdMapping {
         let name = user_name(uid)?;
         let sub_uids = subordinate_ranges(Path::new("/etc/subuid"), uid, name.as_deref())?;
         let sub_gids = subordinate_ranges(Path::new("/etc/subgid"), uid, name.as_deref())?;
-        let helpers = match (find_program("newuidmap"), find_program("newgidmap")) {
+        let helpers = match (find_id_helper("newuidmap"), find_id_helper("newgidmap")) {
             (Some(uid_helper), Some(gid_helper))
                 if !sub_uids.is_empty() && !sub_gids.is_empty() =>
             {
@@ -295,13 +296,9 @@ fn parse_subordinate(text: &str, uid: u32, name: Option<&str>) -> Vec<(u32, u32)
         .collect()
 }
 
-/// Finds a program in `PATH` (and the usual system directories, where `newuidmap` lives).
-fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/bin", "/usr/sbin", "/bin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
+/// Finds an id-mapping helper in `PATH`, then in the system directories where it lives.
+fn find_id_helper(name: &str) -> Option<PathBuf> {
+    find_host_program(name, &["/usr/bin", "/usr/sbin", "/bin", "/sbin"])
 }
 
 /// The `clone` flags for the sandbox's init.

@@ -166,6 +166,19 @@ impl SandboxSpec {
 /// The `PATH` Docker uses when an image sets none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// Finds the host program `name` (a helper such as `newuidmap` or `slirp4netns`) in the
+/// absolute directories of this process's `PATH` ([`DEFAULT_PATH`] when it is unset), then
+/// in `also_in`. A relative directory is skipped: it would name a program by the working
+/// directory, which another user may control.
+pub(crate) fn find_host_program(name: &str, also_in: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| DEFAULT_PATH.into());
+    std::env::split_paths(&path)
+        .filter(|dir| dir.is_absolute())
+        .chain(also_in.iter().map(PathBuf::from))
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
 /// Builds a [`SandboxSpec`]; [`SandboxSpecBuilder::build`] checks it.
 #[derive(Debug, Clone)]
 pub struct SandboxSpecBuilder {

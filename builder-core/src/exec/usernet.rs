@@ -46,6 +46,7 @@ use command_fds::{CommandFdExt, FdMapping};
 use rustix::fs::Access;
 
 use super::error::ExecError;
+use super::spec::find_host_program;
 use super::sys;
 
 /// How long the stack may take to configure the namespace.
@@ -84,12 +85,7 @@ impl Slirp4netns {
     /// [`ExecError::UserNetworkMissing`] when it is not installed,
     /// [`ExecError::UserNetworkNoTun`] when the device cannot be opened.
     pub(crate) fn find() -> Result<Self, ExecError> {
-        let path = std::env::var_os("PATH").unwrap_or_else(|| super::DEFAULT_PATH.into());
-        let program = std::env::split_paths(&path)
-            .filter(|dir| dir.is_absolute())
-            .map(|dir| dir.join(PROGRAM))
-            .find(|candidate| candidate.is_file())
-            .ok_or(ExecError::UserNetworkMissing)?;
+        let program = find_host_program(PROGRAM, &[]).ok_or(ExecError::UserNetworkMissing)?;
         // Rootless, slirp4netns opens the device as this user; most systems make it 0666.
         rustix::fs::access(TUN, Access::READ_OK | Access::WRITE_OK).map_err(|source| {
             ExecError::UserNetworkNoTun {
