@@ -91,10 +91,15 @@ struct Output {
 }
 
 fn run(spec: SandboxSpecBuilder) -> Result<Output, ExecError> {
+    run_in(&Sandbox::native(), spec)
+}
+
+/// Runs `spec` in `sandbox` (the native one or runc).
+fn run_in(sandbox: &Sandbox, spec: SandboxSpecBuilder) -> Result<Output, ExecError> {
     let spec = spec.build()?;
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
-    let status = Sandbox::native().run(&spec, |stream, bytes| match stream {
+    let status = sandbox.run(&spec, |stream, bytes| match stream {
         Stream::Stdout => stdout.extend_from_slice(bytes),
         Stream::Stderr => stderr.extend_from_slice(bytes),
     })?;
@@ -1021,22 +1026,13 @@ fn runc_runtime_runs_the_same_spec() {
             mode: 0o444,
             uid: 0,
             gid: 0,
-        })
-        .build()
-        .unwrap();
+        });
     fs::write(host.path().join("in"), "bound\n").unwrap();
-    let mut stdout = Vec::new();
-    let mut stderr = Vec::new();
-    let status = runc()
-        .run(&spec, |stream, bytes| match stream {
-            Stream::Stdout => stdout.extend_from_slice(bytes),
-            Stream::Stderr => stderr.extend_from_slice(bytes),
-        })
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8(stdout).unwrap(),
-        String::from_utf8(stderr).unwrap(),
-    );
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = run_in(&runc(), spec).unwrap();
     assert_eq!(status.code(), Some(7), "{stderr}");
     assert_eq!(
         stdout,
@@ -1059,20 +1055,11 @@ fn runc_runtime_gets_the_same_private_network() {
     let marker = marker();
     let spec = overlay
         .spec("tail -n +3 /proc/net/dev | cut -d: -f1 | sort; ip route; head -n 1 /etc/resolv.conf")
-        .env([marker.clone()])
-        .build()
-        .unwrap();
-    let mut stdout = Vec::new();
-    let status = runc()
-        .run(&spec, |stream, bytes| {
-            if stream == Stream::Stdout {
-                stdout.extend_from_slice(bytes);
-            }
-        })
-        .unwrap();
-    assert!(status.success());
+        .env([marker.clone()]);
+    let output = run_in(&runc(), spec).unwrap();
+    assert!(output.status.success());
     assert_eq!(
-        String::from_utf8(stdout).unwrap(),
+        output.stdout,
         "    lo\n  tap0\ndefault via 10.0.2.2 dev tap0 \n\
          10.0.2.0/24 dev tap0 scope link  src 10.0.2.100 \nnameserver 10.0.2.3\n"
     );
@@ -1138,29 +1125,18 @@ fn device_nodes_of_the_image_cannot_be_opened() {
          rm /etc/group && echo x > /dev/null && head -c 2 /dev/zero | wc -c && exec 3<>/dev/ptmx && ls /dev/pts"
     );
     for (sandbox, char_node) in [(Sandbox::native(), "char refused"), (runc(), "char ok")] {
-        let spec = overlay
-            .spec(&script)
-            .mount(Mount::Bind {
-                root: stage.path().to_owned(),
-                source: "/".into(),
-                target: "/stage".into(),
-                readonly: false,
-            })
-            .build()
-            .unwrap();
-        let mut stdout = Vec::new();
-        let status = sandbox
-            .run(&spec, |stream, bytes| {
-                if stream == Stream::Stdout {
-                    stdout.extend_from_slice(bytes);
-                }
-            })
-            .unwrap();
-        assert!(status.success(), "{sandbox:?}");
+        let spec = overlay.spec(&script).mount(Mount::Bind {
+            root: stage.path().to_owned(),
+            source: "/".into(),
+            target: "/stage".into(),
+            readonly: false,
+        });
+        let output = run_in(&sandbox, spec).unwrap();
+        assert!(output.status.success(), "{sandbox:?}");
         // Docker lets a container make a character device (not a block one) and open it if
         // it is a default device; the native sandbox makes no device at all.
         assert_eq!(
-            String::from_utf8(stdout).unwrap(),
+            output.stdout,
             format!(
                 "disk refused\nlatency refused\nblock refused\nbound refused\n{char_node}\n2\n0\nptmx\n"
             ),
@@ -1225,19 +1201,11 @@ fn i386_programs_run_under_the_same_profile() {
     fs::write(&program, i386_program()).unwrap();
     fs::set_permissions(&program, fs::Permissions::from_mode(0o755)).unwrap();
     for sandbox in [Sandbox::native(), runc()] {
-        let spec = SandboxSpec::builder(overlay.rootfs(), vec!["/i386".into()])
-            .build()
-            .unwrap();
-        let mut stdout = Vec::new();
-        let status = sandbox
-            .run(&spec, |stream, bytes| {
-                if stream == Stream::Stdout {
-                    stdout.extend_from_slice(bytes);
-                }
-            })
-            .unwrap();
+        let spec = SandboxSpec::builder(overlay.rootfs(), vec!["/i386".into()]);
+        let output = run_in(&sandbox, spec).unwrap();
         // Not killed for its architecture; `unshare` refused with EPERM, as for x86_64.
-        assert_eq!(stdout, b"i386\n", "{sandbox:?}");
+        assert_eq!(output.stdout, "i386\n", "{sandbox:?}");
+        let status = output.status;
         assert_eq!(status.code(), Some(EPERM), "{sandbox:?}: {status}");
     }
 }
