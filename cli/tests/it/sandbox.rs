@@ -5,57 +5,28 @@
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use mkimage_core::store::Store;
-use mkimage_core::testutil::busybox_image;
+use crate::run::Setup;
 
 /// The runtimes every test runs under: the native sandbox, then runc.
 const RUNTIMES: [&[&str]; 2] = [&[], &["--runtime", "runc"]];
 
-/// A store with `busybox:test` and a build context.
-struct Build {
-    dir: tempfile::TempDir,
-}
-
-impl Build {
-    fn new(dockerfile: &str) -> Build {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("store")).unwrap();
-        busybox_image(&store, "busybox:test").unwrap();
-        fs::create_dir(dir.path().join("ctx")).unwrap();
-        fs::write(dir.path().join("ctx/Dockerfile"), dockerfile).unwrap();
-        Build { dir }
-    }
-
-    fn context(&self) -> PathBuf {
-        self.dir.path().join("ctx")
-    }
-
-    /// Builds with `args` and no cache, exports the filesystem and returns its directory.
-    fn run(&self, args: &[&str]) -> PathBuf {
-        let out = self.dir.path().join("out");
-        let _ = fs::remove_dir_all(&out);
-        let output = self.build(args, &out);
-        assert!(
-            output.status.success(),
-            "mkimage build {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        out
-    }
-
-    fn build(&self, args: &[&str], out: &Path) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_mkimage"))
-            .arg("--root")
-            .arg(self.dir.path().join("store"))
-            .args(["build", "--no-cache", "--progress", "plain", "-o"])
-            .arg(format!("type=local,dest={}", out.display()))
-            .args(args)
-            .arg(self.context())
-            .output()
-            .expect("run mkimage")
-    }
+/// Builds `setup` with `args` and no cache, exports the filesystem and returns its
+/// directory.
+fn export(setup: &Setup, args: &[&str]) -> PathBuf {
+    let out = setup.path("out");
+    let _ = fs::remove_dir_all(&out);
+    let local = format!("type=local,dest={}", out.display());
+    let mut all = vec!["--no-cache", "--progress", "plain", "-o", &local];
+    all.extend_from_slice(args);
+    let output = setup.build(&all);
+    assert!(
+        output.status.success(),
+        "mkimage build {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
 }
 
 fn read(dir: &Path, name: &str) -> String {
@@ -132,7 +103,7 @@ fn proc_keeps_dockers_masks_and_read_only_paths() {
          if [ -e $path ]; then echo $path $(awk -v p=$path '$2 == p { split($4, o, \",\"); print o[1] }' /proc/mounts) >> /report; fi; \
          done",
     );
-    let build = Build::new(&format!("FROM busybox:test\nRUN {script}\n"));
+    let setup = Setup::new(&format!("FROM busybox:test\nRUN {script}\n"));
     let mut expected = String::from("core_pattern refused\n");
     for (path, is_dir) in &masked {
         expected.push_str(&if *is_dir {
@@ -154,7 +125,7 @@ fn proc_keeps_dockers_masks_and_read_only_paths() {
     }
     for runtime in RUNTIMES {
         let host = CorePattern::save();
-        let out = build.run(runtime);
+        let out = export(&setup, runtime);
         assert_eq!(
             fs::read_to_string(CorePattern::PATH).unwrap(),
             host.0,
@@ -212,8 +183,8 @@ const KEY_SYSCALLS: (u32, u32) = if cfg!(target_arch = "aarch64") {
 #[test]
 fn namespaces_mounts_devices_and_keys_are_refused() {
     let (add_key, keyctl) = KEY_SYSCALLS;
-    let build = Build::new("");
-    let perl = perl(&build.context().join("perl"));
+    let setup = Setup::new("");
+    let perl = perl(&setup.path("ctx/perl"));
     let dockerfile = format!(
         "FROM busybox:test\n\
          RUN --mount=type=bind,source=perl,target=/perl \
@@ -225,9 +196,9 @@ fn namespaces_mounts_devices_and_keys_are_refused() {
              {perl} -e 'my @key = (\"user\", \"mkimage\", \"v\"); print syscall({add_key}, @key, 1, -3) == -1 ? \"add_key $!\\n\" : \"add_key ok\\n\"' >> /report; \
              {perl} -e 'print syscall({keyctl}, 0, -3, 0) == -1 ? \"keyctl $!\\n\" : \"keyctl ok\\n\"' >> /report\n"
     );
-    fs::write(build.context().join("Dockerfile"), dockerfile).unwrap();
+    fs::write(setup.path("ctx/Dockerfile"), dockerfile).unwrap();
     for runtime in RUNTIMES {
-        let out = build.run(runtime);
+        let out = export(&setup, runtime);
         assert_eq!(
             read(&out, "report"),
             "unshare -U refused\nunshare -r refused\nmount refused\nmknod b refused\nno /b\n\
@@ -247,7 +218,7 @@ const ARCH32: &str = if cfg!(target_arch = "aarch64") {
 // See: issue 13
 #[test]
 fn ordinary_steps_still_work() {
-    let build = Build::new(
+    let setup = Setup::new(
         "FROM busybox:test\n\
          RUN rm /etc/group && mkdir /home && chown 1000:1000 /home && chmod 750 /home && \
              mkfifo /tmp/fifo && echo x > /dev/null && \
@@ -256,7 +227,7 @@ fn ordinary_steps_still_work() {
                su app -c 'id -u'; } > /report\n",
     );
     for runtime in RUNTIMES {
-        let out = build.run(runtime);
+        let out = export(&setup, runtime);
         // `rm` of a file of the base image made a whiteout, which the export applied.
         assert!(!out.join("etc/group").exists(), "{runtime:?}");
         let home = fs::metadata(out.join("home")).unwrap();
@@ -272,7 +243,7 @@ fn ordinary_steps_still_work() {
 // See: issue 13
 #[test]
 fn insecure_steps_may_do_all_of_it() {
-    let build = Build::new(
+    let setup = Setup::new(
         "FROM busybox:test\n\
          RUN --security=insecure --network=none \
              (unshare -U true && echo unshare ok) > /report; \
@@ -284,7 +255,7 @@ fn insecure_steps_may_do_all_of_it() {
     for runtime in RUNTIMES {
         let mut args = vec!["--allow", "security.insecure"];
         args.extend(runtime);
-        let out = build.run(&args);
+        let out = export(&setup, &args);
         assert_eq!(
             read(&out, "report"),
             "unshare ok\n1\n0\nregular empty file\n",
