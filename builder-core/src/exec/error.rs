@@ -390,6 +390,15 @@ pub enum ExecError {
         #[source]
         source: io::Error,
     },
+    /// Making a mount ignore device nodes failed.
+    #[error("failed to make the mounts at `{path}` ignore device nodes (`nodev`)")]
+    ForbidDevices {
+        /// The mount point in the sandbox.
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
     /// Making a `/proc` path read-only failed.
     #[error("failed to make `{path}` read-only")]
     ReadonlyPath {

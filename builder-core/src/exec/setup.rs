@@ -228,9 +228,8 @@ impl Step {
                 path: shown.clone(),
                 source,
             },
-            Step::ForbidDevices { shown, .. } => ExecError::Mount {
-                what: "nodev".to_owned(),
-                target: shown.clone(),
+            Step::ForbidDevices { shown, .. } => ExecError::ForbidDevices {
+                path: shown.clone(),
                 source,
             },
             Step::InstallSeccomp { .. } => ExecError::InstallSeccomp { source },
@@ -332,4 +331,21 @@ pub(crate) fn host_strings() -> Option<Range<usize>> {
     let field = |number: usize| fields.get(number - 3)?.parse::<usize>().ok();
     let (arg_start, env_end) = (field(48)?, field(51)?);
     (arg_start < env_end).then_some(arg_start..env_end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_step_names_what_it_did_and_where() {
+        let step = Step::ForbidDevices {
+            path: c"/tmp/scratch/root".to_owned(),
+            shown: "/".to_owned(),
+        };
+        assert_eq!(
+            step.error(libc::EPERM).to_string(),
+            "failed to make the mounts at `/` ignore device nodes (`nodev`)"
+        );
+    }
 }
