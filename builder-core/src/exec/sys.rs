@@ -17,7 +17,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use rustix::fs::{AtFlags, CWD, Mode, OFlags, ResolveFlags, Timestamps};
+use rustix::fs::{AtFlags, CWD, Mode, OFlags, Timestamps};
 use rustix::mount::{
     MountFlags, MountPropagationFlags, MoveMountFlags, OpenTreeFlags, UnmountFlags,
 };
@@ -25,13 +25,9 @@ use rustix::net::{RecvFlags, SendFlags};
 use rustix::process::{Pid, Signal, WaitOptions};
 use rustix::thread::CapabilitySet;
 
+use crate::fsroot::{IN_ROOT, WALKED, openat2};
+
 use super::protocol::Message;
-
-/// How a path is resolved inside a root: as if chrooted, through no magic link.
-const IN_ROOT: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
-
-/// How many times a lookup inside a root is tried when the kernel answers `EAGAIN`.
-const IN_ROOT_TRIES: usize = 32;
 
 /// An `errno` value, on the child side.
 pub(crate) type Errno = i32;
@@ -435,23 +431,12 @@ pub(crate) fn open_in_root_as(root: &CStr, path: &CStr, fd: RawFd) -> Result<(),
     renumber(open_in_root(root, path, dir)?, fd)
 }
 
-/// Opens `path`, resolved inside the directory `root` with `openat2(RESOLVE_IN_ROOT)`, with
-/// `flags`.
-///
-/// The kernel answers `EAGAIN` when a `..` was resolved while anything on the system was
-/// mounted or renamed, and openat2(2) leaves retrying to the caller: a hostile image's
-/// `../..` symlinks meet that whenever other builds mount their overlays (measured: 0.8%
-/// of such lookups under a loop of mounts). So it is tried [`IN_ROOT_TRIES`] times.
+/// Opens `path`, resolved inside the directory `root` with `openat2(RESOLVE_IN_ROOT)`
+/// (retried on `EAGAIN`, as every lookup inside a root is), with `flags`.
 fn open_in_root(root: &CStr, path: &CStr, flags: OFlags) -> Result<OwnedFd, Errno> {
     let dir = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let root = rustix::fs::open(root, dir, Mode::empty()).map_err(errno)?;
-    let mut tries = 1;
-    loop {
-        match rustix::fs::openat2(&root, path, flags, Mode::empty(), IN_ROOT) {
-            Err(rustix::io::Errno::AGAIN) if tries < IN_ROOT_TRIES => tries += 1,
-            opened => return opened.map_err(errno),
-        }
-    }
+    openat2(&root, path, flags, Mode::empty(), IN_ROOT).map_err(errno)
 }
 
 /// Makes `opened` the descriptor numbered exactly `fd`.
@@ -755,10 +740,7 @@ pub(crate) fn make_in(
     };
     let layer = rustix::fs::open(layer, path, Mode::empty()).map_err(errno)?;
     let below = if below.is_empty() { c"." } else { below };
-    let walked = ResolveFlags::BENEATH
-        .union(ResolveFlags::NO_SYMLINKS)
-        .union(ResolveFlags::NO_MAGICLINKS);
-    let source = rustix::fs::openat2(&layer, below, path, Mode::empty(), walked).map_err(errno)?;
+    let source = openat2(&layer, below, path, Mode::empty(), WALKED).map_err(errno)?;
     let stat = rustix::fs::fstat(&source).map_err(errno)?;
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let made = rustix::fs::openat(&parent, name, flags, Mode::empty()).map_err(errno)?;
