@@ -1,8 +1,18 @@
-//! The mkimage build engine.
+//! The mkimage build engine, and the Dockerfile build on top of it.
 //!
-//! A [`Plan`] describes a build as stages of steps; it and the other leaf
+//! A Dockerfile build is one call: a [`Frontend`] over a store takes a
+//! [`frontend::Request`] (the Dockerfile, the context, build arguments, platforms,
+//! outputs…) and returns a [`frontend::Outcome`] (the image, each step's cache hit or
+//! miss, the warnings), as `mkimage build` does. This is `examples/build_dockerfile.rs`:
+//!
+//! ```no_run
+#![doc = include_str!("../examples/build_dockerfile.rs")]
+//! ```
+//!
+//! Underneath, a [`Plan`] describes a build as stages of steps; it and the other leaf
 //! types (image references, platforms, digests) come from the I/O-free crate
-//! `mkimage-plan`, re-exported as [`plan`]. The engine executes a plan:
+//! `mkimage-plan`, re-exported as [`plan`], and the Dockerfile crate lowers text into it.
+//! The engine ([`build`]) executes a plan:
 //! files come from a build [`context`], each step that changes files becomes a [`layer`],
 //! other steps edit the image config ([`oci`]), `RUN` steps ([`run`]) run in a sandbox
 //! ([`exec`]) over the base's layers unpacked once into the store ([`rootfs`]),
@@ -23,6 +33,7 @@ mod error;
 pub mod events;
 pub mod exec;
 pub mod fetch;
+pub mod frontend;
 mod fsroot;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -39,6 +50,7 @@ pub mod user;
 
 pub use error::{Error, Result};
 pub use events::{Events, NoEvents, RequestRef, Retry, StepRef, Stream, TaskRef};
+pub use frontend::Frontend;
 /// The build plan and the other leaf types (image references, platforms, digests): the
 /// crate `mkimage-plan`, which the Dockerfile frontend shares with the engine.
 pub use mkimage_plan as plan;

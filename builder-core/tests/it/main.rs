@@ -8,6 +8,7 @@ mod build;
 mod busybox;
 mod context;
 mod exec;
+mod frontend;
 mod fuzz_corpus;
 mod layer;
 mod oci;

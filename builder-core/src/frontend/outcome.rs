@@ -1,0 +1,138 @@
+//! What a Dockerfile build gives back: the image, how each step went, and the warnings.
+
+use std::fmt;
+
+use oci_spec::image::Descriptor;
+
+use crate::build::StepResult;
+use crate::events::Events;
+use crate::plan::Reference;
+
+/// What a Dockerfile build produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The image: a manifest, or for several platforms an index of one per platform.
+    pub image: Descriptor,
+    /// The image's config blob; `None` for an index.
+    pub config: Option<Descriptor>,
+    /// The names the image was given in the store.
+    pub tags: Vec<Reference>,
+    /// Every step of every platform's build (named contexts excluded), in order, with
+    /// whether it came from the cache.
+    pub steps: Vec<StepResult>,
+    /// What the user should know about the Dockerfile and the build arguments.
+    pub warnings: Vec<Warning>,
+}
+
+impl Outcome {
+    /// What `mkimage build --metadata-file` writes: the image and config digests under
+    /// BuildKit's keys (`containerimage.digest`, `containerimage.config.digest`), the
+    /// names (`image.name`), and the cache's hits and misses with each step.
+    pub fn metadata(&self) -> serde_json::Value {
+        let steps: Vec<serde_json::Value> = self
+            .steps
+            .iter()
+            .map(|result| {
+                serde_json::json!({
+                    "step": result.step.to_string(),
+                    "key": result.key.to_string(),
+                    "cached": result.cached,
+                })
+            })
+            .collect();
+        let hits = self.steps.iter().filter(|result| result.cached).count();
+        let names: Vec<String> = self.tags.iter().map(ToString::to_string).collect();
+        let mut metadata = serde_json::json!({
+            "containerimage.digest": self.image.digest().to_string(),
+            "image.name": names.join(","),
+            "cache": {"hits": hits, "misses": self.steps.len() - hits, "steps": steps},
+        });
+        if let Some(config) = &self.config {
+            metadata["containerimage.config.digest"] = config.digest().to_string().into();
+        }
+        metadata
+    }
+}
+
+/// Something about the Dockerfile or the request that does not stop the build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// The parser's, about a line: `Dockerfile:4: empty continuation line: …`.
+    Parse {
+        /// The Dockerfile's name.
+        file: String,
+        /// The 1-based line.
+        line: usize,
+        /// What, in one sentence.
+        message: String,
+    },
+    /// Lowering's, about an instruction: `Dockerfile:3:1: …`.
+    Lower {
+        /// The Dockerfile's name.
+        file: String,
+        /// The 1-based line.
+        line: usize,
+        /// The 1-based column.
+        col: usize,
+        /// What, in one sentence.
+        message: String,
+    },
+    /// Build arguments that no `ARG` of the Dockerfile (or of its bases' `ONBUILD`
+    /// triggers) declares.
+    UnusedBuildArgs {
+        /// The Dockerfile's name.
+        file: String,
+        /// The arguments, sorted.
+        names: Vec<String>,
+    },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::Parse {
+                file,
+                line,
+                message,
+            } => write!(f, "{file}:{line}: {message}"),
+            Warning::Lower {
+                file,
+                line,
+                col,
+                message,
+            } => write!(f, "{file}:{line}:{col}: {message}"),
+            Warning::UnusedBuildArgs { file, names } => write!(
+                f,
+                "build arguments that no ARG of {file} declares: {}",
+                names.join(", ")
+            ),
+        }
+    }
+}
+
+/// The warnings of a build so far, each told to the event sink as it is found.
+pub(super) struct Warnings<'a> {
+    found: Vec<Warning>,
+    events: &'a dyn Events,
+}
+
+impl<'a> Warnings<'a> {
+    /// No warnings yet; later ones are told to `events`.
+    pub fn new(events: &'a dyn Events) -> Warnings<'a> {
+        Warnings {
+            found: Vec::new(),
+            events,
+        }
+    }
+
+    /// Tells `events` of `warning` and keeps it.
+    pub fn add(&mut self, warning: Warning) {
+        self.events.warning(&warning.to_string());
+        self.found.push(warning);
+    }
+
+    /// The warnings, in the order they were found.
+    pub fn into_vec(self) -> Vec<Warning> {
+        self.found
+    }
+}

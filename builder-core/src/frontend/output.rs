@@ -1,0 +1,198 @@
+//! Where a build writes its image besides the store: a registry, an archive, or the
+//! image's filesystem.
+
+use std::io::{BufWriter, Write as _};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use oci_spec::image::Descriptor;
+
+use crate::Events;
+use crate::build::{export_rootfs, export_rootfs_tar};
+use crate::oci::{ArchiveFormat, ArchiveImage, write_archive};
+use crate::plan::{Platform, Reference};
+use crate::registry::{Client, push};
+use crate::store::Store;
+
+use super::FrontendError;
+
+/// An output of a build (`-o`, `--push`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// A registry, as this reference.
+    Registry(Reference),
+    /// An OCI image-layout tarball.
+    Oci(PathBuf),
+    /// A docker archive that is also an OCI layout (one platform only).
+    Docker(PathBuf),
+    /// The image's filesystem, in a directory (a subdirectory per platform for several).
+    Local(PathBuf),
+    /// The image's filesystem, as one tar file.
+    Tar(PathBuf),
+}
+
+impl FromStr for Output {
+    type Err = FrontendError;
+
+    /// `type=oci|docker|local|tar,dest=PATH`, `type=registry,name=REF`, or a bare path
+    /// for `type=local`, as `docker build -o` takes them.
+    fn from_str(text: &str) -> Result<Output, FrontendError> {
+        if !text.contains('=') {
+            return Ok(Output::Local(PathBuf::from(text)));
+        }
+        let invalid = |problem: String| FrontendError::InvalidOutput {
+            text: text.to_owned(),
+            problem,
+        };
+        let (mut kind, mut dest, mut name) = (None, None, None);
+        for part in text.split(',') {
+            match part.split_once('=') {
+                Some(("type", value)) => kind = Some(value),
+                Some(("dest", value)) => dest = Some(PathBuf::from(value)),
+                Some(("name", value)) => name = Some(value),
+                _ => return Err(invalid(format!("unknown field `{part}`"))),
+            }
+        }
+        if kind == Some("registry") {
+            let name = name.ok_or_else(|| invalid("`name=REF` is missing".to_owned()))?;
+            let reference = name
+                .parse()
+                .map_err(|source| FrontendError::InvalidOutputName {
+                    text: text.to_owned(),
+                    source,
+                })?;
+            return Ok(Output::Registry(reference));
+        }
+        let dest = dest.ok_or_else(|| invalid("`dest=PATH` is missing".to_owned()))?;
+        match kind {
+            Some("oci") => Ok(Output::Oci(dest)),
+            Some("docker") => Ok(Output::Docker(dest)),
+            Some("local") => Ok(Output::Local(dest)),
+            Some("tar") => Ok(Output::Tar(dest)),
+            Some(other) => Err(invalid(format!(
+                "unknown type `{other}` (oci, docker, local, tar, registry)"
+            ))),
+            None => Err(invalid("`type=` is missing".to_owned())),
+        }
+    }
+}
+
+/// What every output of one build writes.
+pub(super) struct Written<'a> {
+    pub store: &'a Store,
+    /// The image: a manifest, or an index of one per platform.
+    pub image: &'a Descriptor,
+    /// Its names, for archives.
+    pub tags: &'a [Reference],
+    /// The platforms built, in order.
+    pub platforms: &'a [Platform],
+    /// Pushes to registries.
+    pub client: &'a Client,
+    pub events: &'a dyn Events,
+}
+
+impl Written<'_> {
+    /// Writes the image to `output`.
+    pub fn write(&self, output: &Output) -> Result<(), FrontendError> {
+        let (format, path) = match output {
+            Output::Registry(name) => {
+                push(self.client, self.store, self.image, name, self.events)?;
+                return Ok(());
+            }
+            Output::Local(dir) => {
+                export_rootfs(self.store, self.image, self.platforms, dir)?;
+                return Ok(());
+            }
+            Output::Tar(path) => (None, path),
+            Output::Oci(path) => (Some(ArchiveFormat::Oci), path),
+            // As BuildKit's docker exporter: `docker load` takes no image index.
+            Output::Docker(_) if self.platforms.len() > 1 => {
+                return Err(FrontendError::DockerArchivePlatforms);
+            }
+            Output::Docker(path) => (Some(ArchiveFormat::Docker), path),
+        };
+        self.write_file(format, path)
+    }
+
+    /// Writes an archive of the image (`format`) or, without one, a tar of its
+    /// filesystem, to a temporary file beside `path`, then renames it there.
+    fn write_file(&self, format: Option<ArchiveFormat>, path: &Path) -> Result<(), FrontendError> {
+        let failed = |source| FrontendError::WriteOutput {
+            path: path.to_owned(),
+            source,
+        };
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let temp = tempfile::Builder::new()
+            .prefix(".mkimage-build-")
+            .tempfile_in(dir)
+            .map_err(failed)?;
+        let sink = BufWriter::new(temp);
+        let mut sink = match format {
+            Some(format) => {
+                let images = [ArchiveImage {
+                    descriptor: self.image.clone(),
+                    names: self.tags.to_vec(),
+                }];
+                write_archive(self.store, &images, format, &self.platforms[0], sink)?
+            }
+            None => export_rootfs_tar(self.store, self.image, self.platforms, sink)?,
+        };
+        sink.flush().map_err(failed)?;
+        let temp = sink
+            .into_inner()
+            .map_err(|error| failed(error.into_error()))?;
+        temp.as_file().sync_all().map_err(failed)?;
+        temp.persist(path).map_err(|error| failed(error.error))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_parse_as_docker_writes_them() -> Result<(), FrontendError> {
+        let cases = [
+            ("out", Output::Local("out".into())),
+            ("type=local,dest=d", Output::Local("d".into())),
+            ("type=tar,dest=f.tar", Output::Tar("f.tar".into())),
+            ("type=oci,dest=o.tar", Output::Oci("o.tar".into())),
+            ("dest=x.tar,type=docker", Output::Docker("x.tar".into())),
+            (
+                "type=registry,name=localhost/a:1",
+                Output::Registry("localhost/a:1".parse().map_err(crate::Error::from)?),
+            ),
+        ];
+        for (text, output) in cases {
+            assert_eq!(text.parse::<Output>()?, output, "{text}");
+        }
+        let errors = [
+            (
+                "type=oci",
+                "invalid output `type=oci`: `dest=PATH` is missing",
+            ),
+            ("dest=x", "invalid output `dest=x`: `type=` is missing"),
+            (
+                "type=registry",
+                "invalid output `type=registry`: `name=REF` is missing",
+            ),
+            (
+                "type=oci,dest=x,zip=1",
+                "invalid output `type=oci,dest=x,zip=1`: unknown field `zip=1`",
+            ),
+            (
+                "type=s3,dest=x",
+                "invalid output `type=s3,dest=x`: unknown type `s3` (oci, docker, local, tar, registry)",
+            ),
+        ];
+        for (text, message) in errors {
+            let error = text.parse::<Output>().err().map(|e| e.to_string());
+            assert_eq!(error.as_deref(), Some(message), "{text}");
+        }
+        Ok(())
+    }
+}
