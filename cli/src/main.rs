@@ -10,7 +10,6 @@ mod inspect;
 mod load;
 mod located;
 mod login;
-mod named_context;
 mod parse;
 mod prune;
 mod pull;

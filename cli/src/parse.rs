@@ -1,26 +1,26 @@
 //! `mkimage parse`: read a Dockerfile and print its instructions, as normalized Dockerfile
 //! text or as JSON.
 
-use std::io::Read as _;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use mkimage_core::frontend::{FrontendError, Location, read_dockerfile as read_text};
 use mkimage_dockerfile::{Arguments, Flag, Instruction, LowerOptions};
 
 use crate::args::ParseArgs;
 use crate::located::Located;
 use crate::render;
 
-/// The largest Dockerfile read, so that a wrong path (a device, a huge file) fails fast.
-const MAX_DOCKERFILE_BYTES: u64 = 16 * 1024 * 1024;
-
 /// Runs `mkimage parse`.
 pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
     let (name, text) = read_dockerfile(&args.file)?;
     let dockerfile = mkimage_dockerfile::parse(&text).map_err(|error| {
         let at = error.position();
-        Located::new(&name, &text, at.line, at.col, error.message())
+        Located::new(
+            Location::new(&name, &text, at.line, at.col),
+            error.message(),
+        )
     })?;
     for warning in &dockerfile.warnings {
         render::warning(&format!("{name}:{}: {}", warning.line, warning.message));
@@ -79,51 +79,26 @@ fn lower(
 
 /// A lowering error, located in the Dockerfile `name` (whose text is `text`) when it has
 /// a position.
-pub(crate) fn lower_error(
-    name: &str,
-    text: &str,
-    error: mkimage_dockerfile::LowerError,
-) -> anyhow::Error {
+fn lower_error(name: &str, text: &str, error: mkimage_dockerfile::LowerError) -> anyhow::Error {
     match error.span() {
-        Some(span) => Located::error(name, text, span.line, span.col, &error).into(),
+        Some(span) => Located::error(Location::new(name, text, span.line, span.col), &error).into(),
         None => anyhow::Error::new(error),
     }
 }
 
 /// Reads the Dockerfile at `path` (`-`: standard input); returns the name to show and the text.
-pub(crate) fn read_dockerfile(path: &Path) -> anyhow::Result<(String, String)> {
+pub(crate) fn read_dockerfile(path: &Path) -> Result<(String, String), FrontendError> {
     if path == Path::new("-") {
-        let mut bytes = Vec::new();
-        std::io::Read::take(std::io::stdin(), MAX_DOCKERFILE_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .context("failed to read the Dockerfile from standard input")?;
-        let name = "<stdin>".to_owned();
-        let text = checked_text(&name, bytes)?;
-        return Ok((name, text));
+        let name = "<stdin>";
+        return Ok((name.to_owned(), read_text(std::io::stdin().lock(), name)?));
     }
     let name = path.display().to_string();
-    let file = std::fs::File::open(path).with_context(|| format!("failed to read `{name}`"))?;
-    let text = read_text(&name, file)?;
+    let file = std::fs::File::open(path).map_err(|source| FrontendError::ReadDockerfile {
+        name: name.clone(),
+        source,
+    })?;
+    let text = read_text(file, &name)?;
     Ok((name, text))
-}
-
-/// Reads the Dockerfile `file`, shown as `name`.
-pub(crate) fn read_text(name: &str, file: impl std::io::Read) -> anyhow::Result<String> {
-    let mut bytes = Vec::new();
-    std::io::Read::take(file, MAX_DOCKERFILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("failed to read `{name}`"))?;
-    checked_text(name, bytes)
-}
-
-/// The Dockerfile `bytes` as text, refused when too large or not UTF-8.
-fn checked_text(name: &str, bytes: Vec<u8>) -> anyhow::Result<String> {
-    if bytes.len() as u64 > MAX_DOCKERFILE_BYTES {
-        anyhow::bail!(
-            "`{name}` is larger than {MAX_DOCKERFILE_BYTES} bytes: it is not a Dockerfile"
-        );
-    }
-    String::from_utf8(bytes).with_context(|| format!("`{name}` is not UTF-8 text"))
 }
 
 /// The instruction as Dockerfile text: the keyword in upper case, the flags, the

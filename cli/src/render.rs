@@ -103,9 +103,9 @@ pub fn error(error: &anyhow::Error) {
 ///   |              ^
 /// ```
 fn snippet(located: &Located) {
-    let number = located.line.to_string();
+    let number = located.at.line.to_string();
     let gutter = " ".repeat(number.len());
-    let (line, col) = excerpt::around(&located.source_line, located.col);
+    let (line, col) = excerpt::around(&located.at.source_line, located.at.col);
     // Tabs are shown as they are, and the caret's padding copies them so it lines up.
     let pad: String = line
         .chars()
@@ -128,6 +128,15 @@ fn shown(step: &StepRef) -> String {
         ..step.clone()
     }
     .to_string()
+}
+
+/// Build events for `--quiet`: only the warnings, on stderr.
+pub struct Quiet;
+
+impl Events for Quiet {
+    fn warning(&self, message: &str) {
+        warning(message);
+    }
 }
 
 /// Build progress on stderr, one line per event, as BuildKit's plain output shows it:

@@ -194,10 +194,11 @@ impl Input {
             source: Box::new(source),
         };
         let source = GitSource::parse(url).map_err(failed)?;
-        let resolved = source.resolve().map_err(failed)?;
+        let net = fetch.http.options();
+        let resolved = source.resolve(net).map_err(failed)?;
         let temp = temp_dir()?;
         let checkout = source
-            .checkout(&resolved, &temp.path().join("repo"))
+            .checkout(&resolved, &temp.path().join("repo"), net)
             .map_err(failed)?;
         if !(source.keeps_git_dir() || fetch.keep_git_dir) {
             checkout.remove_git_dirs().map_err(failed)?;
