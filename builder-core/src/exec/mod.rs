@@ -31,7 +31,7 @@
 //! not root; the host's network only for `--network=host`), so init is pid 1 of the
 //! sandbox. Init waits for the parent's `Start`, sent once the user namespace is mapped and,
 //! on the default network, `slirp4netns` has connected the namespace (`usernet.rs`); it
-//! then builds the filesystem (see `rootfs.rs`), forks the command process, then reaps
+//! then builds the filesystem (see `filesystem/`), forks the command process, then reaps
 //! every child and forwards signals until the command ends, reports the status, and exits;
 //! its exit makes the kernel kill everything left in the pid namespace. The two sides talk
 //! through the typed messages of `protocol.rs`.
@@ -46,7 +46,7 @@
 //!
 //! The command is confined as Docker confines a container (`defaults.rs`): it keeps
 //! Docker's default capabilities, `/proc`'s sensitive files are masked and its kernel
-//! settings read-only (`rootfs.rs`), it can use only Docker's default devices (see
+//! settings read-only (`filesystem/`), it can use only Docker's default devices (see
 //! `defaults.rs`), and Docker's seccomp profile (`seccomp.rs`), compiled by the parent,
 //! is installed by the command process just before it switches to the step's user.
 //! [`Security::Insecure`](crate::plan::Security::Insecure) lifts all of it. The runc path
@@ -60,11 +60,11 @@
 mod child;
 mod defaults;
 mod error;
+mod filesystem;
 mod interrupt;
 mod namespaces;
 mod parent;
 mod protocol;
-mod rootfs;
 mod runc;
 mod seccomp;
 mod setup;

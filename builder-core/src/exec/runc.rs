@@ -25,9 +25,9 @@ use oci_spec::runtime::{
 
 use super::defaults;
 use super::error::ExecError;
+use super::filesystem::{FilesystemPlan, MountContext};
 use super::namespaces::IdMapping;
 use super::parent::{self, Fds, Launch};
-use super::rootfs::{FilesystemPlan, MountContext};
 use super::seccomp::{Arch, DeviceNodes, Profile};
 use super::spec::{DEFAULT_PATH, Mount, SandboxSpec};
 use super::sys;
