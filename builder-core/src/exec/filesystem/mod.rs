@@ -1191,6 +1191,9 @@ fn hosts_file(host: &[u8], hostname: &str, extra: &[(String, String)]) -> Vec<u8
 }
 
 #[cfg(test)]
+mod plan_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
