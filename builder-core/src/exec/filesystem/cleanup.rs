@@ -1,0 +1,120 @@
+//! Undoing the mount points made in a plain-directory root.
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timestamps};
+
+use super::mount_point::shown;
+use crate::exec::error::ExecError;
+use crate::fsroot::{self, Root};
+
+/// What the parent must undo after a run over a plain directory.
+///
+/// The step may have moved or replaced anything meanwhile, symlinks to the host included,
+/// so the undoing walks from the root by descriptors without following any symlink, and
+/// leaves alone what is no longer where it was made.
+#[derive(Debug, Default)]
+pub(crate) struct PlainCleanup {
+    /// The plain directory.
+    pub(super) root: PathBuf,
+    /// Entries created for mount points, deepest first, as components.
+    pub(super) created: Vec<Vec<String>>,
+    /// Directories that received them, with their access and modification times.
+    pub(super) touched: Vec<(Vec<String>, Timestamps)>,
+}
+
+impl PlainCleanup {
+    /// Removes the created mount points and puts the directories' times back.
+    ///
+    /// # Errors
+    /// The first removal or time change that fails.
+    pub(crate) fn undo(&self) -> Result<(), ExecError> {
+        if self.created.is_empty() && self.touched.is_empty() {
+            return Ok(());
+        }
+        for components in &self.created {
+            let Some((name, parents)) = components.split_last() else {
+                continue;
+            };
+            let removed = match self.walk(parents)? {
+                Some(dir) => match fsroot::type_at(&dir, name.as_bytes()) {
+                    Ok(Some(FileType::Directory)) => {
+                        rustix::fs::unlinkat(&dir, name.as_str(), AtFlags::REMOVEDIR)
+                            .map_err(io::Error::from)
+                    }
+                    Ok(Some(_)) => rustix::fs::unlinkat(&dir, name.as_str(), AtFlags::empty())
+                        .map_err(io::Error::from),
+                    Ok(None) => Ok(()),
+                    Err(error) => Err(error),
+                },
+                None => Ok(()),
+            };
+            removed.map_err(|source| ExecError::RemoveMountPoint {
+                path: shown(components),
+                source,
+            })?;
+        }
+        for (components, times) in &self.touched {
+            if let Some(dir) = self.walk(components)? {
+                rustix::fs::futimens(&dir, times).map_err(|source| {
+                    ExecError::RemoveMountPoint {
+                        path: shown(components),
+                        source: source.into(),
+                    }
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The directory at `components` below the root, no symlink followed; `None` when one
+    /// of them is no longer a directory.
+    fn walk(&self, components: &[String]) -> Result<Option<OwnedFd>, ExecError> {
+        let err = |source| ExecError::RemoveMountPoint {
+            path: shown(components),
+            source,
+        };
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let mut dir = rustix::fs::open(&self.root, flags, Mode::empty())
+            .map_err(|error| err(error.into()))?;
+        for name in components {
+            dir = match fsroot::open_child_dir(&dir, name.as_bytes()) {
+                Ok(fd) => fd,
+                Err(error)
+                    if matches!(
+                        error.raw_os_error(),
+                        Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP)
+                    ) =>
+                {
+                    return Ok(None);
+                }
+                Err(error) => return Err(err(error)),
+            };
+        }
+        Ok(Some(dir))
+    }
+}
+
+/// The access and modification times of the directory `components` below `root`, a
+/// plain-directory root before the run.
+pub(super) fn dir_times(root: &Path, components: &[String]) -> Result<Timestamps, ExecError> {
+    let path = components.join("/");
+    let stat = Root::open(root)
+        .and_then(|root| Ok(rustix::fs::fstat(root.dir(Path::new(&path), false)?)?))
+        .map_err(|source| ExecError::InspectRootfs {
+            path: shown(components),
+            source,
+        })?;
+    Ok(Timestamps {
+        last_access: rustix::fs::Timespec {
+            tv_sec: stat.st_atime as _,
+            tv_nsec: stat.st_atime_nsec as _,
+        },
+        last_modification: rustix::fs::Timespec {
+            tv_sec: stat.st_mtime as _,
+            tv_nsec: stat.st_mtime_nsec as _,
+        },
+    })
+}
