@@ -29,7 +29,7 @@ use super::filesystem::{FilesystemPlan, MountContext};
 use super::namespaces::IdMapping;
 use super::parent::{self, Fds, Launch};
 use super::seccomp::{Arch, DeviceNodes, Profile};
-use super::spec::{DEFAULT_PATH, Mount, SandboxSpec};
+use super::spec::{DEFAULT_PATH, SandboxMount, SandboxSpec};
 use super::sys;
 use crate::events::Stream;
 use crate::plan::{Network, Security};
@@ -193,12 +193,12 @@ fn config(spec: &SandboxSpec, plan: &FilesystemPlan<'_>) -> Result<Spec, ExecErr
     for (index, mount) in spec.mounts.iter().enumerate() {
         let target = resolved(4 + index);
         mounts.push(match mount {
-            Mount::Bind { readonly, .. } => {
+            SandboxMount::Bind { readonly, .. } => {
                 bind(plan.runtime_bind_source(index), target, *readonly)?
             }
-            Mount::Socket { source, .. } => bind(source.clone(), target, false)?,
-            Mount::File { .. } => bind(files.join(format!("file-{index}")), target, true)?,
-            Mount::Tmpfs { size, .. } => {
+            SandboxMount::Socket { source, .. } => bind(source.clone(), target, false)?,
+            SandboxMount::File { .. } => bind(files.join(format!("file-{index}")), target, true)?,
+            SandboxMount::Tmpfs { size, .. } => {
                 let mut options = vec![
                     "nosuid".to_owned(),
                     "nodev".to_owned(),

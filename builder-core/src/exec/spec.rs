@@ -30,9 +30,10 @@ pub enum Rootfs {
     Directory(PathBuf),
 }
 
-/// An extra mount in the sandbox.
+/// An extra mount in the sandbox, as the sandbox makes it: what a `RUN --mount`
+/// ([`crate::plan::Mount`]) becomes once its source is resolved on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mount {
+pub enum SandboxMount {
     /// A directory or file bound at `target`: `source` resolved inside the host directory
     /// `root` as if chrooted, so that no symlink or `..` in it leads out of `root` (the
     /// sandbox resolves it itself, right before binding it).
@@ -83,14 +84,14 @@ pub enum Mount {
     },
 }
 
-impl Mount {
+impl SandboxMount {
     /// The path in the sandbox.
     pub fn target(&self) -> &str {
         match self {
-            Mount::Bind { target, .. }
-            | Mount::Socket { target, .. }
-            | Mount::Tmpfs { target, .. }
-            | Mount::File { target, .. } => target,
+            SandboxMount::Bind { target, .. }
+            | SandboxMount::Socket { target, .. }
+            | SandboxMount::Tmpfs { target, .. }
+            | SandboxMount::File { target, .. } => target,
         }
     }
 }
@@ -117,7 +118,7 @@ pub struct SandboxSpec {
     pub(crate) network: Network,
     pub(crate) security: Security,
     pub(crate) rootfs: Rootfs,
-    pub(crate) mounts: Vec<Mount>,
+    pub(crate) mounts: Vec<SandboxMount>,
     pub(crate) pipe_files: Vec<PipeFile>,
 }
 
@@ -247,7 +248,7 @@ impl SandboxSpecBuilder {
 
     /// Adds a mount; mounts are made in the order they are added, after `/proc`, `/dev`,
     /// `/etc/resolv.conf` and `/etc/hosts`.
-    pub fn mount(mut self, mount: Mount) -> Self {
+    pub fn mount(mut self, mount: SandboxMount) -> Self {
         self.spec.mounts.push(mount);
         self
     }
@@ -288,13 +289,13 @@ impl SandboxSpecBuilder {
                 ("hostname", &spec.hostname),
             ])
             .chain(spec.mounts.iter().map(|mount| match mount {
-                Mount::Bind { target, .. }
-                | Mount::Socket { target, .. }
-                | Mount::Tmpfs { target, .. }
-                | Mount::File { target, .. } => ("mount target", target),
+                SandboxMount::Bind { target, .. }
+                | SandboxMount::Socket { target, .. }
+                | SandboxMount::Tmpfs { target, .. }
+                | SandboxMount::File { target, .. } => ("mount target", target),
             }))
             .chain(spec.mounts.iter().filter_map(|mount| match mount {
-                Mount::Bind { source, .. } => Some(("bind source", source)),
+                SandboxMount::Bind { source, .. } => Some(("bind source", source)),
                 _ => None,
             }))
             .chain(
@@ -322,8 +323,8 @@ impl SandboxSpecBuilder {
             Rootfs::Directory(dir) => vec![("root directory", dir.as_path())],
         };
         let bind_sources = spec.mounts.iter().filter_map(|mount| match mount {
-            Mount::Bind { root, .. } => Some(("bind source root", root.as_path())),
-            Mount::Socket { source, .. } => Some(("bind source", source.as_path())),
+            SandboxMount::Bind { root, .. } => Some(("bind source root", root.as_path())),
+            SandboxMount::Socket { source, .. } => Some(("bind source", source.as_path())),
             _ => None,
         });
         for (what, path) in paths.into_iter().chain(bind_sources) {
@@ -382,7 +383,7 @@ mod tests {
             "the working directory `app` is not an absolute path"
         );
         let err = SandboxSpec::builder(rootfs(), vec!["sh".into()])
-            .mount(Mount::Tmpfs {
+            .mount(SandboxMount::Tmpfs {
                 target: "tmp".into(),
                 size: None,
             })

@@ -24,9 +24,7 @@ use std::path::{Path, PathBuf};
 
 use crate::digest::sha256;
 use crate::events::Events;
-use crate::exec::{
-    ExecError, IdMapping, Mount as SandboxMount, SandboxSpecBuilder, in_user_namespace,
-};
+use crate::exec::{ExecError, IdMapping, SandboxMount, SandboxSpecBuilder, in_user_namespace};
 use crate::fsroot::Root;
 use crate::plan::{Mount, Sharing, Source};
 use crate::rootfs::LayerDirs;

@@ -12,7 +12,9 @@ use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use mkimage_core::Stream;
-use mkimage_core::exec::{ExecError, Mount, Rootfs, Sandbox, SandboxSpec, SandboxSpecBuilder};
+use mkimage_core::exec::{
+    ExecError, Rootfs, Sandbox, SandboxMount, SandboxSpec, SandboxSpecBuilder,
+};
 use mkimage_core::plan::Network;
 use tempfile::TempDir;
 
@@ -440,23 +442,23 @@ fn bind_tmpfs_and_file_mounts() {
              echo t > /scratch/t && cat /scratch/t; df -k /scratch | tail -1 | awk '{print $2}'; \
              stat -c '%a %u %g' /run/secrets/token; cat /run/secrets/token",
         )
-        .mount(Mount::Bind {
+        .mount(SandboxMount::Bind {
             root: host.path().to_owned(),
             source: "/".into(),
             target: "/mnt/rw".into(),
             readonly: false,
         })
-        .mount(Mount::Bind {
+        .mount(SandboxMount::Bind {
             root: readonly.path().to_owned(),
             source: "/".into(),
             target: "/mnt/ro".into(),
             readonly: true,
         })
-        .mount(Mount::Tmpfs {
+        .mount(SandboxMount::Tmpfs {
             target: "/scratch".into(),
             size: Some(1024 * 1024),
         })
-        .mount(Mount::File {
+        .mount(SandboxMount::File {
             target: "/run/secrets/token".into(),
             content: b"s3cret".to_vec(),
             mode: 0o400,
@@ -562,7 +564,7 @@ fn nothing_is_left_behind() {
     let spec = overlay
         .spec("sleep 1000 & (sleep 1000 &) ; setsid sleep 1000 & echo started")
         .env([marker.clone()])
-        .mount(Mount::Tmpfs {
+        .mount(SandboxMount::Tmpfs {
             target: "/scratch".into(),
             size: None,
         })
@@ -584,7 +586,7 @@ fn nothing_is_left_behind() {
 #[test]
 fn setup_failures_name_the_step() {
     let overlay = Overlay::new();
-    let spec = overlay.spec("true").mount(Mount::Bind {
+    let spec = overlay.spec("true").mount(SandboxMount::Bind {
         root: "/".into(),
         source: "/nonexistent/source".into(),
         target: "/mnt".into(),
@@ -596,7 +598,7 @@ fn setup_failures_name_the_step() {
         "failed to find the bind mount source `/nonexistent/source` in `/`"
     );
 
-    let spec = overlay.spec("true").mount(Mount::Tmpfs {
+    let spec = overlay.spec("true").mount(SandboxMount::Tmpfs {
         target: "/etc/passwd/x".into(),
         size: None,
     });
@@ -641,7 +643,7 @@ fn plain_directory_root_is_left_as_it_was() {
         Rootfs::Directory(root.clone()),
         "touch /tmp/made; ls /proc/1 >/dev/null; cat /etc/hosts >/dev/null",
     )
-    .mount(Mount::Tmpfs {
+    .mount(SandboxMount::Tmpfs {
         target: "/cache/deep".into(),
         size: None,
     });
@@ -668,14 +670,14 @@ fn plain_directory_cleanup_never_follows_symlinks_the_step_made() {
     fs::create_dir(root.join("a")).unwrap();
     let script = format!("mv /a/b /a/moved && ln -s {} /a/b", host.display());
     let spec = sh(Rootfs::Directory(root.clone()), &script)
-        .mount(Mount::File {
+        .mount(SandboxMount::File {
             target: "/a/b/canary".into(),
             content: b"secret\n".to_vec(),
             mode: 0o400,
             uid: 0,
             gid: 0,
         })
-        .mount(Mount::Tmpfs {
+        .mount(SandboxMount::Tmpfs {
             target: "/a/b/t".into(),
             size: None,
         });
@@ -809,11 +811,11 @@ fn helper_rootless() {
         .env([marker.clone()])
         .hostname("rootless")
         .network(Network::None)
-        .mount(Mount::Tmpfs {
+        .mount(SandboxMount::Tmpfs {
             target: "/scratch".into(),
             size: None,
         })
-        .mount(Mount::File {
+        .mount(SandboxMount::File {
             target: "/run/secrets/s".into(),
             content: b"secret\n".to_vec(),
             mode: 0o400,
@@ -1014,13 +1016,13 @@ fn runc_runtime_runs_the_same_spec() {
         .user(1000, 1000, vec![10])
         .hostname("via-runc")
         .network(Network::None)
-        .mount(Mount::Bind {
+        .mount(SandboxMount::Bind {
             root: host.path().to_owned(),
             source: "/".into(),
             target: "/mnt".into(),
             readonly: true,
         })
-        .mount(Mount::File {
+        .mount(SandboxMount::File {
             target: "/run/secrets/s".into(),
             content: b"secret\n".to_vec(),
             mode: 0o444,
@@ -1125,7 +1127,7 @@ fn device_nodes_of_the_image_cannot_be_opened() {
          rm /etc/group && echo x > /dev/null && head -c 2 /dev/zero | wc -c && exec 3<>/dev/ptmx && ls /dev/pts"
     );
     for (sandbox, char_node) in [(Sandbox::native(), "char refused"), (runc(), "char ok")] {
-        let spec = overlay.spec(&script).mount(Mount::Bind {
+        let spec = overlay.spec(&script).mount(SandboxMount::Bind {
             root: stage.path().to_owned(),
             source: "/".into(),
             target: "/stage".into(),

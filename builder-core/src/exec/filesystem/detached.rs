@@ -4,7 +4,7 @@
 
 use super::FilesystemPlan;
 use super::dev::DEVICES;
-use crate::exec::spec::Mount;
+use crate::exec::spec::SandboxMount;
 
 /// The slots of the detached mounts.
 pub(super) struct Detached {
@@ -45,20 +45,20 @@ impl FilesystemPlan<'_> {
         let mut mounts = Vec::new();
         for (index, mount) in spec.mounts.iter().enumerate() {
             mounts.push(match mount {
-                Mount::Bind {
+                SandboxMount::Bind {
                     root,
                     source,
                     readonly,
                     ..
                 } => Some(self.clone_mount_in(root, source, *readonly)),
-                Mount::Socket { source, .. } => {
+                SandboxMount::Socket { source, .. } => {
                     Some(self.clone_mount(&source.display().to_string(), false, false))
                 }
-                Mount::File { .. } => {
+                SandboxMount::File { .. } => {
                     let path = files.join(format!("file-{index}"));
                     Some(self.clone_mount(&path.display().to_string(), false, true))
                 }
-                Mount::Tmpfs { .. } => None,
+                SandboxMount::Tmpfs { .. } => None,
             });
         }
         Detached {

@@ -12,7 +12,7 @@ use snapbox::{assert_data_eq, file};
 
 use super::{FilesystemPlan, MountContext};
 use crate::exec::setup::Step;
-use crate::exec::spec::{Mount, Rootfs, SandboxSpec, SandboxSpecBuilder};
+use crate::exec::spec::{Rootfs, SandboxMount, SandboxSpec, SandboxSpecBuilder};
 use crate::plan::{Network, Security};
 
 /// The descriptor number of the first path the child opens.
@@ -102,33 +102,33 @@ impl Fixture {
     /// The mounts of RUN `--mount` options: a cache, a stage's directory, a secret, an
     /// SSH agent's socket and a tmpfs.
     fn mounts(&self, spec: SandboxSpecBuilder) -> SandboxSpecBuilder {
-        spec.mount(Mount::Bind {
+        spec.mount(SandboxMount::Bind {
             root: self.path("cache"),
             source: "/".into(),
             target: "/root/.cache".into(),
             readonly: false,
         })
-        .mount(Mount::Bind {
+        .mount(SandboxMount::Bind {
             root: self.path("stage"),
             source: "/src".into(),
             target: "/src".into(),
             readonly: true,
         })
-        .mount(Mount::File {
+        .mount(SandboxMount::File {
             target: "/run/secrets/token".into(),
             content: b"s3cret".to_vec(),
             mode: 0o400,
             uid: 0,
             gid: 0,
         })
-        .mount(Mount::Socket {
+        .mount(SandboxMount::Socket {
             source: self.path("agent.sock"),
             target: "/run/buildkit/ssh_agent.0".into(),
             mode: 0o600,
             uid: 1000,
             gid: 1000,
         })
-        .mount(Mount::Tmpfs {
+        .mount(SandboxMount::Tmpfs {
             target: "/var/run/tmp".into(),
             size: Some(1 << 20),
         })
@@ -416,11 +416,11 @@ fn a_mount_inside_another_gets_its_mount_point_after_pivot_root() {
     let fixture = Fixture::new();
     let spec = fixture
         .spec(fixture.overlay())
-        .mount(Mount::Tmpfs {
+        .mount(SandboxMount::Tmpfs {
             target: "/data".into(),
             size: None,
         })
-        .mount(Mount::Tmpfs {
+        .mount(SandboxMount::Tmpfs {
             target: "/data/sub/dir".into(),
             size: None,
         });

@@ -11,7 +11,7 @@ use super::mount_point::Kind;
 use super::targets::Targets;
 use crate::exec::error::ExecError;
 use crate::exec::setup::{Step, c_string};
-use crate::exec::spec::{Mount, Rootfs};
+use crate::exec::spec::{Rootfs, SandboxMount};
 
 impl FilesystemPlan<'_> {
     /// Mounts the root at the scratch's `root`; without devices, `nodev`.
@@ -103,7 +103,7 @@ impl FilesystemPlan<'_> {
         });
         let spec = self.spec;
         for (index, (mount, (_, kind))) in spec.mounts.iter().zip(&targets.mounts).enumerate() {
-            let Mount::Bind {
+            let SandboxMount::Bind {
                 root,
                 source,
                 readonly,

@@ -10,7 +10,7 @@ use super::FilesystemPlan;
 use super::detached::Detached;
 use super::targets::Targets;
 use crate::exec::setup::Step;
-use crate::exec::spec::Mount;
+use crate::exec::spec::SandboxMount;
 use crate::exec::usernet;
 use crate::plan::Network;
 
@@ -76,7 +76,7 @@ impl FilesystemPlan<'_> {
             shown: "/etc/hosts".to_owned(),
         });
         for mount in &spec.mounts {
-            if let Mount::Socket {
+            if let SandboxMount::Socket {
                 source,
                 target,
                 mode,
@@ -94,7 +94,7 @@ impl FilesystemPlan<'_> {
             }
         }
         for (index, mount) in spec.mounts.iter().enumerate() {
-            if let Mount::File {
+            if let SandboxMount::File {
                 content,
                 mode,
                 uid,

@@ -11,7 +11,7 @@ use super::cleanup::dir_times;
 use super::mount_point::{Kind, LayerStack, MountPoint, resolve};
 use crate::exec::error::ExecError;
 use crate::exec::setup::{LayerDir, Step, c_string};
-use crate::exec::spec::{Mount, Rootfs};
+use crate::exec::spec::{Rootfs, SandboxMount};
 use crate::fsroot::Root;
 
 /// The sandbox's mount targets, resolved in the image.
@@ -176,11 +176,13 @@ impl FilesystemPlan<'_> {
 
 /// What the target of `mount` must be: a bind of a directory and a tmpfs need a
 /// directory, the rest a file.
-fn mount_kind(mount: &Mount) -> Result<Kind, ExecError> {
+fn mount_kind(mount: &SandboxMount) -> Result<Kind, ExecError> {
     Ok(match mount {
-        Mount::Bind { root, source, .. } if bind_source_is_dir(root, source)? => Kind::Dir,
-        Mount::Bind { .. } | Mount::Socket { .. } | Mount::File { .. } => Kind::File,
-        Mount::Tmpfs { .. } => Kind::Dir,
+        SandboxMount::Bind { root, source, .. } if bind_source_is_dir(root, source)? => Kind::Dir,
+        SandboxMount::Bind { .. } | SandboxMount::Socket { .. } | SandboxMount::File { .. } => {
+            Kind::File
+        }
+        SandboxMount::Tmpfs { .. } => Kind::Dir,
     })
 }
 

@@ -8,7 +8,7 @@ use super::FilesystemPlan;
 use super::mount_point::Kind;
 use super::targets::Targets;
 use crate::exec::setup::{Step, c_string};
-use crate::exec::spec::Mount;
+use crate::exec::spec::SandboxMount;
 
 impl FilesystemPlan<'_> {
     /// Makes the spec's extra mounts at their targets; `slots` holds each one's detached
@@ -36,7 +36,7 @@ impl FilesystemPlan<'_> {
             }
             let target = point.sandbox_path();
             match (mount, *slot) {
-                (Mount::Tmpfs { size, .. }, _) => {
+                (SandboxMount::Tmpfs { size, .. }, _) => {
                     let data = match size {
                         Some(size) => format!("mode=1777,size={size}"),
                         None => "mode=1777".to_owned(),
@@ -48,10 +48,10 @@ impl FilesystemPlan<'_> {
                         Some(&data),
                     );
                 }
-                (Mount::Bind { source, .. }, Some(slot)) => {
+                (SandboxMount::Bind { source, .. }, Some(slot)) => {
                     self.attach_bind(slot, target, source.clone());
                 }
-                (Mount::Socket { source, .. }, Some(slot)) => {
+                (SandboxMount::Socket { source, .. }, Some(slot)) => {
                     self.attach_bind(slot, target, source.display().to_string());
                 }
                 (_, Some(slot)) => self.attach(slot, target, "file".to_owned()),
