@@ -8,7 +8,7 @@
 use std::os::fd::RawFd;
 
 use super::protocol::Message;
-use super::setup::{Setup, Step};
+use super::setup::{Setup, SetupStep};
 use super::sys::{self, Errno};
 
 /// Exit code of the command process when it could not start the command.
@@ -110,10 +110,10 @@ fn fail(socket: RawFd, index: usize, errno: Errno, code: i32) -> ! {
 }
 
 /// Carries out one step.
-fn run(step: &Step, slots: &mut [RawFd]) -> Result<(), Errno> {
+fn run(step: &SetupStep, slots: &mut [RawFd]) -> Result<(), Errno> {
     match step {
-        Step::MakePrivate => sys::make_mounts_private(),
-        Step::Mount {
+        SetupStep::MakePrivate => sys::make_mounts_private(),
+        SetupStep::Mount {
             source,
             target,
             fstype,
@@ -121,11 +121,11 @@ fn run(step: &Step, slots: &mut [RawFd]) -> Result<(), Errno> {
             data,
             ..
         } => sys::mount(source, target, fstype, *flags, data.as_deref()),
-        Step::Bind { source, target, .. } => sys::bind(source, target),
-        Step::OpenPath { path, fd, .. } => sys::open_path_as(path, *fd),
-        Step::MakeDir { path, mode, .. } => sys::make_dir(path, *mode),
-        Step::MakeFile { path, mode, .. } => sys::make_file(path, *mode),
-        Step::MakeIn {
+        SetupStep::Bind { source, target, .. } => sys::bind(source, target),
+        SetupStep::OpenPath { path, fd, .. } => sys::open_path_as(path, *fd),
+        SetupStep::MakeDir { path, mode, .. } => sys::make_dir(path, *mode),
+        SetupStep::MakeFile { path, mode, .. } => sys::make_file(path, *mode),
+        SetupStep::MakeIn {
             root,
             parent,
             name,
@@ -139,9 +139,9 @@ fn run(step: &Step, slots: &mut [RawFd]) -> Result<(), Errno> {
             *dir,
             like.as_ref().map(|l| (&*l.layer, &*l.path)),
         ),
-        Step::OpenInRoot { root, path, fd, .. } => sys::open_in_root_as(root, path, *fd),
-        Step::CopyFile { from, to, .. } => sys::copy_file(from, to),
-        Step::WriteFile {
+        SetupStep::OpenInRoot { root, path, fd, .. } => sys::open_in_root_as(root, path, *fd),
+        SetupStep::CopyFile { from, to, .. } => sys::copy_file(from, to),
+        SetupStep::WriteFile {
             path,
             content,
             mode,
@@ -149,15 +149,15 @@ fn run(step: &Step, slots: &mut [RawFd]) -> Result<(), Errno> {
             gid,
             ..
         } => sys::write_file(path, content, *mode, *uid, *gid),
-        Step::SetOwner {
+        SetupStep::SetOwner {
             path,
             mode,
             uid,
             gid,
             ..
         } => sys::set_owner(path, *mode, *uid, *gid),
-        Step::Symlink { target, path, .. } => sys::symlink(target, path),
-        Step::CloneMount {
+        SetupStep::Symlink { target, path, .. } => sys::symlink(target, path),
+        SetupStep::CloneMount {
             root,
             source,
             slot,
@@ -174,28 +174,30 @@ fn run(step: &Step, slots: &mut [RawFd]) -> Result<(), Errno> {
                 None => Err(libc::EINVAL),
             }
         }
-        Step::AttachMount { slot, target, .. } => match slots.get(*slot) {
+        SetupStep::AttachMount { slot, target, .. } => match slots.get(*slot) {
             Some(&fd) if fd >= 0 => sys::attach_mount(fd, target),
             _ => Err(libc::EBADF),
         },
-        Step::PivotRoot { root } => sys::pivot_root(root),
-        Step::SetHostname { name } => sys::set_hostname(name),
-        Step::LoopbackUp => sys::loopback_up(),
-        Step::DropCapabilities { keep } => sys::drop_capabilities(*keep),
-        Step::MaskPath { path, .. } => sys::mask_path(path),
-        Step::ReadonlyPath { path, .. } => sys::readonly_path(path),
-        Step::ForbidDevices { path, .. } => sys::forbid_devices(path),
-        Step::InstallSeccomp { filters } => filters
+        SetupStep::PivotRoot { root } => sys::pivot_root(root),
+        SetupStep::SetHostname { name } => sys::set_hostname(name),
+        SetupStep::LoopbackUp => sys::loopback_up(),
+        SetupStep::DropCapabilities { keep } => sys::drop_capabilities(*keep),
+        SetupStep::MaskPath { path, .. } => sys::mask_path(path),
+        SetupStep::ReadonlyPath { path, .. } => sys::readonly_path(path),
+        SetupStep::ForbidDevices { path, .. } => sys::forbid_devices(path),
+        SetupStep::InstallSeccomp { filters } => filters
             .iter()
             .try_for_each(|filter| sys::install_seccomp(filter)),
-        Step::MakeOwnedDir { path, uid, gid, .. } => sys::make_owned_dir(path, 0o755, *uid, *gid),
+        SetupStep::MakeOwnedDir { path, uid, gid, .. } => {
+            sys::make_owned_dir(path, 0o755, *uid, *gid)
+        }
         // Init handles the fork itself; reaching this in `run` is a misplaced step.
-        Step::SpawnCommand => Err(libc::EINVAL),
-        Step::RedirectStdio { stdout, stderr } => sys::redirect_stdio(*stdout, *stderr),
+        SetupStep::SpawnCommand => Err(libc::EINVAL),
+        SetupStep::RedirectStdio { stdout, stderr } => sys::redirect_stdio(*stdout, *stderr),
         // The socket stays usable until `execve` (it is close-on-exec anyway).
-        Step::CloseOtherFds => sys::cloexec_from_3(),
-        Step::ChangeDir { path, .. } => sys::change_dir(path),
-        Step::SetIds {
+        SetupStep::CloseOtherFds => sys::cloexec_from_3(),
+        SetupStep::ChangeDir { path, .. } => sys::change_dir(path),
+        SetupStep::SetIds {
             uid,
             gid,
             groups,

@@ -15,7 +15,7 @@ use super::interrupt::InterruptGuard;
 use super::namespaces::{self, IdMapping};
 use super::protocol::Message;
 use super::seccomp;
-use super::setup::{self, Setup, Step, c_string};
+use super::setup::{self, Setup, SetupStep, c_string};
 use super::spec::SandboxSpec;
 use super::sys;
 use super::usernet::Slirp4netns;
@@ -46,16 +46,16 @@ pub(crate) fn run(
     let cleanup = plan.cleanup;
     let mut steps = plan.steps;
     identity_steps(spec, &mut steps);
-    let mut command_steps = vec![Step::ChangeDir {
+    let mut command_steps = vec![SetupStep::ChangeDir {
         path: c_string(spec.cwd.as_str()),
         shown: spec.cwd.clone(),
     }];
     if confined {
-        command_steps.push(Step::InstallSeccomp {
+        command_steps.push(SetupStep::InstallSeccomp {
             filters: seccomp::default_filters()?,
         });
     }
-    command_steps.push(Step::SetIds {
+    command_steps.push(SetupStep::SetIds {
         uid: spec.uid,
         gid: spec.gid,
         groups: sys::gids(&spec.groups),
@@ -179,7 +179,7 @@ impl Fds {
 /// A prepared run: init's steps, then the command.
 pub(crate) struct Launch {
     /// Init's steps, before the fork.
-    pub(crate) steps: Vec<Step>,
+    pub(crate) steps: Vec<SetupStep>,
     /// Detached-mount slots the steps use.
     pub(crate) slots: usize,
     /// The `clone` namespace flags.
@@ -193,7 +193,7 @@ pub(crate) struct Launch {
     /// The paths `execve` is tried on.
     pub(crate) candidates: Vec<CString>,
     /// The command process's steps after its standard streams are connected.
-    pub(crate) command_steps: Vec<Step>,
+    pub(crate) command_steps: Vec<SetupStep>,
 }
 
 impl Launch {
@@ -216,12 +216,12 @@ impl Launch {
             child_socket,
         } = fds;
         let mut steps = self.steps;
-        steps.push(Step::SpawnCommand);
-        steps.push(Step::RedirectStdio {
+        steps.push(SetupStep::SpawnCommand);
+        steps.push(SetupStep::RedirectStdio {
             stdout: stdout_write.as_raw_fd(),
             stderr: stderr_write.as_raw_fd(),
         });
-        steps.push(Step::CloseOtherFds);
+        steps.push(SetupStep::CloseOtherFds);
         steps.extend(self.command_steps);
         let mut keep_fds: Vec<RawFd> = [&child_socket, &stdout_write, &stderr_write]
             .into_iter()
@@ -304,12 +304,12 @@ impl Launch {
 
 /// Adds init's steps that follow the filesystem: host name, network, working directory,
 /// capabilities.
-fn identity_steps(spec: &SandboxSpec, steps: &mut Vec<Step>) {
-    steps.push(Step::SetHostname {
+fn identity_steps(spec: &SandboxSpec, steps: &mut Vec<SetupStep>) {
+    steps.push(SetupStep::SetHostname {
         name: c_string(spec.hostname.as_str()),
     });
     if spec.network != Network::Host {
-        steps.push(Step::LoopbackUp);
+        steps.push(SetupStep::LoopbackUp);
     }
     let mut path = String::new();
     for component in spec
@@ -319,7 +319,7 @@ fn identity_steps(spec: &SandboxSpec, steps: &mut Vec<Step>) {
     {
         path.push('/');
         path.push_str(component);
-        steps.push(Step::MakeOwnedDir {
+        steps.push(SetupStep::MakeOwnedDir {
             path: c_string(path.as_str()),
             uid: spec.uid,
             gid: spec.gid,
@@ -327,7 +327,7 @@ fn identity_steps(spec: &SandboxSpec, steps: &mut Vec<Step>) {
         });
     }
     if spec.security == Security::Sandbox {
-        steps.push(Step::DropCapabilities {
+        steps.push(SetupStep::DropCapabilities {
             keep: defaults::capability_mask(&defaults::CAPABILITIES),
         });
     }

@@ -18,7 +18,7 @@ use super::error::ExecError;
 
 /// One step of the setup program.
 #[derive(Debug)]
-pub(crate) enum Step {
+pub(crate) enum SetupStep {
     /// Make every mount private to the new mount namespace.
     MakePrivate,
     /// `mount(source, target, fstype, flags, data)`.
@@ -168,82 +168,86 @@ pub(crate) enum Step {
     },
 }
 
-impl Step {
+impl SetupStep {
     /// The error for this step failing with `errno`.
     pub(crate) fn error(&self, errno: i32) -> ExecError {
         let source = io::Error::from_raw_os_error(errno);
         match self {
-            Step::MakePrivate => ExecError::MakeMountsPrivate { source },
-            Step::OpenPath { shown, .. } => ExecError::OpenLayer {
+            SetupStep::MakePrivate => ExecError::MakeMountsPrivate { source },
+            SetupStep::OpenPath { shown, .. } => ExecError::OpenLayer {
                 path: shown.into(),
                 source,
             },
-            Step::Mount { what, shown, .. } | Step::AttachMount { what, shown, .. } => {
+            SetupStep::Mount { what, shown, .. } | SetupStep::AttachMount { what, shown, .. } => {
                 ExecError::Mount {
                     what: what.clone(),
                     target: shown.clone(),
                     source,
                 }
             }
-            Step::Bind { shown, .. } => ExecError::Mount {
+            SetupStep::Bind { shown, .. } => ExecError::Mount {
                 what: shown.clone(),
                 target: "/".to_owned(),
                 source,
             },
-            Step::MakeDir { shown, .. }
-            | Step::MakeFile { shown, .. }
-            | Step::MakeIn { shown, .. }
-            | Step::Symlink { shown, .. } => ExecError::CreateMountPoint {
+            SetupStep::MakeDir { shown, .. }
+            | SetupStep::MakeFile { shown, .. }
+            | SetupStep::MakeIn { shown, .. }
+            | SetupStep::Symlink { shown, .. } => ExecError::CreateMountPoint {
                 path: shown.clone(),
                 source,
             },
-            Step::OpenInRoot { shown, .. } => ExecError::OpenMountPoint {
+            SetupStep::OpenInRoot { shown, .. } => ExecError::OpenMountPoint {
                 path: shown.clone(),
                 source,
             },
-            Step::CopyFile { shown, .. } | Step::WriteFile { shown, .. } => ExecError::WriteFile {
+            SetupStep::CopyFile { shown, .. } | SetupStep::WriteFile { shown, .. } => {
+                ExecError::WriteFile {
+                    path: shown.clone(),
+                    source,
+                }
+            }
+            SetupStep::SetOwner { shown, .. } => ExecError::SetSocketOwner {
                 path: shown.clone(),
                 source,
             },
-            Step::SetOwner { shown, .. } => ExecError::SetSocketOwner {
-                path: shown.clone(),
-                source,
-            },
-            Step::CloneMount { shown, .. } => ExecError::PrepareBind {
+            SetupStep::CloneMount { shown, .. } => ExecError::PrepareBind {
                 source_path: shown.clone(),
                 source,
             },
-            Step::PivotRoot { .. } => ExecError::PivotRoot { source },
-            Step::SetHostname { name } => ExecError::SetHostname {
+            SetupStep::PivotRoot { .. } => ExecError::PivotRoot { source },
+            SetupStep::SetHostname { name } => ExecError::SetHostname {
                 hostname: name.to_string_lossy().into_owned(),
                 source,
             },
-            Step::LoopbackUp => ExecError::LoopbackUp { source },
-            Step::DropCapabilities { .. } => ExecError::DropCapabilities { source },
-            Step::MaskPath { shown, .. } => ExecError::MaskPath {
+            SetupStep::LoopbackUp => ExecError::LoopbackUp { source },
+            SetupStep::DropCapabilities { .. } => ExecError::DropCapabilities { source },
+            SetupStep::MaskPath { shown, .. } => ExecError::MaskPath {
                 path: shown.clone(),
                 source,
             },
-            Step::ReadonlyPath { shown, .. } => ExecError::ReadonlyPath {
+            SetupStep::ReadonlyPath { shown, .. } => ExecError::ReadonlyPath {
                 path: shown.clone(),
                 source,
             },
-            Step::ForbidDevices { shown, .. } => ExecError::ForbidDevices {
+            SetupStep::ForbidDevices { shown, .. } => ExecError::ForbidDevices {
                 path: shown.clone(),
                 source,
             },
-            Step::InstallSeccomp { .. } => ExecError::InstallSeccomp { source },
-            Step::MakeOwnedDir { shown, .. } => ExecError::CreateWorkdir {
+            SetupStep::InstallSeccomp { .. } => ExecError::InstallSeccomp { source },
+            SetupStep::MakeOwnedDir { shown, .. } => ExecError::CreateWorkdir {
                 path: shown.clone(),
                 source,
             },
-            Step::SpawnCommand => ExecError::SpawnCommand { source },
-            Step::RedirectStdio { .. } | Step::CloseOtherFds => ExecError::RedirectStdio { source },
-            Step::ChangeDir { shown, .. } => ExecError::EnterWorkdir {
+            SetupStep::SpawnCommand => ExecError::SpawnCommand { source },
+            SetupStep::RedirectStdio { .. } | SetupStep::CloseOtherFds => {
+                ExecError::RedirectStdio { source }
+            }
+            SetupStep::ChangeDir { shown, .. } => ExecError::EnterWorkdir {
                 path: shown.clone(),
                 source,
             },
-            Step::SetIds { uid, gid, .. } => ExecError::SwitchUser {
+            SetupStep::SetIds { uid, gid, .. } => ExecError::SwitchUser {
                 uid: *uid,
                 gid: *gid,
                 source,
@@ -267,9 +271,9 @@ pub(crate) struct LayerDir {
 /// Everything the sandbox's processes need, prepared by the parent.
 #[derive(Debug)]
 pub(crate) struct Setup {
-    /// The steps; init runs those before [`Step::SpawnCommand`], the command process those
+    /// The steps; init runs those before [`SetupStep::SpawnCommand`], the command process those
     /// after it.
-    pub(crate) steps: Vec<Step>,
+    pub(crate) steps: Vec<SetupStep>,
     /// How many detached-mount slots the steps use.
     pub(crate) slots: usize,
     /// Absolute paths to try `execve` on, in order (the `PATH` search, done in advance).
@@ -302,11 +306,11 @@ impl Setup {
         self.env_ptrs.push(std::ptr::null());
     }
 
-    /// The index of [`Step::SpawnCommand`].
+    /// The index of [`SetupStep::SpawnCommand`].
     pub(crate) fn spawn_index(&self) -> usize {
         self.steps
             .iter()
-            .position(|step| matches!(step, Step::SpawnCommand))
+            .position(|step| matches!(step, SetupStep::SpawnCommand))
             .unwrap_or(self.steps.len())
     }
 }
@@ -339,7 +343,7 @@ mod tests {
 
     #[test]
     fn a_failed_step_names_what_it_did_and_where() {
-        let step = Step::ForbidDevices {
+        let step = SetupStep::ForbidDevices {
             path: c"/tmp/scratch/root".to_owned(),
             shown: "/".to_owned(),
         };

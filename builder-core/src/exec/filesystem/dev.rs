@@ -4,7 +4,7 @@
 use rustix::mount::MountFlags;
 
 use super::FilesystemPlan;
-use crate::exec::setup::{Step, c_string};
+use crate::exec::setup::{SetupStep, c_string};
 
 /// Host devices bound into the sandbox's `/dev`.
 pub(super) const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
@@ -25,7 +25,7 @@ impl FilesystemPlan<'_> {
             Some("mode=755,size=65536k"),
         );
         for (slot, path) in devices {
-            self.steps.push(Step::MakeFile {
+            self.steps.push(SetupStep::MakeFile {
                 path: c_string(path.as_str()),
                 mode: 0o644,
                 shown: path.clone(),
@@ -66,7 +66,7 @@ impl FilesystemPlan<'_> {
             ("/proc/self/fd/1", "/dev/stdout"),
             ("/proc/self/fd/2", "/dev/stderr"),
         ] {
-            self.steps.push(Step::Symlink {
+            self.steps.push(SetupStep::Symlink {
                 target: c_string(target),
                 path: c_string(path),
                 shown: path.to_owned(),

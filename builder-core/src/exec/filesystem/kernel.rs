@@ -8,7 +8,7 @@ use rustix::mount::MountFlags;
 use super::FilesystemPlan;
 use super::targets::Targets;
 use crate::exec::defaults;
-use crate::exec::setup::{Step, c_string};
+use crate::exec::setup::{SetupStep, c_string};
 
 /// The mount points of `/proc` and a fresh `/sys`, opened by the child inside the new
 /// root, as the `/proc/self/fd/N` paths that name them.
@@ -44,7 +44,7 @@ impl FilesystemPlan<'_> {
         // mount while a fully visible one exists in the mount namespace, and the host's
         // goes away with the old root. The path, resolved in the image above, was resolved
         // again inside the new root by the child and is mounted on through its descriptor.
-        self.steps.push(Step::Mount {
+        self.steps.push(SetupStep::Mount {
             source: c"proc".to_owned(),
             target: points.proc,
             fstype: c"proc".to_owned(),
@@ -55,7 +55,7 @@ impl FilesystemPlan<'_> {
         });
         if let Some(sys_target) = points.sys {
             // Before `pivot_root` too, for the same reason as /proc.
-            self.steps.push(Step::Mount {
+            self.steps.push(SetupStep::Mount {
                 source: c"sysfs".to_owned(),
                 target: sys_target,
                 fstype: c"sysfs".to_owned(),
@@ -68,7 +68,7 @@ impl FilesystemPlan<'_> {
                 shown: targets.sys.sandbox_path(),
             });
         }
-        self.steps.push(Step::PivotRoot {
+        self.steps.push(SetupStep::PivotRoot {
             root: Self::c_path(&self.scratch_path("root")),
         });
         if let Some(slot) = host_sys {
@@ -88,7 +88,7 @@ impl FilesystemPlan<'_> {
         };
         for path in defaults::READONLY_PATHS {
             if let Some(target) = place(path) {
-                self.steps.push(Step::ReadonlyPath {
+                self.steps.push(SetupStep::ReadonlyPath {
                     path: c_string(target.clone()),
                     shown: target,
                 });
@@ -96,7 +96,7 @@ impl FilesystemPlan<'_> {
         }
         for path in defaults::masked_paths() {
             if let Some(target) = place(&path) {
-                self.steps.push(Step::MaskPath {
+                self.steps.push(SetupStep::MaskPath {
                     path: c_string(target.clone()),
                     shown: target,
                 });

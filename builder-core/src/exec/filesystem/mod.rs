@@ -52,7 +52,7 @@ use rustix::mount::MountFlags;
 pub(crate) use cleanup::PlainCleanup;
 
 use super::error::ExecError;
-use super::setup::{Step, c_string};
+use super::setup::{SetupStep, c_string};
 use super::spec::SandboxSpec;
 use crate::plan::{Network, Security};
 use mount_point::MountPoint;
@@ -75,7 +75,7 @@ pub(crate) struct FilesystemPlan<'a> {
     scratch: PathBuf,
     context: MountContext,
     /// The steps, in order.
-    pub(crate) steps: Vec<Step>,
+    pub(crate) steps: Vec<SetupStep>,
     /// Detached-mount slots used.
     pub(crate) slots: usize,
     /// The descriptor number of the first path (a layer, a mount point) opened by the
@@ -177,7 +177,7 @@ impl<'a> FilesystemPlan<'a> {
     /// `/proc/self/fd/N`, for a mount onto it before `pivot_root`.
     fn open_in_root(&mut self, root: &Path, point: &MountPoint) -> CString {
         let fd = self.path_fd();
-        self.steps.push(Step::OpenInRoot {
+        self.steps.push(SetupStep::OpenInRoot {
             root: Self::c_path(root),
             path: c_string(point.components.join("/")),
             fd,
@@ -189,7 +189,7 @@ impl<'a> FilesystemPlan<'a> {
     /// Clones the host mount at `source` into a new slot.
     fn clone_mount(&mut self, source: &str, recursive: bool, readonly: bool) -> usize {
         let slot = self.slot();
-        self.steps.push(Step::CloneMount {
+        self.steps.push(SetupStep::CloneMount {
             root: None,
             source: c_string(source),
             slot,
@@ -204,7 +204,7 @@ impl<'a> FilesystemPlan<'a> {
     /// slot (recursively).
     fn clone_mount_in(&mut self, root: &Path, source: &str, readonly: bool) -> usize {
         let slot = self.slot();
-        self.steps.push(Step::CloneMount {
+        self.steps.push(SetupStep::CloneMount {
             root: Some(Self::c_path(root)),
             source: c_string(source),
             slot,
@@ -217,7 +217,7 @@ impl<'a> FilesystemPlan<'a> {
 
     /// Attaches the detached mount in `slot` at the sandbox path `target`.
     fn attach(&mut self, slot: usize, target: String, what: String) {
-        self.steps.push(Step::AttachMount {
+        self.steps.push(SetupStep::AttachMount {
             slot,
             target: c_string(target.clone()),
             what,
@@ -226,7 +226,7 @@ impl<'a> FilesystemPlan<'a> {
     }
 
     fn make_dir(&mut self, path: &str) {
-        self.steps.push(Step::MakeDir {
+        self.steps.push(SetupStep::MakeDir {
             path: c_string(path),
             mode: 0o755,
             shown: path.to_owned(),
@@ -234,7 +234,7 @@ impl<'a> FilesystemPlan<'a> {
     }
 
     fn mount_fs(&mut self, fstype: &str, target: &str, flags: MountFlags, data: Option<&str>) {
-        self.steps.push(Step::Mount {
+        self.steps.push(SetupStep::Mount {
             source: c_string(fstype),
             target: c_string(target),
             fstype: c_string(fstype),

@@ -11,7 +11,7 @@ use rustix::mount::MountFlags;
 use snapbox::{assert_data_eq, file};
 
 use super::{FilesystemPlan, MountContext};
-use crate::exec::setup::Step;
+use crate::exec::setup::SetupStep;
 use crate::exec::spec::{Rootfs, SandboxMount, SandboxSpec, SandboxSpecBuilder};
 use crate::plan::{Network, Security};
 
@@ -136,10 +136,10 @@ impl Fixture {
 }
 
 /// One step as a line: what it does, to what, with which flags.
-fn describe(step: &Step) -> String {
+fn describe(step: &SetupStep) -> String {
     match step {
-        Step::MakePrivate => "make-private".to_owned(),
-        Step::Mount {
+        SetupStep::MakePrivate => "make-private".to_owned(),
+        SetupStep::Mount {
             source,
             target,
             fstype,
@@ -156,11 +156,13 @@ fn describe(step: &Step) -> String {
                 .map(|data| format!(" data={}", text(data)))
                 .unwrap_or_default()
         ),
-        Step::Bind { source, target, .. } => format!("bind {} on {}", text(source), text(target)),
-        Step::OpenPath { path, fd, .. } => format!("open {} as fd {fd}", text(path)),
-        Step::MakeDir { path, mode, .. } => format!("mkdir {} {mode:o}", text(path)),
-        Step::MakeFile { path, mode, .. } => format!("mkfile {} {mode:o}", text(path)),
-        Step::MakeIn {
+        SetupStep::Bind { source, target, .. } => {
+            format!("bind {} on {}", text(source), text(target))
+        }
+        SetupStep::OpenPath { path, fd, .. } => format!("open {} as fd {fd}", text(path)),
+        SetupStep::MakeDir { path, mode, .. } => format!("mkdir {} {mode:o}", text(path)),
+        SetupStep::MakeFile { path, mode, .. } => format!("mkfile {} {mode:o}", text(path)),
+        SetupStep::MakeIn {
             root,
             parent,
             name,
@@ -178,28 +180,28 @@ fn describe(step: &Step) -> String {
                 .map(|like| format!(" like {}:/{}", text(&like.layer), text(&like.path)))
                 .unwrap_or_default()
         ),
-        Step::OpenInRoot { root, path, fd, .. } => {
+        SetupStep::OpenInRoot { root, path, fd, .. } => {
             format!("open-in-root {} /{} as fd {fd}", text(root), text(path))
         }
-        Step::CopyFile { from, to, .. } => format!("copy {} to {}", text(from), text(to)),
-        Step::WriteFile {
+        SetupStep::CopyFile { from, to, .. } => format!("copy {} to {}", text(from), text(to)),
+        SetupStep::WriteFile {
             path,
             mode,
             uid,
             gid,
             ..
         } => format!("write {} {mode:o} {uid}:{gid}", text(path)),
-        Step::SetOwner {
+        SetupStep::SetOwner {
             path,
             mode,
             uid,
             gid,
             ..
         } => format!("set-owner {} {mode:o} {uid}:{gid}", text(path)),
-        Step::Symlink { target, path, .. } => {
+        SetupStep::Symlink { target, path, .. } => {
             format!("symlink {} -> {}", text(path), text(target))
         }
-        Step::CloneMount {
+        SetupStep::CloneMount {
             root,
             source,
             slot,
@@ -215,13 +217,13 @@ fn describe(step: &Step) -> String {
             if *recursive { " recursive" } else { "" },
             if *readonly { " readonly" } else { "" },
         ),
-        Step::AttachMount { slot, target, .. } => {
+        SetupStep::AttachMount { slot, target, .. } => {
             format!("attach slot {slot} on {}", text(target))
         }
-        Step::PivotRoot { root } => format!("pivot-root {}", text(root)),
-        Step::MaskPath { path, .. } => format!("mask {}", text(path)),
-        Step::ReadonlyPath { path, .. } => format!("readonly {}", text(path)),
-        Step::ForbidDevices { path, .. } => format!("nodev {}", text(path)),
+        SetupStep::PivotRoot { root } => format!("pivot-root {}", text(root)),
+        SetupStep::MaskPath { path, .. } => format!("mask {}", text(path)),
+        SetupStep::ReadonlyPath { path, .. } => format!("readonly {}", text(path)),
+        SetupStep::ForbidDevices { path, .. } => format!("nodev {}", text(path)),
         other => format!("{other:?}"),
     }
 }
@@ -400,7 +402,7 @@ fn secret_content_goes_to_the_scratch_tmpfs_only() {
         .steps
         .iter()
         .filter_map(|step| match step {
-            Step::WriteFile { path, content, .. } if content == b"s3cret" => {
+            SetupStep::WriteFile { path, content, .. } if content == b"s3cret" => {
                 Some((path.as_c_str(), content.as_slice()))
             }
             _ => None,

@@ -10,7 +10,7 @@ use super::FilesystemPlan;
 use super::mount_point::Kind;
 use super::targets::Targets;
 use crate::exec::error::ExecError;
-use crate::exec::setup::{Step, c_string};
+use crate::exec::setup::{SetupStep, c_string};
 use crate::exec::spec::{Rootfs, SandboxMount};
 
 impl FilesystemPlan<'_> {
@@ -20,7 +20,7 @@ impl FilesystemPlan<'_> {
         match &self.spec.rootfs {
             Rootfs::Overlay { lower, upper, work } => {
                 let data = self.overlay_options(lower, upper, work)?;
-                self.steps.push(Step::Mount {
+                self.steps.push(SetupStep::Mount {
                     source: c"overlay".to_owned(),
                     target: Self::c_path(&root),
                     fstype: c"overlay".to_owned(),
@@ -30,14 +30,14 @@ impl FilesystemPlan<'_> {
                     shown: "/".to_owned(),
                 });
             }
-            Rootfs::Directory(dir) => self.steps.push(Step::Bind {
+            Rootfs::Directory(dir) => self.steps.push(SetupStep::Bind {
                 source: Self::c_path(dir),
                 target: Self::c_path(&root),
                 shown: dir.display().to_string(),
             }),
         }
         if self.context.no_devices {
-            self.steps.push(Step::ForbidDevices {
+            self.steps.push(SetupStep::ForbidDevices {
                 path: Self::c_path(&root),
                 shown: "/".to_owned(),
             });
@@ -83,7 +83,7 @@ impl FilesystemPlan<'_> {
             source,
         })?;
         let fd = self.path_fd();
-        self.steps.push(Step::OpenPath {
+        self.steps.push(SetupStep::OpenPath {
             path: Self::c_path(path),
             fd,
             shown: path.display().to_string(),
@@ -96,7 +96,7 @@ impl FilesystemPlan<'_> {
     /// configuration names ([`FilesystemPlan::runtime_bind_source`]).
     pub(super) fn runtime_binds(&mut self, targets: &Targets) {
         let binds = self.scratch_path("binds");
-        self.steps.push(Step::MakeDir {
+        self.steps.push(SetupStep::MakeDir {
             path: Self::c_path(&binds),
             mode: 0o700,
             shown: binds.display().to_string(),
@@ -115,19 +115,19 @@ impl FilesystemPlan<'_> {
             let at = self.runtime_bind_source(index);
             let shown = at.display().to_string();
             self.steps.push(match kind {
-                Kind::Dir => Step::MakeDir {
+                Kind::Dir => SetupStep::MakeDir {
                     path: Self::c_path(&at),
                     mode: 0o700,
                     shown: shown.clone(),
                 },
-                Kind::File => Step::MakeFile {
+                Kind::File => SetupStep::MakeFile {
                     path: Self::c_path(&at),
                     mode: 0o600,
                     shown: shown.clone(),
                 },
             });
             let slot = self.clone_mount_in(root, source, *readonly);
-            self.steps.push(Step::AttachMount {
+            self.steps.push(SetupStep::AttachMount {
                 slot,
                 target: Self::c_path(&at),
                 what: source.clone(),

@@ -9,7 +9,7 @@ use rustix::mount::MountFlags;
 use super::FilesystemPlan;
 use super::detached::Detached;
 use super::targets::Targets;
-use crate::exec::setup::Step;
+use crate::exec::setup::SetupStep;
 use crate::exec::spec::SandboxMount;
 use crate::exec::usernet;
 use crate::plan::Network;
@@ -18,8 +18,8 @@ impl FilesystemPlan<'_> {
     /// Makes every mount private, mounts the scratch tmpfs and makes its directories:
     /// `root` (where the root is mounted), `stub` (the stub layer), `files`, `pipes`.
     pub(super) fn mount_scratch(&mut self) {
-        self.steps.push(Step::MakePrivate);
-        self.steps.push(Step::Mount {
+        self.steps.push(SetupStep::MakePrivate);
+        self.steps.push(SetupStep::Mount {
             source: c"tmpfs".to_owned(),
             target: Self::c_path(&self.scratch),
             fstype: c"tmpfs".to_owned(),
@@ -30,7 +30,7 @@ impl FilesystemPlan<'_> {
         });
         for name in ["root", "stub", "files", "pipes"] {
             let dir = self.scratch_path(name);
-            self.steps.push(Step::MakeDir {
+            self.steps.push(SetupStep::MakeDir {
                 path: Self::c_path(&dir),
                 mode: 0o755,
                 shown: dir.display().to_string(),
@@ -46,7 +46,7 @@ impl FilesystemPlan<'_> {
         let resolv = files.join("resolv.conf");
         self.steps.push(match spec.network {
             // The stack's forwarder: the host's resolvers may be on its loopback.
-            Network::Default => Step::WriteFile {
+            Network::Default => SetupStep::WriteFile {
                 path: Self::c_path(&resolv),
                 content: usernet::resolv_conf(
                     &fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
@@ -57,13 +57,13 @@ impl FilesystemPlan<'_> {
                 gid: 0,
                 shown: "/etc/resolv.conf".to_owned(),
             },
-            Network::None | Network::Host => Step::CopyFile {
+            Network::None | Network::Host => SetupStep::CopyFile {
                 from: c"/etc/resolv.conf".to_owned(),
                 to: Self::c_path(&resolv),
                 shown: "/etc/resolv.conf".to_owned(),
             },
         });
-        self.steps.push(Step::WriteFile {
+        self.steps.push(SetupStep::WriteFile {
             path: Self::c_path(&files.join("hosts")),
             content: hosts_file(
                 &fs::read("/etc/hosts").unwrap_or_default(),
@@ -84,7 +84,7 @@ impl FilesystemPlan<'_> {
                 gid,
             } = mount
             {
-                self.steps.push(Step::SetOwner {
+                self.steps.push(SetupStep::SetOwner {
                     path: Self::c_path(source),
                     mode: *mode,
                     uid: *uid,
@@ -102,7 +102,7 @@ impl FilesystemPlan<'_> {
                 target,
             } = mount
             {
-                self.steps.push(Step::WriteFile {
+                self.steps.push(SetupStep::WriteFile {
                     path: Self::c_path(&files.join(format!("file-{index}"))),
                     content: content.clone(),
                     mode: *mode,
@@ -114,7 +114,7 @@ impl FilesystemPlan<'_> {
         }
         let pipes = self.scratch_path("pipes");
         for file in &spec.pipe_files {
-            self.steps.push(Step::WriteFile {
+            self.steps.push(SetupStep::WriteFile {
                 path: Self::c_path(&pipes.join(&file.name)),
                 content: file.content.clone(),
                 mode: file.mode,

@@ -10,7 +10,7 @@ use super::FilesystemPlan;
 use super::cleanup::dir_times;
 use super::mount_point::{Kind, LayerStack, MountPoint, resolve};
 use crate::exec::error::ExecError;
-use crate::exec::setup::{LayerDir, Step, c_string};
+use crate::exec::setup::{LayerDir, SetupStep, c_string};
 use crate::exec::spec::{Rootfs, SandboxMount};
 use crate::fsroot::Root;
 
@@ -135,7 +135,7 @@ impl FilesystemPlan<'_> {
                 let this_kind = if is_last { kind } else { Kind::Dir };
                 // Made in the stub (a tmpfs of the sandbox's) or the plain directory, the
                 // parent resolved inside it by the child: never a host path.
-                let make = |kind: Kind, like: Option<LayerDir>| Step::MakeIn {
+                let make = |kind: Kind, like: Option<LayerDir>| SetupStep::MakeIn {
                     root: Self::c_path(base),
                     parent: c_string(point.components[..len - 1].join("/")),
                     name: c_string(point.components[len - 1].as_str()),

@@ -7,7 +7,7 @@ use rustix::mount::MountFlags;
 use super::FilesystemPlan;
 use super::mount_point::Kind;
 use super::targets::Targets;
-use crate::exec::setup::{Step, c_string};
+use crate::exec::setup::{SetupStep, c_string};
 use crate::exec::spec::SandboxMount;
 
 impl FilesystemPlan<'_> {
@@ -21,13 +21,13 @@ impl FilesystemPlan<'_> {
                 let path = c_string(shown.clone());
                 let is_last = len == point.components.len();
                 self.steps.push(if is_last && *kind == Kind::File {
-                    Step::MakeFile {
+                    SetupStep::MakeFile {
                         path,
                         mode: 0o644,
                         shown,
                     }
                 } else {
-                    Step::MakeDir {
+                    SetupStep::MakeDir {
                         path,
                         mode: 0o755,
                         shown,
@@ -65,7 +65,7 @@ impl FilesystemPlan<'_> {
     fn attach_bind(&mut self, slot: usize, target: String, what: String) {
         self.attach(slot, target.clone(), what);
         if self.context.no_devices {
-            self.steps.push(Step::ForbidDevices {
+            self.steps.push(SetupStep::ForbidDevices {
                 path: c_string(target.clone()),
                 shown: target,
             });
