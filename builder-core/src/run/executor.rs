@@ -2,13 +2,13 @@
 
 use oci_spec::image::Descriptor;
 
-use crate::build::{NewLayer, RunInput as BuildInput, StepExecutor};
+use crate::build::{NewLayer, RunInput, StepExecutor};
 
-use super::{ImageLayers, RunInput, Runner};
+use super::{ImageLayers, RunStep, Runner};
 
 impl StepExecutor for Runner {
     /// Runs the step over the image so far, with the layer options of the build.
-    fn run(&self, input: &BuildInput<'_>) -> crate::Result<Option<NewLayer>> {
+    fn run(&self, input: &RunInput<'_>) -> crate::Result<Option<NewLayer>> {
         let stages: Vec<Option<ImageLayers<'_>>> = input
             .stages
             .iter()
@@ -31,7 +31,7 @@ impl StepExecutor for Runner {
             })
             .collect();
         let image = input.image;
-        let run = RunInput {
+        let run = RunStep {
             layers: &image.layers,
             diff_ids: &image.config.rootfs.diff_ids,
             config: &image.config.config,

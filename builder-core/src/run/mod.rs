@@ -3,7 +3,7 @@
 //!
 //! A [`Runner`] holds what stays the same for every step of a build (the store, the
 //! sandbox, how layers are written, the secrets given to the build); [`Runner::run`] runs
-//! one [`RunInput`] and returns the layer it wrote, or `None` when the command changed
+//! one [`RunStep`] and returns the layer it wrote, or `None` when the command changed
 //! nothing.
 //!
 //! # How a step runs
@@ -73,9 +73,10 @@ pub enum RootfsMode {
 /// Set once an overlay mount failed in this process: later steps go straight to the copy.
 static OVERLAY_UNAVAILABLE: AtomicBool = AtomicBool::new(false);
 
-/// One `RUN` step to run.
+/// One `RUN` step with the layers it runs over and mounts: what [`Runner::run`] takes
+/// (the build engine hands its executor a [`crate::build::RunInput`] instead).
 #[derive(Debug, Clone, Copy)]
-pub struct RunInput<'a> {
+pub struct RunStep<'a> {
     /// The parent image's layers, bottom first (from its manifest).
     pub layers: &'a [Descriptor],
     /// Their `diff_id`s, bottom first (from its config).
@@ -195,7 +196,7 @@ impl Runner {
     /// store but unpacked base layers.
     pub fn run(
         &self,
-        input: &RunInput<'_>,
+        input: &RunStep<'_>,
         step: &StepRef,
         events: &dyn Events,
     ) -> Result<Option<WrittenLayer>, RunError> {
@@ -205,7 +206,7 @@ impl Runner {
     /// [`Runner::run`] writing the layer with `layer` rather than the runner's options.
     fn run_with(
         &self,
-        input: &RunInput<'_>,
+        input: &RunStep<'_>,
         layer: &LayerOptions,
         step: &StepRef,
         events: &dyn Events,
@@ -236,7 +237,7 @@ impl Runner {
     /// An overlay over the unpacked layers, with a fresh upper directory.
     fn prepare_overlay(
         &self,
-        input: &RunInput<'_>,
+        input: &RunStep<'_>,
         events: &dyn Events,
     ) -> Result<Prepared, RunError> {
         let dirs = LayerDirs::open(&self.store)?;
@@ -268,7 +269,7 @@ impl Runner {
     /// The layers unpacked into one directory, with a snapshot of it.
     fn prepare_copy(
         &self,
-        input: &RunInput<'_>,
+        input: &RunStep<'_>,
         layer_options: &LayerOptions,
     ) -> Result<Prepared, RunError> {
         let scratch = self.store.temp_dir()?;
@@ -312,7 +313,7 @@ impl Runner {
     /// Runs the command over `prepared` and writes its changes as a layer.
     fn execute(
         &self,
-        input: &RunInput<'_>,
+        input: &RunStep<'_>,
         mut prepared: Prepared,
         layer_options: &LayerOptions,
         step: &StepRef,

@@ -11,7 +11,7 @@
 //!   waits for other users of the cache; `private` uses it when no other step holds it and
 //!   an empty directory otherwise; `shared` uses it at once.
 //! - `bind`: a path of the build context ([`StepInputs::context`]), of an earlier stage
-//!   or of an image ([`RunInput::images`], resolved by the build like a base image),
+//!   or of an image ([`RunStep::images`], resolved by the build like a base image),
 //!   read-only; with `rw` a copy of it, dropped after the step. A stage or an image is
 //!   unpacked once into the store ([`LayerDirs::merged`]) and shared by every step that
 //!   mounts it, so only read-only binds see that tree itself.
@@ -32,7 +32,7 @@ use crate::store::{ScratchDir, Store};
 
 use super::agent::AgentProxy;
 use super::copy::{copy_into, copy_tree};
-use super::{ImageLayers, RunError, RunInput};
+use super::{ImageLayers, RunError, RunStep};
 
 /// What a build gives its `RUN` steps beyond the plan: secrets and SSH agents by id, and
 /// the build context's directory.
@@ -113,7 +113,7 @@ impl Resolved {
 pub(super) fn resolve(
     store: &Store,
     inputs: &StepInputs,
-    input: &RunInput<'_>,
+    input: &RunStep<'_>,
     events: &dyn Events,
 ) -> Result<Resolved, RunError> {
     let run = input.run;
@@ -290,7 +290,7 @@ pub(super) fn resolve(
 struct Sources<'a> {
     store: &'a Store,
     inputs: &'a StepInputs,
-    input: &'a RunInput<'a>,
+    input: &'a RunStep<'a>,
     events: &'a dyn Events,
 }
 

@@ -16,7 +16,7 @@ use mkimage_core::plan::{
     Base, Command, InlineFile, KeyValue, Mount, Network, Op, Plan, Platform, Run, Sharing, Source,
     Span, Stage, Step, StepMeta,
 };
-use mkimage_core::run::{ImageLayers, RootfsMode, RunError, RunInput, Runner, StepInputs};
+use mkimage_core::run::{ImageLayers, RootfsMode, RunError, RunStep, Runner, StepInputs};
 use mkimage_core::store::Store;
 use mkimage_core::testutil::{SubidUser, busybox_image};
 use tempfile::TempDir;
@@ -91,7 +91,7 @@ impl Fixture {
         config: &RunConfig,
     ) -> (Result<Option<WrittenLayer>, RunError>, String) {
         let events = Output::default();
-        let input = RunInput {
+        let input = RunStep {
             layers,
             diff_ids,
             config,
@@ -456,7 +456,7 @@ fn bind_mounts_of_the_context_and_a_stage() {
     ];
     let stage = [Some(fixture.layers())];
     let events = Output::default();
-    let input = RunInput {
+    let input = RunStep {
         layers: fixture.image.layers(),
         diff_ids: fixture.image.diff_ids(),
         config: &fixture.image.config().config,
@@ -605,7 +605,7 @@ fn a_new_cache_starts_with_the_content_of_from() {
         gid: 0,
     }];
     let stage = [Some(fixture.layers())];
-    let input = RunInput {
+    let input = RunStep {
         layers: fixture.image.layers(),
         diff_ids: fixture.image.diff_ids(),
         config: &fixture.image.config().config,
