@@ -78,7 +78,8 @@ use std::process::ExitStatus;
 
 pub use error::ExecError;
 pub(crate) use namespaces::IdMapping;
-pub use spec::{DEFAULT_PATH, Rootfs, SandboxMount, SandboxSpec, SandboxSpecBuilder};
+pub(crate) use spec::DEFAULT_PATH;
+pub use spec::{Rootfs, SandboxMount, SandboxSpec, SandboxSpecBuilder};
 pub(crate) use userns::{Pause, Session, error_chain, in_user_namespace};
 
 use crate::events::Stream;

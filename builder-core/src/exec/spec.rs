@@ -165,7 +165,8 @@ impl SandboxSpec {
 }
 
 /// The `PATH` Docker uses when an image sets none.
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Finds the host program `name` (a helper such as `newuidmap` or `slirp4netns`) in the
 /// absolute directories of this process's `PATH` ([`DEFAULT_PATH`] when it is unset), then

@@ -40,7 +40,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use oci_spec::image::{Descriptor, Digest};
 
 pub use error::RunError;
-pub use inputs::mount_inputs;
+pub(crate) use inputs::mount_inputs;
 pub use mounts::StepInputs;
 
 use crate::events::{Events, StepRef, Stream};
