@@ -165,7 +165,7 @@ fn config(spec: &SandboxSpec, plan: &FilesystemPlan<'_>) -> Result<Spec, ExecErr
         .build()
         .map_err(invalid)?;
 
-    let resolved = |index: usize| PathBuf::from(&plan.resolved[index]);
+    let resolved = &plan.resolved;
     let mut mounts: Vec<OciMount> = get_default_mounts()
         .into_iter()
         .filter(|mount| {
@@ -175,23 +175,27 @@ fn config(spec: &SandboxSpec, plan: &FilesystemPlan<'_>) -> Result<Spec, ExecErr
         })
         .map(|mut mount| {
             if mount.destination() == Path::new("/proc") {
-                mount.set_destination(resolved(0));
+                mount.set_destination(resolved.proc.clone());
             } else if mount.destination() == Path::new("/dev") {
-                mount.set_destination(resolved(1));
+                mount.set_destination(resolved.dev.clone());
             } else if mount.destination() == Path::new("/sys") {
-                mount.set_destination(resolved(plan.resolved.len() - 1));
+                mount.set_destination(resolved.sys.clone());
             }
             mount
         })
         .collect();
     let files = plan.scratch_path("files");
-    mounts.push(bind(files.join("resolv.conf"), resolved(2), false)?);
-    mounts.push(bind(files.join("hosts"), resolved(3), false)?);
+    mounts.push(bind(
+        files.join("resolv.conf"),
+        resolved.resolv_conf.clone(),
+        false,
+    )?);
+    mounts.push(bind(files.join("hosts"), resolved.hosts.clone(), false)?);
     if !spec.pipe_files.is_empty() {
         mounts.push(bind(plan.scratch_path("pipes"), "/dev/pipes".into(), true)?);
     }
-    for (index, mount) in spec.mounts.iter().enumerate() {
-        let target = resolved(4 + index);
+    for (index, (mount, target)) in spec.mounts.iter().zip(&resolved.mounts).enumerate() {
+        let target = target.clone();
         mounts.push(match mount {
             SandboxMount::Bind { readonly, .. } => {
                 bind(plan.runtime_bind_source(index), target, *readonly)?

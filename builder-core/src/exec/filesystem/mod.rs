@@ -50,6 +50,7 @@ use std::path::{Path, PathBuf};
 use rustix::mount::MountFlags;
 
 pub(crate) use cleanup::PlainCleanup;
+pub(crate) use targets::ResolvedTargets;
 
 use super::error::ExecError;
 use super::setup::{SetupStep, c_string};
@@ -86,9 +87,8 @@ pub(crate) struct FilesystemPlan<'a> {
     pub(crate) cleanup: PlainCleanup,
     /// Stop once the root is mounted: an OCI runtime makes the rest of the filesystem.
     for_runtime: bool,
-    /// The resolved sandbox paths of `/proc`, `/dev`, `/etc/resolv.conf`, `/etc/hosts`,
-    /// each extra mount's target in order, and `/sys`.
-    pub(crate) resolved: Vec<String>,
+    /// Where the mount targets are in the image.
+    pub(crate) resolved: ResolvedTargets,
 }
 
 impl<'a> FilesystemPlan<'a> {
@@ -115,7 +115,7 @@ impl<'a> FilesystemPlan<'a> {
             first_path_fd,
             path_fds: 0,
             for_runtime,
-            resolved: Vec::new(),
+            resolved: ResolvedTargets::default(),
             cleanup: PlainCleanup::default(),
         };
         plan.build()?;

@@ -440,3 +440,38 @@ fn a_mount_inside_another_gets_its_mount_point_after_pivot_root() {
     let pivot = plan.find("pivot-root").unwrap();
     assert!(plan.find("mkdir /data/sub ").unwrap() > pivot, "{plan}");
 }
+
+#[test]
+fn resolved_targets_name_where_the_image_puts_them() {
+    let fixture = Fixture::new();
+    let spec = fixture
+        .mounts(fixture.spec(fixture.overlay()))
+        .build()
+        .unwrap();
+    let scratch = fixture.path("scratch");
+    let plan = FilesystemPlan::new(&spec, &scratch, RUNTIME, FIRST_PATH_FD, true).unwrap();
+    let resolved = &plan.resolved;
+    let shown = |path: &PathBuf| path.display().to_string();
+    assert_eq!(
+        [
+            &resolved.proc,
+            &resolved.dev,
+            &resolved.resolv_conf,
+            &resolved.hosts,
+            &resolved.sys
+        ]
+        .map(shown),
+        ["/proc", "/dev", "/etc/resolv.conf", "/etc/hosts", "/sys"]
+    );
+    // `/var/run` is a symlink to `/run` in the image.
+    assert_eq!(
+        resolved.mounts.iter().map(shown).collect::<Vec<_>>(),
+        [
+            "/root/.cache",
+            "/src",
+            "/run/secrets/token",
+            "/run/buildkit/ssh_agent.0",
+            "/run/tmp"
+        ]
+    );
+}

@@ -26,7 +26,33 @@ pub(super) struct Targets {
     pub(super) sys: MountPoint,
 }
 
+/// Where the sandbox's mount targets are, resolved in the image: the paths an OCI
+/// runtime's configuration names.
+#[derive(Debug, Default)]
+pub(crate) struct ResolvedTargets {
+    pub(crate) proc: PathBuf,
+    pub(crate) dev: PathBuf,
+    pub(crate) resolv_conf: PathBuf,
+    pub(crate) hosts: PathBuf,
+    /// The spec's extra mounts', in its order.
+    pub(crate) mounts: Vec<PathBuf>,
+    pub(crate) sys: PathBuf,
+}
+
 impl Targets {
+    /// The sandbox paths of the targets.
+    fn resolved(&self) -> ResolvedTargets {
+        let path = |point: &MountPoint| PathBuf::from(point.sandbox_path());
+        ResolvedTargets {
+            proc: path(&self.proc),
+            dev: path(&self.dev),
+            resolv_conf: path(&self.resolv_conf),
+            hosts: path(&self.hosts),
+            mounts: self.mounts.iter().map(|(point, _)| path(point)).collect(),
+            sys: path(&self.sys),
+        }
+    }
+
     /// Every target in mount order, with what it must be.
     fn in_order(&self) -> impl Iterator<Item = (&MountPoint, Kind)> {
         [
@@ -98,10 +124,7 @@ impl FilesystemPlan<'_> {
             mounts,
             sys,
         };
-        self.resolved = targets
-            .in_order()
-            .map(|(point, _)| point.sandbox_path())
-            .collect();
+        self.resolved = targets.resolved();
         Ok(targets)
     }
 
