@@ -748,7 +748,12 @@ pub(crate) fn make_in(
         .map_err(errno)?;
     // After `chown`, which clears the set-id bits.
     rustix::fs::fchmod(&made, Mode::from_raw_mode(stat.st_mode & 0o7777)).map_err(errno)?;
-    let times = Timestamps {
+    rustix::fs::futimens(&made, &stat_times(&stat)).map_err(errno)
+}
+
+/// The access and modification times of `stat`, as `futimens` takes them.
+pub(crate) fn stat_times(stat: &rustix::fs::Stat) -> Timestamps {
+    Timestamps {
         last_access: rustix::fs::Timespec {
             tv_sec: stat.st_atime as _,
             tv_nsec: stat.st_atime_nsec as _,
@@ -757,8 +762,7 @@ pub(crate) fn make_in(
             tv_sec: stat.st_mtime as _,
             tv_nsec: stat.st_mtime_nsec as _,
         },
-    };
-    rustix::fs::futimens(&made, &times).map_err(errno)
+    }
 }
 
 fn chown(path: &CStr, uid: u32, gid: u32) -> Result<(), Errno> {

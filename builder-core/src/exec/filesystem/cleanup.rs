@@ -8,6 +8,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timestamps};
 
 use super::mount_point::shown;
 use crate::exec::error::ExecError;
+use crate::exec::sys::stat_times;
 use crate::fsroot::{self, Root};
 
 /// What the parent must undo after a run over a plain directory.
@@ -107,14 +108,5 @@ pub(super) fn dir_times(root: &Path, components: &[String]) -> Result<Timestamps
             path: shown(components),
             source,
         })?;
-    Ok(Timestamps {
-        last_access: rustix::fs::Timespec {
-            tv_sec: stat.st_atime as _,
-            tv_nsec: stat.st_atime_nsec as _,
-        },
-        last_modification: rustix::fs::Timespec {
-            tv_sec: stat.st_mtime as _,
-            tv_nsec: stat.st_mtime_nsec as _,
-        },
-    })
+    Ok(stat_times(&stat))
 }

@@ -85,11 +85,21 @@ impl Fixture {
         SandboxSpec::builder(rootfs, vec!["sh".into()])
     }
 
+    /// Plans `spec` with the fixture's scratch directory.
+    fn filesystem<'a>(
+        &self,
+        spec: &'a SandboxSpec,
+        context: MountContext,
+        runtime: bool,
+    ) -> FilesystemPlan<'a> {
+        let scratch = self.path("scratch");
+        FilesystemPlan::new(spec, &scratch, context, FIRST_PATH_FD, runtime).unwrap()
+    }
+
     /// The steps that plan `spec`, one line each, the fixture's path shown as `[TMP]`.
     fn plan(&self, spec: SandboxSpecBuilder, context: MountContext, runtime: bool) -> String {
         let spec = spec.build().unwrap();
-        let scratch = self.path("scratch");
-        let plan = FilesystemPlan::new(&spec, &scratch, context, FIRST_PATH_FD, runtime).unwrap();
+        let plan = self.filesystem(&spec, context, runtime);
         let tmp = self.dir.path().display().to_string();
         let mut lines = String::new();
         for step in &plan.steps {
@@ -346,9 +356,8 @@ fn resolv_conf_follows_the_network() {
 fn plain_directory_plan_makes_mount_points_in_it() {
     let fixture = Fixture::new();
     let spec = fixture.mounts(fixture.spec(Rootfs::Directory(fixture.path("plain"))));
-    let scratch = fixture.path("scratch");
     let spec = spec.build().unwrap();
-    let plan = FilesystemPlan::new(&spec, &scratch, NATIVE, FIRST_PATH_FD, false).unwrap();
+    let plan = fixture.filesystem(&spec, NATIVE, false);
     let shown = |components: &[String]| format!("/{}", components.join("/"));
     let created: Vec<String> = plan.cleanup.created.iter().map(|c| shown(c)).collect();
     assert_eq!(
@@ -396,8 +405,7 @@ fn secret_content_goes_to_the_scratch_tmpfs_only() {
         .mounts(fixture.spec(fixture.overlay()))
         .build()
         .unwrap();
-    let scratch = fixture.path("scratch");
-    let plan = FilesystemPlan::new(&spec, &scratch, NATIVE, FIRST_PATH_FD, false).unwrap();
+    let plan = fixture.filesystem(&spec, NATIVE, false);
     let written: Vec<(&CStr, &[u8])> = plan
         .steps
         .iter()
@@ -408,7 +416,7 @@ fn secret_content_goes_to_the_scratch_tmpfs_only() {
             _ => None,
         })
         .collect();
-    let expected = scratch.join("files/file-2");
+    let expected = fixture.path("scratch/files/file-2");
     assert_eq!(written.len(), 1);
     assert_eq!(Path::new(written[0].0.to_str().unwrap()), expected);
 }
@@ -448,8 +456,7 @@ fn resolved_targets_name_where_the_image_puts_them() {
         .mounts(fixture.spec(fixture.overlay()))
         .build()
         .unwrap();
-    let scratch = fixture.path("scratch");
-    let plan = FilesystemPlan::new(&spec, &scratch, RUNTIME, FIRST_PATH_FD, true).unwrap();
+    let plan = fixture.filesystem(&spec, RUNTIME, true);
     let resolved = &plan.resolved;
     let shown = |path: &PathBuf| path.display().to_string();
     assert_eq!(
