@@ -321,6 +321,27 @@ impl<'a> BuildRun<'a> {
         Ok(images)
     }
 
+    /// Records a step that ran: its cache record under `key` (and under `definition`,
+    /// for a step whose key was known only after it ran) and the layer it wrote as the
+    /// last of its `lineage`.
+    fn record(
+        &self,
+        key: &CacheKey,
+        definition: Option<&CacheKey>,
+        record: &StepRecord,
+        lineage: &CacheKey,
+        layer: Option<&NewLayer>,
+    ) -> crate::Result<()> {
+        if let Some(layer) = layer {
+            lineage::remember(&self.builder.store, lineage, layer)?;
+        }
+        self.records.put(key, record)?;
+        if let Some(definition) = definition {
+            self.records.define(definition, record)?;
+        }
+        Ok(())
+    }
+
     /// Builds one step onto `state`, from the cache when it can.
     fn step(
         &mut self,
@@ -380,15 +401,14 @@ impl<'a> BuildRun<'a> {
         } else {
             self.records.get(&key)?
         };
-        let was_cached = cached.is_some();
-        let record = match cached {
+        let (record, ran) = match cached {
             Some(record) => {
                 config::apply(&mut state.image.config, &mut state.cmd_set, &step.op);
                 if let Some(layer) = &record.layer {
                     lineage::found(&self.builder.store, &lineage, &layer.digest)?;
                 }
                 self.events.step_cached(&step_ref);
-                record
+                (record, None)
             }
             None => {
                 // The layer this step wrote last, whose unchanged chunks are copied.
@@ -426,7 +446,6 @@ impl<'a> BuildRun<'a> {
                     key = step_key(&state.image.key, &step.op, &prepared.inputs());
                 }
                 if let Some(layer) = &layer {
-                    lineage::remember(&self.builder.store, &lineage, layer)?;
                     let corrupt = reuse
                         .and_then(|reuse| lineage::corrupt(&self.builder.store, &reuse, layer));
                     if let Some(warning) = corrupt {
@@ -440,27 +459,30 @@ impl<'a> BuildRun<'a> {
                     layer: layer.as_ref().map(LayerRecord::of),
                     created: self.now.clone(),
                 };
-                self.records.put(&key, &record)?;
-                if let (true, Some(definition)) = (defer, &definition) {
-                    self.records.define(definition, &record)?;
-                }
-                self.events.step_finished(&step_ref, started.elapsed());
-                record
+                (record, Some(layer))
             }
         };
         let image = &mut state.image;
         let history = History {
-            created: Some(record.created),
+            created: Some(record.created.clone()),
             created_by: Some(step.meta.text.clone()),
             empty_layer: record.layer.is_none(),
             ..History::default()
         };
         let layer = record.layer.as_ref().map(LayerRecord::layer);
+        // Checked before the step is recorded: a step that fails leaves no cache record,
+        // so building it again fails the same way.
         state.config_size.add(
             &step.op,
             &history,
             layer.as_ref().map(|layer| &layer.diff_id),
         )?;
+        let was_cached = ran.is_none();
+        if let Some(written) = ran {
+            let definition = definition.as_ref().filter(|_| defer);
+            self.record(&key, definition, &record, &lineage, written.as_ref())?;
+            self.events.step_finished(&step_ref, started.elapsed());
+        }
         if let Some(NewLayer {
             descriptor,
             diff_id,

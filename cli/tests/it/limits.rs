@@ -162,6 +162,45 @@ fn a_config_too_large_fails_at_its_line_before_it_is_written() {
     assert!(largest_blob(&case.root()) <= 12 << 20);
 }
 
+/// The keys of the build cache's step records in the store at `root`.
+fn step_records(root: &Path) -> Vec<String> {
+    let mut keys: Vec<String> = fs::read_dir(root.join("records/build-steps"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    keys.sort();
+    keys
+}
+
+// See: issue 13
+#[test]
+fn a_step_whose_config_is_too_large_is_not_cached() {
+    let case = Case::new();
+    let value = "x".repeat(100_000);
+    let arg = format!("A={value}");
+    let label = |key: &str, times: usize| format!("LABEL {key}={}\n", "${A}".repeat(times));
+    // A base whose config holds 12 MB, then a small step and 6 MB more.
+    let base = format!("FROM scratch\nARG A\n{}", label("base", 60));
+    stdout(&case.build(base.as_bytes(), &["--build-arg", &arg, "-t", "big"]));
+    let before = step_records(&case.root());
+    let more = format!("FROM big\nARG A\nLABEL small=1\n{}", label("more", 30));
+    let first = case.error(more.as_bytes(), &["--build-arg", &arg]);
+    let command = format!("LABEL more={}… (3000011 bytes)", &value[..189]);
+    assert!(
+        first.starts_with(&format!(
+            "error: Dockerfile:4:1: `{command}` failed: the image config would be larger than the 16 MiB an image config may hold\n"
+        )),
+        "{first}"
+    );
+    // The small step that succeeded is recorded; the one that failed is not.
+    let after = step_records(&case.root());
+    assert_eq!(after.len(), before.len() + 1, "{before:?} -> {after:?}");
+    // Built again, it fails the same way, not from the cache, and still records nothing.
+    let second = case.error(more.as_bytes(), &["--build-arg", &arg]);
+    assert_eq!(second, first);
+    assert_eq!(step_records(&case.root()), after);
+}
+
 // See: issue 13
 #[test]
 fn long_values_are_cut_in_errors_and_progress() {
