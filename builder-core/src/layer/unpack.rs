@@ -1,10 +1,11 @@
 //! Unpacking layers into a directory (a rootfs), one after the other.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::Digest;
@@ -15,6 +16,10 @@ use crate::fsroot::{self as root, Root};
 
 use super::list::decode;
 use super::{Entry, EntryKind, LayerError, LayerPath, OverlayXattrs};
+
+/// The most symlinks followed to find the directory of one entry, as the kernel's
+/// `MAXSYMLINKS`.
+const MAX_LINKS: usize = 40;
 
 /// How [`unpack_overlay`] writes a layer: as one lower directory of an overlay mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +78,9 @@ impl fmt::Display for Skipped {
 /// what lower layers put there; an entry replaces whatever was at its path (a file by a
 /// directory and the reverse), except that a directory over a directory keeps the
 /// content. Paths are resolved inside `root` as if chrooted, so no symlink, whatever the
-/// layer puts in it, leads a write outside. Owners are set when running as root (of the
+/// layer puts in it, leads a write outside; a symlink of a layer below is not followed at
+/// all: a directory of the layer replaces it, as overlayfs shows the layers stacked (see
+/// `Unpacker::place`). Owners are set when running as root (of the
 /// host or of a user namespace, where an id it does not map is skipped) and device nodes
 /// made only by the host's root (a caller that is not root owns every file, and the owners
 /// other than root are returned as skipped); what could not be applied is returned, not
@@ -189,12 +196,12 @@ impl Unpacker {
         let name = path.file_name();
         match &entry.kind {
             EntryKind::Whiteout if self.overlay.is_some() => {
-                if self.written.contains(path) {
+                let (parent, path) = self.locate(path)?;
+                if self.written.contains(&path) {
                     return Ok(());
                 }
-                let parent = self.parent_dir(path.parent().as_ref())?;
                 root::remove(&parent, name)?;
-                self.forget_dirs(path);
+                self.forget_dirs(&path);
                 rustix::fs::mknodat(
                     &parent,
                     name,
@@ -205,7 +212,7 @@ impl Unpacker {
                 return Ok(());
             }
             EntryKind::Opaque if self.overlay.is_some() => {
-                let dir = self.parent_dir(Some(path))?;
+                let (dir, _) = self.place(Some(path))?;
                 let prefix = self.overlay.as_ref().map_or("", |o| o.prefix);
                 rustix::fs::fsetxattr(
                     &dir,
@@ -216,27 +223,16 @@ impl Unpacker {
                 return Ok(());
             }
             EntryKind::Whiteout => {
-                if self.written.contains(path) {
-                    return Ok(());
+                let (parent, path) = self.locate(path)?;
+                if !self.written.contains(&path) {
+                    root::remove(&parent, name)?;
+                    self.forget_dirs(&path);
                 }
-                if let Some(parent) = path.parent() {
-                    self.keep_times(&parent)?;
-                }
-                match self.root.dir(&dir_path(path.parent().as_ref()), false) {
-                    Ok(parent) => root::remove(&parent, name)?,
-                    // Nothing below to hide.
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-                        ) => {}
-                    Err(e) => return Err(e),
-                }
-                self.forget_dirs(path);
                 return Ok(());
             }
             EntryKind::Opaque => {
-                let dir = self.root.dir(path.as_path(), true)?;
+                let (dir, path) = self.place(Some(path))?;
+                let path = path.expect("a layer path is below the root");
                 let written = &self.written;
                 root::clear(&dir, |child| written.contains(&path.join_name(child)))?;
                 return Ok(());
@@ -244,7 +240,8 @@ impl Unpacker {
             _ => {}
         }
 
-        let parent = self.parent_dir(path.parent().as_ref())?;
+        let (parent, path) = self.locate(path)?;
+        let path = &path;
         let existing = root::type_at(&parent, name)?;
         if !(entry.kind == EntryKind::Dir && existing == Some(FileType::Directory)) {
             root::remove(&parent, name)?;
@@ -361,44 +358,139 @@ impl Unpacker {
         Ok(())
     }
 
-    /// Opens the directory `path` of the layer (the root for `None`), making the missing
-    /// directories on the way.
+    /// The directory that holds the entry `path`, open, and the path of the entry in the
+    /// tree (where [`Unpacker::place`] found its directory). Unpacking one layer over the
+    /// other, the mode and mtime of a directory of the layers below stay as they were.
+    fn locate(&mut self, path: &LayerPath) -> io::Result<(OwnedFd, LayerPath)> {
+        let (parent, at) = self.place(path.parent().as_ref())?;
+        if let (None, Some(at)) = (&self.overlay, &at) {
+            self.keep_times(at)?;
+        }
+        Ok((parent, LayerPath::child(at.as_ref(), path.file_name())))
+    }
+
+    /// Opens the directory `dir` of the layer (the root for `None`), making what is
+    /// missing on the way, and returns it with the path it is at in the tree: the layer's
+    /// own directory in the overlay format, else a tree that holds the layers below.
+    ///
+    /// The path is resolved as containerd and Docker apply a layer with overlayfs (the
+    /// default, and what a `RUN` step sees here): each layer is written into its own
+    /// directory (containerd's `archive.Apply` on the snapshot's `upperdir` alone,
+    /// `fs.RootPath` resolving inside it; Docker's `overlay2` untars into the layer's
+    /// `diff` directory), so a symlink the layer itself wrote is followed (inside the
+    /// root), but a symlink or file of a layer below is not: the layer gets a directory
+    /// of its own at that path (containerd's `mkparent`), which overlayfs shows instead of
+    /// the link. Only containerd's fallback, applying onto a mount of the whole image (in
+    /// a user namespace, or with a snapshotter other than overlayfs), follows a lower
+    /// layer's link; mkimage matches the default, so that `COPY --from`, the merged trees
+    /// and exports show what a `RUN` step and `docker run` show. Such a directory takes
+    /// the metadata of the directory the link led to, as `mkparent` copies it.
+    ///
+    /// Walked here one name at a time, each opened without following it, because the
+    /// kernel's `RESOLVE_IN_ROOT` follows every symlink alike; `..` stops at the root and
+    /// an absolute target starts from it, as there.
+    fn place(&mut self, dir: Option<&LayerPath>) -> io::Result<(OwnedFd, Option<LayerPath>)> {
+        let mut pending: VecDeque<Vec<u8>> = dir
+            .map(|dir| {
+                dir.as_bytes()
+                    .split(|b| *b == b'/')
+                    .map(<[u8]>::to_vec)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut stack: Vec<(OwnedFd, Option<LayerPath>)> =
+            vec![(self.root.dir(Path::new("/"), false)?, None)];
+        let mut links = 0;
+        while let Some(name) = pending.pop_front() {
+            match &name[..] {
+                b"" | b"." => continue,
+                b".." => {
+                    if stack.len() > 1 {
+                        stack.pop();
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            let (dir, at) = stack.last().expect("the root stays on the stack");
+            let path = LayerPath::child(at.as_ref(), &name);
+            let found = root::type_at(dir, &name)?;
+            let own = self.written.contains(&path);
+            match found {
+                Some(FileType::Directory) => {}
+                Some(FileType::Symlink) if own => {
+                    links += 1;
+                    if links > MAX_LINKS {
+                        return Err(rustix::io::Errno::LOOP.into());
+                    }
+                    let target = root::link_target(dir, &name)?;
+                    let target = target.as_os_str().as_bytes();
+                    if target.starts_with(b"/") {
+                        stack.truncate(1);
+                    }
+                    for part in target.split(|b| *b == b'/').rev() {
+                        pending.push_front(part.to_vec());
+                    }
+                    continue;
+                }
+                Some(_) if own => return Err(rustix::io::Errno::NOTDIR.into()),
+                _ => {
+                    let at = at.clone();
+                    self.make_dir(dir, at.as_ref(), &path, found)?;
+                }
+            }
+            let (dir, _) = stack.last().expect("the root stays on the stack");
+            let child = root::open_child_dir(dir, &name)?;
+            stack.push((child, Some(path)));
+        }
+        Ok(stack.pop().expect("the root stays on the stack"))
+    }
+
+    /// Makes the directory `path` in `parent` (at `parent_path`) in place of `found`,
+    /// what the layers below have there that is not a directory (see
+    /// [`Unpacker::place`]).
     ///
     /// In the overlay format a directory the layer does not carry still hides the same
     /// directory of the layers below (overlayfs shows the attributes of the upper-most
     /// copy), so each one made here takes the mode, owner, mtime and xattrs of the
     /// directory the layers below show at its path, as containerd's `mkparent` does; it
     /// is `0o755` and owned by the caller only where no layer below has it.
-    fn parent_dir(&mut self, path: Option<&LayerPath>) -> io::Result<OwnedFd> {
-        let Some(path) = path else {
-            return self.root.dir(Path::new("/"), true);
+    fn make_dir(
+        &mut self,
+        parent: &OwnedFd,
+        parent_path: Option<&LayerPath>,
+        path: &LayerPath,
+        found: Option<FileType>,
+    ) -> io::Result<()> {
+        if let (None, Some(parent_path)) = (&self.overlay, parent_path) {
+            self.keep_times(parent_path)?;
+        }
+        let name = path.file_name();
+        // The directory of the layers below, or the one a link of theirs led to,
+        // resolved inside the root.
+        let below = match found {
+            _ if self.overlay.is_some() => self.lower_dir(path)?,
+            Some(FileType::Symlink) => match self.root.dir(path.as_path(), false) {
+                Ok(dir) => Some(dir),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                    ) =>
+                {
+                    None
+                }
+                Err(e) => return Err(e),
+            },
+            _ => None,
         };
-        if self.overlay.is_none() {
-            self.keep_times(path)?;
-            return self.root.dir(path.as_path(), true);
+        root::remove(parent, name)?;
+        rustix::fs::mkdirat(parent, name, Mode::from_raw_mode(0o755))?;
+        if let Some(below) = below {
+            let made = root::open_child_dir(parent, name)?;
+            self.copy_dir_metadata(path, &below, made)?;
         }
-        match self.root.dir(path.as_path(), false) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            other => return other,
-        }
-        let mut missing = Vec::new();
-        let mut at = Some(path.clone());
-        while let Some(dir) = at {
-            at = dir.parent();
-            missing.push(dir);
-        }
-        for dir in missing.iter().rev() {
-            let parent = self.root.dir(&dir_path(dir.parent().as_ref()), false)?;
-            if root::type_at(&parent, dir.file_name())?.is_some() {
-                continue;
-            }
-            rustix::fs::mkdirat(&parent, dir.file_name(), Mode::from_raw_mode(0o755))?;
-            if let Some(below) = self.lower_dir(dir)? {
-                let made = root::open_child_dir(&parent, dir.file_name())?;
-                self.copy_dir_metadata(dir, &below, made)?;
-            }
-        }
-        self.root.dir(path.as_path(), false)
+        Ok(())
     }
 
     /// Keeps the mode and mtime of the directory the layer is about to change at or
@@ -468,12 +560,13 @@ impl Unpacker {
             Some(rustix::fs::Gid::from_raw(stat.st_gid)),
         );
         self.own(path, owner)?;
-        let prefix = self.overlay.as_ref().map_or("", |o| o.prefix);
+        let prefix = self.overlay.as_ref().map(|o| o.prefix);
         let below = File::from(below.try_clone()?);
         let made = File::from(made);
         // A file system without xattrs lists none.
         for name in xattr::FileExt::list_xattr(&below).into_iter().flatten() {
-            let Some(name) = name.to_str().filter(|n| !n.starts_with(prefix)) else {
+            let own = |n: &&str| prefix.is_none_or(|prefix| !n.starts_with(prefix));
+            let Some(name) = name.to_str().filter(own) else {
                 continue;
             };
             let value = xattr::FileExt::get_xattr(&below, name).ok().flatten();

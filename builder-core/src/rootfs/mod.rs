@@ -6,13 +6,13 @@
 //! layers stacked as lower directories of an overlay mount give its filesystem.
 //!
 //! ```text
-//! <store>/data/rootfs/2/<ns>/<chain id hex>/diff     the layer, in overlay format
-//! <store>/data/rootfs/2/<ns>/<chain id hex>/layers   the chain's layer blobs, bottom first
-//! <store>/data/rootfs/2/merged/<chain id hex>/tree   the image's filesystem, for mounts
-//! <store>/data/rootfs/2/merged/<chain id hex>/layers
+//! <store>/data/rootfs/3/<ns>/<chain id hex>/diff     the layer, in overlay format
+//! <store>/data/rootfs/3/<ns>/<chain id hex>/layers   the chain's layer blobs, bottom first
+//! <store>/data/rootfs/3/merged/<chain id hex>/tree   the image's filesystem, for mounts
+//! <store>/data/rootfs/3/merged/<chain id hex>/layers
 //! ```
 //!
-//! `2` is the version of how layers are unpacked ([`LAYOUT`]); [`sweep`] removes the
+//! `3` is the version of how layers are unpacked ([`LAYOUT`]); [`sweep`] removes the
 //! directories of other versions, whose content may differ.
 //!
 //! The `merged` trees ([`LayerDirs::merged`]) are whole images unpacked one layer over
@@ -65,8 +65,9 @@ use crate::store::Store;
 
 /// The version of how layers are unpacked, the directory under `data/rootfs` that holds
 /// them. Version 2: directories a layer does not carry take the metadata of the layers
-/// below.
-const LAYOUT: &str = "2";
+/// below. Version 3: a merged tree follows no symlink of a lower layer to place a later
+/// layer's entries, as the overlay format never did.
+const LAYOUT: &str = "3";
 
 /// The prefix of temps in the rootfs directory; [`sweep`] removes them.
 const TEMP_PREFIX: &str = ".tmp-";

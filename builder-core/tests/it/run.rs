@@ -469,7 +469,7 @@ fn bind_mounts_of_the_context_and_a_stage() {
     assert_eq!(events.text(), expected);
     assert_eq!(layer, None);
     // The stage is unpacked once, and rw writes never reach the shared tree.
-    let merged = fixture.store.root().join("data/rootfs/2/merged");
+    let merged = fixture.store.root().join("data/rootfs/3/merged");
     let unpacked = || {
         std::fs::read_dir(&merged)
             .unwrap()

@@ -633,7 +633,7 @@ fn run_works_rootless_with_subordinate_ids() {
     assert_eq!(temps_of(user.uid), temps_before, "nothing is left in /tmp");
 
     // The user's own prune removes the unpacked layers, files of the sandbox's users.
-    let rootfs = dir.path().join("store/data/rootfs/2");
+    let rootfs = dir.path().join("store/data/rootfs/3");
     let unpacked = |rootfs: &Path| -> usize {
         fs::read_dir(rootfs)
             .unwrap()

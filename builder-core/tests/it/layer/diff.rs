@@ -1,15 +1,14 @@
 //! Diffs for `RUN`: an overlay upper directory on a real mount, and snapshot diffs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use mkimage_core::layer::{
     Compression, Entry, EntryKind, LayerOptions, LayerPath, OverlayXattrs, Snapshot, dir_entries,
     overlay_diff, unpack, write_layer,
 };
-use mkimage_core::testutil::run_checked;
 
-use super::{describe_tree, tar_listing};
+use super::{Overlay, describe_tree, tar_listing};
 
 fn p(s: &str) -> LayerPath {
     LayerPath::new(s).expect("a valid test path")
@@ -46,38 +45,6 @@ fn plain_tar(entries: Vec<Entry>) -> Vec<u8> {
         .0
 }
 
-/// An overlay mount, unmounted on drop.
-struct Overlay {
-    merged: PathBuf,
-}
-
-impl Overlay {
-    fn mount(lower: &Path, upper: &Path, work: &Path, merged: &Path) -> Overlay {
-        let options = format!(
-            "lowerdir={},upperdir={},workdir={}",
-            lower.display(),
-            upper.display(),
-            work.display()
-        );
-        let mut mount = Command::new("mount");
-        mount
-            .args(["-t", "overlay", "overlay", "-o", &options])
-            .arg(merged);
-        run_checked(&mut mount, "mount").unwrap_or_else(|e| {
-            panic!("mounting overlayfs needs root and the overlay module: {e}")
-        });
-        Overlay {
-            merged: merged.to_owned(),
-        }
-    }
-}
-
-impl Drop for Overlay {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.merged).status();
-    }
-}
-
 #[test]
 fn overlay_upper_becomes_a_layer_with_whiteouts_and_opaque_dirs() {
     let tmp = tempfile::tempdir().unwrap();
@@ -89,7 +56,13 @@ fn overlay_upper_becomes_a_layer_with_whiteouts_and_opaque_dirs() {
     sh(&lower, BASE);
     let base = plain_tar(dir_entries(&lower).unwrap());
     let expected = {
-        let mount = Overlay::mount(&lower, &upper, &work, &merged);
+        let options = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lower.display(),
+            upper.display(),
+            work.display()
+        );
+        let mount = Overlay::mount(&options, &merged);
         sh(&mount.merged, RUN);
         describe_tree(&mount.merged)
     };

@@ -5,8 +5,10 @@ mod unpack;
 mod write;
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+use mkimage_core::testutil::run_checked;
 
 /// Runs `program` with `args`, feeding `stdin`, and returns its stdout; fails naming the
 /// Debian package when the program is missing.
@@ -111,4 +113,31 @@ pub fn describe_tree(root: &Path) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// An overlay mount, unmounted on drop.
+pub struct Overlay {
+    pub merged: PathBuf,
+}
+
+impl Overlay {
+    /// Mounts overlayfs with `options` on `merged`.
+    pub fn mount(options: &str, merged: &Path) -> Overlay {
+        let mut mount = Command::new("mount");
+        mount
+            .args(["-t", "overlay", "overlay", "-o", options])
+            .arg(merged);
+        run_checked(&mut mount, "mount").unwrap_or_else(|e| {
+            panic!("mounting overlayfs needs root and the overlay module: {e}")
+        });
+        Overlay {
+            merged: merged.to_owned(),
+        }
+    }
+}
+
+impl Drop for Overlay {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.merged).status();
+    }
 }

@@ -10,7 +10,7 @@ use mkimage_core::layer::{
     write_layer,
 };
 
-use super::{describe_tree, write_file};
+use super::{Overlay, describe_tree, write_file};
 
 fn p(s: &str) -> LayerPath {
     LayerPath::new(s).expect("a valid test path")
@@ -139,6 +139,8 @@ fn whiteouts_and_opaque_dirs_apply_over_lower_layers() {
     ]);
     let upper = tar_of(vec![
         Entry::new(p("etc/gone"), EntryKind::Whiteout),
+        // Its directory is made, empty, as overlayfs shows a layer's directory that holds
+        // only a whiteout.
         Entry::new(p("nothing/here"), EntryKind::Whiteout),
         dir("var/cache"),
         Entry::new(p("var/cache"), EntryKind::Opaque),
@@ -157,6 +159,7 @@ fn whiteouts_and_opaque_dirs_apply_over_lower_layers() {
         [
             "etc/",
             "etc/keep=k",
+            "nothing/",
             "swap/",
             "swap/inner=now a dir",
             "tree=now a file",
@@ -343,10 +346,15 @@ fn whiteouts_through_symlinks_stay_in_the_root() {
     unpack(&lower[..], root.path()).unwrap();
     unpack(&upper[..], root.path()).unwrap();
     host.assert_untouched();
-    // Applied to the image's copy instead.
+    // The links of the lower layer are not followed: the upper layer's whiteouts are in
+    // directories of its own at `abs` and `rel`, which hide nothing of the image's copy.
     let copy = root.path().join(inside);
-    assert_eq!(std::fs::read_to_string(copy.join("kept")).unwrap(), "kept");
-    assert!(!copy.join("canary").exists() && !copy.join("empty").exists());
+    assert_eq!(
+        std::fs::read_to_string(copy.join("canary")).unwrap(),
+        "inside"
+    );
+    assert_eq!(std::fs::read_to_string(copy.join("empty/x")).unwrap(), "x");
+    assert!(is_empty(&root.path().join("abs/empty")) && is_empty(&root.path().join("rel")));
 
     // The overlay format turns whiteouts into device nodes, in the root too.
     let layer = tempfile::tempdir().unwrap();
@@ -379,4 +387,111 @@ fn hard_links_never_reach_a_host_file() {
         let _ = unpack(&raw_tar(records)[..], root.path());
         host.assert_untouched();
     }
+}
+
+/// The tree at `root` as names, modes, link targets and contents, symlinks not followed.
+fn shape(root: &Path) -> Vec<String> {
+    walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|item| {
+            let item = item.expect("walk");
+            let rel = item
+                .path()
+                .strip_prefix(root)
+                .expect("under root")
+                .display();
+            let mode = item.metadata().expect("lstat").mode() & 0o7777;
+            let kind = item.file_type();
+            if kind.is_symlink() {
+                let target = std::fs::read_link(item.path()).expect("readlink");
+                format!("{rel} {mode:o} -> {}", target.display())
+            } else if kind.is_file() {
+                let content = std::fs::read_to_string(item.path()).expect("read");
+                format!("{rel} {mode:o} = {content}")
+            } else {
+                format!("{rel} {mode:o}")
+            }
+        })
+        .collect()
+}
+
+// See: issue 13
+#[test]
+fn a_later_layer_under_a_lower_symlink_unpacks_as_overlayfs_shows_it() {
+    let host = Canary::new();
+    let lower = raw_tar(&[
+        ("x/", b'5', "", ""),
+        ("x/old", b'0', "", "old"),
+        ("a", b'2', "/x", ""),
+        ("d/", b'5', "", ""),
+        ("d/e/", b'5', "", ""),
+        ("d/e/r", b'2', "../../elsewhere", ""),
+        ("elsewhere/", b'5', "", ""),
+        ("elsewhere/kept", b'0', "", "kept"),
+        ("f", b'0', "", "a file"),
+        ("h", b'2', &host.path(), ""),
+    ]);
+    // No entries for the directories on the way: they are made as the layer is applied.
+    let upper = raw_tar(&[
+        ("a/b/file", b'0', "", "under a"),
+        ("d/e/r/c/file", b'0', "", "under r"),
+        ("f/g", b'0', "", "under a file"),
+        ("h/canary", b'0', "", "not the host's"),
+        ("h/empty/.wh..wh..opq", b'0', "", ""),
+        // A link of the layer itself is followed, inside the root.
+        ("own", b'2', "/x", ""),
+        ("own/mine", b'0', "", "mine"),
+    ]);
+    let expected = [
+        // Directories in place of the links, with the modes of the directories they led to.
+        "a 644",
+        "a/b 755",
+        "a/b/file 644 = under a",
+        "d 644",
+        "d/e 644",
+        "d/e/r 644",
+        "d/e/r/c 755",
+        "d/e/r/c/file 644 = under r",
+        "elsewhere 644",
+        "elsewhere/kept 644 = kept",
+        "f 755",
+        "f/g 644 = under a file",
+        "h 755",
+        "h/canary 644 = not the host's",
+        "h/empty 755",
+        "own 777 -> /x",
+        "x 644",
+        "x/mine 644 = mine",
+        "x/old 644 = old",
+    ];
+
+    // One layer over the other, as `COPY --from` and exports see an image.
+    let tree = tempfile::tempdir().unwrap();
+    unpack(&lower[..], tree.path()).unwrap();
+    unpack(&upper[..], tree.path()).unwrap();
+    host.assert_untouched();
+    assert_eq!(shape(tree.path()), expected);
+
+    // Each layer in its own directory, stacked by the kernel, as a `RUN` step sees them.
+    let dirs = tempfile::tempdir().unwrap();
+    let (bottom, top, merged) = (
+        dirs.path().join("bottom"),
+        dirs.path().join("top"),
+        dirs.path().join("merged"),
+    );
+    for dir in [&bottom, &top, &merged] {
+        std::fs::create_dir(dir).unwrap();
+    }
+    let format = |lower: Vec<std::path::PathBuf>| OverlayFormat {
+        xattrs: OverlayXattrs::Trusted,
+        lower,
+    };
+    unpack_overlay(&lower[..], &bottom, &format(Vec::new())).unwrap();
+    unpack_overlay(&upper[..], &top, &format(vec![bottom.clone()])).unwrap();
+    host.assert_untouched();
+    let options = format!("lowerdir={}:{}", top.display(), bottom.display());
+    let mount = Overlay::mount(&options, &merged);
+    assert_eq!(shape(&mount.merged), expected);
 }
