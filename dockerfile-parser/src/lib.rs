@@ -37,7 +37,6 @@ mod parse;
 mod platform;
 mod sandbox;
 mod signal;
-mod slash_path;
 mod span;
 mod suggest;
 mod validate;

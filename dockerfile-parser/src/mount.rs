@@ -6,10 +6,9 @@
 //! checked in order, so `required` or `size` before `type` is an error, as in Docker. The
 //! `from` is kept as written for the caller to resolve to a stage or an image.
 
-use mkimage_plan::{Mount, Sharing, Source};
+use mkimage_plan::{Mount, Sharing, Source, slash_path};
 
 use crate::expand::ExpandError;
-use crate::slash_path;
 
 /// Why a `--mount` value is not valid.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -16,7 +16,8 @@
 //! A [`Reference`] names an image in a registry (`docker.io/library/busybox:latest`),
 //! normalized as docker does; the engine's store tags images with them and its registry
 //! client pulls and pushes them. A [`Digest`] is OCI's `algorithm:hex`, the type of
-//! [`oci_spec`], which the engine's manifests and descriptors use too.
+//! [`oci_spec`], which the engine's manifests and descriptors use too. [`slash_path`]
+//! cleans paths as Go's `path` package does, for the frontend and the engine alike.
 //!
 //! # Why a leaf
 //!
@@ -52,6 +53,7 @@ mod limits;
 mod op;
 mod platform;
 mod reference;
+pub mod slash_path;
 mod stage;
 
 pub use limits::CONFIG_LIMIT;

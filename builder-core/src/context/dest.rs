@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use super::patterns::clean;
 use super::{ContextError, HostFile, Selection};
 use crate::layer::{Content, Entry, EntryKind, LayerError, LayerPath, TreeFile};
+use crate::plan::slash_path::clean;
 
 /// The destination of a `COPY`/`ADD` in the image, resolved against the working
 /// directory.

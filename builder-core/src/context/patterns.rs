@@ -24,6 +24,7 @@
 use regex::Regex;
 
 use super::glob::{self, Glob};
+use crate::plan::slash_path::clean;
 
 /// An ordered list of Docker path patterns: what a `.dockerignore` or `--exclude` says.
 #[derive(Debug, Clone, Default)]
@@ -301,55 +302,12 @@ fn compile(pattern: &str) -> Option<Matcher> {
     })
 }
 
-/// Go's `filepath.Clean` for `/`-separated paths: repeated `/`, `.` components and a
-/// trailing `/` go, `..` removes the component before it (at the root it is dropped), and
-/// an empty result is `.`.
-pub(crate) fn clean(path: &str) -> String {
-    let rooted = path.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => match parts.last() {
-                Some(&last) if last != ".." => {
-                    parts.pop();
-                }
-                _ if rooted => {}
-                _ => parts.push(".."),
-            },
-            _ => parts.push(part),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".to_owned(),
-        (false, false) => joined,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ignored(lines: &[&str], path: &str) -> bool {
         Patterns::new(lines).expect("valid patterns").matches(path)
-    }
-
-    #[test]
-    fn cleans_like_go() {
-        let table = [
-            ("a//b/./c/", "a/b/c"),
-            ("./a", "a"),
-            ("a/../..", ".."),
-            ("/../a", "/a"),
-            ("", "."),
-            ("/", "/"),
-            ("a/b/../../c", "c"),
-        ];
-        for (path, want) in table {
-            assert_eq!(clean(path), want, "{path:?}");
-        }
     }
 
     // Docker's documented `.dockerignore` examples and moby's test table.

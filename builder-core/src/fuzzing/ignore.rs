@@ -3,7 +3,7 @@
 
 use crate::context::Patterns;
 use crate::context::glob::Glob;
-use crate::context::patterns::clean;
+use crate::plan::slash_path::clean;
 
 /// Reads the text before the first NUL of `data` as an ignore file (lossily, as
 /// [`Context::open`](crate::context::Context::open) does) and matches paths against it:

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 
 use crate::fsroot::Root;
+use crate::plan::slash_path;
 use crate::store::JSON_LIMIT;
 
 use super::OciError;
@@ -166,21 +167,12 @@ fn resolve(entries: &HashMap<String, TarEntry>, name: &str) -> Option<(u64, u64)
 /// `path` resolved against the directory `base` of the archive, lexically: no leading
 /// `/` or `./`, no `.` components, `..` removing the previous one (never above the root).
 fn clean(base: &str, path: &str) -> String {
-    let mut parts: Vec<&str> = if path.starts_with('/') {
-        Vec::new()
+    let rooted = if path.starts_with('/') {
+        slash_path::clean(path)
     } else {
-        base.split('/').filter(|p| !p.is_empty()).collect()
+        slash_path::clean(&format!("/{base}/{path}"))
     };
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            part => parts.push(part),
-        }
-    }
-    parts.join("/")
+    rooted.trim_start_matches('/').to_owned()
 }
 
 #[cfg(test)]
