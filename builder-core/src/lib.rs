@@ -17,14 +17,16 @@
 //! other steps edit the image config ([`oci`]), `RUN` steps ([`run`]) run in a sandbox
 //! ([`exec`]) over the base's layers unpacked once into the store ([`rootfs`]),
 //! and the result is kept in a content-addressed [`store`] under a
-//! [`Reference`](plan::Reference), or written out as an OCI or docker archive. Progress
-//! is reported through [`Events`]; the engine never prints.
+//! [`Reference`](plan::Reference), or written out as an OCI or docker archive; every
+//! file the engine or its caller replaces goes through [`atomic`]. Progress is reported
+//! through [`Events`]; the engine never prints.
 //! [Registries](registry) and `ADD` downloads ([`fetch`]) reach their servers through
 //! [`net`], which bounds every wait.
 
 #![deny(missing_docs)]
 
 pub mod add;
+pub mod atomic;
 pub mod build;
 pub mod cache;
 pub mod context;

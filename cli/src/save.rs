@@ -1,10 +1,9 @@
 //! `mkimage save`: write images to an OCI or docker archive.
 
-use std::fs::File;
-use std::io::{BufWriter, Write as _};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use mkimage_core::atomic::AtomicFile;
 use mkimage_core::oci::{ArchiveFormat, ArchiveImage, write_archive};
 use mkimage_core::plan::{Platform, Reference};
 use mkimage_core::store::Store;
@@ -38,27 +37,9 @@ pub fn run(store: &Store, args: &SaveArgs) -> anyhow::Result<ExitCode> {
         SaveFormat::Docker => ArchiveFormat::Docker,
     };
     let output = &args.output;
-    let dir = match output.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => std::path::Path::new("."),
-    };
     let write = || format!("failed to write `{}`", output.display());
-    let temp = tempfile::Builder::new()
-        .prefix(".mkimage-save-")
-        .tempfile_in(dir)
-        .with_context(write)?;
-    let sink = BufWriter::new(temp);
-    let mut sink = write_archive(store, &images, format, &Platform::host(), sink)?;
-    sink.flush().with_context(write)?;
-    let temp = sink
-        .into_inner()
-        .map_err(|e| e.into_error())
-        .with_context(write)?;
-    temp.as_file().sync_all().with_context(write)?;
-    let file: File = temp
-        .persist(output)
-        .map_err(|e| e.error)
-        .with_context(write)?;
-    drop(file);
+    let sink = AtomicFile::new(output, ".mkimage-save-").with_context(write)?;
+    let sink = write_archive(store, &images, format, &Platform::host(), sink)?;
+    sink.commit().with_context(write)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,13 +1,13 @@
 //! Where a build writes its image besides the store: a registry, an archive, or the
 //! image's filesystem.
 
-use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use oci_spec::image::Descriptor;
 
 use crate::Events;
+use crate::atomic::AtomicFile;
 use crate::build::{export_rootfs, export_rootfs_tar};
 use crate::oci::{ArchiveFormat, ArchiveImage, write_archive};
 use crate::plan::{Platform, Reference};
@@ -121,16 +121,8 @@ impl Written<'_> {
             path: path.to_owned(),
             source,
         };
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let temp = tempfile::Builder::new()
-            .prefix(".mkimage-build-")
-            .tempfile_in(dir)
-            .map_err(failed)?;
-        let sink = BufWriter::new(temp);
-        let mut sink = match format {
+        let sink = AtomicFile::new(path, ".mkimage-build-").map_err(failed)?;
+        let sink = match format {
             Some(format) => {
                 let images = [ArchiveImage {
                     descriptor: self.image.clone(),
@@ -140,13 +132,7 @@ impl Written<'_> {
             }
             None => export_rootfs_tar(self.store, self.image, self.platforms, sink)?,
         };
-        sink.flush().map_err(failed)?;
-        let temp = sink
-            .into_inner()
-            .map_err(|error| failed(error.into_error()))?;
-        temp.as_file().sync_all().map_err(failed)?;
-        temp.persist(path).map_err(|error| failed(error.error))?;
-        Ok(())
+        sink.commit().map_err(failed)
     }
 }
 

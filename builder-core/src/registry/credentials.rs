@@ -22,6 +22,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 
 use super::auth::{Credential, IDENTITY_TOKEN_USER};
+use crate::atomic;
 
 /// The key Docker Hub's credentials are stored under.
 const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
@@ -256,7 +257,7 @@ fn read(path: &Path) -> Result<Option<Map<String, Value>>, CredentialsError> {
         })
 }
 
-/// Writes `config` to `path` through a temp file, mode 0600.
+/// Replaces `path` with `config` atomically, mode 0600.
 fn write(path: &Path, config: &Map<String, Value>) -> Result<(), CredentialsError> {
     let error = |source| CredentialsError::Write {
         path: path.to_owned(),
@@ -264,13 +265,9 @@ fn write(path: &Path, config: &Map<String, Value>) -> Result<(), CredentialsErro
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(error)?;
-    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(error)?;
     let mut bytes = serde_json::to_vec_pretty(config).map_err(|e| error(e.into()))?;
     bytes.push(b'\n');
-    temp.write_all(&bytes).map_err(error)?;
-    temp.as_file().sync_all().map_err(error)?;
-    temp.persist(path).map_err(|e| error(e.error))?;
-    Ok(())
+    atomic::write(path, &bytes).map_err(error)
 }
 
 /// The credential `config` (read from `path`) holds for `domain`.

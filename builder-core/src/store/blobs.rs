@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use oci_spec::image::Digest;
 
+use crate::atomic;
 use crate::digest::{HashingWriter, sha256};
 
-use super::atomic::sync_dir;
 use super::writeback::WritebackFile;
 use super::{Lease, Store, StoreError};
 
@@ -120,7 +120,7 @@ impl Write for UnhashedBlobWriter {
     }
 }
 
-/// Syncs `temp` and renames it to `blobs/<algorithm>/<hex>`, then syncs that directory.
+/// Moves `temp` to `blobs/<algorithm>/<hex>` atomically ([`atomic::persist`]).
 fn persist(
     temp: tempfile::NamedTempFile,
     blobs: &std::path::Path,
@@ -130,14 +130,11 @@ fn persist(
         digest: digest.clone(),
         source,
     };
-    temp.as_file().sync_all().map_err(commit)?;
     let dir = blobs.join(digest.algorithm().as_ref());
     super::access::create_dir(&dir).map_err(commit)?;
     // When the blob exists already, replacing it with equal bytes is harmless and saves
     // a check that another writer could race anyway.
-    temp.persist(dir.join(digest.digest()))
-        .map_err(|e| commit(e.error))?;
-    sync_dir(&dir).map_err(commit)
+    atomic::persist(temp, &dir.join(digest.digest())).map_err(commit)
 }
 
 impl Store {

@@ -8,11 +8,11 @@ use std::time::SystemTime;
 
 use oci_spec::image::Digest;
 
-use super::atomic::{TEMP_PREFIX, sync_dir};
 use super::blobs::JSON_LIMIT;
 use super::records::RecordRoots;
 use super::refs::has_links;
 use super::{Store, StoreError};
+use crate::atomic::{TEMP_PREFIX, sync_dir};
 
 /// What [`Store::prune`] removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

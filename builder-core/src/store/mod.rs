@@ -59,7 +59,6 @@
 //! [OCI image layout]: https://github.com/opencontainers/image-spec/blob/main/image-layout.md
 
 mod access;
-mod atomic;
 mod blobs;
 mod error;
 mod gc;
@@ -177,7 +176,7 @@ impl Store {
         }
         let _lock = self.lock_exclusive("index")?;
         let create = |path: &Path, bytes: &[u8]| {
-            atomic::write(path, bytes).map_err(|source| StoreError::CreateLayout {
+            crate::atomic::write(path, bytes).map_err(|source| StoreError::CreateLayout {
                 path: path.to_owned(),
                 source,
             })

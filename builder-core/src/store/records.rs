@@ -9,8 +9,8 @@ use oci_spec::image::Digest;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::atomic::{self, TEMP_PREFIX};
 use super::{Store, StoreError, check_name};
+use crate::atomic::{self, TEMP_PREFIX};
 
 /// A namespace of records: `<root>/records/<namespace>/<key>`, each a JSON file holding a
 /// value and the blob digests it references, which [`Store::prune`] keeps.

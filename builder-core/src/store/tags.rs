@@ -13,7 +13,8 @@ use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageIndexBuilder, MediaTy
 use crate::oci::REF_NAME;
 use crate::plan::Reference;
 
-use super::{Store, StoreError, atomic};
+use super::{Store, StoreError};
+use crate::atomic;
 
 /// One entry of the store's index: an image and its name, if it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
