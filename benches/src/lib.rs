@@ -7,6 +7,8 @@ use std::io;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use mkimage_core::testutil::noise;
+
 /// Fills `dir` with a deterministic context of `files` files of `size` bytes each, of
 /// pseudo-random (incompressible) content, 1000 files per sub-directory
 /// (`d000/f000000.bin`, …), every mtime set to 1700000000. Files already of the right
@@ -24,7 +26,7 @@ pub fn incompressible_context(dir: &Path, files: usize, size: usize) -> io::Resu
             continue;
         }
         fs::create_dir_all(&sub)?;
-        fs::write(&path, noise(i as u64, size))?;
+        fs::write(&path, noise(size, i as u64))?;
         fs::File::options()
             .write(true)
             .open(&path)?
@@ -61,7 +63,7 @@ pub fn seeded_context(
             continue;
         }
         fs::create_dir_all(&sub)?;
-        fs::write(&path, noise(seed ^ i as u64, size))?;
+        fs::write(&path, noise(size, seed ^ i as u64))?;
         fs::File::options()
             .write(true)
             .open(&path)?
@@ -71,20 +73,6 @@ pub fn seeded_context(
         fs::File::open(dir.join(format!("d{k:03}")))?.set_modified(epoch)?;
     }
     Ok(())
-}
-
-/// `len` pseudo-random bytes from `seed` (xorshift64).
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 /// Writes a minimal root filesystem into `dir` from the host's static busybox

@@ -116,7 +116,8 @@ mod tests {
     use std::io::Read;
 
     use super::*;
-    use crate::layer::noise::tests::{noise, text};
+    use crate::layer::noise::tests::text;
+    use crate::testutil::noise;
 
     fn gunzip(member: &[u8]) -> Vec<u8> {
         let mut raw = Vec::new();
@@ -129,15 +130,15 @@ mod tests {
     #[test]
     fn stores_noise_and_decodes_to_the_input() {
         let mut raw = text(3000);
-        raw.extend(noise(1, 200 * 1024 + 512));
+        raw.extend(noise(200 * 1024 + 512, 1));
         raw.extend(text(700));
         let member = gzip_member(&raw, 6).unwrap();
         assert_eq!(gunzip(&member), raw);
         // About the noise stored plus the text compressed.
         assert!(member.len() < 200 * 1024 + 512 + 400, "{}", member.len());
         // Ending on a stored run; all noise; text only (one deflate pass, as before).
-        let tail = [text(1000), noise(2, 70_000)].concat();
-        for raw in [tail, noise(3, 100_000), text(50_000), Vec::new()] {
+        let tail = [text(1000), noise(70_000, 2)].concat();
+        for raw in [tail, noise(100_000, 3), text(50_000), Vec::new()] {
             let member = gzip_member(&raw, 6).unwrap();
             assert_eq!(gunzip(&member), raw);
             assert_eq!(member[member.len() - 4..], (raw.len() as u32).to_le_bytes());

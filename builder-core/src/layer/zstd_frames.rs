@@ -92,7 +92,8 @@ fn compressed_frame(raw: &[u8], level: i32) -> io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layer::noise::tests::{noise, text};
+    use crate::layer::noise::tests::text;
+    use crate::testutil::noise;
 
     /// The frames of `out`: (raw, content size) each, read from their headers.
     fn frames(mut out: &[u8]) -> Vec<(bool, usize)> {
@@ -112,9 +113,9 @@ mod tests {
     #[test]
     fn decodes_to_the_input_with_noise_stored_raw() {
         let mut raw = text(3000);
-        raw.extend(noise(1, 300 * 1024 + 512));
+        raw.extend(noise(300 * 1024 + 512, 1));
         raw.extend(text(700));
-        raw.extend(noise(2, 2 * 1024)); // too short a run: compressed
+        raw.extend(noise(2 * 1024, 2)); // too short a run: compressed
         raw.extend(text(512));
         let out = zstd_frames(&raw, 3).unwrap();
         assert_eq!(zstd::decode_all(&out[..]).unwrap(), raw);
@@ -137,7 +138,7 @@ mod tests {
     #[test]
     fn frame_headers_hold_every_size_class() {
         for len in [512, 4096, 65_791, 65_792, 200_000] {
-            let raw = noise(len as u64, len);
+            let raw = noise(len, len as u64);
             let mut out = Vec::new();
             raw_frame(&raw, &mut out);
             assert_eq!(zstd::decode_all(&out[..]).unwrap(), raw, "{len}");

@@ -17,6 +17,7 @@ use mkimage_core::plan::{
     Step, StepMeta,
 };
 use mkimage_core::store::Store;
+use mkimage_core::testutil::noise;
 
 fn step(op: Op, line: usize, text: &str) -> Step {
     Step {
@@ -581,19 +582,10 @@ fn a_one_file_change_reuses_the_layer_and_equals_a_cold_build() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = dir.path().join("ctx");
     // 400 files × 8 KiB of seeded noise: several chunks.
-    let mut x = 0x9E37_79B9_7F4A_7C15_u64;
     for i in 0..400 {
         let sub = ctx.join(format!("d{}", i % 8));
         fs::create_dir_all(&sub).unwrap();
-        let bytes: Vec<u8> = (0..8192)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect();
-        fs::write(sub.join(format!("f{i:04}")), bytes).unwrap();
+        fs::write(sub.join(format!("f{i:04}")), noise(8192, i)).unwrap();
     }
     let total = 400 * (8192 + 512);
     for compression in [
@@ -651,7 +643,7 @@ fn a_one_file_change_reuses_the_layer_and_equals_a_cold_build() {
 fn noise_context(dir: &Path) {
     fs::create_dir_all(dir).unwrap();
     for i in 0..256 {
-        let bytes = mkimage_core::testutil::noise(16 * 1024, i);
+        let bytes = noise(16 * 1024, i);
         fs::write(dir.join(format!("f{i:03}")), bytes).unwrap();
     }
 }

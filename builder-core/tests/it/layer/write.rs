@@ -8,29 +8,18 @@ use mkimage_core::layer::{
     Reuse, WrittenLayer, decompress, write_layer,
 };
 
+use mkimage_core::testutil::noise;
+
 use super::{run, sha256sum, tar_listing, write_file};
 
 fn p(s: &str) -> LayerPath {
     LayerPath::new(s).expect("a valid test path")
 }
 
-/// Pseudo-random bytes (incompressible), from a seed.
-fn noise(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 /// A varied set of entries: many small files, a few large ones spanning several chunks,
 /// a host file, links, devices, whiteouts and an opaque directory.
 fn sample_entries(host: &std::path::Path) -> Vec<Entry> {
-    write_file(host, "big.bin", &noise(7, 3 * 1024 * 1024 + 17));
+    write_file(host, "big.bin", &noise(3 * 1024 * 1024 + 17, 7));
     let mut entries = vec![
         Entry::new(p("app"), EntryKind::Dir).with_mtime(1_600_000_000),
         Entry::new(
@@ -59,7 +48,7 @@ fn sample_entries(host: &std::path::Path) -> Vec<Entry> {
         entries.push(
             Entry::new(
                 p(&format!("data/d{}/f{i:04}", i % 7)),
-                EntryKind::File(Content::Bytes(noise(i, len))),
+                EntryKind::File(Content::Bytes(noise(len, i))),
             )
             .with_mtime(1_700_000_000 + i as i64),
         );
@@ -490,7 +479,7 @@ fn a_failing_sink_fails_the_layer_with_its_error() {
         let entries = (0..16)
             .map(|i| {
                 let name = format!("f{i}");
-                Entry::new(p(&name), EntryKind::File(Content::Bytes(noise(i, 1 << 20))))
+                Entry::new(p(&name), EntryKind::File(Content::Bytes(noise(1 << 20, i))))
             })
             .collect();
         let options = LayerOptions {
