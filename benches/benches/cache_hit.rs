@@ -23,15 +23,10 @@ const DIRS: usize = 200;
 const SEED: u64 = 5;
 
 fn context() -> PathBuf {
-    let files: usize = std::env::var("MKIMAGE_BENCH_FILES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(20_000);
-    let dir =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cache-context-{files}-{DIRS}-{SEED}"));
-    mkimage_benches::seeded_context(&dir, files, DIRS, FILE_SIZE, SEED)
-        .expect("generate the bench context");
-    dir
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    mkimage_benches::bench_context(tmp, "cache-context", DIRS, FILE_SIZE, SEED)
+        .expect("generate the bench context")
+        .0
 }
 
 /// `COPY . /app` and five steps that only edit the config.

@@ -8,7 +8,6 @@
 //! in 200 directories from a fixed seed (`MKIMAGE_BENCH_FILES` changes the count).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use criterion::{
@@ -21,15 +20,9 @@ const DIRS: usize = 200;
 const SEED: u64 = 4;
 
 fn context() -> (PathBuf, usize) {
-    let files: usize = std::env::var("MKIMAGE_BENCH_FILES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(20_000);
-    let dir =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("walk-context-{files}-{DIRS}-{SEED}"));
-    mkimage_benches::seeded_context(&dir, files, DIRS, FILE_SIZE, SEED)
-        .expect("generate the bench context");
-    (dir, files)
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    mkimage_benches::bench_context(tmp, "walk-context", DIRS, FILE_SIZE, SEED)
+        .expect("generate the bench context")
 }
 
 /// What a rebuild does to key `COPY . /app`: the digest, and the hashes saved.
@@ -40,17 +33,6 @@ fn rebuild(dir: &Path, hashes: &FileHashes) {
         .expect("select the context");
     selection.digest(hashes).expect("digest the selection");
     hashes.save().expect("save the file hashes");
-}
-
-/// `find CTX -type f -printf '%s %T@\n'`, its output read and dropped.
-fn find_floor(dir: &Path) {
-    let out = Command::new("find")
-        .arg(dir)
-        .args(["-type", "f", "-printf", "%s %T@\\n"])
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("`find` is needed (Debian package `findutils`)");
-    assert!(out.status.success() && !out.stdout.is_empty());
 }
 
 fn context_walk(c: &mut Criterion) {
@@ -65,7 +47,7 @@ fn context_walk(c: &mut Criterion) {
     let mut group = c.benchmark_group("context_walk");
     group.sample_size(20);
     group.bench_function(BenchmarkId::new("floor", "find-printf"), |b| {
-        b.iter(|| find_floor(&dir))
+        b.iter(|| mkimage_benches::find_floor(&dir))
     });
     group.bench_function(BenchmarkId::new("mkimage", "no-change"), |b| {
         b.iter(|| rebuild(&dir, &FileHashes::load(&hashes_file)))

@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mkimage_core::testutil::noise;
@@ -73,6 +73,45 @@ pub fn seeded_context(
         fs::File::open(dir.join(format!("d{k:03}")))?.set_modified(epoch)?;
     }
     Ok(())
+}
+
+/// The context of a walk bench: [`seeded_context`] with `MKIMAGE_BENCH_FILES` files
+/// (20,000 by default) of `size` bytes in `dirs` directories, in a directory of `tmp`
+/// named for `name` and the parameters. Returns it with the number of files.
+///
+/// # Errors
+///
+/// When a file cannot be written.
+pub fn bench_context(
+    tmp: &Path,
+    name: &str,
+    dirs: usize,
+    size: usize,
+    seed: u64,
+) -> io::Result<(PathBuf, usize)> {
+    let files: usize = std::env::var("MKIMAGE_BENCH_FILES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000);
+    let dir = tmp.join(format!("{name}-{files}-{dirs}-{seed}"));
+    seeded_context(&dir, files, dirs, size, seed)?;
+    Ok((dir, files))
+}
+
+/// Runs `find DIR -type f -printf '%s %T@\n'` and drops its output: the floor of a walk
+/// that `stat`s every file.
+///
+/// # Panics
+///
+/// When `find` cannot run (Debian package `findutils`) or fails.
+pub fn find_floor(dir: &Path) {
+    let out = std::process::Command::new("find")
+        .arg(dir)
+        .args(["-type", "f", "-printf", "%s %T@\\n"])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("`find` is needed (Debian package `findutils`)");
+    assert!(out.status.success() && !out.stdout.is_empty());
 }
 
 /// Writes a minimal root filesystem into `dir` from the host's static busybox
