@@ -45,6 +45,7 @@ pub mod oci;
 pub mod registry;
 pub mod rootfs;
 pub mod run;
+pub mod spec;
 pub mod store;
 #[cfg(feature = "testutil")]
 pub mod testutil;

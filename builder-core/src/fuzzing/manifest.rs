@@ -5,9 +5,10 @@ use oci_spec::image::{Digest, ImageIndex, ImageManifest};
 
 use crate::digest::sha256;
 use crate::layer::Codec;
-use crate::oci::{ImageConfig, canonical_json, media_type, select_manifest};
+use crate::oci::{ImageConfig, select_manifest};
 use crate::plan::Platform;
 use crate::registry::manifest::classify;
+use crate::spec::{canonical_json, media_type};
 
 /// The `Content-Type`s a registry may send with a manifest (none, a generic one, and
 /// one that contradicts the document).

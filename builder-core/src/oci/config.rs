@@ -242,7 +242,7 @@ mod tests {
         assert!(config.config.args_escaped);
         assert_eq!(config.extra["container"], "abc");
         assert_eq!(config.config.extra["Hostname"], "");
-        let out = String::from_utf8(crate::oci::canonical_json(&config)?).expect("UTF-8");
+        let out = String::from_utf8(crate::spec::canonical_json(&config)?).expect("UTF-8");
         assert_eq!(
             out,
             r#"{"architecture":"amd64","config":{"ArgsEscaped":true,"Env":["PATH=/bin"],"ExposedPorts":{"80/tcp":{}},"Healthcheck":{"Interval":30000000000,"Retries":3,"Test":["CMD","true"]},"Hostname":"","OnBuild":["RUN true"],"Shell":["/bin/bash","-c"]},"container":"abc","created":"2024-01-01T00:00:00Z","history":[{"created_by":"x","empty_layer":true}],"os":"linux","rootfs":{"diff_ids":[],"type":"layers"}}"#
@@ -270,7 +270,7 @@ mod tests {
             ..ImageConfig::default()
         };
         assert_eq!(
-            String::from_utf8(crate::oci::canonical_json(&config)?).expect("UTF-8"),
+            String::from_utf8(crate::spec::canonical_json(&config)?).expect("UTF-8"),
             r#"{"architecture":"arm64","config":{},"os":"linux","rootfs":{"diff_ids":[],"type":"layers"}}"#
         );
         Ok(())

@@ -22,7 +22,8 @@ use crate::store::{Store, StoreError};
 
 use super::archive::Files;
 use super::manifest::store_manifest;
-use super::{CONTAINERD_NAME, ImageConfig, OciError, REF_NAME, media_type};
+use super::{ImageConfig, OciError};
+use crate::spec::{CONTAINERD_NAME, REF_NAME, media_type};
 
 /// Where an image comes from, written as skopeo writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,8 @@ use oci_spec::image::{
 
 use crate::store::Store;
 
-use super::{CONFIG_LIMIT, ImageConfig, OciError, canonical_json};
+use super::{CONFIG_LIMIT, ImageConfig, OciError};
+use crate::spec::canonical_json;
 
 /// An OCI image manifest for a config and its layers, bottom first.
 pub fn image_manifest(config: Descriptor, layers: Vec<Descriptor>) -> ImageManifest {

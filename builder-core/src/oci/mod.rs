@@ -4,7 +4,7 @@
 //! [`ImageConfig`] is Docker's image config; [`write_image`] stores a config and a
 //! manifest for layers already in the store; [`Image`] loads them back. Manifests,
 //! indexes and descriptors are [`oci_spec`]'s types; Docker schema-2 media types are read
-//! as well as OCI's ([`media_type`]).
+//! as well as OCI's ([`media_type`](crate::spec::media_type)).
 
 mod archive;
 mod config;
@@ -12,17 +12,14 @@ mod error;
 mod export;
 mod image;
 mod import;
-mod json;
 mod manifest;
-pub mod media_type;
 mod platform;
 
 pub use config::{Extra, HealthConfig, History, ImageConfig, RootFs, RunConfig};
 pub use error::OciError;
-pub use export::{ArchiveFormat, ArchiveImage, CONTAINERD_NAME, REF_NAME, write_archive};
+pub use export::{ArchiveFormat, ArchiveImage, write_archive};
 pub use image::Image;
 pub use import::{ImageSource, Imported, import, load};
-pub use json::canonical_json;
 pub use manifest::{image_manifest, write_image, write_index};
 pub use mkimage_plan::CONFIG_LIMIT;
 pub use platform::select_manifest;

@@ -4,7 +4,7 @@ use oci_spec::image::Digest;
 
 use crate::digest::sha256;
 use crate::net::{Failure, NetError, read_small};
-use crate::oci::media_type;
+use crate::spec::media_type;
 
 use super::RegistryError;
 use super::client::{header, status_error};

@@ -4,8 +4,9 @@ use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest, MediaType};
 
 use crate::events::Events;
 use crate::net::Watch;
-use crate::oci::{OciError, media_type, select_manifest};
+use crate::oci::{OciError, select_manifest};
 use crate::plan::{Platform, Reference};
+use crate::spec::media_type;
 use crate::store::{JSON_LIMIT, Store};
 
 use super::RegistryError;

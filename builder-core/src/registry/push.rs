@@ -6,8 +6,8 @@ use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest};
 
 use crate::events::Events;
 use crate::net::Watch;
-use crate::oci::media_type;
 use crate::plan::Reference;
+use crate::spec::media_type;
 use crate::store::{Store, StoreError};
 
 use super::RegistryError;

@@ -3,8 +3,8 @@
 use oci_spec::image::{Descriptor, Digest};
 use serde::Deserialize;
 
-use crate::oci::media_type;
 use crate::plan::Reference;
+use crate::spec::media_type;
 
 use super::{Store, StoreError, Tagged};
 

@@ -4,7 +4,7 @@
 use oci_spec::image::Digest;
 use serde::Deserialize;
 
-use crate::oci::media_type;
+use crate::spec::media_type;
 
 use super::{Store, StoreError};
 

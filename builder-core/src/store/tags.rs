@@ -10,8 +10,8 @@ use std::io;
 
 use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageIndexBuilder, MediaType};
 
-use crate::oci::REF_NAME;
 use crate::plan::Reference;
+use crate::spec::REF_NAME;
 
 use super::{Store, StoreError};
 use crate::atomic;
@@ -275,7 +275,7 @@ fn index_bytes(mut entries: Vec<Tagged>) -> Result<Vec<u8>, serde_json::Error> {
         .manifests(manifests)
         .build()
         .expect("an index with schema version and manifests is complete");
-    crate::oci::canonical_json(&index)
+    crate::spec::canonical_json(&index)
 }
 
 /// An index entry as a [`Tagged`]: its name from the annotation (an annotation that is

@@ -49,7 +49,7 @@ fn manifest(store: &Store, config: &[u8], layers: &[&[u8]]) -> Descriptor {
         .layers(layers)
         .build()
         .unwrap();
-    let bytes = mkimage_core::oci::canonical_json(&manifest).unwrap();
+    let bytes = mkimage_core::spec::canonical_json(&manifest).unwrap();
     Descriptor::new(
         MediaType::ImageManifest,
         bytes.len() as u64,

@@ -1,0 +1,13 @@
+//! Names and encodings the OCI image spec fixes, shared by the store, the OCI readers
+//! and writers and the registry client: media types, annotation keys and the canonical
+//! JSON that manifests, indexes and configs are hashed as.
+//!
+//! Nothing here does I/O or knows another module of the crate, so every module that
+//! reads or writes images can use it.
+
+mod annotation;
+mod canonical;
+pub mod media_type;
+
+pub use annotation::{CONTAINERD_NAME, REF_NAME};
+pub use canonical::canonical_json;
