@@ -49,6 +49,7 @@ pub mod spec;
 pub mod store;
 #[cfg(feature = "testutil")]
 pub mod testutil;
+mod tree;
 pub mod user;
 
 pub use error::{Error, Result};

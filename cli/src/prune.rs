@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use mkimage_core::rootfs::LayerSweeper;
 use mkimage_core::store::{PruneOptions, Store};
 
 use crate::args::PruneArgs;
@@ -18,9 +19,10 @@ pub fn run(store: &Store, args: &PruneArgs) -> anyhow::Result<ExitCode> {
             deleted.push(digest);
         }
     }
-    let pruned = store.prune_with(&PruneOptions {
+    let options = PruneOptions {
         keep_storage: args.keep_storage,
-    })?;
+    };
+    let pruned = store.prune_with(&options, &[&LayerSweeper])?;
     if !deleted.is_empty() {
         render::line("Deleted Images:")?;
         for digest in deleted {

@@ -12,7 +12,7 @@
 //! <store>/data/rootfs/3/merged/<chain id hex>/layers
 //! ```
 //!
-//! `3` is the version of how layers are unpacked ([`LAYOUT`]); [`sweep`] removes the
+//! `3` is the version of how layers are unpacked ([`LAYOUT`]); [`LayerSweeper`] removes the
 //! directories of other versions, whose content may differ.
 //!
 //! The `merged` trees ([`LayerDirs::merged`]) are whole images unpacked one layer over
@@ -35,13 +35,13 @@
 //! builds unpack the same layer at once, the second rename fails and its copy is dropped.
 //! Nothing is renamed before its `diff_id` was checked. Every user holds a store
 //! [`Lease`](crate::store::Lease), so [`Store::prune`] (which runs with no lease held)
-//! never removes a directory in use; it removes the directories whose layer blobs are no
-//! longer all in the store, and temps left by killed processes.
+//! never removes a directory in use; given the [`LayerSweeper`], it removes the
+//! directories whose layer blobs are no longer all in the store, and temps left by
+//! killed processes.
 //!
 //! [chain id]: https://github.com/opencontainers/image-spec/blob/main/config.md#layer-chainid
 
 mod error;
-mod size;
 mod sweep;
 
 use std::fs;
@@ -51,8 +51,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::image::{Descriptor, Digest};
 
 pub use error::RootfsError;
-pub(crate) use size::tree_size;
-pub(crate) use sweep::sweep;
+pub use sweep::LayerSweeper;
 
 use crate::digest::sha256;
 use crate::events::{Events, TaskRef};
@@ -62,6 +61,7 @@ use crate::layer::{
     unpack_overlay,
 };
 use crate::store::Store;
+use crate::tree::remove_tree;
 
 /// The version of how layers are unpacked, the directory under `data/rootfs` that holds
 /// them. Version 2: directories a layer does not carry take the metadata of the layers
@@ -69,7 +69,7 @@ use crate::store::Store;
 /// layer's entries, as the overlay format never did.
 const LAYOUT: &str = "3";
 
-/// The prefix of temps in the rootfs directory; [`sweep`] removes them.
+/// The prefix of temps in the rootfs directory; [`LayerSweeper`] removes them.
 const TEMP_PREFIX: &str = ".tmp-";
 
 /// The [chain ids] of layers with these `diff_id`s, bottom first.
@@ -358,7 +358,7 @@ fn owners_skipped(unpacked: &Unpacked) -> usize {
 }
 
 /// A temp directory in the rootfs directory, removed with [`remove_tree`] when dropped
-/// unless kept; [`sweep`] removes those a killed process left.
+/// unless kept; [`LayerSweeper`] removes those a killed process left.
 struct Temp {
     path: PathBuf,
     kept: bool,
@@ -414,45 +414,6 @@ fn namespace_dir(rootfs: &Path, xattrs: OverlayXattrs) -> PathBuf {
 fn short(digest: &Digest) -> String {
     let hex = digest.digest();
     format!("{}:{}", digest.algorithm(), &hex[..hex.len().min(12)])
-}
-
-/// Removes a directory tree, making directories writable first where a non-root owner
-/// needs that (an image may hold read-only directories); rootless with subordinate ids,
-/// what the caller may not remove (files of the sandbox's users) is removed in the user
-/// namespace.
-pub(crate) fn remove_tree(path: &Path) -> io::Result<()> {
-    match remove_own_tree(path) {
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            let Ok(Some(mapping)) = IdMapping::subordinate() else {
-                return Err(e);
-            };
-            in_user_namespace(&mapping, || {
-                remove_own_tree(path)
-                    .map(|()| Vec::new())
-                    .map_err(|error| error.to_string())
-            })
-            .map(drop)
-            .map_err(io::Error::other)
-        }
-        other => other,
-    }
-}
-
-/// [`remove_tree`] with the rights of this process.
-fn remove_own_tree(path: &Path) -> io::Result<()> {
-    match fs::remove_dir_all(path) {
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            use std::os::unix::fs::PermissionsExt as _;
-            for entry in walkdir::WalkDir::new(path).follow_links(false) {
-                let entry = entry.map_err(io::Error::from)?;
-                if entry.file_type().is_dir() {
-                    fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o700))?;
-                }
-            }
-            fs::remove_dir_all(path)
-        }
-        other => other,
-    }
 }
 
 #[cfg(test)]

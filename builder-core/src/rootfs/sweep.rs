@@ -6,14 +6,26 @@ use std::path::Path;
 
 use oci_spec::image::Digest;
 
-use super::{LAYOUT, TEMP_PREFIX, remove_tree, tree_size};
-use crate::store::{Store, StoreError};
+use super::{LAYOUT, TEMP_PREFIX};
+use crate::store::{GcHook, Store, StoreError, Swept};
+use crate::tree::{remove_tree, tree_size};
 
-/// Removes every unpacked layer directory of `store` whose chain has a layer blob that is
-/// no longer in the store, every temp and the directories of other layout versions;
-/// returns how many directories it removed and the bytes that freed. Called by
-/// [`Store::prune`] after it swept the blobs, while it holds the store exclusively.
-pub(crate) fn sweep(store: &Store) -> Result<(usize, u64), StoreError> {
+/// The [`GcHook`] of the unpacked layers: pass it to [`Store::prune`] so that it removes
+/// the unpacked layers of the images it removed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LayerSweeper;
+
+impl GcHook for LayerSweeper {
+    /// Removes every unpacked layer directory of `store` whose chain has a layer blob
+    /// that is no longer in the store, every temp and the directories of other layout
+    /// versions.
+    fn sweep(&self, store: &Store) -> Result<Swept, StoreError> {
+        sweep(store)
+    }
+}
+
+/// [`LayerSweeper::sweep`].
+fn sweep(store: &Store) -> Result<Swept, StoreError> {
     let rootfs = store.root().join("data").join("rootfs");
     let mut freed = 0;
     let mut remove = |dir: &Path| {
@@ -42,7 +54,10 @@ pub(crate) fn sweep(store: &Store) -> Result<(usize, u64), StoreError> {
             }
         }
     }
-    Ok((removed, freed))
+    Ok(Swept {
+        dirs: removed,
+        bytes: freed,
+    })
 }
 
 /// Whether every layer blob listed in `<dir>/layers` is in the store.

@@ -128,7 +128,7 @@ impl Drop for Prepared {
     /// directories, which only root could delete as they are. A failure leaves a temp for
     /// [`Store::prune`].
     fn drop(&mut self) {
-        let _ = crate::rootfs::remove_tree(self.scratch.path());
+        let _ = crate::tree::remove_tree(self.scratch.path());
     }
 }
 
@@ -295,7 +295,7 @@ impl Runner {
                     pause.pause()?;
                     let written = self.write_changes(snapshot_diff(&before, &root), layer_options);
                     // Here, where it is allowed, rather than from another process later.
-                    let _ = crate::rootfs::remove_tree(&root);
+                    let _ = crate::tree::remove_tree(&root);
                     written_bytes(written)
                 })?;
                 session.paused()?;
@@ -402,7 +402,7 @@ impl Runner {
                 let answer = in_user_namespace(&mapping, || {
                     let written = self.write_changes(overlay_diff(upper, *xattrs), layer_options);
                     // Here, where it is allowed, rather than from another process later.
-                    let _ = crate::rootfs::remove_tree(scratch);
+                    let _ = crate::tree::remove_tree(scratch);
                     written_bytes(written)
                 })?;
                 written_answer(&answer)

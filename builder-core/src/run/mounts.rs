@@ -93,7 +93,7 @@ impl Drop for Resolved {
     /// (rootless with subordinate ids); a failure leaves them for [`Store::prune`].
     fn drop(&mut self) {
         for scratch in &self._scratch {
-            let _ = crate::rootfs::remove_tree(scratch.path());
+            let _ = crate::tree::remove_tree(scratch.path());
         }
     }
 }

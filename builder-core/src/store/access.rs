@@ -107,7 +107,7 @@ impl Store {
         let data = self.root.join("data");
         for name in CHANGEABLE {
             let dir = data.join(name);
-            match crate::rootfs::remove_tree(&dir) {
+            match crate::tree::remove_tree(&dir) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => {
                     return Err(StoreError::Remove {
                         path: dir,

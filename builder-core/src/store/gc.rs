@@ -13,6 +13,7 @@ use super::records::RecordRoots;
 use super::refs::has_links;
 use super::{Store, StoreError};
 use crate::atomic::{TEMP_PREFIX, sync_dir};
+use crate::tree::{remove_tree, tree_size};
 
 /// What [`Store::prune`] removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,7 +30,7 @@ pub struct Pruned {
     pub temps: usize,
     /// Records that could not be read (they read as missing anyway).
     pub records: usize,
-    /// Unpacked layer directories whose layers are gone (see [`crate::rootfs`]).
+    /// Directories the [`GcHook`]s removed: unpacked layers whose blobs are gone.
     pub unpacked: usize,
     /// Cache records removed to fit [`PruneOptions::keep_storage`].
     pub trimmed: usize,
@@ -46,10 +47,34 @@ pub struct PruneOptions {
     pub keep_storage: Option<u64>,
 }
 
+/// A user of the store that keeps data of its own derived from blobs (unpacked layers),
+/// which [`Store::prune`] asks to remove what the blobs no longer back: the store knows
+/// which blobs are gone, only the user knows what it derived from them.
+pub trait GcHook: Send + Sync {
+    /// Removes what this user keeps for blobs that are no longer all in `store`, and
+    /// leftovers of its interrupted writes. Called by [`Store::prune`] after it removed
+    /// the blobs nothing references, while it holds the store exclusively, so no
+    /// [`Lease`](super::Lease) is held and nothing is in use.
+    ///
+    /// # Errors
+    ///
+    /// The file system errors of listing and removing.
+    fn sweep(&self, store: &Store) -> Result<Swept, StoreError>;
+}
+
+/// What a [`GcHook`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// The directories it removed.
+    pub dirs: usize,
+    /// The bytes that freed (as [`Pruned::freed`] counts them).
+    pub bytes: u64,
+}
+
 impl Store {
     /// Removes every blob that no image of the index and no record references, every
-    /// unpacked layer directory whose blobs are gone, and every temp left behind by an
-    /// interrupted process.
+    /// temp left behind by an interrupted process, and what `hooks` derived from blobs
+    /// that are gone (unpacked layers: pass every user of the store that keeps such data).
     ///
     /// An image keeps its manifest, config and layers; an index keeps its manifests; a
     /// record keeps the blobs it declared and, for a manifest or index among them, what
@@ -60,9 +85,10 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::ParseBlob`] when a manifest or index cannot be read (nothing is
-    /// removed then), and the file system errors of listing and removing.
-    pub fn prune(&self) -> Result<Pruned, StoreError> {
-        self.prune_with(&PruneOptions::default())
+    /// removed then), the file system errors of listing and removing, and those of the
+    /// hooks.
+    pub fn prune(&self, hooks: &[&dyn GcHook]) -> Result<Pruned, StoreError> {
+        self.prune_with(&PruneOptions::default(), hooks)
     }
 
     /// [`Store::prune`], first removing cache records as `options` asks.
@@ -70,7 +96,11 @@ impl Store {
     /// # Errors
     ///
     /// As [`Store::prune`].
-    pub fn prune_with(&self, options: &PruneOptions) -> Result<Pruned, StoreError> {
+    pub fn prune_with(
+        &self,
+        options: &PruneOptions,
+        hooks: &[&dyn GcHook],
+    ) -> Result<Pruned, StoreError> {
         let _gc = self.lock_exclusive("gc")?;
         let _index = self.lock_exclusive("index")?;
         let mut pruned = Pruned::default();
@@ -172,8 +202,12 @@ impl Store {
                 pruned.freed += remove(&file)?;
             }
         }
-        let (unpacked, unpacked_bytes) = crate::rootfs::sweep(self)?;
-        pruned.unpacked = unpacked;
+        let mut unpacked_bytes = 0;
+        for hook in hooks {
+            let swept = hook.sweep(self)?;
+            pruned.unpacked += swept.dirs;
+            unpacked_bytes += swept.bytes;
+        }
 
         // No lease is held, so nothing under tmp/ is in use.
         let mut temp_bytes = 0;
@@ -260,10 +294,10 @@ fn list_dir(dir: &Path) -> Result<Vec<std::path::PathBuf>, StoreError> {
 /// Removes a file or a directory tree, and returns the bytes that freed (see
 /// [`Pruned::freed`]); one already gone is fine.
 fn remove(path: &Path) -> Result<u64, StoreError> {
-    let size = crate::rootfs::tree_size(path);
+    let size = tree_size(path);
     let result = match fs::symlink_metadata(path) {
         // Scratch directories of rootless steps may hold the sandbox users' files.
-        Ok(metadata) if metadata.is_dir() => crate::rootfs::remove_tree(path),
+        Ok(metadata) if metadata.is_dir() => remove_tree(path),
         Ok(_) => fs::remove_file(path),
         Err(e) => Err(e),
     };

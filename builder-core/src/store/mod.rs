@@ -76,7 +76,7 @@ use std::path::{Path, PathBuf};
 pub(crate) use access::create_dir as create_private_dir;
 pub use blobs::{BlobWriter, JSON_LIMIT, UnhashedBlobWriter};
 pub use error::StoreError;
-pub use gc::{PruneOptions, Pruned};
+pub use gc::{GcHook, PruneOptions, Pruned, Swept};
 pub use images::ImageSummary;
 pub use lock::{Lease, ScratchDir};
 pub use records::{RecordInfo, Records};
@@ -150,7 +150,7 @@ impl Store {
 
     /// A directory for other persistent per-store data, `<root>/data/<name>`, created if
     /// missing (for example `rootfs` for unpacked layers keyed by chain id). Prune leaves
-    /// it alone; its owner keeps it tidy.
+    /// it to its owner, which keeps it tidy (a [`GcHook`] that prune calls).
     ///
     /// # Errors
     ///

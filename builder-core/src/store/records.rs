@@ -263,7 +263,7 @@ mod tests {
         hints.put_weak("on-kept", &2, std::slice::from_ref(&kept))?;
         hints.put_weak("on-loose", &3, std::slice::from_ref(&loose))?;
 
-        let pruned = store.prune()?;
+        let pruned = store.prune(&[])?;
         assert_eq!(pruned.blobs, [loose]);
         assert_eq!((pruned.records, pruned.trimmed), (0, 0));
         assert_eq!(hints.get::<u32>("on-kept")?, Some(2));
@@ -272,9 +272,12 @@ mod tests {
 
         // Trimming the cache to nothing counts and removes only the cache record; the
         // weak one goes with the blob.
-        let pruned = store.prune_with(&crate::store::PruneOptions {
-            keep_storage: Some(0),
-        })?;
+        let pruned = store.prune_with(
+            &crate::store::PruneOptions {
+                keep_storage: Some(0),
+            },
+            &[],
+        )?;
         assert_eq!(pruned.trimmed, 1);
         assert_eq!(pruned.blobs, [kept]);
         assert!(hints.list()?.is_empty());

@@ -12,7 +12,7 @@ use mkimage_core::layer::{
 use mkimage_core::oci::Image;
 use mkimage_core::oci_spec::image::Descriptor;
 use mkimage_core::plan::Platform;
-use mkimage_core::rootfs::LayerDirs;
+use mkimage_core::rootfs::{LayerDirs, LayerSweeper};
 use mkimage_core::store::Store;
 use mkimage_core::testutil::busybox_image;
 use mkimage_core::{NoEvents, Stream};
@@ -167,11 +167,11 @@ fn prune_removes_unpacked_layers_of_removed_images() {
         .unwrap();
     assert!(merged.join("tmp/new").is_file());
     assert!(!merged.join("etc/group").exists());
-    assert_eq!(store.prune().unwrap().unpacked, 0);
+    assert_eq!(store.prune(&[&LayerSweeper]).unwrap().unpacked, 0);
     assert!(lower.iter().all(|dir| dir.is_dir()));
 
     store.remove_image("two:layers", false).unwrap();
-    let pruned = store.prune().unwrap();
+    let pruned = store.prune(&[&LayerSweeper]).unwrap();
     assert_eq!(
         pruned.unpacked, 2,
         "the busybox image still backs the bottom layer"
@@ -182,7 +182,7 @@ fn prune_removes_unpacked_layers_of_removed_images() {
     // Directories unpacked by an older version are removed.
     let old = dir.path().join("data/rootfs/trusted/0123");
     fs::create_dir_all(old.join("diff/a")).unwrap();
-    assert_eq!(store.prune().unwrap().unpacked, 1);
+    assert_eq!(store.prune(&[&LayerSweeper]).unwrap().unpacked, 1);
     assert!(!old.parent().unwrap().exists());
     assert!(lower[1].is_dir());
     assert!(lower[1].is_dir());

@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use mkimage_core::digest::sha256;
 use mkimage_core::oci_spec::image::{Descriptor, Digest, ImageManifestBuilder, MediaType};
 use mkimage_core::plan::Reference;
+use mkimage_core::rootfs::LayerSweeper;
 use mkimage_core::store::Store;
 
 /// Runs the test `name` of this binary in a child process with `env` set; the test does
@@ -106,7 +107,7 @@ fn four_processes_tag_concurrently() {
         2
     );
     // Nothing to prune: every blob is referenced.
-    assert!(store.prune().unwrap().blobs.is_empty());
+    assert!(store.prune(&[]).unwrap().blobs.is_empty());
 }
 
 const WRITER: &str = "MKIMAGE_TEST_WRITER_ROOT";
@@ -154,7 +155,7 @@ fn killed_blob_write_leaves_nothing_visible() {
     assert!(!store.has_blob(&sha256(&[7; 1 << 20])));
     let temps = std::fs::read_dir(dir.path().join("tmp")).unwrap().count();
     assert_eq!(temps, 1, "the temp of the killed writer");
-    let pruned = store.prune().unwrap();
+    let pruned = store.prune(&[]).unwrap();
     assert_eq!(pruned.temps, 1);
     assert_eq!(
         std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
@@ -197,7 +198,7 @@ fn prune_removes_exactly_the_unreferenced_blobs() {
         .unwrap();
     std::fs::write(dir.path().join("records/cache/bad"), b"{\"roots\":[").unwrap();
 
-    let pruned = store.prune().unwrap();
+    let pruned = store.prune(&[]).unwrap();
     let mut expected: Vec<Digest> = vec![
         removed.digest().clone(),
         sha256(b"{\"removed\":1}"),
@@ -224,7 +225,7 @@ fn prune_removes_exactly_the_unreferenced_blobs() {
     // The blobs, and the corrupt record.
     assert_eq!(pruned.freed, pruned.bytes + 10);
     // A second prune finds nothing.
-    assert_eq!(store.prune().unwrap(), Default::default());
+    assert_eq!(store.prune(&[]).unwrap(), Default::default());
 }
 
 // See: issue 13
@@ -252,14 +253,14 @@ fn prune_counts_the_bytes_of_temps_and_unpacked_layers() {
     let layers = format!("[\"{}\"]", sha256(b"gone"));
     fs::write(unpacked.join("layers"), &layers).unwrap();
 
-    let pruned = store.prune().unwrap();
+    let pruned = store.prune(&[&LayerSweeper]).unwrap();
     assert_eq!(pruned.blobs, [loose]);
     assert_eq!((pruned.unpacked, pruned.temps), (1, 2));
     assert_eq!(
         pruned.freed,
         3000 + (1 << 20) + 500 + 7000 + layers.len() as u64
     );
-    assert_eq!(store.prune().unwrap().freed, 0);
+    assert_eq!(store.prune(&[&LayerSweeper]).unwrap().freed, 0);
 }
 
 #[test]
@@ -270,7 +271,7 @@ fn prune_waits_for_leases() {
     let loose = store.put_blob(b"written under a lease").unwrap();
     let pruner = {
         let store = store.clone();
-        std::thread::spawn(move || store.prune().unwrap())
+        std::thread::spawn(move || store.prune(&[]).unwrap())
     };
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(!pruner.is_finished(), "prune ran while a lease was held");
