@@ -1,5 +1,5 @@
-//! Network requests with bounded waits, shared by [registries](crate::registry) and
-//! [downloads](crate::fetch).
+//! Network requests with bounded waits, shared by the registry client (`registry`) and
+//! `ADD` downloads (`fetch`), which both sit above this module.
 //!
 //! A registry or a download server is untrusted: it may accept a connection and never
 //! answer, or stop in the middle of a blob. Every request therefore goes through one
