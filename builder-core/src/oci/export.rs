@@ -16,10 +16,10 @@ use oci_spec::image::{
 use serde::Serialize;
 
 use crate::plan::{Platform, Reference};
+use crate::spec::{CONTAINERD_NAME, REF_NAME, canonical_json, media_type};
 use crate::store::{Store, StoreError};
 
 use super::{Image, OciError};
-use crate::spec::{CONTAINERD_NAME, REF_NAME, canonical_json, media_type};
 
 /// The kind of archive [`write_archive`] writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,10 +3,10 @@
 use oci_spec::image::{Descriptor, Digest, ImageIndex, ImageManifest};
 
 use crate::plan::Platform;
+use crate::spec::media_type;
 use crate::store::Store;
 
 use super::{ImageConfig, OciError, select_manifest};
-use crate::spec::media_type;
 
 /// An image in the store, read whole except its layers: what inspect and history show
 /// and what a build starts from.

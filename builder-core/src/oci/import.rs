@@ -18,12 +18,12 @@ use serde::Deserialize;
 use crate::digest::sha256;
 use crate::layer::Codec;
 use crate::plan::Reference;
+use crate::spec::{CONTAINERD_NAME, REF_NAME, media_type};
 use crate::store::{Store, StoreError};
 
 use super::archive::Files;
 use super::manifest::store_manifest;
 use super::{ImageConfig, OciError};
-use crate::spec::{CONTAINERD_NAME, REF_NAME, media_type};
 
 /// Where an image comes from, written as skopeo writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,10 +5,10 @@ use oci_spec::image::{
     PlatformBuilder,
 };
 
+use crate::spec::canonical_json;
 use crate::store::Store;
 
 use super::{CONFIG_LIMIT, ImageConfig, OciError};
-use crate::spec::canonical_json;
 
 /// An OCI image manifest for a config and its layers, bottom first.
 pub fn image_manifest(config: Descriptor, layers: Vec<Descriptor>) -> ImageManifest {
