@@ -9,6 +9,7 @@ use crate::layer::LayerError;
 use crate::oci::OciError;
 use crate::plan::{ParseReferenceError, PlanError};
 use crate::registry::RegistryError;
+use crate::resolver::ResolveError;
 use crate::rootfs::RootfsError;
 use crate::run::RunError;
 use crate::store::StoreError;
@@ -50,6 +51,9 @@ pub enum Error {
     /// An `ADD` archive could not be recognized or extracted.
     #[error(transparent)]
     Archive(#[from] ArchiveError),
+    /// A base image could not be found or read.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
     /// A build step failed, or what a build needs is missing.
     #[error(transparent)]
     Build(#[from] BuildError),

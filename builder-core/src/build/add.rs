@@ -28,8 +28,8 @@ use crate::store::ScratchDir;
 
 use super::chmod::Chmod;
 use super::copy::{self, Prepared};
-use super::executor::NewLayer;
 use super::stage::{BuildRun, StageState};
+use crate::executor::NewLayer;
 
 /// What an `ADD` brings beyond `COPY`, found by [`prepare`].
 #[derive(Debug, Default)]

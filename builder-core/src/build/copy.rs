@@ -18,9 +18,9 @@ use crate::user;
 
 use super::add;
 use super::chmod::Chmod;
-use super::executor::NewLayer;
 use super::fs::{self, FsView, NodeKind};
 use super::stage::{BuildRun, StageState};
+use crate::executor::NewLayer;
 
 /// The sources of a `COPY`, found before its cache key is known.
 pub(super) struct Prepared {

@@ -31,24 +31,6 @@ pub enum BuildError {
         #[source]
         source: Box<crate::Error>,
     },
-    /// An image the store lists cannot be read: a blob of it is missing, changed or not
-    /// valid (the cause names it).
-    #[error("the image `{reference}` (`{digest}`) in the local store is corrupt")]
-    CorruptImage {
-        /// The reference as written.
-        reference: String,
-        /// The digest of its manifest or index.
-        digest: oci_spec::image::Digest,
-        /// What could not be read.
-        #[source]
-        source: Box<crate::Error>,
-    },
-    /// No resolver knows the image.
-    #[error("image `{reference}` is not in the local store")]
-    ImageNotFound {
-        /// The reference as written.
-        reference: String,
-    },
     /// A `RUN --security=insecure` step in a build that does not allow it
     /// ([`BuildOptions::allow_insecure`](super::BuildOptions::allow_insecure)).
     #[error(

@@ -38,7 +38,7 @@ use crate::layer::{ChunkIndex, Reuse};
 use crate::plan::{Base, Op, Platform};
 use crate::store::{Store, StoreError};
 
-use super::executor::NewLayer;
+use crate::executor::NewLayer;
 
 /// The store namespace of lineage records.
 const NAMESPACE: &str = "layer-chunks";

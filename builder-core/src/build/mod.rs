@@ -61,12 +61,12 @@ mod chmod;
 mod config;
 mod copy;
 mod error;
-mod executor;
 mod fs;
 mod lineage;
+mod mount_inputs;
+mod no_run;
 mod output;
 mod record;
-mod resolve;
 mod schedule;
 mod stage;
 mod staging;
@@ -78,17 +78,17 @@ use crate::cache::CacheKey;
 use crate::context::{Context, FileHashes};
 use crate::digest::sha256;
 use crate::events::{Events, StepRef};
+use crate::executor::StepExecutor;
 use crate::layer::Compression;
 use crate::net::Http;
-use crate::oci::{ImageConfig, write_image};
+use crate::oci::write_image;
 use crate::plan::{KeyValue, Network, Op, Plan, Platform, Reference, Security};
+use crate::resolver::{BaseResolver, LocalResolver};
 use crate::store::Store;
 
 pub use error::BuildError;
-pub use executor::{NewLayer, NoRun, RunInput, StepExecutor};
+pub use no_run::NoRun;
 pub use output::{export_rootfs, export_rootfs_tar};
-pub(crate) use resolve::image_id;
-pub use resolve::{BaseResolver, LocalResolver};
 
 /// Builds plans into images of one store.
 pub struct Builder {
@@ -153,17 +153,6 @@ impl Default for BuildOptions {
             allow_host_network: false,
         }
     }
-}
-
-/// The image a stage produced (or a stage is at): its config and layers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StageImage {
-    /// The config; its `rootfs.diff_ids` match `layers`.
-    pub config: ImageConfig,
-    /// The layers, bottom first.
-    pub layers: Vec<Descriptor>,
-    /// The cache key of the last step (or of the base).
-    pub key: CacheKey,
 }
 
 /// What a build produced.

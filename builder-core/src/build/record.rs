@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::cache::CacheKey;
 use crate::store::{Records, Store, StoreError};
 
-use super::executor::NewLayer;
+use crate::executor::NewLayer;
 
 /// The store namespace of step records.
 const NAMESPACE: &str = "build-steps";

@@ -19,7 +19,8 @@ use super::stage::BuildRun;
 
 /// What a stage's thread reports: its image and steps, `None` when it was stopped, or
 /// its error; `Err` when it panicked.
-type Outcome = thread::Result<crate::Result<Option<(super::StageImage, Vec<StepResult>)>>>;
+type Outcome =
+    thread::Result<crate::Result<Option<(crate::executor::StageImage, Vec<StepResult>)>>>;
 
 impl BuildRun<'_> {
     /// Builds the stages `needed` (which must include every stage they read from) into

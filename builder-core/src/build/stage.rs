@@ -11,14 +11,15 @@ use crate::events::{Events, StepRef};
 use crate::layer::{Compression, LayerOptions};
 use crate::oci::{History, Image, ImageConfig};
 use crate::plan::{Base, Mount, Op, Plan, Platform, Run, Source, Stage, Step};
+use crate::resolver::ResolveError;
 use crate::store::ScratchDir;
 
 use super::copy::{self, Prepared};
-use super::executor::{NewLayer, RunInput};
 use super::fs::FsView;
 use super::lineage;
 use super::record::{LayerRecord, StepRecord, StepRecords};
-use super::{BuildError, BuildOptions, Builder, StageImage, StepResult, config, workdir};
+use super::{BuildError, BuildOptions, Builder, StepResult, config, workdir};
+use crate::executor::{NewLayer, RunInput, StageImage};
 
 /// One build in progress: what every stage shares. Each stage is built by a
 /// [`fork`](BuildRun::fork) of it, on its own thread.
@@ -374,7 +375,7 @@ impl<'a> BuildRun<'a> {
             _ => Vec::new(),
         };
         let inputs = match &step.op {
-            Op::Run(run) => crate::run::mount_inputs(
+            Op::Run(run) => super::mount_inputs::mount_inputs(
                 run,
                 self.context,
                 self.hashes,
@@ -385,7 +386,7 @@ impl<'a> BuildRun<'a> {
                         .find(|(name, _)| name == reference)
                         .map(|(_, image)| image.digest().clone())
                         .ok_or_else(|| {
-                            BuildError::ImageNotFound {
+                            ResolveError::ImageNotFound {
                                 reference: reference.to_owned(),
                             }
                             .into()

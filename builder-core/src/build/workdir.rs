@@ -4,9 +4,9 @@
 use crate::layer::LayerPath;
 
 use super::copy::{parent_dirs, resolve_user, write_entries};
-use super::executor::NewLayer;
 use super::fs::NodeKind;
 use super::stage::{BuildRun, StageState};
+use crate::executor::NewLayer;
 
 /// Writes a layer creating the config's working directory and its missing parents;
 /// `None` when it exists.

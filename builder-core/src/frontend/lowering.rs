@@ -10,10 +10,11 @@ use std::collections::BTreeMap;
 use mkimage_dockerfile::{BaseImage, Dockerfile, LowerOptions, Lowered};
 
 use crate::Plan;
-use crate::build::{BaseResolver, BuildError};
+use crate::build::BuildError;
 use crate::events::Events;
 use crate::oci::Image;
 use crate::plan::{Base, KeyValue, Platform};
+use crate::resolver::BaseResolver;
 use crate::store::Store;
 
 use super::FrontendError;

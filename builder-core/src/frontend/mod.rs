@@ -35,11 +35,13 @@ mod session;
 
 use std::sync::Arc;
 
-use crate::build::{BaseResolver, Builder, NewLayer, RunInput, StepExecutor};
+use crate::build::Builder;
 use crate::events::Events;
 use crate::exec::Sandbox;
+use crate::executor::{NewLayer, RunInput, StepExecutor};
 use crate::net::Http;
 use crate::registry::{Client, ClientOptions, RegistryResolver};
+use crate::resolver::BaseResolver;
 use crate::run::Runner;
 use crate::store::Store;
 

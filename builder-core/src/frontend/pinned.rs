@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use oci_spec::image::Descriptor;
 
-use crate::build::BaseResolver;
 use crate::events::Events;
 use crate::plan::Platform;
+use crate::resolver::BaseResolver;
 use crate::store::Store;
 
 /// What one reference resolved to, for one platform; filled by the first resolution.

@@ -3,10 +3,10 @@
 use oci_spec::image::Descriptor;
 
 use crate::Error;
-use crate::build::{BaseResolver, BuildError, LocalResolver, image_id};
 use crate::events::Events;
 use crate::oci::{Image, OciError};
 use crate::plan::{Platform, Reference};
+use crate::resolver::{BaseResolver, LocalResolver, ResolveError, image_id};
 use crate::store::Store;
 
 use super::client::Client;
@@ -51,7 +51,7 @@ impl BaseResolver for RegistryResolver {
                     Ok(true) => return Ok(found),
                     Ok(false) => {}
                     Err(source) => {
-                        return Err(BuildError::CorruptImage {
+                        return Err(ResolveError::CorruptImage {
                             reference: reference.to_owned(),
                             digest: found.digest().clone(),
                             source: Box::new(source),
@@ -59,7 +59,7 @@ impl BaseResolver for RegistryResolver {
                         .into());
                     }
                 },
-                Err(Error::Build(BuildError::ImageNotFound { .. })) => {}
+                Err(Error::Resolve(ResolveError::ImageNotFound { .. })) => {}
                 Err(other) => return Err(other),
             }
         }

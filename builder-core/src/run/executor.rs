@@ -2,7 +2,7 @@
 
 use oci_spec::image::Descriptor;
 
-use crate::build::{NewLayer, RunInput, StepExecutor};
+use crate::executor::{NewLayer, RunInput, StepExecutor};
 
 use super::{ImageLayers, RunStep, Runner};
 

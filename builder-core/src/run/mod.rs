@@ -28,7 +28,6 @@ mod copy;
 mod error;
 mod executor;
 mod image_file;
-mod inputs;
 mod mounts;
 mod output;
 mod parents;
@@ -40,7 +39,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use oci_spec::image::{Descriptor, Digest};
 
 pub use error::RunError;
-pub(crate) use inputs::mount_inputs;
 pub use mounts::StepInputs;
 
 use crate::events::{Events, StepRef, Stream};

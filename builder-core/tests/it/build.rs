@@ -6,10 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mkimage_core::NoEvents;
-use mkimage_core::build::{
-    BuildError, BuildOptions, Builder, Built, NewLayer, RunInput, StepExecutor,
-};
+use mkimage_core::build::{BuildError, BuildOptions, Builder, Built};
 use mkimage_core::context::Context;
+use mkimage_core::executor::{NewLayer, RunInput, StepExecutor};
 use mkimage_core::oci::{CONFIG_LIMIT, Image};
 use mkimage_core::oci_spec::image::Digest;
 use mkimage_core::plan::{

@@ -6,7 +6,6 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use mkimage_core::build::BaseResolver;
 use mkimage_core::frontend::{
     ContextSource, DockerfileSource, FrontendError, Outcome, Request, Warning,
 };
@@ -14,6 +13,7 @@ use mkimage_core::oci::{ImageConfig, RunConfig, write_image};
 use mkimage_core::oci_spec::image::{Descriptor, Digest};
 use mkimage_core::plan::{Platform, Reference};
 use mkimage_core::registry::{Client, RegistryResolver};
+use mkimage_core::resolver::BaseResolver;
 use mkimage_core::store::Store;
 use mkimage_core::testutil::{busybox_image, run_checked};
 use mkimage_core::{Events, Frontend, NoEvents};

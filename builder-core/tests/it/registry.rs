@@ -581,8 +581,8 @@ fn pull_with_an_identity_token_trades_it_for_an_access_token() {
 
 #[test]
 fn resolver_takes_the_store_first_unless_asked_to_pull() {
-    use mkimage_core::build::BaseResolver as _;
     use mkimage_core::registry::RegistryResolver;
+    use mkimage_core::resolver::BaseResolver as _;
 
     let registry = Registry::start();
     let source_dir = tempfile::tempdir().unwrap();
@@ -1103,8 +1103,8 @@ fn push_of_a_corrupt_blob_commits_nothing() {
 // See: issue 13
 #[test]
 fn a_corrupt_local_base_is_an_error_not_a_pull() {
-    use mkimage_core::build::BaseResolver as _;
     use mkimage_core::registry::RegistryResolver;
+    use mkimage_core::resolver::BaseResolver as _;
 
     let registry = Registry::start();
     let (_source, pushed) = pushed_image(&registry, "it/base:1", 1000);

@@ -1,10 +1,15 @@
-//! Resolving a base image (`FROM`, `COPY --from=<image>`) to an image in the store.
+//! Resolving a base image (`FROM`, `COPY --from=<image>`) to an image in the store: the
+//! [`BaseResolver`] trait the build engine and the Dockerfile frontend call, and the
+//! [`LocalResolver`] that reads the store and image files. The registry's resolver
+//! implements the same trait above this module, and the frontend picks one.
 //!
 //! A base is named by a reference (a tag, or a digest: `alpine@sha256:…`), by an image's
 //! full id (`sha256:<hex>`, or its 64 hex digits alone), or by an image source
 //! (`oci-archive:PATH`). Unlike the command line (`mkimage rmi 3f2a`), a base is never
 //! found by a prefix of an id: `FROM 3f2a` names the image `3f2a`, as it does for docker,
 //! whose builder takes a full id or a digest there and no prefix.
+
+mod error;
 
 use oci_spec::image::{Descriptor, Digest};
 
@@ -13,7 +18,7 @@ use crate::oci::{ImageSource, import};
 use crate::plan::{Platform, Reference};
 use crate::store::Store;
 
-use super::BuildError;
+pub use error::ResolveError;
 
 /// Finds the image a reference names and makes sure it is in the store.
 ///
@@ -25,7 +30,7 @@ pub trait BaseResolver: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`BuildError::ImageNotFound`] when no source has it, or why it could not be read.
+    /// [`ResolveError::ImageNotFound`] when no source has it, or why it could not be read.
     fn resolve(
         &self,
         store: &Store,
@@ -56,7 +61,7 @@ impl BaseResolver for LocalResolver {
                 .next()
                 .map(|image| image.descriptor)
                 .ok_or_else(|| {
-                    BuildError::ImageNotFound {
+                    ResolveError::ImageNotFound {
                         reference: reference.to_owned(),
                     }
                     .into()
@@ -71,7 +76,7 @@ impl BaseResolver for LocalResolver {
             None => store.resolve(&reference.parse::<Reference>()?)?,
         };
         found.ok_or_else(|| {
-            BuildError::ImageNotFound {
+            ResolveError::ImageNotFound {
                 reference: reference.to_owned(),
             }
             .into()

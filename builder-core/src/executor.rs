@@ -1,16 +1,30 @@
-//! The seam through which steps that run commands (`RUN`) are executed.
+//! The contract between the build engine and whatever runs its `RUN` steps: the
+//! [`StepExecutor`] trait and the types it takes and returns.
+//!
+//! The engine (`build`) calls an executor and the sandboxed runner (`run`) is one; both
+//! depend on this module and not on each other, and the frontend wires them together.
 
 use std::sync::OnceLock;
 
 use oci_spec::image::{Descriptor, Digest};
 
+use crate::cache::CacheKey;
 use crate::events::{Events, StepRef};
 use crate::layer::{ChunkIndex, LayerOptions};
-use crate::oci::Image;
+use crate::oci::{Image, ImageConfig};
 use crate::plan::{Platform, Run};
 use crate::store::Store;
 
-use super::{BuildError, StageImage};
+/// The image a stage produced (or a stage is at): its config and layers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageImage {
+    /// The config; its `rootfs.diff_ids` match `layers`.
+    pub config: ImageConfig,
+    /// The layers, bottom first.
+    pub layers: Vec<Descriptor>,
+    /// The cache key of the last step (or of the base).
+    pub key: CacheKey,
+}
 
 /// A layer a step wrote into the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,15 +77,4 @@ pub trait StepExecutor: Send + Sync {
     ///
     /// Why the command could not run or failed.
     fn run(&self, input: &RunInput<'_>) -> crate::Result<Option<NewLayer>>;
-}
-
-/// A [`StepExecutor`] for builds without a sandbox: every `RUN` fails with
-/// [`BuildError::RunUnavailable`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoRun;
-
-impl StepExecutor for NoRun {
-    fn run(&self, _input: &RunInput<'_>) -> crate::Result<Option<NewLayer>> {
-        Err(BuildError::RunUnavailable.into())
-    }
 }

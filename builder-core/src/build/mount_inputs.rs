@@ -13,7 +13,7 @@ use crate::plan::{Mount, Run, Source};
 /// # Errors
 ///
 /// The context's errors for a source that is missing or leaves the context.
-pub(crate) fn mount_inputs(
+pub(super) fn mount_inputs(
     run: &Run,
     context: &Context,
     hashes: &FileHashes,
