@@ -10,6 +10,7 @@ mod context;
 mod exec;
 mod frontend;
 mod fuzz_corpus;
+mod imports;
 mod layer;
 mod oci;
 mod registry;
