@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod add;
+pub mod archive;
 pub mod atomic;
 pub mod build;
 pub mod cache;

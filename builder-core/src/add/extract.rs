@@ -20,7 +20,7 @@ use std::ops::Bound;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use super::{ArchiveError, archive};
+use super::ArchiveError;
 use crate::layer::{self, Content, Entry, EntryKind, LayerPath};
 
 /// The image an archive is extracted onto, as far as [`extract`] needs it: the files that
@@ -124,7 +124,7 @@ pub(crate) fn extract_from(
         path: archive.to_owned(),
         source,
     };
-    let stream = archive::decompress(BufReader::new(file)).map_err(read_err)?;
+    let stream = crate::archive::decompress(BufReader::new(file)).map_err(read_err)?;
     let mut tar = tar::Archive::new(stream);
     let mut tree = Tree {
         archive,

@@ -2,7 +2,7 @@
 //! extracting them into layer entries.
 //!
 //! [`is_archive`] tells by content, not by name, whether a file is a tar archive, plain or
-//! compressed with gzip, bzip2, xz or zstd ([`ArchiveFormat`]), as Docker's `ADD` decides.
+//! compressed with gzip, bzip2, xz or zstd, as Docker's `ADD` decides.
 //! [`extract`] reads such an archive into the [`Entry`](crate::layer::Entry) values of a
 //! layer below a destination, the way `docker build` unpacks it into that directory: later
 //! entries replace earlier ones, a directory over a directory merges, missing parents are
@@ -37,12 +37,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod archive;
+mod detect;
 mod error;
 mod extract;
 
-pub(crate) use archive::reads_as_tar;
-pub use archive::{ArchiveFormat, decompress, is_archive};
+pub use detect::is_archive;
 pub use error::ArchiveError;
 pub(crate) use extract::extract_from;
 pub use extract::{Below, ExtractOptions, NothingBelow, extract};

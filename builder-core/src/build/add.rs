@@ -15,9 +15,8 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use crate::add::{
-    ArchiveError, Below, ExtractOptions, extract, extract_from, is_archive, reads_as_tar,
-};
+use crate::add::{ArchiveError, Below, ExtractOptions, extract, extract_from, is_archive};
+use crate::archive::reads_as_tar;
 use crate::context::{Context, Destination, Origin, SelectOptions};
 use crate::digest::sha256;
 use crate::fetch::{Checksum, Download, FetchError, GitSource, Resolved, download};

@@ -334,7 +334,7 @@ impl Context {
 /// a file that cannot be written.
 pub fn extract(tar: impl Read, dir: &Path) -> Result<(), ContextError> {
     let extract_err = |source| ContextError::ExtractContext { source };
-    let tar = crate::add::decompress(std::io::BufReader::new(tar))
+    let tar = crate::archive::decompress(std::io::BufReader::new(tar))
         .map_err(|source| extract_err(layer::LayerError::ReadBlob { source }))?;
     layer::unpack(tar, dir).map_err(extract_err)?;
     Ok(())

@@ -8,7 +8,7 @@ use std::path::{Component, PathBuf};
 use tempfile::TempDir;
 
 use crate::Events;
-use crate::add::ArchiveFormat;
+use crate::archive::starts_like_tar;
 use crate::context::{Context, extract};
 use crate::fetch::{GitSource, download};
 use crate::fsroot::Root;
@@ -165,7 +165,7 @@ impl Input {
                 source,
             })?;
         let whole = Cursor::new(head.clone()).chain(reader);
-        if is_archive(&head) {
+        if starts_like_tar(&head) {
             extract(whole, &context_dir).map_err(crate::Error::from)?;
             return Self::in_dir(context_dir, dockerfile, temp);
         }
@@ -254,9 +254,4 @@ impl Input {
 /// A new temporary directory for a context made for this build.
 fn temp_dir() -> Result<TempDir, FrontendError> {
     tempfile::tempdir().map_err(|source| FrontendError::CreateTemp { source })
-}
-
-/// Whether a stream that starts with `head` is a tar stream, plain or compressed.
-fn is_archive(head: &[u8]) -> bool {
-    ArchiveFormat::sniff(head) != ArchiveFormat::Tar || head.get(257..262) == Some(b"ustar")
 }

@@ -15,6 +15,7 @@ use std::str::FromStr;
 use oci_spec::image::{Descriptor, ImageIndex, ImageManifest, MediaType};
 use serde::Deserialize;
 
+use crate::archive::{Encoding, decompress};
 use crate::digest::sha256;
 use crate::layer::Codec;
 use crate::plan::Reference;
@@ -139,12 +140,10 @@ fn decompressed(path: &Path, tar: &Path) -> Result<Option<PathBuf>, OciError> {
         source,
     };
     let mut file = BufReader::new(std::fs::File::open(path).map_err(read)?);
-    if crate::add::ArchiveFormat::sniff(file.fill_buf().map_err(read)?)
-        == crate::add::ArchiveFormat::Tar
-    {
+    if Encoding::sniff(file.fill_buf().map_err(read)?) == Encoding::Tar {
         return Ok(None);
     }
-    let mut stream = crate::add::decompress(file).map_err(read)?;
+    let mut stream = decompress(file).map_err(read)?;
     let mut out = std::fs::File::create(tar).map_err(read)?;
     io::copy(&mut stream, &mut out).map_err(read)?;
     Ok(Some(tar.to_owned()))
