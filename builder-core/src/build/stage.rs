@@ -10,16 +10,14 @@ use crate::context::{Context, FileHashes};
 use crate::events::{Events, StepRef};
 use crate::layer::{Compression, LayerOptions};
 use crate::oci::{History, Image, ImageConfig};
-use crate::plan::{Base, Mount, Op, Plan, Platform, Run, Source, Stage, Step};
-use crate::resolver::ResolveError;
+use crate::plan::{Base, Mount, Plan, Platform, Run, Source, Stage, Step};
 use crate::store::ScratchDir;
 
-use super::copy::{self, Prepared};
 use super::fs::FsView;
-use super::lineage;
 use super::record::{LayerRecord, StepRecord, StepRecords};
-use super::{BuildError, BuildOptions, Builder, StepResult, config, workdir};
-use crate::executor::{NewLayer, RunInput, StageImage};
+use super::{BuildError, BuildOptions, Builder, StepResult, config};
+use super::{lineage, ops};
+use crate::executor::{NewLayer, StageImage};
 
 /// One build in progress: what every stage shares. Each stage is built by a
 /// [`fork`](BuildRun::fork) of it, on its own thread.
@@ -301,7 +299,11 @@ impl<'a> BuildRun<'a> {
 
     /// The images `run`'s mounts name in `from=` (bind and cache), each resolved once for
     /// `platform`, by reference.
-    fn mount_images(&self, run: &Run, platform: &Platform) -> crate::Result<Vec<(String, Image)>> {
+    pub fn mount_images(
+        &self,
+        run: &Run,
+        platform: &Platform,
+    ) -> crate::Result<Vec<(String, Image)>> {
         let mut images: Vec<(String, Image)> = Vec::new();
         for mount in &run.mounts {
             let reference = match mount {
@@ -357,44 +359,13 @@ impl<'a> BuildRun<'a> {
             .skips_cache(step_ref.stage, step_ref.stage_name.as_deref());
         // A `COPY` from the context that no record can match hashes its files as it
         // writes them, after which its key is known (see `copy::prepare`).
-        let definition = match &step.op {
-            Op::Copy(copy) if copy.add.is_none() && copy.from == Source::Context => {
-                Some(step_key(&state.image.key, &step.op, &[]))
-            }
-            _ => None,
-        };
+        let definition =
+            ops::keyed_after_writing(&step.op).then(|| step_key(&state.image.key, &step.op, &[]));
         let defer = definition
             .as_ref()
             .is_some_and(|definition| skips_cache || !self.records.defined(definition));
-        let mut prepared = match &step.op {
-            Op::Copy(copy) => Some(copy::prepare(self, copy, &state.platform, defer)?),
-            _ => None,
-        };
-        let images = match &step.op {
-            Op::Run(run) => self.mount_images(run, &state.platform)?,
-            _ => Vec::new(),
-        };
-        let inputs = match &step.op {
-            Op::Run(run) => super::mount_inputs::mount_inputs(
-                run,
-                self.context,
-                self.hashes,
-                |stage| Ok(self.stage_image(stage)?.key.digest().clone()),
-                |reference| {
-                    images
-                        .iter()
-                        .find(|(name, _)| name == reference)
-                        .map(|(_, image)| image.digest().clone())
-                        .ok_or_else(|| {
-                            ResolveError::ImageNotFound {
-                                reference: reference.to_owned(),
-                            }
-                            .into()
-                        })
-                },
-            )?,
-            _ => prepared.as_ref().map(Prepared::inputs).unwrap_or_default(),
-        };
+        let mut handler = ops::handler(self, &step.op, &state.platform, defer)?;
+        let inputs = handler.inputs(self)?;
         let mut key = step_key(&state.image.key, &step.op, &inputs);
         let lineage = lineage::step(&state.lineage, &step.op);
         let cached = if skips_cache || defer {
@@ -414,37 +385,14 @@ impl<'a> BuildRun<'a> {
             None => {
                 // The layer this step wrote last, whose unchanged chunks are copied.
                 let store = &self.builder.store;
-                self.layer_options.reuse = match &step.op {
-                    Op::Copy(_) | Op::Run(_) => lineage::previous(store, &lineage),
-                    _ => None,
-                };
-                let layer = match (&step.op, prepared.as_mut()) {
-                    (Op::Copy(copy), Some(prepared)) => copy::run(self, state, copy, prepared)?,
-                    (Op::Run(run), _) => {
-                        let input = RunInput {
-                            store: &self.builder.store,
-                            step: &step_ref,
-                            run,
-                            image: &state.image,
-                            stages: &self.stages,
-                            images: &images,
-                            platform: &state.platform,
-                            layer_options: &self.layer_options,
-                            events: self.events,
-                        };
-                        self.builder.executor.run(&input)?
-                    }
-                    (op, _) => {
-                        config::apply(&mut state.image.config, &mut state.cmd_set, op);
-                        match op {
-                            Op::Workdir(_) => workdir::make_workdir(self, state)?,
-                            _ => None,
-                        }
-                    }
-                };
+                self.layer_options.reuse = handler
+                    .reuses_layer()
+                    .then(|| lineage::previous(store, &lineage))
+                    .flatten();
+                let layer = handler.execute(self, state, &step_ref)?;
                 let reuse = self.layer_options.reuse.take();
-                if let (true, Some(prepared)) = (defer, &prepared) {
-                    key = step_key(&state.image.key, &step.op, &prepared.inputs());
+                if defer {
+                    key = step_key(&state.image.key, &step.op, &handler.inputs(self)?);
                 }
                 if let Some(layer) = &layer {
                     let corrupt = reuse

@@ -1,0 +1,29 @@
+//! `WORKDIR`: sets the working directory and creates it when the image lacks it.
+
+use oci_spec::image::Digest;
+
+use super::OpHandler;
+use crate::build::stage::{BuildRun, StageState};
+use crate::build::{config, workdir};
+use crate::events::StepRef;
+use crate::executor::NewLayer;
+use crate::plan::Op;
+
+/// A `WORKDIR` step (the op is `Op::Workdir`).
+pub(super) struct WorkdirOp<'o>(pub &'o Op);
+
+impl OpHandler for WorkdirOp<'_> {
+    fn inputs(&self, _run: &BuildRun<'_>) -> crate::Result<Vec<Digest>> {
+        Ok(Vec::new())
+    }
+
+    fn execute(
+        &mut self,
+        run: &mut BuildRun<'_>,
+        state: &mut StageState,
+        _step: &StepRef,
+    ) -> crate::Result<Option<NewLayer>> {
+        config::apply(&mut state.image.config, &mut state.cmd_set, self.0);
+        workdir::make_workdir(run, state)
+    }
+}
