@@ -27,8 +27,8 @@ use super::staging::{Staging, write_err};
 ///
 /// # Errors
 ///
-/// [`BuildError::WriteOutput`] when `dest` cannot be created or written, and the errors
-/// of reading and unpacking the layers.
+/// [`BuildError::WriteOutput`](super::BuildError::WriteOutput) when `dest` cannot be
+/// created or written, and the errors of reading and unpacking the layers.
 pub fn export_rootfs(
     store: &Store,
     image: &Descriptor,
