@@ -1,7 +1,5 @@
 //! The ops that only edit the image config (`ENV`, `LABEL`, `CMD`…).
 
-use oci_spec::image::Digest;
-
 use super::OpHandler;
 use crate::build::config;
 use crate::build::stage::{BuildRun, StageState};
@@ -13,10 +11,6 @@ use crate::plan::Op;
 pub(super) struct ConfigOp<'o>(pub &'o Op);
 
 impl OpHandler for ConfigOp<'_> {
-    fn inputs(&self, _run: &BuildRun<'_>) -> crate::Result<Vec<Digest>> {
-        Ok(Vec::new())
-    }
-
     fn execute(
         &mut self,
         _run: &mut BuildRun<'_>,

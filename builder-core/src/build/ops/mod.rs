@@ -21,13 +21,15 @@ pub(super) use copy::keyed_after_writing;
 /// How the engine builds a step of one kind of op.
 pub(super) trait OpHandler {
     /// The digests of what the step reads besides its parent and its op, for its cache
-    /// key. For a step keyed after writing ([`keyed_after_writing`]), complete only once
-    /// it ran.
+    /// key (none by default). For a step keyed after writing ([`keyed_after_writing`]),
+    /// complete only once it ran.
     ///
     /// # Errors
     ///
     /// Why something the step reads cannot be found or read.
-    fn inputs(&self, run: &BuildRun<'_>) -> crate::Result<Vec<Digest>>;
+    fn inputs(&self, _run: &BuildRun<'_>) -> crate::Result<Vec<Digest>> {
+        Ok(Vec::new())
+    }
 
     /// Whether the layer it writes copies the unchanged chunks of the layer the same
     /// step wrote in an earlier build.

@@ -1,7 +1,5 @@
 //! `WORKDIR`: sets the working directory and creates it when the image lacks it.
 
-use oci_spec::image::Digest;
-
 use super::OpHandler;
 use crate::build::stage::{BuildRun, StageState};
 use crate::build::{config, workdir};
@@ -13,10 +11,6 @@ use crate::plan::Op;
 pub(super) struct WorkdirOp<'o>(pub &'o Op);
 
 impl OpHandler for WorkdirOp<'_> {
-    fn inputs(&self, _run: &BuildRun<'_>) -> crate::Result<Vec<Digest>> {
-        Ok(Vec::new())
-    }
-
     fn execute(
         &mut self,
         run: &mut BuildRun<'_>,
