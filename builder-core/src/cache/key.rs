@@ -25,7 +25,7 @@ use crate::plan::{
 /// produces changes for the same key (v2: `--chown`/WORKDIR owners as BuildKit gives them,
 /// tar mode fields with file-type bits), so that results of an older mkimage are not
 /// reused and a warm store builds the same digests as a fresh one.
-const VERSION: &str = "mkimage-cache-v2";
+pub(crate) const VERSION: &str = "mkimage-cache-v2";
 
 /// The cache key of a step: the digest of everything its result depends on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -41,6 +41,20 @@ impl CacheKey {
     /// The hex part of the key, usable as a file name.
     pub fn hex(&self) -> &str {
         self.0.digest()
+    }
+}
+
+/// Keys sort by their text, so that maps of them (a cache artifact's records) are
+/// written in one order.
+impl Ord for CacheKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.as_ref().cmp(other.0.as_ref())
+    }
+}
+
+impl PartialOrd for CacheKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 

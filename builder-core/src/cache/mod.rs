@@ -1,5 +1,11 @@
-//! The build cache: step keys and the records that map a key to a step's result.
+//! The build cache: step keys, the records that map a key to a step's result, and the
+//! artifact that shares records between machines.
 
+mod artifact;
 mod key;
 
+pub use artifact::{
+    ArtifactError, CONFIG_LIMIT, CONFIG_MEDIA_TYPE, CacheConfig, CachedLayer, CachedStep,
+    RECORD_LIMIT, SCHEMA,
+};
 pub use key::{BaseKey, CacheKey, KeyBuilder, base_key, step_key};
