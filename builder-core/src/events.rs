@@ -16,6 +16,11 @@ pub trait Events: Send + Sync {
     fn step_started(&self, _step: &StepRef) {}
     /// A step's result was found in the cache; it will not run.
     fn step_cached(&self, _step: &StepRef) {}
+    /// A step's result was found in an imported cache (`--cache-from`), named `source`;
+    /// it will not run. By default told as [`Events::step_cached`].
+    fn step_imported(&self, step: &StepRef, _source: &str) {
+        self.step_cached(step);
+    }
     /// A step finished after running for `elapsed`.
     fn step_finished(&self, _step: &StepRef, _elapsed: Duration) {}
     /// A running step wrote output.

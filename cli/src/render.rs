@@ -209,6 +209,10 @@ impl Events for Progress {
         eprintln!("#{} CACHED", self.number(step));
     }
 
+    fn step_imported(&self, step: &StepRef, source: &str) {
+        eprintln!("#{} CACHED (from {source})", self.number(step));
+    }
+
     fn step_output(&self, step: &StepRef, _stream: Stream, bytes: &[u8]) {
         self.output_lines(self.number(step), bytes, false);
     }
@@ -431,6 +435,10 @@ impl Events for StepBars {
 
     fn step_cached(&self, step: &StepRef) {
         self.end(step, "CACHED");
+    }
+
+    fn step_imported(&self, step: &StepRef, source: &str) {
+        self.end(step, &format!("CACHED (from {source})"));
     }
 
     fn step_output(&self, step: &StepRef, _stream: Stream, bytes: &[u8]) {

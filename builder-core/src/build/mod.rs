@@ -62,6 +62,7 @@ mod config;
 mod copy;
 mod error;
 mod fs;
+mod imported;
 mod lineage;
 mod no_run;
 mod ops;
@@ -72,9 +73,11 @@ mod stage;
 mod staging;
 mod workdir;
 
+use std::sync::Arc;
+
 use oci_spec::image::Descriptor;
 
-use crate::cache::CacheKey;
+use crate::cache::{CacheKey, CachedStep, ImportedCache};
 use crate::context::{Context, FileHashes};
 use crate::digest::sha256;
 use crate::events::{Events, StepRef};
@@ -82,7 +85,7 @@ use crate::executor::StepExecutor;
 use crate::layer::Compression;
 use crate::net::Http;
 use crate::oci::write_image;
-use crate::plan::{KeyValue, Network, Op, Plan, Platform, Reference, Security};
+use crate::plan::{Base, KeyValue, Network, Op, Plan, Platform, Reference, Security};
 use crate::resolver::{BaseResolver, LocalResolver};
 use crate::store::Store;
 
@@ -96,6 +99,7 @@ pub struct Builder {
     resolver: Box<dyn BaseResolver>,
     executor: Box<dyn StepExecutor>,
     http: Http,
+    imported: Option<Arc<dyn ImportedCache>>,
 }
 
 /// How to build.
@@ -175,6 +179,18 @@ pub struct StepResult {
     pub key: CacheKey,
     /// Whether its result came from the cache.
     pub cached: bool,
+    /// Where a cached result came from, when an imported cache had it: the cache's
+    /// reference or directory.
+    pub imported_from: Option<String>,
+    /// For a `COPY` from the context that made a layer, its definition key (its key
+    /// without its inputs), which a cache artifact lists so that an importing build
+    /// hashes the sources before it runs the step.
+    pub definition: Option<CacheKey>,
+    /// What the step produced, as a cache artifact records it.
+    pub record: CachedStep,
+    /// Whether the step is in a stage the image is made of: the target, or a stage it
+    /// is `FROM` (BuildKit's `mode=min` exports those steps only).
+    pub in_image: bool,
 }
 
 impl Builder {
@@ -186,7 +202,14 @@ impl Builder {
             resolver: Box::new(LocalResolver),
             executor: Box::new(NoRun),
             http: Http::default(),
+            imported: None,
         }
+    }
+
+    /// Looks steps the store has no record of up in `imported` (`--cache-from`).
+    pub fn with_imported(mut self, imported: Arc<dyn ImportedCache>) -> Builder {
+        self.imported = Some(imported);
+        self
     }
 
     /// Downloads `ADD` URLs with `http` (its timeouts and retries).
@@ -245,7 +268,11 @@ impl Builder {
 
         let mut run = stage::BuildRun::new(self, plan, context, &hashes, options, events)?;
         run.build_stages(&plan.needed_stages())?;
-        let (mut image, steps) = run.finish(plan.target);
+        let (mut image, mut steps) = run.finish(plan.target);
+        let in_image = image_stages(plan);
+        for step in &mut steps {
+            step.in_image = in_image.contains(&step.step.stage);
+        }
         hashes.save()?;
 
         for KeyValue { key, value } in &options.labels {
@@ -277,6 +304,17 @@ impl Builder {
             steps,
         })
     }
+}
+
+/// The stages the image of `plan` is made of: its target and the stages that one is
+/// `FROM`, transitively.
+fn image_stages(plan: &Plan) -> Vec<usize> {
+    let mut stages = vec![plan.target];
+    // A plan is validated: each `FROM` stage comes before its reader, so this ends.
+    while let Some(Base::Stage(base)) = stages.last().map(|&index| &plan.stages[index].base) {
+        stages.push(*base);
+    }
+    stages
 }
 
 /// Refuses a plan whose target needs a `RUN` step, cached or not, that asks for an

@@ -15,7 +15,7 @@ use crate::store::ScratchDir;
 
 use super::fs::FsView;
 use super::record::{LayerRecord, StepRecord, StepRecords};
-use super::{BuildError, BuildOptions, Builder, StepResult, config};
+use super::{BuildError, BuildOptions, Builder, StepResult, config, imported};
 use super::{lineage, ops};
 use crate::executor::{NewLayer, StageImage};
 
@@ -363,7 +363,7 @@ impl<'a> BuildRun<'a> {
             ops::keyed_after_writing(&step.op).then(|| step_key(&state.image.key, &step.op, &[]));
         let defer = definition
             .as_ref()
-            .is_some_and(|definition| skips_cache || !self.records.defined(definition));
+            .is_some_and(|definition| skips_cache || !self.defined(definition));
         let mut handler = ops::handler(self, &step.op, &state.platform, defer)?;
         let inputs = handler.inputs(self)?;
         let mut key = step_key(&state.image.key, &step.op, &inputs);
@@ -371,15 +371,20 @@ impl<'a> BuildRun<'a> {
         let cached = if skips_cache || defer {
             None
         } else {
-            self.records.get(&key)?
+            self.find_record(&key, definition.as_ref())?
         };
+        let mut imported_from = None;
         let (record, ran) = match cached {
-            Some(record) => {
+            Some((record, source)) => {
                 config::apply(&mut state.image.config, &mut state.cmd_set, &step.op);
                 if let Some(layer) = &record.layer {
                     lineage::found(&self.builder.store, &lineage, &layer.digest)?;
                 }
-                self.events.step_cached(&step_ref);
+                match &source {
+                    Some(source) => self.events.step_imported(&step_ref, source),
+                    None => self.events.step_cached(&step_ref),
+                }
+                imported_from = source;
                 (record, None)
             }
             None => {
@@ -411,6 +416,8 @@ impl<'a> BuildRun<'a> {
                 (record, Some(layer))
             }
         };
+        let cached_step = imported::cached_step(&record);
+        let record_layer = record.layer.is_some();
         let image = &mut state.image;
         let history = History {
             created: Some(record.created.clone()),
@@ -448,6 +455,10 @@ impl<'a> BuildRun<'a> {
             step: step_ref,
             key,
             cached: was_cached,
+            imported_from,
+            definition: definition.filter(|_| record_layer),
+            record: cached_step,
+            in_image: false,
         });
         Ok(())
     }

@@ -2,10 +2,12 @@
 //! artifact that shares records between machines.
 
 mod artifact;
+mod imported;
 mod key;
 
 pub use artifact::{
     ArtifactError, CONFIG_LIMIT, CONFIG_MEDIA_TYPE, CacheConfig, CachedLayer, CachedStep,
     RECORD_LIMIT, SCHEMA,
 };
+pub use imported::{ImportedCache, ImportedStep};
 pub use key::{BaseKey, CacheKey, KeyBuilder, base_key, step_key};

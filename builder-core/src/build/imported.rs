@@ -1,0 +1,70 @@
+//! Step records from imported caches (`--cache-from`), looked up after the store's.
+//!
+//! A hit is written to the store as a record of its own (its layer's blob was fetched
+//! and verified by the [`ImportedCache`](crate::cache::ImportedCache)), so that the
+//! build goes on as after a local hit, and the next build finds it locally.
+
+use crate::cache::{CacheKey, CachedLayer, CachedStep};
+
+use super::record::{LayerRecord, StepRecord};
+use super::stage::BuildRun;
+
+/// A record found for a step, and where it came from: `None` for the store.
+pub(super) type Found = (StepRecord, Option<String>);
+
+impl BuildRun<'_> {
+    /// The record of `key`: the store's, else an imported cache's, which is then kept
+    /// in the store with its `definition` mark.
+    pub fn find_record(
+        &self,
+        key: &CacheKey,
+        definition: Option<&CacheKey>,
+    ) -> crate::Result<Option<Found>> {
+        if let Some(record) = self.records.get(key)? {
+            return Ok(Some((record, None)));
+        }
+        let Some(imported) = &self.builder.imported else {
+            return Ok(None);
+        };
+        let Some(hit) = imported.find(key, self.events) else {
+            return Ok(None);
+        };
+        let record = StepRecord {
+            layer: hit.step.layer.map(|layer| LayerRecord {
+                digest: layer.digest,
+                size: layer.size,
+                media_type: layer.media_type,
+                diff_id: layer.diff_id,
+            }),
+            created: hit.step.created,
+        };
+        self.records.put(key, &record)?;
+        if let Some(definition) = definition {
+            self.records.define(definition, &record)?;
+        }
+        Ok(Some((record, Some(hit.source))))
+    }
+
+    /// Whether the store or an imported cache has a record of a step with `definition`.
+    pub fn defined(&self, definition: &CacheKey) -> bool {
+        self.records.defined(definition)
+            || self
+                .builder
+                .imported
+                .as_ref()
+                .is_some_and(|imported| imported.defined(definition))
+    }
+}
+
+/// A record as a cache artifact holds it.
+pub(super) fn cached_step(record: &StepRecord) -> CachedStep {
+    CachedStep {
+        layer: record.layer.as_ref().map(|layer| CachedLayer {
+            digest: layer.digest.clone(),
+            size: layer.size,
+            media_type: layer.media_type.clone(),
+            diff_id: layer.diff_id.clone(),
+        }),
+        created: record.created.clone(),
+    }
+}

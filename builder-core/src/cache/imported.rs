@@ -1,0 +1,28 @@
+//! The seam through which a build finds step records that another machine made.
+
+use crate::events::Events;
+
+use super::CacheKey;
+use super::artifact::CachedStep;
+
+/// A step record found in an imported cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedStep {
+    /// What the step produced; its layer's blob is in the store.
+    pub step: CachedStep,
+    /// Where the record came from, for display (`registry.example/app:cache`).
+    pub source: String,
+}
+
+/// Step records imported from elsewhere (`--cache-from`), which a build looks a step's
+/// key up in when the store has no record of it.
+pub trait ImportedCache: Send + Sync {
+    /// The record of `key`, with its layer's blob brought into the store (verified);
+    /// `None` when no imported cache has it, or when its layer cannot be had (which is
+    /// told to `events` as a warning: the step then runs).
+    fn find(&self, key: &CacheKey, events: &dyn Events) -> Option<ImportedStep>;
+
+    /// Whether an imported cache has a record of a `COPY` step with the definition key
+    /// `definition` (see [`CacheConfig::definitions`](super::CacheConfig::definitions)).
+    fn defined(&self, definition: &CacheKey) -> bool;
+}
