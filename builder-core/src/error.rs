@@ -9,6 +9,7 @@ use crate::layer::LayerError;
 use crate::oci::OciError;
 use crate::plan::{ParseReferenceError, PlanError};
 use crate::registry::RegistryError;
+use crate::remote_cache::RemoteCacheError;
 use crate::resolver::ResolveError;
 use crate::rootfs::RootfsError;
 use crate::run::RunError;
@@ -27,6 +28,9 @@ pub enum Error {
     /// Talking to a registry failed.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// Importing or exporting a build cache failed.
+    #[error(transparent)]
+    RemoteCache(#[from] RemoteCacheError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -21,7 +21,8 @@
 //! file the engine or its caller replaces goes through [`atomic`]. Progress is reported
 //! through [`Events`]; the engine never prints.
 //! [Registries](registry) and `ADD` downloads ([`fetch`]) reach their servers through
-//! [`net`], which bounds every wait.
+//! [`net`], which bounds every wait. Step records travel between machines as cache
+//! artifacts in registries or directories ([`remote_cache`]).
 
 #![deny(missing_docs)]
 
@@ -45,6 +46,7 @@ pub mod layer;
 pub mod net;
 pub mod oci;
 pub mod registry;
+pub mod remote_cache;
 pub mod resolver;
 pub mod rootfs;
 pub mod run;

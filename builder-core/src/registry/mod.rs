@@ -24,6 +24,7 @@
 //!
 //! [OCI distribution API]: https://github.com/opencontainers/distribution-spec/blob/main/spec.md
 
+mod artifact;
 pub(crate) mod auth;
 mod client;
 pub mod credentials;
@@ -39,6 +40,7 @@ mod repository;
 mod resolve;
 mod upload;
 
+pub use artifact::{fetch_blob, fetch_manifest};
 pub use auth::{Credential, IDENTITY_TOKEN_USER};
 pub use client::{Client, ClientOptions};
 pub use error::RegistryError;

@@ -1,0 +1,205 @@
+//! `--cache-from`: reading cache artifacts, then looking steps up in them.
+//!
+//! Each artifact's manifest and config are read when the build starts; a layer is
+//! fetched (and verified) only when a step's key hits its record. Whatever fails (the
+//! registry is down, access is denied, the artifact is missing, of another version or
+//! corrupt) is one warning, and the build goes on without that artifact, or without
+//! that record when only its layer cannot be had.
+
+use oci_spec::image::{Descriptor, ImageManifest};
+
+use crate::cache::{
+    CONFIG_LIMIT, CONFIG_MEDIA_TYPE, CacheConfig, CacheKey, ImportedCache, ImportedStep,
+};
+use crate::events::Events;
+use crate::registry::{Client, fetch_blob, fetch_manifest};
+use crate::store::Store;
+
+use super::layout::LayoutReader;
+use super::{CacheFrom, CacheLocation, RemoteCacheError, one_line};
+
+/// The most bytes an artifact's manifest may have, as a registry's.
+const MANIFEST_LIMIT: u64 = 4 * 1024 * 1024;
+
+/// The cache artifacts a build imports, in the order given; the first that has a key
+/// answers for it.
+pub struct ImportedRecords {
+    store: Store,
+    client: Client,
+    artifacts: Vec<Artifact>,
+}
+
+/// One artifact read.
+struct Artifact {
+    name: String,
+    location: Where,
+    config: CacheConfig,
+}
+
+/// Where an artifact's layers are fetched from.
+enum Where {
+    Registry(crate::plan::Reference),
+    Local(LayoutReader),
+}
+
+impl ImportedRecords {
+    /// Reads the artifacts of `from` into `store`'s view, each failure told to `events`
+    /// as one warning and that artifact left out.
+    pub fn load(
+        from: &[CacheFrom],
+        store: &Store,
+        client: Client,
+        events: &dyn Events,
+    ) -> ImportedRecords {
+        let mut artifacts = Vec::new();
+        for source in from {
+            match read(&source.location, store, &client, events) {
+                Ok(artifact) => artifacts.push(artifact),
+                Err(error) => events.warning(&format!(
+                    "cache `{}` not used: {}",
+                    source.location,
+                    one_line(&error)
+                )),
+            }
+        }
+        ImportedRecords {
+            store: store.clone(),
+            client,
+            artifacts,
+        }
+    }
+
+    /// How many records the artifacts read hold in all.
+    pub fn len(&self) -> usize {
+        self.artifacts
+            .iter()
+            .map(|artifact| artifact.config.records.len())
+            .sum()
+    }
+
+    /// Whether no artifact read holds a record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Brings the blob `layer` of `artifact` into the store.
+    fn fetch(
+        &self,
+        artifact: &Artifact,
+        layer: &Descriptor,
+        events: &dyn Events,
+    ) -> crate::Result<()> {
+        match &artifact.location {
+            Where::Registry(reference) => {
+                fetch_blob(&self.client, reference, &self.store, layer, events).map(drop)
+            }
+            Where::Local(reader) => reader.copy_blob(&self.store, layer),
+        }
+    }
+}
+
+impl ImportedCache for ImportedRecords {
+    fn find(&self, key: &CacheKey, events: &dyn Events) -> Option<ImportedStep> {
+        for artifact in &self.artifacts {
+            let Some(step) = artifact.config.records.get(key) else {
+                continue;
+            };
+            if let Some(layer) = &step.layer
+                && let Err(error) = self.fetch(artifact, &layer.descriptor(), events)
+            {
+                events.warning(&format!(
+                    "cache `{}`: layer `{}` not used: {}",
+                    artifact.name,
+                    layer.digest,
+                    one_line(&error)
+                ));
+                continue;
+            }
+            return Some(ImportedStep {
+                step: step.clone(),
+                source: artifact.name.clone(),
+            });
+        }
+        None
+    }
+
+    fn defined(&self, definition: &CacheKey) -> bool {
+        self.artifacts
+            .iter()
+            .any(|artifact| artifact.config.definitions.contains(definition))
+    }
+}
+
+/// Reads the artifact at `location`: its manifest and config, checked.
+fn read(
+    location: &CacheLocation,
+    store: &Store,
+    client: &Client,
+    events: &dyn Events,
+) -> crate::Result<Artifact> {
+    let name = location.to_string();
+    let (manifest, location) = match location {
+        CacheLocation::Registry(reference) => {
+            let (_, manifest) = fetch_manifest(client, reference, events)?;
+            check_config(&name, &manifest)?;
+            fetch_blob(client, reference, store, manifest.config(), events)?;
+            (manifest, Where::Registry(reference.clone()))
+        }
+        CacheLocation::Local(dir) => {
+            let reader = LayoutReader::open(dir)?;
+            let descriptor = reader.manifest()?;
+            if descriptor.size() > MANIFEST_LIMIT {
+                return Err(RemoteCacheError::BlobSize {
+                    dir: dir.clone(),
+                    digest: descriptor.digest().to_string(),
+                    size: descriptor.size(),
+                }
+                .into());
+            }
+            reader.copy_blob(store, &descriptor)?;
+            let manifest: ImageManifest = serde_json::from_slice(
+                &store.read_blob(descriptor.digest())?,
+            )
+            .map_err(|source| crate::registry::RegistryError::ParseManifest {
+                reference: name.clone(),
+                source,
+            })?;
+            check_config(&name, &manifest)?;
+            reader.copy_blob(store, manifest.config())?;
+            (manifest, Where::Local(reader))
+        }
+    };
+    let bytes = store.read_blob(manifest.config().digest())?;
+    let config = CacheConfig::parse(&bytes, manifest.layers()).map_err(|source| {
+        RemoteCacheError::Artifact {
+            source_name: name.clone(),
+            source,
+        }
+    })?;
+    Ok(Artifact {
+        name,
+        location,
+        config,
+    })
+}
+
+/// Checks that `manifest`'s config is a cache config of a size that is read.
+fn check_config(name: &str, manifest: &ImageManifest) -> Result<(), RemoteCacheError> {
+    let config = manifest.config();
+    let artifact = |source| RemoteCacheError::Artifact {
+        source_name: name.to_owned(),
+        source,
+    };
+    if config.media_type().as_ref() != CONFIG_MEDIA_TYPE {
+        return Err(artifact(crate::cache::ArtifactError::NotCache {
+            media_type: config.media_type().to_string(),
+        }));
+    }
+    if config.size() > CONFIG_LIMIT {
+        return Err(artifact(crate::cache::ArtifactError::TooLarge {
+            size: config.size(),
+            limit: CONFIG_LIMIT,
+        }));
+    }
+    Ok(())
+}

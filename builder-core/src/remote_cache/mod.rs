@@ -1,0 +1,36 @@
+//! Sharing the build cache through registries and directories, as BuildKit's
+//! `--cache-to`/`--cache-from` do: CI runners that start with an empty store import the
+//! step records another runner exported.
+//!
+//! [`export`] writes a build's step records as one cache artifact (see
+//! [`crate::cache::CacheConfig`] for its format) to a registry or an OCI layout
+//! directory ([`CacheTo`]); [`ImportedRecords::load`] reads artifacts ([`CacheFrom`]) for
+//! a [`Builder`](crate::build::Builder) to look steps up in after its store, fetching a
+//! layer's blob only for a step that hits.
+//!
+//! This module sits above `registry` and `build`, apart from the format in `cache`:
+//! `cache` is a leaf that `build` imports, and the transfer needs the registry client,
+//! which imports `build`.
+
+mod error;
+mod export;
+mod import;
+mod layout;
+mod options;
+
+pub use error::RemoteCacheError;
+pub use export::{artifact, export};
+pub use import::ImportedRecords;
+pub use options::{CacheFrom, CacheLocation, CacheMode, CacheTo};
+
+/// An error and its causes on one line (`a: b: c`), for a warning.
+pub(crate) fn one_line(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
