@@ -299,6 +299,15 @@ pub struct BuildArgs {
     /// other stages still use the cache. Repeatable.
     #[arg(long = "no-cache-filter", value_name = "STAGE")]
     pub no_cache_filter: Vec<String>,
+    /// Also look steps up in this exported cache, after the store:
+    /// `type=registry,ref=REF` or `type=local,src=DIR`. Repeatable.
+    #[arg(long = "cache-from", value_name = "type=TYPE,...")]
+    pub cache_from: Vec<String>,
+    /// After the build, export its step records: `type=registry,ref=REF` or
+    /// `type=local,dest=DIR`, with `mode=min|max` (the image's stages, or every stage)
+    /// and `ignore-error=true`. Repeatable.
+    #[arg(long = "cache-to", value_name = "type=TYPE,...")]
+    pub cache_to: Vec<String>,
     /// Also write the image: `type=oci,dest=FILE`, `type=docker,dest=FILE` (archives),
     /// `type=local,dest=DIR` or `type=tar,dest=FILE` (its filesystem). Repeatable.
     #[arg(short = 'o', long = "output", value_name = "type=TYPE,dest=PATH")]

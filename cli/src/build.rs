@@ -10,7 +10,8 @@ use anyhow::{Context as _, bail};
 use mkimage_core::Events;
 use mkimage_core::exec::Sandbox;
 use mkimage_core::frontend::{
-    ContextSource, DockerfileSource, Entitlement, Frontend, FrontendError, Output, Request,
+    CacheOptions, ContextSource, DockerfileSource, Entitlement, Frontend, FrontendError, Output,
+    Request,
 };
 use mkimage_core::layer::Compression;
 use mkimage_core::plan::{KeyValue, Network, Platform, Reference};
@@ -102,9 +103,11 @@ fn request(args: &BuildArgs) -> anyhow::Result<Request> {
             .collect::<Result<_, _>>()?,
         tags,
         outputs,
-        cache: mkimage_core::frontend::CacheOptions {
+        cache: CacheOptions {
             no_cache: args.no_cache,
             no_cache_stages: args.no_cache_filter.clone(),
+            from: parse_all(&args.cache_from)?,
+            to: parse_all(&args.cache_to)?,
         },
         labels: args
             .labels
@@ -125,6 +128,11 @@ fn request(args: &BuildArgs) -> anyhow::Result<Request> {
             .collect(),
         ..Request::new(context(args))
     })
+}
+
+/// Each of `values` parsed (`--cache-from`, `--cache-to`).
+fn parse_all<T: std::str::FromStr>(values: &[String]) -> Result<Vec<T>, T::Err> {
+    values.iter().map(|value| value.parse()).collect()
 }
 
 /// The build context: standard input for `-`, else a git URL, an http(s) URL or a

@@ -180,6 +180,16 @@ pub enum FrontendError {
         #[source]
         source: io::Error,
     },
+    /// The image was built and written, and a `--cache-to` export (without
+    /// `ignore-error=true`) failed.
+    #[error("the image `{image}` was built, but its cache could not be exported")]
+    CacheExport {
+        /// The image built.
+        image: oci_spec::image::Digest,
+        /// The cause.
+        #[source]
+        source: Box<crate::Error>,
+    },
     /// The engine failed: the store, a registry, an output.
     #[error(transparent)]
     Engine(Box<crate::Error>),

@@ -21,6 +21,7 @@
 //! the Dockerfile carry their [`Location`]. Nothing is printed.
 
 mod build_args;
+mod cache;
 mod error;
 mod index;
 mod input;
@@ -134,7 +135,9 @@ impl Frontend {
     ///
     /// [`FrontendError::Dockerfile`] for a Dockerfile that does not parse or lower, or a
     /// step or `FROM` that failed, located in it; the errors of reading the context and
-    /// the Dockerfile, of named contexts and of outputs; and the engine's.
+    /// the Dockerfile, of named contexts and of outputs;
+    /// [`FrontendError::CacheExport`] when a `--cache-to` without `ignore-error` fails
+    /// (after the image and outputs are written); and the engine's.
     pub fn build(
         &self,
         mut request: Request,
@@ -159,18 +162,24 @@ impl Frontend {
             });
         }
         let resolver = Pinned::new(self.resolver());
+        let mut builder = self.builder(http, &resolver, &input, &request);
+        if let Some(imported) = cache::import(&request, &self.store, &self.registry, events) {
+            builder = builder.with_imported(imported);
+        }
         let session = Session {
             store: &self.store,
             platforms: Session::platforms(&request.platforms),
             request: &request,
             input: &input,
             dockerfile: &parsed,
-            builder: &self.builder(http, &resolver, &input, &request),
+            builder: &builder,
             resolver: &resolver,
             events,
         };
         let outcome = session.run(warnings)?;
-        session.write_outputs(&outcome, &Client::new(self.registry.clone()))?;
+        let client = Client::new(self.registry.clone());
+        session.write_outputs(&outcome, &client)?;
+        cache::export_all(&request, &outcome, &self.store, &client, events)?;
         Ok(outcome)
     }
 

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use crate::layer::Compression;
 use crate::plan::{KeyValue, Network, Platform, Reference};
+use crate::remote_cache::{CacheFrom, CacheTo};
 use crate::run::StepInputs;
 
 use super::network::ExtraHost;
@@ -159,6 +160,11 @@ pub struct CacheOptions {
     pub no_cache: bool,
     /// Stages, by name or index, whose steps read no cache record (`--no-cache-filter`).
     pub no_cache_stages: Vec<String>,
+    /// Cache artifacts to look steps up in after the store (`--cache-from`), in order.
+    pub from: Vec<CacheFrom>,
+    /// Where to export the build's step records after the image is written
+    /// (`--cache-to`).
+    pub to: Vec<CacheTo>,
 }
 
 /// An extra privilege a build may use, named as BuildKit names it.

@@ -8,6 +8,7 @@ mod archive;
 mod build;
 mod build_instructions;
 mod build_outputs;
+mod cache;
 mod contexts;
 mod hostile;
 mod limits;
