@@ -57,6 +57,8 @@ pub fn export(
         }
         .into(),
     };
+    // Keeps prune from removing the config and manifest before they are sent.
+    let _lease = store.lease()?;
     let (manifest, blobs) = write_artifact(store, &config).map_err(failed)?;
     match &to.location {
         CacheLocation::Registry(reference) => {

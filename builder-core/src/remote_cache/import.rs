@@ -138,6 +138,8 @@ fn read(
     events: &dyn Events,
 ) -> crate::Result<Artifact> {
     let name = location.to_string();
+    // Keeps prune from removing the manifest and config between download and read.
+    let _lease = store.lease()?;
     let (manifest, location) = match location {
         CacheLocation::Registry(reference) => {
             let (_, manifest) = fetch_manifest(client, reference, events)?;

@@ -312,6 +312,20 @@ fn a_corrupt_cache_is_a_warning_and_a_miss_and_touches_nothing_outside_the_store
     );
     assert_eq!(fleet.cached("b"), steps([false; 6]));
 
+    // A cache of keys another mkimage derives: left out, saying so.
+    let other_keys = fleet.path("other-keys");
+    copy_dir(&good, &other_keys);
+    let config = serde_json::json!({"schema": 1, "keyVersion": "mkimage-cache-v9", "records": {}});
+    replace_config(&other_keys, config.to_string().as_bytes());
+    let from = format!("type=local,src={}", other_keys.display());
+    let (_, stderr) = ok(&fleet.build("b", &["--cache-from", &from]));
+    assert!(
+        stderr.contains(
+            "the cache was written with schema 1 and keys `mkimage-cache-v9`; this mkimage reads schema 1 and keys `mkimage-cache-v2`"
+        ),
+        "{stderr}"
+    );
+
     // A layer whose bytes are not its digest's, and one that is a symlink to the
     // canary: those steps miss, the others hit.
     let bad_layer = fleet.path("bad-layer");
