@@ -15,6 +15,7 @@ mod layer;
 mod oci;
 mod registry;
 mod registry_server;
+mod remote_cache;
 mod run;
 mod run_rootfs;
 mod store;
