@@ -11,6 +11,7 @@ use crate::store::Store;
 
 use super::RegistryError;
 use super::client::Client;
+use super::origins;
 use super::repository::Repository;
 
 /// The image manifest `reference` names (by digest, else by tag, else `latest`), with
@@ -52,7 +53,8 @@ pub fn fetch_manifest(
 
 /// Downloads the blob `descriptor` names from the repository of `reference` into the
 /// store, unless it is there; verified against its size and digest before it is kept.
-/// Returns whether it was downloaded.
+/// The store remembers the repository, from which a push to another repository of the
+/// registry mounts the blob. Returns whether it was downloaded.
 ///
 /// # Errors
 ///
@@ -67,7 +69,9 @@ pub fn fetch_blob(
     events: &dyn Events,
 ) -> crate::Result<bool> {
     let notice = client.http().options().notice();
-    Watch::run(events, notice, |watch| {
+    let downloaded = Watch::run(events, notice, |watch| {
         Repository::new(client, reference, false, watch).download(store, descriptor, events)
-    })
+    })?;
+    origins::remember(store, descriptor.digest(), reference)?;
+    Ok(downloaded)
 }

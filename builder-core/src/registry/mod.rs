@@ -31,6 +31,7 @@ pub mod credentials;
 mod download;
 mod error;
 pub(crate) mod manifest;
+mod origins;
 mod parallel;
 mod progress;
 mod pull;

@@ -12,6 +12,7 @@ use crate::store::{Store, StoreError};
 
 use super::RegistryError;
 use super::client::{Client, header, status_error};
+use super::origins;
 use super::parallel;
 use super::repository::Repository;
 use super::upload::Sent;
@@ -105,14 +106,30 @@ fn push_to(
                 }
                 .into());
             }
-            push_image(repository, store, manifest, &sources, events, &mut pushed)?;
+            push_image(
+                repository,
+                store,
+                manifest,
+                destination,
+                &sources,
+                events,
+                &mut pushed,
+            )?;
             let digest = manifest.digest().to_string();
             let manifest_bytes = store.read_blob(manifest.digest())?;
             put_manifest(repository, &digest, &manifest_bytes, manifest)?;
         }
         put_manifest(repository, &target, &bytes, image)?;
     } else {
-        push_image(repository, store, image, &sources, events, &mut pushed)?;
+        push_image(
+            repository,
+            store,
+            image,
+            destination,
+            &sources,
+            events,
+            &mut pushed,
+        )?;
         put_manifest(
             repository,
             &target,
@@ -128,6 +145,7 @@ fn push_image(
     repository: &Repository<'_>,
     store: &Store,
     manifest: &Descriptor,
+    destination: &Reference,
     sources: &HashMap<Digest, Vec<String>>,
     events: &dyn Events,
     pushed: &mut Pushed,
@@ -137,8 +155,10 @@ fn push_image(
     blobs.extend(image.layers().iter().cloned());
     let threads = repository.client().options().concurrency;
     let sent = parallel::each(blobs, threads, |blob| {
-        let from = sources.get(blob.digest()).map(Vec::as_slice).unwrap_or(&[]);
-        repository.upload(store, &blob, from, events)
+        // A repository the blob was fetched from has it; one with an image of it may.
+        let mut from = origins::mount_paths(store, blob.digest(), destination);
+        from.extend(sources.get(blob.digest()).into_iter().flatten().cloned());
+        repository.upload(store, &blob, &from, events)
     })?;
     for outcome in sent {
         match outcome {
