@@ -1,7 +1,7 @@
 //! Single manifests and blobs of a registry, fetched one at a time: what reading a
 //! cache artifact takes, where [`pull`](super::pull) would bring a whole image.
 
-use oci_spec::image::{Descriptor, Digest, ImageManifest};
+use oci_spec::image::{Descriptor, ImageManifest};
 
 use crate::events::Events;
 use crate::net::Watch;
@@ -14,8 +14,8 @@ use super::client::Client;
 use super::origins;
 use super::repository::Repository;
 
-/// The image manifest `reference` names (by digest, else by tag, else `latest`), with
-/// its digest, verified. An index is refused: an artifact is one manifest.
+/// The image manifest `reference` names (by digest, else by tag, else `latest`),
+/// verified against its digest. An index is refused: an artifact is one manifest.
 ///
 /// # Errors
 ///
@@ -26,7 +26,7 @@ pub fn fetch_manifest(
     client: &Client,
     reference: &Reference,
     events: &dyn Events,
-) -> crate::Result<(Digest, ImageManifest)> {
+) -> crate::Result<ImageManifest> {
     let target = match (reference.digest(), reference.tag()) {
         (Some(digest), _) => digest.to_string(),
         (None, Some(tag)) => tag.to_owned(),
@@ -48,7 +48,7 @@ pub fn fetch_manifest(
             reference: reference.to_string(),
             source,
         })?;
-    Ok((fetched.digest, manifest))
+    Ok(manifest)
 }
 
 /// Downloads the blob `descriptor` names from the repository of `reference` into the

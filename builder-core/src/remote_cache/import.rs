@@ -69,19 +69,6 @@ impl ImportedRecords {
         }
     }
 
-    /// How many records the artifacts read hold in all.
-    pub fn len(&self) -> usize {
-        self.artifacts
-            .iter()
-            .map(|artifact| artifact.config.records.len())
-            .sum()
-    }
-
-    /// Whether no artifact read holds a record.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Brings the blob `layer` of `artifact` into the store.
     fn fetch(
         &self,
@@ -142,7 +129,7 @@ fn read(
     let _lease = store.lease()?;
     let (manifest, location) = match location {
         CacheLocation::Registry(reference) => {
-            let (_, manifest) = fetch_manifest(client, reference, events)?;
+            let manifest = fetch_manifest(client, reference, events)?;
             check_config(&name, &manifest)?;
             fetch_blob(client, reference, store, manifest.config(), events)?;
             (manifest, Where::Registry(reference.clone()))
