@@ -83,6 +83,11 @@ impl Scope {
         self.vars.insert(key.to_owned(), var);
     }
 
+    /// The names in scope, in no order.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.vars.keys().map(String::as_str)
+    }
+
     /// The bytes of the names and values in scope.
     pub(crate) fn text_len(&self) -> usize {
         self.vars

@@ -18,6 +18,7 @@
 
 mod args;
 mod ast;
+pub mod checks;
 mod chmod;
 mod directives;
 mod duration;
