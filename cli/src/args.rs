@@ -348,6 +348,10 @@ pub struct BuildArgs {
     /// `ID=SOCKET` names one. Repeatable.
     #[arg(long = "ssh", value_name = "default|ID=SOCKET")]
     pub ssh: Vec<String>,
+    /// Evaluate the build checks and build nothing: exit 1 when any fires, as
+    /// `docker build --check`.
+    #[arg(long)]
+    pub check: bool,
     /// Write the image and config digests and the cache hits and misses to this file, as
     /// JSON.
     #[arg(long, value_name = "FILE")]

@@ -45,7 +45,17 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         Some(bars) => bars,
         None => &plain,
     };
+    if args.check {
+        let warnings = frontend.check(request, events).map_err(frontend_error)?;
+        let fired = render::check_report(&warnings)?;
+        return Ok(if fired {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
     let outcome = frontend.build(request, events).map_err(frontend_error)?;
+    render::check_summary(&outcome.warnings);
     let id = outcome.image.digest().to_string();
     if let Some(path) = &args.metadata_file {
         let text =

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use mkimage_core::frontend::Warning;
 use mkimage_core::plan::Plan;
 use mkimage_core::{Events, RequestRef, Retry, StepRef, Stream, TaskRef};
 
@@ -21,6 +22,59 @@ use crate::located::Located;
 /// When stdout cannot be written (a closed pipe, a full disk).
 pub fn line(text: &str) -> std::io::Result<()> {
     writeln!(std::io::stdout().lock(), "{text}")
+}
+
+/// After a build, the build checks that fired, as BuildKit sums them up on stderr:
+/// ` N warnings found …:` then ` - Rule: message (line N)`.
+pub fn check_summary(warnings: &[Warning]) {
+    let checks: Vec<_> = warnings.iter().filter_map(check_parts).collect();
+    if checks.is_empty() {
+        return;
+    }
+    let plural = if checks.len() == 1 { "" } else { "s" };
+    eprintln!(
+        " {} warning{plural} found (use mkimage build --check to see their documentation):",
+        checks.len()
+    );
+    for (_, line, rule, _, message) in checks {
+        eprintln!(" - {rule}: {message} (line {line})");
+    }
+}
+
+/// What `mkimage build --check` prints on stdout, as `docker build --check` does; returns
+/// whether any check fired.
+pub fn check_report(warnings: &[Warning]) -> std::io::Result<bool> {
+    let checks: Vec<_> = warnings.iter().filter_map(check_parts).collect();
+    let mut out = std::io::stdout().lock();
+    if checks.is_empty() {
+        writeln!(out, "Check complete, no warnings found.")?;
+        return Ok(false);
+    }
+    let plural = if checks.len() == 1 { " has" } else { "s have" };
+    writeln!(
+        out,
+        "Check complete, {} warning{plural} been found!",
+        checks.len()
+    )?;
+    for (file, line, rule, url, message) in checks {
+        writeln!(out, "WARN: {rule} - {url}\n{message}\n{file}:{line}")?;
+    }
+    Ok(true)
+}
+
+/// The file, line, rule, URL and message of a build check.
+fn check_parts(warning: &Warning) -> Option<(&str, usize, &str, &str, &str)> {
+    match warning {
+        Warning::Check {
+            file,
+            line,
+            rule,
+            url,
+            message,
+            ..
+        } => Some((file, *line, rule, url, message)),
+        _ => None,
+    }
 }
 
 /// Prints rows as columns aligned like docker's tables: each column as wide as its

@@ -142,6 +142,18 @@ impl Patterns {
         self.patterns.is_empty()
     }
 
+    /// Whether a `!` pattern re-includes something.
+    pub fn has_exclusions(&self) -> bool {
+        self.patterns.iter().any(|pattern| pattern.exclusion)
+    }
+
+    /// Whether a pattern excludes every entry of the root (`*`, `**`, `**/*`).
+    pub fn excludes_every_entry(&self) -> bool {
+        self.patterns
+            .iter()
+            .any(|p| !p.exclusion && matches!(p.cleaned.as_str(), "*" | "**" | "**/*"))
+    }
+
     /// Whether `path` (relative, `/`-separated, clean) is excluded: the last pattern that
     /// matches it or one of its parent directories is not a `!` pattern.
     pub fn matches(&self, path: &str) -> bool {

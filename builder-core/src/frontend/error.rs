@@ -21,6 +21,19 @@ pub enum FrontendError {
     /// place of it (an unknown `--target`).
     #[error(transparent)]
     Lower(Box<LowerError>),
+    /// The `check` directive or `BUILDKIT_DOCKERFILE_CHECK` is not in BuildKit's syntax.
+    #[error("invalid build check configuration")]
+    CheckOption {
+        /// What is wrong with it.
+        #[source]
+        source: mkimage_dockerfile::checks::CheckConfigError,
+    },
+    /// Build checks fired under `error=true`.
+    #[error("lint violation found for rules: {rules}")]
+    ChecksFailed {
+        /// The rules that fired, comma-separated, in the order they first fired.
+        rules: String,
+    },
     /// The Dockerfile could not be read.
     #[error("failed to read `{name}`")]
     ReadDockerfile {

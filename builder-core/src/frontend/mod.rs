@@ -22,6 +22,7 @@
 
 mod build_args;
 mod cache;
+mod checks;
 mod error;
 mod index;
 mod input;
@@ -181,6 +182,43 @@ impl Frontend {
         session.write_outputs(&outcome, &client)?;
         cache::export_all(&request, &outcome, &self.store, &client, events)?;
         Ok(outcome)
+    }
+
+    /// Evaluates the build checks of what `request` asks, building nothing (`mkimage
+    /// build --check`, as `docker build --check`): the Dockerfile is parsed and lowered
+    /// for the first platform, its bases resolved. Returns every warning, the checks
+    /// that fired among them ([`Warning::Check`]), also told to `events`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Frontend::build`], for what is done before building.
+    pub fn check(
+        &self,
+        mut request: Request,
+        events: &dyn Events,
+    ) -> Result<Vec<Warning>, FrontendError> {
+        let http = Http::new(self.registry.net.clone());
+        let fetch = Fetch {
+            http: &http,
+            keep_git_dir: build_args::keeps_git_dir(&request.build_args),
+            events,
+        };
+        let input = Input::read(&mut request.context, &request.dockerfile, &fetch)?;
+        let parsed = mkimage_dockerfile::parse(&input.text)
+            .map_err(|error| parse_error(&input.name, &input.text, error))?;
+        let warnings = Warnings::new(events);
+        let resolver = Pinned::new(self.resolver());
+        let session = Session {
+            store: &self.store,
+            platforms: Session::platforms(&request.platforms),
+            request: &request,
+            input: &input,
+            dockerfile: &parsed,
+            builder: &self.builder(http, &resolver, &input, &request),
+            resolver: &resolver,
+            events,
+        };
+        session.check(warnings)
     }
 
     /// A builder resolving with `resolver` and running steps as this frontend does, for

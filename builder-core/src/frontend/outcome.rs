@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use base64::Engine as _;
 use oci_spec::image::Descriptor;
 
 use crate::build::StepResult;
@@ -27,7 +28,8 @@ pub struct Outcome {
 impl Outcome {
     /// What `mkimage build --metadata-file` writes: the image and config digests under
     /// BuildKit's keys (`containerimage.digest`, `containerimage.config.digest`), the
-    /// names (`image.name`), and the cache's hits and misses with each step.
+    /// names (`image.name`), the cache's hits and misses with each step, and the build
+    /// checks that fired under buildx's key (`buildx.build.warnings`).
     pub fn metadata(&self) -> serde_json::Value {
         let steps: Vec<serde_json::Value> = self
             .steps
@@ -50,7 +52,41 @@ impl Outcome {
         if let Some(config) = &self.config {
             metadata["containerimage.config.digest"] = config.digest().to_string().into();
         }
+        let checks: Vec<serde_json::Value> =
+            self.warnings.iter().filter_map(Warning::buildx).collect();
+        if !checks.is_empty() {
+            metadata["buildx.build.warnings"] = checks.into();
+        }
         metadata
+    }
+}
+
+impl Warning {
+    /// A build check as buildx writes it under `buildx.build.warnings`: the level, the
+    /// short text (`Rule: message (line N)`) and the rule's description in base64, its
+    /// URL, the file and the line range. Other warnings give `None`.
+    fn buildx(&self) -> Option<serde_json::Value> {
+        let Warning::Check {
+            file,
+            line,
+            rule,
+            description,
+            url,
+            message,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let encode = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+        Some(serde_json::json!({
+            "level": 1,
+            "short": encode(&format!("{rule}: {message} (line {line})")),
+            "detail": [encode(description)],
+            "url": url,
+            "sourceInfo": {"filename": file},
+            "range": [{"start": {"line": line}, "end": {"line": line}}],
+        }))
     }
 }
 
@@ -77,6 +113,23 @@ pub enum Warning {
         /// What, in one sentence.
         message: String,
     },
+    /// A build check that fired: one of BuildKit's rules, by its name.
+    Check {
+        /// The Dockerfile's name.
+        file: String,
+        /// The 1-based line of the instruction.
+        line: usize,
+        /// The 1-based column of the instruction.
+        col: usize,
+        /// The rule's name (`StageNameCasing`).
+        rule: &'static str,
+        /// What the rule asks for.
+        description: &'static str,
+        /// The rule's documentation page.
+        url: String,
+        /// What is wrong here.
+        message: String,
+    },
     /// Build arguments that no `ARG` of the Dockerfile (or of its bases' `ONBUILD`
     /// triggers) declares.
     UnusedBuildArgs {
@@ -101,6 +154,14 @@ impl fmt::Display for Warning {
                 col,
                 message,
             } => write!(f, "{file}:{line}:{col}: {message}"),
+            Warning::Check {
+                file,
+                line,
+                col,
+                rule,
+                message,
+                ..
+            } => write!(f, "{file}:{line}:{col}: {rule}: {message}"),
             Warning::UnusedBuildArgs { file, names } => write!(
                 f,
                 "build arguments that no ARG of {file} declares: {}",

@@ -13,6 +13,7 @@ use crate::plan::Platform;
 use crate::registry::Client;
 use crate::store::Store;
 
+use super::checks::Checks;
 use super::error::build_error;
 use super::input::Input;
 use super::lowering::Lowering;
@@ -67,14 +68,55 @@ impl Session<'_> {
         let hosts = network::host_entries(&self.request.extra_hosts)?;
         let mut builds = Vec::new();
         for platform in &self.platforms {
-            let (mut lowered, bases) = self.lower(platform, &named)?;
-            if builds.is_empty() {
-                self.warn(&lowered, &bases, &mut warnings);
-            }
+            let mut lowered = if builds.is_empty() {
+                let (lowered, checks) =
+                    self.first_lowering(platform, &named, &context, &mut warnings)?;
+                checks.failure()?;
+                lowered
+            } else {
+                self.lower(platform, &named)?.0
+            };
             network::run_defaults(&mut lowered.plan, self.request.network, &hosts);
             builds.push(self.build(&lowered.plan, &context, platform, &options)?);
         }
         self.finish(&builds, warnings.into_vec())
+    }
+
+    /// What `mkimage build --check` does: lowers the Dockerfile for the first platform
+    /// and evaluates its checks, building nothing; returns every warning.
+    pub fn check(&self, mut warnings: Warnings<'_>) -> Result<Vec<Warning>, FrontendError> {
+        let named = named::resolve(
+            &self.request.named_contexts,
+            self.builder,
+            &self.options()?,
+            self.events,
+        )?;
+        let context = self.input.open_context()?;
+        self.first_lowering(&self.platforms[0], &named, &context, &mut warnings)?;
+        Ok(warnings.into_vec())
+    }
+
+    /// Lowers the Dockerfile for the first platform and adds the warnings of lowering
+    /// and of the build checks to `warnings`. The checks are evaluated even when lowering
+    /// fails (without the bases' environment then), so that they explain the failure.
+    fn first_lowering(
+        &self,
+        platform: &Platform,
+        named: &BTreeMap<String, NamedContext>,
+        context: &Context,
+        warnings: &mut Warnings<'_>,
+    ) -> Result<(Lowered, Checks), FrontendError> {
+        let mut checks = Checks::new(self.dockerfile, &self.request.build_args)?;
+        let lowered = self.lower(platform, named);
+        let mut options = self.lower_options(platform, named);
+        if let Ok((_, bases)) = &lowered {
+            options.base_images = bases.clone();
+        }
+        let source = (self.dockerfile, self.input.text.as_str());
+        checks.run(&self.input.name, source, &options, Some(context), warnings);
+        let (lowered, bases) = lowered?;
+        self.warn(&lowered, &bases, warnings);
+        Ok((lowered, checks))
     }
 
     /// Writes the image of `outcome` to each output of the request, in order.
@@ -128,13 +170,22 @@ impl Session<'_> {
             resolver: self.resolver,
             events: self.events,
         };
-        lowering.lower(LowerOptions {
+        lowering.lower(self.lower_options(platform, named))
+    }
+
+    /// The options of lowering for `platform`, without the bases.
+    fn lower_options(
+        &self,
+        platform: &Platform,
+        named: &BTreeMap<String, NamedContext>,
+    ) -> LowerOptions {
+        LowerOptions {
             build_args: self.request.build_args.clone(),
             target: self.request.target.clone(),
             named_contexts: named.clone(),
             build_platform: Platform::host(),
             ..LowerOptions::new(platform.clone())
-        })
+        }
     }
 
     /// Adds to `warnings` the build arguments that no `ARG` of the Dockerfile or of the

@@ -9,6 +9,7 @@ mod build;
 mod build_instructions;
 mod build_outputs;
 mod cache;
+mod checks;
 mod contexts;
 mod hostile;
 mod limits;
