@@ -154,14 +154,9 @@ impl Frontend {
         let input = Input::read(&mut request.context, &request.dockerfile, &fetch)?;
         let parsed = mkimage_dockerfile::parse(&input.text)
             .map_err(|error| parse_error(&input.name, &input.text, error))?;
-        let mut warnings = Warnings::new(events);
-        for warning in &parsed.warnings {
-            warnings.add(Warning::Parse {
-                file: input.name.clone(),
-                line: warning.line,
-                message: warning.message.clone(),
-            });
-        }
+        // The parser's one warning, an empty continuation line, is the build check
+        // NoEmptyContinuation here, as in BuildKit's builds.
+        let warnings = Warnings::new(events);
         let resolver = Pinned::new(self.resolver());
         let mut builder = self.builder(http, &resolver, &input, &request);
         if let Some(imported) = cache::import(&request, &self.store, &self.registry, events) {

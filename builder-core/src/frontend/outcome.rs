@@ -93,15 +93,6 @@ impl Warning {
 /// Something about the Dockerfile or the request that does not stop the build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Warning {
-    /// The parser's, about a line: `Dockerfile:4: empty continuation line: …`.
-    Parse {
-        /// The Dockerfile's name.
-        file: String,
-        /// The 1-based line.
-        line: usize,
-        /// What, in one sentence.
-        message: String,
-    },
     /// Lowering's, about an instruction: `Dockerfile:3:1: …`.
     Lower {
         /// The Dockerfile's name.
@@ -143,11 +134,6 @@ pub enum Warning {
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Warning::Parse {
-                file,
-                line,
-                message,
-            } => write!(f, "{file}:{line}: {message}"),
             Warning::Lower {
                 file,
                 line,
@@ -186,9 +172,12 @@ impl<'a> Warnings<'a> {
         }
     }
 
-    /// Tells `events` of `warning` and keeps it.
+    /// Keeps `warning`, and tells `events` of it unless it is a build check, which the
+    /// caller lists after the build as BuildKit does.
     pub fn add(&mut self, warning: Warning) {
-        self.events.warning(&warning.to_string());
+        if !matches!(warning, Warning::Check { .. }) {
+            self.events.warning(&warning.to_string());
+        }
         self.found.push(warning);
     }
 
