@@ -54,7 +54,12 @@ pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         });
     }
-    let outcome = frontend.build(request, events).map_err(frontend_error)?;
+    let outcome = frontend.build(request, events).map_err(|error| {
+        if let FrontendError::ChecksFailed { warnings, .. } = &error {
+            render::check_summary(warnings);
+        }
+        frontend_error(error)
+    })?;
     render::check_summary(&outcome.warnings);
     let id = outcome.image.digest().to_string();
     if let Some(path) = &args.metadata_file {

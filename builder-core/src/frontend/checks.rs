@@ -57,10 +57,11 @@ impl Checks {
     }
 
     /// With `error=true`, the error for the rules that fired, if any did.
-    pub fn failure(&self) -> Result<(), FrontendError> {
+    pub fn failure(&self, warnings: &Warnings<'_>) -> Result<(), FrontendError> {
         if self.config.error && !self.fired.is_empty() {
             return Err(FrontendError::ChecksFailed {
                 rules: self.fired.join(", "),
+                warnings: warnings.checks(),
             });
         }
         Ok(())

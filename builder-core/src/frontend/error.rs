@@ -11,6 +11,8 @@ use mkimage_dockerfile::{LowerError, ParseError};
 use crate::fetch::FetchError;
 use crate::plan::ParseReferenceError;
 
+use super::Warning;
+
 /// What can make a Dockerfile build fail, beyond the engine's errors.
 #[derive(Debug, thiserror::Error)]
 pub enum FrontendError {
@@ -33,6 +35,8 @@ pub enum FrontendError {
     ChecksFailed {
         /// The rules that fired, comma-separated, in the order they first fired.
         rules: String,
+        /// The checks that fired, to list before the error.
+        warnings: Vec<Warning>,
     },
     /// The Dockerfile could not be read.
     #[error("failed to read `{name}`")]

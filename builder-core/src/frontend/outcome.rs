@@ -181,6 +181,15 @@ impl<'a> Warnings<'a> {
         self.found.push(warning);
     }
 
+    /// The build checks that fired so far.
+    pub fn checks(&self) -> Vec<Warning> {
+        let checks = self.found.iter();
+        checks
+            .filter(|warning| matches!(warning, Warning::Check { .. }))
+            .cloned()
+            .collect()
+    }
+
     /// The warnings, in the order they were found.
     pub fn into_vec(self) -> Vec<Warning> {
         self.found

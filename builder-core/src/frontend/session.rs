@@ -71,7 +71,7 @@ impl Session<'_> {
             let mut lowered = if builds.is_empty() {
                 let (lowered, checks) =
                     self.first_lowering(platform, &named, &context, &mut warnings)?;
-                checks.failure()?;
+                checks.failure(&warnings)?;
                 lowered
             } else {
                 self.lower(platform, &named)?.0
