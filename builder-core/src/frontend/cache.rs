@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use crate::cache::ImportedCache;
 use crate::events::Events;
+use crate::exec::error_chain;
 use crate::registry::{Client, ClientOptions};
-use crate::remote_cache::{ImportedRecords, export, one_line};
+use crate::remote_cache::{ImportedRecords, export};
 use crate::store::Store;
 
 use super::{FrontendError, Outcome, Request};
@@ -42,7 +43,7 @@ pub(super) fn export_all(
             Err(error) if to.ignore_error => events.warning(&format!(
                 "cache not exported to `{}`: {}",
                 to.location,
-                one_line(&error)
+                error_chain(&error)
             )),
             Err(error) => {
                 return Err(FrontendError::CacheExport {

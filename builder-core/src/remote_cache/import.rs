@@ -16,7 +16,8 @@ use crate::registry::{Client, fetch_blob, fetch_manifest};
 use crate::store::Store;
 
 use super::layout::LayoutReader;
-use super::{CacheFrom, CacheLocation, RemoteCacheError, one_line};
+use super::{CacheFrom, CacheLocation, RemoteCacheError};
+use crate::exec::error_chain;
 
 /// The most bytes an artifact's manifest may have, as a registry's.
 const MANIFEST_LIMIT: u64 = 4 * 1024 * 1024;
@@ -58,7 +59,7 @@ impl ImportedRecords {
                 Err(error) => events.warning(&format!(
                     "cache `{}` not used: {}",
                     source.location,
-                    one_line(&error)
+                    error_chain(&error)
                 )),
             }
         }
@@ -98,7 +99,7 @@ impl ImportedCache for ImportedRecords {
                     "cache `{}`: layer `{}` not used: {}",
                     artifact.name,
                     layer.digest,
-                    one_line(&error)
+                    error_chain(&error)
                 ));
                 continue;
             }

@@ -22,15 +22,3 @@ pub use error::RemoteCacheError;
 pub use export::{artifact, export};
 pub use import::ImportedRecords;
 pub use options::{CacheFrom, CacheLocation, CacheMode, CacheTo};
-
-/// An error and its causes on one line (`a: b: c`), for a warning.
-pub(crate) fn one_line(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
