@@ -37,6 +37,8 @@ mod session;
 
 use std::sync::Arc;
 
+use mkimage_dockerfile::Dockerfile;
+
 use crate::build::Builder;
 use crate::events::Events;
 use crate::exec::Sandbox;
@@ -145,15 +147,7 @@ impl Frontend {
         events: &dyn Events,
     ) -> Result<Outcome, FrontendError> {
         network::check_network(request.network, &request.entitlements)?;
-        let http = Http::new(self.registry.net.clone());
-        let fetch = Fetch {
-            http: &http,
-            keep_git_dir: build_args::keeps_git_dir(&request.build_args),
-            events,
-        };
-        let input = Input::read(&mut request.context, &request.dockerfile, &fetch)?;
-        let parsed = mkimage_dockerfile::parse(&input.text)
-            .map_err(|error| parse_error(&input.name, &input.text, error))?;
+        let (http, input, parsed) = self.read(&mut request, events)?;
         // The parser's one warning, an empty continuation line, is the build check
         // NoEmptyContinuation here, as in BuildKit's builds.
         let warnings = Warnings::new(events);
@@ -192,15 +186,7 @@ impl Frontend {
         mut request: Request,
         events: &dyn Events,
     ) -> Result<Vec<Warning>, FrontendError> {
-        let http = Http::new(self.registry.net.clone());
-        let fetch = Fetch {
-            http: &http,
-            keep_git_dir: build_args::keeps_git_dir(&request.build_args),
-            events,
-        };
-        let input = Input::read(&mut request.context, &request.dockerfile, &fetch)?;
-        let parsed = mkimage_dockerfile::parse(&input.text)
-            .map_err(|error| parse_error(&input.name, &input.text, error))?;
+        let (http, input, parsed) = self.read(&mut request, events)?;
         let warnings = Warnings::new(events);
         let resolver = Pinned::new(self.resolver());
         let session = Session {
@@ -214,6 +200,25 @@ impl Frontend {
             events,
         };
         session.check(warnings)
+    }
+
+    /// The request's context and Dockerfile, fetched (through the HTTP client returned
+    /// for the build's later requests) and parsed.
+    fn read(
+        &self,
+        request: &mut Request,
+        events: &dyn Events,
+    ) -> Result<(Http, Input, Dockerfile), FrontendError> {
+        let http = Http::new(self.registry.net.clone());
+        let fetch = Fetch {
+            http: &http,
+            keep_git_dir: build_args::keeps_git_dir(&request.build_args),
+            events,
+        };
+        let input = Input::read(&mut request.context, &request.dockerfile, &fetch)?;
+        let parsed = mkimage_dockerfile::parse(&input.text)
+            .map_err(|error| parse_error(&input.name, &input.text, error))?;
+        Ok((http, input, parsed))
     }
 
     /// A builder resolving with `resolver` and running steps as this frontend does, for
