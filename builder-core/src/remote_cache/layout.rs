@@ -8,13 +8,13 @@
 //! planted in it cannot send a write elsewhere; blobs it has already are not written
 //! again.
 
-use std::fs::File;
 use std::io::{self, Read as _, Write as _};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use oci_spec::image::{Descriptor, ImageIndex, ImageIndexBuilder, MediaType};
 
+use crate::atomic::AtomicFile;
 use crate::fsroot::{Root, proc_path};
 use crate::spec::{canonical_json, media_type};
 use crate::store::{JSON_LIMIT, Store, StoreError};
@@ -162,19 +162,16 @@ fn write_blob(at: &OwnedFd, store: &Store, descriptor: &Descriptor) -> crate::Re
     Ok(())
 }
 
-/// Replaces the entry `name` of the directory `at` with a file `write` fills: a temp
-/// beside it, synced, then renamed over it (a symlink there is replaced, not followed).
+/// Replaces the entry `name` of the directory `at` with a file `write` fills, through
+/// the crate's atomic writer (a symlink there is replaced, not followed).
 fn replace(
     at: &OwnedFd,
     name: &str,
-    write: impl FnOnce(&mut File) -> io::Result<()>,
+    write: impl FnOnce(&mut AtomicFile) -> io::Result<()>,
 ) -> io::Result<()> {
-    let dir = proc_path(at);
-    let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&dir)?;
-    write(temp.as_file_mut())?;
-    temp.as_file().sync_all()?;
-    temp.persist(dir.join(name)).map_err(|error| error.error)?;
-    Ok(())
+    let mut file = AtomicFile::new(proc_path(at).join(name), ".tmp-")?;
+    write(&mut file)?;
+    file.commit()
 }
 
 /// `blobs/<algorithm>/<hex>` of a blob.
