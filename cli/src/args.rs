@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 /// Build OCI container images from Dockerfiles, without a daemon.
 #[derive(Debug, Parser)]
 #[command(name = "mkimage", version)]
-pub struct Args {
+pub(crate) struct Args {
     /// The store's directory [default: `$XDG_DATA_HOME/mkimage`, else
     /// `~/.local/share/mkimage`].
     #[arg(long, global = true, env = "MKIMAGE_ROOT", value_name = "DIR")]
@@ -20,7 +20,7 @@ pub struct Args {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Print the version.
     Version,
     /// Build an image from a Dockerfile and a build context.
@@ -55,7 +55,7 @@ pub enum Command {
 
 /// `mkimage prune`.
 #[derive(Debug, clap::Args)]
-pub struct PruneArgs {
+pub(crate) struct PruneArgs {
     /// Also trim the build cache to this size (`512MB`, `10GB`, bytes), removing the least
     /// recently used entries first; `0` empties it.
     #[arg(long, value_name = "SIZE", value_parser = crate::human::parse_size)]
@@ -64,7 +64,7 @@ pub struct PruneArgs {
 
 /// `mkimage login`.
 #[derive(Debug, clap::Args)]
-pub struct LoginArgs {
+pub(crate) struct LoginArgs {
     /// The registry [default: Docker Hub].
     #[arg(default_value = "docker.io")]
     pub server: String,
@@ -85,7 +85,7 @@ pub struct LoginArgs {
 
 /// `mkimage logout`.
 #[derive(Debug, clap::Args)]
-pub struct LogoutArgs {
+pub(crate) struct LogoutArgs {
     /// The registry [default: Docker Hub].
     #[arg(default_value = "docker.io")]
     pub server: String,
@@ -93,7 +93,7 @@ pub struct LogoutArgs {
 
 /// `mkimage push`.
 #[derive(Debug, clap::Args)]
-pub struct PushArgs {
+pub(crate) struct PushArgs {
     /// The image in the store: a name, id or digest.
     pub image: String,
     /// Where to push it, `[REGISTRY/]REPOSITORY[:TAG]` [default: the image's name].
@@ -108,7 +108,7 @@ pub struct PushArgs {
 
 /// Options of every command that talks to a registry (or, for `build`, downloads).
 #[derive(Debug, clap::Args)]
-pub struct RegistryArgs {
+pub(crate) struct RegistryArgs {
     /// A registry (`host[:port]`) to reach over plain HTTP; loopback registries and those
     /// containers' `registries.conf` marks insecure always are. Repeatable.
     #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
@@ -140,7 +140,7 @@ pub struct RegistryArgs {
 
 /// `mkimage pull`.
 #[derive(Debug, clap::Args)]
-pub struct PullArgs {
+pub(crate) struct PullArgs {
     /// The image: `[REGISTRY/]REPOSITORY[:TAG|@DIGEST]`.
     pub reference: String,
     /// The platform to pull from a multi-platform image, `os/arch[/variant]` [default:
@@ -157,7 +157,7 @@ pub struct PullArgs {
 
 /// `mkimage images`.
 #[derive(Debug, clap::Args)]
-pub struct ImagesArgs {
+pub(crate) struct ImagesArgs {
     /// Print only image ids.
     #[arg(short, long)]
     pub quiet: bool,
@@ -168,7 +168,7 @@ pub struct ImagesArgs {
 
 /// `mkimage inspect`.
 #[derive(Debug, clap::Args)]
-pub struct InspectArgs {
+pub(crate) struct InspectArgs {
     /// Images: names, ids or digests.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
@@ -176,7 +176,7 @@ pub struct InspectArgs {
 
 /// `mkimage history`.
 #[derive(Debug, clap::Args)]
-pub struct HistoryArgs {
+pub(crate) struct HistoryArgs {
     /// The image: a name, id or digest.
     pub image: String,
     /// Print commands and ids in full.
@@ -186,7 +186,7 @@ pub struct HistoryArgs {
 
 /// `mkimage tag`.
 #[derive(Debug, clap::Args)]
-pub struct TagArgs {
+pub(crate) struct TagArgs {
     /// The image: a name, id or digest.
     pub source: String,
     /// The new name, `[REGISTRY/]REPOSITORY[:TAG]`.
@@ -195,7 +195,7 @@ pub struct TagArgs {
 
 /// `mkimage rmi`.
 #[derive(Debug, clap::Args)]
-pub struct RmiArgs {
+pub(crate) struct RmiArgs {
     /// Images: names, ids or digests.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
@@ -206,7 +206,7 @@ pub struct RmiArgs {
 
 /// `mkimage save`.
 #[derive(Debug, clap::Args)]
-pub struct SaveArgs {
+pub(crate) struct SaveArgs {
     /// The archive to write.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
@@ -220,7 +220,7 @@ pub struct SaveArgs {
 
 /// The archive formats of `mkimage save`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SaveFormat {
+pub(crate) enum SaveFormat {
     /// An OCI image-layout tarball.
     Oci,
     /// A docker archive (`docker load`, `podman load`) that is also an OCI layout.
@@ -229,7 +229,7 @@ pub enum SaveFormat {
 
 /// `mkimage load`.
 #[derive(Debug, clap::Args)]
-pub struct LoadArgs {
+pub(crate) struct LoadArgs {
     /// The archive to read: an OCI image layout or a docker archive.
     #[arg(short, long, value_name = "FILE")]
     pub input: PathBuf,
@@ -240,7 +240,7 @@ pub struct LoadArgs {
 
 /// `mkimage parse`.
 #[derive(Debug, clap::Args)]
-pub struct ParseArgs {
+pub(crate) struct ParseArgs {
     /// The Dockerfile to read; `-` reads standard input.
     #[arg(short = 'f', long = "file", default_value = "Dockerfile")]
     pub file: PathBuf,
@@ -261,7 +261,7 @@ pub struct ParseArgs {
 
 /// `mkimage build`.
 #[derive(Debug, clap::Args)]
-pub struct BuildArgs {
+pub(crate) struct BuildArgs {
     /// The build context: a directory; `-` for a tar stream (or a lone Dockerfile) on
     /// standard input; a git repository URL (`URL#REF:DIR`); or an `http(s)://` URL of a
     /// tar stream or a lone Dockerfile.
@@ -376,7 +376,7 @@ pub struct BuildArgs {
 
 /// The progress displays of `mkimage build --progress`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ProgressMode {
+pub(crate) enum ProgressMode {
     /// `tty` when stderr is a terminal, else `plain`.
     Auto,
     /// One line per event.
@@ -387,7 +387,7 @@ pub enum ProgressMode {
 
 /// The entitlements of `mkimage build --allow`, named as BuildKit names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Entitlement {
+pub(crate) enum Entitlement {
     /// `RUN --security=insecure` may run with all capabilities.
     #[value(name = "security.insecure")]
     SecurityInsecure,
@@ -398,7 +398,7 @@ pub enum Entitlement {
 
 /// The networks of `mkimage build --network`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum NetworkArg {
+pub(crate) enum NetworkArg {
     /// A private network namespace with outbound access through `slirp4netns`.
     Default,
     /// A private network namespace with loopback only.
@@ -409,7 +409,7 @@ pub enum NetworkArg {
 
 /// The layer compressions of `mkimage build`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum CompressionArg {
+pub(crate) enum CompressionArg {
     /// Gzip, as docker writes.
     Gzip,
     /// Zstandard.

@@ -26,7 +26,7 @@ use crate::render::{self, Progress, Quiet, StepBars};
 use crate::secrets;
 
 /// Runs `mkimage build`.
-pub fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let request = request(args)?;
     let mut frontend = Frontend::new(store.clone())
         .with_registry(crate::registry::client_options(&args.registry)?)

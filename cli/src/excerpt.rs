@@ -10,12 +10,12 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// How many characters of one value a line shows.
-pub const SHOWN: usize = 200;
+pub(crate) const SHOWN: usize = 200;
 
 /// `value` as a line shows it: whole when at most [`SHOWN`] characters, else its first
 /// [`SHOWN`], `…` and its size (`RUN make all… (10485760 bytes)`); control characters
 /// other than newline and tab are escaped (`\0`, `\u{1b}`).
-pub fn excerpt(value: &str) -> Cow<'_, str> {
+pub(crate) fn excerpt(value: &str) -> Cow<'_, str> {
     match value.char_indices().nth(SHOWN) {
         None => visible(value),
         Some((at, _)) => Cow::Owned(format!(
@@ -40,7 +40,7 @@ fn visible(text: &str) -> Cow<'_, str> {
 /// part is shown alone, so a long one is cut wherever the backticks fall. Text outside
 /// backticks is the message's own and short, except where it ends with a user's text
 /// (`${NAME?message}`), which is cut as well.
-pub fn message(message: &str) -> String {
+pub(crate) fn message(message: &str) -> String {
     let mut out = String::with_capacity(message.len().min(4 * SHOWN));
     for (index, part) in message.split('`').enumerate() {
         if index > 0 {
@@ -54,7 +54,7 @@ pub fn message(message: &str) -> String {
 /// The part of a long `line` around its 1-based column `col`, as a snippet under an
 /// error shows it, and the column of the same character in that part: at most
 /// [`SHOWN`] characters, `…` where the line goes on, control characters escaped.
-pub fn around(line: &str, col: usize) -> (String, usize) {
+pub(crate) fn around(line: &str, col: usize) -> (String, usize) {
     let start = col.saturating_sub(1).saturating_sub(SHOWN / 2);
     let mut shown = String::new();
     let mut shown_col = col.saturating_sub(start);

@@ -14,7 +14,7 @@ use crate::{human, render};
 const CREATED_BY_WIDTH: usize = 45;
 
 /// Runs `mkimage history`.
-pub fn run(store: &Store, args: &HistoryArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(store: &Store, args: &HistoryArgs) -> anyhow::Result<ExitCode> {
     let descriptor = store.find_image(&args.image)?;
     let image = Image::load(store, &descriptor, &Platform::host())?;
     let now = SystemTime::now();

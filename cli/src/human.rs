@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 /// `4.26MB`, `1.5kB`, `0B`: decimal units and three significant digits, as docker's
 /// `images` and `history` print sizes.
-pub fn size(bytes: u64) -> String {
+pub(crate) fn size(bytes: u64) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     // Precision is lost only past 2^53 bytes, far beyond any image.
     #[allow(clippy::cast_precision_loss)]
@@ -44,7 +44,7 @@ fn significant(value: f64, digits: usize) -> String {
 /// # Errors
 ///
 /// A message naming the accepted forms when `text` is not a size.
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     let invalid =
         || format!("invalid size `{text}`: expected a number and a unit like 512MB or 10GB");
     let split = text
@@ -76,7 +76,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// # Errors
 ///
 /// A message naming the accepted forms when `text` is not such a duration.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     match humantime::parse_duration(text) {
         Ok(duration) if !duration.is_zero() => Ok(duration),
         _ => Err(format!(
@@ -86,13 +86,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// The first 12 hex digits of a digest, docker's short id.
-pub fn short_id(digest: &str) -> String {
+pub(crate) fn short_id(digest: &str) -> String {
     let hex = digest.split_once(':').map_or(digest, |(_, hex)| hex);
     hex.chars().take(12).collect()
 }
 
 /// `2 weeks ago`, from an RFC 3339 time; empty when there is none or it does not parse.
-pub fn age(created: Option<&str>, now: SystemTime) -> String {
+pub(crate) fn age(created: Option<&str>, now: SystemTime) -> String {
     let Some(created) = created.and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok()) else {
         return String::new();
     };

@@ -9,7 +9,7 @@ use crate::args::ImagesArgs;
 use crate::{human, render};
 
 /// Runs `mkimage images`.
-pub fn run(store: &Store, args: &ImagesArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(store: &Store, args: &ImagesArgs) -> anyhow::Result<ExitCode> {
     let now = SystemTime::now();
     let id = |digest: &str| {
         if args.no_trunc {

@@ -11,7 +11,7 @@ use crate::args::InspectArgs;
 use crate::render;
 
 /// Runs `mkimage inspect`.
-pub fn run(store: &Store, args: &InspectArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(store: &Store, args: &InspectArgs) -> anyhow::Result<ExitCode> {
     let mut out = Vec::new();
     for name in &args.images {
         out.push(describe(store, name)?);

@@ -8,7 +8,7 @@ use crate::args::LoadArgs;
 use crate::render;
 
 /// Runs `mkimage load`, printing each image loaded as `docker load` does.
-pub fn run(store: &Store, args: &LoadArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(store: &Store, args: &LoadArgs) -> anyhow::Result<ExitCode> {
     let imported = mkimage_core::oci::load(store, &args.input)?;
     if args.quiet {
         return Ok(ExitCode::SUCCESS);

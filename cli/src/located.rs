@@ -6,7 +6,7 @@ use mkimage_core::frontend::{FrontendError, Location};
 
 /// An error at a place of a file, with its causes in its message.
 #[derive(Debug)]
-pub struct Located {
+pub(crate) struct Located {
     /// Where: the file, line, column and the text of that line.
     pub at: Location,
     /// What is wrong, without the position.
@@ -15,13 +15,13 @@ pub struct Located {
 
 impl Located {
     /// Locates `message` at `at`.
-    pub fn new(at: Location, message: String) -> Self {
+    pub(crate) fn new(at: Location, message: String) -> Self {
         Self { at, message }
     }
 
     /// Locates `error` at `at`: its message without the leading `FILE:LINE:COL: ` or
     /// `LINE:COL: ` it may carry, then each of its causes after a `: `.
-    pub fn error(at: Location, error: &dyn std::error::Error) -> Self {
+    pub(crate) fn error(at: Location, error: &dyn std::error::Error) -> Self {
         let message = error.to_string();
         let (long, short) = (format!("{at}: "), format!("{}:{}: ", at.line, at.col));
         let mut message = message
@@ -47,7 +47,7 @@ impl fmt::Display for Located {
 impl std::error::Error for Located {}
 
 /// A build's error, shown with an excerpt of the Dockerfile when it is located in it.
-pub fn frontend_error(error: FrontendError) -> anyhow::Error {
+pub(crate) fn frontend_error(error: FrontendError) -> anyhow::Error {
     match &error {
         FrontendError::Dockerfile(located) => {
             Located::error(located.location().clone(), located.as_ref()).into()

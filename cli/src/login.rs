@@ -11,7 +11,7 @@ use crate::args::{LoginArgs, LogoutArgs};
 use crate::render;
 
 /// Runs `mkimage login`: checks the credential with the registry, then stores it.
-pub fn login(args: &LoginArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn login(args: &LoginArgs) -> anyhow::Result<ExitCode> {
     let password = match (&args.password, args.password_stdin) {
         (Some(password), _) => password.clone(),
         (None, true) => {
@@ -37,7 +37,7 @@ pub fn login(args: &LoginArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs `mkimage logout`.
-pub fn logout(args: &LogoutArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn logout(args: &LogoutArgs) -> anyhow::Result<ExitCode> {
     let domain = credentials::normalize(&args.server);
     credentials::logout(&domain)?;
     render::line(&format!("Removing login credentials for {domain}"))?;

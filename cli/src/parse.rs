@@ -13,7 +13,7 @@ use crate::located::Located;
 use crate::render;
 
 /// Runs `mkimage parse`.
-pub fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: &ParseArgs) -> anyhow::Result<ExitCode> {
     let (name, text) = read_dockerfile(&args.file)?;
     let dockerfile = mkimage_dockerfile::parse(&text).map_err(|error| {
         let at = error.position();

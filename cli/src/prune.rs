@@ -10,7 +10,7 @@ use crate::args::PruneArgs;
 use crate::{human, render};
 
 /// Runs `mkimage prune`, reporting as `docker image prune` does.
-pub fn run(store: &Store, args: &PruneArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(store: &Store, args: &PruneArgs) -> anyhow::Result<ExitCode> {
     let mut deleted = Vec::new();
     for entry in store.tags()? {
         if entry.name.is_none() {

@@ -11,7 +11,7 @@ use crate::render;
 
 /// Runs `mkimage pull`, showing a progress bar per blob and then, as `docker pull` does,
 /// the digest, the status and the image's full name.
-pub fn run(store: &Store, args: &PullArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(store: &Store, args: &PullArgs) -> anyhow::Result<ExitCode> {
     let reference: Reference = args.reference.parse()?;
     let platform = match &args.platform {
         Some(platform) => platform.parse()?,

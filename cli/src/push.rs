@@ -12,7 +12,7 @@ use crate::render;
 
 /// Runs `mkimage push`, showing a progress bar per uploaded blob and then, as
 /// `docker push` does, `TAG: digest: DIGEST`.
-pub fn run(store: &Store, args: &PushArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(store: &Store, args: &PushArgs) -> anyhow::Result<ExitCode> {
     let destination = args.destination.as_deref().unwrap_or(&args.image);
     let destination: Reference = destination
         .parse()

@@ -6,13 +6,13 @@ use mkimage_core::registry::{Client, ClientOptions, registries_conf};
 use crate::args::RegistryArgs;
 
 /// A client with the user's registry options (see [`client_options`]).
-pub fn client(args: &RegistryArgs) -> anyhow::Result<Client> {
+pub(crate) fn client(args: &RegistryArgs) -> anyhow::Result<Client> {
     Ok(Client::new(client_options(args)?))
 }
 
 /// The user's registry options: the `--insecure-registry` ones and those containers'
 /// `registries.conf` marks insecure, and the network options.
-pub fn client_options(args: &RegistryArgs) -> anyhow::Result<ClientOptions> {
+pub(crate) fn client_options(args: &RegistryArgs) -> anyhow::Result<ClientOptions> {
     let mut insecure_registries = args.insecure_registries.clone();
     insecure_registries.extend(registries_conf::insecure_registries()?);
     Ok(ClientOptions {

@@ -20,13 +20,13 @@ use crate::located::Located;
 /// # Errors
 ///
 /// When stdout cannot be written (a closed pipe, a full disk).
-pub fn line(text: &str) -> std::io::Result<()> {
+pub(crate) fn line(text: &str) -> std::io::Result<()> {
     writeln!(std::io::stdout().lock(), "{text}")
 }
 
 /// After a build, the build checks that fired, as BuildKit sums them up on stderr:
 /// ` N warnings found …:` then ` - Rule: message (line N)`.
-pub fn check_summary(warnings: &[Warning]) {
+pub(crate) fn check_summary(warnings: &[Warning]) {
     let checks: Vec<_> = warnings.iter().filter_map(check_parts).collect();
     if checks.is_empty() {
         return;
@@ -43,7 +43,7 @@ pub fn check_summary(warnings: &[Warning]) {
 
 /// What `mkimage build --check` prints on stdout, as `docker build --check` does; returns
 /// whether any check fired.
-pub fn check_report(warnings: &[Warning]) -> std::io::Result<bool> {
+pub(crate) fn check_report(warnings: &[Warning]) -> std::io::Result<bool> {
     let checks: Vec<_> = warnings.iter().filter_map(check_parts).collect();
     let mut out = std::io::stdout().lock();
     if checks.is_empty() {
@@ -83,7 +83,7 @@ fn check_parts(warning: &Warning) -> Option<(&str, usize, &str, &str, &str)> {
 /// # Errors
 ///
 /// When stdout cannot be written.
-pub fn table(rows: &[Vec<String>]) -> std::io::Result<()> {
+pub(crate) fn table(rows: &[Vec<String>]) -> std::io::Result<()> {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
@@ -114,7 +114,7 @@ pub fn table(rows: &[Vec<String>]) -> std::io::Result<()> {
 /// # Errors
 ///
 /// When stdout cannot be written.
-pub fn json(value: &serde_json::Value) -> std::io::Result<()> {
+pub(crate) fn json(value: &serde_json::Value) -> std::io::Result<()> {
     use serde::Serialize as _;
     let mut bytes = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
@@ -127,13 +127,13 @@ pub fn json(value: &serde_json::Value) -> std::io::Result<()> {
 }
 
 /// Prints a warning to stderr.
-pub fn warning(text: &str) {
+pub(crate) fn warning(text: &str) {
     eprintln!("warning: {}", excerpt::message(text));
 }
 
 /// Prints an error and its causes to stderr; an error in a file also shows the line
 /// and a caret under the column.
-pub fn error(error: &anyhow::Error) {
+pub(crate) fn error(error: &anyhow::Error) {
     // A reader that stopped reading (`mkimage parse | head`) is not an error to report.
     if let Some(io) = error.downcast_ref::<std::io::Error>()
         && io.kind() == std::io::ErrorKind::BrokenPipe
@@ -185,7 +185,7 @@ fn shown(step: &StepRef) -> String {
 }
 
 /// Build events for `--quiet`: only the warnings, on stderr.
-pub struct Quiet;
+pub(crate) struct Quiet;
 
 impl Events for Quiet {
     fn warning(&self, message: &str) {
@@ -195,7 +195,7 @@ impl Events for Quiet {
 
 /// Build progress on stderr, one line per event, as BuildKit's plain output shows it:
 /// `#3 [stage-0 2/4] COPY . /app`, then `#3 CACHED` or `#3 DONE 0.1s`.
-pub struct Progress {
+pub(crate) struct Progress {
     /// How many builds started: named contexts are built before the Dockerfile, each
     /// with stages and steps counted from 0.
     builds: AtomicUsize,
@@ -207,7 +207,7 @@ pub struct Progress {
 
 impl Progress {
     /// A progress display with no step shown yet.
-    pub fn new() -> Progress {
+    pub(crate) fn new() -> Progress {
         Progress {
             builds: AtomicUsize::new(0),
             numbers: Mutex::new(HashMap::new()),
@@ -316,7 +316,7 @@ fn retry_text(request: &RequestRef, retry: &Retry) -> String {
 
 /// Progress of pulls and pushes on stderr: a bar per blob, drawn only on a terminal, and
 /// a line per wait for a server and per retry, above the bars or plain.
-pub struct Transfers {
+pub(crate) struct Transfers {
     bars: indicatif::MultiProgress,
     tasks: Mutex<HashMap<TaskRef, indicatif::ProgressBar>>,
     quiet: bool,
@@ -324,7 +324,7 @@ pub struct Transfers {
 
 impl Transfers {
     /// Progress shown on stderr, or nowhere when `quiet`.
-    pub fn new(quiet: bool) -> Self {
+    pub(crate) fn new(quiet: bool) -> Self {
         let target = if quiet {
             indicatif::ProgressDrawTarget::hidden()
         } else {
@@ -407,7 +407,7 @@ const TAIL_LINES: usize = 6;
 /// to `DONE 0.1s` or `CACHED` once it ends. A step still running when the display is
 /// dropped (the build failed) keeps its output on screen. Transfers (pulls of base images)
 /// get a bar each.
-pub struct StepBars {
+pub(crate) struct StepBars {
     bars: indicatif::MultiProgress,
     steps: Mutex<HashMap<(usize, usize), StepBar>>,
     /// The number of steps shown so far.
@@ -436,7 +436,7 @@ fn reused_text(reused: u64) -> String {
 
 impl StepBars {
     /// A display drawing on stderr.
-    pub fn new() -> StepBars {
+    pub(crate) fn new() -> StepBars {
         let transfers = Transfers::new(false);
         StepBars {
             bars: transfers.bars.clone(),

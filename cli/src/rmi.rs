@@ -9,7 +9,7 @@ use crate::render;
 
 /// Runs `mkimage rmi`: each image in turn; a failure is reported and the others still
 /// go, and the exit status says whether all went.
-pub fn run(store: &Store, args: &RmiArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(store: &Store, args: &RmiArgs) -> anyhow::Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
     for name in &args.images {
         match store.remove_image(name, args.force) {

@@ -12,7 +12,7 @@ use crate::args::{SaveArgs, SaveFormat};
 
 /// Runs `mkimage save`. The archive is written to a temp file beside the output and
 /// renamed when complete, so an interrupted save leaves no partial archive.
-pub fn run(store: &Store, args: &SaveArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(store: &Store, args: &SaveArgs) -> anyhow::Result<ExitCode> {
     let mut images: Vec<ArchiveImage> = Vec::new();
     for name in &args.images {
         let descriptor = store.find_image(name)?;

@@ -10,7 +10,7 @@ use mkimage_core::run::StepInputs;
 const SECRET_LIMIT: u64 = 500 * 1024;
 
 /// The secrets and SSH agents given on the command line.
-pub fn step_inputs(secrets: &[String], ssh: &[String]) -> anyhow::Result<StepInputs> {
+pub(crate) fn step_inputs(secrets: &[String], ssh: &[String]) -> anyhow::Result<StepInputs> {
     let mut inputs = StepInputs::default();
     for text in secrets {
         let (id, value) = secret(text)?;

@@ -8,7 +8,7 @@ use mkimage_core::store::Store;
 use crate::args::TagArgs;
 
 /// Runs `mkimage tag`.
-pub fn run(store: &Store, args: &TagArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(store: &Store, args: &TagArgs) -> anyhow::Result<ExitCode> {
     let target: Reference = args.target.parse()?;
     let image = store.find_image(&args.source)?;
     store.tag(&target, &image)?;

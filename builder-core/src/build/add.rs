@@ -50,13 +50,13 @@ pub(super) struct AddSources {
 impl AddSources {
     /// Whether the `ADD` brings nothing beyond `COPY` (no archive, download or git
     /// source), so that [`add_entries`] leaves the entries as they are.
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.scratch.is_none()
     }
 
     /// How many sources these add to the selection's matches (which hold the archives),
     /// for the rule that several need a directory.
-    pub fn count(&self) -> usize {
+    pub(super) fn count(&self) -> usize {
         self.downloads.len() + self.gits.len()
     }
 }

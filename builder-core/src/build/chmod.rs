@@ -36,7 +36,7 @@ const OTHER: u32 = 0o1007;
 
 impl Chmod {
     /// Parses `value` (checked by the frontend, so an error is rare).
-    pub fn parse(value: &str) -> Result<Chmod, BuildError> {
+    pub(super) fn parse(value: &str) -> Result<Chmod, BuildError> {
         let invalid = || BuildError::InvalidChmod {
             value: value.to_owned(),
         };
@@ -101,7 +101,7 @@ impl Chmod {
 
     /// The mode a file of mode `mode` gets (`is_dir`: a directory, for `X`). A symbolic
     /// mode without `ugoa` applies to all classes (Docker ignores the umask).
-    pub fn apply(&self, mode: u32, is_dir: bool) -> u32 {
+    pub(super) fn apply(&self, mode: u32, is_dir: bool) -> u32 {
         let clauses = match self {
             Chmod::Octal(octal) => return *octal,
             Chmod::Symbolic(clauses) => clauses,

@@ -46,12 +46,12 @@ enum From {
 
 impl Prepared {
     /// The digests of what the step reads, for its cache key.
-    pub fn inputs(&self) -> Vec<Digest> {
+    pub(super) fn inputs(&self) -> Vec<Digest> {
         self.inputs.clone()
     }
 
     /// Adds the digest of something else the step reads.
-    pub fn push_input(&mut self, digest: Digest) {
+    pub(super) fn push_input(&mut self, digest: Digest) {
         self.inputs.push(digest);
     }
 }

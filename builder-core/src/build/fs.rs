@@ -54,7 +54,7 @@ pub(super) struct FsView {
 impl FsView {
     /// Applies the layers of `layers` not applied yet (the view always belongs to one
     /// growing list of layers).
-    pub fn update(&mut self, store: &Store, layers: &[Descriptor]) -> crate::Result<()> {
+    pub(super) fn update(&mut self, store: &Store, layers: &[Descriptor]) -> crate::Result<()> {
         for descriptor in layers.iter().skip(self.applied) {
             let entries = store.read_verified(descriptor.digest(), |blob| -> crate::Result<_> {
                 let tar = layer::decompress(blob, Some(descriptor.media_type().as_ref()))?;
@@ -67,7 +67,7 @@ impl FsView {
     }
 
     /// Applies the entries of one layer.
-    pub fn apply<F>(&mut self, entries: Vec<Entry<F>>) {
+    pub(super) fn apply<F>(&mut self, entries: Vec<Entry<F>>) {
         for entry in entries {
             match entry.kind {
                 EntryKind::Whiteout => {
@@ -112,14 +112,14 @@ impl FsView {
     }
 
     /// The node at `path`, not following a final symlink.
-    pub fn get(&self, path: &LayerPath) -> Option<&Node> {
+    pub(super) fn get(&self, path: &LayerPath) -> Option<&Node> {
         self.nodes.get(path)
     }
 
     /// `path` with every symlink on the way followed, within the image (`..` and absolute
     /// targets stop at its root); a missing component ends the resolution with the rest
     /// appended. `None` is the root.
-    pub fn resolve(&self, path: Option<&LayerPath>) -> crate::Result<Option<LayerPath>> {
+    pub(super) fn resolve(&self, path: Option<&LayerPath>) -> crate::Result<Option<LayerPath>> {
         let Some(path) = path else { return Ok(None) };
         let mut pending: Vec<String> = components(path.as_path()).into_iter().rev().collect();
         let mut real: Vec<String> = Vec::new();

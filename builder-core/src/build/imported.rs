@@ -15,7 +15,7 @@ pub(super) type Found = (StepRecord, Option<String>);
 impl BuildRun<'_> {
     /// The record of `key`: the store's, else an imported cache's, which is then kept
     /// in the store with its `definition` mark.
-    pub fn find_record(
+    pub(super) fn find_record(
         &self,
         key: &CacheKey,
         definition: Option<&CacheKey>,
@@ -46,7 +46,7 @@ impl BuildRun<'_> {
     }
 
     /// Whether the store or an imported cache has a record of a step with `definition`.
-    pub fn defined(&self, definition: &CacheKey) -> bool {
+    pub(super) fn defined(&self, definition: &CacheKey) -> bool {
         self.records.defined(definition)
             || self
                 .builder

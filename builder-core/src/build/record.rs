@@ -42,7 +42,7 @@ pub(super) struct LayerRecord {
 
 impl LayerRecord {
     /// The record of a new layer.
-    pub fn of(layer: &NewLayer) -> LayerRecord {
+    pub(super) fn of(layer: &NewLayer) -> LayerRecord {
         LayerRecord {
             digest: layer.descriptor.digest().clone(),
             size: layer.descriptor.size(),
@@ -52,7 +52,7 @@ impl LayerRecord {
     }
 
     /// The layer as the image uses it.
-    pub fn layer(&self) -> NewLayer {
+    pub(super) fn layer(&self) -> NewLayer {
         NewLayer {
             descriptor: Descriptor::new(
                 MediaType::from(self.media_type.as_str()),
@@ -77,7 +77,7 @@ pub(super) struct StepRecords {
 
 impl StepRecords {
     /// The step records of `store`.
-    pub fn open(store: &Store) -> Result<StepRecords, StoreError> {
+    pub(super) fn open(store: &Store) -> Result<StepRecords, StoreError> {
         Ok(StepRecords {
             store: store.clone(),
             records: store.records(NAMESPACE)?,
@@ -86,7 +86,7 @@ impl StepRecords {
     }
 
     /// The record of `key`, if there is one whose layer is in the store.
-    pub fn get(&self, key: &CacheKey) -> Result<Option<StepRecord>, StoreError> {
+    pub(super) fn get(&self, key: &CacheKey) -> Result<Option<StepRecord>, StoreError> {
         let record: Option<StepRecord> = self.records.get(key.hex())?;
         Ok(record.filter(|record| {
             record
@@ -100,7 +100,7 @@ impl StepRecords {
     /// the [`step_key`](crate::cache::step_key) of its parent and op without inputs. A
     /// step without one is in no record, so it need not hash its inputs before it runs.
     /// A missing or unreadable mark is `false`.
-    pub fn defined(&self, definition: &CacheKey) -> bool {
+    pub(super) fn defined(&self, definition: &CacheKey) -> bool {
         matches!(
             self.definitions.get::<bool>(definition.hex()),
             Ok(Some(true))
@@ -114,7 +114,11 @@ impl StepRecords {
     /// # Errors
     ///
     /// The store's, when the mark cannot be written.
-    pub fn define(&self, definition: &CacheKey, record: &StepRecord) -> Result<(), StoreError> {
+    pub(super) fn define(
+        &self,
+        definition: &CacheKey,
+        record: &StepRecord,
+    ) -> Result<(), StoreError> {
         let Some(layer) = &record.layer else {
             return Ok(());
         };
@@ -123,7 +127,7 @@ impl StepRecords {
     }
 
     /// Writes the record of `key`, keeping its layer from prune.
-    pub fn put(&self, key: &CacheKey, record: &StepRecord) -> Result<(), StoreError> {
+    pub(super) fn put(&self, key: &CacheKey, record: &StepRecord) -> Result<(), StoreError> {
         let roots: Vec<Digest> = record
             .layer
             .iter()

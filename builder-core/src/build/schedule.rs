@@ -25,7 +25,7 @@ type Outcome =
 impl BuildRun<'_> {
     /// Builds the stages `needed` (which must include every stage they read from) into
     /// `self.stages`, adding their steps to `self.steps` in plan order.
-    pub fn build_stages(&mut self, needed: &[usize]) -> crate::Result<()> {
+    pub(super) fn build_stages(&mut self, needed: &[usize]) -> crate::Result<()> {
         let count = self.plan.stages.len();
         let mut steps: Vec<Vec<StepResult>> = vec![Vec::new(); count];
         // For each needed stage, how many stages it waits for, and who waits for each.

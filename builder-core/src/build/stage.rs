@@ -58,7 +58,7 @@ pub(super) struct StageState {
 }
 
 impl<'a> BuildRun<'a> {
-    pub fn new(
+    pub(super) fn new(
         builder: &'a Builder,
         plan: &'a Plan,
         context: &'a Context,
@@ -96,7 +96,7 @@ impl<'a> BuildRun<'a> {
 
     /// A run for building one more stage: the same build, with the stages built so far
     /// and no steps yet.
-    pub fn fork(&self) -> BuildRun<'a> {
+    pub(super) fn fork(&self) -> BuildRun<'a> {
         BuildRun {
             records: self.records.clone(),
             layer_options: self.layer_options.clone(),
@@ -109,7 +109,7 @@ impl<'a> BuildRun<'a> {
     }
 
     /// The target's image and the results of every step.
-    pub fn finish(mut self, target: usize) -> (StageImage, Vec<StepResult>) {
+    pub(super) fn finish(mut self, target: usize) -> (StageImage, Vec<StepResult>) {
         // The forks are gone with their threads, so the images are this run's alone.
         let built = Arc::get_mut(&mut self.stages).and_then(|stages| stages[target].take());
         let mut image = built
@@ -131,7 +131,7 @@ impl<'a> BuildRun<'a> {
 
     /// Builds the stage `index`; the stages it reads from must be built. Stops before its
     /// next step once `stop` is set, returning `None`.
-    pub fn build_stage(
+    pub(super) fn build_stage(
         &mut self,
         index: usize,
         stop: &AtomicBool,
@@ -269,14 +269,14 @@ impl<'a> BuildRun<'a> {
     }
 
     /// Records `image` as the result of the stage `index`.
-    pub fn set_stage_image(&self, index: usize, image: StageImage) {
+    pub(super) fn set_stage_image(&self, index: usize, image: StageImage) {
         self.stages[index]
             .set(image)
             .expect("the scheduler builds each stage once");
     }
 
     /// The result of the stage `index`, built before.
-    pub fn stage_image(&self, index: usize) -> crate::Result<&StageImage> {
+    pub(super) fn stage_image(&self, index: usize) -> crate::Result<&StageImage> {
         self.stages
             .get(index)
             .and_then(OnceLock::get)
@@ -288,7 +288,7 @@ impl<'a> BuildRun<'a> {
     }
 
     /// The image `reference` names, for `platform`, through the builder's resolver.
-    pub fn image(&self, reference: &str, platform: &Platform) -> crate::Result<Image> {
+    pub(super) fn image(&self, reference: &str, platform: &Platform) -> crate::Result<Image> {
         let store = &self.builder.store;
         let descriptor = self
             .builder
@@ -299,7 +299,7 @@ impl<'a> BuildRun<'a> {
 
     /// The images `run`'s mounts name in `from=` (bind and cache), each resolved once for
     /// `platform`, by reference.
-    pub fn mount_images(
+    pub(super) fn mount_images(
         &self,
         run: &Run,
         platform: &Platform,

@@ -45,7 +45,7 @@ pub(super) struct Output {
 
 impl<'a> Deadline<'a> {
     /// The bounds of a fetch that starts now.
-    pub fn start(options: &'a NetOptions) -> Self {
+    pub(super) fn start(options: &'a NetOptions) -> Self {
         Deadline {
             options,
             started: Instant::now(),
@@ -53,13 +53,13 @@ impl<'a> Deadline<'a> {
     }
 
     /// The options.
-    pub fn options(&self) -> &'a NetOptions {
+    pub(super) fn options(&self) -> &'a NetOptions {
         self.options
     }
 
     /// The `git -c` settings that fail an HTTP transfer idle for the idle timeout: less
     /// than a byte a second for that many seconds (at least one).
-    pub fn idle_config(&self) -> [String; 4] {
+    pub(super) fn idle_config(&self) -> [String; 4] {
         let idle = self.options.idle_timeout;
         let seconds = (idle.as_secs() + u64::from(idle.subsec_nanos() > 0)).max(1);
         [
@@ -76,7 +76,7 @@ impl<'a> Deadline<'a> {
     /// # Errors
     ///
     /// When the command cannot be started or waited for, or its output read.
-    pub fn run(&self, command: &mut Command) -> io::Result<Option<Output>> {
+    pub(super) fn run(&self, command: &mut Command) -> io::Result<Option<Output>> {
         let mut stdout = tempfile::tempfile()?;
         let mut stderr = tempfile::tempfile()?;
         let mut child = command

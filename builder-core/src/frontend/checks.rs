@@ -19,7 +19,7 @@ pub(super) struct Checks {
 
 impl Checks {
     /// The configuration of a build with these `build_args`.
-    pub fn new(
+    pub(super) fn new(
         dockerfile: &Dockerfile,
         build_args: &std::collections::BTreeMap<String, String>,
     ) -> Result<Checks, FrontendError> {
@@ -35,7 +35,7 @@ impl Checks {
     /// Evaluates the checks of `dockerfile` (named `file`, text `text`) with `options`
     /// and the `context`'s `.dockerignore`, and adds those the configuration reports to
     /// `warnings`.
-    pub fn run(
+    pub(super) fn run(
         &mut self,
         file: &str,
         (dockerfile, text): (&Dockerfile, &str),
@@ -57,7 +57,7 @@ impl Checks {
     }
 
     /// With `error=true`, the error for the rules that fired, if any did.
-    pub fn failure(&self, warnings: &Warnings<'_>) -> Result<(), FrontendError> {
+    pub(super) fn failure(&self, warnings: &Warnings<'_>) -> Result<(), FrontendError> {
         if self.config.error && !self.fired.is_empty() {
             return Err(FrontendError::ChecksFailed {
                 rules: self.fired.join(", "),

@@ -73,7 +73,7 @@ pub(super) struct Fetch<'a> {
 
 impl Input {
     /// Reads the context `context` and the Dockerfile `dockerfile`.
-    pub fn read(
+    pub(super) fn read(
         context: &mut ContextSource,
         dockerfile: &DockerfileSource,
         fetch: &Fetch<'_>,
@@ -105,7 +105,7 @@ impl Input {
 
     /// Opens the context: its files are taken as new (streamed) when it was made for
     /// this build.
-    pub fn open_context(&self) -> Result<Context, FrontendError> {
+    pub(super) fn open_context(&self) -> Result<Context, FrontendError> {
         let context = Context::open(&self.context_dir, self.dockerfile_path.as_deref())
             .map_err(crate::Error::from)?;
         Ok(match self.temp {

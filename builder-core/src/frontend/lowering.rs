@@ -39,7 +39,7 @@ impl Lowering<'_> {
     ///
     /// The lowering's, located in the Dockerfile, and a base that cannot be resolved or
     /// read, located at its `FROM`.
-    pub fn lower(
+    pub(super) fn lower(
         &self,
         mut options: LowerOptions,
     ) -> Result<(Lowered, BTreeMap<String, BaseImage>), FrontendError> {

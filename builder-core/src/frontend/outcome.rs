@@ -165,7 +165,7 @@ pub(super) struct Warnings<'a> {
 
 impl<'a> Warnings<'a> {
     /// No warnings yet; later ones are told to `events`.
-    pub fn new(events: &'a dyn Events) -> Warnings<'a> {
+    pub(super) fn new(events: &'a dyn Events) -> Warnings<'a> {
         Warnings {
             found: Vec::new(),
             events,
@@ -174,7 +174,7 @@ impl<'a> Warnings<'a> {
 
     /// Keeps `warning`, and tells `events` of it unless it is a build check, which the
     /// caller lists after the build as BuildKit does.
-    pub fn add(&mut self, warning: Warning) {
+    pub(super) fn add(&mut self, warning: Warning) {
         if !matches!(warning, Warning::Check { .. }) {
             self.events.warning(&warning.to_string());
         }
@@ -182,7 +182,7 @@ impl<'a> Warnings<'a> {
     }
 
     /// The build checks that fired so far.
-    pub fn checks(&self) -> Vec<Warning> {
+    pub(super) fn checks(&self) -> Vec<Warning> {
         let checks = self.found.iter();
         checks
             .filter(|warning| matches!(warning, Warning::Check { .. }))
@@ -191,7 +191,7 @@ impl<'a> Warnings<'a> {
     }
 
     /// The warnings, in the order they were found.
-    pub fn into_vec(self) -> Vec<Warning> {
+    pub(super) fn into_vec(self) -> Vec<Warning> {
         self.found
     }
 }

@@ -93,7 +93,7 @@ pub(super) struct Written<'a> {
 
 impl Written<'_> {
     /// Writes the image to `output`.
-    pub fn write(&self, output: &Output) -> Result<(), FrontendError> {
+    pub(super) fn write(&self, output: &Output) -> Result<(), FrontendError> {
         let (format, path) = match output {
             Output::Registry(name) => {
                 push(self.client, self.store, self.image, name, self.events)?;

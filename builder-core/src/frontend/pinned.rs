@@ -31,7 +31,7 @@ pub(super) struct Pinned {
 
 impl Pinned {
     /// Pins what `inner` resolves.
-    pub fn new(inner: Arc<dyn BaseResolver>) -> Pinned {
+    pub(super) fn new(inner: Arc<dyn BaseResolver>) -> Pinned {
         Pinned {
             inner,
             slots: Arc::default(),

@@ -40,7 +40,7 @@ pub(super) struct Session<'a> {
 
 impl Session<'_> {
     /// The platforms of `asked`, each once, in order: the host's when none is asked.
-    pub fn platforms(asked: &[Platform]) -> Vec<Platform> {
+    pub(super) fn platforms(asked: &[Platform]) -> Vec<Platform> {
         let mut platforms: Vec<Platform> = Vec::new();
         for platform in asked {
             if !platforms.contains(platform) {
@@ -56,7 +56,7 @@ impl Session<'_> {
     /// Builds the named contexts, then the Dockerfile for each platform (untagged when
     /// there are several, then gathered in an index); adds the first platform's
     /// lowering warnings to `warnings`.
-    pub fn run(&self, mut warnings: Warnings<'_>) -> Result<Outcome, FrontendError> {
+    pub(super) fn run(&self, mut warnings: Warnings<'_>) -> Result<Outcome, FrontendError> {
         let options = self.options()?;
         let named = named::resolve(
             &self.request.named_contexts,
@@ -84,7 +84,7 @@ impl Session<'_> {
 
     /// What `mkimage build --check` does: lowers the Dockerfile for the first platform
     /// and evaluates its checks, building nothing; returns every warning.
-    pub fn check(&self, mut warnings: Warnings<'_>) -> Result<Vec<Warning>, FrontendError> {
+    pub(super) fn check(&self, mut warnings: Warnings<'_>) -> Result<Vec<Warning>, FrontendError> {
         let named = named::resolve(
             &self.request.named_contexts,
             self.builder,
@@ -120,7 +120,11 @@ impl Session<'_> {
     }
 
     /// Writes the image of `outcome` to each output of the request, in order.
-    pub fn write_outputs(&self, outcome: &Outcome, client: &Client) -> Result<(), FrontendError> {
+    pub(super) fn write_outputs(
+        &self,
+        outcome: &Outcome,
+        client: &Client,
+    ) -> Result<(), FrontendError> {
         let written = Written {
             store: self.store,
             image: &outcome.image,

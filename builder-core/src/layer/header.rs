@@ -23,14 +23,14 @@ const MAX_OCTAL_11: u64 = 0o77_777_777_777;
 
 /// Tar type flags.
 pub(crate) mod typeflag {
-    pub const FILE: u8 = b'0';
-    pub const HARD_LINK: u8 = b'1';
-    pub const SYMLINK: u8 = b'2';
-    pub const CHAR: u8 = b'3';
-    pub const BLOCK: u8 = b'4';
-    pub const DIR: u8 = b'5';
-    pub const FIFO: u8 = b'6';
-    pub const PAX: u8 = b'x';
+    pub(crate) const FILE: u8 = b'0';
+    pub(crate) const HARD_LINK: u8 = b'1';
+    pub(crate) const SYMLINK: u8 = b'2';
+    pub(crate) const CHAR: u8 = b'3';
+    pub(crate) const BLOCK: u8 = b'4';
+    pub(crate) const DIR: u8 = b'5';
+    pub(crate) const FIFO: u8 = b'6';
+    pub(crate) const PAX: u8 = b'x';
 }
 
 /// The `st_mode` file-type bits that Docker, containerd and containers/storage put in the

@@ -31,14 +31,14 @@ pub(crate) struct Pulse(Arc<Tracked>);
 
 impl Pulse {
     /// Data moved.
-    pub fn beat(&self) {
+    pub(crate) fn beat(&self) {
         self.0.beat();
     }
 }
 
 impl<'a> Attempts<'a> {
     /// The budget of a transfer of `request`, watched by `watch`.
-    pub fn new(http: &'a Http, watch: &'a Watch<'a>, request: RequestRef) -> Self {
+    pub(crate) fn new(http: &'a Http, watch: &'a Watch<'a>, request: RequestRef) -> Self {
         Attempts {
             http,
             watch,
@@ -52,7 +52,7 @@ impl<'a> Attempts<'a> {
     /// A budget of one try for one part of this transfer, with its deadline and its
     /// request: its error's cause goes to [`retry`](Attempts::retry) of this one, which
     /// tries the part again (a download from where it broke, an upload from its start).
-    pub fn once(&self) -> Attempts<'a> {
+    pub(crate) fn once(&self) -> Attempts<'a> {
         Attempts {
             tracked: self.tracked.clone(),
             retries: 0,
@@ -62,17 +62,17 @@ impl<'a> Attempts<'a> {
     }
 
     /// The options.
-    pub fn options(&self) -> &'a NetOptions {
+    pub(crate) fn options(&self) -> &'a NetOptions {
         self.http.options()
     }
 
     /// The request.
-    pub fn request(&self) -> &RequestRef {
+    pub(crate) fn request(&self) -> &RequestRef {
         self.tracked.request()
     }
 
     /// What tells the watch that data moved.
-    pub fn pulse(&self) -> Pulse {
+    pub(crate) fn pulse(&self) -> Pulse {
         Pulse(self.tracked.clone())
     }
 
@@ -81,7 +81,7 @@ impl<'a> Attempts<'a> {
     /// # Errors
     ///
     /// [`NetError::Failed`] when the deadline has passed.
-    pub fn start(&self) -> Result<TimedAgent<'a>, NetError> {
+    pub(crate) fn start(&self) -> Result<TimedAgent<'a>, NetError> {
         let left = self.left();
         if left.is_zero() {
             return Err(self.error(Failure::Deadline(self.http.options().deadline)));
@@ -97,7 +97,7 @@ impl<'a> Attempts<'a> {
     /// # Errors
     ///
     /// [`NetError::Failed`] with `failure` as its cause otherwise.
-    pub fn retry(&mut self, failure: Failure) -> Result<(), NetError> {
+    pub(crate) fn retry(&mut self, failure: Failure) -> Result<(), NetError> {
         self.failed += 1;
         self.tracked.pause();
         let delay = self.http.options().backoff(self.failed);
@@ -122,7 +122,7 @@ impl<'a> Attempts<'a> {
     /// # Errors
     ///
     /// [`NetError::Failed`] when no try got such an answer.
-    pub fn execute(
+    pub(crate) fn execute(
         &mut self,
         mut send: impl FnMut(&TimedAgent<'_>) -> Result<Response<Body>, ureq::Error>,
         message: impl Fn(&mut Response<Body>) -> String,

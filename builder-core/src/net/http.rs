@@ -69,27 +69,27 @@ pub(crate) struct TimedAgent<'a> {
 
 impl TimedAgent<'_> {
     /// A `GET` request.
-    pub fn get(&self, url: &str) -> RequestBuilder<WithoutBody> {
+    pub(crate) fn get(&self, url: &str) -> RequestBuilder<WithoutBody> {
         self.limit(self.agent.get(url))
     }
 
     /// A `HEAD` request.
-    pub fn head(&self, url: &str) -> RequestBuilder<WithoutBody> {
+    pub(crate) fn head(&self, url: &str) -> RequestBuilder<WithoutBody> {
         self.limit(self.agent.head(url))
     }
 
     /// A `POST` request.
-    pub fn post(&self, url: &str) -> RequestBuilder<WithBody> {
+    pub(crate) fn post(&self, url: &str) -> RequestBuilder<WithBody> {
         self.limit(self.agent.post(url))
     }
 
     /// A `PUT` request.
-    pub fn put(&self, url: &str) -> RequestBuilder<WithBody> {
+    pub(crate) fn put(&self, url: &str) -> RequestBuilder<WithBody> {
         self.limit(self.agent.put(url))
     }
 
     /// A `PATCH` request.
-    pub fn patch(&self, url: &str) -> RequestBuilder<WithBody> {
+    pub(crate) fn patch(&self, url: &str) -> RequestBuilder<WithBody> {
         self.limit(self.agent.patch(url))
     }
 

@@ -36,23 +36,23 @@ pub(crate) struct Tracked {
 
 impl Tracked {
     /// The request.
-    pub fn request(&self) -> &RequestRef {
+    pub(crate) fn request(&self) -> &RequestRef {
         &self.request
     }
 
     /// A try starts: the wait counts from now.
-    pub fn start(&self) {
+    pub(crate) fn start(&self) {
         self.beat();
         self.active.store(true, Ordering::Relaxed);
     }
 
     /// A pause between tries: no wait for the server.
-    pub fn pause(&self) {
+    pub(crate) fn pause(&self) {
         self.active.store(false, Ordering::Relaxed);
     }
 
     /// Data moved: the wait starts again.
-    pub fn beat(&self) {
+    pub(crate) fn beat(&self) {
         self.last
             .store(millis(self.epoch.elapsed()), Ordering::Relaxed);
     }
@@ -61,7 +61,7 @@ impl Tracked {
 impl<'e> Watch<'e> {
     /// Runs `work` while a thread reports the waits of the requests it tracks to
     /// `events`, every `notice`; the thread ends with `work`, even when it panics.
-    pub fn run<R>(
+    pub(crate) fn run<R>(
         events: &'e dyn Events,
         notice: Duration,
         work: impl FnOnce(&Watch<'e>) -> R,
@@ -82,13 +82,13 @@ impl<'e> Watch<'e> {
     }
 
     /// The events waits and retries go to.
-    pub fn events(&self) -> &'e dyn Events {
+    pub(crate) fn events(&self) -> &'e dyn Events {
         self.events
     }
 
     /// Watches `request` until the result is dropped; it waits for nothing until
     /// [`Tracked::start`].
-    pub fn track(&self, request: RequestRef) -> Arc<Tracked> {
+    pub(crate) fn track(&self, request: RequestRef) -> Arc<Tracked> {
         let tracked = Arc::new(Tracked {
             request,
             epoch: self.epoch,

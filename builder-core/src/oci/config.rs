@@ -192,14 +192,19 @@ mod object_set {
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<S: Serializer>(set: &BTreeSet<String>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(
+        set: &BTreeSet<String>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         let empty = serde_json::Map::new();
         let map: BTreeMap<&String, &serde_json::Map<_, _>> =
             set.iter().map(|key| (key, &empty)).collect();
         map.serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeSet<String>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeSet<String>, D::Error> {
         let map: Option<BTreeMap<String, serde_json::Value>> = Option::deserialize(d)?;
         Ok(map.unwrap_or_default().into_keys().collect())
     }

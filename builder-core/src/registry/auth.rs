@@ -74,7 +74,7 @@ impl std::fmt::Debug for Authorization {
 
 impl Authorization {
     /// `request` with this header.
-    pub fn apply<B>(&self, request: RequestBuilder<B>) -> RequestBuilder<B> {
+    pub(crate) fn apply<B>(&self, request: RequestBuilder<B>) -> RequestBuilder<B> {
         match &self.0 {
             Some(value) => request.header("Authorization", value),
             None => request,

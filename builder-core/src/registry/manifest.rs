@@ -33,7 +33,7 @@ pub(crate) struct Fetched {
 
 impl Fetched {
     /// A manifest already in the store, as if fetched.
-    pub fn from_store(bytes: Vec<u8>, digest: Digest) -> Self {
+    pub(crate) fn from_store(bytes: Vec<u8>, digest: Digest) -> Self {
         let media_type = classify(&bytes, None);
         Fetched {
             bytes,
@@ -43,7 +43,7 @@ impl Fetched {
     }
 
     /// Whether it is an index of manifests (OCI index, Docker manifest list).
-    pub fn is_index(&self) -> bool {
+    pub(crate) fn is_index(&self) -> bool {
         media_type::is_index(&self.media_type)
     }
 }

@@ -18,7 +18,7 @@ pub(crate) struct Task<'e> {
 
 impl<'e> Task<'e> {
     /// Starts the task `verb digest` of `total` bytes, whose bytes are told to `pulse`.
-    pub fn start(
+    pub(super) fn start(
         events: &'e dyn Events,
         verb: &str,
         digest: &Digest,
@@ -38,7 +38,7 @@ impl<'e> Task<'e> {
     }
 
     /// Sets the bytes done (after a restart, fewer than before).
-    pub fn set(&mut self, done: u64) {
+    pub(super) fn set(&mut self, done: u64) {
         self.done = done;
         self.events.task_progress(&self.task, done);
     }
@@ -50,17 +50,17 @@ impl<'e> Task<'e> {
     }
 
     /// A writer that reports what passes through it.
-    pub fn writer<W: Write>(&mut self, inner: W) -> Counting<'_, 'e, W> {
+    pub(super) fn writer<W: Write>(&mut self, inner: W) -> Counting<'_, 'e, W> {
         Counting { inner, task: self }
     }
 
     /// A reader that reports what passes through it.
-    pub fn reader<R: Read>(&mut self, inner: R) -> Counting<'_, 'e, R> {
+    pub(super) fn reader<R: Read>(&mut self, inner: R) -> Counting<'_, 'e, R> {
         Counting { inner, task: self }
     }
 
     /// Ends the task.
-    pub fn finish(self) {
+    pub(super) fn finish(self) {
         self.events.task_finished(&self.task);
     }
 }

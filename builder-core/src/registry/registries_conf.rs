@@ -78,7 +78,11 @@ impl Locations {
     /// The files for the system directory `system` (`/etc/containers`), the value of
     /// `$CONTAINERS_REGISTRIES_CONF` and the user's configuration directory
     /// (`~/.config`), as containers/image chooses them.
-    pub fn find(system: &Path, env_file: Option<OsString>, config_home: Option<&Path>) -> Self {
+    pub(crate) fn find(
+        system: &Path,
+        env_file: Option<OsString>,
+        config_home: Option<&Path>,
+    ) -> Self {
         let user = config_home.map(|home| home.join("containers"));
         let user_file = user.as_ref().map(|dir| dir.join("registries.conf"));
         let user_dir = user.as_ref().map(|dir| dir.join("registries.conf.d"));
@@ -99,7 +103,7 @@ impl Locations {
     }
 
     /// The insecure registries of the merged configuration.
-    pub fn insecure_registries(&self) -> Result<Vec<String>, RegistriesConfError> {
+    pub(crate) fn insecure_registries(&self) -> Result<Vec<String>, RegistriesConfError> {
         let mut merged = Conf::default();
         if let Some(conf) = read(&self.main)? {
             merged.merge(conf);

@@ -23,7 +23,7 @@ pub(crate) struct Repository<'a> {
 
 impl<'a> Repository<'a> {
     /// The repository of `reference`; `push` asks for write access as well as read.
-    pub fn new(
+    pub(super) fn new(
         client: &'a Client,
         reference: &Reference,
         push: bool,
@@ -40,42 +40,42 @@ impl<'a> Repository<'a> {
     }
 
     /// The client.
-    pub fn client(&self) -> &'a Client {
+    pub(super) fn client(&self) -> &'a Client {
         self.client
     }
 
     /// The watch of this pull or push.
-    pub fn watch(&self) -> &'a Watch<'a> {
+    pub(super) fn watch(&self) -> &'a Watch<'a> {
         self.watch
     }
 
     /// The budget of tries of one transfer, named `label` in waits, retries and errors.
-    pub fn attempts(&self, label: String) -> Attempts<'a> {
+    pub(super) fn attempts(&self, label: String) -> Attempts<'a> {
         Attempts::new(self.client.http(), self.watch, RequestRef { label })
     }
 
     /// `registry/path`, for messages.
-    pub fn name(&self) -> String {
+    pub(super) fn name(&self) -> String {
         format!("{}/{}", self.domain, self.path)
     }
 
     /// `…/v2/<path>/manifests/<target>`.
-    pub fn manifest_url(&self, target: &str) -> String {
+    pub(super) fn manifest_url(&self, target: &str) -> String {
         format!("{}{}/manifests/{target}", self.base, self.path)
     }
 
     /// `…/v2/<path>/blobs/<digest>`.
-    pub fn blob_url(&self, digest: &str) -> String {
+    pub(super) fn blob_url(&self, digest: &str) -> String {
         format!("{}{}/blobs/{digest}", self.base, self.path)
     }
 
     /// `…/v2/<path>/blobs/uploads/`.
-    pub fn uploads_url(&self) -> String {
+    pub(super) fn uploads_url(&self) -> String {
         format!("{}{}/blobs/uploads/", self.base, self.path)
     }
 
     /// An upload `Location` made absolute: registries may send a path only.
-    pub fn absolute(&self, location: &str) -> String {
+    pub(super) fn absolute(&self, location: &str) -> String {
         if location.starts_with("http://") || location.starts_with("https://") {
             return location.to_owned();
         }
@@ -84,7 +84,7 @@ impl<'a> Repository<'a> {
     }
 
     /// `registry/path:tag` or `registry/path@digest`, for messages.
-    pub fn display(&self, target: &str) -> String {
+    pub(super) fn display(&self, target: &str) -> String {
         let separator = if target.contains(':') { '@' } else { ':' };
         format!("{}/{}{separator}{target}", self.domain, self.path)
     }
@@ -99,7 +99,7 @@ impl<'a> Repository<'a> {
     /// [`RegistryError::Denied`] when the registry still refuses (401 or 403),
     /// [`RegistryError::Net`] when no try got an answer, and the errors of
     /// authenticating.
-    pub fn send(
+    pub(super) fn send(
         &self,
         attempts: &mut Attempts<'_>,
         mut send: impl FnMut(&TimedAgent<'_>, &Authorization) -> Result<Response<Body>, ureq::Error>,

@@ -32,7 +32,7 @@ pub(super) struct LayoutReader {
 
 impl LayoutReader {
     /// Opens the directory `dir`.
-    pub fn open(dir: &Path) -> Result<LayoutReader, RemoteCacheError> {
+    pub(super) fn open(dir: &Path) -> Result<LayoutReader, RemoteCacheError> {
         let root = Root::open(dir).map_err(|source| RemoteCacheError::ReadLayout {
             path: dir.to_owned(),
             source,
@@ -44,7 +44,7 @@ impl LayoutReader {
     }
 
     /// The descriptor of the last image manifest `index.json` names.
-    pub fn manifest(&self) -> Result<Descriptor, RemoteCacheError> {
+    pub(super) fn manifest(&self) -> Result<Descriptor, RemoteCacheError> {
         let path = Path::new("index.json");
         let mut bytes = Vec::new();
         self.root
@@ -69,7 +69,7 @@ impl LayoutReader {
 
     /// Copies the blob `descriptor` names into the store (unless it is there), reading
     /// no more than its size and keeping it only with its digest.
-    pub fn copy_blob(&self, store: &Store, descriptor: &Descriptor) -> crate::Result<()> {
+    pub(super) fn copy_blob(&self, store: &Store, descriptor: &Descriptor) -> crate::Result<()> {
         let digest = descriptor.digest();
         if store.has_blob(digest) {
             return Ok(());

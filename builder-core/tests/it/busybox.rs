@@ -3,6 +3,6 @@
 use std::path::Path;
 
 /// Writes [`mkimage_core::testutil::busybox_rootfs`] into `dir`.
-pub fn rootfs(dir: &Path) {
+pub(crate) fn rootfs(dir: &Path) {
     mkimage_core::testutil::busybox_rootfs(dir).unwrap();
 }

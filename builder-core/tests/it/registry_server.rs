@@ -14,14 +14,14 @@ use mkimage_core::testutil::run_checked;
 const REGISTRY: &str = "/usr/bin/docker-registry";
 
 /// A running registry; dropping it kills the process and removes its storage.
-pub struct Registry {
+pub(crate) struct Registry {
     child: Option<Child>,
     dir: tempfile::TempDir,
     port: u16,
 }
 
 /// How the registry authenticates clients.
-pub enum Auth<'a> {
+pub(crate) enum Auth<'a> {
     /// Anyone may pull and push.
     Anonymous,
     /// HTTP Basic with one user, checked against an htpasswd file.
@@ -30,12 +30,12 @@ pub enum Auth<'a> {
 
 impl Registry {
     /// Starts an anonymous registry.
-    pub fn start() -> Registry {
+    pub(crate) fn start() -> Registry {
         Registry::start_with(Auth::Anonymous)
     }
 
     /// Starts a registry with `auth`.
-    pub fn start_with(auth: Auth<'_>) -> Registry {
+    pub(crate) fn start_with(auth: Auth<'_>) -> Registry {
         assert!(
             Path::new(REGISTRY).exists(),
             "`{REGISTRY}` is missing: install the Debian package `docker-registry`"
@@ -97,7 +97,7 @@ impl Registry {
     }
 
     /// Kills the registry (its storage stays until drop).
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -105,17 +105,17 @@ impl Registry {
     }
 
     /// `127.0.0.1:<port>`.
-    pub fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
     /// `127.0.0.1:<port>/<name>`.
-    pub fn reference(&self, name: &str) -> String {
+    pub(crate) fn reference(&self, name: &str) -> String {
         format!("{}/{name}", self.host())
     }
 
     /// Where the registry keeps the blob with `hex` (its SHA-256).
-    pub fn blob_file(&self, hex: &str) -> PathBuf {
+    pub(crate) fn blob_file(&self, hex: &str) -> PathBuf {
         self.dir
             .path()
             .join("data/docker/registry/v2/blobs/sha256")
@@ -155,12 +155,12 @@ fn free_port() -> u16 {
 }
 
 /// Runs skopeo with `args`; panics with its stderr when it fails.
-pub fn skopeo(args: &[&str]) -> Output {
+pub(crate) fn skopeo(args: &[&str]) -> Output {
     run_checked(Command::new("skopeo").args(args), "skopeo").unwrap()
 }
 
 /// The manifest digest `skopeo inspect` reports for `docker://REFERENCE` (plain HTTP).
-pub fn skopeo_digest(reference: &str) -> String {
+pub(crate) fn skopeo_digest(reference: &str) -> String {
     let output = skopeo(&[
         "inspect",
         "--tls-verify=false",
@@ -188,7 +188,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// refresh token (`POST`, form-encoded, as docker sends identity tokens), and a proxy that answers requests without a valid
 /// token with a `WWW-Authenticate: Bearer` challenge and forwards the others to the
 /// registry. It exercises challenge → token → retry as Docker Hub does.
-pub struct TokenProxy {
+pub(crate) struct TokenProxy {
     server: Server,
     /// Tokens issued so far.
     pub issued: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -196,7 +196,7 @@ pub struct TokenProxy {
 
 impl TokenProxy {
     /// Starts the front for the registry on `upstream` (`127.0.0.1:port`).
-    pub fn start(upstream: String, user: &str, password: &str) -> TokenProxy {
+    pub(crate) fn start(upstream: String, user: &str, password: &str) -> TokenProxy {
         use base64::Engine as _;
         let issued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let basic = format!(
@@ -214,7 +214,7 @@ impl TokenProxy {
     }
 
     /// `127.0.0.1:<port>`.
-    pub fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         self.server.host()
     }
 }
@@ -379,7 +379,7 @@ fn issue_token(
 
 /// What a [`FlakyProxy`] does to the first requests it is asked to spoil.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// Answers `503 Service Unavailable`.
     Unavailable,
     /// Resets the connection (closes it with the request unread, so the kernel sends RST).
@@ -390,7 +390,7 @@ pub enum Fault {
 
 /// What a [`FlakyProxy`] does to the first download of each blob.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cut {
+pub(crate) enum Cut {
     /// Nothing: the blob goes through.
     None,
     /// Sends the headers and 64 KiB of the body, then closes the connection.
@@ -403,7 +403,7 @@ pub enum Cut {
 /// those `spoiled` picks by request line) with a [`Fault`], cuts the first download of
 /// every blob as [`Cut`] says, and passes everything else through; it counts the
 /// requests and the `Range` requests it sees.
-pub struct FlakyProxy {
+pub(crate) struct FlakyProxy {
     server: Server,
     /// Requests that asked for a range of a blob.
     pub ranges: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -414,12 +414,12 @@ pub struct FlakyProxy {
 impl FlakyProxy {
     /// Starts the proxy for the registry on `upstream` (`127.0.0.1:port`), closing the
     /// first download of every blob midway.
-    pub fn start(upstream: String) -> FlakyProxy {
+    pub(crate) fn start(upstream: String) -> FlakyProxy {
         FlakyProxy::failing(upstream, 0)
     }
 
     /// [`FlakyProxy::start`], answering the first `unavailable` requests with 503.
-    pub fn failing(upstream: String, unavailable: usize) -> FlakyProxy {
+    pub(crate) fn failing(upstream: String, unavailable: usize) -> FlakyProxy {
         FlakyProxy::spoiling(
             upstream,
             Fault::Unavailable,
@@ -431,7 +431,7 @@ impl FlakyProxy {
 
     /// Starts the proxy: the first `count` requests whose request line `spoiled` picks
     /// get `fault`, the first download of each blob gets `cut`.
-    pub fn spoiling(
+    pub(crate) fn spoiling(
         upstream: String,
         fault: Fault,
         count: usize,
@@ -477,13 +477,13 @@ impl FlakyProxy {
     }
 
     /// `127.0.0.1:<port>`.
-    pub fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         self.server.host()
     }
 }
 
 /// A server on 127.0.0.1 that accepts every connection and never answers.
-pub struct SilentServer {
+pub(crate) struct SilentServer {
     server: Server,
     /// Connections accepted.
     pub connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -491,7 +491,7 @@ pub struct SilentServer {
 
 impl SilentServer {
     /// Starts the server.
-    pub fn start() -> SilentServer {
+    pub(crate) fn start() -> SilentServer {
         let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counted = connections.clone();
         let server = Server::start(move |_| {
@@ -507,7 +507,7 @@ impl SilentServer {
     }
 
     /// `127.0.0.1:<port>`.
-    pub fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         self.server.host()
     }
 }
@@ -617,13 +617,13 @@ fn relay(
 
 /// A server on 127.0.0.1 that answers each request (one per connection) with what
 /// `answer` makes of its request line and the server's port.
-pub struct ScriptedServer {
+pub(crate) struct ScriptedServer {
     server: Server,
 }
 
 impl ScriptedServer {
     /// Starts the server.
-    pub fn start(answer: fn(&str, u16) -> Vec<u8>) -> ScriptedServer {
+    pub(crate) fn start(answer: fn(&str, u16) -> Vec<u8>) -> ScriptedServer {
         let server = Server::start(move |port| {
             move |mut client: TcpStream| {
                 if let Ok(Some((head, _))) = read_request(&mut client) {
@@ -636,7 +636,7 @@ impl ScriptedServer {
     }
 
     /// `127.0.0.1:<port>`.
-    pub fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         self.server.host()
     }
 }

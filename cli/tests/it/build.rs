@@ -9,24 +9,24 @@ use mkimage_core::testutil::run_checked;
 use crate::store::mkimage;
 
 /// The repository's `fixtures/` directory.
-pub fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../fixtures")
         .join(name)
 }
 
 /// Stdout of a build that must succeed.
-pub use crate::store::stdout as ok;
+pub(crate) use crate::store::stdout as ok;
 
 /// Runs `mkimage --root ROOT build ARGS…`.
-pub fn build(root: &Path, args: &[&str]) -> Output {
+pub(crate) fn build(root: &Path, args: &[&str]) -> Output {
     let mut all = vec!["build"];
     all.extend_from_slice(args);
     mkimage(root, &all)
 }
 
 /// Runs a tool that must succeed and returns its stdout.
-pub fn tool(program: &str, args: &[&str]) -> String {
+pub(crate) fn tool(program: &str, args: &[&str]) -> String {
     // The Debian package of each tool, where it is not named for it.
     let package = match program {
         "find" => "findutils",
@@ -131,7 +131,7 @@ fn hello_builds_and_other_tools_read_it() {
 /// Extracts the OCI archive `archive` into `work/layout`, checks that its one image is
 /// named `name` (tag `latest`, normalized as docker does) and unpacks it with umoci into `work/bundle`; returns the
 /// layout and the rootfs.
-pub fn unpack(archive: &Path, name: &str, work: &Path) -> (PathBuf, PathBuf) {
+pub(crate) fn unpack(archive: &Path, name: &str, work: &Path) -> (PathBuf, PathBuf) {
     let layout = work.join("layout");
     std::fs::create_dir_all(&layout).unwrap();
     tool(
@@ -165,7 +165,7 @@ pub fn unpack(archive: &Path, name: &str, work: &Path) -> (PathBuf, PathBuf) {
 
 /// Builds `context` (with `args`) into an OCI archive, unpacks it with umoci and returns
 /// the rootfs.
-pub fn build_and_unpack(root: &Path, context: &Path, args: &[&str], work: &Path) -> PathBuf {
+pub(crate) fn build_and_unpack(root: &Path, context: &Path, args: &[&str], work: &Path) -> PathBuf {
     std::fs::create_dir_all(work).unwrap();
     let archive = work.join("image.tar");
     let output = format!("type=oci,dest={}", archive.display());
@@ -177,13 +177,13 @@ pub fn build_and_unpack(root: &Path, context: &Path, args: &[&str], work: &Path)
 }
 
 /// `skopeo ARGS…` (an `inspect`), its JSON output parsed.
-pub fn skopeo_json(args: &[&str]) -> serde_json::Value {
+pub(crate) fn skopeo_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&tool("skopeo", args)).unwrap()
 }
 
 /// The `tar -tvz` listing of layer `index` of the image `latest` in the OCI layout
 /// `layout`, each line split into its fields.
-pub fn layer_listing(layout: &Path, index: usize) -> Vec<Vec<String>> {
+pub(crate) fn layer_listing(layout: &Path, index: usize) -> Vec<Vec<String>> {
     let manifest = skopeo_json(&[
         "inspect",
         "--raw",
@@ -201,7 +201,7 @@ pub fn layer_listing(layout: &Path, index: usize) -> Vec<Vec<String>> {
 
 /// Every path under `rootfs`, sorted, as `PATH TYPE MODE UID:GID SIZE` (no size for
 /// directories, whose size depends on the file system).
-pub fn listing(rootfs: &Path) -> Vec<String> {
+pub(crate) fn listing(rootfs: &Path) -> Vec<String> {
     found(rootfs, "%P %y %m %U:%G %s\n", |line| {
         if line.contains(" d ") {
             line.rsplit_once(' ').unwrap().0.to_owned()
@@ -213,7 +213,7 @@ pub fn listing(rootfs: &Path) -> Vec<String> {
 
 /// Every path under `rootfs`, as `find -printf format` prints it and `shape` reshapes it,
 /// sorted.
-pub fn found(rootfs: &Path, format: &str, shape: impl Fn(&str) -> String) -> Vec<String> {
+pub(crate) fn found(rootfs: &Path, format: &str, shape: impl Fn(&str) -> String) -> Vec<String> {
     let found = tool(
         "find",
         &[

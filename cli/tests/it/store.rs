@@ -10,7 +10,7 @@ use mkimage_core::oci_spec::image::Descriptor;
 use mkimage_core::store::Store;
 
 /// Runs `mkimage --root ROOT ARGS…`.
-pub fn mkimage(root: &Path, args: &[&str]) -> Output {
+pub(crate) fn mkimage(root: &Path, args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_mkimage"))
         .arg("--root")
         .arg(root)
@@ -20,7 +20,7 @@ pub fn mkimage(root: &Path, args: &[&str]) -> Output {
 }
 
 /// Stdout of a run that must succeed.
-pub fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     assert!(
         output.status.success(),
         "mkimage failed: {}",
@@ -30,12 +30,12 @@ pub fn stdout(output: &Output) -> String {
 }
 
 /// An image with one file `/greeting` holding `text`, created three hours ago.
-pub fn image(store: &Store, text: &str) -> Descriptor {
+pub(crate) fn image(store: &Store, text: &str) -> Descriptor {
     image_with(store, text, Compression::Gzip { level: 6 })
 }
 
 /// [`image`] with its layer compressed as `compression`.
-pub fn image_with(store: &Store, text: &str, compression: Compression) -> Descriptor {
+pub(crate) fn image_with(store: &Store, text: &str, compression: Compression) -> Descriptor {
     let entry = Entry::new(
         LayerPath::new("greeting").expect("a valid path"),
         EntryKind::File(Content::Bytes(text.as_bytes().to_vec())),
@@ -102,7 +102,7 @@ fn words(text: &str) -> Vec<Vec<String>> {
 
 /// How a test damages a blob file of the store.
 #[derive(Debug, Clone, Copy)]
-pub enum Damage {
+pub(crate) enum Damage {
     /// One byte in the middle changed, the length kept.
     Flip,
     /// The second half cut off.
@@ -111,7 +111,7 @@ pub enum Damage {
 
 impl Damage {
     /// Damages the file `path`; returns the digest of what it then holds.
-    pub fn apply(self, path: &Path) -> String {
+    pub(crate) fn apply(self, path: &Path) -> String {
         let mut bytes = std::fs::read(path).unwrap();
         let middle = bytes.len() / 2;
         match self {
@@ -124,7 +124,7 @@ impl Damage {
 }
 
 /// The digests of the config and the first layer of the image manifest `manifest`.
-pub fn config_and_layer(store: &Store, manifest: &Descriptor) -> (String, String) {
+pub(crate) fn config_and_layer(store: &Store, manifest: &Descriptor) -> (String, String) {
     let manifest: serde_json::Value =
         serde_json::from_slice(&store.read_blob(manifest.digest()).unwrap()).unwrap();
     let digest = |value: &serde_json::Value| value["digest"].as_str().unwrap().to_owned();
@@ -132,7 +132,7 @@ pub fn config_and_layer(store: &Store, manifest: &Descriptor) -> (String, String
 }
 
 /// Stderr of a run that must fail.
-pub fn failure(output: &Output) -> String {
+pub(crate) fn failure(output: &Output) -> String {
     assert!(!output.status.success(), "mkimage succeeded");
     String::from_utf8(output.stderr.clone()).expect("UTF-8 output")
 }

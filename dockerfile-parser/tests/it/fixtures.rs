@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use snapbox::Assert;
 
 /// The case folders of `fixtures/<folder>`, sorted.
-pub fn cases(folder: &str) -> Vec<PathBuf> {
+pub(crate) fn cases(folder: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../fixtures")
         .join(folder);
@@ -20,13 +20,13 @@ pub fn cases(folder: &str) -> Vec<PathBuf> {
 }
 
 /// The `Dockerfile` of `case`.
-pub fn dockerfile(case: &Path) -> String {
+pub(crate) fn dockerfile(case: &Path) -> String {
     let path = case.join("Dockerfile");
     std::fs::read_to_string(&path)
         .unwrap_or_else(|error| panic!("failed to read `{}`: {error}", path.display()))
 }
 
 /// Snapshot assertions that `SNAPSHOTS=overwrite` rewrites.
-pub fn assert() -> Assert {
+pub(crate) fn assert() -> Assert {
     Assert::new().action_env(snapbox::assert::DEFAULT_ACTION_ENV)
 }

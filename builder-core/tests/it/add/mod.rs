@@ -11,7 +11,7 @@ use mkimage_core::testutil::run_checked;
 
 /// Runs `program` with `args` in `dir`; fails naming the Debian package when the program
 /// is missing or fails.
-pub fn run_in(dir: &Path, program: &str, package: &str, args: &[&str]) {
+pub(crate) fn run_in(dir: &Path, program: &str, package: &str, args: &[&str]) {
     run_checked(Command::new(program).args(args).current_dir(dir), package)
         .unwrap_or_else(|e| panic!("{e}"));
 }
@@ -19,7 +19,7 @@ pub fn run_in(dir: &Path, program: &str, package: &str, args: &[&str]) {
 /// Writes a tar to `path` with Python's `tarfile`, from Python statements that call
 /// `add(name, type, data=b"", link="", mode=0o644, uid=0, gid=0, mtime=0)` in order;
 /// `type` is a `tarfile` type constant (`REGTYPE`, `DIRTYPE`, `SYMTYPE`, `LNKTYPE`).
-pub fn python_tar(path: &Path, body: &str) {
+pub(crate) fn python_tar(path: &Path, body: &str) {
     let script = format!(
         r#"
 import io, sys, tarfile

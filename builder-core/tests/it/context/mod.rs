@@ -12,14 +12,14 @@ use mkimage_core::context::{Context, SelectOptions, Selection};
 use mkimage_core::layer::EntryKind;
 
 /// Writes `content` to `root/rel`, creating parent directories.
-pub fn write(root: &Path, rel: &str, content: &str) {
+pub(crate) fn write(root: &Path, rel: &str, content: &str) {
     let path = root.join(rel);
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, content).unwrap();
 }
 
 /// A new temp dir holding `files`, each `(rel, content)` written with [`write`].
-pub fn files(files: &[(&str, &str)]) -> tempfile::TempDir {
+pub(crate) fn files(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for (rel, content) in files {
         write(dir.path(), rel, content);
@@ -28,14 +28,14 @@ pub fn files(files: &[(&str, &str)]) -> tempfile::TempDir {
 }
 
 /// Makes `root/rel` a symlink to `target`, creating parent directories.
-pub fn link(root: &Path, rel: &str, target: &str) {
+pub(crate) fn link(root: &Path, rel: &str, target: &str) {
     let path = root.join(rel);
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     symlink(target, path).unwrap();
 }
 
 /// One line per entry: `dir/`, `file`, `link -> target`, `name => hard link target`.
-pub fn listing(selection: &Selection) -> Vec<String> {
+pub(crate) fn listing(selection: &Selection) -> Vec<String> {
     selection
         .entries()
         .map(|entry| entry.unwrap())
@@ -51,7 +51,7 @@ pub fn listing(selection: &Selection) -> Vec<String> {
 }
 
 /// The listing of `sources` selected from the context at `root` with default options.
-pub fn select(root: &Path, sources: &[&str]) -> Vec<String> {
+pub(crate) fn select(root: &Path, sources: &[&str]) -> Vec<String> {
     let context = Context::open(root, None).unwrap();
     listing(&context.select(sources, &SelectOptions::default()).unwrap())
 }

@@ -12,7 +12,7 @@ use mkimage_core::testutil::run_checked;
 
 /// Runs `program` with `args`, feeding `stdin`, and returns its stdout; fails naming the
 /// Debian package when the program is missing.
-pub fn run(program: &str, package: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+pub(crate) fn run(program: &str, package: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
@@ -35,7 +35,7 @@ pub fn run(program: &str, package: &str, args: &[&str], stdin: &[u8]) -> Vec<u8>
 }
 
 /// `sha256:<hex>` of `bytes`, computed by `sha256sum`.
-pub fn sha256sum(bytes: &[u8]) -> String {
+pub(crate) fn sha256sum(bytes: &[u8]) -> String {
     let out = run("sha256sum", "coreutils", &["-"], bytes);
     let hex = String::from_utf8(out).expect("sha256sum prints ASCII");
     format!(
@@ -45,7 +45,7 @@ pub fn sha256sum(bytes: &[u8]) -> String {
 }
 
 /// The listing of `tar -tv --numeric-owner --full-time` of a plain tar.
-pub fn tar_listing(tar: &[u8]) -> String {
+pub(crate) fn tar_listing(tar: &[u8]) -> String {
     let out = run(
         "tar",
         "tar",
@@ -56,7 +56,7 @@ pub fn tar_listing(tar: &[u8]) -> String {
 }
 
 /// Writes `content` to `root/rel`, creating parents.
-pub fn write_file(root: &Path, rel: &str, content: &[u8]) {
+pub(crate) fn write_file(root: &Path, rel: &str, content: &[u8]) {
     let path = root.join(rel);
     std::fs::create_dir_all(path.parent().expect("a parent")).expect("create parents");
     std::fs::write(path, content).expect("write a test file");
@@ -64,7 +64,7 @@ pub fn write_file(root: &Path, rel: &str, content: &[u8]) {
 
 /// One line per path under `root`: path, type, mode, owner, size, mtime (seconds), link
 /// count, link target, content digest and xattrs; what a layer must preserve.
-pub fn describe_tree(root: &Path) -> Vec<String> {
+pub(crate) fn describe_tree(root: &Path) -> Vec<String> {
     use std::os::unix::fs::MetadataExt;
     let mut lines = Vec::new();
     for item in walkdir::WalkDir::new(root).min_depth(1).sort_by_file_name() {
@@ -116,13 +116,13 @@ pub fn describe_tree(root: &Path) -> Vec<String> {
 }
 
 /// An overlay mount, unmounted on drop.
-pub struct Overlay {
+pub(crate) struct Overlay {
     pub merged: PathBuf,
 }
 
 impl Overlay {
     /// Mounts overlayfs with `options` on `merged`.
-    pub fn mount(options: &str, merged: &Path) -> Overlay {
+    pub(crate) fn mount(options: &str, merged: &Path) -> Overlay {
         let mut mount = Command::new("mount");
         mount
             .args(["-t", "overlay", "overlay", "-o", options])

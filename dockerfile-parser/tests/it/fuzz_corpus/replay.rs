@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// Calls `entry` with every file of `fuzz/corpus/<target>` of the crate under test,
 /// naming the file that panics.
-pub fn replay(target: &str, entry: fn(&[u8])) {
+pub(super) fn replay(target: &str, entry: fn(&[u8])) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz/corpus")
         .join(target);
