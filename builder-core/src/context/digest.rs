@@ -45,7 +45,7 @@ const VERSION_TAG: &[u8] = b"mkimage-context-v2";
 const WINDOW: usize = 1024;
 
 impl Selection {
-    /// The content digest of the selection (see the [module](self) docs), reading only
+    /// The content digest of the selection (how it is computed is said where it is defined, in `context/digest.rs`), reading only
     /// the files whose metadata `hashes` does not know, and recording their digests there
     /// for [`FileHashes::save`]. Keeps the xattrs of regular files for the
     /// [entries](Selection::entries) given after (see [`HostFile::xattrs_read`]).

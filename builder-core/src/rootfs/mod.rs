@@ -12,7 +12,7 @@
 //! <store>/data/rootfs/3/merged/<chain id hex>/layers
 //! ```
 //!
-//! `3` is the version of how layers are unpacked ([`LAYOUT`]); [`LayerSweeper`] removes the
+//! `3` is the version of how layers are unpacked (`LAYOUT`); [`LayerSweeper`] removes the
 //! directories of other versions, whose content may differ.
 //!
 //! The `merged` trees ([`LayerDirs::merged`]) are whole images unpacked one layer over
@@ -29,7 +29,7 @@
 //! `merged-<maps>` (`<maps>` a hash of the user namespace's id maps): the layers keep the
 //! owners they record, so their files belong to the subordinate ids the sandbox maps them
 //! to, and only a process in that user namespace can write or remove them. Unpacking and
-//! removing run there ([`in_user_namespace`]), as buildah does all its work.
+//! removing run there (`in_user_namespace`), as buildah does all its work.
 //!
 //! A directory is made atomically: unpacked into a temp beside it, then renamed. When two
 //! builds unpack the same layer at once, the second rename fails and its copy is dropped.

@@ -72,7 +72,7 @@ pub enum RootfsMode {
 static OVERLAY_UNAVAILABLE: AtomicBool = AtomicBool::new(false);
 
 /// One `RUN` step with the layers it runs over and mounts: what [`Runner::run`] takes
-/// (the build engine hands its executor a [`crate::build::RunInput`] instead).
+/// (the build engine hands its executor a [`crate::executor::RunInput`] instead).
 #[derive(Debug, Clone, Copy)]
 pub struct RunStep<'a> {
     /// The parent image's layers, bottom first (from its manifest).

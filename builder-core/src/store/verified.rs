@@ -25,7 +25,7 @@ use crate::digest::digest_of;
 
 use super::{Store, StoreError};
 
-/// A blob of the store being read; see the [module](self) docs.
+/// A blob of the store being read; read through a digest check, as `store/verified.rs` explains.
 #[derive(Debug)]
 pub struct VerifiedBlob {
     file: File,
