@@ -8,7 +8,10 @@
 //!   matches any number of directories (`**/` even none);
 //! - a pattern matches a path or any of its parent directories, and of all the patterns
 //!   that match, the last one decides: a `!` pattern re-includes what earlier lines
-//!   excluded, even below an excluded directory.
+//!   excluded, even below an excluded directory; where a parent's match was never
+//!   evaluated, BuildKit's walk does not inherit it (see `Patterns::matches_below`);
+//! - an excluded directory is still walked when a `!` pattern could match below it, and
+//!   appears only as the parent of something re-included.
 //!
 //! The `ignore` and `globset` crates do not fit: gitignore anchors a pattern without `/`
 //! at every depth (Docker anchors every pattern at the root), gives `**` meaning only as a
@@ -175,8 +178,16 @@ impl Patterns {
     }
 
     /// Whether `path` is excluded, given `parent`, the per-pattern results of its parent
-    /// directory (whether each pattern matched it or one of its ancestors; empty at the
-    /// top). When `state` is given, it receives the same for `path`, for its children.
+    /// directory (empty at the top). When `state` is given, it receives the same for
+    /// `path`, for its children.
+    ///
+    /// This is how BuildKit's context walk (fsutil over moby's `patternmatcher`) decides,
+    /// quirk included: a pattern is evaluated only when it could change the result at
+    /// that point (a `!` pattern while the path is excluded, another while it is not),
+    /// and its result is inherited only when it was evaluated. So `a`, `!a/b/c`, `a/b`
+    /// keeps `a/b/c`: `a/b` was not evaluated on `a/b` (already excluded by `a`) and
+    /// does not match `a/b/c` itself. Checking every pattern on every parent, as moby's
+    /// `MatchesOrParentMatches` does, would exclude it.
     pub(crate) fn matches_below(
         &self,
         parent: &[bool],
@@ -188,7 +199,13 @@ impl Patterns {
         }
         let mut excluded = false;
         for (i, pattern) in self.patterns.iter().enumerate() {
-            let matched = parent.get(i).copied().unwrap_or(false) || pattern.matches(path);
+            let mut matched = parent.get(i).copied().unwrap_or(false);
+            // As moby's `MatchesUsingParentResults`: a pattern that cannot change the
+            // result so far is not evaluated, and is recorded as not matching, so that
+            // the children of `path` evaluate it again on their own path only.
+            if !matched && pattern.exclusion == excluded {
+                matched = pattern.matches(path);
+            }
             if matched {
                 excluded = !pattern.exclusion;
             }
@@ -382,6 +399,180 @@ mod tests {
         for &(pattern, path, want) in table {
             assert_eq!(ignored(&[pattern], path), want, "{pattern:?} ~ {path:?}");
         }
+    }
+
+    /// Whether `patterns` exclude `path` as BuildKit's walk finds it: each parent
+    /// directory matched first, its results handed down.
+    fn walked(patterns: &[&str], path: &str) -> bool {
+        Patterns::new(patterns)
+            .expect("valid patterns")
+            .state_of(path)
+            .0
+    }
+
+    // The cases of moby/patternmatcher's match table, each through the walk's matcher
+    // (what the context sends) and with the path given alone.
+    #[test]
+    fn agrees_with_the_patternmatcher_table() {
+        let table: &[(&str, &str, bool)] = &[
+            ("**", "file", true),
+            ("**", "file/", true),
+            ("**/", "file", true),
+            ("**/", "file/", true),
+            ("**", "/", true),
+            ("**/", "/", true),
+            ("**", "dir/file", true),
+            ("**/", "dir/file", true),
+            ("**", "dir/file/", true),
+            ("**/", "dir/file/", true),
+            ("**/**", "dir/file", true),
+            ("**/**", "dir/file/", true),
+            ("dir/**", "dir/file", true),
+            ("dir/**", "dir/file/", true),
+            ("dir/**", "dir/dir2/file", true),
+            ("dir/**", "dir/dir2/file/", true),
+            ("**/dir", "dir", true),
+            ("**/dir", "dir/file", true),
+            ("**/dir2/*", "dir/dir2/file", true),
+            ("**/dir2/*", "dir/dir2/file/", true),
+            ("**/dir2/**", "dir/dir2/dir3/file", true),
+            ("**/dir2/**", "dir/dir2/dir3/file/", true),
+            ("**file", "file", true),
+            ("**file", "dir/file", true),
+            ("**/file", "dir/file", true),
+            ("**file", "dir/dir/file", true),
+            ("**/file", "dir/dir/file", true),
+            ("**/file*", "dir/dir/file", true),
+            ("**/file*", "dir/dir/file.txt", true),
+            ("**/file*txt", "dir/dir/file.txt", true),
+            ("**/file*.txt", "dir/dir/file.txt", true),
+            ("**/file*.txt*", "dir/dir/file.txt", true),
+            ("**/**/*.txt", "dir/dir/file.txt", true),
+            ("**/**/*.txt2", "dir/dir/file.txt", false),
+            ("**/*.txt", "file.txt", true),
+            ("**/**/*.txt", "file.txt", true),
+            ("a**/*.txt", "a/file.txt", true),
+            ("a**/*.txt", "a/dir/file.txt", true),
+            ("a**/*.txt", "a/dir/dir/file.txt", true),
+            ("a/*.txt", "a/dir/file.txt", false),
+            ("a/*.txt", "a/file.txt", true),
+            ("a/*.txt**", "a/file.txt", true),
+            ("a[b-d]e", "ae", false),
+            ("a[b-d]e", "ace", true),
+            ("a[b-d]e", "aae", false),
+            ("a[^b-d]e", "aze", true),
+            (".*", ".foo", true),
+            (".*", "foo", false),
+            ("abc.def", "abcdef", false),
+            ("abc.def", "abc.def", true),
+            ("abc.def", "abcZdef", false),
+            ("abc?def", "abcZdef", true),
+            ("abc?def", "abcdef", false),
+            ("a\\\\", "a\\", true),
+            ("**/foo/bar", "foo/bar", true),
+            ("**/foo/bar", "dir/foo/bar", true),
+            ("**/foo/bar", "dir/dir2/foo/bar", true),
+            ("abc/**", "abc", false),
+            ("abc/**", "abc/def", true),
+            ("abc/**", "abc/def/ghi", true),
+            ("**/.foo", ".foo", true),
+            ("**/.foo", "bar.foo", false),
+            ("a(b)c/def", "a(b)c/def", true),
+            ("a(b)c/def", "a(b)c/xyz", false),
+            ("a.|)$(}+{bc", "a.|)$(}+{bc", true),
+            (
+                "dist/*.whl",
+                "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+                true,
+            ),
+            ("a\\*b", "a*b", true),
+            // Go's `filepath.Match` table, one component.
+            ("*c", "abc", true),
+            ("a*", "a", true),
+            ("a*", "ab/c", true),
+            ("a*/b", "abc/b", true),
+            ("a*/b", "a/c/b", false),
+            ("a*b*c*d*e*/f", "axbxcxdxe/f", true),
+            ("a*b*c*d*e*/f", "axbxcxdxexxx/f", true),
+            ("a*b*c*d*e*/f", "axbxcxdxe/xxx/f", false),
+            ("a*b*c*d*e*/f", "axbxcxdxexxx/fff", false),
+            ("a*b?c*x", "abxbbxdbxebxczzx", true),
+            ("a*b?c*x", "abxbbxdbxebxczzy", false),
+            ("ab[^c]", "abc", false),
+            ("ab[^e-g]", "abc", true),
+            ("a\\*b", "ab", false),
+            ("a?b", "a\u{263a}b", true),
+            ("a[^a]b", "a\u{263a}b", true),
+            ("a???b", "a\u{263a}b", false),
+            ("[a-\u{3b6}]*", "\u{3b1}", true),
+            ("*[a-\u{3b6}]", "A", false),
+            ("a?b", "a/b", false),
+            ("a*b", "a/b", false),
+            ("[\\]a]", "]", true),
+            ("[\\-]", "-", true),
+            ("[x\\-]", "-", true),
+            ("[x\\-]", "z", false),
+            ("[\\-x]", "a", false),
+            ("*x", "xxx", true),
+        ];
+        for &(pattern, path, want) in table {
+            assert_eq!(
+                walked(&[pattern], path),
+                want,
+                "walked: {pattern:?} ~ {path:?}"
+            );
+            let alone = Patterns::new(&[pattern])
+                .expect("valid")
+                .matches_below(&[], path, None);
+            if !path.trim_end_matches('/').contains('/') {
+                assert_eq!(alone, want, "alone: {pattern:?} ~ {path:?}");
+            }
+        }
+        let multi: &[(&[&str], &str, bool)] = &[
+            (&["**", "!util/docker/web"], "util/docker/web/foo", false),
+            (
+                &["**", "!util/docker/web", "util/docker/web/foo"],
+                "util/docker/web/foo",
+                true,
+            ),
+            (
+                &["**", "!dist/*.whl"],
+                "dist/proxy.py-2.4.0rc3+g08acad9-py3-none-any.whl",
+                false,
+            ),
+            (&["!fileutils.go", "*.go"], "fileutils.go", true),
+            (&["*.go", "!fileutils.go"], "fileutils.go", false),
+            (&["docs", "!docs/README.md"], "docs/README.md", false),
+            (&["docs/", "!docs/README.md"], "docs/README.md", false),
+            (&["docs/*", "!docs/README.md"], "docs/README.md", false),
+        ];
+        for &(patterns, path, want) in multi {
+            assert_eq!(walked(patterns, path), want, "{patterns:?} ~ {path:?}");
+        }
+    }
+
+    // The malformed patterns of Go's `filepath.Match` table, which moby rejects.
+    #[test]
+    fn rejects_what_filepath_match_rejects() {
+        for bad in [
+            "[]a]", "[-]", "[x-]", "[-x]", "\\", "[a-b-c]", "[", "[^", "[^bc", "a[",
+        ] {
+            assert!(Patterns::new(&[bad]).is_err(), "{bad:?}");
+        }
+    }
+
+    // The walk's quirk: a pattern not evaluated on a parent is not inherited from it.
+    #[test]
+    fn an_unevaluated_parent_match_is_not_inherited() {
+        let lines = ["a", "!a/b/c", "a/b"];
+        assert!(walked(&lines, "a"));
+        assert!(walked(&lines, "a/b"));
+        assert!(!walked(&lines, "a/b/c"), "`a/b` never evaluated on `a/b`");
+        assert!(!walked(&lines, "a/b/c/d"));
+        assert!(walked(&lines, "a/b/x"));
+        // Evaluated on the parent, it is inherited.
+        let lines = ["!a/b/c", "a/b"];
+        assert!(walked(&lines, "a/b/c"));
     }
 
     #[test]

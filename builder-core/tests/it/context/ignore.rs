@@ -171,3 +171,167 @@ fn ignored_file_cannot_be_a_source() {
     );
     assert_eq!(select(dir.path(), &["*.env"]), ["app.env"]);
 }
+
+/// A walk case: the ignore file, the tree (a name ending in `/` is an empty directory)
+/// and what the context then holds.
+struct WalkCase {
+    name: &'static str,
+    ignore: &'static str,
+    tree: &'static [&'static str],
+    want: &'static [&'static str],
+}
+
+// The cases of fsutil's walker tests and buildah's `tests/conformance` dockerignore
+// directories, with what BuildKit sends of the context for each.
+const WALK_CASES: &[WalkCase] = &[
+    WalkCase {
+        name: "exception below a wildcard-excluded directory",
+        ignore: "foo*\n!foo/bar2\n",
+        tree: &["bar", "foo2", "foo/bar2"],
+        want: &["bar", "foo/", "foo/bar2"],
+    },
+    WalkCase {
+        name: "nested exception",
+        ignore: "foo\n!foo/bar\n",
+        tree: &["foo/bar"],
+        want: &["foo/", "foo/bar"],
+    },
+    WalkCase {
+        name: "alternating exceptions, three levels",
+        ignore: "foo\n!foo/bar\nfoo/bar/baz\n!foo/bar/baz/x\n",
+        tree: &["foo/bar/baz/x", "foo/bar/baz/y"],
+        want: &["foo/", "foo/bar/", "foo/bar/baz/", "foo/bar/baz/x"],
+    },
+    WalkCase {
+        name: "an excluded directory walked for an exception that matches nothing",
+        ignore: "**/bar\n!foo/bar/baz\n",
+        tree: &["foo/bar/"],
+        want: &["foo/"],
+    },
+    WalkCase {
+        name: "buildah exceptions-weirdness-1",
+        ignore: "subdir\n!*/sub1*\n",
+        tree: &[
+            "other.txt",
+            "subdir/sub1.txt",
+            "subdir/sub2.txt",
+            "subdir/sub3.txt",
+            "subdir/subsubdir/subsub1.txt",
+        ],
+        want: &["other.txt", "subdir/", "subdir/sub1.txt"],
+    },
+    WalkCase {
+        name: "buildah exceptions-weirdness-2",
+        ignore: "subdir\n!*/sub1*\n!subdir/sub3*\n",
+        tree: &[
+            "other.txt",
+            "subdir/sub1.txt",
+            "subdir/sub2.txt",
+            "subdir/sub3.txt",
+            "subdir/subsubdir/subsub1.txt",
+        ],
+        want: &["other.txt", "subdir/", "subdir/sub1.txt", "subdir/sub3.txt"],
+    },
+    WalkCase {
+        name: "buildah exceptions-skip",
+        ignore: "volume/\n!**/oneline.txt\n",
+        tree: &[
+            "volume/data/oneline.txt",
+            "volume/data/other.txt",
+            "volume/other",
+        ],
+        want: &["volume/", "volume/data/", "volume/data/oneline.txt"],
+    },
+    WalkCase {
+        name: "buildah allowlist subdir-file",
+        ignore: "**\n!folder1/file1\n",
+        tree: &["folder1/file1", "folder1/file2", "top"],
+        want: &["folder1/", "folder1/file1"],
+    },
+    WalkCase {
+        name: "buildah allowlist subdir-nofile",
+        ignore: "**\n!folder1/file\n",
+        tree: &["folder1/file1"],
+        want: &[],
+    },
+    WalkCase {
+        name: "buildah allowlist subsubdir-file",
+        ignore: "**\n!folder/subfolder/file\n",
+        tree: &["folder/subfolder/file", "folder/other"],
+        want: &["folder/", "folder/subfolder/", "folder/subfolder/file"],
+    },
+    WalkCase {
+        name: "buildah allowlist alternating",
+        ignore: "**\n!subdir\nsubdir/subdir1\n!subdir/subdir1/subdir2\n\
+                 subdir/subdir1/subdir2/subdir3\n!subdir/subdir1/subdir2/subdir3/subdir4\n\
+                 subdir/subdir1/subdir2/subdir3/subdir4/subdir5\n\
+                 !subdir/subdir1/subdir2/subdir3/subdir4/subdir5/file\n",
+        tree: &["subdir/subdir1/subdir2/subdir3/subdir4/subdir5/file"],
+        want: &[
+            "subdir/",
+            "subdir/subdir1/",
+            "subdir/subdir1/subdir2/",
+            "subdir/subdir1/subdir2/subdir3/",
+            "subdir/subdir1/subdir2/subdir3/subdir4/",
+            "subdir/subdir1/subdir2/subdir3/subdir4/subdir5/",
+            "subdir/subdir1/subdir2/subdir3/subdir4/subdir5/file",
+        ],
+    },
+    WalkCase {
+        name: "buildah allowlist alternating-nothing",
+        ignore: "**\n!subdir\nsubdir/subdir1\n!subdir/subdir1/subdir2\n\
+                 subdir/subdir1/subdir2/subdir3\n!subdir/subdir1/subdir2/subdir3/subdir4\n\
+                 subdir/subdir1/subdir2/subdir3/subdir4/subdir5\n",
+        tree: &["subdir/subdir1/subdir2/subdir3/subdir4/subdir5/file"],
+        want: &[
+            "subdir/",
+            "subdir/subdir1/",
+            "subdir/subdir1/subdir2/",
+            "subdir/subdir1/subdir2/subdir3/",
+            "subdir/subdir1/subdir2/subdir3/subdir4/",
+        ],
+    },
+    WalkCase {
+        name: "a pattern not evaluated on a parent is not inherited",
+        ignore: "a\n!a/b/c\na/b\n",
+        tree: &["a/b/c/d", "a/b/x", "a/y"],
+        want: &["a/", "a/b/", "a/b/c/", "a/b/c/d"],
+    },
+    WalkCase {
+        name: "patterns ending in `.` or `/`, and `..` cleaned",
+        ignore: "dir/.\nbuild/\n./x\nsub/../y\n.\n../z\nw/..\n",
+        tree: &["dir/a", "build/b", "x", "y", "z", "keep"],
+        want: &["keep", "z"],
+    },
+    WalkCase {
+        name: "`**` at the start, in the middle and at the end",
+        ignore: "a/**/b\n**/*.log\nc**\n",
+        tree: &[
+            "a/b", "a/x/b", "a/x/y/b", "a/c", "top.log", "d/e.log", "cat/x", "c",
+        ],
+        want: &["a/", "a/c", "a/x/", "a/x/y/", "d/"],
+    },
+    WalkCase {
+        name: "only the parents of re-included files appear",
+        ignore: "**\n!**/*.md\n",
+        tree: &["docs/guide/a.md", "docs/b.txt", "src/x.rs", "src/empty/"],
+        want: &["docs/", "docs/guide/", "docs/guide/a.md"],
+    },
+];
+
+#[test]
+fn walks_the_context_as_buildkit_sends_it() {
+    for case in WALK_CASES {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for path in case.tree {
+            match path.strip_suffix('/') {
+                Some(empty) => fs::create_dir_all(root.join(empty)).unwrap(),
+                None => write(root, path, path),
+            }
+        }
+        let ignore = format!("{}.dockerignore\n", case.ignore);
+        write(root, ".dockerignore", &ignore);
+        assert_eq!(select(root, &["."]), case.want, "{}", case.name);
+    }
+}
