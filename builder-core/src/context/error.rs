@@ -94,6 +94,20 @@ pub enum ContextError {
         /// What the context is: the build context, a stage, an image.
         origin: Origin,
     },
+    /// A source names only what the context's ignore file excludes: not found, as in
+    /// BuildKit, with the hint of its `CopyIgnoredFile` check.
+    #[error(
+        "source `{source_path}` matches no file in {origin}: `{ignore_file}` excludes it \
+         (CopyIgnoredFile)"
+    )]
+    SourceIgnored {
+        /// The source as written.
+        source_path: String,
+        /// What the context is.
+        origin: Origin,
+        /// The name of the ignore file (`.dockerignore`, `<Dockerfile>.dockerignore`).
+        ignore_file: String,
+    },
     /// A source climbs above the context root with `..`.
     #[error("source `{source_path}` leaves {origin}")]
     SourceEscapes {

@@ -98,6 +98,27 @@ impl Resolved {
     }
 }
 
+/// A path a source matched: as written (wildcards expanded), and resolved.
+type Found = (Vec<String>, Resolved);
+
+/// What resolving a path inside the context finds.
+enum Lookup {
+    Found(Resolved),
+    /// Nothing is there.
+    Missing,
+    /// What is there is excluded by `.dockerignore`, so it is not in the context.
+    Ignored,
+}
+
+impl Lookup {
+    fn found(self) -> Option<Resolved> {
+        match self {
+            Lookup::Found(resolved) => Some(resolved),
+            Lookup::Missing | Lookup::Ignored => None,
+        }
+    }
+}
+
 /// A source path split into components, with its `--parents` pivot.
 struct Parsed<'a> {
     components: Vec<&'a str>,
@@ -111,7 +132,8 @@ impl Context {
     /// # Errors
     ///
     /// [`ContextError::SourceNotFound`] for a source without wildcards that matches
-    /// nothing (one with wildcards may match nothing),
+    /// nothing (one with wildcards may match nothing), [`ContextError::SourceIgnored`]
+    /// when that is because `.dockerignore` excludes it,
     /// [`ContextError::SourceEscapes`] and [`ContextError::SymlinkEscapes`] for one that
     /// leaves the context, [`ContextError::SymlinkLoop`], [`ContextError::SourcePattern`]
     /// and [`ContextError::ExcludePattern`] for malformed patterns,
@@ -133,15 +155,12 @@ impl Context {
                     source_path: source.to_owned(),
                     origin: self.origin.clone(),
                 })?;
-            let found = self.expand(source, &parsed)?;
+            let (found, ignored) = self.expand(source, &parsed)?;
             // A wildcard may match nothing, as BuildKit allows (`COPY requirements*.txt
             // ./` for a file that may be missing); a plain path must exist.
             let wildcard = parsed.components.iter().any(|c| glob::has_wildcard(c));
             if found.is_empty() && !wildcard {
-                return Err(ContextError::SourceNotFound {
-                    source_path: source.to_owned(),
-                    origin: self.origin.clone(),
-                });
+                return Err(self.not_found(source, ignored));
             }
             for (written, resolved) in found {
                 let name = written.last().map_or("", String::as_str);
@@ -167,7 +186,7 @@ impl Context {
                 if options.parents {
                     // The directories kept above the match, with their metadata.
                     for depth in parsed.pivot + 1..written.len() {
-                        if let Some(dir) = self.resolve(source, &written[..depth])? {
+                        if let Some(dir) = self.resolve(source, &written[..depth])?.found() {
                             let path = LayerPath::new(written[parsed.pivot..depth].join("/"))
                                 .expect("components of a parsed source are plain names");
                             listed.push(self.dir_entry(path, &dir)?);
@@ -232,12 +251,31 @@ impl Context {
         })
     }
 
-    /// The paths `parsed` matches, as written (wildcards expanded) and resolved, sorted.
+    /// The error of a source without wildcards that matched nothing, `ignored` when
+    /// `.dockerignore` excluded what it names.
+    fn not_found(&self, source: &str, ignored: bool) -> ContextError {
+        let source_path = source.to_owned();
+        let origin = self.origin.clone();
+        match self.ignore_file.as_deref().and_then(Path::file_name) {
+            Some(name) if ignored => ContextError::SourceIgnored {
+                source_path,
+                origin,
+                ignore_file: name.to_string_lossy().into_owned(),
+            },
+            _ => ContextError::SourceNotFound {
+                source_path,
+                origin,
+            },
+        }
+    }
+
+    /// The paths `parsed` matches, as written (wildcards expanded) and resolved, sorted;
+    /// and whether `.dockerignore` excluded a path it would have matched.
     fn expand(
         &self,
         source: &str,
         parsed: &Parsed<'_>,
-    ) -> Result<Vec<(Vec<String>, Resolved)>, ContextError> {
+    ) -> Result<(Vec<Found>, bool), ContextError> {
         let mut candidates: Vec<Vec<String>> = vec![Vec::new()];
         for &component in &parsed.components {
             if !glob::has_wildcard(component) {
@@ -251,7 +289,7 @@ impl Context {
             })?;
             let mut next = Vec::new();
             for candidate in candidates {
-                let Some(dir) = self.resolve(source, &candidate)? else {
+                let Some(dir) = self.resolve(source, &candidate)?.found() else {
                     continue;
                 };
                 if !dir.is_dir() {
@@ -275,12 +313,36 @@ impl Context {
             candidates = next;
         }
         let mut found = Vec::new();
+        let mut ignored = false;
         for candidate in candidates {
-            if let Some(resolved) = self.resolve(source, &candidate)? {
-                found.push((candidate, resolved));
+            match self.resolve(source, &candidate)? {
+                Lookup::Found(resolved) => found.push((candidate, resolved)),
+                Lookup::Ignored => ignored = true,
+                Lookup::Missing => {}
             }
         }
-        Ok(found)
+        Ok((found, ignored))
+    }
+
+    /// Whether the walk of the directory `dir`, which `.dockerignore` excludes, finds
+    /// anything a `!` pattern brings back: only then is `dir` in the context, as the
+    /// parent of what is.
+    fn holds_included(&self, dir: &LayerPath) -> Result<bool, ContextError> {
+        let path = lossy(dir.as_bytes());
+        if !self.ignore.may_include_below(&path) {
+            return Ok(false);
+        }
+        let none = Patterns::default();
+        let top = Dir {
+            source: Some(dir.clone()),
+            dest: None,
+            ignore_state: self.ignore.state_of(&path).1,
+        };
+        self.walker(&none)
+            .walk(top, 0)
+            .next()
+            .transpose()
+            .map(|first| first.is_some())
     }
 
     /// A walker of the context with the `--exclude` patterns `exclude`.
@@ -318,16 +380,14 @@ impl Context {
     }
 
     /// Resolves `components` (plain names, no `.` or `..`) inside the context, following
-    /// symlinks. `None` when the path does not exist or `.dockerignore` excludes it.
+    /// symlinks, as BuildKit resolves them in the context it was sent: a path that
+    /// `.dockerignore` excludes is not there, a symlink included, and an excluded
+    /// directory is there only as the parent of something a `!` pattern brings back.
     ///
     /// The walk goes from directory descriptor to directory descriptor, each component
     /// looked at without following it; a symlink's target is read and walked by the
     /// rules of the context (see the [module](self) docs), never by the host.
-    fn resolve(
-        &self,
-        source: &str,
-        components: &[String],
-    ) -> Result<Option<Resolved>, ContextError> {
+    fn resolve(&self, source: &str, components: &[String]) -> Result<Lookup, ContextError> {
         // The real path so far: directories, and a last component that is none.
         let mut real: Vec<Vec<u8>> = Vec::new();
         // The directories of `real`, open (`O_PATH`).
@@ -365,10 +425,14 @@ impl Context {
             let name = real.last().expect("just pushed").as_slice();
             let stat = match rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(stat) => stat,
-                Err(e) if is_missing(e) => return Ok(None),
+                Err(e) if is_missing(e) => return Ok(Lookup::Missing),
                 Err(e) => return Err(self.read_error(Some(&here), e.into())),
             };
             let file_type = FileType::from_raw_mode(stat.st_mode);
+            let is_dir = file_type == FileType::Directory;
+            if self.ignore.matches(&lossy(&rel)) && !(is_dir && self.holds_included(&here)?) {
+                return Ok(Lookup::Ignored);
+            }
             if file_type == FileType::Symlink {
                 links += 1;
                 if links > MAX_SYMLINKS {
@@ -404,23 +468,17 @@ impl Context {
                 pending.extend(bytes.split(|b| *b == b'/').rev().map(<[u8]>::to_vec));
                 continue;
             }
-            let is_dir = file_type == FileType::Directory;
-            if self.ignore.matches(&lossy(&rel))
-                && !(is_dir && self.ignore.may_include_below(&lossy(&rel)))
-            {
-                return Ok(None);
-            }
             if is_dir {
                 let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
                 match rustix::fs::openat(parent, name, flags, Mode::empty()) {
                     Ok(fd) => dirs.push(fd),
-                    Err(e) if is_missing(e) => return Ok(None),
+                    Err(e) if is_missing(e) => return Ok(Lookup::Missing),
                     Err(e) => return Err(self.read_error(Some(&here), e.into())),
                 }
             } else if pending.is_empty() {
                 end = Some(stat);
             } else {
-                return Ok(None);
+                return Ok(Lookup::Missing);
             }
         }
         let path = (!real.is_empty()).then(|| {
@@ -431,7 +489,7 @@ impl Context {
             None => rustix::fs::fstat(dirs.last().unwrap_or(self.tree.fd()))
                 .map_err(|e| self.read_error(path.as_ref(), e.into()))?,
         };
-        Ok(Some(Resolved { path, stat }))
+        Ok(Lookup::Found(Resolved { path, stat }))
     }
 }
 

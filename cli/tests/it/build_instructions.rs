@@ -280,10 +280,18 @@ fn errors_name_the_dockerfile_line() {
     let dir = tempfile::tempdir().unwrap();
     let context = dir.path().join("ctx");
     std::fs::create_dir(&context).unwrap();
+    std::fs::write(context.join("secret.txt"), "secret").unwrap();
+    std::fs::write(context.join(".dockerignore"), "secret.txt\n").unwrap();
     let cases = [
         (
             "FROM scratch\nCOPY missing.txt /\n",
             "error: Dockerfile:2:1: `COPY missing.txt /` failed: source `missing.txt` matches no file in the build context\n  |\n2 | COPY missing.txt /\n  | ^\n",
+        ),
+        // See: issue 17
+        (
+            "FROM scratch\nCOPY secret.txt /\n",
+            "error: Dockerfile:2:1: `COPY secret.txt /` failed: source `secret.txt` matches no file in the build context: \
+             `.dockerignore` excludes it (CopyIgnoredFile)\n",
         ),
         (
             "FROM scratch\nENV A=1\nCOPY ../outside /\n",

@@ -167,9 +167,76 @@ fn ignored_file_cannot_be_a_source() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "source `secret.env` matches no file in the build context"
+        "source `secret.env` matches no file in the build context: `.dockerignore` \
+         excludes it (CopyIgnoredFile)"
     );
     assert_eq!(select(dir.path(), &["*.env"]), ["app.env"]);
+}
+
+/// The error of selecting `source` from the context at `root`.
+fn select_error(root: &std::path::Path, source: &str) -> String {
+    let context = Context::open(root, None).unwrap();
+    match context.select(&[source], &Default::default()) {
+        Ok(selection) => panic!("`{source}` selected {:?}", super::listing(&selection)),
+        Err(error) => error.to_string(),
+    }
+}
+
+// See: issue 17
+#[test]
+fn what_the_context_lacks_cannot_be_reached_as_a_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "public.txt", "public");
+    write(root, "secret.txt", "secret");
+    write(root, "vendor/a/drop", "");
+    write(root, "build/keep/me", "kept");
+    write(root, "build/other", "");
+    super::link(root, "excluded-link", "public.txt");
+    super::link(root, "to-secret", "secret.txt");
+    super::link(root, "to-build", "build");
+    write(
+        root,
+        ".dockerignore",
+        "secret.txt
+excluded-link
+vendor
+!**/keep
+build
+!build/keep
+",
+    );
+    let ignored = |source: &str| {
+        format!(
+            "source `{source}` matches no file in the build context: `.dockerignore` \
+             excludes it (CopyIgnoredFile)"
+        )
+    };
+    // An excluded symlink is not sent, so it is not followed.
+    assert_eq!(
+        select_error(root, "excluded-link"),
+        ignored("excluded-link")
+    );
+    // A symlink sent, to a file that is not.
+    assert_eq!(select_error(root, "to-secret"), ignored("to-secret"));
+    // An excluded directory a `!` pattern could reach below, but nothing is there.
+    assert_eq!(select_error(root, "vendor"), ignored("vendor"));
+    assert_eq!(select_error(root, "vendor/a"), ignored("vendor/a"));
+    assert_eq!(select_error(root, "build/other"), ignored("build/other"));
+    // An excluded directory is there as the parent of what is brought back.
+    assert_eq!(
+        select(root, &["build"]),
+        ["keep/", "keep/me (from build/keep/me)"]
+    );
+    assert_eq!(
+        select(root, &["to-build/keep"]),
+        ["me (from build/keep/me)"]
+    );
+    // Missing is missing.
+    assert_eq!(
+        select_error(root, "nothing"),
+        "source `nothing` matches no file in the build context"
+    );
 }
 
 /// A walk case: the ignore file, the tree (a name ending in `/` is an empty directory)
