@@ -6,6 +6,7 @@ use oci_spec::image::Digest;
 use serde::Serialize;
 
 use crate::oci::{CONFIG_LIMIT, HealthConfig, History, ImageConfig};
+use crate::plan::slash_path::clean;
 use crate::plan::{Command, Healthcheck, KeyValue, Op};
 
 use super::BuildError;
@@ -156,25 +157,19 @@ pub(super) fn set_env(env: &mut Vec<String>, key: &str, value: &str) {
     }
 }
 
-/// The working directory `dir` names from `current` (`/` when unset): an absolute path
-/// as it is, a relative one joined to `current`; cleaned, without a trailing `/`.
+/// The working directory `dir` names from `current` (`/` when unset), as BuildKit's
+/// `NormalizeWorkdir` writes it into the image config: an absolute path as written
+/// (`/tmp/` keeps its slash), a relative one joined to `current` and cleaned, an empty
+/// one `current`.
 pub(super) fn workdir(current: Option<&str>, dir: &str) -> String {
-    let joined = if dir.starts_with('/') {
+    let current = current.filter(|c| !c.is_empty()).unwrap_or("/");
+    if dir.starts_with('/') {
         dir.to_owned()
+    } else if dir.is_empty() {
+        current.to_owned()
     } else {
-        format!("{}/{dir}", current.unwrap_or("/"))
-    };
-    let mut parts: Vec<&str> = Vec::new();
-    for part in joined.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            part => parts.push(part),
-        }
+        clean(&format!("/{current}/{dir}"))
     }
-    format!("/{}", parts.join("/"))
 }
 
 /// The argv of a command: exec form as it is, shell form run by `shell`.
@@ -228,5 +223,16 @@ mod tests {
         assert_eq!(workdir(None, "app"), "/app");
         assert_eq!(workdir(Some("/app"), "../srv/./x/"), "/srv/x");
         assert_eq!(workdir(Some("/app"), "/"), "/");
+        assert_eq!(workdir(Some("/tmp/"), "x"), "/tmp/x");
+        assert_eq!(workdir(Some("app"), "x"), "/app/x");
+        assert_eq!(workdir(Some("/app"), ""), "/app");
+        assert_eq!(workdir(Some("/app"), "../../.."), "/");
+    }
+
+    // See: issue 17
+    #[test]
+    fn an_absolute_workdir_is_kept_as_written() {
+        assert_eq!(workdir(None, "/tmp/"), "/tmp/");
+        assert_eq!(workdir(Some("/app"), "/a/./b//"), "/a/./b//");
     }
 }

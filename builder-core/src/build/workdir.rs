@@ -2,6 +2,7 @@
 //! lacks it (as BuildKit does).
 
 use crate::layer::LayerPath;
+use crate::plan::slash_path::clean;
 
 use super::copy::{parent_dirs, resolve_user, write_entries};
 use super::fs::NodeKind;
@@ -18,7 +19,7 @@ pub(super) fn make_workdir(
     let Some(path) = config
         .working_dir
         .as_deref()
-        .and_then(|dir| LayerPath::new(dir).ok())
+        .and_then(|dir| LayerPath::new(clean(dir)).ok())
     else {
         return Ok(None);
     };

@@ -359,3 +359,54 @@ fn a_wildcard_may_match_nothing_as_in_buildkit() {
     // Nothing for the first COPY, not even its destination; the second copies a.txt.
     assert_eq!(listing(&rootfs), ["etc d 755 0:0", "etc/a.txt f 644 0:0 2"]);
 }
+
+// See: issue 17
+#[test]
+fn workdir_keeps_its_trailing_slash_in_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let context = dir.path().join("ctx");
+    std::fs::create_dir(&context).unwrap();
+    std::fs::write(context.join("f"), "file\n").unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM scratch AS slash\nWORKDIR /tmp/\nCOPY f ./\n\
+         FROM slash AS relative\nWORKDIR sub/\nCOPY f ./\n",
+    )
+    .unwrap();
+    for (target, workdir, files) in [
+        (
+            "slash",
+            "/tmp/",
+            &["tmp d 755 0:0", "tmp/f f 644 0:0 5"][..],
+        ),
+        (
+            "relative",
+            "/tmp/sub",
+            &[
+                "tmp d 755 0:0",
+                "tmp/f f 644 0:0 5",
+                "tmp/sub d 755 0:0",
+                "tmp/sub/f f 644 0:0 5",
+            ][..],
+        ),
+    ] {
+        let archive = dir.path().join(format!("{target}.tar"));
+        let output = format!("type=oci,dest={}", archive.display());
+        ok(&build(
+            &dir.path().join("store"),
+            &[
+                "--target",
+                target,
+                "-t",
+                target,
+                "-o",
+                &output,
+                context.to_str().unwrap(),
+            ],
+        ));
+        assert_eq!(config(&archive)["config"]["WorkingDir"], workdir);
+        let work = dir.path().join(target);
+        let (_, rootfs) = unpack(&archive, target, &work);
+        assert_eq!(listing(&rootfs), files, "{target}");
+    }
+}
