@@ -5,8 +5,9 @@
 //!   variable), from the secrets given to the build; never on disk, in a layer or a key.
 //! - `ssh`: a socket forwarding to the agent given to the build ([`AgentProxy`]), with
 //!   the mount's mode and owner, bound in, with `SSH_AUTH_SOCK` set.
-//! - `cache`: a directory kept in the store (`data/cache-mounts/<sha256 of the id>`),
-//!   created with the mount's mode and owner (and the content of `from`, a directory of
+//! - `cache`: a directory kept in the store (`data/cache-mounts/<sha256 of the id>`, of
+//!   the id, mode and owner when these are not the defaults), created with the mount's
+//!   mode and owner (and the content of `from`, a directory of
 //!   the context, a stage or an image), persisting across builds. `sharing=locked`
 //!   waits for other users of the cache; `private` uses it when no other step holds it and
 //!   an empty directory otherwise; `shared` uses it at once.
@@ -222,7 +223,7 @@ pub(super) fn resolve(
                 source,
             } => {
                 let seed = match from {
-                    Some(from) if !cache_path(store, id)?.is_dir() => {
+                    Some(from) if !cache_path(store, id, *mode, *uid, *gid)?.is_dir() => {
                         Some(sources.find("cache", from, source, &mut resolved._scratch)?)
                     }
                     _ => None,
@@ -406,10 +407,20 @@ impl Sources<'_> {
 }
 
 /// Where the cache `id` is kept.
-fn cache_path(store: &Store, id: &str) -> Result<PathBuf, RunError> {
+/// The directory of the cache `id` made with `mode`, `uid` and `gid`: one per id and
+/// mode and owner, as BuildKit keys a cache mount by its id and the directory it makes
+/// for a mode or owner, so that mounts of one id with different ones share nothing.
+/// Without them (the defaults), the id alone names it.
+fn cache_path(store: &Store, id: &str, mode: u32, uid: u32, gid: u32) -> Result<PathBuf, RunError> {
+    let identity = if (mode, uid, gid) == (0o755, 0, 0) {
+        id.to_owned()
+    } else {
+        // Length-prefixed, so that no id reads as another id with other settings.
+        format!("{}:{id}:{mode:o}:{uid}:{gid}", id.len())
+    };
     Ok(store
         .path_for("cache-mounts")?
-        .join(sha256(id.as_bytes()).digest()))
+        .join(sha256(identity.as_bytes()).digest()))
 }
 
 /// The directory of the cache `id`, created with `mode`, `uid` and `gid` and the content
@@ -422,7 +433,7 @@ fn cache_dir(
     gid: u32,
     seed: Option<&Found>,
 ) -> Result<PathBuf, RunError> {
-    let dir = cache_path(store, id)?;
+    let dir = cache_path(store, id, mode, uid, gid)?;
     if dir.is_dir() {
         return Ok(dir);
     }

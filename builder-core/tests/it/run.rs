@@ -409,6 +409,45 @@ fn secrets_tmpfs_and_caches() {
     );
 }
 
+// See: issue 17
+#[test]
+fn caches_of_one_id_with_other_modes_or_owners_share_nothing() {
+    let fixture = Fixture::new();
+    let runner = fixture.runner();
+    let cache = |mode: u32, uid: u32, gid: u32| Mount::Cache {
+        target: "/cache".into(),
+        id: "one-id".into(),
+        sharing: Sharing::Shared,
+        from: None,
+        source: "/".into(),
+        readonly: false,
+        mode,
+        uid,
+        gid,
+    };
+    let mut run = shell(
+        "stat -c '%a %u:%g' /cache; cat /cache/seen 2>/dev/null || echo none; \
+         echo \"$(stat -c '%a-%u-%g' /cache)\" > /cache/seen",
+    );
+    let mut output_with = |mount: Mount| {
+        run.mounts = vec![mount];
+        let (result, output) = fixture.run_with(&runner, &run, None);
+        result.unwrap();
+        output
+    };
+    assert_eq!(output_with(cache(0o755, 0, 0)), "755 0:0\nnone\n");
+    assert_eq!(output_with(cache(0o755, 1000, 0)), "755 1000:0\nnone\n");
+    assert_eq!(output_with(cache(0o755, 0, 1000)), "755 0:1000\nnone\n");
+    assert_eq!(output_with(cache(0o700, 0, 0)), "700 0:0\nnone\n");
+    // The same id, mode and owner again: the same cache.
+    assert_eq!(output_with(cache(0o755, 0, 0)), "755 0:0\n755-0-0\n");
+    assert_eq!(
+        output_with(cache(0o755, 1000, 0)),
+        "755 1000:0\n755-1000-0\n"
+    );
+    assert_eq!(output_with(cache(0o700, 0, 0)), "700 0:0\n700-0-0\n");
+}
+
 #[test]
 fn zombies_are_reaped_and_nothing_stays_behind() {
     let fixture = Fixture::new();
