@@ -6,6 +6,7 @@
 //! `--name[=value]` words with quotes removed, and heredoc bodies are kept raw.
 
 use crate::directives::Directives;
+use crate::error::ParseError;
 use crate::span::Span;
 
 /// A parsed Dockerfile.
@@ -17,6 +18,18 @@ pub struct Dockerfile {
     pub instructions: Vec<Instruction>,
     /// What the parser found worth telling but not worth failing for.
     pub warnings: Vec<ParseWarning>,
+    /// The first instruction with a flag or arguments it does not take, which lowering
+    /// rejects (see [`Dockerfile::invalid`]).
+    pub(crate) invalid: Option<ParseError>,
+}
+
+impl Dockerfile {
+    /// The first flag or argument that an instruction does not take, in file order, as
+    /// BuildKit reads instructions after parsing: `COPY --user=x`, a bare
+    /// `HEALTHCHECK`. The parser's view keeps such instructions; lowering fails with this.
+    pub fn invalid(&self) -> Option<&ParseError> {
+        self.invalid.as_ref()
+    }
 }
 
 /// Something the parser accepted but the user should hear about.

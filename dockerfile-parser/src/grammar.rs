@@ -60,11 +60,16 @@ impl LineParser<'_> {
     }
 
     /// Parses the instruction that starts at byte `start` of the logical line, and checks
-    /// it as BuildKit checks an instruction before building.
-    pub(crate) fn instruction(&self, start: usize) -> Result<Instruction, ParseError> {
+    /// it as BuildKit checks an instruction before building: the instruction, and what
+    /// that check finds wrong with its flags or arguments (which BuildKit's parser
+    /// accepts, and its instruction reader rejects).
+    pub(crate) fn instruction(
+        &self,
+        start: usize,
+    ) -> Result<(Instruction, Option<ParseError>), ParseError> {
         let (split, instruction) = self.read(start)?;
-        crate::validate::instruction(self, &split, &instruction)?;
-        Ok(instruction)
+        let invalid = crate::validate::instruction(self, &split, &instruction).err();
+        Ok((instruction, invalid))
     }
 
     /// Parses an `ONBUILD` trigger. BuildKit checks only its keyword when it builds the

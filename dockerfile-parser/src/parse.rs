@@ -13,8 +13,10 @@ use crate::span::Position;
 /// # Errors
 ///
 /// A [`ParseError`] for text Docker's parser would refuse: a bad directive, a JSON array
-/// of something other than strings, a flag or argument an instruction does not take, a
-/// heredoc without its delimiter line, or a file without instructions.
+/// of something other than strings, a heredoc without its delimiter line, or a file
+/// without instructions. A flag or argument an instruction does not take (`COPY
+/// --user=x`, a bare `HEALTHCHECK`) parses, as in BuildKit's parser, and fails
+/// [`lower`](crate::lower) (see [`Dockerfile::invalid`]).
 ///
 /// # Example
 ///
@@ -33,6 +35,7 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
     let mut source = Source::new(text);
     let mut instructions = Vec::new();
     let mut warnings = Vec::new();
+    let mut invalid = None;
     while let Some(mut logical) = source.logical()? {
         if let Some(line) = logical.empty_continuation {
             warnings.push(ParseWarning {
@@ -46,7 +49,8 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
             logical: &logical,
             escape: source.escape(),
         };
-        let mut instruction = parser.instruction(0)?;
+        let (mut instruction, wrong) = parser.instruction(0)?;
+        invalid = invalid.or(wrong);
         let heredocs = read_heredocs(&mut source, &logical, &instruction)?;
         if !heredocs.is_empty() {
             logical.end_line = source.lines_read();
@@ -70,6 +74,7 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
         directives: source.finish(),
         instructions,
         warnings,
+        invalid,
     })
 }
 

@@ -151,7 +151,7 @@ error: Dockerfile:2:15: expected a JSON string array or a command: a JSON array 
 fn error_on_a_continued_line_points_into_it() {
     let case = fixture("parser-errors/error-after-continuation");
     mkimage()
-        .args(["parse", "-f"])
+        .args(["parse", "--plan", "-f"])
         .arg(case.join("Dockerfile"))
         .assert()
         .failure()
@@ -160,6 +160,56 @@ error: [..]Dockerfile:5:5: unknown flag `--bogus` for `RUN`
   |
 5 |     --bogus echo
   |     ^
+
+"#]]);
+}
+
+// See: issue 17
+#[test]
+fn json_is_the_parsers_view_and_lowering_rejects_what_it_keeps() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY --user=x a b\nHEALTHCHECK\n",
+    )
+    .expect("the Dockerfile is written");
+    let output = mkimage()
+        .args(["parse", "--json", "-f", "Dockerfile"])
+        .current_dir(dir.path())
+        .output()
+        .expect("mkimage runs");
+    assert!(output.status.success(), "{output:?}");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let copy = &json["instructions"][1];
+    assert_eq!(copy["flags"], serde_json::json!(["--user=x"]));
+    assert_eq!(copy["args"], serde_json::json!(["a", "b"]));
+    assert_eq!(json["instructions"][2]["keyword"], "HEALTHCHECK");
+    assert_eq!(json["instructions"][2]["args"], serde_json::json!([]));
+    mkimage()
+        .args(["parse", "--plan", "-f", "Dockerfile"])
+        .current_dir(dir.path())
+        .assert()
+        .failure()
+        .stdout_eq("")
+        .stderr_eq(str![[r#"
+error: Dockerfile:2:6: unknown flag `--user` for `COPY`
+  |
+2 | COPY --user=x a b
+  |      ^
+
+"#]]);
+    std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\nHEALTHCHECK\n")
+        .expect("the Dockerfile is written");
+    mkimage()
+        .args(["build", "--root", "store", "."])
+        .current_dir(dir.path())
+        .assert()
+        .failure()
+        .stderr_eq(str![[r#"
+error: Dockerfile:2:12: expected `NONE`, or `CMD` and a command, after `HEALTHCHECK`
+  |
+2 | HEALTHCHECK
+  |            ^
 
 "#]]);
 }

@@ -3,6 +3,7 @@
 use mkimage_plan::{PlanError, Span};
 
 use crate::chmod::ChmodError;
+use crate::error::ParseError;
 use crate::expand::ExpandError;
 use crate::expose::ExposeError;
 use crate::healthcheck::HealthcheckError;
@@ -15,6 +16,10 @@ use crate::signal::SignalError;
 /// Dockerfile carries the [`Span`] of the instruction (or the word) at fault.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LowerError {
+    /// An instruction has a flag or arguments it does not take (see
+    /// [`Dockerfile::invalid`](crate::Dockerfile::invalid)).
+    #[error(transparent)]
+    Instruction(ParseError),
     /// The Dockerfile has no `FROM`.
     #[error("{span}: the Dockerfile has no `FROM`: nothing to build")]
     NoStage {
@@ -347,6 +352,7 @@ impl LowerError {
             | LowerError::Signal { span, .. }
             | LowerError::Chmod { span, .. }
             | LowerError::Trigger { span, .. } => Some(*span),
+            LowerError::Instruction(error) => Some(error.position().into()),
             LowerError::UnknownTarget { .. } | LowerError::Plan { .. } => None,
         }
     }

@@ -219,6 +219,9 @@ pub fn lower(
     dockerfile: &crate::Dockerfile,
     options: &LowerOptions,
 ) -> Result<Lowered, LowerError> {
+    if let Some(error) = dockerfile.invalid() {
+        return Err(LowerError::Instruction(error.clone()));
+    }
     let instructions: Vec<Instr> = dockerfile.instructions.iter().map(Instr::from).collect();
     lower_instructions(&instructions, dockerfile.directives.escape, options)
 }
