@@ -12,7 +12,7 @@ use crate::plan::{Command, Healthcheck, KeyValue, Op};
 use super::BuildError;
 
 /// The shell of the shell form when the image sets none.
-const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
+pub(super) const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
 
 /// Docker's default `PATH`, set when a stage's base has none.
 pub(super) const DEFAULT_PATH: &str =
@@ -45,6 +45,8 @@ pub(super) fn apply(config: &mut ImageConfig, cmd_set: &mut bool, op: &Op) -> bo
         Op::Volume(volumes) => run.volumes.extend(volumes.iter().cloned()),
         Op::Cmd(command) => {
             run.cmd = Some(argv(run.shell.as_deref(), command));
+            // BuildKit marks every `CMD` so, whatever its form.
+            run.args_escaped = true;
             *cmd_set = true;
         }
         Op::Entrypoint(command) => {

@@ -62,6 +62,7 @@ mod config;
 mod copy;
 mod error;
 mod fs;
+mod history;
 mod imported;
 mod lineage;
 mod no_run;

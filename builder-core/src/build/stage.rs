@@ -15,7 +15,7 @@ use crate::store::ScratchDir;
 
 use super::fs::FsView;
 use super::record::{LayerRecord, StepRecord, StepRecords};
-use super::{BuildError, BuildOptions, Builder, StepResult, config, imported};
+use super::{BuildError, BuildOptions, Builder, StepResult, config, history, imported};
 use super::{lineage, ops};
 use crate::executor::{NewLayer, StageImage};
 
@@ -419,9 +419,11 @@ impl<'a> BuildRun<'a> {
         let cached_step = imported::cached_step(&record);
         let record_layer = record.layer.is_some();
         let image = &mut state.image;
+        let created_by = history::created_by(&step.op, &image.config);
         let history = History {
             created: Some(record.created.clone()),
-            created_by: Some(step.meta.text.clone()),
+            created_by: created_by.clone(),
+            comment: Some(history::COMMENT.to_owned()),
             empty_layer: record.layer.is_none(),
             ..History::default()
         };
@@ -448,7 +450,10 @@ impl<'a> BuildRun<'a> {
             image.layers.push(descriptor);
             image.config.rootfs.diff_ids.push(diff_id);
         }
-        image.config.history.push(history);
+        // `ONBUILD` is recorded in the config only, as BuildKit does.
+        if created_by.is_some() {
+            image.config.history.push(history);
+        }
         image.key = key.clone();
         state.lineage = lineage;
         self.steps.push(StepResult {

@@ -535,7 +535,7 @@ fn independent_stages_build_at_the_same_time_into_the_same_image() {
     // The digest the engine gave when it built stages one after another.
     assert_eq!(
         built.image.digest().to_string(),
-        "sha256:d1f99c73c9ad7496562dc1b3be1a42f70959285d30c86d8030cde3cf03dc994e"
+        "sha256:a6471492ebf6f6ba2fc73adaf532a22451738e3fd2e32c11498e094686920bea"
     );
     let out = dir.path().join("out");
     mkimage_core::build::export_rootfs(&store, &built.image, &[Platform::host()], &out).unwrap();

@@ -88,7 +88,8 @@ fn hello_builds_and_other_tools_read_it() {
         "ENV GREETING=Hello from mkimage LANG=C.UTF-8"
     );
     assert_eq!(history[1]["empty_layer"], true);
-    assert_eq!(history[3]["created_by"], "COPY hello.txt ./");
+    assert_eq!(history[3]["created_by"], "COPY hello.txt ./ # buildkit");
+    assert_eq!(history[3]["comment"], "buildkit.dockerfile.v0");
     assert!(history[3].get("empty_layer").is_none());
 
     // umoci unpacks it to the files the Dockerfile means.

@@ -645,3 +645,49 @@ fn run_works_rootless_with_subordinate_ids() {
     mkimage(&["prune", "--keep-storage", "0"]);
     assert_eq!(unpacked(&rootfs), 0, "unpacked layers are pruned");
 }
+
+// See: issue 17
+#[test]
+fn run_history_is_in_buildkits_words() {
+    let setup = Setup::new(
+        "FROM busybox:test\n\
+         ARG A=1\n\
+         ARG C=three\n\
+         RUN --network=none echo \"$A\" > /a\n\
+         RUN <<EOF\n\
+         echo one > /one\n\
+         echo two > /two\n\
+         EOF\n\
+         RUN <<EOF sh\n\
+         echo three > /three\n\
+         EOF\n\
+         SHELL [\"/bin/sh\", \"-ec\"]\n\
+         RUN [\"touch\", \"/exec\"]\n\
+         RUN true\n",
+    );
+    let archive = setup.path("app.tar");
+    let oci = format!("type=oci,dest={}", archive.display());
+    ok(&setup.build(&["--build-arg", "C=3", "-o", &oci]));
+    let config = skopeo_json(&[
+        "inspect",
+        "--config",
+        &format!("oci-archive:{}", archive.display()),
+    ]);
+    let history: Vec<&str> = config["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["created_by"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &history[history.len() - 6..],
+        [
+            "RUN |2 A=1 C=3 /bin/sh -c echo \"$A\" > /a # buildkit",
+            "RUN |2 A=1 C=3 /bin/sh -c echo one > /one\necho two > /two\n # buildkit",
+            "RUN |2 A=1 C=3 /bin/sh -c <<EOF sh\necho three > /three\nEOF # buildkit",
+            "SHELL [/bin/sh -ec]",
+            "RUN |2 A=1 C=3 touch /exec # buildkit",
+            "RUN |2 A=1 C=3 /bin/sh -ec true # buildkit",
+        ]
+    );
+}
