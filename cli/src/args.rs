@@ -309,7 +309,9 @@ pub(crate) struct BuildArgs {
     #[arg(long = "cache-to", value_name = "type=TYPE,...")]
     pub cache_to: Vec<String>,
     /// Also write the image: `type=oci,dest=FILE`, `type=docker,dest=FILE` (archives),
-    /// `type=local,dest=DIR` or `type=tar,dest=FILE` (its filesystem). Repeatable.
+    /// `type=local,dest=DIR` or `type=tar,dest=FILE` (its filesystem). `dest=-` streams
+    /// to standard output (a tar for `local`), and `-o -` is `type=tar,dest=-`.
+    /// Repeatable.
     #[arg(short = 'o', long = "output", value_name = "type=TYPE,dest=PATH")]
     pub outputs: Vec<String>,
     /// Write the image id to this file.

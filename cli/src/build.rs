@@ -28,6 +28,7 @@ use crate::secrets;
 /// Runs `mkimage build`.
 pub(crate) fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
     let request = request(args)?;
+    let outputs_stdout = request.outputs.iter().any(Output::is_stdout);
     let mut frontend = Frontend::new(store.clone())
         .with_registry(crate::registry::client_options(&args.registry)?)
         .always_pull(args.pull);
@@ -72,8 +73,30 @@ pub(crate) fn run(store: &Store, args: &BuildArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(path, &id)
             .with_context(|| format!("failed to write `{}`", path.display()))?;
     }
-    render::line(&id)?;
+    // Standard output holds the streamed output alone.
+    if !outputs_stdout {
+        render::line(&id)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses outputs to standard output (`dest=-`) when it is a terminal, as buildx does,
+/// or when more than one would share it.
+fn check_stdout(outputs: &[Output]) -> anyhow::Result<()> {
+    let mut streamed = outputs.iter().filter(|output| output.is_stdout());
+    let Some(first) = streamed.next() else {
+        return Ok(());
+    };
+    if streamed.next().is_some() {
+        bail!("only one output can go to standard output (`dest=-`)");
+    }
+    if std::io::stdout().is_terminal() {
+        bail!(
+            "dest file is required for the `{}` output: refusing to write to a terminal",
+            first.kind()
+        );
+    }
+    Ok(())
 }
 
 /// The build the flags ask for.
@@ -97,6 +120,7 @@ fn request(args: &BuildArgs) -> anyhow::Result<Request> {
     if args.push {
         outputs.extend(tags.iter().cloned().map(Output::Registry));
     }
+    check_stdout(&outputs)?;
     let build_args = build_args(&args.build_args);
     Ok(Request {
         dockerfile: dockerfile(args)?,

@@ -1,6 +1,7 @@
 //! Where a build writes its image besides the store: a registry, an archive, or the
 //! image's filesystem.
 
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -15,6 +16,9 @@ use crate::registry::{Client, push};
 use crate::store::Store;
 
 use super::FrontendError;
+
+/// The destination that is standard output, as BuildKit reads `dest=-` and `-o -`.
+const STDOUT: &str = "-";
 
 /// An output of a build (`-o`, `--push`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +39,12 @@ impl FromStr for Output {
     type Err = FrontendError;
 
     /// `type=oci|docker|local|tar,dest=PATH`, `type=registry,name=REF`, or a bare path
-    /// for `type=local`, as `docker build -o` takes them.
+    /// for `type=local`, as `docker build -o` takes them. `dest=-` is standard output,
+    /// and a bare `-` a tar of the filesystem there.
     fn from_str(text: &str) -> Result<Output, FrontendError> {
+        if text == STDOUT {
+            return Ok(Output::Tar(PathBuf::from(STDOUT)));
+        }
         if !text.contains('=') {
             return Ok(Output::Local(PathBuf::from(text)));
         }
@@ -77,6 +85,30 @@ impl FromStr for Output {
     }
 }
 
+impl Output {
+    /// The type, as `-o type=` names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Output::Registry(_) => "registry",
+            Output::Oci(_) => "oci",
+            Output::Docker(_) => "docker",
+            Output::Local(_) => "local",
+            Output::Tar(_) => "tar",
+        }
+    }
+
+    /// Whether the output goes to standard output (`dest=-`): the archive for `oci` and
+    /// `docker`, a tar of the filesystem for `tar` and `local`.
+    pub fn is_stdout(&self) -> bool {
+        match self {
+            Output::Registry(_) => false,
+            Output::Oci(path) | Output::Docker(path) | Output::Local(path) | Output::Tar(path) => {
+                path.as_os_str() == STDOUT
+            }
+        }
+    }
+}
+
 /// What every output of one build writes.
 pub(super) struct Written<'a> {
     pub store: &'a Store,
@@ -99,6 +131,8 @@ impl Written<'_> {
                 push(self.client, self.store, self.image, name, self.events)?;
                 return Ok(());
             }
+            // A directory cannot stream: its files go out as a tar, as in BuildKit.
+            Output::Local(dir) if output.is_stdout() => (None, dir),
             Output::Local(dir) => {
                 export_rootfs(self.store, self.image, self.platforms, dir)?;
                 return Ok(());
@@ -115,14 +149,29 @@ impl Written<'_> {
     }
 
     /// Writes an archive of the image (`format`) or, without one, a tar of its
-    /// filesystem, to a temporary file beside `path`, then renames it there.
+    /// filesystem, to a temporary file beside `path`, then renames it there; or, for
+    /// `-`, to standard output.
     fn write_file(&self, format: Option<ArchiveFormat>, path: &Path) -> Result<(), FrontendError> {
         let failed = |source| FrontendError::WriteOutput {
             path: path.to_owned(),
             source,
         };
+        if path.as_os_str() == STDOUT {
+            let mut sink = self.write_to(format, BufWriter::new(io::stdout()))?;
+            return sink.flush().map_err(failed);
+        }
         let sink = AtomicFile::new(path, ".mkimage-build-").map_err(failed)?;
-        let sink = match format {
+        self.write_to(format, sink)?.commit().map_err(failed)
+    }
+
+    /// Writes an archive of the image (`format`) or, without one, a tar of its
+    /// filesystem, to `sink`.
+    fn write_to<W: Write + Send + 'static>(
+        &self,
+        format: Option<ArchiveFormat>,
+        sink: W,
+    ) -> Result<W, FrontendError> {
+        Ok(match format {
             Some(format) => {
                 let images = [ArchiveImage {
                     descriptor: self.image.clone(),
@@ -131,8 +180,7 @@ impl Written<'_> {
                 write_archive(self.store, &images, format, &self.platforms[0], sink)?
             }
             None => export_rootfs_tar(self.store, self.image, self.platforms, sink)?,
-        };
-        sink.commit().map_err(failed)
+        })
     }
 }
 
@@ -145,6 +193,8 @@ mod tests {
         let cases = [
             ("out", Output::Local("out".into())),
             ("type=local,dest=d", Output::Local("d".into())),
+            ("-", Output::Tar("-".into())),
+            ("type=oci,dest=-", Output::Oci("-".into())),
             ("type=tar,dest=f.tar", Output::Tar("f.tar".into())),
             ("type=oci,dest=o.tar", Output::Oci("o.tar".into())),
             ("dest=x.tar,type=docker", Output::Docker("x.tar".into())),

@@ -454,3 +454,81 @@ fn a_corrupt_layer_is_not_unpacked_silently() {
         assert!(stderr.contains(&cause), "{dockerfile}: {stderr}");
     }
 }
+
+// See: issue 17
+#[test]
+fn dest_dash_streams_to_standard_output_and_never_to_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("store");
+    let context = dir.path().join("ctx");
+    std::fs::create_dir(&context).unwrap();
+    std::fs::write(context.join("f"), "streamed\n").unwrap();
+    std::fs::write(context.join("Dockerfile"), "FROM scratch\nCOPY f /f\n").unwrap();
+    let ctx = context.to_str().unwrap();
+    let to_file = |args: &[&str], name: &str| {
+        let output = build(&root, &[args, &[ctx]].concat());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        let path = dir.path().join(name);
+        std::fs::write(&path, &output.stdout).unwrap();
+        path
+    };
+    // A tar of the filesystem, for `-o -`, `type=tar` and `type=local`; nothing else.
+    for (args, name) in [
+        (&["-o", "-"][..], "dash.tar"),
+        (&["-o", "type=tar,dest=-"][..], "tar.tar"),
+        (&["-o", "type=local,dest=-"][..], "local.tar"),
+    ] {
+        let tar = to_file(args, name);
+        let listed = tool("tar", &["-tf", tar.to_str().unwrap()]);
+        assert_eq!(listed, "f\n", "{args:?}");
+        let content = tool("tar", &["-xOf", tar.to_str().unwrap(), "f"]);
+        assert_eq!(content, "streamed\n");
+    }
+    // The archive, for `oci` and `docker`.
+    for kind in ["oci", "docker"] {
+        let output = format!("type={kind},dest=-");
+        let archive = to_file(&["-t", "streamed:1", "-o", &output], &format!("{kind}.tar"));
+        let transport = if kind == "oci" {
+            "oci-archive"
+        } else {
+            "docker-archive"
+        };
+        let inspect = skopeo_json(&[
+            "inspect",
+            "--config",
+            &format!("{transport}:{}", archive.display()),
+        ]);
+        assert_eq!(inspect["history"][0]["created_by"], "COPY f /f # buildkit");
+    }
+    assert!(!Path::new(ctx).join("-").exists());
+    assert!(!dir.path().join("-").exists());
+
+    // A terminal on standard output is refused before anything is built (`script` gives
+    // the command one).
+    let command = format!(
+        "{} --root {} build -o type=oci,dest=- {ctx}",
+        env!("CARGO_BIN_EXE_mkimage"),
+        root.display()
+    );
+    let script = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("`script` runs (Debian package bsdutils)");
+    assert!(!script.status.success());
+    let shown = String::from_utf8_lossy(&script.stdout);
+    assert!(
+        shown.contains(
+            "error: dest file is required for the `oci` output: refusing to write to a terminal"
+        ),
+        "{shown}"
+    );
+    // Two outputs cannot share it.
+    let output = build(&root, &["-o", "-", "-o", "type=oci,dest=-", ctx]);
+    assert!(!output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: only one output can go to standard output (`dest=-`)\n"
+    );
+}
