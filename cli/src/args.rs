@@ -311,7 +311,8 @@ pub(crate) struct BuildArgs {
     /// Also write the image: `type=oci,dest=FILE`, `type=docker,dest=FILE` (archives),
     /// `type=local,dest=DIR` or `type=tar,dest=FILE` (its filesystem). `dest=-` streams
     /// to standard output (a tar for `local`), and `-o -` is `type=tar,dest=-`.
-    /// Repeatable.
+    /// `type=image,name=REF[,push=true]` names it in the store (and pushes it),
+    /// `type=registry,name=REF` pushes it. Repeatable.
     #[arg(short = 'o', long = "output", value_name = "type=TYPE,dest=PATH")]
     pub outputs: Vec<String>,
     /// Write the image id to this file.

@@ -147,6 +147,14 @@ impl Frontend {
         events: &dyn Events,
     ) -> Result<Outcome, FrontendError> {
         network::check_network(request.network, &request.entitlements)?;
+        // `type=image` names the image in the store, as a tag does.
+        for output in &request.outputs {
+            if let Output::Image { name, .. } = output
+                && !request.tags.contains(name)
+            {
+                request.tags.push(name.clone());
+            }
+        }
         let (http, input, parsed) = self.read(&mut request, events)?;
         // The parser's one warning, an empty continuation line, is the build check
         // NoEmptyContinuation here, as in BuildKit's builds.

@@ -23,8 +23,16 @@ const STDOUT: &str = "-";
 /// An output of a build (`-o`, `--push`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
-    /// A registry, as this reference.
+    /// A registry, as this reference (`type=registry`).
     Registry(Reference),
+    /// The store, under this name besides the tags; with `push`, its registry too
+    /// (`type=image`).
+    Image {
+        /// The name.
+        name: Reference,
+        /// Whether it is pushed.
+        push: bool,
+    },
     /// An OCI image-layout tarball.
     Oci(PathBuf),
     /// A docker archive that is also an OCI layout (one platform only).
@@ -52,36 +60,77 @@ impl FromStr for Output {
             text: text.to_owned(),
             problem,
         };
-        let (mut kind, mut dest, mut name) = (None, None, None);
+        let mut fields: Vec<(&str, &str)> = Vec::new();
         for part in text.split(',') {
-            match part.split_once('=') {
-                Some(("type", value)) => kind = Some(value),
-                Some(("dest", value)) => dest = Some(PathBuf::from(value)),
-                Some(("name", value)) => name = Some(value),
-                _ => return Err(invalid(format!("unknown field `{part}`"))),
-            }
+            let field = part
+                .split_once('=')
+                .ok_or_else(|| invalid(format!("`{part}` is not `key=value`")))?;
+            fields.push(field);
         }
-        if kind == Some("registry") {
-            let name = name.ok_or_else(|| invalid("`name=REF` is missing".to_owned()))?;
+        let kind = fields
+            .iter()
+            .find(|(key, _)| *key == "type")
+            .map(|(_, value)| *value)
+            .ok_or_else(|| invalid("`type=` is missing".to_owned()))?;
+        let accepted: &[&str] = match kind {
+            "oci" | "docker" | "local" | "tar" => &["dest"],
+            "registry" => &["name"],
+            "image" => &["name", "push"],
+            other => {
+                return Err(invalid(format!(
+                    "unknown type `{other}` (oci, docker, local, tar, image, registry)"
+                )));
+            }
+        };
+        let value = |wanted: &str| {
+            fields
+                .iter()
+                .find(|(key, _)| *key == wanted)
+                .map(|(_, value)| *value)
+        };
+        if let Some((key, _)) = fields
+            .iter()
+            .find(|(key, _)| *key != "type" && !accepted.contains(key))
+        {
+            let names: Vec<String> = accepted.iter().map(|name| format!("`{name}`")).collect();
+            return Err(invalid(format!(
+                "unknown attribute `{key}` for `type={kind}` (it takes {})",
+                names.join(", ")
+            )));
+        }
+        if kind == "registry" || kind == "image" {
+            let name = value("name").ok_or_else(|| invalid("`name=REF` is missing".to_owned()))?;
             let reference = name
                 .parse()
                 .map_err(|source| FrontendError::InvalidOutputName {
                     text: text.to_owned(),
                     source,
                 })?;
-            return Ok(Output::Registry(reference));
+            let push = match value("push") {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(invalid(format!("`push={other}` is not `true` or `false`")));
+                }
+            };
+            return Ok(if kind == "registry" {
+                Output::Registry(reference)
+            } else {
+                Output::Image {
+                    name: reference,
+                    push,
+                }
+            });
         }
-        let dest = dest.ok_or_else(|| invalid("`dest=PATH` is missing".to_owned()))?;
-        match kind {
-            Some("oci") => Ok(Output::Oci(dest)),
-            Some("docker") => Ok(Output::Docker(dest)),
-            Some("local") => Ok(Output::Local(dest)),
-            Some("tar") => Ok(Output::Tar(dest)),
-            Some(other) => Err(invalid(format!(
-                "unknown type `{other}` (oci, docker, local, tar, registry)"
-            ))),
-            None => Err(invalid("`type=` is missing".to_owned())),
-        }
+        let dest = value("dest")
+            .map(PathBuf::from)
+            .ok_or_else(|| invalid("`dest=PATH` is missing".to_owned()))?;
+        Ok(match kind {
+            "oci" => Output::Oci(dest),
+            "docker" => Output::Docker(dest),
+            "local" => Output::Local(dest),
+            _ => Output::Tar(dest),
+        })
     }
 }
 
@@ -90,6 +139,7 @@ impl Output {
     pub fn kind(&self) -> &'static str {
         match self {
             Output::Registry(_) => "registry",
+            Output::Image { .. } => "image",
             Output::Oci(_) => "oci",
             Output::Docker(_) => "docker",
             Output::Local(_) => "local",
@@ -101,7 +151,7 @@ impl Output {
     /// `docker`, a tar of the filesystem for `tar` and `local`.
     pub fn is_stdout(&self) -> bool {
         match self {
-            Output::Registry(_) => false,
+            Output::Registry(_) | Output::Image { .. } => false,
             Output::Oci(path) | Output::Docker(path) | Output::Local(path) | Output::Tar(path) => {
                 path.as_os_str() == STDOUT
             }
@@ -131,6 +181,12 @@ impl Written<'_> {
                 push(self.client, self.store, self.image, name, self.events)?;
                 return Ok(());
             }
+            // Named in the store with the tags (see `Frontend::build`).
+            Output::Image { name, push: true } => {
+                push(self.client, self.store, self.image, name, self.events)?;
+                return Ok(());
+            }
+            Output::Image { push: false, .. } => return Ok(()),
             // A directory cannot stream: its files go out as a tar, as in BuildKit.
             Output::Local(dir) if output.is_stdout() => (None, dir),
             Output::Local(dir) => {
@@ -202,6 +258,20 @@ mod tests {
                 "type=registry,name=localhost/a:1",
                 Output::Registry("localhost/a:1".parse().map_err(crate::Error::from)?),
             ),
+            (
+                "type=image,name=localhost/a:1,push=true",
+                Output::Image {
+                    name: "localhost/a:1".parse().map_err(crate::Error::from)?,
+                    push: true,
+                },
+            ),
+            (
+                "type=image,name=localhost/a:1",
+                Output::Image {
+                    name: "localhost/a:1".parse().map_err(crate::Error::from)?,
+                    push: false,
+                },
+            ),
         ];
         for (text, output) in cases {
             assert_eq!(text.parse::<Output>()?, output, "{text}");
@@ -218,11 +288,26 @@ mod tests {
             ),
             (
                 "type=oci,dest=x,zip=1",
-                "invalid output `type=oci,dest=x,zip=1`: unknown field `zip=1`",
+                "invalid output `type=oci,dest=x,zip=1`: unknown attribute `zip` for `type=oci` \
+                 (it takes `dest`)",
+            ),
+            (
+                "type=image,name=a,compression=zstd",
+                "invalid output `type=image,name=a,compression=zstd`: unknown attribute \
+                 `compression` for `type=image` (it takes `name`, `push`)",
+            ),
+            (
+                "type=image,name=a,push=yes",
+                "invalid output `type=image,name=a,push=yes`: `push=yes` is not `true` or `false`",
+            ),
+            (
+                "type=oci,dest",
+                "invalid output `type=oci,dest`: `dest` is not `key=value`",
             ),
             (
                 "type=s3,dest=x",
-                "invalid output `type=s3,dest=x`: unknown type `s3` (oci, docker, local, tar, registry)",
+                "invalid output `type=s3,dest=x`: unknown type `s3` (oci, docker, local, tar, \
+                 image, registry)",
             ),
         ];
         for (text, message) in errors {

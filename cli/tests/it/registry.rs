@@ -504,3 +504,56 @@ fn a_terminal_shows_the_retries_above_the_bars() {
         "{shown}"
     );
 }
+
+// See: issue 17
+#[test]
+fn image_outputs_name_the_build_in_the_store_and_push_it() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let context = dir.path().join("ctx");
+    std::fs::create_dir(&context).expect("context");
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM scratch\nENV ONLY=config\n",
+    )
+    .expect("Dockerfile");
+    let root = dir.path().join("store");
+    let pushed = registry.reference("it/image-output:1");
+    let image_output = format!("type=image,name={pushed},push=true");
+    let id = stdout(&mkimage(
+        &root,
+        &[
+            "build",
+            "-q",
+            "-o",
+            "type=image,name=it/local:1",
+            "-o",
+            &image_output,
+            context.to_str().expect("UTF-8 path"),
+        ],
+    ));
+    let store = Store::open(&root).expect("open store");
+    for name in ["it/local:1", pushed.as_str()] {
+        let reference: Reference = name.parse().expect("a valid name");
+        let named = store
+            .resolve(&reference)
+            .expect("the tags are readable")
+            .expect("named in the store");
+        assert_eq!(format!("{}\n", named.digest()), id, "{name}");
+    }
+    assert_eq!(format!("{}\n", skopeo_digest(&pushed)), id);
+    let err = failure(&mkimage(
+        &root,
+        &[
+            "build",
+            "-o",
+            "type=registry,name=it/x:1,oci-mediatypes=true",
+            context.to_str().expect("UTF-8 path"),
+        ],
+    ));
+    assert_eq!(
+        err,
+        "error: invalid output `type=registry,name=it/x:1,oci-mediatypes=true`: unknown \
+         attribute `oci-mediatypes` for `type=registry` (it takes `name`)\n"
+    );
+}
