@@ -16,9 +16,9 @@
 //!   [`RACY_WINDOW`] of the capture, where a write in the same clock tick could hide; then
 //!   the contents are compared.
 //!
-//! Deleted paths become whiteouts (one for a deleted tree); a directory whose every
-//! former child is gone, or that was replaced by a new directory in place, becomes opaque
-//! and is written whole.
+//! Deleted paths become whiteouts (one for a deleted tree); a directory replaced by a new
+//! directory in place (or, against a copy, one whose every former child is gone) becomes
+//! opaque and is written whole.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
@@ -125,7 +125,10 @@ impl Snapshot {
                 .get(&item.path)
                 .is_some_and(|(had, kept)| *had > 0 && *kept == 0);
             let replaced = in_place && before.stat.st_ino != item.scanned.stat.st_ino;
-            if emptied || replaced {
+            // In place, as in overlayfs, only a replaced directory is opaque: an emptied
+            // one gets a whiteout per former child. Against a copy, where inodes cannot
+            // tell, an emptied directory is taken as replaced.
+            if replaced || (emptied && !in_place) {
                 opaque.insert(item.path.clone());
             }
         }
