@@ -139,6 +139,91 @@ pub enum ExecError {
         #[source]
         source: io::Error,
     },
+    /// Chroot isolation runs over a plain directory, not an overlay.
+    #[error("chroot isolation needs a plain-directory root")]
+    ChrootNeedsDirectory,
+    /// A non-root caller can chroot only in a user namespace, which the system refuses.
+    #[error(
+        "chroot isolation as a non-root user needs a user namespace, which this system \
+         refuses: run the build as root"
+    )]
+    ChrootUnavailable,
+    /// A non-root caller's user namespace maps only the caller, as root.
+    #[error(
+        "chroot isolation as a non-root user runs steps as root of a user namespace that \
+         maps only the caller: the user `{uid}:{gid}` does not exist there"
+    )]
+    ChrootUser {
+        /// The step's uid.
+        uid: u32,
+        /// The step's gid.
+        gid: u32,
+    },
+    /// The scratch directory of a chroot run could not be made.
+    #[error("failed to make a scratch directory in `{}`", path.display())]
+    ChrootScratch {
+        /// Where.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Asking the system which namespaces it allows failed.
+    #[error("failed to probe which namespaces the system allows")]
+    ChrootProbe {
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A `RUN --mount` where nothing can be mounted.
+    #[error(
+        "`RUN --mount` on `{target}` needs a mount, which chroot isolation cannot make \
+         here (the system refuses mount and user namespaces)"
+    )]
+    ChrootMountUnavailable {
+        /// The mount's target.
+        target: String,
+    },
+    /// `--network=none` where no network namespace can be made.
+    #[error(
+        "`--network=none` needs a network namespace, which chroot isolation cannot make \
+         here (the system refuses mount and user namespaces)"
+    )]
+    ChrootNetwork,
+    /// A mount point or file could not be made in the tree before a chroot run.
+    #[error("failed to prepare `{path}` in the chroot")]
+    ChrootPrepare {
+        /// The path in the tree.
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A step of the chroot's setup failed in the child.
+    #[error("failed to {step} for the chroot")]
+    ChrootStep {
+        /// What the step does.
+        step: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The command could not be executed in the chroot.
+    #[error("failed to execute `{program}` in the chroot")]
+    ChrootExecute {
+        /// The program.
+        program: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// Waiting for the chrooted command failed.
+    #[error("failed to wait for the chrooted command")]
+    ChrootWait {
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
     /// Creating the sandbox's init process failed.
     #[error("failed to start the sandbox process")]
     StartSandbox {

@@ -58,6 +58,7 @@
 //! the run return [`ExecError::Interrupted`] (`interrupt.rs`).
 
 mod child;
+mod chroot;
 mod defaults;
 mod error;
 mod filesystem;
@@ -88,7 +89,19 @@ use crate::events::Stream;
 #[derive(Debug, Clone, Default)]
 pub struct Sandbox {
     scratch_dir: Option<PathBuf>,
-    runc: Option<PathBuf>,
+    kind: Kind,
+}
+
+/// Which sandbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+enum Kind {
+    /// mkimage's own, with namespaces.
+    #[default]
+    Native,
+    /// `runc` at this path.
+    Runc(PathBuf),
+    /// A chroot without required namespaces (`chroot/`).
+    Chroot,
 }
 
 impl Sandbox {
@@ -103,8 +116,25 @@ impl Sandbox {
     pub fn runc(program: impl Into<PathBuf>) -> Self {
         Sandbox {
             scratch_dir: None,
-            runc: Some(program.into()),
+            kind: Kind::Runc(program.into()),
         }
+    }
+
+    /// Chroot isolation, buildah's `--isolation=chroot`: the command runs chrooted into a
+    /// [`Rootfs::Directory`], sharing the caller's pid, network, IPC and UTS namespaces
+    /// and capabilities, with mounts only where the system allows a mount or user
+    /// namespace. Weaker isolation, for builds inside unprivileged containers, where the
+    /// native sandbox's namespaces are refused.
+    pub fn chroot() -> Self {
+        Sandbox {
+            scratch_dir: None,
+            kind: Kind::Chroot,
+        }
+    }
+
+    /// Whether this is [`Sandbox::chroot`], which needs a plain-directory root.
+    pub fn is_chroot(&self) -> bool {
+        self.kind == Kind::Chroot
     }
 
     /// Sets where each run makes its scratch directory (an empty directory, removed after
@@ -127,9 +157,10 @@ impl Sandbox {
         mut output: impl FnMut(Stream, &[u8]),
     ) -> Result<ExitStatus, ExecError> {
         let scratch_dir = self.scratch_dir.clone().unwrap_or_else(std::env::temp_dir);
-        match &self.runc {
-            Some(program) => runc::run(program, spec, &scratch_dir, &mut output),
-            None => parent::run(spec, &scratch_dir, &mut output),
+        match &self.kind {
+            Kind::Runc(program) => runc::run(program, spec, &scratch_dir, &mut output),
+            Kind::Native => parent::run(spec, &scratch_dir, &mut output),
+            Kind::Chroot => chroot::run(spec, &scratch_dir, &mut output),
         }
     }
 }

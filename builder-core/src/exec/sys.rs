@@ -114,6 +114,50 @@ pub(crate) fn unshare_user_namespace() -> io::Result<()> {
     Ok(unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWUSER) }?)
 }
 
+/// Parent side: makes `command` run `program` in its child, after `fork` and before
+/// `execve` (the chroot sandbox's setup, `chroot/program.rs`).
+pub(crate) fn before_exec<F>(command: &mut std::process::Command, program: F)
+where
+    F: FnMut() -> io::Result<()> + Send + Sync + 'static,
+{
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: the only caller passes the chroot program, which keeps to the child-side
+    // contract: it walks data prepared by the parent, makes system calls through the
+    // functions of this file and never allocates, locks or panics.
+    unsafe {
+        command.pre_exec(program);
+    }
+}
+
+/// Child side: `unshare(2)` of `flags`, in the single-threaded child of a fork.
+pub(crate) fn unshare(flags: rustix::thread::UnshareFlags) -> Result<(), Errno> {
+    // SAFETY: the child of a fork is single-threaded, so no other thread shares the
+    // credentials, file table or filesystem information that `unshare` changes.
+    unsafe { rustix::thread::unshare_unsafe(flags) }.map_err(errno)
+}
+
+/// Child side: makes `root` the process's root directory and enters it.
+pub(crate) fn change_root(root: &CStr) -> Result<(), Errno> {
+    rustix::process::chroot(root).map_err(errno)?;
+    rustix::process::chdir(c"/").map_err(errno)
+}
+
+/// Child side: writes all of `bytes` to the open descriptor `fd` (an id map).
+pub(crate) fn write_to(fd: RawFd, bytes: &[u8]) -> Result<(), Errno> {
+    write_all(borrow(fd), bytes)
+}
+
+/// Opens `path` (a file or a directory), resolved inside `root` with
+/// `openat2(RESOLVE_IN_ROOT)`, as an `O_PATH` descriptor numbered exactly `fd`
+/// (close-on-exec): a mount target inside the chroot.
+pub(crate) fn open_target_in_root_as(root: &CStr, path: &CStr, fd: RawFd) -> Result<(), Errno> {
+    let path = if path.is_empty() { c"." } else { path };
+    renumber(
+        open_in_root(root, path, OFlags::PATH | OFlags::CLOEXEC)?,
+        fd,
+    )
+}
+
 /// Blocks every signal in the calling thread and returns the previous mask. Used around
 /// `clone` so the child starts with all signals blocked (no handler of the parent can run
 /// in it) and as init's permanent mask (it takes signals with [`wait_signal`]).
@@ -607,6 +651,20 @@ pub(crate) fn attach_mount(fd: RawFd, target: &CStr) -> Result<(), Errno> {
         CWD,
         target,
         MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+    );
+    close(fd);
+    result.map_err(errno)
+}
+
+/// Attaches the detached mount `fd` on the file or directory open as `target` (an
+/// `O_PATH` descriptor), then closes `fd`.
+pub(crate) fn attach_mount_on(fd: RawFd, target: RawFd) -> Result<(), Errno> {
+    let result = rustix::mount::move_mount(
+        borrow(fd),
+        c"",
+        borrow(target),
+        c"",
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH,
     );
     close(fd);
     result.map_err(errno)

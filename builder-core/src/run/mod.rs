@@ -210,11 +210,13 @@ impl Runner {
         events: &dyn Events,
     ) -> Result<Option<WrittenLayer>, RunError> {
         let _lease = self.store.lease()?;
-        let overlay = match self.mode {
-            RootfsMode::Overlay => true,
-            RootfsMode::Copy => false,
-            RootfsMode::Auto => !OVERLAY_UNAVAILABLE.load(Ordering::Relaxed),
-        };
+        // Chroot isolation mounts nothing of its own: it runs in the copy.
+        let overlay = !self.sandbox.is_chroot()
+            && match self.mode {
+                RootfsMode::Overlay => true,
+                RootfsMode::Copy => false,
+                RootfsMode::Auto => !OVERLAY_UNAVAILABLE.load(Ordering::Relaxed),
+            };
         if overlay {
             let prepared = self.prepare_overlay(input, events)?;
             match self.execute(input, prepared, layer, step, events) {
@@ -276,7 +278,12 @@ impl Runner {
             path: root.clone(),
             source,
         })?;
-        let capture = match IdMapping::subordinate()? {
+        // Chroot isolation maps at most the caller: its files are the caller's to read.
+        let mapping = match self.sandbox.is_chroot() {
+            true => None,
+            false => IdMapping::subordinate()?,
+        };
+        let capture = match mapping {
             None => {
                 copy::unpack_layers(&self.store, input.layers, &root)?;
                 let before = Snapshot::capture(&root)?;

@@ -27,6 +27,25 @@ pub(crate) struct PlainCleanup {
 }
 
 impl PlainCleanup {
+    /// An empty record for the plain directory `root`.
+    pub(crate) fn new(root: &Path) -> Self {
+        PlainCleanup {
+            root: root.to_owned(),
+            ..PlainCleanup::default()
+        }
+    }
+
+    /// Records the entry `components`, just created below the root, to be removed after
+    /// what was created below it; with `parent_times`, the times its parent had before,
+    /// to be put back.
+    pub(crate) fn record(&mut self, components: Vec<String>, parent_times: Option<Timestamps>) {
+        if let Some(times) = parent_times {
+            let parent = components[..components.len().saturating_sub(1)].to_vec();
+            self.touched.insert(0, (parent, times));
+        }
+        self.created.insert(0, components);
+    }
+
     /// Removes the created mount points and puts the directories' times back.
     ///
     /// # Errors

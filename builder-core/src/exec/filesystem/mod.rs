@@ -50,6 +50,8 @@ use std::path::{Path, PathBuf};
 use rustix::mount::MountFlags;
 
 pub(crate) use cleanup::PlainCleanup;
+pub(crate) use mount_point::{LayerStack, resolve as resolve_mount_point};
+pub(crate) use scratch::hosts_file;
 pub(crate) use targets::ResolvedTargets;
 
 use super::error::ExecError;

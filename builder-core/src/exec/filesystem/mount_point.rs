@@ -28,7 +28,7 @@ pub(super) enum Kind {
 
 /// The image's layers as the parent sees them, top first, each open: a path is looked
 /// up in them from descriptor to descriptor, never joined onto a layer's host path.
-pub(super) struct LayerStack {
+pub(crate) struct LayerStack {
     layers: Vec<Root>,
     /// Their host paths, for the child to read a directory's metadata from.
     pub(super) paths: Vec<PathBuf>,
@@ -46,7 +46,7 @@ enum Entry {
 
 impl LayerStack {
     /// Opens the layer directories `layers`, top first.
-    pub(super) fn open(
+    pub(crate) fn open(
         layers: &[PathBuf],
         opaque_xattr: &'static str,
     ) -> Result<LayerStack, ExecError> {
@@ -138,9 +138,9 @@ impl LayerStack {
 
 /// A mount point resolved in the image.
 #[derive(Debug)]
-pub(super) struct MountPoint {
+pub(crate) struct MountPoint {
     /// The path without symlinks, as components.
-    pub(super) components: Vec<String>,
+    pub(crate) components: Vec<String>,
     /// How many leading components exist in the image as directories (or, for the last,
     /// as anything); the rest are missing and get created.
     pub(super) existing: usize,
@@ -173,7 +173,7 @@ impl MountPoint {
 }
 
 /// Resolves `target` in the image, following symlinks in the image.
-pub(super) fn resolve(
+pub(crate) fn resolve(
     stack: &LayerStack,
     target: &str,
     mounted: &[Vec<String>],

@@ -146,7 +146,7 @@ impl FilesystemPlan<'_> {
 /// The sandbox's `/etc/hosts`: the host's, a line naming the sandbox's hostname as the
 /// loopback address when the host's does not name it, so that it resolves (BuildKit's
 /// has `127.0.0.1 localhost buildkitsandbox`), then the `extra` hosts and addresses.
-fn hosts_file(host: &[u8], hostname: &str, extra: &[(String, String)]) -> Vec<u8> {
+pub(crate) fn hosts_file(host: &[u8], hostname: &str, extra: &[(String, String)]) -> Vec<u8> {
     let names_it = String::from_utf8_lossy(host).lines().any(|line| {
         let line = line.split('#').next().unwrap_or_default();
         line.split_whitespace().skip(1).any(|name| name == hostname)
