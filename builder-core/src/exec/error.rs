@@ -139,6 +139,20 @@ pub enum ExecError {
         #[source]
         source: io::Error,
     },
+    /// The system refused what the namespace sandbox needs, as an unprivileged container
+    /// does: chroot isolation would run the step.
+    #[error(
+        "the system refused the sandbox's {what} (as in an unprivileged container); \
+         `--isolation=chroot` runs `RUN` steps without them, chrooted into the image \
+         but sharing this container's processes, network and capabilities"
+    )]
+    NamespacesRefused {
+        /// What was refused: `namespaces`, the `/proc` mount.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
     /// Chroot isolation runs over a plain directory, not an overlay.
     #[error("chroot isolation needs a plain-directory root")]
     ChrootNeedsDirectory,

@@ -258,7 +258,14 @@ impl Launch {
             }
             Err(source) => {
                 sys::restore_signal_mask(&mask);
-                return Err(ExecError::StartSandbox { source });
+                return Err(if source.raw_os_error() == Some(libc::EPERM) {
+                    ExecError::NamespacesRefused {
+                        what: "namespaces",
+                        source,
+                    }
+                } else {
+                    ExecError::StartSandbox { source }
+                });
             }
         };
         let mut init = InitGuard { pid, reaped: false };

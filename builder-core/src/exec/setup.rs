@@ -178,6 +178,12 @@ impl SetupStep {
                 path: shown.into(),
                 source,
             },
+            SetupStep::Mount { what, .. } if what == "proc" && errno == libc::EPERM => {
+                ExecError::NamespacesRefused {
+                    what: "`/proc` mount",
+                    source,
+                }
+            }
             SetupStep::Mount { what, shown, .. } | SetupStep::AttachMount { what, shown, .. } => {
                 ExecError::Mount {
                     what: what.clone(),
