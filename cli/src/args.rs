@@ -345,8 +345,14 @@ pub(crate) struct BuildArgs {
     pub secrets: Vec<String>,
     /// Run `RUN` steps through this OCI runtime (`runc`, or a path) instead of mkimage's
     /// own sandbox; needs root.
-    #[arg(long, value_name = "runc|PATH")]
+    #[arg(long, value_name = "runc|PATH", conflicts_with = "isolation")]
     pub runtime: Option<PathBuf>,
+    /// How `RUN` steps are isolated: `oci` (alias `native`) in new namespaces with
+    /// Docker's confinement; `chroot` chrooted into a copy of the image, sharing this
+    /// process's namespaces, network and capabilities: weaker isolation, for builds inside
+    /// unprivileged containers (CI), where `oci` is refused.
+    #[arg(long, value_enum, default_value_t = IsolationArg::Oci, env = "MKIMAGE_ISOLATION")]
+    pub isolation: IsolationArg,
     /// An SSH agent for `RUN --mount=type=ssh`: `default` forwards `SSH_AUTH_SOCK`,
     /// `ID=SOCKET` names one. Repeatable.
     #[arg(long = "ssh", value_name = "default|ID=SOCKET")]
@@ -397,6 +403,16 @@ pub(crate) enum Entitlement {
     /// `RUN --network=host` and `--network host` may share the host's network.
     #[value(name = "network.host")]
     NetworkHost,
+}
+
+/// The isolations of `mkimage build --isolation`, named as buildah names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum IsolationArg {
+    /// New namespaces, Docker's capabilities, seccomp profile and masked paths.
+    #[value(alias = "native")]
+    Oci,
+    /// A chroot sharing this process's namespaces (weaker; for unprivileged containers).
+    Chroot,
 }
 
 /// The networks of `mkimage build --network`.

@@ -10,15 +10,16 @@ use anyhow::{Context as _, bail};
 use mkimage_core::Events;
 use mkimage_core::exec::Sandbox;
 use mkimage_core::frontend::{
-    CacheOptions, ContextSource, DockerfileSource, Entitlement, Frontend, FrontendError, Output,
-    Request,
+    CacheOptions, ContextSource, DockerfileSource, Entitlement, Frontend, FrontendError, Isolation,
+    Output, Request,
 };
 use mkimage_core::layer::Compression;
 use mkimage_core::plan::{KeyValue, Network, Platform, Reference};
 use mkimage_core::store::Store;
 
 use crate::args::{
-    BuildArgs, CompressionArg, Entitlement as EntitlementArg, NetworkArg, ProgressMode,
+    BuildArgs, CompressionArg, Entitlement as EntitlementArg, IsolationArg, NetworkArg,
+    ProgressMode,
 };
 use crate::located::frontend_error;
 use crate::parse::read_dockerfile;
@@ -130,6 +131,10 @@ fn request(args: &BuildArgs) -> anyhow::Result<Request> {
         platforms: platforms(args.platform.as_deref())?,
         named_contexts: named_contexts(&args.build_contexts)?,
         run_inputs: secrets::step_inputs(&args.secrets, &args.ssh)?,
+        isolation: match args.isolation {
+            IsolationArg::Oci => Isolation::Oci,
+            IsolationArg::Chroot => Isolation::Chroot,
+        },
         network: match args.network {
             NetworkArg::Default => Network::Default,
             NetworkArg::None => Network::None,

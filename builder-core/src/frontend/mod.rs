@@ -54,7 +54,7 @@ pub use input::{DOCKERFILE_LIMIT, read_dockerfile};
 pub use network::ExtraHost;
 pub use outcome::{Outcome, Warning};
 pub use output::Output;
-pub use request::{CacheOptions, ContextSource, DockerfileSource, Entitlement, Request};
+pub use request::{CacheOptions, ContextSource, DockerfileSource, Entitlement, Isolation, Request};
 
 use error::parse_error;
 use input::{Fetch, Input};
@@ -113,7 +113,8 @@ impl Frontend {
         self
     }
 
-    /// Runs `RUN` steps in `sandbox` (for example [`Sandbox::runc`]).
+    /// Runs `RUN` steps in `sandbox` (for example [`Sandbox::runc`]) where the request
+    /// asks for [`Isolation::Oci`].
     pub fn with_sandbox(mut self, sandbox: Sandbox) -> Frontend {
         self.executor = Executor::Runner(sandbox);
         self
@@ -238,7 +239,10 @@ impl Frontend {
         match &self.executor {
             Executor::Runner(sandbox) => builder.with_executor(
                 Runner::new(&self.store)
-                    .sandbox(sandbox.clone())
+                    .sandbox(match request.isolation {
+                        Isolation::Oci => sandbox.clone(),
+                        Isolation::Chroot => Sandbox::chroot(),
+                    })
                     .inputs(request.run_inputs.clone().context(&input.context_dir)),
             ),
             Executor::Custom(executor) => builder.with_executor(Shared(Arc::clone(executor))),

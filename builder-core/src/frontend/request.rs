@@ -59,6 +59,8 @@ pub struct Request {
     pub source_date_epoch: Option<i64>,
     /// The extra privileges the build may use (`--allow`).
     pub entitlements: Vec<Entitlement>,
+    /// How the default executor isolates `RUN` steps (`--isolation`).
+    pub isolation: Isolation,
 }
 
 impl Request {
@@ -82,6 +84,7 @@ impl Request {
             compression: Compression::default(),
             source_date_epoch: None,
             entitlements: Vec::new(),
+            isolation: Isolation::default(),
         }
     }
 }
@@ -165,6 +168,20 @@ pub struct CacheOptions {
     /// Where to export the build's step records after the image is written
     /// (`--cache-to`).
     pub to: Vec<CacheTo>,
+}
+
+/// How `RUN` steps are isolated, named as buildah's `--isolation` names them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Isolation {
+    /// `oci`: the frontend's sandbox (mkimage's own namespaces, or an OCI runtime), with
+    /// new mount, pid, network, IPC and UTS namespaces, Docker's capabilities, seccomp
+    /// profile and masked paths.
+    #[default]
+    Oci,
+    /// `chroot`: a chroot into a copy of the image, sharing the caller's namespaces,
+    /// network and capabilities ([`Sandbox::chroot`](crate::exec::Sandbox::chroot)):
+    /// weaker isolation, for builds inside unprivileged containers.
+    Chroot,
 }
 
 /// An extra privilege a build may use, named as BuildKit names it.

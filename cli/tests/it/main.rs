@@ -12,6 +12,7 @@ mod cache;
 mod checks;
 mod contexts;
 mod hostile;
+mod isolation;
 mod limits;
 mod network;
 mod parse;
