@@ -10,6 +10,7 @@ mod build_instructions;
 mod build_outputs;
 mod cache;
 mod checks;
+mod container;
 mod contexts;
 mod hostile;
 mod isolation;
