@@ -387,3 +387,32 @@ fn proc_and_sys_through_symlinks_are_mounted_inside_the_root() {
     assert_eq!(hostile.built("status"), "Name:\thead\n");
     assert!(!hostile.built("sys-listed").is_empty());
 }
+
+// See: issue 16
+#[test]
+fn proc_and_sys_through_symlinks_are_mounted_inside_the_root_with_chroot() {
+    let hostile = Hostile::new();
+    let host = hostile.host();
+    let mut entries = hostile.inside_entries();
+    entries.push(Entry::new(
+        at("proc"),
+        EntryKind::Symlink(PathBuf::from(format!("{host}/empty"))),
+    ));
+    entries.push(Entry::new(
+        at("sys"),
+        EntryKind::Symlink(PathBuf::from(format!("{}/sysfs", hostile.climb()))),
+    ));
+    hostile.base("hostile:proc", vec![Layer::Entries(entries)]);
+    let output = hostile.build_ok(
+        &format!(
+            "FROM hostile:proc\n\
+             RUN head -n 1 /proc/self/status > /status && ls {host}/sysfs/kernel > /sys-listed\n"
+        ),
+        &["--isolation", "chroot"],
+    );
+    hostile.assert_untouched(&output);
+    // proc and sysfs were mounted inside the image, on its copy of the host's directory
+    // and on a directory made there.
+    assert_eq!(hostile.built("status"), "Name:\thead\n");
+    assert!(!hostile.built("sys-listed").is_empty());
+}

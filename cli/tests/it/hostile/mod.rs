@@ -344,6 +344,30 @@ fn symlinked_mount_targets_stay_in_the_root_with_runc() {
     hostile.assert_inside(&["copy"]);
 }
 
+// See: issue 16
+#[test]
+fn chroot_isolation_keeps_mounts_and_writes_in_the_root() {
+    let hostile = Hostile::new();
+    let host = hostile.host();
+    let climb = hostile.climb();
+    hostile.build_over_evil(
+        &format!(
+            "RUN ln -s {host}/empty /abs && ln -s {climb}/empty /rel && ln -s {host}/canary /c \
+             && mkdir -p {host} && echo written > /c\n\
+             RUN --mount=type=tmpfs,target=/abs/tmpfs --mount=type=bind,source=Dockerfile,target=/rel/bound \
+             --mount=type=cache,id=t,target=/abs/cache/dir --mount=from=evil,source=/rel,target=/abs/m,rw \
+             ls {host}/empty > /listed && cat /abs/m/canary > /copy && cat /c > /c-copy \
+             && echo overwritten > /abs/m/canary\n"
+        ),
+        &["--isolation", "chroot"],
+    );
+    hostile.assert_inside(&["copy"]);
+    // The mount points were made inside the image, through its links, and removed after.
+    assert_eq!(hostile.built("listed"), "bound\ncache\nm\ntmpfs\n");
+    assert!(!hostile.path("out").join(&host[1..]).join("empty").exists());
+    assert_eq!(hostile.built("c-copy"), "written\n");
+}
+
 // See: issue 13
 #[test]
 fn copy_from_a_stage_resolves_its_symlinks_inside_it() {
