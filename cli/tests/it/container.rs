@@ -86,11 +86,12 @@ impl Podman {
     }
 
     /// Runs `script` with `sh -c` in a default container of [`IMAGE`] as `user`, on the
-    /// host's network, with the context `ctx` mounted read-only at `/ctx`.
-    fn run(&self, user: &str, ctx: &Path, script: &str) -> Output {
+    /// host's network, with the context `ctx` mounted read-only at `/ctx`, and with the
+    /// podman options `extra`.
+    fn run(&self, user: &str, ctx: &Path, script: &str, extra: &[&str]) -> Output {
         let volume = format!("{}:/ctx:ro", ctx.display());
-        self.command(&[
-            "run",
+        let mut command = self.command(&["run"]);
+        command.args(extra).args([
             "--rm",
             "--network",
             "host",
@@ -106,9 +107,28 @@ impl Podman {
             "/bin/sh",
             "-c",
             script,
-        ])
-        .output()
-        .expect("run podman: install the Debian package `podman`")
+        ]);
+        command
+            .output()
+            .expect("run podman: install the Debian package `podman`")
+    }
+
+    /// podman's default seccomp profile without `unshare`, as Docker's default profile
+    /// refuses it to a container without `CAP_SYS_ADMIN`: no namespace can be made.
+    fn profile_without_unshare(&self) -> PathBuf {
+        let default = "/usr/share/containers/seccomp.json";
+        let text = fs::read_to_string(default).unwrap_or_else(|e| {
+            panic!("`{default}`: {e}: install the Debian package `containers-common`")
+        });
+        let mut profile: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for rule in profile["syscalls"].as_array_mut().unwrap() {
+            if let Some(names) = rule["names"].as_array_mut() {
+                names.retain(|name| name != "unshare");
+            }
+        }
+        let path = self.dir.path().join("no-unshare.json");
+        fs::write(&path, profile.to_string()).unwrap();
+        path
     }
 }
 
@@ -278,7 +298,7 @@ fn builds_in_an_unprivileged_podman_container_as_root_and_as_a_user() {
         script(&registry, "root"),
         registry.host()
     );
-    let output = succeeded(&podman.run("0:0", &ctx, &root_script), "root");
+    let output = succeeded(&podman.run("0:0", &ctx, &root_script, &[]), "root");
     check_pushed(&registry, "root", dir.path(), &output);
     // A step of another user, whose files it owns, as root of the container.
     let app = output
@@ -292,8 +312,33 @@ fn builds_in_an_unprivileged_podman_container_as_root_and_as_a_user() {
     );
 
     let output = succeeded(
-        &podman.run("1000:1000", &ctx, &script(&registry, "user")),
+        &podman.run("1000:1000", &ctx, &script(&registry, "user"), &[]),
         "1000",
     );
     check_pushed(&registry, "user", dir.path(), &output);
+
+    // Where no namespace can be made, root still builds, without any mount: device nodes
+    // are made in the tree, and a `RUN --mount` is refused with the reason.
+    let profile = podman.profile_without_unshare();
+    let seccomp = format!("seccomp={}", profile.display());
+    let plain = format!(
+        "exec 2>&1\nI='--insecure-registry {}'\n\
+         /bin/mkimage --root /tmp/a build $I --progress plain -o type=local,dest=/tmp/out /ctx\n\
+         cat /tmp/out/app/greeting /tmp/out/app/devs\n\
+         printf 'FROM {}\\nRUN --mount=type=tmpfs,target=/t true\\n' \
+         | /bin/mkimage --root /tmp/a build $I -f - /ctx || echo '=== refused'\n",
+        registry.host(),
+        registry.reference("it/base:1")
+    );
+    let output = succeeded(
+        &podman.run("0:0", &ctx, &plain, &["--security-opt", &seccomp]),
+        "root without namespaces",
+    );
+    assert!(output.contains("hello ci\nfrom the context\n"), "{output}");
+    assert!(output.contains("\nnull\n"), "{output}");
+    assert!(output.contains("=== refused"), "{output}");
+    assert!(
+        output.contains("`RUN --mount` on `/t` needs a mount"),
+        "{output}"
+    );
 }
