@@ -190,6 +190,19 @@ fn context(dir: &Path, registry: &Registry) -> PathBuf {
         ),
     )
     .unwrap();
+    fs::write(
+        ctx.join("Dockerfile.mounts"),
+        format!(
+            "FROM {}\nRUN mkdir -p /var/cache/c && echo image > /var/cache/c/own\n\
+             RUN --mount=type=tmpfs,target=/t --mount=type=bind,source=hello.txt,target=/h \
+             --mount=type=cache,id=c,target=/var/cache/c --mount=type=secret,id=s,target=/s \
+             touch /t/x && cat /h /s | tr '\\n' ' ' > /got && ls /var/cache/c > /listed \
+             && echo n >> /var/cache/c/count\n\
+             RUN --mount=type=cache,id=c,target=/var/cache/c wc -l < /var/cache/c/count > /count\n",
+            registry.reference("it/base:1")
+        ),
+    )
+    .unwrap();
     fs::write(ctx.join("hello.txt"), "from the context\n").unwrap();
     for path in [&ctx, &dir.to_path_buf()] {
         fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
@@ -318,17 +331,19 @@ fn builds_in_an_unprivileged_podman_container_as_root_and_as_a_user() {
     check_pushed(&registry, "user", dir.path(), &output);
 
     // Where no namespace can be made, root still builds, without any mount: device nodes
-    // are made in the tree, and a `RUN --mount` is refused with the reason.
+    // are made in the tree and `RUN --mount`s copied in, all removed after the step.
     let profile = podman.profile_without_unshare();
     let seccomp = format!("seccomp={}", profile.display());
     let plain = format!(
-        "exec 2>&1\nI='--insecure-registry {}'\n\
+        "set -e\nexec 2>&1\nI='--insecure-registry {}'\necho s3 > /tmp/s\n\
          /bin/mkimage --root /tmp/a build $I --progress plain -o type=local,dest=/tmp/out /ctx\n\
          cat /tmp/out/app/greeting /tmp/out/app/devs\n\
-         printf 'FROM {}\\nRUN --mount=type=tmpfs,target=/t true\\n' \
-         | /bin/mkimage --root /tmp/a build $I -f - /ctx || echo '=== refused'\n",
+         /bin/mkimage --root /tmp/a build $I --progress plain --secret id=s,src=/tmp/s \
+           -f /ctx/Dockerfile.mounts -o type=local,dest=/tmp/m /ctx\n\
+         cd /tmp/m && echo \"=== got $(cat got) listed [$(cat listed)] count $(cat count) \
+           own $(cat var/cache/c/own)\"\n\
+         ls -a / /tmp/m /tmp/m/var/cache/c | tr '\\n' ' '\n",
         registry.host(),
-        registry.reference("it/base:1")
     );
     let output = succeeded(
         &podman.run("0:0", &ctx, &plain, &["--security-opt", &seccomp]),
@@ -336,9 +351,21 @@ fn builds_in_an_unprivileged_podman_container_as_root_and_as_a_user() {
     );
     assert!(output.contains("hello ci\nfrom the context\n"), "{output}");
     assert!(output.contains("\nnull\n"), "{output}");
-    assert!(output.contains("=== refused"), "{output}");
+    // The mounts' content reached the steps: the bind, the secret, a cache hiding the
+    // image's directory and kept across steps.
     assert!(
-        output.contains("`RUN --mount` on `/t` needs a mount"),
+        output.contains("=== got from the context s3  listed [] count 1 own image\n"),
         "{output}"
+    );
+    // None of it, nor the tmpfs, reached the image.
+    let listing = output.lines().last().unwrap();
+    let (_, built) = listing.split_once("/tmp/m:").unwrap();
+    let (root, cache) = built.split_once("/tmp/m/var/cache/c:").unwrap();
+    for name in ["t", "h", "s"] {
+        assert!(!root.split(' ').any(|entry| entry == name), "{listing}");
+    }
+    assert_eq!(
+        cache.split_whitespace().collect::<Vec<_>>(),
+        [".", "..", "own"]
     );
 }

@@ -20,8 +20,8 @@
 //!   as root, the caller alone as root otherwise);
 //! - neither (Docker's default seccomp profile): root chroots without any mount: device
 //!   nodes are created, a missing `resolv.conf`, `hosts` and the heredoc scripts are
-//!   written into the tree and removed after the run; `/proc` and `/sys` stay empty and
-//!   `RUN --mount` is refused.
+//!   written into the tree, and each `RUN --mount` is copied in (`copied.rs`), all
+//!   removed after the run; `/proc` and `/sys` stay empty.
 //!
 //! The parent creates the missing mount points in the tree and removes them after the run,
 //! putting back the times of the directories that held them (`points.rs`), so they never
@@ -32,6 +32,7 @@
 //! ends, whatever it left in its process group is killed.
 
 mod confinement;
+mod copied;
 mod points;
 mod program;
 mod spawn;

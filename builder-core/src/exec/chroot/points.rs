@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{FileType, Mode, OFlags};
 
 use super::Confinement;
+use super::copied::Copies;
 use crate::exec::error::ExecError;
 use crate::exec::filesystem::{LayerStack, PlainCleanup, hosts_file, resolve_mount_point};
 use crate::exec::setup::c_string;
@@ -78,6 +79,8 @@ pub(super) struct Plan {
     /// The tree, to resolve mount points in through its symlinks.
     stack: LayerStack,
     cleanup: PlainCleanup,
+    /// Without mounts, the `RUN --mount`s copied in.
+    copies: Copies,
     /// The directories whose times are already recorded.
     touched: HashSet<Vec<String>>,
 }
@@ -103,6 +106,7 @@ impl Plan {
             root: root.to_owned(),
             stack: LayerStack::open(&[root.to_owned()], "trusted.overlay.opaque")?,
             cleanup: PlainCleanup::new(root),
+            copies: Copies::new(root, scratch.join("aside")),
             touched: HashSet::new(),
         };
         let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
@@ -124,9 +128,10 @@ impl Plan {
     /// # Errors
     /// The first removal or time change that fails.
     pub(super) fn undo(&mut self) -> Result<(), ExecError> {
+        let copies = self.copies.undo();
         let done = self.cleanup.undo();
         self.cleanup = PlainCleanup::new(&self.root);
-        done
+        copies.and(done)
     }
 
     /// Everything is mounted: the kernel's filesystems and device nodes of the host,
@@ -177,11 +182,6 @@ impl Plan {
         resolv: &[u8],
         hosts: &[u8],
     ) -> Result<(), ExecError> {
-        if let Some(mount) = spec.mounts.first() {
-            return Err(ExecError::ChrootMountUnavailable {
-                target: mount.target().to_owned(),
-            });
-        }
         for (name, major, minor) in DEVICES {
             self.make(&format!("/dev/{name}"), &Made::Device(major, minor))?;
         }
@@ -191,7 +191,35 @@ impl Plan {
             let target = format!("/dev/pipes/{}", file.name);
             self.make(&target, &Made::Content(&file.content, file.mode))?;
         }
+        for mount in &spec.mounts {
+            self.copy_in(mount)?;
+        }
         Ok(())
+    }
+
+    /// Copies `mount` into the tree at its target, resolved through the tree's symlinks
+    /// inside it, its missing parents made.
+    fn copy_in(&mut self, mount: &SandboxMount) -> Result<(), ExecError> {
+        let target = mount.target();
+        let components = resolve_mount_point(&self.stack, target, &[])?.components;
+        let Some((_, parents)) = components.split_last() else {
+            return Err(ExecError::ChrootMountUnavailable {
+                target: target.to_owned(),
+            });
+        };
+        let parent_path = format!("/{}", parents.join("/"));
+        self.make(&parent_path, &Made::Dir)?;
+        let err = |source: io::Error| ExecError::ChrootPrepare {
+            path: target.to_owned(),
+            source,
+        };
+        let parent = Root::open(&self.root)
+            .and_then(|root| root.dir(Path::new(&parent_path), false))
+            .map_err(err)?;
+        if let Some(times) = self.parent_times(&components, &parent).map_err(err)? {
+            self.cleanup.touch(parents.to_vec(), times);
+        }
+        self.copies.place(mount, components, &parent)
     }
 
     /// One of the spec's mounts; a secret's file is written at `file` on the tmpfs.

@@ -46,6 +46,12 @@ impl PlainCleanup {
         self.created.insert(0, components);
     }
 
+    /// Records the times the directory `components` had before entries in it were
+    /// changed, to be put back.
+    pub(crate) fn touch(&mut self, components: Vec<String>, times: Timestamps) {
+        self.touched.insert(0, (components, times));
+    }
+
     /// Removes the created mount points and puts the directories' times back.
     ///
     /// # Errors
