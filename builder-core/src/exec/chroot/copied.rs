@@ -207,3 +207,68 @@ fn open_below(root: &Path, components: &[String]) -> io::Result<Option<OwnedFd>>
     }
     Ok(Some(dir))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    /// The tree's `components`' parent, open.
+    fn parent(root: &Path, components: &[&str]) -> OwnedFd {
+        let parents: Vec<String> = components[..components.len() - 1]
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect();
+        open_below(root, &parents).unwrap().unwrap()
+    }
+
+    #[test]
+    fn copies_hide_the_image_and_caches_keep_what_the_step_wrote()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let (tree, cache, scratch) = (
+            dir.path().join("tree"),
+            dir.path().join("cache"),
+            dir.path().join("scratch"),
+        );
+        fs::create_dir_all(tree.join("var/cache"))?;
+        fs::write(tree.join("var/cache/own"), "image")?;
+        fs::create_dir_all(&cache)?;
+        fs::write(cache.join("old"), "cached")?;
+        fs::create_dir(&scratch)?;
+        let mut copies = Copies::new(&tree, scratch.join("aside"));
+        let mount = SandboxMount::Bind {
+            root: cache.clone(),
+            source: "/".to_owned(),
+            target: "/var/cache".to_owned(),
+            readonly: false,
+        };
+        let components = vec!["var".to_owned(), "cache".to_owned()];
+        copies.place(&mount, components, &parent(&tree, &["var", "cache"]))?;
+        let secret = SandboxMount::File {
+            target: "/s".to_owned(),
+            content: b"s3".to_vec(),
+            mode: 0o400,
+            uid: rustix::process::geteuid().as_raw(),
+            gid: rustix::process::getegid().as_raw(),
+        };
+        copies.place(&secret, vec!["s".to_owned()], &parent(&tree, &["s"]))?;
+        assert_eq!(fs::read_to_string(tree.join("var/cache/old"))?, "cached");
+        assert!(
+            !tree.join("var/cache/own").exists(),
+            "the image's entry is aside"
+        );
+        assert_eq!(fs::read_to_string(tree.join("s"))?, "s3");
+
+        // The step writes to the cache.
+        fs::write(tree.join("var/cache/new"), "written")?;
+        copies.undo()?;
+        assert_eq!(fs::read_to_string(tree.join("var/cache/own"))?, "image");
+        assert!(!tree.join("var/cache/old").exists());
+        assert!(!tree.join("s").exists());
+        assert_eq!(fs::read_to_string(cache.join("new"))?, "written");
+        assert_eq!(fs::read_to_string(cache.join("old"))?, "cached");
+        Ok(())
+    }
+}

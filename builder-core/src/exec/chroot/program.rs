@@ -289,26 +289,31 @@ struct Maps {
 
 /// Reads the caller's id maps and makes them the identity over the same ids.
 fn root_maps() -> Result<Maps, ExecError> {
-    let identity = |path: &str| -> Result<Vec<u8>, ExecError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ExecError::ChrootPrepare {
+    let read = |path: &str| {
+        std::fs::read_to_string(path).map_err(|source| ExecError::ChrootPrepare {
             path: path.to_owned(),
             source,
-        })?;
-        let lines: Vec<String> = text
-            .lines()
-            .filter_map(
-                |line| match line.split_whitespace().collect::<Vec<_>>()[..] {
-                    [inside, _, count] => Some(format!("{inside} {inside} {count}")),
-                    _ => None,
-                },
-            )
-            .collect();
-        Ok(lines.join("\n").into_bytes())
+        })
     };
     Ok(Maps {
-        uid_map: identity("/proc/self/uid_map")?,
-        gid_map: identity("/proc/self/gid_map")?,
+        uid_map: identity_map(&read("/proc/self/uid_map")?),
+        gid_map: identity_map(&read("/proc/self/gid_map")?),
     })
+}
+
+/// The identity map over the ids that the map `text` (as `/proc/self/uid_map` lists it)
+/// gives inside.
+fn identity_map(text: &str) -> Vec<u8> {
+    let lines: Vec<String> = text
+        .lines()
+        .filter_map(
+            |line| match line.split_whitespace().collect::<Vec<_>>()[..] {
+                [inside, _, count] => Some(format!("{inside} {inside} {count}")),
+                _ => None,
+            },
+        )
+        .collect();
+    lines.join("\n").into_bytes()
 }
 
 /// The helper writing root's maps: told to go through `go`, it answers on `done`.
@@ -403,4 +408,27 @@ fn write_proc_file(path: &CStr, content: &[u8]) -> Result<(), Errno> {
     let file = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|error| error.raw_os_error())?;
     sys::write_to(std::os::fd::AsRawFd::as_raw_fd(&file), content)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_map_keeps_the_ids_mapped_inside() {
+        let host = "         0          0 4294967295\n";
+        assert_eq!(identity_map(host), b"0 0 4294967295");
+        let rootless = "         0       1000          1\n         1     100000      65536\n";
+        assert_eq!(identity_map(rootless), b"0 0 1\n1 1 65536");
+    }
+
+    #[test]
+    fn proc_path_names_a_process_file_without_allocating() {
+        let mut buffer = [0u8; 40];
+        assert_eq!(
+            proc_path(&mut buffer, 4_194_304, b"uid_map"),
+            c"/proc/4194304/uid_map"
+        );
+        assert_eq!(proc_path(&mut buffer, 7, b"gid_map"), c"/proc/7/gid_map");
+    }
 }

@@ -90,42 +90,11 @@ fn start_error(
 /// [`DRAIN_LIMIT`] after it ended).
 fn relay(mut child: Child, output: &mut dyn FnMut(Stream, &[u8])) -> Result<ExitStatus, ExecError> {
     let (sender, events) = mpsc::channel();
-    let streams = [
-        (
-            Stream::Stdout,
-            child
-                .stdout
-                .take()
-                .map(|pipe| Box::new(pipe) as Box<dyn std::io::Read + Send>),
-        ),
-        (
-            Stream::Stderr,
-            child
-                .stderr
-                .take()
-                .map(|pipe| Box::new(pipe) as Box<dyn std::io::Read + Send>),
-        ),
-    ];
-    for (stream, pipe) in streams {
-        let Some(mut pipe) = pipe else { continue };
-        let sender = sender.clone();
-        std::thread::spawn(move || {
-            let mut buffer = vec![0u8; 64 * 1024];
-            loop {
-                let read = match pipe.read(&mut buffer) {
-                    Ok(0) => break,
-                    Ok(read) => read,
-                    Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(_) => break,
-                };
-                if sender
-                    .send(Event::Output(stream, buffer[..read].to_vec()))
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        });
+    if let Some(pipe) = child.stdout.take() {
+        forward(Stream::Stdout, pipe, sender.clone());
+    }
+    if let Some(pipe) = child.stderr.take() {
+        forward(Stream::Stderr, pipe, sender.clone());
     }
     let pid = child.id();
     std::thread::spawn(move || {
@@ -151,4 +120,29 @@ fn relay(mut child: Child, output: &mut dyn FnMut(Stream, &[u8])) -> Result<Exit
     status.ok_or(ExecError::ChrootWait {
         source: std::io::Error::other("the command's waiter ended without a status"),
     })
+}
+
+/// Sends what `pipe` gives, as `stream`'s output, from a thread of its own until it ends.
+fn forward(
+    stream: Stream,
+    mut pipe: impl std::io::Read + Send + 'static,
+    sender: mpsc::Sender<Event>,
+) {
+    std::thread::spawn(move || {
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            let read = match pipe.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(read) => read,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            if sender
+                .send(Event::Output(stream, buffer[..read].to_vec()))
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
 }
