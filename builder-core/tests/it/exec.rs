@@ -957,9 +957,16 @@ fn rootless_sandbox_works() {
     fs::write(dir.path().join("lower/gone/old"), "x").unwrap();
     fs::create_dir(dir.path().join("upper")).unwrap();
     fs::create_dir(dir.path().join("work")).unwrap();
-    // The test binary may live where the user cannot read it: run a copy.
+    // The test binary may live where the user cannot read it: run a copy. `cp` writes
+    // it, not this process: a write descriptor held here is inherited by any child
+    // another test thread forks meanwhile, and exec then fails with ETXTBSY.
     let binary = dir.path().join("it");
-    fs::copy(std::env::current_exe().unwrap(), &binary).unwrap();
+    let status = Command::new("cp")
+        .arg(std::env::current_exe().unwrap())
+        .arg(&binary)
+        .status()
+        .unwrap();
+    assert!(status.success());
     let status = Command::new("chown")
         .args(["-R", "-h", &format!("{ROOTLESS_ID}:{ROOTLESS_ID}")])
         .arg(dir.path())
