@@ -2,7 +2,9 @@
 //!
 //! A hit is written to the store as a record of its own (its layer's blob was fetched
 //! and verified by the [`ImportedCache`](crate::cache::ImportedCache)), so that the
-//! build goes on as after a local hit, and the next build finds it locally.
+//! next build finds it locally; as a step that ran, only once the step is known to
+//! succeed (after the config's size check), so that a record the build fails on is
+//! not kept.
 
 use crate::cache::{CacheKey, CachedLayer, CachedStep};
 
@@ -13,13 +15,9 @@ use super::stage::BuildRun;
 pub(super) type Found = (StepRecord, Option<String>);
 
 impl BuildRun<'_> {
-    /// The record of `key`: the store's, else an imported cache's, which is then kept
-    /// in the store with its `definition` mark.
-    pub(super) fn find_record(
-        &self,
-        key: &CacheKey,
-        definition: Option<&CacheKey>,
-    ) -> crate::Result<Option<Found>> {
+    /// The record of `key`: the store's, else an imported cache's (kept in the store
+    /// only by [`BuildRun::keep_imported`]).
+    pub(super) fn find_record(&self, key: &CacheKey) -> crate::Result<Option<Found>> {
         if let Some(record) = self.records.get(key)? {
             return Ok(Some((record, None)));
         }
@@ -38,11 +36,22 @@ impl BuildRun<'_> {
             }),
             created: hit.step.created,
         };
-        self.records.put(key, &record)?;
-        if let Some(definition) = definition {
-            self.records.define(definition, &record)?;
-        }
         Ok(Some((record, Some(hit.source))))
+    }
+
+    /// Keeps `record`, found in an imported cache for a step that succeeded with it, in
+    /// the store under `key` and its `definition` key.
+    pub(super) fn keep_imported(
+        &self,
+        key: &CacheKey,
+        definition: Option<&CacheKey>,
+        record: &StepRecord,
+    ) -> crate::Result<()> {
+        self.records.put(key, record)?;
+        if let Some(definition) = definition {
+            self.records.define(definition, record)?;
+        }
+        Ok(())
     }
 
     /// Whether the store or an imported cache has a record of a step with `definition`.

@@ -371,7 +371,7 @@ impl<'a> BuildRun<'a> {
         let cached = if skips_cache || defer {
             None
         } else {
-            self.find_record(&key, definition.as_ref())?
+            self.find_record(&key)?
         };
         let mut imported_from = None;
         let (record, ran) = match cached {
@@ -428,8 +428,8 @@ impl<'a> BuildRun<'a> {
             ..History::default()
         };
         let layer = record.layer.as_ref().map(LayerRecord::layer);
-        // Checked before the step is recorded: a step that fails leaves no cache record,
-        // so building it again fails the same way.
+        // Checked before the step is recorded, or an imported record kept: a step that
+        // fails leaves no cache record, so building it again fails the same way.
         state.config_size.add(
             &step.op,
             &history,
@@ -440,6 +440,8 @@ impl<'a> BuildRun<'a> {
             let definition = definition.as_ref().filter(|_| defer);
             self.record(&key, definition, &record, &lineage, written.as_ref())?;
             self.events.step_finished(&step_ref, started.elapsed());
+        } else if imported_from.is_some() {
+            self.keep_imported(&key, definition.as_ref(), &record)?;
         }
         if let Some(NewLayer {
             descriptor,

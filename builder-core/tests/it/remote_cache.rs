@@ -5,10 +5,12 @@ use std::path::Path;
 
 use mkimage_core::Frontend;
 use mkimage_core::NoEvents;
+use mkimage_core::build::StepResult;
+use mkimage_core::cache::step_key;
 use mkimage_core::frontend::{ContextSource, Outcome, Request};
-use mkimage_core::plan::Reference;
+use mkimage_core::plan::{KeyValue, Op, Reference};
 use mkimage_core::registry::{Client, push};
-use mkimage_core::remote_cache::{CacheFrom, CacheTo};
+use mkimage_core::remote_cache::{CacheFrom, CacheTo, export};
 use mkimage_core::store::Store;
 use mkimage_core::testutil::busybox_image;
 
@@ -83,4 +85,88 @@ fn an_imported_build_pushes_its_layers_by_mounting_them_from_the_cache() {
         (pushed.uploaded, pushed.mounted, pushed.existing),
         (1, count, 0)
     );
+}
+
+/// A request to build `dockerfile` (in a context of its own at `dir`) with the build
+/// argument `A`, importing `from`.
+fn request(dir: &Path, dockerfile: &str, arg: &str, from: &[CacheFrom]) -> Request {
+    std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+    let mut request = Request::new(ContextSource::Dir(dir.to_owned()));
+    request.build_args.insert("A".to_owned(), arg.to_owned());
+    request.cache.from = from.to_vec();
+    request
+}
+
+/// The number of step records in the store at `root`.
+fn step_records(root: &Path) -> usize {
+    std::fs::read_dir(root.join("records/build-steps"))
+        .unwrap()
+        .count()
+}
+
+// See: issue 15
+#[test]
+fn an_imported_record_the_step_fails_with_is_not_kept() {
+    let root = tempfile::tempdir().unwrap();
+    let context = tempfile::tempdir().unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let frontend = Frontend::new(Store::open(root.path()).unwrap());
+    let value = "x".repeat(100_000);
+    let label = |key: &str, times: usize| format!("LABEL {key}={}\n", "${A}".repeat(times));
+    // A base whose config holds 12 MB, then a small step.
+    let base = format!("FROM scratch\nARG A\n{}", label("base", 60));
+    let mut big = request(context.path(), &base, &value, &[]);
+    big.tags = vec!["it/big:1".parse().unwrap()];
+    frontend.build(big, &NoEvents).unwrap();
+    let small = "FROM it/big:1\nARG A\nLABEL small=1\n";
+    let built = frontend
+        .build(request(context.path(), small, &value, &[]), &NoEvents)
+        .unwrap();
+
+    // A cache whose record says that 6 MB more, which makes the config too large, is
+    // the step after it: as a hostile cache may say of any key.
+    let parent = built.steps.last().unwrap().clone();
+    let more = Op::Label(vec![KeyValue::new("more", value.repeat(30))]);
+    let forged = StepResult {
+        key: step_key(&parent.key, &more, &[]),
+        ..parent
+    };
+    let to: CacheTo = format!("type=local,dest={}", cache_dir.path().display())
+        .parse()
+        .unwrap();
+    export(
+        &to,
+        &[forged],
+        frontend.store(),
+        &Client::default(),
+        &NoEvents,
+    )
+    .unwrap();
+
+    let before = step_records(root.path());
+    let from: CacheFrom = format!("type=local,src={}", cache_dir.path().display())
+        .parse()
+        .unwrap();
+    let failing = format!("{small}{}", label("more", 30));
+    for _ in 0..2 {
+        let error = frontend
+            .build(
+                request(
+                    context.path(),
+                    &failing,
+                    &value,
+                    std::slice::from_ref(&from),
+                ),
+                &NoEvents,
+            )
+            .unwrap_err();
+        assert!(
+            crate::error_chain(&error).ends_with(
+                "the image config would be larger than the 16 MiB an image config may hold"
+            ),
+            "{}",
+            crate::error_chain(&error)
+        );
+        assert_eq!(step_records(root.path()), before);
+    }
 }
