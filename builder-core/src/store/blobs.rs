@@ -225,14 +225,37 @@ impl Store {
         }
     }
 
-    /// Opens the blob with `digest` for reading.
+    /// Opens the blob with `digest` for reading, fetched first when the store only
+    /// remembers where it is (see [`Store::ensure_blob`]).
     ///
     /// # Errors
     ///
     /// [`StoreError::BlobMissing`] when it is not in the store, [`StoreError::ReadBlob`]
-    /// when it cannot be opened.
+    /// when it cannot be opened, [`StoreError::FetchRemote`] when it cannot be fetched.
     pub fn open_blob(&self, digest: &Digest) -> Result<File, StoreError> {
-        File::open(self.blob_path(digest)).map_err(|source| blob_error(digest, source))
+        match File::open(self.blob_path(digest)) {
+            Err(source) if source.kind() == io::ErrorKind::NotFound => {
+                self.ensure_blob(digest)?;
+                File::open(self.blob_path(digest)).map_err(|source| blob_error(digest, source))
+            }
+            opened => opened.map_err(|source| blob_error(digest, source)),
+        }
+    }
+
+    /// Removes the blob with `digest` (one that is not what it should be); one not in
+    /// the store is fine.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Remove`] when it cannot be removed.
+    pub fn remove_blob(&self, digest: &Digest) -> Result<(), StoreError> {
+        let path = self.blob_path(digest);
+        match fs::remove_file(&path) {
+            Err(source) if source.kind() != io::ErrorKind::NotFound => {
+                Err(StoreError::Remove { path, source })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Reads a small blob (a manifest, an index, a config) whole and checks its digest.

@@ -128,6 +128,17 @@ pub enum StoreError {
         /// The blob's digest.
         digest: Digest,
     },
+    /// A blob remembered to be in a registry could not be fetched.
+    #[error("failed to fetch blob `{digest}` from `{source_name}`")]
+    FetchRemote {
+        /// The blob's digest.
+        digest: Digest,
+        /// Where it was remembered to be.
+        source_name: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A blob could not be read.
     #[error("failed to read blob `{digest}`")]
     ReadBlob {

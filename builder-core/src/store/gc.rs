@@ -116,6 +116,7 @@ impl Store {
 
         let mut records = Vec::new();
         let mut weak_records = Vec::new();
+        let mut referenced_records = Vec::new();
         let records_dir = self.root.join("records");
         for namespace in list_dir(&records_dir)? {
             if !namespace.is_dir() {
@@ -133,6 +134,9 @@ impl Store {
                 match roots {
                     Some(record) if record.roots.is_empty() && !record.weak.is_empty() => {
                         weak_records.push((file, record.weak));
+                    }
+                    Some(record) if record.roots.is_empty() && !record.referenced.is_empty() => {
+                        referenced_records.push((file, record.referenced));
                     }
                     Some(record) => {
                         let modified = fs::metadata(&file)
@@ -202,6 +206,11 @@ impl Store {
                 pruned.freed += remove(&file)?;
             }
         }
+        for (file, referenced) in referenced_records {
+            if !referenced.iter().all(|digest| live.contains(digest)) {
+                pruned.freed += remove(&file)?;
+            }
+        }
         let mut unpacked_bytes = 0;
         for hook in hooks {
             let swept = hook.sweep(self)?;
@@ -225,8 +234,9 @@ impl Store {
         Ok(pruned)
     }
 
-    /// Adds to `live` the blobs `roots` reach (following manifests and indexes) that are
-    /// in the store, and returns those it added.
+    /// Adds to `live` the digests `roots` reach (following manifests and indexes in the
+    /// store), and returns those it added. A digest whose blob is not in the store (a
+    /// layer known to be in a registry) is live too, for the records that name it.
     fn mark(
         &self,
         mut queue: Vec<(Digest, Option<String>)>,
@@ -234,10 +244,13 @@ impl Store {
     ) -> Result<Vec<Digest>, StoreError> {
         let mut added = Vec::new();
         while let Some((digest, media_type)) = queue.pop() {
-            if !self.has_blob(&digest) || !live.insert(digest.clone()) {
+            if !live.insert(digest.clone()) {
                 continue;
             }
             added.push(digest.clone());
+            if !self.has_blob(&digest) {
+                continue;
+            }
             let links = match media_type {
                 Some(media_type) if has_links(&media_type) => Some(self.read_node(&digest)?),
                 Some(_) => None,

@@ -7,6 +7,7 @@
 //! <root>/index.json             tagged and untagged images (ref.name = full reference)
 //! <root>/blobs/sha256/<hex>     content-addressed blobs
 //! <root>/records/<ns>/<key>     small JSON records (the build cache), with their GC roots
+//!                               (`remote-blobs`: blobs known to be in a registry)
 //! <root>/data/<name>/           other persistent data (unpacked layers, context metadata)
 //! <root>/tmp/                   blobs being written, scratch directories
 //! <root>/locks/                 `index` (index.json updates) and `gc` (leases vs prune)
@@ -66,6 +67,7 @@ mod images;
 mod lock;
 mod records;
 mod refs;
+mod remote;
 mod tags;
 mod verified;
 mod writeback;
@@ -80,6 +82,7 @@ pub use gc::{GcHook, PruneOptions, Pruned, Swept};
 pub use images::ImageSummary;
 pub use lock::{Lease, ScratchDir};
 pub use records::{RecordInfo, Records};
+pub use remote::{BlobFetcher, RemoteBlob};
 pub use tags::{Removed, Tagged};
 pub use verified::{Checkpoint, VerifiedBlob};
 
@@ -90,6 +93,7 @@ const LAYOUT_VERSION: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    fetcher: remote::FetcherSlot,
 }
 
 impl Store {
@@ -105,7 +109,10 @@ impl Store {
     /// [`StoreError::CreateLayout`] when a directory or file cannot be created,
     /// [`StoreError::NotALayout`] when `root` holds an `oci-layout` of another version.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store, StoreError> {
-        let store = Store { root: root.into() };
+        let store = Store {
+            root: root.into(),
+            fetcher: remote::FetcherSlot::default(),
+        };
         store.secure_root()?;
         for dir in [
             store.root.join("blobs/sha256"),

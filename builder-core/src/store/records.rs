@@ -32,12 +32,15 @@ pub struct RecordInfo {
     pub modified: SystemTime,
 }
 
-/// A record file: the value, the blobs it keeps alive, and those it lives as long as.
+/// A record file: the value, the blobs it keeps alive, those it lives as long as, and
+/// those it lives as long as something references.
 #[derive(Serialize)]
 struct RecordOut<'a, T> {
     roots: &'a [Digest],
     #[serde(skip_serializing_if = "<[Digest]>::is_empty")]
     weak: &'a [Digest],
+    #[serde(skip_serializing_if = "<[Digest]>::is_empty")]
+    referenced: &'a [Digest],
     value: &'a T,
 }
 
@@ -53,6 +56,10 @@ pub(super) struct RecordRoots {
     /// Blobs the record lives as long as, without keeping them (see [`Records::put_weak`]).
     #[serde(default)]
     pub(super) weak: Vec<Digest>,
+    /// Digests the record lives as long as an image or a record references, whether
+    /// their blobs are in the store or not (see [`Records::put_referenced`]).
+    #[serde(default)]
+    pub(super) referenced: Vec<Digest>,
 }
 
 impl Store {
@@ -91,7 +98,7 @@ impl Records {
         value: &T,
         roots: &[Digest],
     ) -> Result<(), StoreError> {
-        self.write(key, value, roots, &[])
+        self.write(key, value, roots, &[], &[])
     }
 
     /// Writes the record `key` (replacing any), which lives only as long as the blobs
@@ -109,7 +116,24 @@ impl Records {
         value: &T,
         refers_to: &[Digest],
     ) -> Result<(), StoreError> {
-        self.write(key, value, &[], refers_to)
+        self.write(key, value, &[], refers_to, &[])
+    }
+
+    /// Writes the record `key` (replacing any), which lives as long as an image or
+    /// another record references each of `digests`, whose blobs need not be in the
+    /// store (a layer known to be in a registry): it keeps none of them from prune, and
+    /// prune removes it once one of them is referenced no more.
+    ///
+    /// # Errors
+    ///
+    /// As [`Records::put`].
+    pub fn put_referenced<T: Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        digests: &[Digest],
+    ) -> Result<(), StoreError> {
+        self.write(key, value, &[], &[], digests)
     }
 
     fn write<T: Serialize>(
@@ -118,13 +142,18 @@ impl Records {
         value: &T,
         roots: &[Digest],
         weak: &[Digest],
+        referenced: &[Digest],
     ) -> Result<(), StoreError> {
         let path = self.path(key)?;
-        let bytes = serde_json::to_vec(&RecordOut { roots, weak, value }).map_err(|source| {
-            StoreError::EncodeRecord {
-                key: key.to_owned(),
-                source,
-            }
+        let record = RecordOut {
+            roots,
+            weak,
+            referenced,
+            value,
+        };
+        let bytes = serde_json::to_vec(&record).map_err(|source| StoreError::EncodeRecord {
+            key: key.to_owned(),
+            source,
         })?;
         // The lease keeps prune from running between the blobs being written and the
         // record naming them.
