@@ -85,14 +85,15 @@ impl StepRecords {
         })
     }
 
-    /// The record of `key`, if there is one whose layer is in the store.
+    /// The record of `key`, if there is one whose layer is in the store or remembered
+    /// where it is (a lazy layer from a cache).
     pub(super) fn get(&self, key: &CacheKey) -> Result<Option<StepRecord>, StoreError> {
         let record: Option<StepRecord> = self.records.get(key.hex())?;
         Ok(record.filter(|record| {
             record
                 .layer
                 .as_ref()
-                .is_none_or(|layer| self.store.has_blob(&layer.digest))
+                .is_none_or(|layer| self.store.knows_blob(&layer.digest))
         }))
     }
 

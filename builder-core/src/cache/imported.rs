@@ -8,7 +8,8 @@ use super::artifact::CachedStep;
 /// A step record found in an imported cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportedStep {
-    /// What the step produced; its layer's blob is in the store.
+    /// What the step produced; its layer's blob is in the store, or the store knows
+    /// where to fetch it from ([`Store::knows_blob`](crate::store::Store::knows_blob)).
     pub step: CachedStep,
     /// Where the record came from, for display (`registry.example/app:cache`).
     pub source: String,
@@ -17,7 +18,8 @@ pub struct ImportedStep {
 /// Step records imported from elsewhere (`--cache-from`), which a build looks a step's
 /// key up in when the store has no record of it.
 pub trait ImportedCache: Send + Sync {
-    /// The record of `key`, with its layer's blob brought into the store (verified);
+    /// The record of `key`, with its layer's blob brought into the store (verified) or
+    /// remembered where it is, to be fetched when its bytes are read;
     /// `None` when no imported cache has it, or when its layer cannot be had (which is
     /// told to `events` as a warning: the step then runs).
     fn find(&self, key: &CacheKey, events: &dyn Events) -> Option<ImportedStep>;

@@ -45,6 +45,7 @@ use crate::exec::Sandbox;
 use crate::executor::{NewLayer, RunInput, StepExecutor};
 use crate::net::Http;
 use crate::registry::{Client, ClientOptions, RegistryResolver};
+use crate::remote_cache::RegistryFetcher;
 use crate::resolver::BaseResolver;
 use crate::run::Runner;
 use crate::store::Store;
@@ -156,6 +157,10 @@ impl Frontend {
                 request.tags.push(name.clone());
             }
         }
+        // Layers a cache hit took without downloading them come with this build's
+        // registry options when their bytes are read.
+        let fetcher = RegistryFetcher::new(Client::new(self.registry.clone()));
+        self.store.set_fetcher(Arc::new(fetcher));
         let (http, input, parsed) = self.read(&mut request, events)?;
         // The parser's one warning, an empty continuation line, is the build check
         // NoEmptyContinuation here, as in BuildKit's builds.

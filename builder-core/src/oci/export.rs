@@ -232,8 +232,9 @@ fn collect(
         let manifest: ImageManifest =
             serde_json::from_slice(&bytes).map_err(|e| parse("manifest", e))?;
         for blob in std::iter::once(manifest.config()).chain(manifest.layers()) {
-            // Fails now, before anything is written, when a blob is missing.
-            store.blob_size(blob.digest())?;
+            // Fails now, before anything is written, when a blob is missing; fetches a
+            // layer the store only knows the place of.
+            store.ensure_blob(blob.digest())?;
             add(blob.digest());
         }
     } else {

@@ -3,6 +3,7 @@
 //! than uploading its bytes (a layer taken from a cache artifact, pushed with the image).
 //!
 //! Each origin is a record that lives as long as its blob and keeps nothing from prune.
+//! A blob not fetched yet has its [`RemoteBlob`](crate::store::RemoteBlob) record instead.
 
 use oci_spec::image::Digest;
 
@@ -39,11 +40,17 @@ pub(crate) fn mount_paths(store: &Store, digest: &Digest, destination: &Referenc
         return Vec::new();
     };
     // An unreadable origin only narrows where the blob may be mounted from.
-    let names: Vec<String> = records
+    let mut names: Vec<String> = records
         .get(digest.digest())
         .ok()
         .flatten()
         .unwrap_or_default();
+    // A layer the store may not have fetched is where it is remembered to be: tried
+    // first, as only a mount from there sends it without reading it.
+    let remote = store.remote_blob(digest);
+    if let Some(reference) = remote.and_then(|remote| remote.source.parse::<Reference>().ok()) {
+        names.insert(0, format!("{}/{}", reference.domain(), reference.path()));
+    }
     names
         .iter()
         .filter_map(|name| name.split_once('/'))

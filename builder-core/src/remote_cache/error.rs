@@ -3,6 +3,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use oci_spec::image::Digest;
+
 use crate::cache::ArtifactError;
 
 /// A failure of `--cache-from` or `--cache-to`.
@@ -77,4 +79,40 @@ pub enum RemoteCacheError {
         /// The size its descriptor gives.
         size: u64,
     },
+    /// A layer of a cache could not be read to check its `diff_id`.
+    #[error("failed to read the layer `{digest}` of a cache")]
+    ReadLayer {
+        /// The layer's blob.
+        digest: Digest,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A layer of a cache was found before not to be what its record claims.
+    #[error("the layer `{digest}` was refused before: {reason}")]
+    Refused {
+        /// The layer's blob.
+        digest: Digest,
+        /// Why, as told then.
+        reason: String,
+    },
+    /// A layer of a cache does not uncompress to the tar its record claims.
+    #[error(
+        "the layer `{}` of the cache `{}` uncompresses to `{}`, not to the `{}` its record claims",
+        .0.digest, .0.source_name, .0.actual, .0.expected
+    )]
+    DiffId(Box<DiffIdMismatch>),
+}
+
+/// A layer whose uncompressed tar is not what its record claims.
+#[derive(Debug)]
+pub struct DiffIdMismatch {
+    /// The cache's reference or directory.
+    pub source_name: String,
+    /// The layer's blob.
+    pub digest: Digest,
+    /// The `diff_id` of the record.
+    pub expected: Digest,
+    /// That of the bytes.
+    pub actual: Digest,
 }

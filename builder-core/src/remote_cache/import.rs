@@ -1,21 +1,24 @@
 //! `--cache-from`: reading cache artifacts, then looking steps up in them.
 //!
 //! Each artifact's manifest and config are read when the build starts; a layer is
-//! fetched (and verified) only when a step's key hits its record. Whatever fails (the
+//! taken only when a step's key hits its record: from a registry, lazily (see
+//! [`lazy`](super::lazy)); from a directory, copied and verified. Whatever fails (the
 //! registry is down, access is denied, the artifact is missing, of another version or
 //! corrupt) is one warning, and the build goes on without that artifact, or without
 //! that record when only its layer cannot be had.
 
-use oci_spec::image::{Descriptor, ImageManifest};
+use oci_spec::image::ImageManifest;
 
 use crate::cache::{
-    CONFIG_LIMIT, CONFIG_MEDIA_TYPE, CacheConfig, CacheKey, ImportedCache, ImportedStep,
+    CONFIG_LIMIT, CONFIG_MEDIA_TYPE, CacheConfig, CacheKey, CachedLayer, ImportedCache,
+    ImportedStep,
 };
 use crate::events::Events;
 use crate::registry::{Client, fetch_blob, fetch_manifest};
-use crate::store::Store;
+use crate::store::{RemoteBlob, Store};
 
 use super::layout::LayoutReader;
+use super::lazy::{check_diff_id, refused};
 use super::{CacheFrom, CacheLocation, RemoteCacheError};
 use crate::exec::error_chain;
 
@@ -26,7 +29,6 @@ const MANIFEST_LIMIT: u64 = 4 * 1024 * 1024;
 /// answers for it.
 pub struct ImportedRecords {
     store: Store,
-    client: Client,
     artifacts: Vec<Artifact>,
 }
 
@@ -65,24 +67,46 @@ impl ImportedRecords {
         }
         ImportedRecords {
             store: store.clone(),
-            client,
             artifacts,
         }
     }
 
-    /// Brings the blob `layer` of `artifact` into the store.
-    fn fetch(
-        &self,
-        artifact: &Artifact,
-        layer: &Descriptor,
-        events: &dyn Events,
-    ) -> crate::Result<()> {
+    /// Makes the layer of a record of `artifact` available to the store: remembered
+    /// where it is, for a registry (fetched when its bytes are first read, see
+    /// [`lazy`](super::lazy)), else copied in and checked against its `diff_id`.
+    fn take(&self, artifact: &Artifact, layer: &CachedLayer) -> crate::Result<()> {
+        let descriptor = layer.descriptor();
+        if let Some(reason) = refused(&self.store, &layer.digest) {
+            return Err(RemoteCacheError::Refused {
+                digest: layer.digest.clone(),
+                reason,
+            }
+            .into());
+        }
+        if self.store.has_blob(&layer.digest) {
+            return Ok(());
+        }
         match &artifact.location {
             Where::Registry(reference) => {
-                fetch_blob(&self.client, reference, &self.store, layer, events).map(drop)
+                let remote = RemoteBlob {
+                    source: reference.to_string(),
+                    media_type: layer.media_type.clone(),
+                    size: layer.size,
+                    diff_id: Some(layer.diff_id.clone()),
+                };
+                self.store.remember_remote(&layer.digest, &remote)?;
             }
-            Where::Local(reader) => reader.copy_blob(&self.store, layer),
+            Where::Local(reader) => {
+                reader.copy_blob(&self.store, &descriptor)?;
+                let checked =
+                    check_diff_id(&self.store, &artifact.name, &descriptor, &layer.diff_id);
+                if checked.is_err() {
+                    self.store.remove_blob(&layer.digest)?;
+                }
+                checked?;
+            }
         }
+        Ok(())
     }
 }
 
@@ -93,7 +117,7 @@ impl ImportedCache for ImportedRecords {
                 continue;
             };
             if let Some(layer) = &step.layer
-                && let Err(error) = self.fetch(artifact, &layer.descriptor(), events)
+                && let Err(error) = self.take(artifact, layer)
             {
                 events.warning(&format!(
                     "cache `{}`: layer `{}` not used: {}",

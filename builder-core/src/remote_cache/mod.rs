@@ -16,9 +16,11 @@ mod error;
 mod export;
 mod import;
 mod layout;
+mod lazy;
 mod options;
 
-pub use error::RemoteCacheError;
+pub use error::{DiffIdMismatch, RemoteCacheError};
 pub use export::{artifact, export};
 pub use import::ImportedRecords;
+pub use lazy::RegistryFetcher;
 pub use options::{CacheFrom, CacheLocation, CacheMode, CacheTo};

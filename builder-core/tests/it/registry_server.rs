@@ -59,7 +59,7 @@ impl Registry {
             }
         };
         let config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
+            "version: 0.1\nlog:\n  level: error\n\
              storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
              http:\n  addr: 127.0.0.1:{port}\n{auth_section}",
             dir.path().join("data").display()
@@ -77,11 +77,16 @@ impl Registry {
 
     /// Starts the process and waits until it answers.
     fn spawn(&mut self) {
+        let log = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("access.log"))
+            .unwrap();
         let child = Command::new(REGISTRY)
             .arg("serve")
             .arg(self.dir.path().join("config.yml"))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(log)
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
@@ -112,6 +117,20 @@ impl Registry {
     /// `127.0.0.1:<port>/<name>`.
     pub(crate) fn reference(&self, name: &str) -> String {
         format!("{}/{name}", self.host())
+    }
+
+    /// The digests of the blobs the registry sent (`GET` answered 200), from its access
+    /// log, in order.
+    pub(crate) fn blob_gets(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap();
+        log.lines()
+            .filter_map(|line| line.split_once("\"GET /v2/")?.1.split_once(' '))
+            .filter(|(_, rest)| {
+                rest.split_once("\" ")
+                    .is_some_and(|(_, s)| s.starts_with("200 "))
+            })
+            .filter_map(|(path, _)| Some(path.split_once("/blobs/")?.1.to_owned()))
+            .collect()
     }
 
     /// Where the registry keeps the blob with `hex` (its SHA-256).

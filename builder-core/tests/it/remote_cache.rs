@@ -51,6 +51,7 @@ fn an_imported_build_pushes_its_layers_by_mounting_them_from_the_cache() {
     let to: CacheTo = format!("type=registry,ref={cache}").parse().unwrap();
     let a = build(&runners.path().join("a"), context.path(), &[], &[to]);
     let from: CacheFrom = format!("type=registry,ref={cache}").parse().unwrap();
+    let before = registry.blob_gets().len();
     let b_root = runners.path().join("b");
     let b = build(&b_root, context.path(), &[from], &[]);
     assert_eq!(b.image, a.image);
@@ -80,11 +81,18 @@ fn an_imported_build_pushes_its_layers_by_mounting_them_from_the_cache() {
         &format!("docker://{}", registry.reference("it/app:1")),
     ]);
     let manifest: serde_json::Value = serde_json::from_slice(&layers.stdout).unwrap();
-    let count = manifest["layers"].as_array().unwrap().len();
+    let layers = manifest["layers"].as_array().unwrap();
     assert_eq!(
         (pushed.uploaded, pushed.mounted, pushed.existing),
-        (1, count, 0)
+        (1, layers.len(), 0)
     );
+    // Without reading them: the build took them lazily, and nothing downloaded them.
+    let gets = registry.blob_gets()[before..].to_vec();
+    for layer in &layers[1..] {
+        let digest = layer["digest"].as_str().unwrap();
+        assert!(!gets.iter().any(|get| get == digest), "{gets:?}");
+        assert!(!store.has_blob(&digest.parse().unwrap()));
+    }
 }
 
 /// A request to build `dockerfile` (in a context of its own at `dir`) with the build

@@ -428,3 +428,324 @@ fn an_unreachable_cache_registry_is_a_warning_unless_exporting_must_succeed() {
     let store = Store::open(fleet.path("a")).unwrap();
     store.find_image(id.trim()).unwrap();
 }
+
+/// The layer digests of the manifest `reference` names, read by skopeo.
+fn manifest_layers(reference: &str) -> Vec<String> {
+    let raw = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--creds=alice:s3cret",
+        "--raw",
+        &format!("docker://{reference}"),
+    ]);
+    let manifest: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| layer["digest"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+// See: issue 15
+#[test]
+fn a_cached_build_pushed_beside_its_cache_downloads_no_cache_layer() {
+    let fleet = Fleet::new();
+    let cache = fleet.registry.reference("it/cache:main");
+    let to = format!("type=registry,ref={cache},mode=max");
+    let (id_a, _) = ok(&fleet.build("a", &["--cache-to", &to]));
+    let cache_layers = manifest_layers(&cache);
+    let base_layers = manifest_layers(&fleet.registry.reference("it/busybox:1"));
+
+    let from = format!("type=registry,ref={cache}");
+    let app = fleet.registry.reference("it/app:1");
+    let before = fleet.registry.blob_gets().len();
+    let (id_b, _) = ok(&fleet.build("b", &["--cache-from", &from, "-t", &app, "--push"]));
+    assert_eq!(id_b, id_a);
+    assert_eq!(fleet.cached("b"), steps([true; 6]));
+    // The base's layers are pulled with it; no layer of the cache is downloaded.
+    let gets = fleet.registry.blob_gets()[before..].to_vec();
+    assert!(
+        gets.iter().all(|digest| !cache_layers.contains(digest)),
+        "{gets:?} of {cache_layers:?}"
+    );
+    let store = Store::open(fleet.path("b")).unwrap();
+    let pushed = manifest_layers(&app);
+    let lazy: Vec<&String> = pushed
+        .iter()
+        .filter(|digest| !base_layers.contains(digest))
+        .collect();
+    assert_eq!(lazy.len(), 4, "{pushed:?}");
+    for digest in &lazy {
+        assert!(cache_layers.contains(digest));
+        assert!(!store.has_blob(&digest.parse().unwrap()));
+    }
+
+    // An output that needs the bytes fetches them, verified; umoci checks the archive.
+    let work = fleet.path("work");
+    fs::create_dir(&work).unwrap();
+    let archive = work.join("image.tar");
+    let output = format!("type=oci,dest={}", archive.display());
+    // umoci opens the archive's image by its tag, `latest`.
+    let latest = fleet.registry.reference("it/app");
+    let (id_again, _) = ok(&fleet.build("b", &["-t", &latest, "-o", &output]));
+    assert_eq!(id_again, id_a);
+    let gets = fleet.registry.blob_gets()[before..].to_vec();
+    for digest in &lazy {
+        assert_eq!(
+            gets.iter().filter(|get| get == digest).count(),
+            1,
+            "{gets:?}"
+        );
+        assert!(store.has_blob(&digest.parse().unwrap()));
+    }
+    let (_, rootfs) = crate::build::unpack(&archive, &latest, &work);
+    assert_eq!(
+        fs::read_to_string(rootfs.join("all.txt")).unwrap(),
+        "a\none\ntool\n"
+    );
+}
+
+/// The digest of the layer among `layers` (blob files, by digest) whose tar holds `name`,
+/// listed by GNU tar.
+fn layer_holding(layers: &[(String, PathBuf)], name: &str) -> String {
+    layers
+        .iter()
+        .find(|(_, file)| {
+            let out = Command::new("tar").arg("-tzf").arg(file).output().unwrap();
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|line| line == name)
+        })
+        .map(|(digest, _)| digest.clone())
+        .expect("a layer holding the file")
+}
+
+/// Makes the records of `config` whose layer is `digest` claim another `diffId`; returns
+/// the `diffId` claimed before.
+fn poison(config: &mut serde_json::Value, digest: &str) -> String {
+    let mut claimed = None;
+    for record in config["records"].as_object_mut().unwrap().values_mut() {
+        if record["layer"]["digest"] == digest {
+            claimed = Some(record["layer"]["diffId"].as_str().unwrap().to_owned());
+            record["layer"]["diffId"] = sha256(b"another layer").to_string().into();
+        }
+    }
+    claimed.expect("a record of the layer")
+}
+
+impl Fleet {
+    /// Sends `bytes` to the registry as alice with curl (an independent client): `PUT`
+    /// to `path` after `POST`ing an upload when `upload`; returns the status.
+    fn curl_put(&self, path: &str, content_type: &str, bytes: &[u8]) -> String {
+        let file = self.path("upload.bin");
+        fs::write(&file, bytes).unwrap();
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-u",
+                "alice:s3cret",
+            ])
+            .args(["-X", "PUT", "-H", &format!("Content-Type: {content_type}")])
+            .arg("--data-binary")
+            .arg(format!("@{}", file.display()))
+            .arg(path)
+            .output()
+            .expect("run curl: install the Debian package `curl`");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Puts `config` as the config of a copy of the artifact `manifest` at `repo:tag`.
+    fn put_artifact(&self, repo: &str, tag: &str, manifest: &serde_json::Value, config: &[u8]) {
+        let host = self.registry.host();
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-D",
+                "-",
+                "-o",
+                "/dev/null",
+                "-u",
+                "alice:s3cret",
+                "-X",
+                "POST",
+            ])
+            .arg(format!("http://{host}/v2/{repo}/blobs/uploads/"))
+            .output()
+            .unwrap();
+        let headers = String::from_utf8(out.stdout).unwrap();
+        let location = headers
+            .lines()
+            .find_map(|line| line.strip_prefix("Location: "))
+            .expect("an upload location")
+            .trim()
+            .to_owned();
+        let digest = sha256(config).to_string();
+        let put = format!("{location}&digest={digest}");
+        assert_eq!(
+            self.curl_put(&put, "application/octet-stream", config),
+            "201"
+        );
+        let mut manifest = manifest.clone();
+        manifest["config"]["digest"] = digest.into();
+        manifest["config"]["size"] = config.len().into();
+        let url = format!("http://{host}/v2/{repo}/manifests/{tag}");
+        let bytes = serde_json::to_vec(&manifest).unwrap();
+        let media_type = "application/vnd.oci.image.manifest.v1+json";
+        assert_eq!(self.curl_put(&url, media_type, &bytes), "201");
+    }
+}
+
+// See: issue 15
+#[test]
+fn a_lazy_layer_that_is_not_what_its_record_claims_fails_once_then_misses() {
+    let fleet = Fleet::new();
+    let cache = fleet.registry.reference("it/cache:main");
+    ok(&fleet.build(
+        "a",
+        &["--cache-to", &format!("type=registry,ref={cache},mode=max")],
+    ));
+    let raw = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--creds=alice:s3cret",
+        "--raw",
+        &format!("docker://{cache}"),
+    ]);
+    let manifest: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+    let blob = |digest: &str| fleet.registry.blob_file(&digest[7..]);
+    let layers: Vec<(String, PathBuf)> = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| {
+            let digest = layer["digest"].as_str().unwrap().to_owned();
+            let file = blob(&digest);
+            (digest, file)
+        })
+        .collect();
+    let one = layer_holding(&layers, "one.txt");
+    let mut config: serde_json::Value = serde_json::from_slice(
+        &fs::read(blob(manifest["config"]["digest"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    let real = poison(&mut config, &one);
+    fleet.put_artifact(
+        "it/cache",
+        "poisoned",
+        &manifest,
+        config.to_string().as_bytes(),
+    );
+
+    // `RUN cat` runs over the layer of `RUN echo one`, taken lazily: fetching it finds
+    // that it is not what the record claims, and fails the build, saying so.
+    fs::write(fleet.path("ctx/app/a.txt"), "changed\n").unwrap();
+    let poisoned = fleet.registry.reference("it/cache:poisoned");
+    let from = format!("type=registry,ref={poisoned}");
+    let failed = fleet.build("b", &["--cache-from", &from]);
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    let expected = format!(
+        "the layer `{one}` of the cache `{poisoned}` uncompresses to `{real}`, not to the `{}` its record claims",
+        sha256(b"another layer")
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(
+        !Store::open(fleet.path("b"))
+            .unwrap()
+            .has_blob(&one.parse().unwrap()),
+        "the refused layer is removed"
+    );
+
+    // Built again, the step misses, with a warning, and runs.
+    let (id, stderr) = ok(&fleet.build("b", &["--cache-from", &from]));
+    let refused = format!(
+        "cache `{poisoned}`: layer `{one}` not used: the layer `{one}` was refused before: "
+    );
+    assert!(stderr.contains(&refused), "{stderr}");
+    assert_eq!(
+        fleet.cached("b"),
+        steps([true, true, false, false, false, false])
+    );
+    assert_eq!(
+        top_file(&fleet.path("b"), &id, "all.txt"),
+        "changed\none\ntool\n"
+    );
+}
+
+// See: issue 15
+#[test]
+fn a_layer_of_a_cache_directory_that_is_not_what_its_record_claims_is_a_miss() {
+    let fleet = Fleet::new();
+    let dir = fleet.path("cache-dir");
+    ok(&fleet.build(
+        "a",
+        &["--cache-to", &format!("type=local,dest={}", dir.display())],
+    ));
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let blob = |digest: &str| dir.join("blobs/sha256").join(&digest[7..]);
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &fs::read(blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    let layers: Vec<(String, PathBuf)> = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|layer| {
+            let digest = layer["digest"].as_str().unwrap().to_owned();
+            let file = blob(&digest);
+            (digest, file)
+        })
+        .collect();
+    let one = layer_holding(&layers, "one.txt");
+    let mut config: serde_json::Value = serde_json::from_slice(
+        &fs::read(blob(manifest["config"]["digest"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    let real = poison(&mut config, &one);
+    replace_config(&dir, config.to_string().as_bytes());
+
+    let from = format!("type=local,src={}", dir.display());
+    let (_, stderr) = ok(&fleet.build("b", &["--cache-from", &from]));
+    let warning = format!(
+        "cache `{}`: layer `{one}` not used: the layer `{one}` of the cache `{}` uncompresses to `{real}`, not to the `{}` its record claims",
+        dir.display(),
+        dir.display(),
+        sha256(b"another layer")
+    );
+    assert!(stderr.contains(&warning), "{stderr}");
+    // `mode=min` left the `tool` stage out; `RUN echo one` runs, and the steps after it
+    // hit (their keys follow the steps', not the layers').
+    assert_eq!(
+        fleet.cached("b"),
+        steps([false, true, false, true, true, true])
+    );
+}
+
+// See: issue 15
+#[test]
+fn a_lazy_layer_whose_registry_is_gone_fails_the_output_that_needs_it() {
+    let mut fleet = Fleet::new();
+    let cache = fleet.registry.reference("it/cache:main");
+    let to = format!("type=registry,ref={cache},mode=max");
+    let (id, _) = ok(&fleet.build("a", &["--cache-to", &to]));
+    let from = format!("type=registry,ref={cache}");
+    assert_eq!(ok(&fleet.build("b", &["--cache-from", &from])).0, id);
+    fleet.registry.stop();
+    let archive = fleet.path("image.tar");
+    let output = format!("type=tar,dest={}", archive.display());
+    let failed = fleet.build("b", &["-o", &output]);
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains("failed to fetch blob `sha256:")
+            && stderr.contains(&format!("` from `{cache}`")),
+        "{stderr}"
+    );
+}
