@@ -6,8 +6,9 @@
 //! succeed (after the config's size check), so that a record the build fails on is
 //! not kept.
 
-use crate::cache::{CacheKey, CachedLayer, CachedStep};
+use crate::cache::{CacheConfig, CacheKey, CachedLayer, CachedStep};
 
+use super::StepResult;
 use super::record::{LayerRecord, StepRecord};
 use super::stage::BuildRun;
 
@@ -63,6 +64,20 @@ impl BuildRun<'_> {
                 .as_ref()
                 .is_some_and(|imported| imported.defined(definition))
     }
+}
+
+/// The cache records of `steps`: of every step, or with `image_only` (BuildKit's
+/// `mode=min`, and what `type=inline` writes) of the steps in the stages the image is
+/// made of.
+pub fn cache_config(steps: &[StepResult], image_only: bool) -> CacheConfig {
+    let mut config = CacheConfig::new();
+    for step in steps.iter().filter(|step| step.in_image || !image_only) {
+        config.records.insert(step.key.clone(), step.record.clone());
+        if let Some(definition) = &step.definition {
+            config.definitions.insert(definition.clone());
+        }
+    }
+    config
 }
 
 /// A record as a cache artifact holds it.

@@ -78,7 +78,7 @@ use std::sync::Arc;
 
 use oci_spec::image::Descriptor;
 
-use crate::cache::{CacheKey, CachedStep, ImportedCache};
+use crate::cache::{CacheKey, CachedStep, INLINE_KEY, ImportedCache};
 use crate::context::{Context, FileHashes};
 use crate::digest::sha256;
 use crate::events::{Events, StepRef};
@@ -91,6 +91,7 @@ use crate::resolver::{BaseResolver, LocalResolver};
 use crate::store::Store;
 
 pub use error::BuildError;
+pub use imported::cache_config;
 pub use no_run::NoRun;
 pub use output::{export_rootfs, export_rootfs_tar};
 
@@ -130,6 +131,9 @@ pub struct BuildOptions {
     /// `network.host` entitlement, `--allow network.host`). Without it, a build that has
     /// one is refused before any step runs, as BuildKit refuses it.
     pub allow_host_network: bool,
+    /// Whether the image's config holds the cache records of its steps
+    /// (`--cache-to type=inline`), under [`INLINE_KEY`](crate::cache::INLINE_KEY).
+    pub inline_cache: bool,
 }
 
 impl BuildOptions {
@@ -156,6 +160,7 @@ impl Default for BuildOptions {
             labels: Vec::new(),
             allow_insecure: false,
             allow_host_network: false,
+            inline_cache: false,
         }
     }
 }
@@ -282,6 +287,11 @@ impl Builder {
                 .config
                 .labels
                 .insert(key.clone(), value.clone());
+        }
+        if options.inline_cache {
+            let records = serde_json::to_value(cache_config(&steps, true))
+                .expect("cache records encode as JSON");
+            image.config.extra.insert(INLINE_KEY.to_owned(), records);
         }
         image.config.created = image
             .config

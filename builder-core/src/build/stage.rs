@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::cache::{BaseKey, CacheKey, KeyBuilder, base_key, step_key};
+use crate::cache::{BaseKey, CacheKey, INLINE_KEY, KeyBuilder, base_key, step_key};
 use crate::context::{Context, FileHashes};
 use crate::events::{Events, StepRef};
 use crate::layer::{Compression, LayerOptions};
@@ -235,6 +235,8 @@ impl<'a> BuildRun<'a> {
             env.push(config::DEFAULT_PATH.to_owned());
         }
         config.config.on_build = None;
+        // A base's cache records are of its build, not of this one.
+        config.extra.remove(INLINE_KEY);
         let lineage = lineage::root(&stage.base, platform, self.context);
         let config_size = config::ConfigSize::of(&config);
         Ok(StageState {

@@ -28,6 +28,10 @@ use serde::{Deserialize, Serialize};
 use super::CacheKey;
 use super::key::VERSION as KEY_VERSION;
 
+/// The key of an image config's cache records (`--cache-to type=inline`), a
+/// [`CacheConfig`] beside the config's own fields, where BuildKit writes its
+/// `moby.buildkit.cache.v0`. Its records name the image's own layers.
+pub const INLINE_KEY: &str = "mkimage.cache.v1";
 /// The media type of the config blob of a cache artifact.
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.mkimage.cache.config.v1+json";
 /// The schema of [`CacheConfig`] this mkimage writes and reads.
@@ -156,6 +160,9 @@ pub enum ArtifactError {
         /// The media type.
         media_type: String,
     },
+    /// An image config holds no cache records under [`INLINE_KEY`].
+    #[error("the image's config holds no `{INLINE_KEY}` cache records")]
+    NoInline,
     /// A record's `created` is not an RFC 3339 time.
     #[error("the record of `{key}` has an invalid `created`")]
     Created {
@@ -222,6 +229,29 @@ impl CacheConfig {
         let config: CacheConfig = serde_json::from_slice(bytes).map_err(parse)?;
         config.check(layers)?;
         Ok(config)
+    }
+
+    /// Reads the cache records an image config (`bytes`) holds under [`INLINE_KEY`],
+    /// checked as [`CacheConfig::parse`] checks an artifact's, against the image's
+    /// `layers`.
+    ///
+    /// # Errors
+    ///
+    /// [`ArtifactError::NoInline`] when it holds none, else as [`CacheConfig::parse`].
+    pub fn parse_inline(bytes: &[u8], layers: &[Descriptor]) -> Result<CacheConfig, ArtifactError> {
+        if bytes.len() as u64 > CONFIG_LIMIT {
+            return Err(ArtifactError::TooLarge {
+                size: bytes.len() as u64,
+                limit: CONFIG_LIMIT,
+            });
+        }
+        let mut config: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(bytes)
+            .map_err(|error| ArtifactError::Parse {
+                message: error.to_string(),
+            })?;
+        let records = config.remove(INLINE_KEY).ok_or(ArtifactError::NoInline)?;
+        let bytes = serde_json::to_vec(&records).expect("a JSON value encodes");
+        CacheConfig::parse(&bytes, layers)
     }
 
     /// Checks the record count and each record against `layers`.

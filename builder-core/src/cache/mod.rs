@@ -7,7 +7,7 @@ mod key;
 
 pub use artifact::{
     ArtifactError, CONFIG_LIMIT, CONFIG_MEDIA_TYPE, CacheConfig, CachedLayer, CachedStep,
-    RECORD_LIMIT, SCHEMA,
+    INLINE_KEY, RECORD_LIMIT, SCHEMA,
 };
 pub use imported::{ImportedCache, ImportedStep};
 pub use key::{BaseKey, CacheKey, KeyBuilder, base_key, step_key};

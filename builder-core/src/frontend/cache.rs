@@ -7,7 +7,7 @@ use crate::cache::ImportedCache;
 use crate::events::Events;
 use crate::exec::error_chain;
 use crate::registry::{Client, ClientOptions};
-use crate::remote_cache::{ImportedRecords, export};
+use crate::remote_cache::{CacheLocation, ImportedRecords, export};
 use crate::store::Store;
 
 use super::{FrontendError, Outcome, Request};
@@ -37,7 +37,13 @@ pub(super) fn export_all(
     client: &Client,
     events: &dyn Events,
 ) -> Result<(), FrontendError> {
-    for to in &request.cache.to {
+    // Inline records are in the image already.
+    for to in request
+        .cache
+        .to
+        .iter()
+        .filter(|to| to.location != CacheLocation::Inline)
+    {
         match export(to, &outcome.steps, store, client, events) {
             Ok(_) => {}
             Err(error) if to.ignore_error => events.warning(&format!(

@@ -138,6 +138,7 @@ fn build(
     let options = BuildOptions {
         tags: Vec::new(),
         labels: Vec::new(),
+        inline_cache: false,
         ..options.clone()
     };
     // The step was made here, not written in a file: the caller names the context, and

@@ -11,6 +11,7 @@ use crate::context::Context;
 use crate::events::Events;
 use crate::plan::Platform;
 use crate::registry::Client;
+use crate::remote_cache::CacheLocation;
 use crate::store::Store;
 
 use super::checks::Checks;
@@ -157,6 +158,11 @@ impl Session<'_> {
                 .entitlements
                 .contains(&Entitlement::SecurityInsecure),
             allow_host_network: request.entitlements.contains(&Entitlement::NetworkHost),
+            inline_cache: request
+                .cache
+                .to
+                .iter()
+                .any(|to| to.location == CacheLocation::Inline),
         })
     }
 

@@ -8,7 +8,7 @@
 
 use oci_spec::image::{Descriptor, MediaType};
 
-use crate::build::StepResult;
+use crate::build::{StepResult, cache_config};
 use crate::cache::{CONFIG_MEDIA_TYPE, CacheConfig};
 use crate::events::Events;
 use crate::oci::{OciError, image_manifest};
@@ -21,17 +21,7 @@ use super::{CacheLocation, CacheMode, CacheTo, RemoteCacheError, layout};
 /// The artifact of `steps` for `mode`: the records of every step (`max`), or of the
 /// steps in the image's stages (`min`).
 pub fn artifact(steps: &[StepResult], mode: CacheMode) -> CacheConfig {
-    let mut config = CacheConfig::new();
-    for step in steps {
-        if mode == CacheMode::Min && !step.in_image {
-            continue;
-        }
-        config.records.insert(step.key.clone(), step.record.clone());
-        if let Some(definition) = &step.definition {
-            config.definitions.insert(definition.clone());
-        }
-    }
-    config
+    cache_config(steps, mode == CacheMode::Min)
 }
 
 /// Writes the records of `steps` that `to` asks for to its location; returns the
@@ -67,8 +57,17 @@ pub fn export(
         CacheLocation::Local(dir) => {
             layout::write(dir, store, &manifest, &blobs).map_err(failed)?
         }
+        CacheLocation::Inline => return Err(inline_elsewhere().into()),
     }
     Ok(manifest)
+}
+
+/// Why `type=inline` is no artifact to write: the build writes it into the image.
+pub(super) fn inline_elsewhere() -> RemoteCacheError {
+    RemoteCacheError::InvalidOption {
+        text: "type=inline".to_owned(),
+        problem: "the build writes inline records into the image's config".to_owned(),
+    }
 }
 
 /// Writes `config` and a manifest of it and its layers into the store; returns the

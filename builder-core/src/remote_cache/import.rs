@@ -7,7 +7,7 @@
 //! corrupt) is one warning, and the build goes on without that artifact, or without
 //! that record when only its layer cannot be had.
 
-use oci_spec::image::ImageManifest;
+use oci_spec::image::{Descriptor, ImageManifest};
 
 use crate::cache::{
     CONFIG_LIMIT, CONFIG_MEDIA_TYPE, CacheConfig, CacheKey, CachedLayer, ImportedCache,
@@ -159,6 +159,7 @@ fn read(
             fetch_blob(client, reference, store, manifest.config(), events)?;
             (manifest, Where::Registry(reference.clone()))
         }
+        CacheLocation::Inline => return Err(super::export::inline_elsewhere().into()),
         CacheLocation::Local(dir) => {
             let reader = LayoutReader::open(dir)?;
             let descriptor = reader.manifest()?;
@@ -184,11 +185,14 @@ fn read(
         }
     };
     let bytes = store.read_blob(manifest.config().digest())?;
-    let config = CacheConfig::parse(&bytes, manifest.layers()).map_err(|source| {
-        RemoteCacheError::Artifact {
-            source_name: name.clone(),
-            source,
-        }
+    let parsed = if is_image_config(manifest.config()) {
+        CacheConfig::parse_inline(&bytes, manifest.layers())
+    } else {
+        CacheConfig::parse(&bytes, manifest.layers())
+    };
+    let config = parsed.map_err(|source| RemoteCacheError::Artifact {
+        source_name: name.clone(),
+        source,
     })?;
     Ok(Artifact {
         name,
@@ -197,14 +201,25 @@ fn read(
     })
 }
 
-/// Checks that `manifest`'s config is a cache config of a size that is read.
+/// Whether `config` is an image's config, which may hold inline cache records, rather
+/// than a cache artifact's.
+fn is_image_config(config: &Descriptor) -> bool {
+    matches!(
+        config.media_type().as_ref(),
+        "application/vnd.oci.image.config.v1+json"
+            | "application/vnd.docker.container.image.v1+json"
+    )
+}
+
+/// Checks that `manifest`'s config is a cache config, or an image's, of a size that is
+/// read.
 fn check_config(name: &str, manifest: &ImageManifest) -> Result<(), RemoteCacheError> {
     let config = manifest.config();
     let artifact = |source| RemoteCacheError::Artifact {
         source_name: name.to_owned(),
         source,
     };
-    if config.media_type().as_ref() != CONFIG_MEDIA_TYPE {
+    if config.media_type().as_ref() != CONFIG_MEDIA_TYPE && !is_image_config(config) {
         return Err(artifact(crate::cache::ArtifactError::NotCache {
             media_type: config.media_type().to_string(),
         }));

@@ -16,6 +16,9 @@ pub enum CacheLocation {
     Registry(Reference),
     /// An OCI image layout directory (`type=local,src=DIR` / `dest=DIR`).
     Local(PathBuf),
+    /// The image's own config (`--cache-to type=inline`; read back through the image's
+    /// reference, `type=registry,ref=IMAGE`).
+    Inline,
 }
 
 impl fmt::Display for CacheLocation {
@@ -23,6 +26,7 @@ impl fmt::Display for CacheLocation {
         match self {
             CacheLocation::Registry(reference) => reference.fmt(f),
             CacheLocation::Local(dir) => dir.display().fmt(f),
+            CacheLocation::Inline => f.write_str("inline"),
         }
     }
 }
@@ -92,7 +96,8 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// The location of `type=` and its field (`ref`, or `path_key` for a directory).
+    /// The location of `type=` and its field (`ref`, or `path_key` for a directory);
+    /// `type=inline` only for `dest` (an export).
     fn location(&mut self, path_key: &str) -> Result<CacheLocation, RemoteCacheError> {
         let text = self.text;
         match self.take("type") {
@@ -110,9 +115,15 @@ impl<'a> Fields<'a> {
                 .filter(|dir| !dir.is_empty())
                 .map(|dir| CacheLocation::Local(PathBuf::from(dir)))
                 .ok_or_else(|| invalid(text, format!("`{path_key}=DIR` is missing"))),
+            Some("inline") if path_key == "dest" => Ok(CacheLocation::Inline),
             Some(other) => Err(invalid(
                 text,
-                format!("unknown type `{other}` (registry, local)"),
+                match path_key {
+                    "dest" => format!("unknown type `{other}` (registry, local, inline)"),
+                    _ => format!(
+                        "unknown type `{other}` (registry, local; an inline cache is read with type=registry,ref=IMAGE)"
+                    ),
+                },
             )),
             None => Err(invalid(text, "`type=` is missing".to_owned())),
         }
@@ -158,7 +169,8 @@ impl FromStr for CacheFrom {
 impl FromStr for CacheTo {
     type Err = RemoteCacheError;
 
-    /// `type=registry,ref=REF` or `type=local,dest=DIR`, with `mode=min|max` and
+    /// `type=registry,ref=REF`, `type=local,dest=DIR` or `type=inline` (whose records
+    /// are always `mode=min`'s), with `mode=min|max` and
     /// `ignore-error=true|false`. `image-manifest=true` and `oci-mediatypes=true` are
     /// taken as given: the artifact is always one OCI image manifest.
     fn from_str(text: &str) -> Result<CacheTo, RemoteCacheError> {
@@ -174,6 +186,12 @@ impl FromStr for CacheTo {
                 ));
             }
         };
+        if location == CacheLocation::Inline && mode == CacheMode::Max {
+            return Err(invalid(
+                text,
+                "an inline cache holds the image's steps only (`mode=min`)".to_owned(),
+            ));
+        }
         let ignore_error = fields.bool("ignore-error")?;
         for always in ["image-manifest", "oci-mediatypes"] {
             if fields.take(always).is_some_and(|value| value != "true") {
@@ -229,12 +247,19 @@ mod tests {
         let cases = [
             ("type=registry", "`ref=REF` is missing"),
             ("type=local", "`dest=DIR` is missing"),
-            ("type=gha,url=x", "unknown type `gha` (registry, local)"),
+            (
+                "type=gha,url=x",
+                "unknown type `gha` (registry, local, inline)",
+            ),
             (
                 "type=local,dest=d,mode=all",
                 "`mode` is `min` or `max`, not `all`",
             ),
             ("type=local,dest=d,zip=1", "unknown field `zip=1`"),
+            (
+                "type=inline,mode=max",
+                "an inline cache holds the image's steps only (`mode=min`)",
+            ),
             ("type=local,dest=d,dest=e", "`dest` is given twice"),
             (
                 "type=local,dest=d,image-manifest=false",

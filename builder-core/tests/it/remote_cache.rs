@@ -178,3 +178,27 @@ fn an_imported_record_the_step_fails_with_is_not_kept() {
         assert_eq!(step_records(root.path()), before);
     }
 }
+
+// See: issue 15
+#[test]
+fn inline_records_stay_in_their_image_and_are_not_inherited() {
+    let root = tempfile::tempdir().unwrap();
+    let context = tempfile::tempdir().unwrap();
+    let frontend = Frontend::new(Store::open(root.path()).unwrap());
+    let config = |outcome: &Outcome| -> serde_json::Value {
+        let digest = outcome.config.as_ref().unwrap().digest();
+        serde_json::from_slice(&frontend.store().read_blob(digest).unwrap()).unwrap()
+    };
+    let mut base = request(context.path(), "FROM scratch\nENV A=1\n", "", &[]);
+    base.cache.to = vec!["type=inline".parse().unwrap()];
+    base.tags = vec!["it/base:1".parse().unwrap()];
+    let built = frontend.build(base, &NoEvents).unwrap();
+    let records = &config(&built)["mkimage.cache.v1"]["records"];
+    assert_eq!(records.as_object().map(serde_json::Map::len), Some(1));
+
+    let child = request(context.path(), "FROM it/base:1\nENV B=2\n", "", &[]);
+    let built = frontend.build(child, &NoEvents).unwrap();
+    let config = config(&built);
+    assert_eq!(config["config"]["Env"][1], "A=1");
+    assert!(config.get("mkimage.cache.v1").is_none(), "{config}");
+}

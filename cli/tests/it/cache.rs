@@ -749,3 +749,55 @@ fn a_lazy_layer_whose_registry_is_gone_fails_the_output_that_needs_it() {
         "{stderr}"
     );
 }
+
+// See: issue 15
+#[test]
+fn three_runners_share_the_image_steps_through_inline_records() {
+    let fleet = Fleet::new();
+    let app = fleet.registry.reference("it/app:1");
+    let inline = ["--cache-to", "type=inline", "-t", &app, "--push"];
+    let (id_a, _) = ok(&fleet.build("a", &inline));
+    assert_eq!(fleet.cached("a"), steps([false; 6]));
+    // The records are in the pushed image's config, as skopeo reads it; the `tool`
+    // stage's step is not among them.
+    let out = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--creds=alice:s3cret",
+        "--raw",
+        "--config",
+        &format!("docker://{app}"),
+    ]);
+    let config: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let records = config["mkimage.cache.v1"]["records"].as_object().unwrap();
+    assert_eq!(records.len(), 5, "{config}");
+    let layers = manifest_layers(&app);
+    for record in records.values() {
+        if let Some(digest) = record["layer"]["digest"].as_str() {
+            assert!(layers.iter().any(|layer| layer == digest));
+        }
+    }
+
+    // B reads them back through the image's bare reference, and writes the same.
+    let mut args = vec!["--cache-from", &app];
+    args.extend(inline);
+    let (id_b, stderr) = ok(&fleet.build("b", &args));
+    assert_eq!(id_b, id_a);
+    assert_eq!(
+        fleet.cached("b"),
+        steps([false, true, true, true, true, true])
+    );
+    assert_eq!(imported_lines(&stderr, &app), 5, "{stderr}");
+
+    fs::write(fleet.path("ctx/app/a.txt"), "changed\n").unwrap();
+    let from = format!("type=registry,ref={app}");
+    let (id_c, _) = ok(&fleet.build("c", &["--cache-from", &from]));
+    assert_eq!(
+        fleet.cached("c"),
+        steps([false, true, true, false, false, false])
+    );
+    assert_eq!(
+        top_file(&fleet.path("c"), &id_c, "all.txt"),
+        "changed\none\ntool\n"
+    );
+}
