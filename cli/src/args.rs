@@ -58,7 +58,7 @@ pub(crate) enum Command {
 pub(crate) struct PruneArgs {
     /// Also trim the build cache to this size (`512MB`, `10GB`, bytes), removing the least
     /// recently used entries first; `0` empties it.
-    #[arg(long, value_name = "SIZE", value_parser = crate::human::parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = mkimage_core::spec::parse_size)]
     pub keep_storage: Option<u64>,
 }
 
