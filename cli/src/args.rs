@@ -305,8 +305,9 @@ pub(crate) struct BuildArgs {
     pub cache_from: Vec<String>,
     /// After the build, export its step records: `type=registry,ref=REF` or
     /// `type=local,dest=DIR`, with `mode=min|max` (the image's stages, or every stage)
-    /// and `ignore-error=true`; `type=inline` writes the image's into its config.
-    /// Repeatable.
+    /// and `ignore-error=true`; `cache-mounts=true` adds the content of the cache
+    /// mounts (up to `cache-mounts-max=SIZE` each); `type=inline` writes the image's
+    /// records into its config. Repeatable.
     #[arg(long = "cache-to", value_name = "type=TYPE,...")]
     pub cache_to: Vec<String>,
     /// Also write the image: `type=oci,dest=FILE`, `type=docker,dest=FILE` (archives),

@@ -6,7 +6,18 @@
 //! succeed (after the config's size check), so that a record the build fails on is
 //! not kept.
 
+use std::fs;
+use std::os::unix::fs::{PermissionsExt as _, chown};
+use std::path::Path;
+
 use crate::cache::{CacheConfig, CacheKey, CachedLayer, CachedStep};
+use crate::exec::error_chain;
+use crate::layer::{decompress, unpack};
+use crate::plan::{Mount, Op, Plan, Run};
+use crate::rootfs::RootfsError;
+use crate::run::{cache_identity, cache_path};
+use crate::store::{Store, StoreError};
+use crate::tree::remove_tree;
 
 use super::StepResult;
 use super::record::{LayerRecord, StepRecord};
@@ -55,6 +66,43 @@ impl BuildRun<'_> {
         Ok(())
     }
 
+    /// Fills each cache mount of `run` that the store does not have yet with the content
+    /// an imported cache holds for its id (`cache-mounts=true`); one that cannot be had
+    /// is a warning, and the step starts with it empty, as without the import.
+    ///
+    /// # Errors
+    ///
+    /// The store's, when its directory of cache mounts cannot be made.
+    pub(super) fn restore_cache_mounts(&self, run: &Run) -> crate::Result<()> {
+        let Some(imported) = &self.builder.imported else {
+            return Ok(());
+        };
+        let store = &self.builder.store;
+        for mount in &run.mounts {
+            let Mount::Cache {
+                id, mode, uid, gid, ..
+            } = mount
+            else {
+                continue;
+            };
+            let identity = cache_identity(id, *mode, *uid, *gid);
+            let dir = cache_path(store, &identity)?;
+            if dir.exists() {
+                continue;
+            }
+            let Some(layer) = imported.cache_mount(&identity, self.events) else {
+                continue;
+            };
+            if let Err(error) = restore(store, &layer, &dir, (*mode, *uid, *gid)) {
+                self.events.warning(&format!(
+                    "cache mount `{id}` not imported: {}",
+                    error_chain(&error)
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the store or an imported cache has a record of a step with `definition`.
     pub(super) fn defined(&self, definition: &CacheKey) -> bool {
         self.records.defined(definition)
@@ -78,6 +126,75 @@ pub fn cache_config(steps: &[StepResult], image_only: bool) -> CacheConfig {
         }
     }
     config
+}
+
+/// Unpacks the cache mount `layer` into `dir`, through a temp beside it renamed into
+/// place (as `RUN` makes a new cache directory), with the mount's mode and owner.
+fn restore(
+    store: &Store,
+    layer: &CachedLayer,
+    dir: &Path,
+    (mode, uid, gid): (u32, u32, u32),
+) -> crate::Result<()> {
+    let parent = dir
+        .parent()
+        .expect("a cache mount is in the cache mounts' directory");
+    let write = |path: &Path| {
+        let path = path.to_owned();
+        move |source| StoreError::WriteFile { path, source }
+    };
+    let temp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempdir_in(parent)
+        .map_err(write(parent))?;
+    let unpacked = store.read_verified(&layer.digest, |blob| -> crate::Result<_> {
+        let tar = decompress(blob, Some(&layer.media_type))?;
+        Ok(unpack(tar, temp.path())?)
+    })?;
+    if unpacked.diff_id != layer.diff_id {
+        return Err(RootfsError::DiffIdMismatch {
+            digest: layer.digest.to_string(),
+            expected: layer.diff_id.to_string(),
+            actual: unpacked.diff_id.to_string(),
+        }
+        .into());
+    }
+    chown(temp.path(), Some(uid), Some(gid)).map_err(write(temp.path()))?;
+    fs::set_permissions(temp.path(), fs::Permissions::from_mode(mode))
+        .map_err(write(temp.path()))?;
+    let temp = temp.keep();
+    if let Err(source) = fs::rename(&temp, dir) {
+        let _ = remove_tree(&temp);
+        // Another step made it first: that one is used.
+        if !dir.is_dir() {
+            return Err(write(dir)(source).into());
+        }
+    }
+    Ok(())
+}
+
+/// The names the cache mounts of the `RUN` steps `plan` builds are kept under
+/// ([`cache_identity`]), sorted, each once.
+pub(super) fn cache_mount_ids(plan: &Plan) -> Vec<String> {
+    let mut ids: Vec<String> = plan
+        .needed_stages()
+        .into_iter()
+        .flat_map(|index| &plan.stages[index].steps)
+        .filter_map(|step| match &step.op {
+            Op::Run(run) => Some(&run.mounts),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|mount| match mount {
+            Mount::Cache {
+                id, mode, uid, gid, ..
+            } => Some(cache_identity(id, *mode, *uid, *gid)),
+            _ => None,
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
 }
 
 /// A record as a cache artifact holds it.

@@ -174,6 +174,9 @@ pub struct Built {
     pub config: Descriptor,
     /// Every step built, in order, with whether it came from the cache.
     pub steps: Vec<StepResult>,
+    /// The ids of the `RUN --mount=type=cache` directories the build's steps mount,
+    /// sorted.
+    pub cache_mounts: Vec<String>,
 }
 
 /// How one step went.
@@ -313,6 +316,7 @@ impl Builder {
             image: descriptor,
             config,
             steps,
+            cache_mounts: imported::cache_mount_ids(plan),
         })
     }
 }

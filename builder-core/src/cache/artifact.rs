@@ -40,6 +40,8 @@ pub const SCHEMA: u32 = 1;
 pub const CONFIG_LIMIT: u64 = 8 * 1024 * 1024;
 /// The most records one artifact may hold.
 pub const RECORD_LIMIT: usize = 20_000;
+/// The longest cache mount id accepted (a path's length).
+const ID_LIMIT: usize = 4096;
 /// The longest `created` accepted (RFC 3339 with nanoseconds and an offset is 35).
 const CREATED_LIMIT: usize = 64;
 /// The layer media types a record may name: OCI's and Docker's, plain, gzip or zstd.
@@ -66,6 +68,11 @@ pub struct CacheConfig {
     /// a record: such a step hashes its sources before it runs, to look its key up.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub definitions: BTreeSet<CacheKey>,
+    /// The content of `RUN --mount=type=cache` directories, by the mount's id, each a
+    /// layer of the artifact (`cache-mounts=true`), to start an empty store's first
+    /// `RUN` warm.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cache_mounts: BTreeMap<String, CachedLayer>,
 }
 
 /// What one step produced.
@@ -147,18 +154,26 @@ pub enum ArtifactError {
     /// A record's layer is not among the manifest's layers, or has another shape there.
     #[error("the record of `{key}` names layer `{digest}`, which the artifact does not hold")]
     ForeignLayer {
-        /// The record's key.
-        key: CacheKey,
+        /// The record's key, or `cache mount <id>`.
+        key: String,
         /// The layer's digest.
         digest: Digest,
     },
     /// A record's layer has a media type that is no layer's.
     #[error("the record of `{key}` has a layer of media type `{media_type}`")]
     LayerMediaType {
-        /// The record's key.
-        key: CacheKey,
+        /// The record's key, or `cache mount <id>`.
+        key: String,
         /// The media type.
         media_type: String,
+    },
+    /// A cache mount's id is empty or too long.
+    #[error("a cache mount id has {length} bytes, not 1 to {limit}")]
+    CacheMountId {
+        /// Its length.
+        length: usize,
+        /// The limit.
+        limit: usize,
     },
     /// An image config holds no cache records under [`INLINE_KEY`].
     #[error("the image's config holds no `{INLINE_KEY}` cache records")]
@@ -188,15 +203,18 @@ impl CacheConfig {
             key_version: KEY_VERSION.to_owned(),
             records: BTreeMap::new(),
             definitions: BTreeSet::new(),
+            cache_mounts: BTreeMap::new(),
         }
     }
 
-    /// The layers the records name, each once, in the order of their first record.
+    /// The layers the records name, each once, in the order of their first record, then
+    /// those of the cache mounts.
     pub fn layers(&self) -> Vec<Descriptor> {
         let mut seen = std::collections::HashSet::new();
         self.records
             .values()
             .filter_map(|step| step.layer.as_ref())
+            .chain(self.cache_mounts.values())
             .filter(|layer| seen.insert(layer.digest.clone()))
             .map(CachedLayer::descriptor)
             .collect()
@@ -256,7 +274,7 @@ impl CacheConfig {
 
     /// Checks the record count and each record against `layers`.
     fn check(&self, layers: &[Descriptor]) -> Result<(), ArtifactError> {
-        let count = self.records.len() + self.definitions.len();
+        let count = self.records.len() + self.definitions.len() + self.cache_mounts.len();
         if count > RECORD_LIMIT {
             return Err(ArtifactError::TooManyRecords {
                 count,
@@ -269,22 +287,39 @@ impl CacheConfig {
             {
                 return Err(ArtifactError::Created { key: key.clone() });
             }
-            let Some(layer) = &step.layer else { continue };
-            if !LAYER_MEDIA_TYPES.contains(&layer.media_type.as_str()) {
-                return Err(ArtifactError::LayerMediaType {
-                    key: key.clone(),
-                    media_type: layer.media_type.clone(),
+            if let Some(layer) = &step.layer {
+                check_layer(&key.to_string(), layer, layers)?;
+            }
+        }
+        for (id, layer) in &self.cache_mounts {
+            if id.is_empty() || id.len() > ID_LIMIT {
+                return Err(ArtifactError::CacheMountId {
+                    length: id.len(),
+                    limit: ID_LIMIT,
                 });
             }
-            if !layers.contains(&layer.descriptor()) {
-                return Err(ArtifactError::ForeignLayer {
-                    key: key.clone(),
-                    digest: layer.digest.clone(),
-                });
-            }
+            check_layer(&format!("cache mount {id}"), layer, layers)?;
         }
         Ok(())
     }
+}
+
+/// Checks that `layer`, of the record `key`, has a layer's media type and is one of
+/// `layers`.
+fn check_layer(key: &str, layer: &CachedLayer, layers: &[Descriptor]) -> Result<(), ArtifactError> {
+    if !LAYER_MEDIA_TYPES.contains(&layer.media_type.as_str()) {
+        return Err(ArtifactError::LayerMediaType {
+            key: key.to_owned(),
+            media_type: layer.media_type.clone(),
+        });
+    }
+    if !layers.contains(&layer.descriptor()) {
+        return Err(ArtifactError::ForeignLayer {
+            key: key.to_owned(),
+            digest: layer.digest.clone(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -368,10 +403,21 @@ mod tests {
         assert_eq!(
             CacheConfig::parse(&serde_json::to_vec(&config).expect("encodes"), &[]),
             Err(ArtifactError::ForeignLayer {
-                key: copy.clone(),
+                key: copy.to_string(),
                 digest: layer("a").digest
             })
         );
+        let mut mounted = config.clone();
+        mounted.cache_mounts.insert("deps".to_owned(), layer("b"));
+        let bytes = serde_json::to_vec(&mounted).expect("encodes");
+        assert_eq!(
+            CacheConfig::parse(&bytes, &layers),
+            Err(ArtifactError::ForeignLayer {
+                key: "cache mount deps".to_owned(),
+                digest: layer("b").digest
+            })
+        );
+        assert_eq!(CacheConfig::parse(&bytes, &mounted.layers()), Ok(mounted));
         let mut odd = config.clone();
         if let Some(step) = odd.records.get_mut(&copy) {
             step.created = "yesterday".to_owned();

@@ -3,7 +3,7 @@
 use crate::events::Events;
 
 use super::CacheKey;
-use super::artifact::CachedStep;
+use super::artifact::{CachedLayer, CachedStep};
 
 /// A step record found in an imported cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,4 +27,9 @@ pub trait ImportedCache: Send + Sync {
     /// Whether an imported cache has a record of a `COPY` step with the definition key
     /// `definition` (see [`CacheConfig::definitions`](super::CacheConfig::definitions)).
     fn defined(&self, definition: &CacheKey) -> bool;
+
+    /// The layer holding the content of the cache mount `id`, available to the store
+    /// as a record's is (see [`ImportedCache::find`]); `None` when no imported cache has
+    /// it or it cannot be had (told to `events`).
+    fn cache_mount(&self, id: &str, events: &dyn Events) -> Option<CachedLayer>;
 }

@@ -44,7 +44,14 @@ pub(super) fn export_all(
         .iter()
         .filter(|to| to.location != CacheLocation::Inline)
     {
-        match export(to, &outcome.steps, store, client, events) {
+        match export(
+            to,
+            &outcome.steps,
+            &outcome.cache_mounts,
+            store,
+            client,
+            events,
+        ) {
             Ok(_) => {}
             Err(error) if to.ignore_error => events.warning(&format!(
                 "cache not exported to `{}`: {}",

@@ -21,6 +21,8 @@ pub struct Outcome {
     /// Every step of every platform's build (named contexts excluded), in order, with
     /// whether it came from the cache.
     pub steps: Vec<StepResult>,
+    /// The ids of the `RUN --mount=type=cache` directories the steps mount, sorted.
+    pub cache_mounts: Vec<String>,
     /// What the user should know about the Dockerfile and the build arguments.
     pub warnings: Vec<Warning>,
 }

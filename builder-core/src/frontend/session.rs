@@ -265,6 +265,15 @@ impl Session<'_> {
                 .iter()
                 .flat_map(|built| built.steps.clone())
                 .collect(),
+            cache_mounts: {
+                let mut ids: Vec<String> = builds
+                    .iter()
+                    .flat_map(|built| built.cache_mounts.clone())
+                    .collect();
+                ids.sort();
+                ids.dedup();
+                ids
+            },
             warnings,
         })
     }

@@ -16,7 +16,7 @@ use crate::registry::{Client, push};
 use crate::spec::canonical_json;
 use crate::store::Store;
 
-use super::{CacheLocation, CacheMode, CacheTo, RemoteCacheError, layout};
+use super::{CacheLocation, CacheMode, CacheTo, RemoteCacheError, layout, mounts};
 
 /// The artifact of `steps` for `mode`: the records of every step (`max`), or of the
 /// steps in the image's stages (`min`).
@@ -24,8 +24,9 @@ pub fn artifact(steps: &[StepResult], mode: CacheMode) -> CacheConfig {
     cache_config(steps, mode == CacheMode::Min)
 }
 
-/// Writes the records of `steps` that `to` asks for to its location; returns the
-/// artifact's manifest.
+/// Writes the records of `steps` that `to` asks for to its location, with the content
+/// of the cache mounts `cache_mounts` when it asks for them; returns the artifact's
+/// manifest.
 ///
 /// # Errors
 ///
@@ -34,11 +35,12 @@ pub fn artifact(steps: &[StepResult], mode: CacheMode) -> CacheConfig {
 pub fn export(
     to: &CacheTo,
     steps: &[StepResult],
+    cache_mounts: &[String],
     store: &Store,
     client: &Client,
     events: &dyn Events,
 ) -> crate::Result<Descriptor> {
-    let config = artifact(steps, to.mode);
+    let mut config = artifact(steps, to.mode);
     let failed = |error: crate::Error| match error {
         crate::Error::RemoteCache(error) => crate::Error::RemoteCache(error),
         other => RemoteCacheError::Transfer {
@@ -49,6 +51,10 @@ pub fn export(
     };
     // Keeps prune from removing the config and manifest before they are sent.
     let _lease = store.lease()?;
+    if to.cache_mounts {
+        let max = to.cache_mounts_max;
+        mounts::export_mounts(&mut config, cache_mounts, max, store, events).map_err(failed)?;
+    }
     let (manifest, blobs) = write_artifact(store, &config).map_err(failed)?;
     match &to.location {
         CacheLocation::Registry(reference) => {

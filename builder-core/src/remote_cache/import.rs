@@ -135,6 +135,23 @@ impl ImportedCache for ImportedRecords {
         None
     }
 
+    fn cache_mount(&self, id: &str, events: &dyn Events) -> Option<CachedLayer> {
+        for artifact in &self.artifacts {
+            let Some(layer) = artifact.config.cache_mounts.get(id) else {
+                continue;
+            };
+            match self.take(artifact, layer) {
+                Ok(()) => return Some(layer.clone()),
+                Err(error) => events.warning(&format!(
+                    "cache `{}`: cache mount `{id}` not used: {}",
+                    artifact.name,
+                    error_chain(&error)
+                )),
+            }
+        }
+        None
+    }
+
     fn defined(&self, definition: &CacheKey) -> bool {
         self.artifacts
             .iter()

@@ -17,10 +17,11 @@ mod export;
 mod import;
 mod layout;
 mod lazy;
+mod mounts;
 mod options;
 
 pub use error::{DiffIdMismatch, RemoteCacheError};
 pub use export::{artifact, export};
 pub use import::ImportedRecords;
 pub use lazy::RegistryFetcher;
-pub use options::{CacheFrom, CacheLocation, CacheMode, CacheTo};
+pub use options::{CACHE_MOUNTS_MAX, CacheFrom, CacheLocation, CacheMode, CacheTo};

@@ -57,7 +57,16 @@ pub struct CacheTo {
     pub mode: CacheMode,
     /// Whether a failed export is a warning (`ignore-error=true`) rather than an error.
     pub ignore_error: bool,
+    /// Whether the content of the build's `RUN --mount=type=cache` directories is
+    /// exported too (`cache-mounts=true`).
+    pub cache_mounts: bool,
+    /// The largest cache mount exported, in bytes (`cache-mounts-max=SIZE`); a larger
+    /// one is left out with a warning.
+    pub cache_mounts_max: u64,
 }
+
+/// The default of [`CacheTo::cache_mounts_max`]: 1 GiB.
+pub const CACHE_MOUNTS_MAX: u64 = 1 << 30;
 
 /// The `key=value` fields of a value, with the value for the error messages.
 struct Fields<'a> {
@@ -170,8 +179,8 @@ impl FromStr for CacheTo {
     type Err = RemoteCacheError;
 
     /// `type=registry,ref=REF`, `type=local,dest=DIR` or `type=inline` (whose records
-    /// are always `mode=min`'s), with `mode=min|max` and
-    /// `ignore-error=true|false`. `image-manifest=true` and `oci-mediatypes=true` are
+    /// are always `mode=min`'s), with `mode=min|max`, `cache-mounts=true|false`,
+    /// `cache-mounts-max=SIZE` and `ignore-error=true|false`. `image-manifest=true` and `oci-mediatypes=true` are
     /// taken as given: the artifact is always one OCI image manifest.
     fn from_str(text: &str) -> Result<CacheTo, RemoteCacheError> {
         let mut fields = Fields::parse(text)?;
@@ -193,6 +202,19 @@ impl FromStr for CacheTo {
             ));
         }
         let ignore_error = fields.bool("ignore-error")?;
+        let cache_mounts = fields.bool("cache-mounts")?;
+        if cache_mounts && location == CacheLocation::Inline {
+            return Err(invalid(
+                text,
+                "an inline cache holds no cache mounts (`cache-mounts=true`)".to_owned(),
+            ));
+        }
+        let cache_mounts_max = match fields.take("cache-mounts-max") {
+            None => CACHE_MOUNTS_MAX,
+            Some(size) => {
+                crate::spec::parse_size(size).map_err(|problem| invalid(text, problem))?
+            }
+        };
         for always in ["image-manifest", "oci-mediatypes"] {
             if fields.take(always).is_some_and(|value| value != "true") {
                 return Err(invalid(
@@ -206,6 +228,8 @@ impl FromStr for CacheTo {
             location,
             mode,
             ignore_error,
+            cache_mounts,
+            cache_mounts_max,
         })
     }
 }
@@ -228,8 +252,12 @@ mod tests {
                 location: registry("localhost/app:cache"),
                 mode: CacheMode::Max,
                 ignore_error: true,
+                cache_mounts: false,
+                cache_mounts_max: CACHE_MOUNTS_MAX,
             }
         );
+        let to: CacheTo = "type=local,dest=d,cache-mounts=true,cache-mounts-max=512MB".parse()?;
+        assert_eq!((to.cache_mounts, to.cache_mounts_max), (true, 512 << 20));
         let to: CacheTo = "type=local,dest=/tmp/c,image-manifest=true".parse()?;
         assert_eq!(
             (to.location, to.mode, to.ignore_error),
@@ -256,6 +284,14 @@ mod tests {
                 "`mode` is `min` or `max`, not `all`",
             ),
             ("type=local,dest=d,zip=1", "unknown field `zip=1`"),
+            (
+                "type=inline,cache-mounts=true",
+                "an inline cache holds no cache mounts (`cache-mounts=true`)",
+            ),
+            (
+                "type=local,dest=d,cache-mounts-max=lots",
+                "invalid size `lots`: expected a number and a unit like 512MB or 10GB",
+            ),
             (
                 "type=inline,mode=max",
                 "an inline cache holds the image's steps only (`mode=min`)",

@@ -40,6 +40,7 @@ use oci_spec::image::{Descriptor, Digest};
 
 pub use error::RunError;
 pub use mounts::StepInputs;
+pub(crate) use mounts::{cache_identity, cache_path};
 
 use crate::events::{Events, StepRef, Stream};
 use crate::exec::{

@@ -223,7 +223,9 @@ pub(super) fn resolve(
                 source,
             } => {
                 let seed = match from {
-                    Some(from) if !cache_path(store, id, *mode, *uid, *gid)?.is_dir() => {
+                    Some(from)
+                        if !cache_path(store, &cache_identity(id, *mode, *uid, *gid))?.is_dir() =>
+                    {
                         Some(sources.find("cache", from, source, &mut resolved._scratch)?)
                     }
                     _ => None,
@@ -406,18 +408,25 @@ impl Sources<'_> {
     }
 }
 
-/// Where the cache `id` is kept.
-/// The directory of the cache `id` made with `mode`, `uid` and `gid`: one per id and
-/// mode and owner, as BuildKit keys a cache mount by its id and the directory it makes
-/// for a mode or owner, so that mounts of one id with different ones share nothing.
-/// Without them (the defaults), the id alone names it.
-fn cache_path(store: &Store, id: &str, mode: u32, uid: u32, gid: u32) -> Result<PathBuf, RunError> {
-    let identity = if (mode, uid, gid) == (0o755, 0, 0) {
+/// The name the cache `id` made with `mode`, `uid` and `gid` is kept under: one per id
+/// and mode and owner, as BuildKit keys a cache mount by its id and the directory it
+/// makes for a mode or owner, so that mounts of one id with different ones share
+/// nothing. Without them (the defaults), the id alone names it.
+pub(crate) fn cache_identity(id: &str, mode: u32, uid: u32, gid: u32) -> String {
+    if (mode, uid, gid) == (0o755, 0, 0) {
         id.to_owned()
     } else {
         // Length-prefixed, so that no id reads as another id with other settings.
         format!("{}:{id}:{mode:o}:{uid}:{gid}", id.len())
-    };
+    }
+}
+
+/// Where the cache named `identity` ([`cache_identity`]) is kept.
+///
+/// # Errors
+///
+/// The store's, when its data directory cannot be made.
+pub(crate) fn cache_path(store: &Store, identity: &str) -> Result<PathBuf, RunError> {
     Ok(store
         .path_for("cache-mounts")?
         .join(sha256(identity.as_bytes()).digest()))
@@ -433,7 +442,7 @@ fn cache_dir(
     gid: u32,
     seed: Option<&Found>,
 ) -> Result<PathBuf, RunError> {
-    let dir = cache_path(store, id, mode, uid, gid)?;
+    let dir = cache_path(store, &cache_identity(id, mode, uid, gid))?;
     if dir.is_dir() {
         return Ok(dir);
     }

@@ -119,11 +119,16 @@ impl Registry {
         format!("{}/{name}", self.host())
     }
 
+    /// The registry's access log: a line per request.
+    pub(crate) fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("access.log")).unwrap()
+    }
+
     /// The digests of the blobs the registry sent (`GET` answered 200), from its access
     /// log, in order.
     pub(crate) fn blob_gets(&self) -> Vec<String> {
-        let log = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap();
-        log.lines()
+        self.access_log()
+            .lines()
             .filter_map(|line| line.split_once("\"GET /v2/")?.1.split_once(' '))
             .filter(|(_, rest)| {
                 rest.split_once("\" ")

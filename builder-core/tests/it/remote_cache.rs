@@ -145,6 +145,7 @@ fn an_imported_record_the_step_fails_with_is_not_kept() {
     export(
         &to,
         &[forged],
+        &[],
         frontend.store(),
         &Client::default(),
         &NoEvents,

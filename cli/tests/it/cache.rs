@@ -801,3 +801,75 @@ fn three_runners_share_the_image_steps_through_inline_records() {
         "changed\none\ntool\n"
     );
 }
+
+// See: issue 15
+#[test]
+fn an_empty_runner_first_run_sees_the_cache_mounts_another_exported() {
+    let fleet = Fleet::new();
+    let base = fleet.registry.reference("it/busybox:1");
+    let mount = "--mount=type=cache,id=deps,target=/deps";
+    // Writes into the cache only when it is empty: a build that finds it warm leaves it
+    // as it is, and its next export is the same blob.
+    let fill = format!(
+        "FROM {base}\nRUN {mount} sh -c 'test -f /deps/seen || {{ echo warm > /deps/seen; mkdir /deps/sub; echo deep > /deps/sub/f; }}'\n"
+    );
+    fs::write(fleet.path("ctx/Dockerfile"), &fill).unwrap();
+    let cache = fleet.registry.reference("it/cache:main");
+    let to = format!("type=registry,ref={cache},cache-mounts=true");
+    ok(&fleet.build("a", &["--cache-to", &to]));
+    let artifact = |reference: &str| -> serde_json::Value {
+        let raw = skopeo(&[
+            "inspect",
+            "--tls-verify=false",
+            "--creds=alice:s3cret",
+            "--raw",
+            &format!("docker://{reference}"),
+        ]);
+        let manifest: serde_json::Value = serde_json::from_slice(&raw.stdout).unwrap();
+        let hex = &manifest["config"]["digest"].as_str().unwrap()[7..];
+        serde_json::from_slice(&fs::read(fleet.registry.blob_file(hex)).unwrap()).unwrap()
+    };
+    let deps = artifact(&cache)["cacheMounts"]["deps"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listing = Command::new("tar")
+        .arg("-tzf")
+        .arg(fleet.registry.blob_file(&deps[7..]))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(listing.stdout).unwrap(),
+        "seen\nsub/\nsub/f\n"
+    );
+
+    // B, empty, runs another step over the same cache: its first RUN sees A's files.
+    let read = format!("FROM {base}\nRUN {mount} sh -c 'cat /deps/seen /deps/sub/f > /seen.txt'\n");
+    fs::write(fleet.path("ctx/Dockerfile"), &read).unwrap();
+    let from = format!("type=registry,ref={cache}");
+    let (id, _) = ok(&fleet.build("b", &["--cache-from", &from]));
+    assert_eq!(top_file(&fleet.path("b"), &id, "seen.txt"), "warm\ndeep\n");
+
+    // A again, with the step run anew over an unchanged cache: the same blob, not sent
+    // again.
+    fs::write(fleet.path("ctx/Dockerfile"), &fill).unwrap();
+    let uploads = |log: &str| log.matches(&format!("digest={deps}")).count();
+    let before = uploads(&fleet.registry.access_log());
+    ok(&fleet.build("a", &["--no-cache", "--cache-to", &to]));
+    assert_eq!(
+        artifact(&cache)["cacheMounts"]["deps"]["digest"],
+        deps.as_str()
+    );
+    assert_eq!(uploads(&fleet.registry.access_log()), before);
+
+    // Above cache-mounts-max, it is left out, saying so.
+    let small = format!("{to},cache-mounts-max=4");
+    let (_, stderr) = ok(&fleet.build("a", &["--cache-to", &small]));
+    assert!(
+        stderr.contains(
+            "cache mount `deps` not exported: it holds 10 bytes, more than cache-mounts-max (4)"
+        ),
+        "{stderr}"
+    );
+    assert!(artifact(&cache).get("cacheMounts").is_none());
+}

@@ -63,6 +63,7 @@ impl OpHandler for RunOp<'_> {
         state: &mut StageState,
         step: &StepRef,
     ) -> crate::Result<Option<NewLayer>> {
+        build.restore_cache_mounts(self.run)?;
         let input = RunInput {
             store: &build.builder.store,
             step,
