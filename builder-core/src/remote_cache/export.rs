@@ -52,8 +52,7 @@ pub fn export(
     // Keeps prune from removing the config and manifest before they are sent.
     let _lease = store.lease()?;
     if to.cache_mounts {
-        let max = to.cache_mounts_max;
-        mounts::export_mounts(&mut config, cache_mounts, max, store, events).map_err(failed)?;
+        mounts::export_mounts(&mut config, cache_mounts, to, store, events).map_err(failed)?;
     }
     let (manifest, blobs) = write_artifact(store, &config).map_err(failed)?;
     match &to.location {

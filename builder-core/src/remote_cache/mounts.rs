@@ -15,8 +15,11 @@ use crate::run::cache_path;
 use crate::store::Store;
 use crate::tree::tree_size;
 
-/// Adds to `config` the cache mounts `ids` as layers written into `store`, except
-/// those not in the store and those larger than `max` bytes (told to `events`).
+use super::CacheTo;
+
+/// Adds to `config` the cache mounts `ids` as layers written into `store` as `to` asks
+/// (its compression), except those not in the store and those larger than its
+/// `cache-mounts-max` (told to `events`).
 ///
 /// # Errors
 ///
@@ -24,7 +27,7 @@ use crate::tree::tree_size;
 pub(super) fn export_mounts(
     config: &mut CacheConfig,
     ids: &[String],
-    max: u64,
+    to: &CacheTo,
     store: &Store,
     events: &dyn Events,
 ) -> crate::Result<()> {
@@ -34,17 +37,18 @@ pub(super) fn export_mounts(
             continue;
         }
         let size = tree_size(&dir);
+        let max = to.cache_mounts_max;
         if size > max {
             events.warning(&format!(
                 "cache mount `{id}` not exported: it holds {size} bytes, more than cache-mounts-max ({max})"
             ));
             continue;
         }
-        let (blob, written) = write_layer(
-            store.begin_blob()?,
-            dir_entries(&dir)?,
-            &LayerOptions::default(),
-        )?;
+        let options = LayerOptions {
+            compression: to.compression,
+            ..LayerOptions::default()
+        };
+        let (blob, written) = write_layer(store.begin_blob()?, dir_entries(&dir)?, &options)?;
         let (digest, size) = blob.commit()?;
         let layer = CachedLayer {
             digest,

@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use crate::layer::Compression;
 use crate::plan::Reference;
 
 use super::RemoteCacheError;
@@ -63,6 +64,11 @@ pub struct CacheTo {
     /// The largest cache mount exported, in bytes (`cache-mounts-max=SIZE`); a larger
     /// one is left out with a warning.
     pub cache_mounts_max: u64,
+    /// How the layers the export writes itself (those of cache mounts) are compressed
+    /// (`compression=gzip|zstd|uncompressed`, at each one's default level). Step layers
+    /// are the image's own blobs, as `--compression` made them, so that a hit gives the
+    /// image a local build gives.
+    pub compression: Compression,
 }
 
 /// The default of [`CacheTo::cache_mounts_max`]: 1 GiB.
@@ -180,7 +186,8 @@ impl FromStr for CacheTo {
 
     /// `type=registry,ref=REF`, `type=local,dest=DIR` or `type=inline` (whose records
     /// are always `mode=min`'s), with `mode=min|max`, `cache-mounts=true|false`,
-    /// `cache-mounts-max=SIZE` and `ignore-error=true|false`. `image-manifest=true` and `oci-mediatypes=true` are
+    /// `cache-mounts-max=SIZE`, `compression=gzip|zstd|uncompressed` and
+    /// `ignore-error=true|false`. `image-manifest=true` and `oci-mediatypes=true` are
     /// taken as given: the artifact is always one OCI image manifest.
     fn from_str(text: &str) -> Result<CacheTo, RemoteCacheError> {
         let mut fields = Fields::parse(text)?;
@@ -209,6 +216,17 @@ impl FromStr for CacheTo {
                 "an inline cache holds no cache mounts (`cache-mounts=true`)".to_owned(),
             ));
         }
+        let compression = match fields.take("compression") {
+            None | Some("gzip") => Compression::default(),
+            Some("zstd") => Compression::Zstd { level: 3 },
+            Some("uncompressed") => Compression::Uncompressed,
+            Some(other) => {
+                return Err(invalid(
+                    text,
+                    format!("`compression` is `gzip`, `zstd` or `uncompressed`, not `{other}`"),
+                ));
+            }
+        };
         let cache_mounts_max = match fields.take("cache-mounts-max") {
             None => CACHE_MOUNTS_MAX,
             Some(size) => {
@@ -230,6 +248,7 @@ impl FromStr for CacheTo {
             ignore_error,
             cache_mounts,
             cache_mounts_max,
+            compression,
         })
     }
 }
@@ -254,8 +273,11 @@ mod tests {
                 ignore_error: true,
                 cache_mounts: false,
                 cache_mounts_max: CACHE_MOUNTS_MAX,
+                compression: Compression::default(),
             }
         );
+        let to: CacheTo = "type=local,dest=d,compression=zstd".parse()?;
+        assert_eq!(to.compression, Compression::Zstd { level: 3 });
         let to: CacheTo = "type=local,dest=d,cache-mounts=true,cache-mounts-max=512MB".parse()?;
         assert_eq!((to.cache_mounts, to.cache_mounts_max), (true, 512 << 20));
         let to: CacheTo = "type=local,dest=/tmp/c,image-manifest=true".parse()?;
@@ -291,6 +313,10 @@ mod tests {
             (
                 "type=local,dest=d,cache-mounts-max=lots",
                 "invalid size `lots`: expected a number and a unit like 512MB or 10GB",
+            ),
+            (
+                "type=local,dest=d,compression=lz4",
+                "`compression` is `gzip`, `zstd` or `uncompressed`, not `lz4`",
             ),
             (
                 "type=inline,mode=max",

@@ -873,3 +873,49 @@ fn an_empty_runner_first_run_sees_the_cache_mounts_another_exported() {
     );
     assert!(artifact(&cache).get("cacheMounts").is_none());
 }
+
+// See: issue 15
+#[test]
+fn cache_mounts_go_through_a_directory_compressed_as_asked() {
+    let fleet = Fleet::new();
+    let base = fleet.registry.reference("it/busybox:1");
+    let mount = "--mount=type=cache,id=deps,target=/deps";
+    let fill = format!("FROM {base}\nRUN {mount} sh -c 'echo warm > /deps/seen'\n");
+    fs::write(fleet.path("ctx/Dockerfile"), fill).unwrap();
+    let dir = fleet.path("cache-dir");
+    let to = format!(
+        "type=local,dest={},cache-mounts=true,compression=zstd",
+        dir.display()
+    );
+    ok(&fleet.build("a", &["--cache-to", &to]));
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let blob = |digest: &str| dir.join("blobs/sha256").join(&digest[7..]);
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &fs::read(blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    let config: serde_json::Value = serde_json::from_slice(
+        &fs::read(blob(manifest["config"]["digest"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    let deps = &config["cacheMounts"]["deps"];
+    assert_eq!(
+        deps["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    );
+    // zstd and tar read it.
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("zstd -dc \"$0\" | tar -xO seen")
+        .arg(blob(deps["digest"].as_str().unwrap()))
+        .output()
+        .expect("run zstd: install the Debian package `zstd`");
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "warm\n");
+
+    let read = format!("FROM {base}\nRUN {mount} cp /deps/seen /seen.txt\n");
+    fs::write(fleet.path("ctx/Dockerfile"), read).unwrap();
+    let from = format!("type=local,src={}", dir.display());
+    let (id, _) = ok(&fleet.build("b", &["--cache-from", &from]));
+    assert_eq!(top_file(&fleet.path("b"), &id, "seen.txt"), "warm\n");
+}
