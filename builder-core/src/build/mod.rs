@@ -132,7 +132,7 @@ pub struct BuildOptions {
     /// one is refused before any step runs, as BuildKit refuses it.
     pub allow_host_network: bool,
     /// Whether the image's config holds the cache records of its steps
-    /// (`--cache-to type=inline`), under [`INLINE_KEY`](crate::cache::INLINE_KEY).
+    /// (`--cache-to type=inline`), under [`INLINE_KEY`].
     pub inline_cache: bool,
 }
 

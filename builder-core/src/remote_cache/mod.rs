@@ -4,9 +4,12 @@
 //!
 //! [`export`] writes a build's step records as one cache artifact (see
 //! [`crate::cache::CacheConfig`] for its format) to a registry or an OCI layout
-//! directory ([`CacheTo`]); [`ImportedRecords::load`] reads artifacts ([`CacheFrom`]) for
-//! a [`Builder`](crate::build::Builder) to look steps up in after its store, fetching a
-//! layer's blob only for a step that hits.
+//! directory ([`CacheTo`]), with the content of its cache mounts when asked
+//! (`cache-mounts=true`); `type=inline` records are written into the image's config by
+//! the build itself. [`ImportedRecords::load`] reads artifacts, or an image's inline
+//! records ([`CacheFrom`]), for a [`Builder`](crate::build::Builder) to look steps up in
+//! after its store. A hit from a registry takes its layer lazily: the store remembers
+//! where it is, and [`RegistryFetcher`] fetches it when its bytes are first read.
 //!
 //! This module sits above `registry` and `build`, apart from the format in `cache`:
 //! `cache` is a leaf that `build` imports, and the transfer needs the registry client,
