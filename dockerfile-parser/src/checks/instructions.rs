@@ -208,6 +208,18 @@ fn pairs(instruction: &Instruction, found: &mut Vec<Check>) {
 
 /// `SecretsUsedInArgOrEnv`: a name with a word of a secret and none of a public value.
 fn secret(key: &str, instruction: &str, span: Span, found: &mut Vec<Check>) {
+    if looks_secret(key) {
+        let message = format!(
+            "Do not use ARG or ENV instructions for sensitive data ({instruction} {key:?})"
+        );
+        found.push(Check::new(&SECRETS_USED_IN_ARG_OR_ENV, message, span));
+    }
+}
+
+/// Whether the variable name `key` looks like it holds a secret, as BuildKit's rule
+/// `SecretsUsedInArgOrEnv` tells: a `_`-separated word of a secret (`token`,
+/// `password`, `key`…) and none of a public value (`public`, `file`, `version`).
+pub fn looks_secret(key: &str) -> bool {
     static DENY: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(
             "(?i)(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)",
@@ -217,12 +229,7 @@ fn secret(key: &str, instruction: &str, span: Span, found: &mut Vec<Check>) {
     static ALLOW: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new("(?i)(?:_|^)(?:public|file|version)(?:_|$)").expect("the pattern is valid")
     });
-    if DENY.is_match(key) && !ALLOW.is_match(key) {
-        let message = format!(
-            "Do not use ARG or ENV instructions for sensitive data ({instruction} {key:?})"
-        );
-        found.push(Check::new(&SECRETS_USED_IN_ARG_OR_ENV, message, span));
-    }
+    DENY.is_match(key) && !ALLOW.is_match(key)
 }
 
 /// `ExposeProtoCasing` and `ExposeInvalidFormat` for one `EXPOSE` word,

@@ -33,6 +33,7 @@ mod vars;
 
 pub use config::{CHECK_BUILD_ARG, CheckConfig, CheckConfigError};
 pub use copy::copy_ignored;
+pub use instructions::looks_secret;
 pub use rules::*;
 
 use crate::ast::{Dockerfile, Instruction, Keyword};
