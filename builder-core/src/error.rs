@@ -1,6 +1,7 @@
 //! The crate's error type.
 
 use crate::add::ArchiveError;
+use crate::attest::AttestError;
 use crate::build::BuildError;
 use crate::context::ContextError;
 use crate::exec::ExecError;
@@ -67,6 +68,9 @@ pub enum Error {
     /// A user or group could not be resolved.
     #[error(transparent)]
     User(#[from] UserError),
+    /// An attestation could not be made or read.
+    #[error(transparent)]
+    Attest(#[from] AttestError),
 }
 
 /// A `Result` whose error is [`Error`].

@@ -29,6 +29,7 @@
 pub mod add;
 pub mod archive;
 pub mod atomic;
+pub mod attest;
 pub mod build;
 pub mod cache;
 pub mod context;

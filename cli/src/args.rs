@@ -172,6 +172,14 @@ pub(crate) struct InspectArgs {
     /// Images: names, ids or digests.
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
+    /// Print the SBOM attestation's SPDX document instead (an object per platform
+    /// when the image has several).
+    #[arg(long, conflicts_with = "provenance")]
+    pub sbom: bool,
+    /// Print the provenance attestation's SLSA predicate instead (an object per
+    /// platform when the image has several).
+    #[arg(long)]
+    pub provenance: bool,
 }
 
 /// `mkimage history`.
@@ -380,6 +388,21 @@ pub(crate) struct BuildArgs {
     /// Push the image to the registry of each `--tag` after the build.
     #[arg(long)]
     pub push: bool,
+    /// Attach an SBOM attestation, made by reading the image's packages: `true`,
+    /// `false`, or `generator=IMAGE` (accepted and not run).
+    #[arg(long, value_name = "true|false|generator=IMAGE", num_args = 0..=1,
+        require_equals = true, default_missing_value = "true")]
+    pub sbom: Option<String>,
+    /// Attach a provenance attestation: `true`, `false`, or
+    /// `mode=min|max[,version=v0.2|v1][,builder-id=URI]`. By default `mode=min` when
+    /// pushing or writing an OCI archive.
+    #[arg(long, value_name = "true|false|mode=min|max", num_args = 0..=1,
+        require_equals = true, default_missing_value = "true")]
+    pub provenance: Option<String>,
+    /// An attestation as buildx spells it: `type=sbom[,generator=IMAGE]`,
+    /// `type=provenance[,mode=max]`, `type=…,disabled=true`. Repeatable.
+    #[arg(long = "attest", value_name = "type=sbom|provenance,…")]
+    pub attest: Vec<String>,
     /// Registry options.
     #[command(flatten)]
     pub registry: RegistryArgs,

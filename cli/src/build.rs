@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use mkimage_core::Events;
+use mkimage_core::attest::{AttestError, Attestations};
 use mkimage_core::exec::Sandbox;
 use mkimage_core::frontend::{
     CacheOptions, ContextSource, DockerfileSource, Entitlement, Frontend, FrontendError, Isolation,
@@ -170,8 +171,24 @@ fn request(args: &BuildArgs) -> anyhow::Result<Request> {
                 EntitlementArg::NetworkHost => Entitlement::NetworkHost,
             })
             .collect(),
+        attestations: attestations(args)?,
         ..Request::new(context(args))
     })
+}
+
+/// The attestations `--attest`, then `--sbom` and `--provenance`, ask for.
+fn attestations(args: &BuildArgs) -> Result<Attestations, AttestError> {
+    let mut asked = Attestations::default();
+    for text in &args.attest {
+        asked.apply_attest(text)?;
+    }
+    if let Some(text) = &args.sbom {
+        asked.apply_sbom(text)?;
+    }
+    if let Some(text) = &args.provenance {
+        asked.apply_provenance(text)?;
+    }
+    Ok(asked)
 }
 
 /// Each of `values` parsed (`--cache-from`, `--cache-to`).

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use mkimage_core::attest;
 use mkimage_core::oci::Image;
 use mkimage_core::plan::Platform;
 use mkimage_core::store::Store;
@@ -12,12 +13,42 @@ use crate::render;
 
 /// Runs `mkimage inspect`.
 pub(crate) fn run(store: &Store, args: &InspectArgs) -> anyhow::Result<ExitCode> {
+    let wanted = match (args.sbom, args.provenance) {
+        (true, _) => Some(("SBOM", vec![attest::SPDX_DOCUMENT])),
+        (_, true) => Some(("provenance", vec![attest::SLSA_V02, attest::SLSA_V1])),
+        _ => None,
+    };
+    if let Some((what, types)) = wanted {
+        for name in &args.images {
+            render::json(&predicates(store, name, what, &types)?)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut out = Vec::new();
     for name in &args.images {
         out.push(describe(store, name)?);
     }
     render::json(&Value::Array(out))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The predicates of `types` attached to the image `name`: the one predicate, or an
+/// object of them by platform when there are several.
+fn predicates(store: &Store, name: &str, what: &str, types: &[&str]) -> anyhow::Result<Value> {
+    let descriptor = store.find_image(name)?;
+    let mut found = serde_json::Map::new();
+    for kind in types {
+        for (platform, statement) in attest::predicates(store, &descriptor, kind)? {
+            found.insert(platform, statement.predicate);
+        }
+    }
+    if found.len() > 1 {
+        return Ok(Value::Object(found));
+    }
+    match found.into_iter().next() {
+        Some((_, predicate)) => Ok(predicate),
+        None => anyhow::bail!("image `{name}` has no {what} attestation"),
+    }
 }
 
 /// One image as docker-like JSON, with the manifest and config as stored.

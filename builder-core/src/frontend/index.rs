@@ -6,9 +6,10 @@ use crate::oci::write_index;
 use crate::plan::Reference;
 use crate::store::Store;
 
-/// Writes an index of `manifests` (one per platform, built untagged) into `store`, lists
-/// it as an image named `tags`, and stops listing the manifests on their own unless
-/// something names them: the index keeps them.
+/// Writes an index of `manifests` (one per platform, built untagged) and after them
+/// their `attestations` manifests into `store`, lists it as an image named `tags`, and
+/// stops listing the manifests on their own unless something names them: the index
+/// keeps them.
 ///
 /// # Errors
 ///
@@ -16,9 +17,11 @@ use crate::store::Store;
 pub(super) fn write(
     store: &Store,
     manifests: &[Descriptor],
+    attestations: &[Descriptor],
     tags: &[Reference],
 ) -> crate::Result<Descriptor> {
-    let index = write_index(store, manifests)?;
+    let entries: Vec<Descriptor> = manifests.iter().chain(attestations).cloned().collect();
+    let index = write_index(store, &entries)?;
     store.add_image(&index)?;
     for tag in tags {
         store.tag(tag, &index)?;

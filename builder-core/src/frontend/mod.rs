@@ -20,6 +20,7 @@
 //! replace them. Progress and warnings go to the [`Events`] given to the build; errors in
 //! the Dockerfile carry their [`Location`]. Nothing is printed.
 
+mod attestations;
 mod build_args;
 mod cache;
 mod checks;

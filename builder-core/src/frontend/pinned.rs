@@ -38,6 +38,21 @@ impl Pinned {
         }
     }
 
+    /// Every reference resolved so far, with its platform and image, sorted.
+    pub(super) fn resolved(&self) -> Vec<(String, Platform, Descriptor)> {
+        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut resolved: Vec<_> = slots
+            .iter()
+            .filter_map(|((reference, platform), slot)| {
+                let pinned = slot.lock().unwrap_or_else(PoisonError::into_inner);
+                let descriptor = pinned.as_ref()?.clone();
+                Some((reference.clone(), platform.clone(), descriptor))
+            })
+            .collect();
+        resolved.sort_by(|a, b| (&a.0, a.1.to_string()).cmp(&(&b.0, b.1.to_string())));
+        resolved
+    }
+
     /// The slot of `reference` for `platform`, new when it has none yet.
     fn slot(&self, reference: &str, platform: &Platform) -> Slot {
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);

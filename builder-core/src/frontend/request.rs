@@ -5,6 +5,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::PathBuf;
 
+use crate::attest::Attestations;
 use crate::layer::Compression;
 use crate::plan::{KeyValue, Network, Platform, Reference};
 use crate::remote_cache::{CacheFrom, CacheTo};
@@ -61,6 +62,10 @@ pub struct Request {
     pub entitlements: Vec<Entitlement>,
     /// How the default executor isolates `RUN` steps (`--isolation`).
     pub isolation: Isolation,
+    /// The SBOM and provenance attestations to attach (`--sbom`, `--provenance`,
+    /// `--attest`); by default, as buildx, provenance `mode=min` when an output is a
+    /// registry or an OCI archive.
+    pub attestations: Attestations,
 }
 
 impl Request {
@@ -85,6 +90,7 @@ impl Request {
             source_date_epoch: None,
             entitlements: Vec::new(),
             isolation: Isolation::default(),
+            attestations: Attestations::default(),
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use oci_spec::image::Descriptor;
+
 use mkimage_dockerfile::{BaseImage, Dockerfile, LowerOptions, Lowered, NamedContext};
 
 use crate::Plan;
@@ -22,7 +24,8 @@ use super::outcome::Warnings;
 use super::output::Written;
 use super::pinned::Pinned;
 use super::{
-    Entitlement, FrontendError, Outcome, Request, Warning, build_args, index, named, network,
+    Entitlement, FrontendError, Outcome, Request, Warning, attestations, build_args, index, named,
+    network,
 };
 
 /// One build: the request and what was made of it so far.
@@ -58,6 +61,7 @@ impl Session<'_> {
     /// there are several, then gathered in an index); adds the first platform's
     /// lowering warnings to `warnings`.
     pub(super) fn run(&self, mut warnings: Warnings<'_>) -> Result<Outcome, FrontendError> {
+        let started = chrono::DateTime::from(std::time::SystemTime::now());
         let options = self.options()?;
         let named = named::resolve(
             &self.request.named_contexts,
@@ -80,7 +84,8 @@ impl Session<'_> {
             network::run_defaults(&mut lowered.plan, self.request.network, &hosts);
             builds.push(self.build(&lowered.plan, &context, platform, &options)?);
         }
-        self.finish(&builds, warnings.into_vec())
+        let attestations = attestations::write(self, &builds, started, options.source_date_epoch)?;
+        self.finish(&builds, &attestations, warnings.into_vec())
     }
 
     /// What `mkimage build --check` does: lowers the Dockerfile for the first platform
@@ -247,14 +252,23 @@ impl Session<'_> {
             .map_err(|error| build_error(&self.input.name, &self.input.text, error))
     }
 
-    /// The outcome of `builds`: the one image, or an index of them, tagged.
-    fn finish(&self, builds: &[Built], warnings: Vec<Warning>) -> Result<Outcome, FrontendError> {
-        let (image, config) = match builds {
-            [built] => (built.image.clone(), Some(built.config.clone())),
+    /// The outcome of `builds`: the one image, or an index of them with their
+    /// `attestations`, tagged.
+    fn finish(
+        &self,
+        builds: &[Built],
+        attestations: &[Descriptor],
+        warnings: Vec<Warning>,
+    ) -> Result<Outcome, FrontendError> {
+        let config = match builds {
+            [built] => Some(built.config.clone()),
+            _ => None,
+        };
+        let image = match builds {
+            [built] if attestations.is_empty() => built.image.clone(),
             _ => {
                 let manifests: Vec<_> = builds.iter().map(|built| built.image.clone()).collect();
-                let index = index::write(self.store, &manifests, &self.request.tags)?;
-                (index, None)
+                index::write(self.store, &manifests, attestations, &self.request.tags)?
             }
         };
         Ok(Outcome {

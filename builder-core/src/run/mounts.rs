@@ -56,6 +56,16 @@ impl std::fmt::Debug for StepInputs {
 }
 
 impl StepInputs {
+    /// The ids of the secrets, sorted; never their values.
+    pub fn secret_ids(&self) -> Vec<String> {
+        self.secrets.keys().cloned().collect()
+    }
+
+    /// The ids of the SSH agents, sorted.
+    pub fn ssh_ids(&self) -> Vec<String> {
+        self.ssh.keys().cloned().collect()
+    }
+
     /// Adds the secret `id` with its value (`--secret id=…,src=…` or `env=…`).
     pub fn secret(mut self, id: impl Into<String>, value: impl Into<Vec<u8>>) -> StepInputs {
         self.secrets.insert(id.into(), value.into());
