@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use mkimage_core::Events;
-use mkimage_core::attest::{AttestError, Attestations};
+use mkimage_core::attest::{AttestError, Attestations, Setting};
 use mkimage_core::exec::Sandbox;
 use mkimage_core::frontend::{
     CacheOptions, ContextSource, DockerfileSource, Entitlement, Frontend, FrontendError, Isolation,
@@ -176,9 +176,19 @@ fn request(args: &BuildArgs) -> anyhow::Result<Request> {
     })
 }
 
-/// The attestations `--attest`, then `--sbom` and `--provenance`, ask for.
+/// The attestations `--attest`, then `--sbom` and `--provenance`, ask for. With
+/// `BUILDX_NO_DEFAULT_ATTESTATIONS` set (not to `0` or `false`), as in buildx, only those.
 fn attestations(args: &BuildArgs) -> Result<Attestations, AttestError> {
-    let mut asked = Attestations::default();
+    let no_defaults = std::env::var("BUILDX_NO_DEFAULT_ATTESTATIONS")
+        .is_ok_and(|value| !["", "0", "false"].contains(&value.as_str()));
+    let mut asked = Attestations {
+        provenance: if no_defaults {
+            Setting::Off
+        } else {
+            Setting::Default
+        },
+        ..Attestations::default()
+    };
     for text in &args.attest {
         asked.apply_attest(text)?;
     }

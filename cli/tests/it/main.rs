@@ -5,6 +5,7 @@
 
 mod add;
 mod archive;
+mod attest;
 mod build;
 mod build_instructions;
 mod build_outputs;

@@ -36,6 +36,7 @@ impl Setup {
     pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_mkimage"));
         command
+            .env("BUILDX_NO_DEFAULT_ATTESTATIONS", "1")
             .arg("--root")
             .arg(self.path("store"))
             .arg("build")
@@ -372,6 +373,7 @@ fn run_works_rootless() {
             .arg(dir.path().join("store"))
             .args(args)
             .env("HOME", dir.path())
+            .env("BUILDX_NO_DEFAULT_ATTESTATIONS", "1")
             .output()
             .expect("setpriv (Debian package `util-linux`)");
         ok(&output)
@@ -503,6 +505,7 @@ fn run_works_rootless_with_subordinate_ids() {
             .arg(dir.path().join("store"))
             .args(args)
             .env("HOME", dir.path())
+            .env("BUILDX_NO_DEFAULT_ATTESTATIONS", "1")
             .output()
             .unwrap()
     };

@@ -9,9 +9,11 @@ use mkimage_core::oci::{History, ImageConfig, RootFs, RunConfig, write_image};
 use mkimage_core::oci_spec::image::Descriptor;
 use mkimage_core::store::Store;
 
-/// Runs `mkimage --root ROOT ARGS…`.
+/// Runs `mkimage --root ROOT ARGS…`, with no attestation but those asked for (the
+/// tests of attestations in `attest.rs` ask for the defaults).
 pub(crate) fn mkimage(root: &Path, args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_mkimage"))
+        .env("BUILDX_NO_DEFAULT_ATTESTATIONS", "1")
         .arg("--root")
         .arg(root)
         .args(args)
