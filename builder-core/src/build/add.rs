@@ -25,6 +25,7 @@ use crate::net::NetOptions;
 use crate::plan::{AddOptions, Copy, CopySource, Platform};
 use crate::store::ScratchDir;
 
+use super::Fetched;
 use super::chmod::Chmod;
 use super::copy::{self, Prepared};
 use super::stage::{BuildRun, StageState};
@@ -43,6 +44,8 @@ pub(super) struct AddSources {
     net: NetOptions,
     /// `--keep-git-dir`.
     keep_git_dir: bool,
+    /// The URLs and git sources, each pinned by what it gave.
+    pub(super) fetched: Vec<Fetched>,
     /// Holds the downloads and the extracted contents until the layer is written.
     scratch: Option<ScratchDir>,
 }
@@ -134,6 +137,11 @@ pub(super) fn prepare(
             .into());
         }
         prepared.push_input(sha256(format!("git\n{}", resolved.commit).as_bytes()));
+        sources.fetched.push(Fetched {
+            url: url.to_owned(),
+            algorithm: "sha1",
+            hex: resolved.commit.clone(),
+        });
         sources.gits.push((git, resolved));
     }
     for url in urls {
@@ -146,6 +154,11 @@ pub(super) fn prepare(
         // As BuildKit's key of an HTTP source: the body and the mtime it will carry.
         let mtime = got.last_modified.map_or("-".to_owned(), |m| m.to_string());
         prepared.push_input(sha256(format!("{}\n{mtime}", got.digest).as_bytes()));
+        sources.fetched.push(Fetched {
+            url: url.to_owned(),
+            algorithm: "sha256",
+            hex: got.digest.digest().to_owned(),
+        });
         let extract = options.unpack == Some(true) && is_archive(&got.path)?;
         sources.downloads.push((got, extract));
     }

@@ -200,6 +200,20 @@ pub struct StepResult {
     /// Whether the step is in a stage the image is made of: the target, or a stage it
     /// is `FROM` (BuildKit's `mode=min` exports those steps only).
     pub in_image: bool,
+    /// What an `ADD` fetched: each URL with its body's digest, each git source with
+    /// its commit (a provenance's materials).
+    pub fetched: Vec<Fetched>,
+}
+
+/// A source a step fetched from outside the build, pinned by what it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The URL as the Dockerfile gives it.
+    pub url: String,
+    /// The digest's algorithm: `sha256` (a body), `sha1` (a git commit).
+    pub algorithm: &'static str,
+    /// The digest, in hex.
+    pub hex: String,
 }
 
 impl Builder {

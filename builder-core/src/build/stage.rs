@@ -368,6 +368,7 @@ impl<'a> BuildRun<'a> {
             .is_some_and(|definition| skips_cache || !self.defined(definition));
         let mut handler = ops::handler(self, &step.op, &state.platform, defer)?;
         let inputs = handler.inputs(self)?;
+        let fetched = handler.fetched();
         let mut key = step_key(&state.image.key, &step.op, &inputs);
         let lineage = lineage::step(&state.lineage, &step.op);
         let cached = if skips_cache || defer {
@@ -468,6 +469,7 @@ impl<'a> BuildRun<'a> {
             definition: definition.filter(|_| record_layer),
             record: cached_step,
             in_image: false,
+            fetched,
         });
         Ok(())
     }

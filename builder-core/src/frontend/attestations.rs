@@ -1,16 +1,18 @@
 //! The attestations of a build: what the build knows of itself, handed to [`attest`]
 //! for each platform's image, and their manifests for the image index.
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use oci_spec::image::Descriptor;
+use oci_spec::image::{Descriptor, Digest};
 
 use crate::attest::{
-    self, Attestations, BuildFacts, Material, STATEMENT_V01, STATEMENT_V1, Setting, SlsaVersion,
-    Statement, Subject,
+    self, Attestations, BuildFacts, Material, ProvenanceMode, STATEMENT_V01, STATEMENT_V1, Setting,
+    SlsaVersion, Statement, Subject,
 };
 use crate::build::Built;
+use crate::context::{FileHashes, SelectOptions};
 use crate::oci::Image;
 use crate::plan::Platform;
 
@@ -58,14 +60,14 @@ pub(super) fn write(
         dockerfile_name: &session.input.name,
         dockerfile: &session.input.text,
         context_url: context_url(&session.request.context),
-        context_digest: None,
+        context_digest: context_digest(session, &asked)?,
         build_args: &session.request.build_args,
         labels: &session.request.labels,
         target: session.request.target.as_deref(),
         platforms: &session.platforms,
         secrets: session.request.run_inputs.secret_ids(),
         ssh: session.request.run_inputs.ssh_ids(),
-        materials: materials(session),
+        materials: materials(session, builds),
         steps: &steps,
         started,
         finished,
@@ -139,16 +141,51 @@ fn subjects(session: &Session<'_>, built: &Built, platform: &Platform) -> Vec<Su
         .collect()
 }
 
-/// The base images the build resolved, by digest.
-fn materials(session: &Session<'_>) -> Vec<Material> {
-    session
+/// The base images the build resolved, by digest, then what the steps of `builds`
+/// fetched (`ADD` URLs by their bodies' digests, git sources by commit), each once.
+fn materials(session: &Session<'_>, builds: &[Built]) -> Vec<Material> {
+    let mut materials: Vec<Material> = session
         .resolver
         .resolved()
         .into_iter()
         .map(|(reference, platform, descriptor)| {
             Material::image(&reference, &platform, descriptor.digest())
         })
-        .collect()
+        .collect();
+    let fetched = builds
+        .iter()
+        .flat_map(|b| &b.steps)
+        .flat_map(|s| &s.fetched);
+    for source in fetched {
+        let material = Material {
+            uri: source.url.clone(),
+            digest: BTreeMap::from([(source.algorithm.to_owned(), source.hex.clone())]),
+        };
+        if !materials.contains(&material) {
+            materials.push(material);
+        }
+    }
+    materials
+}
+
+/// For a provenance of `mode=max`, the content digest of the whole context, as a
+/// `COPY . /` would select it (`.dockerignore` applied).
+fn context_digest(
+    session: &Session<'_>,
+    asked: &Attestations,
+) -> Result<Option<Digest>, FrontendError> {
+    let max = matches!(&asked.provenance, Setting::On(o) if o.mode == ProvenanceMode::Max);
+    if !max {
+        return Ok(None);
+    }
+    let context = session.input.open_context()?;
+    let mut selection = context
+        .select(&["."], &SelectOptions::default())
+        .map_err(crate::Error::from)?;
+    let digest = selection
+        .digest(&FileHashes::in_memory())
+        .map_err(crate::Error::from)?;
+    Ok(Some(digest))
 }
 
 /// The URL of a context that was fetched.

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 use mkimage_core::store::Store;
-use mkimage_core::testutil::{busybox_image, run_checked};
+use mkimage_core::testutil::{HttpServer, busybox_image, run_checked};
 use serde_json::Value;
 
 use crate::build::tool;
@@ -336,6 +336,11 @@ fn sbom_and_provenance_ride_the_pushed_index_and_the_oci_archive() {
     );
     let parameters = &provenance["invocation"]["parameters"];
     assert_eq!(parameters["frontend"], "dockerfile.v0");
+    assert_eq!(parameters["locals"][0]["name"], "context");
+    assert!(
+        parameters["locals"][0]["digest"]["sha256"].is_string(),
+        "{parameters}"
+    );
     assert_eq!(parameters["secrets"][0]["id"], "tok");
     assert!(parameters["args"].get("build-arg:API_TOKEN").is_none());
     assert_eq!(
@@ -581,4 +586,43 @@ fn sbom_never_follows_an_image_link_to_the_host() {
     assert!(spdx_packages(&sbom).is_empty(), "{sbom}");
     assert_eq!(fs::read_to_string(host.join("canary")).unwrap(), canary);
     assert_eq!(fs::read_dir(host.join("empty")).unwrap().count(), 0);
+}
+
+#[test]
+fn provenance_names_add_urls_by_the_digest_of_their_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = dir.path().join("served");
+    fs::create_dir(&served).unwrap();
+    fs::write(served.join("tool.txt"), "a tool\n").unwrap();
+    let server = HttpServer::start(&served).unwrap();
+    let url = server.url("tool.txt");
+    let context = dir.path().join("ctx");
+    fs::create_dir(&context).unwrap();
+    fs::write(
+        context.join("Dockerfile"),
+        format!("FROM scratch\nADD {url} /tool.txt\n"),
+    )
+    .unwrap();
+    let root = dir.path().join("store");
+    stdout(&mkimage(
+        &root,
+        &[
+            "build",
+            "-q",
+            "-t",
+            "it/add",
+            "--provenance=true",
+            context.to_str().unwrap(),
+        ],
+    ));
+    let provenance: Value = serde_json::from_str(&stdout(&mkimage(
+        &root,
+        &["inspect", "--provenance", "it/add"],
+    )))
+    .unwrap();
+    let digest = tool("sha256sum", &[served.join("tool.txt").to_str().unwrap()]);
+    assert_eq!(
+        provenance["materials"],
+        serde_json::json!([{"uri": url, "digest": {"sha256": &digest[..64]}}])
+    );
 }

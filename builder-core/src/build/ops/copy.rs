@@ -3,6 +3,7 @@
 use oci_spec::image::Digest;
 
 use super::OpHandler;
+use crate::build::Fetched;
 use crate::build::copy::{self, Prepared};
 use crate::build::stage::{BuildRun, StageState};
 use crate::events::StepRef;
@@ -39,6 +40,10 @@ impl<'o> CopyOp<'o> {
 impl OpHandler for CopyOp<'_> {
     fn inputs(&self, _run: &BuildRun<'_>) -> crate::Result<Vec<Digest>> {
         Ok(self.prepared.inputs())
+    }
+
+    fn fetched(&self) -> Vec<Fetched> {
+        self.prepared.add.fetched.clone()
     }
 
     fn reuses_layer(&self) -> bool {

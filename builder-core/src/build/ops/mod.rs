@@ -12,6 +12,7 @@ mod workdir;
 use oci_spec::image::Digest;
 
 use super::stage::{BuildRun, StageState};
+use crate::build::Fetched;
 use crate::events::StepRef;
 use crate::executor::NewLayer;
 use crate::plan::{Op, Platform};
@@ -29,6 +30,11 @@ pub(super) trait OpHandler {
     /// Why something the step reads cannot be found or read.
     fn inputs(&self, _run: &BuildRun<'_>) -> crate::Result<Vec<Digest>> {
         Ok(Vec::new())
+    }
+
+    /// What the step fetched from outside the build (`ADD` of URLs and git sources).
+    fn fetched(&self) -> Vec<Fetched> {
+        Vec::new()
     }
 
     /// Whether the layer it writes copies the unchanged chunks of the layer the same
