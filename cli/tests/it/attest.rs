@@ -370,9 +370,26 @@ fn sbom_and_provenance_ride_the_pushed_index_and_the_oci_archive() {
         serde_json::from_str(&stdout(&mkimage(&root, &["inspect", "--sbom", &name]))).unwrap();
     assert_eq!(&inspected, sbom);
 
-    // Loaded elsewhere and pushed again, the attestations travel with the image.
+    // Saved, loaded elsewhere and pushed again, the attestations travel with the image.
+    let saved = dir.path().join("saved.tar");
+    let saved_arg = saved.to_str().unwrap();
+    stdout(&mkimage(
+        &root,
+        &["save", "--format", "oci", "-o", saved_arg, &name],
+    ));
+    let saved_layout = dir.path().join("saved");
+    fs::create_dir(&saved_layout).unwrap();
+    tool(
+        "tar",
+        &["-xf", saved_arg, "-C", saved_layout.to_str().unwrap()],
+    );
+    assert_eq!(blob(&saved_layout, id.trim()), index);
+    assert_eq!(
+        blob(&saved_layout, &attestation),
+        blob(&layout, &attestation)
+    );
     let other = dir.path().join("other");
-    stdout(&mkimage(&other, &["load", "-i", archive.to_str().unwrap()]));
+    stdout(&mkimage(&other, &["load", "-i", saved_arg]));
     let provenance_again: Value = serde_json::from_str(&stdout(&mkimage(
         &other,
         &["inspect", "--provenance", &name],
@@ -484,6 +501,14 @@ fn sbom_reads_apk_distroless_python_and_node_records_and_whiteouts() {
             r#"{"name":"@types/node","version":"20.1.0","license":"MIT"}"#,
         ),
         ("gone.json", r#"{"name":"left-pad","version":"1.3.0"}"#),
+        (
+            "Cargo.lock",
+            "version = 3\n\n[[package]]\nname = \"serde\"\nversion = \"1.0.200\"\n",
+        ),
+        (
+            "rake.gemspec",
+            "Gem::Specification.new do |s|\n  s.name = \"rake\".freeze\n  s.version = \"13.0.6\"\n  s.licenses = [\"MIT\".freeze]\nend\n",
+        ),
     ];
     fs::create_dir(&context).unwrap();
     for (name, text) in files {
@@ -498,6 +523,8 @@ fn sbom_reads_apk_distroless_python_and_node_records_and_whiteouts() {
          COPY METADATA /usr/lib/python3.12/site-packages/requests_toolbelt-1.0.0.dist-info/\n\
          COPY package.json /app/node_modules/@types/node/\n\
          COPY gone.json /app/node_modules/left-pad/package.json\n\
+         COPY Cargo.lock /src/\n\
+         COPY rake.gemspec /usr/lib/ruby/gems/3.1.0/specifications/rake-13.0.6.gemspec\n\
          RUN rm -r /app/node_modules/left-pad\n",
     )
     .unwrap();
@@ -513,6 +540,8 @@ fn sbom_reads_apk_distroless_python_and_node_records_and_whiteouts() {
             context.to_str().unwrap(),
         ],
     ));
+    // Pruning the store keeps the blobs the attestations are made of.
+    stdout(&mkimage(&root, &["prune", "--keep-storage", "0"]));
     let sbom: Value =
         serde_json::from_str(&stdout(&mkimage(&root, &["inspect", "--sbom", "it/mixed"]))).unwrap();
     let purls: BTreeSet<String> = sbom["packages"]
@@ -528,12 +557,35 @@ fn sbom_reads_apk_distroless_python_and_node_records_and_whiteouts() {
         "pkg:deb/alpine/base-files@12.4+deb12u5?arch=amd64&distro=alpine-3.20.3",
         "pkg:pypi/requests-toolbelt@1.0.0",
         "pkg:npm/%40types/node@20.1.0",
+        "pkg:cargo/serde@1.0.200",
+        "pkg:gem/rake@13.0.6",
     ]
     .into_iter()
     .map(str::to_owned)
     .collect();
     assert_eq!(purls, expected);
     assert_eq!(spdx_package(&sbom, "musl")["licenseDeclared"], "MIT");
+    // Built again, the layers read before come from the store's records: same packages.
+    let records = root.join("records/sbom-layers-v1");
+    assert!(
+        fs::read_dir(&records).unwrap().count() >= 7,
+        "a record per layer"
+    );
+    stdout(&mkimage(
+        &root,
+        &[
+            "build",
+            "-q",
+            "--no-cache",
+            "-t",
+            "it/again",
+            "--sbom=true",
+            context.to_str().unwrap(),
+        ],
+    ));
+    let again: Value =
+        serde_json::from_str(&stdout(&mkimage(&root, &["inspect", "--sbom", "it/again"]))).unwrap();
+    assert_eq!(spdx_packages(&again), spdx_packages(&sbom));
     assert_valid_spdx(&sbom, dir.path());
     let provenance = mkimage(&root, &["inspect", "--provenance", "it/mixed"]);
     assert_eq!(
@@ -625,4 +677,77 @@ fn provenance_names_add_urls_by_the_digest_of_their_body() {
         provenance["materials"],
         serde_json::json!([{"uri": url, "digest": {"sha256": &digest[..64]}}])
     );
+}
+
+#[test]
+fn each_platform_gets_its_own_attestation_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let context = dir.path().join("ctx");
+    fs::create_dir(&context).unwrap();
+    fs::write(
+        context.join("Dockerfile"),
+        "FROM scratch\nCOPY Dockerfile /\n",
+    )
+    .unwrap();
+    let archive = dir.path().join("multi.tar");
+    stdout(&mkimage(
+        &dir.path().join("store"),
+        &[
+            "build",
+            "-q",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--attest",
+            "type=sbom",
+            "--attest",
+            "type=provenance,mode=max",
+            "-o",
+            &format!("type=oci,dest={}", archive.display()),
+            context.to_str().unwrap(),
+        ],
+    ));
+    let layout = dir.path().join("layout");
+    fs::create_dir(&layout).unwrap();
+    tool(
+        "tar",
+        &[
+            "-xf",
+            archive.to_str().unwrap(),
+            "-C",
+            layout.to_str().unwrap(),
+        ],
+    );
+    let top: Value = serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let index = blob(&layout, top["manifests"][0]["digest"].as_str().unwrap());
+    let entries = index["manifests"].as_array().unwrap();
+    let platforms: Vec<String> = entries
+        .iter()
+        .map(|m| {
+            format!(
+                "{}/{}",
+                m["platform"]["os"].as_str().unwrap(),
+                m["platform"]["architecture"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        platforms,
+        [
+            "linux/amd64",
+            "linux/arm64",
+            "unknown/unknown",
+            "unknown/unknown"
+        ]
+    );
+    for (image, attestation) in entries[..2].iter().zip(&entries[2..]) {
+        assert_eq!(
+            attestation["annotations"]["vnd.docker.reference.digest"],
+            image["digest"]
+        );
+        let image = image["digest"].as_str().unwrap();
+        let manifest = blob(&layout, attestation["digest"].as_str().unwrap());
+        let found = statements(&manifest, image, |d| blob(&layout, d));
+        let kinds: Vec<&str> = found.iter().map(|(kind, _)| kind.as_str()).collect();
+        assert_eq!(kinds, [SPDX, SLSA_V02]);
+    }
 }

@@ -4,16 +4,19 @@
 //! The layers are read bottom first into a [view](view) of the files the catalogers
 //! want, whiteouts applied. After each layer that changed one of them, every cataloger
 //! reads the view again: dpkg ([`dpkg`]), apk ([`apk`]), Python distributions
-//! ([`python`]) and Node packages ([`node`]). A package keeps the layer where it first
+//! ([`python`]), Node packages ([`node`]), `Cargo.lock` files ([`cargo`]) and Ruby
+//! gemspecs ([`gem`]). A package keeps the layer where it first
 //! appeared with the version it has at the end, which is the layer the SBOM says added
 //! it. The distribution (`/etc/os-release`) qualifies the OS packages' PURLs
 //! (`pkg:deb/debian/bash@5.2.15-2%2Bb2?arch=amd64&distro=debian-12`).
 //!
 //! Not read (yet): rpm's database, Go build info and cargo-auditable data in binaries,
-//! `Cargo.lock`, Java archives and Ruby gemspecs.
+//! and Java archives.
 
 mod apk;
+mod cargo;
 mod dpkg;
+mod gem;
 mod node;
 mod package;
 mod python;
@@ -95,5 +98,7 @@ fn catalog(view: &View) -> Vec<Package> {
     packages.extend(apk::packages(view, &distro));
     packages.extend(python::packages(view));
     packages.extend(node::packages(view));
+    packages.extend(cargo::packages(view));
+    packages.extend(gem::packages(view));
     packages
 }

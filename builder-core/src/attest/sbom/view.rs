@@ -8,11 +8,19 @@
 //! hides the file below and is not followed. Each blob's digest is checked as it is
 //! read. An image is hostile input, so the scan is bounded: no file above
 //! [`FILE_LIMIT`], no more than [`COUNT_LIMIT`] files, and [`TOTAL_LIMIT`] bytes in all.
+//!
+//! Decompressing a base's layers is most of an SBOM's cost, and every image built on
+//! that base would pay it again; so what a layer changes (its whiteouts and wanted
+//! files) is kept in the store's records under [`RECORDS`], by the layer's digest, for as
+//! long as the layer's blob is kept, and read from there the next time.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufReader, Read};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use oci_spec::image::Descriptor;
+use serde::{Deserialize, Serialize};
 
 use crate::archive::decompress;
 use crate::store::Store;
@@ -25,6 +33,10 @@ pub(super) const FILE_LIMIT: u64 = 32 << 20;
 pub(super) const COUNT_LIMIT: usize = 200_000;
 /// The most bytes the scan keeps in all.
 pub(super) const TOTAL_LIMIT: u64 = 512 << 20;
+
+/// The records of what each layer changes. The version changes with what [`wanted`]
+/// selects, so that no record made before lacks a file a cataloger now reads.
+const RECORDS: &str = "sbom-layers-v1";
 
 /// The wanted files of the layers read so far, by path (relative, no leading `/`).
 #[derive(Debug, Default)]
@@ -54,7 +66,9 @@ pub(super) fn wanted(path: &str) -> bool {
     {
         return true;
     }
-    path.ends_with("/package.json") && super::node::is_module_manifest(path)
+    (path.ends_with("/package.json") && super::node::is_module_manifest(path))
+        || super::cargo::is_lock_file(path)
+        || super::gem::is_gemspec(path)
 }
 
 impl View {
@@ -88,15 +102,28 @@ impl View {
             digest: digest.clone(),
             source,
         };
-        let mut blob = store.open_verified(digest)?;
-        let (removed, added) = {
-            let stream = decompress(BufReader::new(&mut blob)).map_err(failed)?;
-            read_changes(tar::Archive::new(stream)).map_err(|e| match e {
-                Change::Io(source) => failed(source).into(),
-                Change::Limit(error) => error,
-            })?
+        let records = store.records(RECORDS)?;
+        let key = format!("{}-{}", digest.algorithm(), digest.digest());
+        let (removed, added) = match records.get::<Recorded>(&key)? {
+            Some(recorded) => recorded.decode(),
+            None => {
+                let mut blob = store.open_verified(digest)?;
+                let changes = {
+                    let stream = decompress(BufReader::new(&mut blob)).map_err(failed)?;
+                    read_changes(tar::Archive::new(stream)).map_err(|e| match e {
+                        Change::Io(source) => failed(source).into(),
+                        Change::Limit(error) => error,
+                    })?
+                };
+                blob.finish()?;
+                records.put_weak(
+                    &key,
+                    &Recorded::encode(&changes),
+                    std::slice::from_ref(digest),
+                )?;
+                changes
+            }
         };
-        blob.finish()?;
         let mut changed = false;
         for path in removed {
             changed |= self.remove(&path);
@@ -125,15 +152,29 @@ impl View {
     /// Removes `path` and everything below it (a whiteout, or an opaque directory's
     /// `path/`); returns whether a file went.
     fn remove(&mut self, path: &str) -> bool {
-        let before = self.files.len();
-        self.files.remove(path);
         let below = if path.is_empty() || path.ends_with('/') {
             path.to_owned()
         } else {
             format!("{path}/")
         };
-        self.files.retain(|key, _| !key.starts_with(&below));
-        before != self.files.len()
+        // The paths below sort together, right after `below`: found in `log n`, so a
+        // layer of many links costs no scan of the view per link.
+        let mut gone: Vec<String> = self
+            .files
+            .range(below.clone()..)
+            .map(|(key, _)| key)
+            .take_while(|key| key.starts_with(&below))
+            .cloned()
+            .collect();
+        gone.push(path.to_owned());
+        let mut removed = false;
+        for key in gone {
+            if let Some(bytes) = self.files.remove(&key) {
+                self.total -= bytes.len() as u64;
+                removed = true;
+            }
+        }
+        removed
     }
 }
 
@@ -146,6 +187,37 @@ enum Change {
 /// What one layer removes from the layers below (whiteouts, opaque directories, and
 /// anything not a regular file at a wanted path) and the wanted files it adds.
 type Changes = (Vec<String>, Vec<(String, Vec<u8>)>);
+
+/// A layer's [`Changes`] as a record keeps them: the files' bytes in base64.
+#[derive(Serialize, Deserialize)]
+struct Recorded {
+    removed: Vec<String>,
+    added: Vec<(String, String)>,
+}
+
+impl Recorded {
+    fn encode((removed, added): &Changes) -> Recorded {
+        let added = added
+            .iter()
+            .map(|(path, bytes)| (path.clone(), BASE64.encode(bytes)))
+            .collect();
+        Recorded {
+            removed: removed.clone(),
+            added,
+        }
+    }
+
+    /// The changes; a file whose base64 does not decode (a record changed by hand) is
+    /// left out.
+    fn decode(self) -> Changes {
+        let added = self
+            .added
+            .into_iter()
+            .filter_map(|(path, text)| Some((path, BASE64.decode(text).ok()?)))
+            .collect();
+        (self.removed, added)
+    }
+}
 
 /// Reads the changes of one layer's tar stream.
 fn read_changes(mut archive: tar::Archive<impl Read>) -> Result<Changes, Change> {
@@ -228,6 +300,8 @@ mod tests {
             "lib/apk/db/installed",
             "usr/lib/python3/dist-packages/six-1.16.0.dist-info/METADATA",
             "usr/lib/node_modules/npm/node_modules/@npmcli/arborist/package.json",
+            "src/app/Cargo.lock",
+            "var/lib/gems/3.1.0/specifications/rake-13.0.6.gemspec",
         ] {
             assert!(wanted(path), "{path}");
         }
@@ -239,6 +313,22 @@ mod tests {
         ] {
             assert!(!wanted(path), "{path}");
         }
+    }
+
+    #[test]
+    fn whiteouts_remove_a_path_and_what_is_below_it_only() {
+        let mut view = View::default();
+        for path in ["a/b", "a/b/c", "a/bc", "z"] {
+            view.files.insert(path.to_owned(), vec![0; 2]);
+            view.total += 2;
+        }
+        assert!(view.remove("a/b"));
+        assert_eq!(view.files.keys().collect::<Vec<_>>(), ["a/bc", "z"]);
+        assert_eq!(view.total, 4);
+        assert!(view.remove("a/"));
+        assert!(!view.remove("missing"));
+        assert_eq!(view.files.keys().collect::<Vec<_>>(), ["z"]);
+        assert_eq!(view.total, 2);
     }
 
     #[test]
