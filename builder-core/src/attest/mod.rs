@@ -25,7 +25,7 @@ pub use options::{
     Attestations, ProvenanceMode, ProvenanceOptions, SbomOptions, Setting, SlsaVersion,
 };
 pub use provenance::{
-    BuildFacts, Material, SLSA_V1, SLSA_V02, image_purl, predicate_type, provenance,
+    BuildFacts, Material, SLSA_V1, SLSA_V02, image_purl, predicate_type, provenance, redact_url,
 };
 pub use sbom::{SPDX_DOCUMENT, sbom};
 pub use statement::{STATEMENT_V01, STATEMENT_V1, Statement, Subject};

@@ -119,6 +119,20 @@ pub(super) fn encode(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, SET).to_string()
 }
 
+/// `url` without the credentials its authority may hold (`https://user:token@host/…`
+/// gives `https://host/…`), as a provenance may show it.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://{host}{path}"),
+        None => url.to_owned(),
+    }
+}
+
 /// The predicate type of provenance `version`.
 pub fn predicate_type(version: SlsaVersion) -> &'static str {
     match version {
@@ -350,6 +364,22 @@ mod tests {
             "2023-11-14T22:13:20Z"
         );
         assert!(predicate.get("buildConfig").is_none());
+    }
+
+    #[test]
+    fn urls_lose_their_credentials() {
+        assert_eq!(
+            redact_url("https://user:tok@example.com/repo.git#main"),
+            "https://example.com/repo.git#main"
+        );
+        assert_eq!(
+            redact_url("https://example.com/a@b.tar"),
+            "https://example.com/a@b.tar"
+        );
+        assert_eq!(
+            redact_url("git@github.com:o/r.git"),
+            "git@github.com:o/r.git"
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ use super::request::ContextSource;
 use super::session::Session;
 
 /// The attestations `session`'s request asks for, with buildx's defaults for its outputs.
-pub(super) fn asked(session: &Session<'_>) -> Attestations {
+fn asked(session: &Session<'_>) -> Attestations {
     let keeps_index = session
         .request
         .outputs
@@ -56,10 +56,11 @@ pub(super) fn write(
     };
     let (started, finished) = (at(started), at(DateTime::from(SystemTime::now())));
     let steps: Vec<_> = builds.iter().flat_map(|b| b.steps.clone()).collect();
+    let fetched_from = context_url(&session.request.context).map(attest::redact_url);
     let facts = BuildFacts {
         dockerfile_name: &session.input.name,
         dockerfile: &session.input.text,
-        context_url: context_url(&session.request.context),
+        context_url: fetched_from.as_deref(),
         context_digest: context_digest(session, &asked)?,
         build_args: &session.request.build_args,
         labels: &session.request.labels,
@@ -158,7 +159,7 @@ fn materials(session: &Session<'_>, builds: &[Built]) -> Vec<Material> {
         .flat_map(|s| &s.fetched);
     for source in fetched {
         let material = Material {
-            uri: source.url.clone(),
+            uri: attest::redact_url(&source.url),
             digest: BTreeMap::from([(source.algorithm.to_owned(), source.hex.clone())]),
         };
         if !materials.contains(&material) {
