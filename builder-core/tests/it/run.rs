@@ -194,6 +194,64 @@ fn copy_fallback_gives_the_same_layer() {
     assert_eq!(copy.diff_id, overlay.diff_id);
 }
 
+// See: issue 16
+#[test]
+fn a_deleted_and_a_replaced_directory_become_a_whiteout_and_an_opaque_directory() {
+    let fixture = Fixture::new();
+    let mut layers = fixture.image.layers().to_vec();
+    let mut diff_ids = fixture.image.diff_ids().to_vec();
+    let dir = |path: &str| Entry::new(LayerPath::new(path).unwrap(), EntryKind::Dir);
+    let file = |path: &str| {
+        Entry::new(
+            LayerPath::new(path).unwrap(),
+            EntryKind::File(Content::Bytes(b"old\n".to_vec())),
+        )
+    };
+    add_layer(
+        &fixture,
+        &mut layers,
+        &mut diff_ids,
+        vec![
+            dir("gone"),
+            dir("gone/sub"),
+            file("gone/sub/a"),
+            file("gone/b"),
+            dir("redo"),
+            file("redo/old"),
+            dir("redo/sub"),
+            file("redo/sub/c"),
+            dir("keep"),
+            file("keep/old"),
+            file("keep/x.y"),
+        ],
+    );
+    let run = shell(
+        "rm -r /gone /keep/old && rm -r /redo && mkdir -m 700 /redo && echo new > /redo/new \
+         && echo new > /keep/x-y",
+    );
+    for mode in [RootfsMode::Overlay, RootfsMode::Copy] {
+        let runner = fixture.runner().rootfs_mode(mode);
+        let config = &fixture.image.config().config;
+        let (layer, text) = fixture.run_over(&runner, (&layers, &diff_ids), &run, config);
+        let layer = layer
+            .unwrap()
+            .unwrap_or_else(|| panic!("{mode:?}: no layer: {text}"));
+        assert_eq!(
+            fixture.listing(&layer),
+            [
+                "---------- 0/0 .wh.gone",
+                "drwxr-xr-x 0/0 keep/",
+                "---------- 0/0 keep/.wh.old",
+                "-rw-r--r-- 0/0 keep/x-y",
+                "drwx------ 0/0 redo/",
+                "---------- 0/0 redo/.wh..wh..opq",
+                "-rw-r--r-- 0/0 redo/new",
+            ],
+            "{mode:?}"
+        );
+    }
+}
+
 /// Writes `entries` as a layer into the fixture's store.
 fn add_layer(
     fixture: &Fixture,
