@@ -1,5 +1,5 @@
-//! Entries from a host directory: a whole tree, or the upper directory of an overlay
-//! mount (the changes a `RUN` step made).
+//! Entries from a host directory: a whole tree, or a path of the upper directory of an
+//! overlay mount (the changes a `RUN` step made, see `upper.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
@@ -45,23 +45,16 @@ impl OverlayXattrs {
 /// [`LayerError::ScanHost`] when the tree cannot be walked or a path's metadata, link
 /// target or xattrs cannot be read.
 pub fn dir_entries(root: &Path) -> Result<Vec<Entry>, LayerError> {
-    scan(root, None)
-}
-
-/// The changes recorded in `upper`, the upper directory of an overlay mount, as layer
-/// entries: an overlay whiteout (a character device 0/0) becomes a
-/// [whiteout](EntryKind::Whiteout), a directory marked opaque (`<ns>.overlay.opaque=y`)
-/// also gets an [opaque marker](EntryKind::Opaque); overlay-private xattrs are dropped.
-/// Walked and read as [`dir_entries`] does.
-///
-/// The mount must use `redirect_dir=off` and `metacopy=off` (the defaults), so that
-/// `upper` holds whole files and renamed directories as copies.
-///
-/// # Errors
-///
-/// As [`dir_entries`].
-pub fn overlay_diff(upper: &Path, xattrs: OverlayXattrs) -> Result<Vec<Entry>, LayerError> {
-    scan(upper, Some(xattrs))
+    let tree = open_tree(root)?;
+    let mut entries = Vec::new();
+    let mut inodes: HashMap<(u64, u64), LayerPath> = HashMap::new();
+    scan_tree(&tree, |found| {
+        let path = LayerPath::from_bytes(found.path)?;
+        let scanned = Scanned::read(&tree, &found, &path, None)?;
+        entries.extend(host_entry(&tree, path, &scanned, None, &mut inodes));
+        Ok(())
+    })?;
+    Ok(entries)
 }
 
 /// Opens the tree at the host path `root`.
@@ -85,33 +78,6 @@ pub(crate) fn scan_tree(
         },
         WalkError::Visit(error) => error,
     })
-}
-
-fn scan(root: &Path, overlay: Option<OverlayXattrs>) -> Result<Vec<Entry>, LayerError> {
-    let tree = open_tree(root)?;
-    let mut entries = Vec::new();
-    let mut inodes: HashMap<(u64, u64), LayerPath> = HashMap::new();
-    scan_tree(&tree, |found| {
-        let path = LayerPath::from_bytes(found.path)?;
-        let scanned = Scanned::read(&tree, &found, &path, overlay)?;
-        let Some(entry) = host_entry(&tree, path, &scanned, overlay, &mut inodes) else {
-            return Ok(());
-        };
-        let opaque = match (overlay, found.dir) {
-            (Some(ns), Some(dir)) => dir
-                .get_xattr(format!("{}opaque", ns.prefix()))
-                .ok()
-                .flatten()
-                .is_some_and(|v| v == b"y"),
-            _ => false,
-        };
-        let marker = opaque
-            .then(|| Entry::new(entry.path.clone(), EntryKind::Opaque).with_mtime(entry.mtime));
-        entries.push(entry);
-        entries.extend(marker);
-        Ok(())
-    })?;
-    Ok(entries)
 }
 
 /// What a walk reads of one path of a tree: its metadata (the entry itself, a symlink not

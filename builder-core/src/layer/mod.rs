@@ -36,6 +36,7 @@ mod reuse;
 mod snapshot;
 mod tree_file;
 mod unpack;
+mod upper;
 mod workers;
 mod writer;
 mod zstd_frames;
@@ -43,7 +44,7 @@ mod zstd_frames;
 pub use compression::{Codec, Compression, decompress};
 pub use entry::{Content, Entry, EntryKind};
 pub use error::LayerError;
-pub use host::{OverlayXattrs, dir_entries, overlay_diff};
+pub use host::{OverlayXattrs, dir_entries};
 pub(crate) use host::{
     Scanned, host_entry, open_tree, read_file_xattrs, read_xattrs, stat_entry, stat_kind,
 };
@@ -54,4 +55,5 @@ pub use reuse::{ChunkIndex, Reuse};
 pub use snapshot::Snapshot;
 pub use tree_file::TreeFile;
 pub use unpack::{OverlayFormat, SkipReason, Skipped, Unpacked, unpack, unpack_overlay};
+pub use upper::write_upper;
 pub use writer::{CopiedContent, LayerOptions, LayerWriter, WrittenLayer, write_layer};

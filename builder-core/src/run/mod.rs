@@ -10,7 +10,7 @@
 //! The parent image's layers are unpacked once into the store ([`crate::rootfs`]) and
 //! stacked read-only as the lower directories of an overlay mount whose upper directory
 //! is a fresh scratch directory of the store; after the command, the upper directory holds
-//! exactly its changes ([`overlay_diff`]). Where the kernel refuses the overlay mount, the
+//! exactly its changes, and is streamed into the layer ([`write_upper`]). Where the kernel refuses the overlay mount, the
 //! layers are unpacked into one scratch directory, its metadata recorded ([`Snapshot`]),
 //! and the command runs in it directly; the changes are then found by comparing.
 //! `/etc/resolv.conf`, `/etc/hosts` and mount targets are bound in by the sandbox and
@@ -48,8 +48,7 @@ use crate::exec::{
     in_user_namespace,
 };
 use crate::layer::{
-    Entry, EntryKind, LayerOptions, OverlayXattrs, Snapshot, WrittenLayer, overlay_diff,
-    write_layer,
+    Entry, EntryKind, LayerOptions, OverlayXattrs, Snapshot, WrittenLayer, write_layer, write_upper,
 };
 use crate::oci::RunConfig;
 use crate::plan::Run;
@@ -406,7 +405,7 @@ impl Runner {
                 // The step's users' files may be unreadable to the caller.
                 let scratch = prepared.scratch.path();
                 let answer = in_user_namespace(&mapping, || {
-                    let written = self.write_changes(overlay_diff(upper, *xattrs), layer_options);
+                    let written = self.write_upper(upper, *xattrs, |_| {}, layer_options);
                     // Here, where it is allowed, rather than from another process later.
                     let _ = crate::tree::remove_tree(scratch);
                     written_bytes(written)
@@ -414,11 +413,9 @@ impl Runner {
                 written_answer(&answer)
             }
             (Capture::Upper { upper, xattrs }, None) => {
-                let mut entries = overlay_diff(upper, *xattrs);
-                if let Ok(entries) = &mut entries {
-                    owners_inside(entries, &IdMapping::detect()?);
-                }
-                self.write_changes(entries, layer_options)
+                let mapping = IdMapping::detect()?;
+                let inside = |entry: &mut Entry| owner_inside(entry, &mapping);
+                self.write_upper(upper, *xattrs, inside, layer_options)
             }
             (Capture::Snapshot { root, before }, _) => {
                 let mut entries = snapshot_diff(before, root);
@@ -441,8 +438,26 @@ impl Runner {
         if entries.is_empty() {
             return Ok(None);
         }
-        let (blob, layer) = write_layer(self.store.begin_blob()?, entries, layer_options)?;
-        blob.commit()?;
+        let blob = self.store.begin_unhashed_blob()?;
+        let (blob, layer) = write_layer(blob, entries, layer_options)?;
+        blob.commit_as(&layer.digest)?;
+        Ok(Some(layer))
+    }
+
+    /// Writes the changes in the overlay's upper directory `upper` as a layer blob of the
+    /// store, each entry given to `adjust` first; `None` when there are none.
+    fn write_upper(
+        &self,
+        upper: &Path,
+        xattrs: OverlayXattrs,
+        adjust: impl FnMut(&mut Entry),
+        layer_options: &LayerOptions,
+    ) -> Result<Option<WrittenLayer>, RunError> {
+        let blob = self.store.begin_unhashed_blob()?;
+        let Some((blob, layer)) = write_upper(upper, xattrs, adjust, blob, layer_options)? else {
+            return Ok(None);
+        };
+        blob.commit_as(&layer.digest)?;
         Ok(Some(layer))
     }
 }
@@ -519,8 +534,13 @@ impl From<WrittenWire> for WrittenLayer {
 /// Whiteouts and opaque markers carry no owner of the host.
 fn owners_inside(entries: &mut [Entry], mapping: &IdMapping) {
     for entry in entries {
-        if !matches!(entry.kind, EntryKind::Whiteout | EntryKind::Opaque) {
-            (entry.uid, entry.gid) = mapping.owner_inside(entry.uid, entry.gid);
-        }
+        owner_inside(entry, mapping);
+    }
+}
+
+/// [`owners_inside`] for one entry.
+fn owner_inside(entry: &mut Entry, mapping: &IdMapping) {
+    if !matches!(entry.kind, EntryKind::Whiteout | EntryKind::Opaque) {
+        (entry.uid, entry.gid) = mapping.owner_inside(entry.uid, entry.gid);
     }
 }
