@@ -55,5 +55,5 @@ pub use reuse::{ChunkIndex, Reuse};
 pub use snapshot::Snapshot;
 pub use tree_file::TreeFile;
 pub use unpack::{OverlayFormat, SkipReason, Skipped, Unpacked, unpack, unpack_overlay};
-pub use upper::write_upper;
+pub use upper::{UpperLayer, write_upper};
 pub use writer::{CopiedContent, LayerOptions, LayerWriter, WrittenLayer, write_layer};

@@ -34,6 +34,17 @@ use super::{
 };
 use crate::fsroot::{DIR_FLAGS, Found, Root, WalkedDir, bound_open, check_path, list, open_subdir};
 
+/// A layer written from an upper directory.
+#[derive(Debug)]
+pub struct UpperLayer<W> {
+    /// The sink, written.
+    pub sink: W,
+    /// What the layer is known by.
+    pub layer: WrittenLayer,
+    /// Whether every path of the upper directory is in the layer: a socket cannot be.
+    pub whole: bool,
+}
+
 /// Writes the changes recorded in `upper`, the upper directory of an overlay mount whose
 /// private attributes are in `xattrs`, as one layer to `sink` (see the module docs);
 /// `adjust` sees each entry before it is written (to map owners). `None`, with nothing
@@ -50,7 +61,7 @@ pub fn write_upper<W: Write + Send + 'static>(
     adjust: impl FnMut(&mut Entry),
     sink: W,
     options: &LayerOptions,
-) -> Result<Option<(W, WrittenLayer)>, LayerError> {
+) -> Result<Option<UpperLayer<W>>, LayerError> {
     let tree = open_tree(upper)?;
     let mut out = Output {
         sink: Some(sink),
@@ -67,10 +78,19 @@ pub fn write_upper<W: Write + Send + 'static>(
         xattrs,
         inodes: HashMap::new(),
         stack: Vec::new(),
+        whole: true,
     };
     walk.enter(top, Vec::new(), None)?;
     while walk.step(&mut out)? {}
-    out.writer.map(LayerWriter::finish).transpose()
+    let Some(writer) = out.writer else {
+        return Ok(None);
+    };
+    let (sink, layer) = writer.finish()?;
+    Ok(Some(UpperLayer {
+        sink,
+        layer,
+        whole: walk.whole,
+    }))
 }
 
 /// Where the entries go: a writer made at the first one.
@@ -118,6 +138,8 @@ struct UpperWalk<'t> {
     /// The first path of each file with several links seen so far.
     inodes: HashMap<(u64, u64), LayerPath>,
     stack: Vec<Level>,
+    /// No path was left out.
+    whole: bool,
 }
 
 impl UpperWalk<'_> {
@@ -188,8 +210,9 @@ impl UpperWalk<'_> {
             Some(self.xattrs),
             &mut self.inodes,
         );
-        if let Some(entry) = entry {
-            out.append(entry)?;
+        match entry {
+            Some(entry) => out.append(entry)?,
+            None => self.whole = false,
         }
         if let Some(dir) = opened {
             let opaque = dir

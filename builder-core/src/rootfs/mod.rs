@@ -33,7 +33,18 @@
 //!
 //! A directory is made atomically: unpacked into a temp beside it, then renamed. When two
 //! builds unpack the same layer at once, the second rename fails and its copy is dropped.
-//! Nothing is renamed before its `diff_id` was checked. Every user holds a store
+//! Nothing is renamed before its `diff_id` was checked. The upper directory of a `RUN`
+//! step's overlay, once its layer is written, becomes that layer's directory the same way
+//! ([`LayerDirs::adopt`]), as BuildKit commits a snapshot: it holds exactly what
+//! unpacking the layer gives, but for sub-second mtimes, which a layer does not keep.
+//!
+//! An unpacked layer is derived data, a cache of a verified blob, so it is not synced to
+//! disk (a `syncfs` writes every dirty page of the file system, other programs' too):
+//! a file `boot` in it names the boot it was made in (`/proc/sys/kernel/random/boot_id`),
+//! and a directory with another boot's name is taken as absent, since a crash may have
+//! lost part of it, and replaced when it is needed. A process killed in between loses
+//! nothing the kernel already has. Where the boot id cannot be read, the directory is
+//! synced before the rename instead, with a file `synced` in it. Every user holds a store
 //! [`Lease`](crate::store::Lease), so [`Store::prune`] (which runs with no lease held)
 //! never removes a directory in use; given the [`LayerSweeper`], it removes the
 //! directories whose layer blobs are no longer all in the store, and temps left by
@@ -71,6 +82,34 @@ const LAYOUT: &str = "3";
 
 /// The prefix of temps in the rootfs directory; [`LayerSweeper`] removes them.
 const TEMP_PREFIX: &str = ".tmp-";
+
+/// The file of an unpacked layer's directory that names the boot it was made in, when
+/// it was not synced.
+const BOOT_RECORD: &str = "boot";
+
+/// The id of this boot of the machine, `None` when it cannot be read.
+fn boot_id() -> Option<&'static [u8]> {
+    static ID: std::sync::OnceLock<Option<Vec<u8>>> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let id = fs::read("/proc/sys/kernel/random/boot_id").ok()?;
+        let id = id.trim_ascii().to_vec();
+        (!id.is_empty()).then_some(id)
+    })
+    .as_deref()
+}
+
+/// The file of an unpacked layer's directory that says it was synced before it was
+/// renamed into place.
+const SYNCED_RECORD: &str = "synced";
+
+/// Whether the unpacked layer directory `dir` is there and whole: made in this boot, or
+/// synced. (One made before these records were kept has neither, and is made again.)
+fn usable(dir: &Path) -> bool {
+    match fs::read(dir.join(BOOT_RECORD)) {
+        Ok(boot) => Some(boot.as_slice()) == boot_id(),
+        Err(_) => dir.join(SYNCED_RECORD).is_file(),
+    }
+}
 
 /// The [chain ids] of layers with these `diff_id`s, bottom first.
 ///
@@ -170,7 +209,7 @@ impl LayerDirs {
         let mut dirs: Vec<PathBuf> = Vec::with_capacity(layers.len());
         for (index, chain_id) in chain_ids(diff_ids).iter().enumerate() {
             let dir = self.dir.join(chain_id.digest());
-            if !dir.is_dir() {
+            if !usable(&dir) {
                 let lower: Vec<PathBuf> = dirs.iter().rev().cloned().collect();
                 self.unpack(&layers[..=index], &diff_ids[index], &dir, lower, events)?;
             }
@@ -204,7 +243,7 @@ impl LayerDirs {
             return Ok(None);
         };
         let dir = self.merged.join(chain_id.digest());
-        if !dir.is_dir() {
+        if !usable(&dir) {
             let temp = Temp::new(&self.merged)?;
             let tree = temp.path().join("tree");
             fs::create_dir(&tree).map_err(write_err(&tree))?;
@@ -301,25 +340,85 @@ impl LayerDirs {
         self.publish(temp, chain, dir)
     }
 
-    /// Records the layer blobs of `chain` in `temp`, makes it durable and renames it to
-    /// `dir`; when another build made `dir` first, `temp` is dropped for it.
+    /// Makes `upper`, the upper directory of a `RUN` step's overlay over `layers` whose
+    /// changes were just written as the last of them, that layer's directory (`layers`
+    /// and `diff_ids` bottom first, the new layer's last). The caller knows the directory
+    /// holds what unpacking the layer would give: the layer was written from it with the
+    /// owners and mtimes it has, and it has no socket.
+    ///
+    /// # Errors
+    ///
+    /// [`RootfsError::LayerCount`] when the lists differ in length, and
+    /// [`RootfsError::WriteDir`] when the directory cannot be moved or recorded.
+    pub fn adopt(
+        &self,
+        layers: &[Descriptor],
+        diff_ids: &[Digest],
+        upper: &Path,
+    ) -> Result<(), RootfsError> {
+        if layers.len() != diff_ids.len() {
+            return Err(RootfsError::LayerCount {
+                layers: layers.len(),
+                diff_ids: diff_ids.len(),
+            });
+        }
+        let Some(chain_id) = chain_ids(diff_ids).pop() else {
+            return Ok(());
+        };
+        let dir = self.dir.join(chain_id.digest());
+        if usable(&dir) {
+            return Ok(());
+        }
+        let temp = Temp::new(&self.dir)?;
+        let diff = temp.path().join("diff");
+        fs::rename(upper, &diff).map_err(write_err(&diff))?;
+        self.publish(temp, layers, &dir)
+    }
+
+    /// Records the layer blobs of `chain` in `temp`, marks it with the boot (or makes it
+    /// durable) and renames it to `dir`; when another build made `dir` first, `temp` is
+    /// dropped for it, and when `dir` is another boot's, they are swapped.
     fn publish(&self, temp: Temp, chain: &[Descriptor], dir: &Path) -> Result<(), RootfsError> {
         let write = write_err;
         let blobs: Vec<String> = chain.iter().map(|l| l.digest().to_string()).collect();
         let list = temp.path().join("layers");
         let json = serde_json::to_vec(&blobs).expect("a list of strings encodes as JSON");
         fs::write(&list, json).map_err(write(&list))?;
-        // Make the content durable before the rename publishes it.
-        let sync = fs::File::open(temp.path())
-            .and_then(|file| Ok(rustix::fs::syncfs(file)?))
-            .map_err(write(temp.path()));
-        sync?;
+        match boot_id() {
+            Some(boot) => {
+                let record = temp.path().join(BOOT_RECORD);
+                fs::write(&record, boot).map_err(write(&record))?;
+            }
+            None => {
+                let record = temp.path().join(SYNCED_RECORD);
+                fs::write(&record, b"").map_err(write(&record))?;
+                // Make the content durable before the rename publishes it.
+                let sync = fs::File::open(temp.path())
+                    .and_then(|file| Ok(rustix::fs::syncfs(file)?))
+                    .map_err(write(temp.path()));
+                sync?;
+            }
+        }
 
         let temp_path = temp.keep();
         match fs::rename(&temp_path, dir) {
             Ok(()) => Ok(()),
             // Another build unpacked the same layer first: use its copy.
-            Err(_) if dir.is_dir() => remove_tree(&temp_path).map_err(write(&temp_path)),
+            Err(_) if usable(dir) => remove_tree(&temp_path).map_err(write(&temp_path)),
+            // Another boot's copy, which may be partial: swap it out, atomically, for
+            // whoever looks at it meanwhile.
+            Err(_) if dir.is_dir() => {
+                let swapped = rustix::fs::renameat_with(
+                    rustix::fs::CWD,
+                    &temp_path,
+                    rustix::fs::CWD,
+                    dir,
+                    rustix::fs::RenameFlags::EXCHANGE,
+                );
+                let removed = remove_tree(&temp_path).map_err(write(&temp_path));
+                swapped.map_err(|e| write(dir)(e.into()))?;
+                removed
+            }
             Err(source) => {
                 let _ = remove_tree(&temp_path);
                 Err(RootfsError::WriteDir {

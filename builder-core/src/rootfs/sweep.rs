@@ -6,7 +6,7 @@ use std::path::Path;
 
 use oci_spec::image::Digest;
 
-use super::{LAYOUT, TEMP_PREFIX};
+use super::{LAYOUT, TEMP_PREFIX, usable};
 use crate::store::{GcHook, Store, StoreError, Swept};
 use crate::tree::{remove_tree, tree_size};
 
@@ -17,8 +17,8 @@ pub struct LayerSweeper;
 
 impl GcHook for LayerSweeper {
     /// Removes every unpacked layer directory of `store` whose chain has a layer blob
-    /// that is no longer in the store, every temp and the directories of other layout
-    /// versions.
+    /// that is no longer in the store or that another boot made and never synced, every
+    /// temp and the directories of other layout versions.
     fn sweep(&self, store: &Store) -> Result<Swept, StoreError> {
         sweep(store)
     }
@@ -47,7 +47,7 @@ fn sweep(store: &Store) -> Result<Swept, StoreError> {
     for namespace in list(&rootfs.join(LAYOUT))? {
         for dir in list(&namespace)? {
             let name = dir.file_name().unwrap_or_default().to_string_lossy();
-            let keep = !name.starts_with(TEMP_PREFIX) && chain_present(store, &dir);
+            let keep = !name.starts_with(TEMP_PREFIX) && usable(&dir) && chain_present(store, &dir);
             if !keep {
                 remove(&dir)?;
                 removed += 1;

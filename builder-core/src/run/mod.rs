@@ -408,14 +408,27 @@ impl Runner {
                     let written = self.write_upper(upper, *xattrs, |_| {}, layer_options);
                     // Here, where it is allowed, rather than from another process later.
                     let _ = crate::tree::remove_tree(scratch);
-                    written_bytes(written)
+                    written_bytes(written.map(|layer| layer.map(|(layer, _)| layer)))
                 })?;
                 written_answer(&answer)
             }
             (Capture::Upper { upper, xattrs }, None) => {
                 let mapping = IdMapping::detect()?;
                 let inside = |entry: &mut Entry| owner_inside(entry, &mapping);
-                self.write_upper(upper, *xattrs, inside, layer_options)
+                let Some((layer, whole)) =
+                    self.write_upper(upper, *xattrs, inside, layer_options)?
+                else {
+                    return Ok(None);
+                };
+                // The upper directory is now what unpacking the layer gives, unless the
+                // layer maps owners, clamps mtimes or left a socket out.
+                let same = whole
+                    && matches!(mapping, IdMapping::Host)
+                    && layer_options.source_date_epoch.is_none();
+                if same {
+                    self.keep_upper(input, &layer, upper, events);
+                }
+                Ok(Some(layer))
             }
             (Capture::Snapshot { root, before }, _) => {
                 let mut entries = snapshot_diff(before, root);
@@ -445,20 +458,46 @@ impl Runner {
     }
 
     /// Writes the changes in the overlay's upper directory `upper` as a layer blob of the
-    /// store, each entry given to `adjust` first; `None` when there are none.
+    /// store, each entry given to `adjust` first; `None` when there are none, else the
+    /// layer and whether it holds every path of `upper`.
     fn write_upper(
         &self,
         upper: &Path,
         xattrs: OverlayXattrs,
         adjust: impl FnMut(&mut Entry),
         layer_options: &LayerOptions,
-    ) -> Result<Option<WrittenLayer>, RunError> {
+    ) -> Result<Option<(WrittenLayer, bool)>, RunError> {
         let blob = self.store.begin_unhashed_blob()?;
-        let Some((blob, layer)) = write_upper(upper, xattrs, adjust, blob, layer_options)? else {
+        let Some(written) = write_upper(upper, xattrs, adjust, blob, layer_options)? else {
             return Ok(None);
         };
-        blob.commit_as(&layer.digest)?;
-        Ok(Some(layer))
+        written.sink.commit_as(&written.layer.digest)?;
+        Ok(Some((written.layer, written.whole)))
+    }
+
+    /// Keeps `upper`, whose changes are `layer`, as that layer's unpacked directory for the
+    /// steps that run over it, rather than removing it and unpacking the layer again. A
+    /// failure costs only that: the step is done, so it becomes a warning.
+    fn keep_upper(
+        &self,
+        input: &RunStep<'_>,
+        layer: &WrittenLayer,
+        upper: &Path,
+        events: &dyn Events,
+    ) {
+        let descriptor =
+            Descriptor::new(layer.media_type.clone(), layer.size, layer.digest.clone());
+        let layers = [input.layers, &[descriptor]].concat();
+        let diff_ids = [input.diff_ids, std::slice::from_ref(&layer.diff_id)].concat();
+        let kept =
+            LayerDirs::open(&self.store).and_then(|dirs| dirs.adopt(&layers, &diff_ids, upper));
+        if let Err(error) = kept {
+            events.warning(&format!(
+                "the layer {} will be unpacked again for the next step: {}",
+                layer.digest,
+                error_chain(&error)
+            ));
+        }
     }
 }
 

@@ -252,6 +252,94 @@ fn a_deleted_and_a_replaced_directory_become_a_whiteout_and_an_opaque_directory(
     }
 }
 
+/// The unpacked form of a layer directory: path, type, mode, owner, size, mtime in whole
+/// seconds, device, content and opaque mark of each path (what a layer keeps).
+fn layer_view(root: &std::path::Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|item| {
+            let item = item.unwrap();
+            let meta = item.path().symlink_metadata().unwrap();
+            let content = if meta.is_file() {
+                std::fs::read(item.path()).unwrap()
+            } else {
+                Vec::new()
+            };
+            let opaque = xattr::get(item.path(), "trusted.overlay.opaque").unwrap();
+            format!(
+                "{} {:o} {}:{} {} {} {} {:?} {:?}",
+                item.path().strip_prefix(root).unwrap().display(),
+                meta.mode(),
+                meta.uid(),
+                meta.gid(),
+                meta.size(),
+                meta.mtime(),
+                meta.rdev(),
+                String::from_utf8_lossy(&content),
+                opaque,
+            )
+        })
+        .collect()
+}
+
+// See: issue 16
+#[test]
+fn a_steps_upper_directory_becomes_its_layers_unpacked_directory() {
+    use mkimage_core::layer::{OverlayFormat, OverlayXattrs, decompress, unpack_overlay};
+    use mkimage_core::rootfs::LayerDirs;
+
+    let fixture = Fixture::new();
+    let runner = Runner::new(&fixture.store).layer_options(LayerOptions {
+        compression: Compression::Gzip { level: 1 },
+        threads: Some(1),
+        ..LayerOptions::default()
+    });
+    let run = shell("mkdir -p /d/e && echo one > /d/e/f && ln /d/e/f /d/g && rm /etc/group");
+    let (layer, text) = fixture.run_with(&runner, &run, None);
+    let layer = layer.unwrap().unwrap_or_else(|| panic!("no layer: {text}"));
+    let mut layers = fixture.image.layers().to_vec();
+    layers.push(Descriptor::new(
+        layer.media_type.clone(),
+        layer.size,
+        layer.digest.clone(),
+    ));
+    let mut diff_ids = fixture.image.diff_ids().to_vec();
+    diff_ids.push(layer.diff_id.clone());
+
+    // The next step finds the layer unpacked: nothing is unpacked for it.
+    #[derive(Default)]
+    struct Tasks(Mutex<Vec<String>>);
+    impl Events for Tasks {
+        fn task_started(&self, task: &mkimage_core::events::TaskRef, _total: Option<u64>) {
+            self.0.lock().unwrap().push(task.label.clone());
+        }
+    }
+    let tasks = Tasks::default();
+    let dirs = LayerDirs::open(&fixture.store).unwrap();
+    let lower = dirs.prepare(&layers, &diff_ids, &tasks).unwrap();
+    assert_eq!(*tasks.0.lock().unwrap(), Vec::<String>::new());
+
+    // It holds what unpacking the layer gives.
+    let unpacked = tempfile::tempdir().unwrap();
+    let blob = std::fs::File::open(fixture.store.blob_path(&layer.digest)).unwrap();
+    let tar = decompress(blob, Some(layer.media_type.as_ref())).unwrap();
+    let format = OverlayFormat {
+        xattrs: OverlayXattrs::Trusted,
+        lower: lower[1..].to_vec(),
+    };
+    unpack_overlay(tar, unpacked.path(), &format).unwrap();
+    assert_eq!(layer_view(&lower[0]), layer_view(unpacked.path()));
+
+    let config = &fixture.image.config().config;
+    let next = shell("cat /d/g; test -e /etc/group || echo no-group");
+    let (second, text) = fixture.run_over(&runner, (&layers, &diff_ids), &next, config);
+    assert_eq!(second.unwrap(), None);
+    assert_eq!(text, "one\nno-group\n");
+}
+
 /// Writes `entries` as a layer into the fixture's store.
 fn add_layer(
     fixture: &Fixture,

@@ -187,3 +187,47 @@ fn prune_removes_unpacked_layers_of_removed_images() {
     assert!(lower[1].is_dir());
     assert!(lower[1].is_dir());
 }
+
+/// This boot's id, as an unpacked layer's `boot` record names it.
+fn this_boot() -> Vec<u8> {
+    let id = fs::read("/proc/sys/kernel/random/boot_id").expect("the kernel's boot id");
+    id.trim_ascii().to_vec()
+}
+
+// See: issue 16
+#[test]
+fn an_unpacked_layer_another_boot_left_unsynced_is_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (_, image) = two_layers(&store);
+    let dirs = LayerDirs::open(&store).unwrap();
+    let lower = dirs
+        .prepare(image.layers(), image.diff_ids(), &NoEvents)
+        .unwrap();
+    let top = lower[0].parent().unwrap().to_owned();
+    assert_eq!(fs::read(top.join("boot")).unwrap(), this_boot());
+    assert!(!top.join("synced").exists());
+
+    // A crash before the kernel wrote it all out may have lost part of it.
+    fs::write(top.join("boot"), b"00000000-another-boot").unwrap();
+    fs::remove_file(lower[0].join("tmp/new")).unwrap();
+    let again = dirs
+        .prepare(image.layers(), image.diff_ids(), &NoEvents)
+        .unwrap();
+    assert_eq!(again, lower);
+    assert_eq!(fs::read(lower[0].join("tmp/new")).unwrap(), b"new\n");
+    assert_eq!(fs::read(top.join("boot")).unwrap(), this_boot());
+    let ns = top.parent().unwrap();
+    let temps: Vec<_> = fs::read_dir(ns)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|name| name.to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(temps.is_empty(), "temps left: {temps:?}");
+
+    // Prune removes one that is not needed again.
+    fs::write(top.join("boot"), b"00000000-another-boot").unwrap();
+    assert_eq!(store.prune(&[&LayerSweeper]).unwrap().unpacked, 1);
+    assert!(!top.exists());
+    assert!(lower[1].is_dir());
+}

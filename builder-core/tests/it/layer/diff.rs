@@ -66,9 +66,11 @@ fn overlay_upper_becomes_a_layer_with_whiteouts_and_opaque_dirs() {
         describe_tree(&mount.merged)
     };
 
-    let (layer, _) = write_upper(&upper, OverlayXattrs::Trusted, |_| {}, Vec::new(), &plain())
+    let written = write_upper(&upper, OverlayXattrs::Trusted, |_| {}, Vec::new(), &plain())
         .unwrap()
         .expect("the step changed files");
+    assert!(written.whole);
+    let layer = written.sink;
     let listing = tar_listing(&layer);
     let names: Vec<&str> = listing
         .lines()
