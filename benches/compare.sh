@@ -3,7 +3,8 @@
 # against buildah, side by side in one run (issue 4, "Benchmarks"). Two contexts are
 # generated (seeded, no network): FILES files of KB KiB in 200 directories of
 # incompressible bytes, and the same number of source-like text files. The Dockerfile is
-# `FROM scratch`, `COPY . /app` and five config steps. For each context it measures:
+# `FROM scratch`, `COPY . /app` and five config steps, built with `-t` as users do (so
+# re-tagging an unchanged image is in every figure). For each context it measures:
 #
 #   cold gzip / cold zstd   fresh store          vs  tar -cf - CTX | pigz -p NPROC / zstd -T0
 #   no-change rebuild       warm store           vs  find CTX -type f -printf '%s %T@\n'
@@ -78,7 +79,7 @@ touch_one() { printf 'changed %s\n' "$(date +%s%N)" >>"$(ls -d "$c"/d000/f000000
 printf '%-8s %-22s %10s %10s %8s %10s\n' context case mkimage floor ratio "rss KiB"
 for ctx in noise source; do
   c="$work/$ctx"
-  mk="$MKIMAGE --root $work/store build -q"
+  mk="$MKIMAGE --root $work/store build -q -t bench/compare"
   for codec in gzip zstd; do
     t=$(median fresh $mk --compression "$codec" "$c")
     rss=$(cat "$work/rss")
