@@ -74,9 +74,11 @@ impl Fleet {
     }
 
     /// `mkimage --root <runner> build ARGS… ctx`, as a CI runner named `runner`, with
-    /// the auth file and quick retries.
+    /// the auth file and quick retries, and without the default provenance a push
+    /// attaches (it would make the pushed image an index, and its id the index's).
     fn build(&self, runner: &str, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_mkimage"))
+            .env("BUILDX_NO_DEFAULT_ATTESTATIONS", "1")
             .arg("--root")
             .arg(self.path(runner))
             .args(["build", "--retry", "0", "--progress", "plain"])
