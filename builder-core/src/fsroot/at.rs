@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
@@ -65,4 +65,26 @@ pub(crate) fn open_child_dir(dir: &impl AsFd, name: &[u8]) -> io::Result<OwnedFd
         }
         other => Ok(other?),
     }
+}
+
+/// The directory `components` below `root`, no symlink followed; `None` when one of them
+/// is no longer a directory.
+pub(crate) fn open_dir_below(root: &Path, components: &[String]) -> io::Result<Option<OwnedFd>> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let mut dir = rustix::fs::open(root, flags, Mode::empty())?;
+    for name in components {
+        dir = match open_child_dir(&dir, name.as_bytes()) {
+            Ok(fd) => fd,
+            Err(error)
+                if matches!(
+                    error.raw_os_error(),
+                    Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP)
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(error) => return Err(error),
+        };
+    }
+    Ok(Some(dir))
 }

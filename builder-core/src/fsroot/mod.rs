@@ -35,7 +35,7 @@ use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
 
-pub(crate) use at::{clear, link_target, open_child_dir, remove, type_at};
+pub(crate) use at::{clear, link_target, open_child_dir, open_dir_below, remove, type_at};
 pub(crate) use copy::{copy_into, copy_tree};
 pub(crate) use merge::merge_into;
 pub(crate) use walk::{

@@ -117,7 +117,7 @@ impl Copies {
         let Some((name, parents)) = placed.components.split_last() else {
             return Ok(());
         };
-        let Some(parent) = open_below(&self.root, parents)? else {
+        let Some(parent) = fsroot::open_dir_below(&self.root, parents)? else {
             return Ok(());
         };
         if let Some(cache) = &placed.cache {
@@ -186,28 +186,6 @@ fn sync_cache(parent: &OwnedFd, name: &str, cache: &Path) -> io::Result<()> {
     fsroot::copy_into(&copy, &cache)
 }
 
-/// The directory `components` below `root`, no symlink followed; `None` when one of them
-/// is no longer a directory.
-fn open_below(root: &Path, components: &[String]) -> io::Result<Option<OwnedFd>> {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let mut dir = rustix::fs::open(root, flags, Mode::empty())?;
-    for name in components {
-        dir = match fsroot::open_child_dir(&dir, name.as_bytes()) {
-            Ok(fd) => fd,
-            Err(error)
-                if matches!(
-                    error.raw_os_error(),
-                    Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP)
-                ) =>
-            {
-                return Ok(None);
-            }
-            Err(error) => return Err(error),
-        };
-    }
-    Ok(Some(dir))
-}
-
 #[cfg(test)]
 mod tests {
     use std::fs;
@@ -220,7 +198,7 @@ mod tests {
             .iter()
             .map(|name| (*name).to_owned())
             .collect();
-        open_below(root, &parents).unwrap().unwrap()
+        fsroot::open_dir_below(root, &parents).unwrap().unwrap()
     }
 
     #[test]

@@ -13,7 +13,9 @@ use rustix::fs::{FileType, Mode, OFlags};
 use super::Confinement;
 use super::copied::Copies;
 use crate::exec::error::ExecError;
-use crate::exec::filesystem::{LayerStack, PlainCleanup, hosts_file, resolve_mount_point};
+use crate::exec::filesystem::{
+    LayerStack, PlainCleanup, bind_source_is_dir, hosts_file, resolve_mount_point,
+};
 use crate::exec::setup::c_string;
 use crate::exec::spec::{SandboxMount, SandboxSpec};
 use crate::exec::sys::stat_times;
@@ -231,7 +233,7 @@ impl Plan {
                 target,
                 readonly,
             } => {
-                let made = if source_is_dir(root, source)? {
+                let made = if bind_source_is_dir(root, source)? {
                     Made::Dir
                 } else {
                     Made::File
@@ -407,20 +409,6 @@ fn create(dir: &OwnedFd, name: &str, made: &Made<'_>) -> io::Result<()> {
         )?,
     }
     Ok(())
-}
-
-/// Whether the bind source `source`, resolved inside `root`, is a directory.
-fn source_is_dir(root: &Path, source: &str) -> Result<bool, ExecError> {
-    let err = |error| ExecError::ResolveBindSource {
-        root: root.to_owned(),
-        source_path: source.to_owned(),
-        source: error,
-    };
-    let found = Root::open(root)
-        .and_then(|root| root.resolve(Path::new(source)))
-        .map_err(err)?;
-    let stat = rustix::fs::fstat(&found).map_err(|error| err(error.into()))?;
-    Ok(FileType::from_raw_mode(stat.st_mode) == FileType::Directory)
 }
 
 /// Gives the socket the caller made for the step its mode and the owner the step sees.

@@ -4,7 +4,7 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timestamps};
+use rustix::fs::{AtFlags, FileType, Timestamps};
 
 use super::mount_point::shown;
 use crate::exec::error::ExecError;
@@ -98,28 +98,12 @@ impl PlainCleanup {
     /// The directory at `components` below the root, no symlink followed; `None` when one
     /// of them is no longer a directory.
     fn walk(&self, components: &[String]) -> Result<Option<OwnedFd>, ExecError> {
-        let err = |source| ExecError::RemoveMountPoint {
-            path: shown(components),
-            source,
-        };
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        let mut dir = rustix::fs::open(&self.root, flags, Mode::empty())
-            .map_err(|error| err(error.into()))?;
-        for name in components {
-            dir = match fsroot::open_child_dir(&dir, name.as_bytes()) {
-                Ok(fd) => fd,
-                Err(error)
-                    if matches!(
-                        error.raw_os_error(),
-                        Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP)
-                    ) =>
-                {
-                    return Ok(None);
-                }
-                Err(error) => return Err(err(error)),
-            };
-        }
-        Ok(Some(dir))
+        fsroot::open_dir_below(&self.root, components).map_err(|source| {
+            ExecError::RemoveMountPoint {
+                path: shown(components),
+                source,
+            }
+        })
     }
 }
 

@@ -52,7 +52,7 @@ use rustix::mount::MountFlags;
 pub(crate) use cleanup::PlainCleanup;
 pub(crate) use mount_point::{LayerStack, resolve as resolve_mount_point};
 pub(crate) use scratch::hosts_file;
-pub(crate) use targets::ResolvedTargets;
+pub(crate) use targets::{ResolvedTargets, bind_source_is_dir};
 
 use super::error::ExecError;
 use super::setup::{SetupStep, c_string};

@@ -210,7 +210,7 @@ fn mount_kind(mount: &SandboxMount) -> Result<Kind, ExecError> {
 }
 
 /// Whether the bind source `source`, resolved inside `root`, is a directory.
-fn bind_source_is_dir(root: &Path, source: &str) -> Result<bool, ExecError> {
+pub(crate) fn bind_source_is_dir(root: &Path, source: &str) -> Result<bool, ExecError> {
     let err = |error| ExecError::ResolveBindSource {
         root: root.to_owned(),
         source_path: source.to_owned(),
