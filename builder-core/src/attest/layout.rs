@@ -17,7 +17,10 @@ use oci_spec::image::{
 
 use crate::oci::image_manifest;
 use crate::plan::Platform;
-use crate::spec::{canonical_json, media_type};
+use crate::spec::{
+    ATTESTATION_MANIFEST, REFERENCE_DIGEST, REFERENCE_TYPE, canonical_json, is_attestation,
+    media_type,
+};
 use crate::store::Store;
 
 use super::{AttestError, Statement};
@@ -26,12 +29,6 @@ use super::{AttestError, Statement};
 pub const IN_TOTO: &str = "application/vnd.in-toto+json";
 /// The layer annotation naming the statement's predicate type.
 pub const PREDICATE_TYPE: &str = "in-toto.io/predicate-type";
-/// The index annotation telling what a manifest is.
-pub const REFERENCE_TYPE: &str = "vnd.docker.reference.type";
-/// The value of [`REFERENCE_TYPE`] for an attestation manifest.
-pub const ATTESTATION_MANIFEST: &str = "attestation-manifest";
-/// The index annotation naming the manifest an attestation manifest is about.
-pub const REFERENCE_DIGEST: &str = "vnd.docker.reference.digest";
 
 /// Writes `statements` about the image manifest `subject` into the store as an
 /// attestation manifest; returns its descriptor, as the image index lists it.
@@ -86,15 +83,6 @@ pub fn write_attestations(
         (REFERENCE_DIGEST.to_owned(), subject.digest().to_string()),
     ])));
     Ok(descriptor)
-}
-
-/// Whether the index entry `descriptor` is an attestation manifest.
-pub fn is_attestation(descriptor: &Descriptor) -> bool {
-    descriptor
-        .annotations()
-        .as_ref()
-        .and_then(|a| a.get(REFERENCE_TYPE))
-        .is_some_and(|kind| kind == ATTESTATION_MANIFEST)
 }
 
 /// The statements of predicate type `predicate_type` that the attestation manifests of

@@ -17,10 +17,7 @@ mod sbom;
 mod statement;
 
 pub use error::AttestError;
-pub use layout::{
-    ATTESTATION_MANIFEST, IN_TOTO, PREDICATE_TYPE, REFERENCE_DIGEST, REFERENCE_TYPE,
-    is_attestation, predicates, write_attestations,
-};
+pub use layout::{IN_TOTO, PREDICATE_TYPE, predicates, write_attestations};
 pub use options::{
     Attestations, ProvenanceMode, ProvenanceOptions, SbomOptions, Setting, SlsaVersion,
 };

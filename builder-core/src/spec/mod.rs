@@ -11,6 +11,9 @@ mod canonical;
 pub mod media_type;
 mod size;
 
-pub use annotation::{CONTAINERD_NAME, REF_NAME};
+pub use annotation::{
+    ATTESTATION_MANIFEST, CONTAINERD_NAME, REF_NAME, REFERENCE_DIGEST, REFERENCE_TYPE,
+    is_attestation,
+};
 pub use canonical::canonical_json;
 pub use size::parse_size;
