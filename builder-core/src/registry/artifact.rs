@@ -1,12 +1,12 @@
 //! Single manifests and blobs of a registry, fetched one at a time: what reading a
 //! cache artifact takes, where [`pull`](super::pull) would bring a whole image.
 
-use oci_spec::image::{Descriptor, ImageManifest};
+use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
 
 use crate::events::Events;
 use crate::net::Watch;
 use crate::plan::Reference;
-use crate::spec::media_type;
+use crate::spec::{is_attestation, media_type};
 use crate::store::Store;
 
 use super::RegistryError;
@@ -15,7 +15,9 @@ use super::origins;
 use super::repository::Repository;
 
 /// The image manifest `reference` names (by digest, else by tag, else `latest`),
-/// verified against its digest. An index is refused: an artifact is one manifest.
+/// verified against its digest. An index holding one image manifest beside attestation
+/// manifests (what a push with provenance makes) stands for that manifest; another index
+/// is refused: an artifact, or an image with inline records, is one manifest.
 ///
 /// # Errors
 ///
@@ -33,22 +35,60 @@ pub fn fetch_manifest(
         (None, None) => "latest".to_owned(),
     };
     let notice = client.http().options().notice();
-    let fetched = Watch::run(events, notice, |watch| {
-        Repository::new(client, reference, false, watch).get_manifest(&target)
-    })?;
-    if !media_type::is_manifest(&fetched.media_type) {
-        return Err(RegistryError::UnsupportedManifest {
-            reference: reference.to_string(),
-            media_type: fetched.media_type,
-        }
-        .into());
+    let get = |target: &str| {
+        Watch::run(events, notice, |watch| {
+            Repository::new(client, reference, false, watch).get_manifest(target)
+        })
+    };
+    let mut fetched = get(&target)?;
+    if media_type::is_index(&fetched.media_type) {
+        let only = only_image(reference, &fetched.bytes)?;
+        fetched = get(only.digest().as_ref())?;
     }
-    let manifest =
-        serde_json::from_slice(&fetched.bytes).map_err(|source| RegistryError::ParseManifest {
-            reference: reference.to_string(),
-            source,
-        })?;
-    Ok(manifest)
+    if !media_type::is_manifest(&fetched.media_type) {
+        return Err(unsupported(reference, fetched.media_type).into());
+    }
+    Ok(parse(reference, &fetched.bytes)?)
+}
+
+/// The one entry of the index `bytes` that is not an attestation manifest.
+fn only_image(reference: &Reference, bytes: &[u8]) -> Result<Descriptor, RegistryError> {
+    let index: ImageIndex = parse(reference, bytes)?;
+    let mut images = index
+        .manifests()
+        .iter()
+        .filter(|entry| !is_attestation(entry));
+    match (images.next(), images.next()) {
+        (Some(image), None) => Ok(image.clone()),
+        _ => Err(unsupported(reference, index_media_type(&index))),
+    }
+}
+
+/// The media type `index` says it has, OCI's when it says none.
+fn index_media_type(index: &ImageIndex) -> String {
+    index
+        .media_type()
+        .as_ref()
+        .map_or_else(|| media_type::OCI_INDEX.to_owned(), ToString::to_string)
+}
+
+/// What is not one image manifest.
+fn unsupported(reference: &Reference, media_type: String) -> RegistryError {
+    RegistryError::UnsupportedManifest {
+        reference: reference.to_string(),
+        media_type,
+    }
+}
+
+/// `bytes` as JSON of `T`, a parse error naming `reference` otherwise.
+fn parse<T: serde::de::DeserializeOwned>(
+    reference: &Reference,
+    bytes: &[u8],
+) -> Result<T, RegistryError> {
+    serde_json::from_slice(bytes).map_err(|source| RegistryError::ParseManifest {
+        reference: reference.to_string(),
+        source,
+    })
 }
 
 /// Downloads the blob `descriptor` names from the repository of `reference` into the

@@ -754,6 +754,39 @@ fn a_lazy_layer_whose_registry_is_gone_fails_the_output_that_needs_it() {
 
 // See: issue 15
 #[test]
+fn inline_records_are_read_from_an_image_pushed_with_provenance() {
+    let fleet = Fleet::new();
+    let app = fleet.registry.reference("it/app:1");
+    let push = [
+        "--cache-to",
+        "type=inline",
+        "--provenance=mode=min",
+        "-t",
+        &app,
+        "--push",
+    ];
+    ok(&fleet.build("a", &push));
+    // The pushed image is an index: its manifest beside an attestation manifest.
+    let out = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--creds=alice:s3cret",
+        "--raw",
+        &format!("docker://{app}"),
+    ]);
+    let index: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 2, "{index}");
+
+    let (_, stderr) = ok(&fleet.build("b", &["--cache-from", &app]));
+    assert_eq!(
+        fleet.cached("b"),
+        steps([false, true, true, true, true, true])
+    );
+    assert_eq!(imported_lines(&stderr, &app), 5, "{stderr}");
+}
+
+// See: issue 15
+#[test]
 fn three_runners_share_the_image_steps_through_inline_records() {
     let fleet = Fleet::new();
     let app = fleet.registry.reference("it/app:1");
