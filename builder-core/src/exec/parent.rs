@@ -318,19 +318,12 @@ fn identity_steps(spec: &SandboxSpec, steps: &mut Vec<SetupStep>) {
     if spec.network != Network::Host {
         steps.push(SetupStep::LoopbackUp);
     }
-    let mut path = String::new();
-    for component in spec
-        .cwd
-        .split('/')
-        .filter(|component| !component.is_empty())
-    {
-        path.push('/');
-        path.push_str(component);
+    for path in setup::path_prefixes(&spec.cwd) {
         steps.push(SetupStep::MakeOwnedDir {
             path: c_string(path.as_str()),
             uid: spec.uid,
             gid: spec.gid,
-            shown: path.clone(),
+            shown: path,
         });
     }
     if spec.security == Security::Sandbox {

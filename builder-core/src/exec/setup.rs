@@ -321,6 +321,20 @@ impl Setup {
     }
 }
 
+/// The absolute paths from the top of the absolute path `path` down to it, one per
+/// component (`/a/b` gives `/a`, `/a/b`): the directories a working directory needs.
+pub(crate) fn path_prefixes(path: &str) -> Vec<String> {
+    let mut prefix = String::new();
+    path.split('/')
+        .filter(|component| !component.is_empty())
+        .map(|component| {
+            prefix.push('/');
+            prefix.push_str(component);
+            prefix.clone()
+        })
+        .collect()
+}
+
 /// A C string from text checked for NUL bytes by `SandboxSpecBuilder::build` or made by
 /// the parent from such text.
 pub(crate) fn c_string(text: impl Into<Vec<u8>>) -> CString {

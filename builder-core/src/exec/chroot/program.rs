@@ -20,7 +20,7 @@ use rustix::thread::UnshareFlags;
 use super::Confinement;
 use super::points::{ChildMount, Plan, ScratchFile};
 use crate::exec::error::ExecError;
-use crate::exec::setup::c_string;
+use crate::exec::setup::{c_string, path_prefixes};
 use crate::exec::spec::SandboxSpec;
 use crate::exec::sys::{self, Errno};
 use crate::plan::Network;
@@ -136,10 +136,7 @@ impl Program {
         );
         let root = c_string(root.as_os_str().as_encoded_bytes());
         steps.push(Step::ChangeRoot(root.clone()));
-        let mut path = String::new();
-        for part in spec.cwd.split('/').filter(|part| !part.is_empty()) {
-            path.push('/');
-            path.push_str(part);
+        for path in path_prefixes(&spec.cwd) {
             steps.push(Step::MakeOwnedDir {
                 path: c_string(path.as_str()),
                 uid: spec.uid,
